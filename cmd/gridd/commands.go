@@ -1,0 +1,446 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/gridd/gridd"
+	"github.com/gridd/gridd/api"
+	"github.com/gridd/gridd/clock"
+	"github.com/gridd/gridd/dispatch"
+	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/sim"
+	"github.com/gridd/gridd/optimizer"
+	"github.com/gridd/gridd/site"
+	"github.com/gridd/gridd/storage"
+	"github.com/gridd/gridd/storage/sqlite"
+	"github.com/gridd/gridd/storage/timescale"
+)
+
+// loadSite reads a config and resolves its device profiles.
+func loadSite(path string, data []byte) (*site.Config, map[string]*fieldbus.Profile, error) {
+	var cfg *site.Config
+	var err error
+	if data != nil {
+		cfg, err = site.Parse(path, data)
+	} else {
+		cfg, err = site.Load(path)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	profiles, err := fieldbus.CheckSite(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, profiles, nil
+}
+
+func cmdConfigCheck(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{errors.New("name at least one config file")}
+	}
+	bad := 0
+	for _, f := range args {
+		cfg, _, err := loadSite(f, nil)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			bad++
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok (site %q, %d nodes, %d devices, %d steps of %s)\n", f, cfg.Site.Name, len(cfg.Nodes), len(cfg.Devices), cfg.Site.Steps(), cfg.Site.Step.D)
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d config files have errors", bad, len(args))
+	}
+	return nil
+}
+
+// openStore opens PostgreSQL/TimescaleDB when dsn is set, else the embedded store in dataDir.
+func openStore(ctx context.Context, dsn, dataDir string, log *slog.Logger) (storage.Store, string, error) {
+	if dsn != "" {
+		st, err := timescale.Open(ctx, dsn, log)
+		if err != nil {
+			return nil, "", fmt.Errorf("open database: %w", err)
+		}
+		return st, "postgres", nil
+	}
+	st, err := sqlite.Open(ctx, dataDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("open embedded store in %s: %w", dataDir, err)
+	}
+	return st, "embedded (" + dataDir + ")", nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	dsn := fl.String("db", "", "PostgreSQL/TimescaleDB DSN (postgres://...)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *dsn == "" {
+		return usageError{errors.New("--db is required")}
+	}
+	st, err := timescale.Open(ctx, *dsn, newLogger(stderr, false))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "migrations applied")
+	return st.Close()
+}
+
+type serviceFlags struct {
+	dataDir, listen, db string
+	verbose             bool
+}
+
+func (f *serviceFlags) register(fl *flag.FlagSet) {
+	fl.StringVar(&f.dataDir, "data-dir", "./gridd-data", "directory of the embedded store")
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP API and console address")
+	fl.StringVar(&f.db, "db", "", "PostgreSQL/TimescaleDB DSN; default: the embedded store")
+	fl.BoolVar(&f.verbose, "v", false, "debug logging")
+}
+
+// stack is everything a running site needs.
+type stack struct {
+	store  storage.Store
+	poller *fieldbus.Poller
+	writer *fieldbus.Writer
+	svc    *dispatch.Service
+}
+
+func (s *stack) Close() {
+	if s.poller != nil {
+		s.poller.Close()
+	}
+	if s.writer != nil {
+		s.writer.Close()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+}
+
+func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Clock, f *serviceFlags, log *slog.Logger) (*stack, string, error) {
+	st, where, err := openStore(ctx, f.db, f.dataDir, log)
+	if err != nil {
+		return nil, "", err
+	}
+	s := &stack{store: st}
+	devs := make([]fieldbus.Device, 0, len(cfg.Devices))
+	for _, d := range cfg.Devices {
+		devs = append(devs, fieldbus.Device{Device: d, Profile: profiles[d.ID]})
+	}
+	s.poller = fieldbus.NewPoller(devs, clk, log)
+	s.writer = fieldbus.NewWriter(devs, clk, log)
+	s.svc, err = dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: s.poller, Writer: s.writer, Clock: clk, Logger: log})
+	if err != nil {
+		s.Close()
+		return nil, "", err
+	}
+	if err := s.svc.RegisterAssets(ctx); err != nil {
+		s.Close()
+		return nil, "", fmt.Errorf("register assets: %w", err)
+	}
+	return s, where, nil
+}
+
+// serveHTTP starts the API; it returns the bound address and a shutdown func.
+func serveHTTP(addr string, h http.Handler, log *slog.Logger) (string, func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("--listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	return ln.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("run", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	var f serviceFlags
+	f.register(fl)
+	cfgPath := fl.String("config", "", "site config file")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return usageError{errors.New("--config is required")}
+	}
+	log := newLogger(stderr, f.verbose)
+	cfg, profiles, err := loadSite(*cfgPath, nil)
+	if err != nil {
+		return err
+	}
+	st, where, err := buildStack(ctx, cfg, profiles, clock.Real{}, &f, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	addr, shutdown, err := serveHTTP(f.listen, api.New(st.svc, log), log)
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	fmt.Fprintf(stdout, "gridd: site %q, %d devices, store %s, cycle %q\ngridd: console and API at http://%s/\n", cfg.Site.Name, len(cfg.Devices), where, cfg.Site.Cycle, addr)
+	return st.svc.Run(ctx)
+}
+
+func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	cfgPath := fl.String("config", "", "site config file")
+	verbose := fl.Bool("v", false, "debug logging")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return usageError{errors.New("--config is required")}
+	}
+	log := newLogger(stderr, *verbose)
+	cfg, profiles, err := loadSite(*cfgPath, nil)
+	if err != nil {
+		return err
+	}
+	s, err := startSim(ctx, cfg, profiles, clock.Real{}, log)
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	for _, d := range cfg.Devices {
+		fmt.Fprintf(stdout, "sim: %-12s %-10s modbus tcp %s unit %d\n", d.ID, d.Kind, d.Endpoint, d.UnitID)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func startSim(ctx context.Context, cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Clock, log *slog.Logger) (*sim.Sim, error) {
+	data, err := fs.Sub(gridd.Files, "testdata")
+	if err != nil {
+		return nil, err
+	}
+	s, err := sim.New(cfg, profiles, clk, data, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// freePorts moves every endpoint of cfg to a free loopback port, keeping devices that
+// shared an endpoint together.
+func freePorts(cfg *site.Config) error {
+	moved := map[string]string{}
+	for i := range cfg.Devices {
+		d := &cfg.Devices[i]
+		if to, ok := moved[d.Endpoint]; ok {
+			d.Endpoint = to
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("find a free port: %w", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		to := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		moved[d.Endpoint] = to
+		d.Endpoint = to
+	}
+	return nil
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	var f serviceFlags
+	f.register(fl)
+	cycles := fl.Int("cycles", 0, "run N cycles in accelerated simulated time, then exit (0 = run in real time until interrupted)")
+	cfgPath := fl.String("config", "", "site config (default: the bundled demo site)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *cycles < 0 {
+		return usageError{fmt.Errorf("--cycles %d: must not be negative", *cycles)}
+	}
+	log := newLogger(stderr, f.verbose)
+	var cfg *site.Config
+	var profiles map[string]*fieldbus.Profile
+	var err error
+	if *cfgPath != "" {
+		cfg, profiles, err = loadSite(*cfgPath, nil)
+	} else {
+		data, rerr := gridd.Files.ReadFile(gridd.DemoConfigPath)
+		if rerr != nil {
+			return rerr
+		}
+		cfg, profiles, err = loadSite(gridd.DemoConfigPath, data)
+	}
+	if err != nil {
+		return err
+	}
+	if err := freePorts(cfg); err != nil {
+		return err
+	}
+	start := time.Now().Truncate(cfg.Site.Step.D)
+	if cfg.Sim.Start != "" {
+		start, _ = time.Parse(time.RFC3339, cfg.Sim.Start)
+	}
+	var clk clock.Clock = clock.Real{}
+	var simClock *clock.Sim
+	if *cycles > 0 {
+		simClock = clock.NewSim(start)
+		clk = simClock
+	}
+	s, err := startSim(ctx, cfg, profiles, clk, log)
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	st, where, err := buildStack(ctx, cfg, profiles, clk, &f, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	if *cycles > 0 {
+		fmt.Fprintf(stdout, "gridd demo: site %q, %d simulated devices, store %s\n", cfg.Site.Name, len(cfg.Devices), where)
+		fmt.Fprintf(stdout, "gridd demo: running %d cycles in simulated time from %s\n", *cycles, start.Format(time.RFC3339))
+		err := st.svc.RunSimulated(ctx, simClock, start, *cycles, func(r *dispatch.CycleResult) {
+			printCycle(stdout, r)
+		})
+		if err != nil {
+			return err
+		}
+		return summary(ctx, stdout, st.store)
+	}
+
+	addr, shutdown, err := serveHTTP(f.listen, api.New(st.svc, log), log)
+	if err != nil {
+		return err
+	}
+	defer shutdown()
+	fmt.Fprintf(stdout, "gridd demo: site %q, %d simulated devices on loopback Modbus TCP, store %s\n", cfg.Site.Name, len(cfg.Devices), where)
+	fmt.Fprintf(stdout, "gridd demo: console at http://%s/   API at http://%s/api/v1/schedules\n", addr, addr)
+	fmt.Fprintf(stdout, "gridd demo: first cycle now, then on %q; Ctrl-C to stop\n", cfg.Site.Cycle)
+	if r, err := st.svc.RunCycle(ctx, clk.Now()); err != nil {
+		log.Error("first cycle", "err", err)
+	} else {
+		printCycle(stdout, r)
+	}
+	return st.svc.Run(ctx)
+}
+
+func printCycle(w io.Writer, r *dispatch.CycleResult) {
+	line := fmt.Sprintf("cycle %s: %d devices (%d stale)", r.At.Format("2006-01-02 15:04 MST"), r.Run.Devices, r.Run.StaleDevices)
+	if r.Schedule != nil {
+		line += fmt.Sprintf(", schedule %d %s, cost %.2f, solve %.0f ms", r.Schedule.ID, r.Schedule.Status, r.Schedule.Objective, r.Run.SolveMS)
+	}
+	ok := 0
+	for _, wr := range r.Writes {
+		if wr.Status == storage.WriteOK {
+			ok++
+		}
+	}
+	line += fmt.Sprintf(", %d/%d setpoints written and read back", ok, len(r.Writes))
+	if r.Run.Error != "" {
+		line += ", error: " + r.Run.Error
+	}
+	fmt.Fprintln(w, line)
+}
+
+func summary(ctx context.Context, w io.Writer, st storage.Store) error {
+	n, err := st.CountTelemetry(ctx, "")
+	if err != nil {
+		return err
+	}
+	scheds, err := st.ListSchedules(ctx, time.Time{}, time.Now().Add(100*365*24*time.Hour), "")
+	if err != nil {
+		return err
+	}
+	writes, err := st.ListSetpointWrites(ctx, 0)
+	if err != nil {
+		return err
+	}
+	byStatus := map[storage.WriteStatus]int{}
+	for _, x := range writes {
+		byStatus[x.Status]++
+	}
+	keys := make([]string, 0, len(byStatus))
+	for k := range byStatus {
+		keys = append(keys, fmt.Sprintf("%d %s", byStatus[k], k))
+	}
+	sort.Strings(keys)
+	fmt.Fprintf(w, "gridd demo: stored %d telemetry samples, %d schedules, %d setpoint writes %v\n", n, len(scheds), len(writes), keys)
+	return nil
+}
+
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	path := fl.String("scenario", "", "scenario JSON file (- for standard input)")
+	asJSON := fl.Bool("json", false, "print the whole plan as JSON")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usageError{errors.New("--scenario is required")}
+	}
+	var data []byte
+	var err error
+	if *path == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(*path)
+	}
+	if err != nil {
+		return err
+	}
+	scn, err := optimizer.ParseScenario(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
+	}
+	plan, err := optimizer.Solve(ctx, scn, optimizer.Options{})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(plan)
+	}
+	fmt.Fprintf(stdout, "status %s, objective %.6f, %d iterations, %.1f ms\n", plan.Status, plan.Objective, plan.Iterations, plan.SolveMS)
+	keys := make([]string, 0, len(plan.CostBreakdown))
+	for k := range plan.CostBreakdown {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(stdout, "  %-22s %12.4f\n", k, plan.CostBreakdown[k])
+	}
+	return nil
+}

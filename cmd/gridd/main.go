@@ -1,0 +1,89 @@
+// Command gridd is the microgrid dispatch service: one binary with subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `gridd: microgrid dispatch and optimisation
+
+Usage:
+  gridd demo [--cycles N] [--data-dir DIR] [--listen ADDR]   simulated demo site, embedded store, web console
+  gridd run --config FILE [--db DSN] [--data-dir DIR] [--listen ADDR]   dispatch a real site
+  gridd sim --config FILE                                    serve a site's devices from the simulator
+  gridd config check FILE...                                 validate site configs and their profiles
+  gridd plan --scenario FILE [--json]                        solve one optimisation scenario
+  gridd migrate --db DSN                                     apply database migrations
+
+Run "gridd COMMAND -h" for the flags of a command.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes a command line and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "demo":
+		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "sim":
+		err = cmdSim(ctx, args[1:], stdout, stderr)
+	case "config":
+		if len(args) < 2 || args[1] != "check" {
+			fmt.Fprint(stderr, "usage: gridd config check FILE...\n")
+			return 2
+		}
+		err = cmdConfigCheck(args[2:], stdout, stderr)
+	case "plan":
+		err = cmdPlan(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		err = cmdMigrate(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "gridd: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "gridd %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "gridd %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+type usageError struct{ error }
+
+func newLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,63 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gridd/gridd/clock"
+	"github.com/robfig/cron/v3"
+)
+
+// Run runs a cycle at every tick of the site's cron spec (in the site's time zone)
+// until ctx is cancelled. Cycles never overlap: a tick that arrives while a cycle is
+// still running is skipped and logged.
+func (s *Service) Run(ctx context.Context) error {
+	c := cron.New(cron.WithLocation(s.cfg.Site.Location), cron.WithChain(cron.SkipIfStillRunning(cronLogger{s})))
+	_, err := c.AddFunc(s.cfg.Site.Cycle, func() {
+		at := s.clock.Now()
+		if _, err := s.RunCycle(ctx, at); err != nil {
+			s.log.Error("cycle", "at", at, "err", err)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("site.cycle %q: %w", s.cfg.Site.Cycle, err)
+	}
+	c.Start()
+	<-ctx.Done()
+	<-c.Stop().Done()
+	return nil
+}
+
+// RunSimulated runs n cycles in simulated time: it sets clk to start, runs a cycle,
+// then moves clk to the next tick of the cron spec, and so on. fn, if not nil, is
+// called after each cycle.
+func (s *Service) RunSimulated(ctx context.Context, clk *clock.Sim, start time.Time, n int, fn func(*CycleResult)) error {
+	sched, err := cron.ParseStandard(s.cfg.Site.Cycle)
+	if err != nil {
+		return fmt.Errorf("site.cycle %q: %w", s.cfg.Site.Cycle, err)
+	}
+	at := start.In(s.cfg.Site.Location)
+	for i := 0; i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		clk.Set(at)
+		res, err := s.RunCycle(ctx, at)
+		if err != nil {
+			return fmt.Errorf("cycle %d at %s: %w", i+1, at.Format(time.RFC3339), err)
+		}
+		if fn != nil {
+			fn(res)
+		}
+		at = sched.Next(at)
+	}
+	return nil
+}
+
+type cronLogger struct{ s *Service }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.s.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.s.log.Error("cron: "+msg, append(kv, "err", err)...)
+}

@@ -1,0 +1,201 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/forecast"
+	"github.com/gridd/gridd/optimizer"
+	"github.com/gridd/gridd/site"
+	"github.com/gridd/gridd/storage"
+)
+
+// historyWindow is how much telemetry the forecasts look back on (a week plus a day).
+const historyWindow = 8 * 24 * time.Hour
+
+// BuildScenario turns the site config, the latest readings and fresh forecasts into an
+// optimisation scenario starting at the step that contains at. Forecasts are stored.
+func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fieldbus.Reading) (*optimizer.Scenario, error) {
+	cfg := s.cfg
+	step := cfg.Site.Step.D
+	steps := cfg.Site.Steps()
+	start := at.Truncate(step)
+	imp, exp := cfg.Tariff.Prices(start, step, steps, cfg.Site.Location)
+	scn := &optimizer.Scenario{
+		Start: start, StepMinutes: int(step / time.Minute), Steps: steps,
+		Grid: optimizer.Grid{
+			ImportLimitKW: cfg.Grid.ImportLimitKW, ExportLimitKW: cfg.Grid.ExportLimitKW,
+			ImportPrice: imp, ExportPrice: exp, DemandChargePerKW: cfg.Tariff.DemandChargePerKW,
+		},
+	}
+	for _, n := range cfg.Nodes {
+		scn.Nodes = append(scn.Nodes, optimizer.Node{ID: n.ID, Parent: n.Parent, LimitKW: n.LimitKW})
+	}
+	byID := map[string]fieldbus.Reading{}
+	for _, r := range readings {
+		byID[r.DeviceID] = r
+	}
+
+	var fcs []storage.ForecastPoint
+	for i := range cfg.Devices {
+		d := &cfg.Devices[i]
+		r, polled := byID[d.ID]
+		fresh := polled && !r.Stale
+		switch d.Kind {
+		case site.KindLoad:
+			res, err := s.forecastDevice(ctx, d, at, start, steps, false)
+			if err != nil {
+				return nil, err
+			}
+			fcs = append(fcs, forecastPoints(res, at)...)
+			scn.Loads = append(scn.Loads, optimizer.Load{ID: d.ID, Node: d.Node, ForecastKW: res.P50})
+		case site.KindPV:
+			res, err := s.forecastDevice(ctx, d, at, start, steps, true)
+			if err != nil {
+				return nil, err
+			}
+			fcs = append(fcs, forecastPoints(res, at)...)
+			curtailable := d.PV.Curtailable && fresh
+			scn.PV = append(scn.PV, optimizer.PV{ID: d.ID, Node: d.Node, ForecastKW: res.P50, Curtailable: curtailable})
+		case site.KindBESS:
+			if !fresh {
+				s.log.Warn("battery left out of this cycle: no fresh reading", "device", d.ID)
+				continue
+			}
+			socPct, ok := value(r, "soc_pct")
+			if !ok {
+				s.log.Warn("battery left out of this cycle: no good soc_pct", "device", d.ID)
+				continue
+			}
+			b := d.BESS
+			capKWh := b.CapacityKWh
+			minKWh, maxKWh := capKWh*b.MinSoCPct/100, capKWh*b.MaxSoCPct/100
+			socKWh := capKWh * socPct / 100
+			if socKWh < minKWh || socKWh > maxKWh {
+				// The battery is outside its band (e.g. after a manual operation): plan from where it is.
+				s.log.Warn("battery SoC outside its configured band; planning from the measured SoC", "device", d.ID, "soc_pct", socPct)
+				minKWh, maxKWh = math.Min(minKWh, socKWh), math.Max(maxKWh, socKWh)
+			}
+			bat := optimizer.Battery{
+				ID: d.ID, Node: d.Node, SoCKWh: socKWh, MinSoCKWh: minKWh, MaxSoCKWh: maxKWh,
+				MaxChargeKW: b.MaxChargeKW, MaxDischargeKW: b.MaxDischargeKW,
+				ChargeEfficiency: b.ChargeEfficiency, DischargeEfficiency: b.DischargeEfficiency,
+				WearCostPerKWh: b.WearCostPerKWh,
+			}
+			if b.TerminalSoCPct != nil {
+				t := math.Min(capKWh**b.TerminalSoCPct/100, maxKWh)
+				bat.TerminalSoCKWh = &t
+			}
+			scn.Batteries = append(scn.Batteries, bat)
+		case site.KindEVCharger:
+			ev, ok := s.evSession(d, r, fresh, at, start)
+			if ok {
+				scn.EVSessions = append(scn.EVSessions, ev)
+			}
+		}
+	}
+	if len(fcs) > 0 {
+		if err := s.store.WriteForecasts(ctx, fcs); err != nil {
+			return nil, fmt.Errorf("store forecasts: %w", err)
+		}
+	}
+	if err := scn.Validate(); err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	return scn, nil
+}
+
+// forecastDevice forecasts a load (positive kW) or a PV plant (generation, positive kW).
+func (s *Service) forecastDevice(ctx context.Context, d *site.Device, at, start time.Time, steps int, generation bool) (*forecast.Result, error) {
+	hist, err := s.store.TelemetryRange(ctx, d.ID, "active_power_kw", at.Add(-historyWindow), at.Add(time.Nanosecond))
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", d.ID, err)
+	}
+	pts := make([]forecast.Point, 0, len(hist))
+	for _, h := range hist {
+		if h.Quality != storage.QualityGood {
+			continue
+		}
+		v := h.Value
+		if generation {
+			v = -v
+		}
+		pts = append(pts, forecast.Point{Time: h.Time, Value: v})
+	}
+	series := "load:" + d.ID
+	if generation {
+		series = "pv:" + d.ID
+	}
+	res, err := s.forecaster.Forecast(ctx, forecast.Request{
+		Series: series, History: pts, Origin: start, Step: s.cfg.Site.Step.D, Steps: steps, NonNegative: generation,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("forecast %s: %w", series, err)
+	}
+	for k, v := range res.P50 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("forecast %s: value %v at step %d (%s) is not finite", series, v, k, res.Times[k].Format(time.RFC3339))
+		}
+	}
+	return res, nil
+}
+
+func forecastPoints(res *forecast.Result, issued time.Time) []storage.ForecastPoint {
+	out := make([]storage.ForecastPoint, 0, 3*len(res.Times))
+	for k, t := range res.Times {
+		for _, q := range []struct {
+			q float64
+			v []float64
+		}{{0.1, res.P10}, {0.5, res.P50}, {0.9, res.P90}} {
+			if k < len(q.v) {
+				out = append(out, storage.ForecastPoint{IssuedAt: issued, ValidAt: t, Series: res.Series, Quantile: q.q, Value: q.v[k], Method: res.Method})
+			}
+		}
+	}
+	return out
+}
+
+// evSession turns a charger reading into a charging session starting now.
+func (s *Service) evSession(d *site.Device, r fieldbus.Reading, fresh bool, at, start time.Time) (optimizer.EVSession, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !fresh || !connected(r) {
+		if fresh {
+			delete(s.pluggedAt, d.ID)
+		}
+		return optimizer.EVSession{}, false
+	}
+	plugged, ok := s.pluggedAt[d.ID]
+	if !ok {
+		plugged = at
+		s.pluggedAt[d.ID] = at
+	}
+	step := s.cfg.Site.Step.D
+	departure := plugged.Add(s.cfg.EV.DefaultDwell.D)
+	if u, ok := value(r, "session_departure_unix"); ok && u > 0 {
+		departure = time.Unix(int64(u), 0).UTC()
+	}
+	depStep := int(math.Ceil(float64(departure.Sub(start)) / float64(step)))
+	if depStep < 1 {
+		depStep = 1 // overdue: still charge in this step
+	}
+	need := s.cfg.EV.DefaultEnergyKWh
+	if req, ok := value(r, "session_energy_request_kwh"); ok && req > 0 {
+		need = req
+	}
+	if got, ok := value(r, "session_energy_kwh"); ok {
+		need -= got
+	}
+	if need < 0 {
+		need = 0
+	}
+	e := d.EV
+	return optimizer.EVSession{
+		ID: d.ID, Node: d.Node, ArrivalStep: 0, DepartureStep: depStep, EnergyKWh: need,
+		MaxChargeKW: e.MaxChargeKW, MaxDischargeKW: e.MaxDischargeKW, V2GBudgetKWh: e.V2GBudgetKWh,
+		WearCostPerKWh: s.cfg.EV.WearCostPerKWh, UnmetPenaltyPerKWh: s.cfg.EV.UnmetPenaltyPerKWh,
+	}, true
+}

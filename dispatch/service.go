@@ -1,0 +1,441 @@
+package dispatch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gridd/gridd/clock"
+	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/forecast"
+	"github.com/gridd/gridd/optimizer"
+	"github.com/gridd/gridd/site"
+	"github.com/gridd/gridd/storage"
+)
+
+// Poller reads every device once.
+type Poller interface {
+	Poll(ctx context.Context) []fieldbus.Reading
+}
+
+// Writer writes one setpoint with read-back.
+type Writer interface {
+	Write(ctx context.Context, deviceID, point string, value float64) (fieldbus.WriteResult, error)
+}
+
+// Forecaster forecasts one series.
+type Forecaster interface {
+	Forecast(ctx context.Context, req forecast.Request) (*forecast.Result, error)
+}
+
+// Solver solves a dispatch scenario.
+type Solver func(ctx context.Context, s *optimizer.Scenario, opts optimizer.Options) (*optimizer.Plan, error)
+
+// Service runs dispatch cycles for one site.
+type Service struct {
+	cfg        *site.Config
+	store      storage.Store
+	poller     Poller
+	writer     Writer
+	forecaster Forecaster
+	solve      Solver
+	clock      clock.Clock
+	log        *slog.Logger
+
+	cycleMu sync.Mutex // one cycle (or approval apply) at a time
+
+	mu        sync.Mutex
+	pluggedAt map[string]time.Time // EV charger -> when the current session was first seen
+	latest    map[string]fieldbus.Reading
+	lastPlan  *optimizer.Plan
+}
+
+// Options configure a Service.
+type Options struct {
+	Config     *site.Config
+	Store      storage.Store
+	Poller     Poller
+	Writer     Writer
+	Forecaster Forecaster // default forecast.Auto{}
+	Solver     Solver     // default optimizer.Solve
+	Clock      clock.Clock
+	Logger     *slog.Logger
+}
+
+// New returns a Service.
+func New(o Options) (*Service, error) {
+	if o.Config == nil || o.Store == nil || o.Poller == nil || o.Writer == nil {
+		return nil, errors.New("dispatch: Config, Store, Poller and Writer are required")
+	}
+	if o.Forecaster == nil {
+		o.Forecaster = forecast.Auto{}
+	}
+	if o.Solver == nil {
+		o.Solver = optimizer.Solve
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Service{
+		cfg: o.Config, store: o.Store, poller: o.Poller, writer: o.Writer,
+		forecaster: o.Forecaster, solve: o.Solver, clock: o.Clock, log: o.Logger,
+		pluggedAt: map[string]time.Time{}, latest: map[string]fieldbus.Reading{},
+	}, nil
+}
+
+// Config returns the site config.
+func (s *Service) Config() *site.Config { return s.cfg }
+
+// Store returns the store.
+func (s *Service) Store() storage.Store { return s.store }
+
+// Clock returns the service's clock.
+func (s *Service) Clock() clock.Clock { return s.clock }
+
+// CycleResult summarises one cycle.
+type CycleResult struct {
+	At           time.Time
+	Run          storage.CycleRun
+	Schedule     *storage.Schedule // nil if none was made
+	Writes       []storage.SetpointWrite
+	StaleDevices []string
+}
+
+// RegisterAssets stores the site's devices in the asset registry.
+func (s *Service) RegisterAssets(ctx context.Context) error {
+	assets := make([]storage.Asset, 0, len(s.cfg.Devices))
+	for _, d := range s.cfg.Devices {
+		assets = append(assets, storage.Asset{ID: d.ID, Kind: d.Kind, Node: d.Node, Endpoint: fmt.Sprintf("%s#%d", d.Endpoint, d.UnitID), Owner: d.Owner})
+	}
+	return s.store.UpsertAssets(ctx, assets)
+}
+
+// RunCycle runs one complete cycle for cycle time at.
+func (s *Service) RunCycle(ctx context.Context, at time.Time) (*CycleResult, error) {
+	s.cycleMu.Lock()
+	defer s.cycleMu.Unlock()
+	res := &CycleResult{At: at}
+	run := &res.Run
+	run.Started = at
+	wall := time.Now() // durations only; never stored as a time
+	defer func() {
+		run.TotalMS = ms(time.Since(wall))
+		id, err := s.store.RecordCycle(context.WithoutCancel(ctx), *run)
+		if err != nil {
+			s.log.Error("record cycle", "err", err)
+		}
+		run.ID = id
+	}()
+
+	// 1. Poll and store telemetry.
+	t0 := time.Now()
+	readings := s.poller.Poll(ctx)
+	run.PollMS = ms(time.Since(t0))
+	run.Devices = len(readings)
+	samples := make([]storage.Sample, 0, len(readings)*8)
+	s.mu.Lock()
+	for _, r := range readings {
+		if r.Stale {
+			res.StaleDevices = append(res.StaleDevices, r.DeviceID)
+			s.log.Warn("device stale", "device", r.DeviceID, "err", r.Err)
+		}
+		s.latest[r.DeviceID] = r
+		for _, v := range r.Values {
+			if math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
+				continue
+			}
+			samples = append(samples, storage.Sample{Time: at, DeviceID: r.DeviceID, Point: v.Point, Value: v.Value, Quality: storage.Quality(v.Quality)})
+		}
+	}
+	s.mu.Unlock()
+	run.StaleDevices = len(res.StaleDevices)
+	if err := s.store.WriteTelemetry(ctx, samples); err != nil {
+		run.Error = "store telemetry: " + err.Error()
+		return res, fmt.Errorf("store telemetry: %w", err)
+	}
+
+	// 2-4. Forecast, optimise and propose.
+	sched, plan, err := s.propose(ctx, at, readings, run)
+	if err != nil {
+		run.Error = err.Error()
+		s.log.Error("no schedule this cycle", "at", at, "err", err)
+		s.audit(ctx, at, "system", "cycle.failed", "", err.Error())
+	} else {
+		res.Schedule = sched
+		run.ScheduleID = sched.ID
+		s.mu.Lock()
+		s.lastPlan = plan
+		s.mu.Unlock()
+		if s.cfg.Approval.Auto && plan.Status == "optimal" {
+			if err := s.decide(ctx, sched.ID, storage.StatusApproved, "policy:auto", "inside auto-approve policy", at); err != nil {
+				s.log.Error("auto-approve", "schedule", sched.ID, "err", err)
+			} else {
+				sched.Status = storage.StatusApproved
+			}
+		}
+	}
+
+	// 5. Write the current step of the schedule in force.
+	t0 = time.Now()
+	writes, err := s.applyCurrent(ctx, at)
+	run.WriteMS = ms(time.Since(t0))
+	res.Writes = writes
+	if err != nil && run.Error == "" {
+		run.Error = err.Error()
+	}
+	return res, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (s *Service) audit(ctx context.Context, at time.Time, actor, action, subject, detail string) {
+	if _, err := s.store.AppendAudit(context.WithoutCancel(ctx), storage.AuditEvent{Time: at, Actor: actor, Action: action, Subject: subject, Detail: detail}); err != nil {
+		s.log.Error("audit", "action", action, "err", err)
+	}
+}
+
+// propose forecasts, optimises and stores a proposed schedule.
+func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus.Reading, run *storage.CycleRun) (*storage.Schedule, *optimizer.Plan, error) {
+	t0 := time.Now()
+	scn, err := s.BuildScenario(ctx, at, readings)
+	run.ForecastMS = ms(time.Since(t0))
+	if err != nil {
+		return nil, nil, err
+	}
+	t0 = time.Now()
+	plan, err := s.solve(ctx, scn, optimizer.Options{})
+	run.SolveMS = ms(time.Since(t0))
+	if err != nil {
+		run.SolverStatus = "error"
+		return nil, nil, fmt.Errorf("optimise: %w", err)
+	}
+	run.SolverStatus = plan.Status
+	run.Iterations = plan.Iterations
+
+	input, _ := json.Marshal(scn)
+	sum := sha256.Sum256(input)
+	planJSON, err := json.Marshal(struct {
+		Scenario *optimizer.Scenario `json:"scenario"`
+		Plan     *optimizer.Plan     `json:"plan"`
+	}{scn, plan})
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode plan: %w", err)
+	}
+	step := s.cfg.Site.Step.D
+	sched := &storage.Schedule{
+		CreatedAt: at, Start: scn.Start, StepMinutes: scn.StepMinutes, Steps: scn.Steps,
+		Status: storage.StatusProposed, InputHash: hex.EncodeToString(sum[:]), Objective: plan.Objective,
+		CostBreakdown: plan.CostBreakdown, SolverStatus: plan.Status, Plan: planJSON,
+	}
+	for _, a := range plan.Assets {
+		d, ok := s.cfg.Device(a.ID)
+		if !ok || !controllable(d.Kind) {
+			continue
+		}
+		for k, p := range a.PowerKW {
+			sched.Setpoints = append(sched.Setpoints, storage.ScheduleSetpoint{DeviceID: a.ID, Step: k, Time: scn.Start.Add(time.Duration(k) * step), PowerKW: p})
+		}
+	}
+	// A new proposal supersedes older ones still waiting for a decision.
+	older, err := s.store.ListSchedules(ctx, time.Time{}, at.Add(time.Nanosecond), storage.StatusProposed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list proposed schedules: %w", err)
+	}
+	id, err := s.store.InsertSchedule(ctx, sched)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store schedule: %w", err)
+	}
+	sched.ID = id
+	s.audit(ctx, at, "system", "schedule.propose", fmt.Sprintf("schedule:%d", id),
+		fmt.Sprintf("objective %.2f %s, %d steps from %s, solver %s in %d iterations", plan.Objective, s.cfg.Tariff.Currency, scn.Steps, scn.Start.Format(time.RFC3339), plan.Status, plan.Iterations))
+	for _, o := range older {
+		if err := s.store.SetScheduleStatus(ctx, o.ID, storage.StatusProposed, storage.StatusSuperseded, "system", fmt.Sprintf("superseded by schedule %d", id), at); err == nil {
+			s.audit(ctx, at, "system", "schedule.supersede", fmt.Sprintf("schedule:%d", o.ID), fmt.Sprintf("superseded by schedule %d", id))
+		}
+	}
+	return sched, plan, nil
+}
+
+func controllable(kind string) bool {
+	return kind == site.KindBESS || kind == site.KindEVCharger || kind == site.KindPV
+}
+
+// Approve approves a proposed schedule and applies its current step at once.
+func (s *Service) Approve(ctx context.Context, id int64, actor, reason string) ([]storage.SetpointWrite, error) {
+	at := s.clock.Now()
+	if err := s.decide(ctx, id, storage.StatusApproved, actor, reason, at); err != nil {
+		return nil, err
+	}
+	s.cycleMu.Lock()
+	defer s.cycleMu.Unlock()
+	return s.applyCurrent(ctx, at)
+}
+
+// Reject rejects a proposed schedule.
+func (s *Service) Reject(ctx context.Context, id int64, actor, reason string) error {
+	return s.decide(ctx, id, storage.StatusRejected, actor, reason, s.clock.Now())
+}
+
+// ErrNotProposed is returned when approving or rejecting a schedule that is not proposed.
+var ErrNotProposed = errors.New("schedule is not in state proposed")
+
+func (s *Service) decide(ctx context.Context, id int64, to storage.ScheduleStatus, actor, reason string, at time.Time) error {
+	if actor == "" {
+		return errors.New("actor is required")
+	}
+	prev, err := s.store.ListSchedules(ctx, time.Time{}, at.Add(time.Nanosecond), storage.StatusApproved)
+	if err != nil {
+		return err
+	}
+	err = s.store.SetScheduleStatus(ctx, id, storage.StatusProposed, to, actor, reason, at)
+	if errors.Is(err, storage.ErrConflict) {
+		return fmt.Errorf("schedule %d: %w", id, ErrNotProposed)
+	}
+	if err != nil {
+		return err
+	}
+	action := "schedule.approve"
+	if to == storage.StatusRejected {
+		action = "schedule.reject"
+	}
+	s.audit(ctx, at, actor, action, fmt.Sprintf("schedule:%d", id), reason)
+	if to == storage.StatusApproved {
+		// Only one approved schedule is in force: the newest. Older approved ones are superseded.
+		for _, p := range prev {
+			if p.ID == id {
+				continue
+			}
+			if err := s.store.SetScheduleStatus(ctx, p.ID, storage.StatusApproved, storage.StatusSuperseded, actor, fmt.Sprintf("superseded by schedule %d", id), at); err == nil {
+				s.audit(ctx, at, actor, "schedule.supersede", fmt.Sprintf("schedule:%d", p.ID), fmt.Sprintf("superseded by schedule %d", id))
+			}
+		}
+	}
+	return nil
+}
+
+// InForce returns the approved schedule covering time at, or nil.
+func (s *Service) InForce(ctx context.Context, at time.Time) (*storage.Schedule, error) {
+	list, err := s.store.ListSchedules(ctx, time.Time{}, at.Add(time.Nanosecond), storage.StatusApproved)
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range list { // newest first
+		end := sc.Start.Add(time.Duration(sc.Steps*sc.StepMinutes) * time.Minute)
+		if !at.Before(sc.Start) && at.Before(end) {
+			return s.store.GetSchedule(ctx, sc.ID)
+		}
+	}
+	return nil, nil
+}
+
+// applyCurrent writes the setpoints of the step covering at from the schedule in force.
+func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.SetpointWrite, error) {
+	sched, err := s.InForce(ctx, at)
+	if err != nil {
+		return nil, fmt.Errorf("find schedule in force: %w", err)
+	}
+	if sched == nil {
+		s.log.Warn("no approved schedule covers this step; devices keep their last setpoints", "at", at)
+		return nil, nil
+	}
+	step := int(at.Sub(sched.Start) / (time.Duration(sched.StepMinutes) * time.Minute))
+	var sps []storage.ScheduleSetpoint
+	for _, sp := range sched.Setpoints {
+		if sp.Step == step {
+			sps = append(sps, sp)
+		}
+	}
+	sort.Slice(sps, func(i, j int) bool { return sps[i].DeviceID < sps[j].DeviceID })
+	var writes []storage.SetpointWrite
+	var failed int
+	for _, sp := range sps {
+		d, ok := s.cfg.Device(sp.DeviceID)
+		if !ok {
+			continue
+		}
+		point, value := setpointFor(d, sp.PowerKW)
+		s.mu.Lock()
+		r, seen := s.latest[d.ID]
+		s.mu.Unlock()
+		if d.Kind == site.KindEVCharger && seen && !r.Stale && !connected(r) && value == 0 {
+			// Nothing plugged in and nothing planned: leave the charger alone.
+			continue
+		}
+		w := storage.SetpointWrite{Time: at, ScheduleID: sched.ID, DeviceID: d.ID, Point: point, RequestedKW: value}
+		res, err := s.writer.Write(ctx, d.ID, point, value)
+		switch {
+		case err != nil:
+			w.Status, w.Error = storage.WriteFailed, err.Error()
+			failed++
+		case res.Mismatch:
+			w.Status, w.WrittenKW, w.ReadBackKW = storage.WriteMismatch, res.Written, res.ReadBack
+			w.Error = fmt.Sprintf("read back %g, wrote %g", res.ReadBack, res.Written)
+			failed++
+		default:
+			w.Status, w.WrittenKW, w.ReadBackKW = storage.WriteOK, res.Written, res.ReadBack
+		}
+		id, err := s.store.RecordSetpointWrite(ctx, w)
+		if err != nil {
+			return writes, fmt.Errorf("record setpoint write: %w", err)
+		}
+		w.ID = id
+		writes = append(writes, w)
+	}
+	if failed > 0 {
+		return writes, fmt.Errorf("%d of %d setpoint writes failed or did not read back", failed, len(writes))
+	}
+	return writes, nil
+}
+
+// setpointFor maps a planned power (sign convention) to the device's setpoint point.
+func setpointFor(d *site.Device, powerKW float64) (point string, value float64) {
+	if d.Kind == site.KindPV {
+		// PV power is -generation; the inverter takes a generation cap.
+		g := -powerKW
+		if g < 0 {
+			g = 0
+		}
+		return "power_limit_kw", roundTo(g, 0.1)
+	}
+	return "setpoint_kw", roundTo(powerKW, 0.1)
+}
+
+func roundTo(v, q float64) float64 {
+	r := math.Round(v/q) * q
+	if r == 0 {
+		return 0 // no negative zero
+	}
+	return math.Round(r*1e6) / 1e6
+}
+
+func connected(r fieldbus.Reading) bool {
+	v, ok := value(r, "connected")
+	return ok && v >= 0.5
+}
+
+func value(r fieldbus.Reading, point string) (float64, bool) {
+	for _, v := range r.Values {
+		if v.Point == point {
+			return v.Value, v.Quality == fieldbus.Good
+		}
+	}
+	return 0, false
+}
+
+// LastPlan returns the most recent optimiser output (nil before the first cycle).
+func (s *Service) LastPlan() *optimizer.Plan {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastPlan
+}

@@ -1,0 +1,256 @@
+package fieldbus
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// ErrDecode marks a value that could not be decoded (bad quality).
+var ErrDecode = errors.New("bad value")
+
+// ErrEncode marks a value that cannot be written to a point's registers.
+var ErrEncode = errors.New("value not encodable")
+
+// maxExactInt is the largest integer float64 holds exactly (2^53).
+const maxExactInt = 1 << 53
+
+// Step is the resolution of the point in engineering units: |scale| for scaled
+// numbers, 1 for bools.
+func (p *Point) Step() float64 {
+	if p.Type == Bool {
+		return 1
+	}
+	return math.Abs(p.Scale)
+}
+
+func fmtNum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// wordsToBits puts the point's registers into natural (big-endian, high word first) order
+// and returns them as one integer. regs must have the point's width (≤ 4).
+func (p *Point) wordsToBits(regs []uint16) uint64 {
+	n := len(regs)
+	var v uint64
+	for i := 0; i < n; i++ {
+		w := regs[i]
+		if p.WordOrder == LowFirst {
+			w = regs[n-1-i]
+		}
+		if p.ByteOrder == LittleEndian {
+			w = w>>8 | w<<8
+		}
+		v = v<<16 | uint64(w)
+	}
+	return v
+}
+
+// bitsToWords is the inverse of wordsToBits.
+func (p *Point) bitsToWords(v uint64, n int) []uint16 {
+	out := make([]uint16, n)
+	for i := n - 1; i >= 0; i-- {
+		w := uint16(v)
+		v >>= 16
+		if p.ByteOrder == LittleEndian {
+			w = w>>8 | w<<8
+		}
+		if p.WordOrder == LowFirst {
+			out[n-1-i] = w
+		} else {
+			out[i] = w
+		}
+	}
+	return out
+}
+
+// decodeRaw returns the raw (unscaled) number held in regs.
+func (p *Point) decodeRaw(regs []uint16) (float64, error) {
+	w := p.Type.Width()
+	if w == 0 {
+		return 0, fmt.Errorf("%w: unknown data type %q", ErrDecode, p.Type)
+	}
+	if len(regs) != w {
+		return 0, fmt.Errorf("%w: %s needs %d registers, got %d", ErrDecode, p.Type, w, len(regs))
+	}
+	if p.Type == Bool {
+		switch regs[0] {
+		case 0, 1:
+			return float64(regs[0]), nil
+		}
+		return 0, fmt.Errorf("%w: bool register holds %d", ErrDecode, regs[0])
+	}
+	bits := p.wordsToBits(regs)
+	switch p.Type {
+	case U16, U32:
+		return float64(bits), nil
+	case I16:
+		return float64(int16(bits)), nil
+	case I32:
+		return float64(int32(bits)), nil
+	case U64:
+		if bits > maxExactInt {
+			return 0, fmt.Errorf("%w: u64 %d exceeds the exactly representable range ±2^53", ErrDecode, bits)
+		}
+		return float64(bits), nil
+	case I64:
+		i := int64(bits)
+		if i > maxExactInt || i < -maxExactInt {
+			return 0, fmt.Errorf("%w: i64 %d exceeds the exactly representable range ±2^53", ErrDecode, i)
+		}
+		return float64(i), nil
+	case F32:
+		f := float64(math.Float32frombits(uint32(bits)))
+		if !finite(f) {
+			return 0, fmt.Errorf("%w: f32 is %v", ErrDecode, f)
+		}
+		return f, nil
+	case F64:
+		f := math.Float64frombits(bits)
+		if !finite(f) {
+			return 0, fmt.Errorf("%w: f64 is %v", ErrDecode, f)
+		}
+		return f, nil
+	}
+	return 0, fmt.Errorf("%w: unknown data type %q", ErrDecode, p.Type)
+}
+
+// decodeValue decodes and scales without checking limits.
+func (p *Point) decodeValue(regs []uint16) (float64, error) {
+	raw, err := p.decodeRaw(regs)
+	if err != nil {
+		return 0, err
+	}
+	if p.Type == Bool {
+		return raw, nil
+	}
+	v := raw*p.Scale + p.Offset
+	if !finite(v) {
+		return 0, fmt.Errorf("%w: %s * scale %g + offset %g overflows", ErrDecode, fmtNum(raw), p.Scale, p.Offset)
+	}
+	return v, nil
+}
+
+// Decode turns the point's registers into its engineering value, honouring type,
+// byte order, word order, scale and offset. For coils and discrete inputs regs holds
+// one element, 0 or 1. NaN/Inf floats, 64-bit integers beyond ±2^53 and values
+// outside the point's limits (when it has them) are errors wrapping ErrDecode.
+func (p *Point) Decode(regs []uint16) (float64, error) {
+	v, err := p.decodeValue(regs)
+	if err != nil {
+		return 0, err
+	}
+	if p.HasLimits {
+		tol := p.Step()/2 + 1e-9*math.Max(1, math.Abs(v))
+		if p.Type.IsFloat() {
+			tol = 1e-9 * math.Max(1, math.Abs(v))
+		}
+		if v < p.Min-tol || v > p.Max+tol {
+			return 0, fmt.Errorf("%w: %s %s outside the profile limits %s..%s", ErrDecode, fmtNum(v), p.Unit, fmtNum(p.Min), fmtNum(p.Max))
+		}
+	}
+	return v, nil
+}
+
+// Encode turns an engineering value into the point's registers. It refuses NaN/Inf,
+// values outside the data type's range and values that do not survive the round trip
+// within half a scale step; it never clamps. It does not check the profile limits
+// (the writer does, with a message naming them).
+func (p *Point) Encode(v float64) ([]uint16, error) {
+	if !finite(v) {
+		return nil, fmt.Errorf("%w: %v is not a finite number", ErrEncode, v)
+	}
+	w := p.Type.Width()
+	if p.Type == Bool {
+		switch v {
+		case 0, 1:
+			return []uint16{uint16(v)}, nil
+		}
+		return nil, fmt.Errorf("%w: bool point takes 0 or 1, not %s", ErrEncode, fmtNum(v))
+	}
+	if w == 0 {
+		return nil, fmt.Errorf("%w: unknown data type %q", ErrEncode, p.Type)
+	}
+	if p.Scale == 0 || !finite(p.Scale) || !finite(p.Offset) {
+		return nil, fmt.Errorf("%w: invalid scale %g or offset %g", ErrEncode, p.Scale, p.Offset)
+	}
+	r := (v - p.Offset) / p.Scale
+	if !finite(r) {
+		return nil, fmt.Errorf("%w: %s overflows after scale %g, offset %g", ErrEncode, fmtNum(v), p.Scale, p.Offset)
+	}
+	var bits uint64
+	var back float64
+	rangeErr := func(lo, hi float64) error {
+		return fmt.Errorf("%w: %s needs raw %s, outside %s range %s..%s (scale %g, offset %g)",
+			ErrEncode, fmtNum(v), fmtNum(r), p.Type, fmtNum(lo*p.Scale+p.Offset), fmtNum(hi*p.Scale+p.Offset), p.Scale, p.Offset)
+	}
+	switch p.Type {
+	case U16, U32, U64:
+		r = math.Round(r)
+		var hi float64
+		switch p.Type {
+		case U16:
+			hi = math.MaxUint16
+		case U32:
+			hi = math.MaxUint32
+		default:
+			hi = maxExactInt
+		}
+		if r < 0 || r > hi {
+			return nil, rangeErr(0, hi)
+		}
+		bits = uint64(r)
+		back = r
+	case I16, I32, I64:
+		r = math.Round(r)
+		var lo, hi float64
+		switch p.Type {
+		case I16:
+			lo, hi = math.MinInt16, math.MaxInt16
+		case I32:
+			lo, hi = math.MinInt32, math.MaxInt32
+		default:
+			lo, hi = -maxExactInt, maxExactInt
+		}
+		if r < lo || r > hi {
+			return nil, rangeErr(lo, hi)
+		}
+		bits = uint64(int64(r))
+		back = r
+	case F32:
+		if math.Abs(r) > math.MaxFloat32 {
+			return nil, rangeErr(-math.MaxFloat32, math.MaxFloat32)
+		}
+		f := float32(r)
+		bits = uint64(math.Float32bits(f))
+		back = float64(f)
+	case F64:
+		bits = math.Float64bits(r)
+		back = r
+	}
+	got := back*p.Scale + p.Offset
+	tol := p.Step()/2 + 1e-9*math.Max(1, math.Abs(v))
+	if !finite(got) || math.Abs(got-v) > tol {
+		return nil, fmt.Errorf("%w: %s does not round-trip through %s (decodes as %s, more than half a step %g away)",
+			ErrEncode, fmtNum(v), p.Type, fmtNum(got), p.Step())
+	}
+	if w == 1 {
+		bits &= 0xffff
+	} else if w == 2 {
+		bits &= 0xffffffff
+	}
+	return p.bitsToWords(bits, w), nil
+}
+
+// Quantize returns the value the point's registers actually hold after encoding v.
+func (p *Point) Quantize(v float64) (float64, error) {
+	regs, err := p.Encode(v)
+	if err != nil {
+		return 0, err
+	}
+	return p.decodeValue(regs)
+}
+
+// InLimits reports whether v is inside the point's limits (true if it has none).
+func (p *Point) InLimits(v float64) bool {
+	return !p.HasLimits || (v >= p.Min && v <= p.Max)
+}

@@ -1,0 +1,531 @@
+package site
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+)
+
+// FieldError is one problem with one field of a config file.
+type FieldError struct {
+	File  string
+	Path  string // e.g. "devices[3].endpoint"
+	Value string // the bad value as written ("" if missing)
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Path)
+	if e.Value != "" {
+		fmt.Fprintf(&b, ": %q", e.Value)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is a list of field errors; it formats one per line.
+type Errors []*FieldError
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// UnmarshalYAML reads "15m", "1h30m" or a number of seconds.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration such as \"15m\"", n.Line)
+	}
+	if v, err := time.ParseDuration(n.Value); err == nil {
+		d.D = v
+		return nil
+	}
+	if s, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsNaN(s) && !math.IsInf(s, 0) {
+		d.D = time.Duration(s * float64(time.Second))
+		return nil
+	}
+	return fmt.Errorf("line %d: %q is not a duration (want e.g. \"15m\", \"24h\")", n.Line, n.Value)
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return d.D.String(), nil }
+
+// Load reads and validates a site config file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read site config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a site config. file is used in error messages and to
+// resolve relative paths.
+func Parse(file string, data []byte) (*Config, error) {
+	cfg := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, Errors{{File: file, Path: "(file)", Msg: "empty config"}}
+		}
+		return nil, Errors{{File: file, Path: "(yaml)", Msg: cleanYAMLError(err)}}
+	}
+	cfg.File = file
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func cleanYAMLError(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "yaml: ")
+	s = strings.ReplaceAll(s, "unmarshal errors:\n  ", "")
+	s = strings.ReplaceAll(s, "\n  ", "; ")
+	s = strings.ReplaceAll(s, " in type site.", " in ")
+	return s
+}
+
+func (c *Config) applyDefaults() {
+	if c.Site.Timezone == "" {
+		c.Site.Timezone = "UTC"
+	}
+	if c.Site.Cycle == "" {
+		c.Site.Cycle = "*/15 * * * *"
+	}
+	if c.Site.Step.D == 0 {
+		c.Site.Step.D = 15 * time.Minute
+	}
+	if c.Site.Horizon.D == 0 {
+		c.Site.Horizon.D = 24 * time.Hour
+	}
+	if c.Tariff.Currency == "" {
+		c.Tariff.Currency = "EUR"
+	}
+	if c.EV.DefaultDwell.D == 0 {
+		c.EV.DefaultDwell.D = 8 * time.Hour
+	}
+	if c.EV.DefaultEnergyKWh == 0 {
+		c.EV.DefaultEnergyKWh = 20
+	}
+	if c.EV.UnmetPenaltyPerKWh == 0 {
+		c.EV.UnmetPenaltyPerKWh = 1
+	}
+	for i := range c.Devices {
+		d := &c.Devices[i]
+		if d.UnitID == 0 {
+			d.UnitID = 1
+		}
+		if d.Timeout.D == 0 {
+			d.Timeout.D = time.Second
+		}
+		if b := d.BESS; b != nil {
+			if b.MaxSoCPct == 0 {
+				b.MaxSoCPct = 100
+			}
+			if b.ChargeEfficiency == 0 {
+				b.ChargeEfficiency = 0.95
+			}
+			if b.DischargeEfficiency == 0 {
+				b.DischargeEfficiency = 0.95
+			}
+		}
+		if s := d.Sim; s != nil && s.Scale == 0 {
+			s.Scale = 1
+		}
+	}
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+type validator struct {
+	file string
+	errs Errors
+}
+
+func (v *validator) add(path, value, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{File: v.file, Path: path, Value: value, Msg: fmt.Sprintf(format, args...)})
+}
+
+func fmtF(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+func (v *validator) finite(path string, f float64) bool {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		v.add(path, fmtF(f), "must be a finite number")
+		return false
+	}
+	return true
+}
+
+func (v *validator) nonNeg(path string, f float64) {
+	if v.finite(path, f) && f < 0 {
+		v.add(path, fmtF(f), "must not be negative")
+	}
+}
+
+func (v *validator) positive(path string, f float64) {
+	if v.finite(path, f) && f <= 0 {
+		v.add(path, fmtF(f), "must be greater than 0")
+	}
+}
+
+func (v *validator) fraction(path string, f float64) {
+	if v.finite(path, f) && (f <= 0 || f > 1) {
+		v.add(path, fmtF(f), "must be in (0, 1]")
+	}
+}
+
+func (v *validator) pct(path string, f float64) {
+	if v.finite(path, f) && (f < 0 || f > 100) {
+		v.add(path, fmtF(f), "must be a percentage in [0, 100]")
+	}
+}
+
+// Validate checks the whole config and returns Errors listing every problem.
+func (c *Config) Validate() error {
+	v := &validator{file: c.File}
+	c.validateSite(v)
+	c.validateTariff(v)
+	v.positive("grid.import_limit_kw", c.Grid.ImportLimitKW)
+	v.nonNeg("grid.export_limit_kw", c.Grid.ExportLimitKW)
+	nodes := c.validateNodes(v)
+	c.validateDevices(v, nodes)
+	v.positive("ev.default_dwell", c.EV.DefaultDwell.D.Hours())
+	v.nonNeg("ev.default_energy_kwh", c.EV.DefaultEnergyKWh)
+	v.nonNeg("ev.unmet_penalty_per_kwh", c.EV.UnmetPenaltyPerKWh)
+	v.nonNeg("ev.wear_cost_per_kwh", c.EV.WearCostPerKWh)
+	if c.Sim.Start != "" {
+		if _, err := time.Parse(time.RFC3339, c.Sim.Start); err != nil {
+			v.add("sim.start", c.Sim.Start, "want an RFC 3339 time such as 2019-06-03T00:00:00Z")
+		}
+	}
+	if len(v.errs) > 0 {
+		return v.errs
+	}
+	return nil
+}
+
+func (c *Config) validateSite(v *validator) {
+	s := &c.Site
+	if s.Name == "" {
+		v.add("site.name", "", "is required")
+	}
+	loc, err := time.LoadLocation(s.Timezone)
+	if err != nil {
+		v.add("site.timezone", s.Timezone, "unknown time zone (want an IANA name such as Europe/Berlin)")
+	} else {
+		s.Location = loc
+	}
+	if _, err := cron.ParseStandard(s.Cycle); err != nil {
+		v.add("site.cycle", s.Cycle, "not a cron spec: %v", err)
+	}
+	if s.Step.D < time.Minute || s.Step.D > 24*time.Hour || s.Step.D%time.Minute != 0 {
+		v.add("site.step", s.Step.D.String(), "must be a whole number of minutes between 1m and 24h")
+	} else if (24*time.Hour)%s.Step.D != 0 {
+		v.add("site.step", s.Step.D.String(), "must divide a day evenly")
+	}
+	if s.Horizon.D < s.Step.D || s.Horizon.D > 7*24*time.Hour {
+		v.add("site.horizon", s.Horizon.D.String(), "must be at least one step and at most 168h")
+	} else if s.Step.D > 0 && s.Horizon.D%s.Step.D != 0 {
+		v.add("site.horizon", s.Horizon.D.String(), "must be a whole number of steps (step %s)", s.Step.D)
+	}
+}
+
+func (c *Config) validateTariff(v *validator) {
+	t := &c.Tariff
+	if len(t.Import) == 0 {
+		v.add("tariff.import", "", "at least one time-of-use band is required")
+	}
+	validateBands(v, "tariff.import", t.Import)
+	if len(t.Export) > 0 {
+		validateBands(v, "tariff.export", t.Export)
+	} else {
+		v.finite("tariff.export_price_per_kwh", t.ExportFlatPerKWh)
+	}
+	v.nonNeg("tariff.demand_charge_per_kw", t.DemandChargePerKW)
+	if len(v.errs) == 0 {
+		// Export must never pay more than import at the same time (the LP would be unbounded).
+		for m := 0; m < 24*60; m++ {
+			imp := bandPrice(t.Import, m)
+			exp := t.ExportFlatPerKWh
+			if len(t.Export) > 0 {
+				exp = bandPrice(t.Export, m)
+			}
+			if exp > imp {
+				v.add("tariff", fmt.Sprintf("%02d:%02d", m/60, m%60),
+					"export price %s is above import price %s at this time", fmtF(exp), fmtF(imp))
+				break
+			}
+		}
+	}
+}
+
+func parseClock(s string) (int, bool) {
+	if s == "24:00" {
+		return 24 * 60, true
+	}
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, false
+	}
+	return t.Hour()*60 + t.Minute(), true
+}
+
+func validateBands(v *validator, path string, bands []TOUBand) {
+	type span struct{ from, to, i int }
+	var spans []span
+	ok := true
+	for i, b := range bands {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		from, okF := parseClock(b.From)
+		if !okF || from >= 24*60 {
+			v.add(p+".from", b.From, "want a time of day HH:MM")
+			ok = false
+		}
+		to, okT := parseClock(b.To)
+		if !okT {
+			v.add(p+".to", b.To, "want a time of day HH:MM (24:00 allowed)")
+			ok = false
+		}
+		v.finite(p+".price_per_kwh", b.PricePerKWh)
+		if okF && okT {
+			if to == 0 {
+				to = 24 * 60
+			}
+			if to <= from {
+				v.add(p+".to", b.To, "must be after from %s (split bands that cross midnight)", b.From)
+				ok = false
+			}
+			spans = append(spans, span{from, to, i})
+		}
+	}
+	if !ok || len(spans) == 0 {
+		return
+	}
+	sort.Slice(spans, func(a, b int) bool { return spans[a].from < spans[b].from })
+	at := 0
+	for _, s := range spans {
+		if s.from > at {
+			v.add(path, fmt.Sprintf("%02d:%02d", at/60, at%60), "no band covers this time of day (bands must cover 00:00-24:00)")
+			return
+		}
+		if s.from < at {
+			v.add(fmt.Sprintf("%s[%d].from", path, s.i), bands[s.i].From, "overlaps another band")
+			return
+		}
+		at = s.to
+	}
+	if at < 24*60 {
+		v.add(path, fmt.Sprintf("%02d:%02d", at/60, at%60), "no band covers this time of day (bands must cover 00:00-24:00)")
+	}
+}
+
+// bandPrice returns the price of the band covering minute-of-day m (bands validated).
+func bandPrice(bands []TOUBand, m int) float64 {
+	for _, b := range bands {
+		from, _ := parseClock(b.From)
+		to, _ := parseClock(b.To)
+		if to == 0 {
+			to = 24 * 60
+		}
+		if m >= from && m < to {
+			return b.PricePerKWh
+		}
+	}
+	return math.NaN()
+}
+
+func (c *Config) validateNodes(v *validator) map[string]*Node {
+	nodes := map[string]*Node{}
+	if len(c.Nodes) == 0 {
+		v.add("nodes", "", "at least the substation (root) node is required")
+		return nodes
+	}
+	roots := 0
+	for i := range c.Nodes {
+		n := &c.Nodes[i]
+		p := fmt.Sprintf("nodes[%d]", i)
+		if !idPattern.MatchString(n.ID) {
+			v.add(p+".id", n.ID, "want 1-64 letters, digits, '_', '.' or '-'")
+		} else if _, dup := nodes[n.ID]; dup {
+			v.add(p+".id", n.ID, "duplicate node id")
+		} else {
+			nodes[n.ID] = n
+		}
+		v.positive(p+".limit_kw", n.LimitKW)
+		if n.Parent == "" {
+			roots++
+		}
+	}
+	if roots != 1 {
+		v.add("nodes", strconv.Itoa(roots), "exactly one root node (parent \"\") is required, found %d", roots)
+	}
+	for i := range c.Nodes {
+		n := &c.Nodes[i]
+		if n.Parent == "" {
+			continue
+		}
+		if _, ok := nodes[n.Parent]; !ok {
+			v.add(fmt.Sprintf("nodes[%d].parent", i), n.Parent, "unknown node")
+			continue
+		}
+		// Walk up: a cycle never reaches the root.
+		seen := map[string]bool{n.ID: true}
+		for cur := nodes[n.Parent]; cur != nil && cur.Parent != ""; cur = nodes[cur.Parent] {
+			if seen[cur.ID] {
+				v.add(fmt.Sprintf("nodes[%d].parent", i), n.Parent, "node tree has a cycle through %q", cur.ID)
+				break
+			}
+			seen[cur.ID] = true
+		}
+	}
+	return nodes
+}
+
+func (c *Config) validateDevices(v *validator, nodes map[string]*Node) {
+	ids := map[string]bool{}
+	type ep struct {
+		host string
+		unit int
+	}
+	endpoints := map[ep]string{}
+	for i := range c.Devices {
+		d := &c.Devices[i]
+		p := fmt.Sprintf("devices[%d]", i)
+		if !idPattern.MatchString(d.ID) {
+			v.add(p+".id", d.ID, "want 1-64 letters, digits, '_', '.' or '-'")
+		} else if ids[d.ID] {
+			v.add(p+".id", d.ID, "duplicate device id")
+		}
+		ids[d.ID] = true
+		if !validKind(d.Kind) {
+			v.add(p+".kind", d.Kind, "unknown kind (want one of %s)", strings.Join(Kinds, ", "))
+		}
+		if _, ok := nodes[d.Node]; !ok {
+			v.add(p+".node", d.Node, "unknown node")
+		}
+		if err := checkEndpoint(d.Endpoint); err != nil {
+			v.add(p+".endpoint", d.Endpoint, "%v", err)
+		}
+		if d.UnitID < 0 || d.UnitID > 247 {
+			v.add(p+".unit_id", strconv.Itoa(d.UnitID), "must be in 1..247")
+		}
+		k := ep{d.Endpoint, d.UnitID}
+		if other, dup := endpoints[k]; dup && d.Endpoint != "" {
+			v.add(p+".unit_id", strconv.Itoa(d.UnitID), "device %q already uses unit %d at %s", other, d.UnitID, d.Endpoint)
+		}
+		endpoints[k] = d.ID
+		if d.Profile == "" {
+			v.add(p+".profile", "", "is required (\"builtin:NAME\" or a file path)")
+		}
+		if d.Timeout.D < time.Millisecond || d.Timeout.D > time.Minute {
+			v.add(p+".timeout", d.Timeout.D.String(), "must be between 1ms and 1m")
+		}
+		c.validateParams(v, p, d)
+	}
+}
+
+func validKind(k string) bool {
+	for _, x := range Kinds {
+		if k == x {
+			return true
+		}
+	}
+	return false
+}
+
+func checkEndpoint(s string) error {
+	if s == "" {
+		return errors.New("is required (host:port)")
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("want host:port (IPv6 as [::1]:502): %v", err)
+	}
+	if host == "" {
+		return errors.New("host is empty")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q must be in 1..65535", port)
+	}
+	return nil
+}
+
+func (c *Config) validateParams(v *validator, p string, d *Device) {
+	need := func(name string, present bool) {
+		if !present {
+			v.add(p+"."+name, "", "is required for a %s device", d.Kind)
+		}
+	}
+	switch d.Kind {
+	case KindBESS:
+		need("bess", d.BESS != nil)
+		if b := d.BESS; b != nil {
+			v.positive(p+".bess.capacity_kwh", b.CapacityKWh)
+			v.pct(p+".bess.min_soc_pct", b.MinSoCPct)
+			v.pct(p+".bess.max_soc_pct", b.MaxSoCPct)
+			if b.MinSoCPct > b.MaxSoCPct {
+				v.add(p+".bess.min_soc_pct", fmtF(b.MinSoCPct), "is above max_soc_pct %s", fmtF(b.MaxSoCPct))
+			}
+			v.nonNeg(p+".bess.max_charge_kw", b.MaxChargeKW)
+			v.nonNeg(p+".bess.max_discharge_kw", b.MaxDischargeKW)
+			v.fraction(p+".bess.charge_efficiency", b.ChargeEfficiency)
+			v.fraction(p+".bess.discharge_efficiency", b.DischargeEfficiency)
+			v.nonNeg(p+".bess.wear_cost_per_kwh", b.WearCostPerKWh)
+			if t := b.TerminalSoCPct; t != nil {
+				v.pct(p+".bess.terminal_soc_pct", *t)
+				if *t > b.MaxSoCPct {
+					v.add(p+".bess.terminal_soc_pct", fmtF(*t), "is above max_soc_pct %s", fmtF(b.MaxSoCPct))
+				}
+			}
+		}
+	case KindPV:
+		need("pv", d.PV != nil)
+		if d.PV != nil {
+			v.positive(p+".pv.capacity_kw", d.PV.CapacityKW)
+		}
+	case KindEVCharger:
+		need("ev_charger", d.EV != nil)
+		if e := d.EV; e != nil {
+			v.positive(p+".ev_charger.max_charge_kw", e.MaxChargeKW)
+			v.nonNeg(p+".ev_charger.max_discharge_kw", e.MaxDischargeKW)
+			v.nonNeg(p+".ev_charger.v2g_budget_kwh", e.V2GBudgetKWh)
+		}
+	}
+	extra := func(name string, present bool, kind string) {
+		if present && d.Kind != kind {
+			v.add(p+"."+name, "", "only allowed on a %s device, this one is %q", kind, d.Kind)
+		}
+	}
+	extra("bess", d.BESS != nil, KindBESS)
+	extra("pv", d.PV != nil, KindPV)
+	extra("ev_charger", d.EV != nil, KindEVCharger)
+	if s := d.Sim; s != nil {
+		v.finite(p+".sim.scale", s.Scale)
+		v.pct(p+".sim.initial_soc_pct", s.InitialSoCPct)
+	}
+}

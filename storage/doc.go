@@ -1,0 +1,11 @@
+// Package storage owns the system of record: telemetry, forecasts (with issue time),
+// schedules and their setpoints, setpoint writes, cycle runs, audit events and the
+// asset registry.
+//
+// Store is the interface every consumer uses. Two backends implement it:
+// storage/sqlite (embedded, the default, no server) and storage/timescale
+// (PostgreSQL or TimescaleDB through pgx). storage/storetest holds the one
+// contract suite both must pass.
+//
+// storage imports nothing else from gridd.
+package storage

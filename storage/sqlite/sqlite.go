@@ -1,0 +1,227 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/gridd/gridd/storage"
+
+	sqlitedrv "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// FileName is the database file Open uses inside its directory.
+const FileName = "gridd.db"
+
+// busyTimeout is how long a connection waits for a lock held by another connection or process.
+const busyTimeout = 10 * time.Second
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Store is the embedded SQLite implementation of storage.Store. It is safe for concurrent use.
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// Open opens (creating if needed) dir/gridd.db, creating dir if needed, and applies pending
+// migrations. Several processes may open the same directory; writers take turns.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("sqlite: open: %w: dir is empty", storage.ErrInvalid)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: open: create dir: %w", err)
+	}
+	path := filepath.Join(abs, FileName)
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	// Write transactions take the write lock at BEGIN, so two writers never deadlock
+	// upgrading from a read lock; read-only transactions stay deferred.
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// migration is one embedded schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
+
+// parseMigrationName splits "0001_schema.sql" into version 1 and name "schema".
+func parseMigrationName(file string) (int, string, error) {
+	m := migrationName.FindStringSubmatch(file)
+	if m == nil {
+		return 0, "", fmt.Errorf("migration file name %q does not match NNNN_name.sql", file)
+	}
+	v, err := strconv.Atoi(m[1])
+	if err != nil || v <= 0 {
+		return 0, "", fmt.Errorf("migration file name %q: version %q is not positive", file, m[1])
+	}
+	return v, m[2], nil
+}
+
+// loadMigrations reads the migrations in fsys's "migrations" directory; versions must run 1..n.
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries {
+		v, name, err := parseMigrationName(e.Name())
+		if err != nil {
+			return nil, err
+		}
+		b, err := fs.ReadFile(fsys, "migrations/"+e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %04d_%s: expected version %d (versions must run 1..n without gaps or repeats)", m.version, m.name, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies pending migrations, each in its own write transaction together with its
+// schema_migrations row, so concurrent openers apply each migration exactly once.
+func migrate(ctx context.Context, db *sql.DB) error {
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+	) STRICT`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var newest sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&newest); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if newest.Valid && int(newest.Int64) > len(ms) {
+		return fmt.Errorf("database schema version %d is newer than this program knows (%d)", newest.Int64, len(ms))
+	}
+	for _, m := range ms {
+		if err := applyMigration(ctx, db, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %04d_%s: begin: %w", m.version, m.name, err)
+	}
+	defer tx.Rollback()
+	var have string
+	err = tx.QueryRowContext(ctx, `SELECT name FROM schema_migrations WHERE version = ?`, m.version).Scan(&have)
+	switch {
+	case err == nil:
+		if have != m.name {
+			return fmt.Errorf("migration %04d: database has %q applied, this program has %q", m.version, have, m.name)
+		}
+		return nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.version, m.name); err != nil {
+		return fmt.Errorf("migration %04d_%s: record: %w", m.version, m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %04d_%s: commit: %w", m.version, m.name, err)
+	}
+	return nil
+}
+
+// toUS converts a time to stored unix microseconds.
+func toUS(t time.Time) int64 { return t.UnixMicro() }
+
+// fromUS converts stored unix microseconds to a UTC time.
+func fromUS(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// nullUS stores the zero time as NULL.
+func nullUS(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: toUS(t), Valid: true}
+}
+
+func fromNullUS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromUS(v.Int64)
+}
+
+// nullID stores ID 0 as NULL.
+func nullID(id int64) sql.NullInt64 {
+	return sql.NullInt64{Int64: id, Valid: id != 0}
+}
+
+// isForeignKeyViolation reports whether err is SQLite's foreign key constraint failure.
+func isForeignKeyViolation(err error) bool {
+	var se *sqlitedrv.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
