@@ -196,7 +196,7 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "status", "unknown status %q", status)
 		return
 	}
-	from, to := time.Time{}, s.svc.Clock().Now().Add(24*time.Hour)
+	from, to := storage.Epoch, s.svc.Clock().Now().Add(24*time.Hour)
 	var err error
 	if v := q.Get("from"); v != "" {
 		if from, err = time.Parse(time.RFC3339, v); err != nil {
@@ -385,7 +385,7 @@ func (s *Server) listCycles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
-	list, err := s.svc.Store().ListAudit(r.Context(), time.Time{}, s.svc.Clock().Now().Add(time.Hour), 0)
+	list, err := s.svc.Store().ListAudit(r.Context(), storage.Epoch, s.svc.Clock().Now().Add(time.Hour), 0)
 	if err != nil {
 		fail(w, http.StatusInternalServerError, "", "%v", err)
 		return

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -13,8 +14,9 @@ import (
 	"github.com/gridd/gridd/storage"
 )
 
-// historyWindow is how much telemetry the forecasts look back on (a week plus a day).
-const historyWindow = 8 * 24 * time.Hour
+// historyWindow is how much telemetry the forecasts look back on: a week for weekly
+// seasonality plus 28 days of earlier origins for the empirical quantile band.
+const historyWindow = 36 * 24 * time.Hour
 
 // BuildScenario turns the site config, the latest readings and fresh forecasts into an
 // optimisation scenario starting at the step that contains at. Forecasts are stored.
@@ -46,14 +48,14 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 		fresh := polled && !r.Stale
 		switch d.Kind {
 		case site.KindLoad:
-			res, err := s.forecastDevice(ctx, d, at, start, steps, false)
+			res, err := s.forecastDevice(ctx, d, r, fresh, at, start, steps, false)
 			if err != nil {
 				return nil, err
 			}
 			fcs = append(fcs, forecastPoints(res, at)...)
 			scn.Loads = append(scn.Loads, optimizer.Load{ID: d.ID, Node: d.Node, ForecastKW: res.P50})
 		case site.KindPV:
-			res, err := s.forecastDevice(ctx, d, at, start, steps, true)
+			res, err := s.forecastDevice(ctx, d, r, fresh, at, start, steps, true)
 			if err != nil {
 				return nil, err
 			}
@@ -109,8 +111,11 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 }
 
 // forecastDevice forecasts a load (positive kW) or a PV plant (generation, positive kW).
-func (s *Service) forecastDevice(ctx context.Context, d *site.Device, at, start time.Time, steps int, generation bool) (*forecast.Result, error) {
-	hist, err := s.store.TelemetryRange(ctx, d.ID, "active_power_kw", at.Add(-historyWindow), at.Add(time.Nanosecond))
+// A device with no history before the forecast origin (a fresh installation, the first
+// cycle) but a fresh reading now gets a flat forecast at the current reading
+// (method "current_reading", no band).
+func (s *Service) forecastDevice(ctx context.Context, d *site.Device, r fieldbus.Reading, fresh bool, at, start time.Time, steps int, generation bool) (*forecast.Result, error) {
+	hist, err := s.store.TelemetryRange(ctx, d.ID, "active_power_kw", at.Add(-historyWindow), at.Add(storage.TimePrecision))
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", d.ID, err)
 	}
@@ -132,6 +137,15 @@ func (s *Service) forecastDevice(ctx context.Context, d *site.Device, at, start 
 	res, err := s.forecaster.Forecast(ctx, forecast.Request{
 		Series: series, History: pts, Origin: start, Step: s.cfg.Site.Step.D, Steps: steps, NonNegative: generation,
 	})
+	if errors.Is(err, forecast.ErrNoHistory) && fresh {
+		if now, ok := value(r, "active_power_kw"); ok {
+			if generation {
+				now = math.Max(0, -now)
+			}
+			res = flatForecast(series, start, s.cfg.Site.Step.D, steps, now)
+			err = nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("forecast %s: %w", series, err)
 	}
@@ -141,6 +155,17 @@ func (s *Service) forecastDevice(ctx context.Context, d *site.Device, at, start 
 		}
 	}
 	return res, nil
+}
+
+func flatForecast(series string, start time.Time, step time.Duration, steps int, v float64) *forecast.Result {
+	res := &forecast.Result{Series: series, Method: "current_reading", IssuedAt: start, Band: "none"}
+	for k := 0; k < steps; k++ {
+		res.Times = append(res.Times, start.Add(time.Duration(k)*step))
+		res.P10 = append(res.P10, v)
+		res.P50 = append(res.P50, v)
+		res.P90 = append(res.P90, v)
+	}
+	return res
 }
 
 func forecastPoints(res *forecast.Result, issued time.Time) []storage.ForecastPoint {

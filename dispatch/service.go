@@ -236,7 +236,7 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 	sched := &storage.Schedule{
 		CreatedAt: at, Start: scn.Start, StepMinutes: scn.StepMinutes, Steps: scn.Steps,
 		Status: storage.StatusProposed, InputHash: hex.EncodeToString(sum[:]), Objective: plan.Objective,
-		CostBreakdown: plan.CostBreakdown, SolverStatus: plan.Status, Plan: planJSON,
+		CostBreakdown: breakdownMap(plan.CostBreakdown), SolverStatus: plan.Status, Plan: planJSON,
 	}
 	for _, a := range plan.Assets {
 		d, ok := s.cfg.Device(a.ID)
@@ -248,7 +248,7 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 		}
 	}
 	// A new proposal supersedes older ones still waiting for a decision.
-	older, err := s.store.ListSchedules(ctx, time.Time{}, at.Add(time.Nanosecond), storage.StatusProposed)
+	older, err := s.store.ListSchedules(ctx, storage.Epoch, at.Add(storage.TimePrecision), storage.StatusProposed)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list proposed schedules: %w", err)
 	}
@@ -294,7 +294,7 @@ func (s *Service) decide(ctx context.Context, id int64, to storage.ScheduleStatu
 	if actor == "" {
 		return errors.New("actor is required")
 	}
-	prev, err := s.store.ListSchedules(ctx, time.Time{}, at.Add(time.Nanosecond), storage.StatusApproved)
+	prev, err := s.store.ListSchedules(ctx, storage.Epoch, at.Add(storage.TimePrecision), storage.StatusApproved)
 	if err != nil {
 		return err
 	}
@@ -326,7 +326,7 @@ func (s *Service) decide(ctx context.Context, id int64, to storage.ScheduleStatu
 
 // InForce returns the approved schedule covering time at, or nil.
 func (s *Service) InForce(ctx context.Context, at time.Time) (*storage.Schedule, error) {
-	list, err := s.store.ListSchedules(ctx, time.Time{}, at.Add(time.Nanosecond), storage.StatusApproved)
+	list, err := s.store.ListSchedules(ctx, storage.Epoch, at.Add(storage.TimePrecision), storage.StatusApproved)
 	if err != nil {
 		return nil, err
 	}
@@ -357,6 +357,7 @@ func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.Set
 		}
 	}
 	sort.Slice(sps, func(i, j int) bool { return sps[i].DeviceID < sps[j].DeviceID })
+	curtailed := curtailedAt(sched, step)
 	var writes []storage.SetpointWrite
 	var failed int
 	for _, sp := range sps {
@@ -364,7 +365,7 @@ func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.Set
 		if !ok {
 			continue
 		}
-		point, value := setpointFor(d, sp.PowerKW)
+		point, value := setpointFor(d, sp.PowerKW, curtailed[d.ID])
 		s.mu.Lock()
 		r, seen := s.latest[d.ID]
 		s.mu.Unlock()
@@ -398,14 +399,35 @@ func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.Set
 	return writes, nil
 }
 
-// setpointFor maps a planned power (sign convention) to the device's setpoint point.
-func setpointFor(d *site.Device, powerKW float64) (point string, value float64) {
-	if d.Kind == site.KindPV {
-		// PV power is -generation; the inverter takes a generation cap.
-		g := -powerKW
-		if g < 0 {
-			g = 0
+// curtailmentThresholdKW is the planned curtailment below which a PV plant is left uncapped.
+const curtailmentThresholdKW = 0.05
+
+// curtailedAt returns, per PV plant, whether the plan curtails it in the given step.
+func curtailedAt(sched *storage.Schedule, step int) map[string]bool {
+	var doc struct {
+		Plan *optimizer.Plan `json:"plan"`
+	}
+	out := map[string]bool{}
+	if err := json.Unmarshal(sched.Plan, &doc); err != nil || doc.Plan == nil {
+		return out
+	}
+	for _, a := range doc.Plan.Assets {
+		if step < len(a.CurtailedKW) && a.CurtailedKW[step] > curtailmentThresholdKW {
+			out[a.ID] = true
 		}
+	}
+	return out
+}
+
+// setpointFor maps a planned power (sign convention) to the device's setpoint point.
+// A PV inverter takes a generation cap: the planned generation when the plan curtails
+// it, else its rated capacity (no cap, so a forecast that was too low costs nothing).
+func setpointFor(d *site.Device, powerKW float64, curtailed bool) (point string, value float64) {
+	if d.Kind == site.KindPV {
+		if !curtailed {
+			return "power_limit_kw", d.PV.CapacityKW
+		}
+		g := math.Max(0, -powerKW)
 		return "power_limit_kw", roundTo(g, 0.1)
 	}
 	return "setpoint_kw", roundTo(powerKW, 0.1)
@@ -438,4 +460,12 @@ func (s *Service) LastPlan() *optimizer.Plan {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastPlan
+}
+
+func breakdownMap(c optimizer.CostBreakdown) map[string]float64 {
+	return map[string]float64{
+		"energy_import": c.EnergyImport, "energy_export_revenue": c.EnergyExportRevenue,
+		"demand_charge": c.DemandCharge, "battery_wear": c.BatteryWear, "ev_wear": c.EVWear,
+		"unmet_penalty": c.UnmetPenalty, "total": c.Total,
+	}
 }

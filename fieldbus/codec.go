@@ -25,6 +25,17 @@ func (p *Point) Step() float64 {
 	return math.Abs(p.Scale)
 }
 
+// slack is the floating-point rounding the scale and offset arithmetic may add around
+// v: a few units in the last place of the larger of v and the offset.
+func (p *Point) slack(v float64) float64 {
+	m := math.Max(math.Abs(v), math.Abs(p.Offset))
+	return 8 * (math.Nextafter(m, math.Inf(1)) - m)
+}
+
+// Tolerance is how far a read-back may differ from a written value and still match:
+// half a step plus floating-point slack.
+func (p *Point) Tolerance(v float64) float64 { return p.Step()/2 + p.slack(v) }
+
 func fmtNum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // wordsToBits puts the point's registers into natural (big-endian, high word first) order
@@ -114,6 +125,29 @@ func (p *Point) decodeRaw(regs []uint16) (float64, error) {
 	return 0, fmt.Errorf("%w: unknown data type %q", ErrDecode, p.Type)
 }
 
+// inverse returns 1/scale when that is an integer (scale 0.1, 0.01, ...), else 0.
+// Dividing by it rounds decimal scales correctly (152 × 0.1 = 15.200000000000001,
+// 152 / 10 = 15.2).
+func (p *Point) inverse() float64 {
+	if math.Abs(p.Scale) >= 1 {
+		return 0
+	}
+	inv := 1 / p.Scale
+	r := math.Round(inv)
+	if r == 0 || math.Abs(inv-r) > 1e-9*math.Abs(r) {
+		return 0
+	}
+	return r
+}
+
+// scaled turns a raw number into engineering units.
+func (p *Point) scaled(raw float64) float64 {
+	if inv := p.inverse(); inv != 0 {
+		return raw/inv + p.Offset
+	}
+	return raw*p.Scale + p.Offset
+}
+
 // decodeValue decodes and scales without checking limits.
 func (p *Point) decodeValue(regs []uint16) (float64, error) {
 	raw, err := p.decodeRaw(regs)
@@ -123,7 +157,7 @@ func (p *Point) decodeValue(regs []uint16) (float64, error) {
 	if p.Type == Bool {
 		return raw, nil
 	}
-	v := raw*p.Scale + p.Offset
+	v := p.scaled(raw)
 	if !finite(v) {
 		return 0, fmt.Errorf("%w: %s * scale %g + offset %g overflows", ErrDecode, fmtNum(raw), p.Scale, p.Offset)
 	}
@@ -140,9 +174,9 @@ func (p *Point) Decode(regs []uint16) (float64, error) {
 		return 0, err
 	}
 	if p.HasLimits {
-		tol := p.Step()/2 + 1e-9*math.Max(1, math.Abs(v))
+		tol := p.Step()/2 + p.slack(v)
 		if p.Type.IsFloat() {
-			tol = 1e-9 * math.Max(1, math.Abs(v))
+			tol = p.slack(v)
 		}
 		if v < p.Min-tol || v > p.Max+tol {
 			return 0, fmt.Errorf("%w: %s %s outside the profile limits %s..%s", ErrDecode, fmtNum(v), p.Unit, fmtNum(p.Min), fmtNum(p.Max))
@@ -174,14 +208,18 @@ func (p *Point) Encode(v float64) ([]uint16, error) {
 		return nil, fmt.Errorf("%w: invalid scale %g or offset %g", ErrEncode, p.Scale, p.Offset)
 	}
 	r := (v - p.Offset) / p.Scale
+	if inv := p.inverse(); inv != 0 {
+		r = (v - p.Offset) * inv
+	}
 	if !finite(r) {
 		return nil, fmt.Errorf("%w: %s overflows after scale %g, offset %g", ErrEncode, fmtNum(v), p.Scale, p.Offset)
 	}
 	var bits uint64
 	var back float64
 	rangeErr := func(lo, hi float64) error {
+		a, b := p.scaled(lo), p.scaled(hi)
 		return fmt.Errorf("%w: %s needs raw %s, outside %s range %s..%s (scale %g, offset %g)",
-			ErrEncode, fmtNum(v), fmtNum(r), p.Type, fmtNum(lo*p.Scale+p.Offset), fmtNum(hi*p.Scale+p.Offset), p.Scale, p.Offset)
+			ErrEncode, fmtNum(v), fmtNum(r), p.Type, fmtNum(math.Min(a, b)), fmtNum(math.Max(a, b)), p.Scale, p.Offset)
 	}
 	switch p.Type {
 	case U16, U32, U64:
@@ -217,18 +255,18 @@ func (p *Point) Encode(v float64) ([]uint16, error) {
 		bits = uint64(int64(r))
 		back = r
 	case F32:
-		if math.Abs(r) > math.MaxFloat32 {
+		f := float32(r)
+		if math.IsInf(float64(f), 0) {
 			return nil, rangeErr(-math.MaxFloat32, math.MaxFloat32)
 		}
-		f := float32(r)
 		bits = uint64(math.Float32bits(f))
 		back = float64(f)
 	case F64:
 		bits = math.Float64bits(r)
 		back = r
 	}
-	got := back*p.Scale + p.Offset
-	tol := p.Step()/2 + 1e-9*math.Max(1, math.Abs(v))
+	got := p.scaled(back)
+	tol := p.Step()/2 + p.slack(v)
 	if !finite(got) || math.Abs(got-v) > tol {
 		return nil, fmt.Errorf("%w: %s does not round-trip through %s (decodes as %s, more than half a step %g away)",
 			ErrEncode, fmtNum(v), p.Type, fmtNum(got), p.Step())

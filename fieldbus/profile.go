@@ -324,20 +324,21 @@ func recordLines(n *yaml.Node, path string, out map[string]int) {
 var yamlLineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
 var yamlFieldRe = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
 
-// yamlErrors turns a yaml.v3 decode error into errors in the profile's format.
-func yamlErrors(file string, err error) error {
+// yamlErrors turns a yaml.v3 decode error into errors in the profile's format,
+// naming the field at the reported line when it is known.
+func yamlErrors(file string, lines map[string]int, err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		out := make([]error, 0, len(te.Errors))
 		for _, msg := range te.Errors {
-			out = append(out, errors.New(file+yamlMsg(msg)))
+			out = append(out, errors.New(file+yamlMsg(lines, msg)))
 		}
 		return errors.Join(out...)
 	}
-	return errors.New(file + yamlMsg(strings.TrimPrefix(err.Error(), "yaml: ")))
+	return errors.New(file + yamlMsg(lines, strings.TrimPrefix(err.Error(), "yaml: ")))
 }
 
-func yamlMsg(msg string) string {
+func yamlMsg(lines map[string]int, msg string) string {
 	m := yamlLineRe.FindStringSubmatch(msg)
 	if m == nil {
 		return ": " + msg
@@ -348,6 +349,17 @@ func yamlMsg(msg string) string {
 	}
 	text = strings.ReplaceAll(text, "into int64", "into an integer")
 	text = strings.ReplaceAll(text, "into float64", "into a number")
+	line, _ := strconv.Atoi(m[1])
+	path := ""
+	for p, l := range lines {
+		// The longest path on the line is the key itself, not its parent mapping.
+		if l == line && (len(p) > len(path) || len(p) == len(path) && p < path) {
+			path = p
+		}
+	}
+	if path != "" {
+		return ":" + m[1] + ": " + path + ": " + text
+	}
 	return ":" + m[1] + ": " + text
 }
 
@@ -364,7 +376,7 @@ func joinNames[T ~string](xs []T) string {
 func ParseProfile(name string, data []byte) (*Profile, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlErrors(name, err)
+		return nil, yamlErrors(name, nil, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s: empty profile", name)
@@ -372,18 +384,18 @@ func ParseProfile(name string, data []byte) (*Profile, error) {
 	if doc.Content[0].Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s:%d: want a mapping with name, kind and points", name, doc.Content[0].Line)
 	}
+	e := &profileErrors{file: name, lines: map[string]int{}}
+	recordLines(&doc, "", e.lines)
 	var raw rawProfile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&raw); err != nil {
-		return nil, yamlErrors(name, err)
+		return nil, yamlErrors(name, e.lines, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: more than one YAML document", name)
 	}
-	e := &profileErrors{file: name, lines: map[string]int{}}
-	recordLines(&doc, "", e.lines)
 	p := buildProfile(&raw, e)
 	if len(e.errs) > 0 {
 		return nil, errors.Join(e.errs...)

@@ -69,14 +69,15 @@ func vocabularyNames() []string {
 type requirement struct {
 	point    string
 	writable bool
+	why      string // overrides "a KIND device needs it"
 }
 
 var kindRequirements = map[string][]requirement{
-	site.KindMeter:     {{"active_power_kw", false}},
-	site.KindBESS:      {{"active_power_kw", false}, {"soc_pct", false}, {"setpoint_kw", true}},
-	site.KindPV:        {{"active_power_kw", false}},
-	site.KindEVCharger: {{"active_power_kw", false}, {"connected", false}, {"setpoint_kw", true}},
-	site.KindLoad:      {{"active_power_kw", false}},
+	site.KindMeter:     {{"active_power_kw", false, ""}},
+	site.KindBESS:      {{"active_power_kw", false, ""}, {"soc_pct", false, ""}, {"setpoint_kw", true, ""}},
+	site.KindPV:        {{"active_power_kw", false, ""}},
+	site.KindEVCharger: {{"active_power_kw", false, ""}, {"connected", false, ""}, {"setpoint_kw", true, ""}},
+	site.KindLoad:      {{"active_power_kw", false, ""}},
 }
 
 // RequiredPoints lists the semantic points a profile for kind must define.
@@ -95,7 +96,7 @@ func RequiredPoints(kind string) []string {
 func requirementsFor(d *site.Device) []requirement {
 	reqs := slices.Clone(kindRequirements[d.Kind])
 	if d.Kind == site.KindPV && d.PV != nil && d.PV.Curtailable {
-		reqs = append(reqs, requirement{"power_limit_kw", true})
+		reqs = append(reqs, requirement{"power_limit_kw", true, "pv.curtailable is set"})
 	}
 	return reqs
 }

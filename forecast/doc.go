@@ -1,4 +1,4 @@
-// Package forecast owns the baseline load and PV forecasts: given the measured
+// Package forecast owns the load, PV and EV forecasts: given the measured
 // history of one series and an issue time (Origin), it returns P10/P50/P90 for
 // Steps intervals of length Step starting at Origin. It is pure computation: it
 // reads no clock, does no I/O (except ReadCSV) and imports nothing else from gridd.
@@ -18,8 +18,35 @@
 //     ("no history for SERIES before ORIGIN"). Result.Method names the method used:
 //     "seasonal_naive_weekly", "seasonal_naive_daily" or "persistence".
 //
+// Stronger methods (fitted on a regular grid of Step, which must divide a day):
+//
+//   - Regression: least squares (gonum/mat) over the last 8 weeks on local
+//     hour-of-day × day type (weekday, Saturday, Sunday/holiday) and, if given,
+//     temperature with heating/cooling degrees; an AR model of its residuals
+//     (lags 1, 2, 3 steps and 1 day) corrects the forecast from the latest
+//     measurements (nowcast blending, decaying with lead time).
+//   - DoubleSeasonal: additive exponential smoothing with daily and weekly
+//     seasonality (Taylor 2003), weights picked from a grid by day-ahead MAE, plus
+//     an AR(1) correction of the latest one-step error.
+//   - Select: rolling-origin model selection. It fits weekly seasonal naive,
+//     Regression, DoubleSeasonal and their mean, scores each at 14 earlier daily
+//     origins (parameters from the fit at Origin, data only before each origin)
+//     and issues the one with the lowest MAE; with too little history it is Auto.
+//     Auto stays the cheap default used by dispatch every cycle.
+//   - PVClearSky: clear-sky array power from solar position (PVSite) times a
+//     learned clear-sky index (profile by step of day over 14 days, scaled by the
+//     persistence of the last day's index); with an irradiance series, a fitted
+//     scale times GHI transposed at clear-sky geometry.
+//   - EVProfiles: expected arrivals per local hour, dwell and energy per charger
+//     from session history.
+//
+// Band origins of the fitted methods reuse the parameters fitted at Origin, so
+// their residuals are partly in-sample; backtests with BacktestWith refit at
+// every origin and measure the real coverage.
+//
 // Backtest runs any Forecaster over a list of origins and reports MAE, RMSE,
-// bias, P10–P90 coverage and pinball loss: the yardstick for stronger methods.
+// bias, WAPE, MASE against weekly seasonal naive on the same origins, P10–P90
+// coverage and pinball loss: the yardstick for stronger methods.
 //
 // # Resampling
 //
@@ -61,7 +88,8 @@
 //     is non-finite the forecast fails with ErrNoHistory.
 //   - Duplicate timestamps (same instant, whatever the zone): the last one in
 //     input order is kept, the others are dropped and counted.
-//   - Unsorted history is sorted. A zero timestamp is an error naming its index.
+//   - Unsorted history is sorted. A zero timestamp, or a finite value beyond
+//     ±MaxAbsValue before Origin, is an error naming its index.
 //   - Step <= 0, Steps <= 0, a zero Origin, Period <= 0 or shorter than Step, and
 //     requests beyond MaxSteps/MaxHorizon/MaxPeriod are errors naming the series.
 //

@@ -39,6 +39,8 @@ const (
 	MaxPeriod  = 2 * 366 * Day
 	// MaxBacktestOrigins bounds BandOptions.Origins.
 	MaxBacktestOrigins = 10000
+	// MaxAbsValue bounds the magnitude of finite history values, so sums stay finite.
+	MaxAbsValue = 1e15
 	// MaxGapPeriodsLimit bounds SeasonalNaive.MaxGapPeriods and Auto.MaxGapPeriods.
 	MaxGapPeriodsLimit = 10000
 )

@@ -43,6 +43,10 @@ func prepare(series string, hist []Point, cutoff time.Time, interval, fallback t
 			p.stats.AfterOrigin++
 			continue
 		}
+		if !math.IsInf(pt.Value, 0) && math.Abs(pt.Value) > MaxAbsValue {
+			return nil, fmt.Errorf("forecast %q: History[%d] at %s: value %g exceeds ±%g",
+				series, i, t.Format(time.RFC3339Nano), pt.Value, MaxAbsValue)
+		}
 		rows = append(rows, row{t, pt.Value})
 	}
 	if len(rows) == 0 {

@@ -288,6 +288,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{fmt.Errorf("--cycles %d: must not be negative", *cycles)}
 	}
 	log := newLogger(stderr, f.verbose)
+	if *cycles > 0 && !f.verbose {
+		// The accelerated run prints one line per cycle; keep the log to warnings.
+		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	var cfg *site.Config
 	var profiles map[string]*fieldbus.Profile
 	var err error
@@ -378,7 +382,7 @@ func summary(ctx context.Context, w io.Writer, st storage.Store) error {
 	if err != nil {
 		return err
 	}
-	scheds, err := st.ListSchedules(ctx, time.Time{}, time.Now().Add(100*365*24*time.Hour), "")
+	scheds, err := st.ListSchedules(ctx, storage.Epoch, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), "")
 	if err != nil {
 		return err
 	}
@@ -434,13 +438,13 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return enc.Encode(plan)
 	}
 	fmt.Fprintf(stdout, "status %s, objective %.6f, %d iterations, %.1f ms\n", plan.Status, plan.Objective, plan.Iterations, plan.SolveMS)
-	keys := make([]string, 0, len(plan.CostBreakdown))
-	for k := range plan.CostBreakdown {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(stdout, "  %-22s %12.4f\n", k, plan.CostBreakdown[k])
+	c := plan.CostBreakdown
+	for _, row := range []struct {
+		name string
+		v    float64
+	}{{"energy_import", c.EnergyImport}, {"energy_export_revenue", c.EnergyExportRevenue}, {"demand_charge", c.DemandCharge},
+		{"battery_wear", c.BatteryWear}, {"ev_wear", c.EVWear}, {"unmet_penalty", c.UnmetPenalty}, {"total", c.Total}} {
+		fmt.Fprintf(stdout, "  %-22s %12.4f\n", row.name, row.v)
 	}
 	return nil
 }

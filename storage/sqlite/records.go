@@ -160,12 +160,11 @@ func (s *Store) ForecastAsOf(ctx context.Context, series string, quantile float6
 	if err := storage.ValidateForecastQuery(series, quantile, asOf, from, to); err != nil {
 		return nil, fmt.Errorf("sqlite: forecast as of: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT issued_at_us, valid_at_us, value, method FROM (
-			SELECT issued_at_us, valid_at_us, value, method,
-				row_number() OVER (PARTITION BY valid_at_us ORDER BY issued_at_us DESC) AS rank
-			FROM forecasts
-			WHERE series = ? AND quantile = ? AND issued_at_us <= ? AND valid_at_us >= ? AND valid_at_us < ?
-		) WHERE rank = 1 ORDER BY valid_at_us`,
+	// For each valid_at, the newest issue at or before asOf. With max() as the only aggregate,
+	// SQLite takes the bare columns (value, method) from the row holding the maximum.
+	rows, err := s.db.QueryContext(ctx, `SELECT max(issued_at_us), valid_at_us, value, method FROM forecasts
+		WHERE series = ? AND quantile = ? AND issued_at_us <= ? AND valid_at_us >= ? AND valid_at_us < ?
+		GROUP BY valid_at_us ORDER BY valid_at_us`,
 		series, quantile, toUS(asOf), toUS(from), toUS(to))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: forecast as of: %w", err)

@@ -55,7 +55,8 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	// A committed write survives a power cut, not only a process crash.
+	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	// Write transactions take the write lock at BEGIN, so two writers never deadlock
 	// upgrading from a read lock; read-only transactions stay deferred.

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCmdForecastBacktest(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "fc.csv")
+	var stdout, stderr bytes.Buffer
+	err := cmdForecast(context.Background(), []string{"backtest",
+		"--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv", "--value-column", "building_b36_kwh",
+		"--from", "2019-06-03", "--to", "2019-06-17", "--horizon", "24h", "--method", "auto", "--tz", "Europe/London",
+		"--out", out, "--json"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var got struct {
+		Chosen   string   `json:"chosen"`
+		Origins  int      `json:"origins"`
+		Points   int      `json:"points"`
+		WAPE     *float64 `json:"wape"`
+		MASE     *float64 `json:"mase"`
+		Pinball  *float64 `json:"pinball"`
+		Coverage *float64 `json:"coverage_p10_p90"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if got.Origins != 14 || got.Points != 14*24 || got.Chosen == "" {
+		t.Errorf("origins %d points %d chosen %q", got.Origins, got.Points, got.Chosen)
+	}
+	if got.MASE == nil || !(*got.MASE < 1) || got.WAPE == nil || got.Coverage == nil || got.Pinball == nil {
+		t.Errorf("scores %s: want MASE < 1 and all present", stdout.String())
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1+14*24 || strings.Join(rows[0], ",") != "origin,timestamp,p10,p50,p90" {
+		t.Fatalf("%d rows, header %v", len(rows), rows[0])
+	}
+	for _, r := range rows[1:] {
+		o, err1 := time.Parse(time.RFC3339, r[0])
+		ts, err2 := time.Parse(time.RFC3339, r[1])
+		if err1 != nil || err2 != nil || ts.Before(o) || !ts.Before(o.Add(24*time.Hour)) {
+			t.Fatalf("row %v: origin/timestamp out of order (%v, %v)", r, err1, err2)
+		}
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"backtest", "--value-column", "x", "--from", "2019-01-01"}, "--data"},
+		{[]string{"backtest", "--data", "x.csv", "--value-column", "x", "--from", "2019-01-01", "--method", "magic"}, "no such file"},
+		{[]string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv", "--value-column", "building_b9_kwh", "--from", "2019-01-01", "--method", "magic"}, "--method"},
+		{[]string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv", "--value-column", "nope", "--from", "2019-01-01"}, "nope"},
+		{[]string{"train"}, "usage"},
+	} {
+		err := cmdForecast(context.Background(), c.args, &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err = %v, want %q", c.args, err, c.want)
+		}
+	}
+}

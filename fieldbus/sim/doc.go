@@ -1,0 +1,64 @@
+// Package sim is a site simulator: it serves every device of a site config over
+// Modbus TCP on the device's endpoint, using the same profiles and codec as the
+// poller, with simple physics. `gridd sim` and the demo run it; tests use it as the
+// real device on the other end of the wire.
+//
+// Devices that share an endpoint are served by one server and told apart by unit id;
+// an unknown unit id gets a GATEWAY TARGET DEVICE FAILED TO RESPOND exception. A read
+// that touches no point of the profile gets ILLEGAL DATA ADDRESS; unmapped registers
+// inside a read that does touch points read 0. A write must cover whole rw points
+// (else ILLEGAL DATA ADDRESS) with values inside the profile limits (else ILLEGAL DATA
+// VALUE).
+//
+// # Physics
+//
+// State is evaluated lazily: on every request, write and State call the simulator
+// integrates from the last update to clk.Now() with the setpoints that were in force,
+// splitting the interval at every hour (series knots) and every event (a battery
+// reaching an SoC limit, a session plugging in or out, a vehicle full). Each piece is
+// integrated exactly, so an accelerated run on clock.Sim gives the same result however
+// often it is polled.
+//
+//   - bess: power follows setpoint_kw limited by bess.max_charge_kw/max_discharge_kw;
+//     SoC integrates with charge/discharge efficiency and power drops to 0 the moment
+//     SoC reaches min_soc_pct or max_soc_pct. Initial SoC is sim.initial_soc_pct
+//     (0 means 50). Zero efficiencies count as 1.
+//   - pv: generation = the series (never below 0) capped by power_limit_kw (initially
+//     pv.capacity_kw); active_power_kw = -generation.
+//   - load: active_power_kw = the series.
+//   - ev_charger: replays one user's sessions. While plugged in, connected = 1,
+//     session_energy_request_kwh is the session's energy and session_departure_unix its
+//     plug-out time. The setpoint resets to ev_charger.max_charge_kw at plug-in
+//     (uncontrolled charging until dispatch writes one); power = min(setpoint,
+//     max_charge_kw) until the requested energy is delivered. Negative setpoints
+//     discharge (V2G) only if ev_charger.max_discharge_kw > 0, down to a net session
+//     energy of -v2g_budget_kwh. Power is 0 while unplugged; session energy restarts
+//     at every plug-in.
+//   - meter: active_power_kw = sum over every non-meter device on the meter's node and
+//     the nodes below it (a root meter reads grid import); reactive power 0.1 × active;
+//     voltage 400 V and frequency 50 Hz with a tiny deterministic wobble.
+//   - every device integrates its own energy_import_kwh and energy_export_kwh.
+//
+// # Series
+//
+// device.sim.series selects what drives a pv, load or ev_charger device (scaled by
+// sim.scale, default 1):
+//
+//	cambridge:b9 cambridge:b57 cambridge:b36 cambridge:b40   building load, kW
+//	konstanz:load                                            household load, kW
+//	konstanz:pv     PV per unit of the year's peak × pv.capacity_kw (default for pv)
+//	trondheim       EV sessions of user sim.user (default for ev_charger)
+//	file:PATH       column sim.column of an hourly CSV (PATH relative to the config)
+//
+// A load without a series uses konstanz:load. Sim time t maps to the same day of year
+// and time of day (UTC) in the series' year; values label the start of their hour and
+// are interpolated linearly, blanks from their neighbours, wrapping at the year's end.
+// EV sessions keep their length and move to the same day of year and time of day in
+// the simulated year. A charger without sim.user replays the k-th most active user
+// (k-th such charger in config order), skipping users other chargers name.
+//
+// # Faults
+//
+// SetFault injects per-device faults at run time: FaultNoAnswer, FaultSlow,
+// FaultException, FaultGarbage and FaultIgnoreWrites; FaultNone clears.
+package sim

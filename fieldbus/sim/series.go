@@ -1,0 +1,452 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// bundledSeries are the hourly series shipped in testdata/.
+var bundledSeries = map[string]struct {
+	file, column string
+	// perUnit normalises to the year's maximum (then times pv.capacity_kw).
+	perUnit bool
+}{
+	"cambridge:b9":  {"cambridge_buildings_load_hourly_2019.csv", "building_b9_kwh", false},
+	"cambridge:b57": {"cambridge_buildings_load_hourly_2019.csv", "building_b57_kwh", false},
+	"cambridge:b36": {"cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh", false},
+	"cambridge:b40": {"cambridge_buildings_load_hourly_2019.csv", "building_b40_kwh", false},
+	"konstanz:pv":   {"konstanz_residential4_hourly_2016.csv", "pv_kwh", true},
+	"konstanz:load": {"konstanz_residential4_hourly_2016.csv", "site_load_kwh", false},
+}
+
+// SeriesTrondheim names the bundled EV session data.
+const SeriesTrondheim = "trondheim"
+
+const trondheimFile = "trondheim_ev_sessions_2019.csv"
+
+// SeriesNames lists the bundled series names (plus "file:PATH").
+func SeriesNames() []string {
+	out := []string{SeriesTrondheim}
+	for k := range bundledSeries {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// series is one year of hourly values indexed by hour of the year (UTC), with blanks
+// filled by linear interpolation. A value labels the start of its hour; between labels
+// the series is linear; after the last hour it wraps to the first.
+type series struct {
+	name string
+	year int
+	v    []float64
+}
+
+// at maps t to the same day of year and time of day (UTC) in the series' year and
+// interpolates linearly.
+func (s *series) at(t time.Time) float64 {
+	h, f := hourOfYear(t, len(s.v))
+	return s.v[h]*(1-f) + s.v[(h+1)%len(s.v)]*f
+}
+
+// hourOfYear returns the whole hour index (mod n) and the fraction into it.
+func hourOfYear(t time.Time, n int) (int, float64) {
+	t = t.UTC()
+	midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	into := t.Sub(midnight)
+	h := (t.YearDay()-1)*24 + int(into/time.Hour)
+	f := float64(into%time.Hour) / float64(time.Hour)
+	return h % n, f
+}
+
+func hoursInYear(y int) int {
+	return int(time.Date(y+1, 1, 1, 0, 0, 0, 0, time.UTC).Sub(time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC)) / time.Hour)
+}
+
+// csvTable is a parsed CSV with a header.
+type csvTable struct {
+	name   string
+	header []string
+	rows   [][]string
+	lines  []int
+}
+
+func readCSV(name string, data []byte) (*csvTable, error) {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.ReuseRecord = false
+	t := &csvTable{name: name}
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		line, _ := r.FieldPos(0)
+		if t.header == nil {
+			t.header = rec
+			continue
+		}
+		t.rows = append(t.rows, rec)
+		t.lines = append(t.lines, line)
+	}
+	if t.header == nil {
+		return nil, fmt.Errorf("%s: empty file", name)
+	}
+	return t, nil
+}
+
+func (t *csvTable) col(name string) (int, error) {
+	for i, h := range t.header {
+		if strings.TrimSpace(h) == name {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: no column %q (have %s)", t.name, name, strings.Join(t.header, ", "))
+}
+
+// parseSeries reads column from an hourly CSV whose first column (or the column
+// named timestamp_utc) holds RFC 3339 times of one year.
+func parseSeries(name string, data []byte, column string) (*series, error) {
+	t, err := readCSV(name, data)
+	if err != nil {
+		return nil, err
+	}
+	tc := 0
+	if i, err := t.col("timestamp_utc"); err == nil {
+		tc = i
+	}
+	vc, err := t.col(column)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.rows) == 0 {
+		return nil, fmt.Errorf("%s: no data rows", name)
+	}
+	s := &series{name: name + ":" + column}
+	seen := map[int]bool{}
+	for k, rec := range t.rows {
+		where := fmt.Sprintf("%s:%d", name, t.lines[k])
+		if tc >= len(rec) || vc >= len(rec) {
+			return nil, fmt.Errorf("%s: short row", where)
+		}
+		ts, err := time.Parse(time.RFC3339, strings.TrimSpace(rec[tc]))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %q: want an RFC 3339 time", where, t.header[tc], rec[tc])
+		}
+		ts = ts.UTC()
+		if s.v == nil {
+			s.year = ts.Year()
+			s.v = make([]float64, hoursInYear(s.year))
+			for i := range s.v {
+				s.v[i] = math.NaN()
+			}
+		}
+		if ts.Year() != s.year {
+			continue // a trailing row of the next year
+		}
+		off := ts.Sub(time.Date(s.year, 1, 1, 0, 0, 0, 0, time.UTC))
+		if off%time.Hour != 0 {
+			return nil, fmt.Errorf("%s: %s: %q: not on the hour (series must be hourly)", where, t.header[tc], rec[tc])
+		}
+		h := int(off / time.Hour)
+		if seen[h] {
+			return nil, fmt.Errorf("%s: %s: %q: duplicate hour", where, t.header[tc], rec[tc])
+		}
+		seen[h] = true
+		f := strings.TrimSpace(rec[vc])
+		if f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("%s: %s: %q: not a finite number", where, column, rec[vc])
+		}
+		s.v[h] = v
+	}
+	if err := fillBlanks(s.v); err != nil {
+		return nil, fmt.Errorf("%s: column %s: %w", name, column, err)
+	}
+	return s, nil
+}
+
+// fillBlanks replaces NaNs by linear interpolation between the nearest values on
+// either side, wrapping around the year.
+func fillBlanks(v []float64) error {
+	n := len(v)
+	first := -1
+	for i, x := range v {
+		if !math.IsNaN(x) {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return errors.New("no values")
+	}
+	prev := first
+	for k := 1; k <= n; k++ {
+		i := (first + k) % n
+		if math.IsNaN(v[i]) {
+			continue
+		}
+		gap := (i - prev + n) % n
+		if gap == 0 {
+			gap = n
+		}
+		for j := 1; j < gap; j++ {
+			f := float64(j) / float64(gap)
+			v[(prev+j)%n] = v[prev]*(1-f) + v[i]*f
+		}
+		prev = i
+	}
+	return nil
+}
+
+// evSession is one plug-in period in the data's own time.
+type evSession struct {
+	start, end time.Time
+	energyKWh  float64
+}
+
+// evData holds the sessions of every user.
+type evData struct {
+	byUser map[string][]evSession
+}
+
+func parseSessions(name string, data []byte) (*evData, error) {
+	t, err := readCSV(name, data)
+	if err != nil {
+		return nil, err
+	}
+	cols := map[string]int{}
+	for _, c := range []string{"user_id", "plugin_utc", "plugout_utc", "energy_kwh"} {
+		i, err := t.col(c)
+		if err != nil {
+			return nil, err
+		}
+		cols[c] = i
+	}
+	d := &evData{byUser: map[string][]evSession{}}
+	for k, rec := range t.rows {
+		where := fmt.Sprintf("%s:%d", name, t.lines[k])
+		get := func(c string) string {
+			if cols[c] < len(rec) {
+				return strings.TrimSpace(rec[cols[c]])
+			}
+			return ""
+		}
+		in, err := time.Parse(time.RFC3339, get("plugin_utc"))
+		if err != nil {
+			return nil, fmt.Errorf("%s: plugin_utc: %q: want an RFC 3339 time", where, get("plugin_utc"))
+		}
+		out, err := time.Parse(time.RFC3339, get("plugout_utc"))
+		if err != nil {
+			return nil, fmt.Errorf("%s: plugout_utc: %q: want an RFC 3339 time", where, get("plugout_utc"))
+		}
+		e, err := strconv.ParseFloat(get("energy_kwh"), 64)
+		if err != nil || e < 0 || math.IsInf(e, 0) || math.IsNaN(e) {
+			return nil, fmt.Errorf("%s: energy_kwh: %q: want a non-negative number", where, get("energy_kwh"))
+		}
+		if !out.After(in) {
+			continue // zero-length session: nothing to replay
+		}
+		u := get("user_id")
+		d.byUser[u] = append(d.byUser[u], evSession{start: in.UTC(), end: out.UTC(), energyKWh: e})
+	}
+	for u := range d.byUser {
+		s := d.byUser[u]
+		sort.Slice(s, func(a, b int) bool { return s[a].start.Before(s[b].start) })
+	}
+	return d, nil
+}
+
+// usersByActivity lists users by number of sessions, most first (ties by name).
+func (d *evData) usersByActivity() []string {
+	users := make([]string, 0, len(d.byUser))
+	for u := range d.byUser {
+		users = append(users, u)
+	}
+	sort.Slice(users, func(a, b int) bool {
+		na, nb := len(d.byUser[users[a]]), len(d.byUser[users[b]])
+		if na != nb {
+			return na > nb
+		}
+		return users[a] < users[b]
+	})
+	return users
+}
+
+// mapToYear moves t to the same day of year and time of day in year y (UTC); ok is
+// false when that day does not exist in y (day 366).
+func mapToYear(t time.Time, y int) (time.Time, bool) {
+	t = t.UTC()
+	if t.YearDay() > hoursInYear(y)/24 {
+		return time.Time{}, false
+	}
+	midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, t.YearDay()-1).Add(t.Sub(midnight)), true
+}
+
+// sessionTimeline replays one user's sessions in simulated time: every session moves
+// to the same day of year and time of day in each simulated year, keeping its length;
+// a session that would start before the previous one ended is dropped.
+type sessionTimeline struct {
+	src   []evSession
+	cache map[int][]evSession // by simulated year: sessions of years y-1..y+1
+}
+
+func (tl *sessionTimeline) around(t time.Time) []evSession {
+	y := t.UTC().Year()
+	if s, ok := tl.cache[y]; ok {
+		return s
+	}
+	var all []evSession
+	for yy := y - 1; yy <= y+1; yy++ {
+		for _, s := range tl.src {
+			if st, ok := mapToYear(s.start, yy); ok {
+				all = append(all, evSession{start: st, end: st.Add(s.end.Sub(s.start)), energyKWh: s.energyKWh})
+			}
+		}
+	}
+	sort.SliceStable(all, func(a, b int) bool { return all[a].start.Before(all[b].start) })
+	var out []evSession
+	for _, m := range all {
+		if n := len(out); n > 0 && m.start.Before(out[n-1].end) {
+			continue
+		}
+		out = append(out, m)
+	}
+	if len(tl.cache) > 8 {
+		tl.cache = map[int][]evSession{}
+	}
+	tl.cache[y] = out
+	return out
+}
+
+// active returns the session plugged in at t.
+func (tl *sessionTimeline) active(t time.Time) (evSession, bool) {
+	ss := tl.around(t)
+	i := sort.Search(len(ss), func(i int) bool { return ss[i].end.After(t) })
+	if i < len(ss) && !ss[i].start.After(t) {
+		return ss[i], true
+	}
+	return evSession{}, false
+}
+
+// next returns the start of the first session starting after t (zero if none nearby).
+func (tl *sessionTimeline) next(t time.Time) time.Time {
+	ss := tl.around(t)
+	i := sort.Search(len(ss), func(i int) bool { return ss[i].start.After(t) })
+	if i < len(ss) {
+		return ss[i].start
+	}
+	return time.Time{}
+}
+
+// dataLoader reads and caches series files.
+type dataLoader struct {
+	data    fs.FS
+	baseDir string
+	series  map[string]*series
+	ev      *evData
+}
+
+func (l *dataLoader) read(file string) ([]byte, error) {
+	if l.data == nil {
+		return nil, fmt.Errorf("no data files given (need %s)", file)
+	}
+	data, err := fs.ReadFile(l.data, file)
+	if errors.Is(err, fs.ErrNotExist) {
+		// An embed.FS of the module root holds the files under testdata/.
+		if d, err2 := fs.ReadFile(l.data, "testdata/"+file); err2 == nil {
+			return d, nil
+		}
+	}
+	return data, err
+}
+
+func (l *dataLoader) bundled(name string) (*series, error) {
+	b, ok := bundledSeries[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown series (want one of %s, or file:PATH)", strings.Join(SeriesNames(), ", "))
+	}
+	key := "bundled:" + name
+	if s, ok := l.series[key]; ok {
+		return s, nil
+	}
+	data, err := l.read(b.file)
+	if err != nil {
+		return nil, err
+	}
+	s, err := parseSeries(b.file, data, b.column)
+	if err != nil {
+		return nil, err
+	}
+	if b.perUnit {
+		peak := 0.0
+		for _, x := range s.v {
+			peak = math.Max(peak, x)
+		}
+		if peak <= 0 {
+			return nil, fmt.Errorf("%s: column %s has no positive value to normalise by", b.file, b.column)
+		}
+		for i := range s.v {
+			s.v[i] /= peak
+		}
+	}
+	l.series[key] = s
+	return s, nil
+}
+
+func (l *dataLoader) file(path, column string) (*series, error) {
+	if column == "" {
+		return nil, errors.New("file: series need sim.column")
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(l.baseDir, path)
+	}
+	key := "file:" + path + "#" + column
+	if s, ok := l.series[key]; ok {
+		return s, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := parseSeries(path, data, column)
+	if err != nil {
+		return nil, err
+	}
+	l.series[key] = s
+	return s, nil
+}
+
+func (l *dataLoader) sessions() (*evData, error) {
+	if l.ev != nil {
+		return l.ev, nil
+	}
+	data, err := l.read(trondheimFile)
+	if err != nil {
+		return nil, err
+	}
+	d, err := parseSessions(trondheimFile, data)
+	if err != nil {
+		return nil, err
+	}
+	l.ev = d
+	return d, nil
+}

@@ -1,0 +1,599 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/simonvetter/modbus"
+
+	"github.com/gridd/gridd/clock"
+	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/site"
+)
+
+// Fault is an injected misbehaviour of one simulated device.
+type Fault int
+
+// Faults.
+const (
+	// FaultNone: the device behaves.
+	FaultNone Fault = iota
+	// FaultNoAnswer: requests hang without a response until the fault is cleared (the
+	// client times out); a request released by clearing the fault gets an exception
+	// and is not applied.
+	FaultNoAnswer
+	// FaultSlow: every response is delayed by the slow delay (SetSlowDelay).
+	FaultSlow
+	// FaultException: every request gets a SERVER DEVICE FAILURE exception.
+	FaultException
+	// FaultGarbage: reads return 0xFFFF in every register (NaN for floats, extreme
+	// integers) and 1 for every bit; writes behave.
+	FaultGarbage
+	// FaultIgnoreWrites: writes are acknowledged but not applied.
+	FaultIgnoreWrites
+)
+
+var faultNames = map[Fault]string{
+	FaultNone: "none", FaultNoAnswer: "no-answer", FaultSlow: "slow",
+	FaultException: "exception", FaultGarbage: "garbage", FaultIgnoreWrites: "ignore-writes",
+}
+
+func (f Fault) String() string {
+	if n, ok := faultNames[f]; ok {
+		return n
+	}
+	return fmt.Sprintf("Fault(%d)", int(f))
+}
+
+// DefaultSlowDelay is the response delay of FaultSlow.
+const DefaultSlowDelay = 300 * time.Millisecond
+
+// DeviceState is a simulated device's state at the sim clock's current time.
+type DeviceState struct {
+	ID   string
+	Kind string
+	Time time.Time
+	// PowerKW is the active power at the device's connection (positive = drawn from
+	// the bus). For a meter, the sum over what it measures.
+	PowerKW float64
+	// SetpointKW is the setpoint in force (bess, ev_charger).
+	SetpointKW float64
+	// PowerLimitKW is the PV generation cap.
+	PowerLimitKW float64
+	// AvailableKW is the PV generation before the cap.
+	AvailableKW float64
+	SoCPct      float64
+	Connected   bool
+	// SessionEnergyKWh is the net energy delivered to the vehicle this session.
+	SessionEnergyKWh  float64
+	SessionRequestKWh float64
+	// Departure is the current session's plug-out time (zero when not connected).
+	Departure time.Time
+	// User is the EV user whose sessions the charger replays.
+	User                  string
+	ImportKWh, ExportKWh  float64
+	VoltageV, FrequencyHz float64
+	Fault                 Fault
+}
+
+// Sim serves every device of a site over Modbus TCP with simple physics.
+type Sim struct {
+	cfg *site.Config
+	clk clock.Clock
+	log *slog.Logger
+
+	mu        sync.Mutex
+	now       time.Time // time the state was last integrated to
+	devs      []*device
+	byID      map[string]*device
+	meters    []*device
+	hasSeries bool
+	slowDelay time.Duration
+	faultCh   chan struct{} // closed and replaced whenever a fault changes
+	stopped   chan struct{}
+	started   bool
+	servers   []*server
+}
+
+// New builds the simulator for cfg. profiles maps device id to its resolved profile
+// (as fieldbus.CheckSite returns). data holds the bundled series files (the repo's
+// testdata/*.csv, at its root or under testdata/); "file:" series are read from disk
+// relative to the config file. Only the files the configured devices use are read.
+func New(cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Clock, data fs.FS, log *slog.Logger) (*Sim, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Sim{
+		cfg:       cfg,
+		clk:       clk,
+		log:       log,
+		now:       clk.Now(),
+		byID:      map[string]*device{},
+		slowDelay: DefaultSlowDelay,
+		faultCh:   make(chan struct{}),
+		stopped:   make(chan struct{}),
+	}
+	baseDir := "."
+	if cfg.File != "" {
+		baseDir = filepath.Dir(cfg.File)
+	}
+	file := cfg.File
+	if file == "" {
+		file = "site config"
+	}
+	ld := &dataLoader{data: data, baseDir: baseDir, series: map[string]*series{}}
+	var errs []error
+	var defaultUsers []*device
+	for i := range cfg.Devices {
+		c := cfg.Devices[i]
+		fail := func(field string, value string, err error) {
+			if value != "" {
+				errs = append(errs, fmt.Errorf("%s: devices[%d].%s: %q: %w", file, i, field, value, err))
+			} else {
+				errs = append(errs, fmt.Errorf("%s: devices[%d].%s: %w", file, i, field, err))
+			}
+		}
+		p := profiles[c.ID]
+		if p == nil {
+			fail("profile", c.Profile, fmt.Errorf("no resolved profile for device %s", c.ID))
+			continue
+		}
+		d := &device{cfg: c, prof: p, written: map[string]float64{}}
+		if err := s.initDevice(d, ld, fail); err != nil {
+			continue
+		}
+		if c.Kind == site.KindEVCharger && d.timeline == nil && d.user == "" {
+			defaultUsers = append(defaultUsers, d)
+		}
+		s.devs = append(s.devs, d)
+		s.byID[c.ID] = d
+	}
+	if len(defaultUsers) > 0 {
+		if err := s.assignDefaultUsers(defaultUsers, ld); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Meters measure every non-meter device on their node and below.
+	for _, m := range s.devs {
+		if m.cfg.Kind != site.KindMeter {
+			continue
+		}
+		in := map[string]bool{}
+		for _, n := range cfg.Subtree(m.cfg.Node) {
+			in[n] = true
+		}
+		for _, d := range s.devs {
+			if d.cfg.Kind != site.KindMeter && in[d.cfg.Node] {
+				m.measured = append(m.measured, d)
+			}
+		}
+		s.meters = append(s.meters, m)
+	}
+	// Endpoints.
+	byEP := map[string]*server{}
+	for _, d := range s.devs {
+		srv := byEP[d.cfg.Endpoint]
+		if srv == nil {
+			srv = &server{sim: s, endpoint: d.cfg.Endpoint, units: map[uint8]*device{}}
+			byEP[d.cfg.Endpoint] = srv
+			s.servers = append(s.servers, srv)
+		}
+		if d.cfg.UnitID < 0 || d.cfg.UnitID > 255 {
+			errs = append(errs, fmt.Errorf("%s: device %s: unit_id %d out of range", file, d.cfg.ID, d.cfg.UnitID))
+			continue
+		}
+		u := uint8(d.cfg.UnitID)
+		if other, dup := srv.units[u]; dup {
+			errs = append(errs, fmt.Errorf("%s: device %s: unit %d at %s already used by %s", file, d.cfg.ID, u, d.cfg.Endpoint, other.cfg.ID))
+			continue
+		}
+		srv.units[u] = d
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("sim: %w", errors.Join(errs...))
+	}
+	for _, d := range s.devs {
+		d.settle(s.now)
+	}
+	return s, nil
+}
+
+// initDevice sets parameters and initial state from the config.
+func (s *Sim) initDevice(d *device, ld *dataLoader, fail func(string, string, error)) error {
+	c := &d.cfg
+	bad := errors.New("invalid")
+	sim := c.Sim
+	if sim == nil {
+		sim = &site.DeviceSim{}
+	}
+	scale := sim.Scale
+	if scale == 0 {
+		scale = 1
+	}
+	if math.IsNaN(scale) || math.IsInf(scale, 0) {
+		fail("sim.scale", fmt.Sprint(scale), errors.New("must be finite"))
+		return bad
+	}
+	name := sim.Series
+	switch c.Kind {
+	case site.KindPV:
+		if name == "" {
+			name = "konstanz:pv"
+		}
+	case site.KindLoad:
+		if name == "" {
+			name = "konstanz:load"
+		}
+	case site.KindEVCharger:
+		if name == "" {
+			name = SeriesTrondheim
+		}
+	default:
+		if name != "" {
+			fail("sim.series", name, fmt.Errorf("a %s device is not driven by a series", c.Kind))
+			return bad
+		}
+	}
+	switch c.Kind {
+	case site.KindPV, site.KindLoad:
+		var sr *series
+		var err error
+		if path, ok := strings.CutPrefix(name, "file:"); ok {
+			sr, err = ld.file(path, sim.Column)
+		} else if name == SeriesTrondheim {
+			err = fmt.Errorf("session data only drives ev_charger devices")
+		} else {
+			sr, err = ld.bundled(name)
+		}
+		if err != nil {
+			fail("sim.series", name, err)
+			return bad
+		}
+		d.series = sr
+		d.seriesScale = scale
+		s.hasSeries = true
+	}
+	switch c.Kind {
+	case site.KindBESS:
+		b := c.BESS
+		if b == nil {
+			fail("bess", "", errors.New("is required to simulate a bess"))
+			return bad
+		}
+		if b.CapacityKWh <= 0 {
+			fail("bess.capacity_kwh", fmt.Sprint(b.CapacityKWh), errors.New("must be positive"))
+			return bad
+		}
+		d.capKWh = b.CapacityKWh
+		d.minSoC, d.maxSoC = b.MinSoCPct, b.MaxSoCPct
+		if d.maxSoC == 0 {
+			d.maxSoC = 100
+		}
+		d.etaC, d.etaD = b.ChargeEfficiency, b.DischargeEfficiency
+		if d.etaC == 0 {
+			d.etaC = 1
+		}
+		if d.etaD == 0 {
+			d.etaD = 1
+		}
+		d.maxChKW, d.maxDisKW = b.MaxChargeKW, b.MaxDischargeKW
+		d.socPct = sim.InitialSoCPct
+		if d.socPct == 0 {
+			d.socPct = 50
+		}
+	case site.KindPV:
+		if c.PV == nil || c.PV.CapacityKW <= 0 {
+			fail("pv.capacity_kw", "", errors.New("a positive capacity is required to simulate a pv device"))
+			return bad
+		}
+		d.capKW = c.PV.CapacityKW
+		d.limitKW = c.PV.CapacityKW
+		if name == "konstanz:pv" {
+			d.seriesScale = scale * c.PV.CapacityKW
+		}
+		if lp, ok := d.prof.Point("power_limit_kw"); ok && lp.HasLimits && d.limitKW > lp.Max {
+			d.limitKW = lp.Max
+		}
+	case site.KindEVCharger:
+		if c.EV == nil {
+			fail("ev_charger", "", errors.New("is required to simulate an ev_charger"))
+			return bad
+		}
+		d.v2gFloor = -c.EV.V2GBudgetKWh
+		if name != SeriesTrondheim {
+			fail("sim.series", name, fmt.Errorf("an ev_charger replays %q sessions", SeriesTrondheim))
+			return bad
+		}
+		if sim.User != "" {
+			ev, err := ld.sessions()
+			if err != nil {
+				fail("sim.series", name, err)
+				return bad
+			}
+			src := ev.byUser[sim.User]
+			if len(src) == 0 {
+				fail("sim.user", sim.User, fmt.Errorf("no sessions for this user in %s", trondheimFile))
+				return bad
+			}
+			d.user = sim.User
+			d.timeline = &sessionTimeline{src: src, cache: map[int][]evSession{}}
+		}
+	}
+	return nil
+}
+
+// assignDefaultUsers gives the k-th charger without a user the k-th most active user
+// not chosen explicitly by another charger.
+func (s *Sim) assignDefaultUsers(devs []*device, ld *dataLoader) error {
+	ev, err := ld.sessions()
+	if err != nil {
+		return fmt.Errorf("ev session data: %w", err)
+	}
+	taken := map[string]bool{}
+	for _, d := range s.devs {
+		if d.user != "" {
+			taken[d.user] = true
+		}
+	}
+	var users []string
+	for _, u := range ev.usersByActivity() {
+		if !taken[u] {
+			users = append(users, u)
+		}
+	}
+	if len(users) == 0 {
+		return errors.New("ev session data: no users left to assign")
+	}
+	for k, d := range devs {
+		u := users[k%len(users)]
+		d.user = u
+		d.timeline = &sessionTimeline{src: ev.byUser[u], cache: map[int][]evSession{}}
+	}
+	return nil
+}
+
+// SetSlowDelay sets the response delay of FaultSlow.
+func (s *Sim) SetSlowDelay(d time.Duration) {
+	s.mu.Lock()
+	s.slowDelay = d
+	s.mu.Unlock()
+}
+
+// SetFault injects (or with FaultNone clears) a fault on one device.
+func (s *Sim) SetFault(deviceID string, f Fault) error {
+	if _, ok := faultNames[f]; !ok {
+		return fmt.Errorf("sim: unknown fault %d", int(f))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.byID[deviceID]
+	if !ok {
+		return fmt.Errorf("sim: unknown device %q", deviceID)
+	}
+	d.fault = f
+	close(s.faultCh)
+	s.faultCh = make(chan struct{})
+	s.log.Info("sim: fault set", "device", deviceID, "fault", f.String())
+	return nil
+}
+
+// Devices lists the simulated device ids in config order.
+func (s *Sim) Devices() []string {
+	out := make([]string, len(s.devs))
+	for i, d := range s.devs {
+		out[i] = d.cfg.ID
+	}
+	return out
+}
+
+// State returns a device's state at the clock's current time.
+func (s *Sim) State(deviceID string) (DeviceState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.byID[deviceID]
+	if !ok {
+		return DeviceState{}, false
+	}
+	s.advance(s.clk.Now())
+	t := s.now
+	st := DeviceState{
+		ID:          d.cfg.ID,
+		Kind:        d.cfg.Kind,
+		Time:        t,
+		PowerKW:     d.power(t),
+		SetpointKW:  d.setpointKW,
+		SoCPct:      d.socPct,
+		ImportKWh:   d.importKWh,
+		ExportKWh:   d.exportKWh,
+		VoltageV:    voltage(t),
+		FrequencyHz: frequency(t),
+		Fault:       d.fault,
+		User:        d.user,
+	}
+	switch d.cfg.Kind {
+	case site.KindPV:
+		st.PowerLimitKW = d.limitKW
+		st.AvailableKW = math.Max(d.seriesAt(t), 0)
+	case site.KindEVCharger:
+		if d.sess != nil {
+			st.Connected = true
+			st.SessionEnergyKWh = d.delivered
+			st.SessionRequestKWh = d.sess.energyKWh
+			st.Departure = d.sess.end
+		}
+	}
+	return st, true
+}
+
+// voltage and frequency are nominal with a small deterministic wobble.
+func voltage(t time.Time) float64 {
+	x := float64(t.UnixNano()%int64(617*time.Second)) / float64(617*time.Second)
+	return 400 * (1 + 0.002*math.Sin(2*math.Pi*x))
+}
+
+func frequency(t time.Time) float64 {
+	x := float64(t.UnixNano()%int64(331*time.Second)) / float64(331*time.Second)
+	return 50 + 0.01*math.Sin(2*math.Pi*x)
+}
+
+// pointValue is the engineering value a device reports for a semantic point at the
+// current state time.
+func (s *Sim) pointValue(d *device, name string) float64 {
+	t := s.now
+	if v, ok := d.written[name]; ok {
+		return v
+	}
+	p := d.power(t)
+	switch name {
+	case "active_power_kw":
+		return p
+	case "reactive_power_kvar":
+		if d.cfg.Kind == site.KindMeter {
+			return 0.1 * p
+		}
+		return 0
+	case "voltage_v":
+		return voltage(t)
+	case "current_a":
+		return math.Abs(p) * 1000 / (math.Sqrt(3) * voltage(t))
+	case "frequency_hz":
+		return frequency(t)
+	case "energy_import_kwh":
+		return d.importKWh
+	case "energy_export_kwh":
+		return d.exportKWh
+	case "soc_pct":
+		return d.socPct
+	case "soh_pct":
+		return 100
+	case "capacity_kwh":
+		return d.capKWh
+	case "setpoint_kw":
+		return d.setpointKW
+	case "power_limit_kw":
+		return d.limitKW
+	case "max_charge_kw":
+		switch d.cfg.Kind {
+		case site.KindBESS:
+			return d.maxChKW
+		case site.KindEVCharger:
+			return d.evMaxCharge()
+		}
+	case "max_discharge_kw":
+		switch d.cfg.Kind {
+		case site.KindBESS:
+			return d.maxDisKW
+		case site.KindEVCharger:
+			return d.evMaxDischarge()
+		}
+	case "connected":
+		if d.sess != nil {
+			return 1
+		}
+	case "session_energy_kwh":
+		if d.sess != nil {
+			return d.delivered
+		}
+	case "session_energy_request_kwh":
+		if d.sess != nil {
+			return d.sess.energyKWh
+		}
+	case "session_departure_unix":
+		if d.sess != nil {
+			return float64(d.sess.end.Unix())
+		}
+	case "temperature_c":
+		return 25
+	case "heartbeat":
+		return float64(t.Unix() % 32768)
+	}
+	return 0
+}
+
+// server is one Modbus TCP endpoint serving one or more unit ids.
+type server struct {
+	sim      *Sim
+	endpoint string
+	units    map[uint8]*device
+	ms       *modbus.ModbusServer
+}
+
+// Start listens on every endpoint. It fails, naming the endpoint, if one cannot be
+// bound (nothing is left listening then). The servers stop when ctx ends or on Stop.
+func (s *Sim) Start(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("sim: already started")
+	}
+	s.started = true
+	s.mu.Unlock()
+	logger := slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	for i, srv := range s.servers {
+		ms, err := modbus.NewServer(&modbus.ServerConfiguration{
+			URL:        "tcp://" + srv.endpoint,
+			Timeout:    5 * time.Minute,
+			MaxClients: 256,
+			Logger:     logger,
+		}, srv)
+		if err == nil {
+			err = ms.Start()
+		}
+		if err != nil {
+			for _, o := range s.servers[:i] {
+				o.ms.Stop()
+			}
+			return fmt.Errorf("sim: listen on %s (devices %s): %w", srv.endpoint, strings.Join(srv.deviceIDs(), ", "), err)
+		}
+		srv.ms = ms
+		s.log.Info("sim: serving", "endpoint", srv.endpoint, "devices", srv.deviceIDs())
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.Stop()
+		case <-s.stopped:
+		}
+	}()
+	return nil
+}
+
+func (srv *server) deviceIDs() []string {
+	var ids []string
+	for _, d := range srv.units {
+		ids = append(ids, d.cfg.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Stop closes every endpoint and releases hanging requests. It is safe to call twice.
+func (s *Sim) Stop() error {
+	s.mu.Lock()
+	select {
+	case <-s.stopped:
+		s.mu.Unlock()
+		return nil
+	default:
+	}
+	close(s.stopped)
+	s.mu.Unlock()
+	var errs []error
+	for _, srv := range s.servers {
+		if srv.ms != nil {
+			if err := srv.ms.Stop(); err != nil {
+				errs = append(errs, fmt.Errorf("stop %s: %w", srv.endpoint, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,331 @@
+package forecast
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// MethodRegression names the calendar regression in Result.Method.
+const MethodRegression = "regression"
+
+// DefaultRegressionWindow is the training window of Regression when Window is 0.
+const DefaultRegressionWindow = 8 * Week
+
+// Regression forecasts a load from a least-squares fit over the last Window of
+// history on calendar features (local hour of day × day type, with weekdays,
+// Saturdays and Sundays/holidays as the day types) and, when
+// Temperature is given, temperature, heating and cooling degrees. An
+// autoregressive model of its residuals (lags 1, 2, 3 steps and one day) then
+// corrects the forecast from the latest residuals: this is the nowcast blending,
+// whose effect decays with lead time as the AR recursion does.
+type Regression struct {
+	Window   time.Duration  // training window; 0 means DefaultRegressionWindow
+	Location *time.Location // zone of the calendar features; nil means UTC
+	// Holidays are dates (year, month, day read in Location) treated as Sundays.
+	Holidays []time.Time
+	// Temperature in °C, covering the training window and the horizon (a weather
+	// forecast for the horizon). Steps whose temperature is a gap cannot be
+	// forecast. Nil fits without weather.
+	Temperature []Point
+	NoAR        bool // disable the residual correction
+	Band        BandOptions
+}
+
+// Forecast implements Forecaster.
+func (r Regression) Forecast(ctx context.Context, req Request) (*Result, error) {
+	p, err := prepareStrong(ctx, req, r.Band)
+	if err != nil {
+		return nil, err
+	}
+	m, err := r.fit(p, req.Origin.UTC(), req.Step, r.Band.lookback(req.Step))
+	if err != nil {
+		return nil, err
+	}
+	return finishFitted(ctx, req, p, m, r.Band)
+}
+
+// prepareStrong validates and prepares a request for the fitted methods.
+func prepareStrong(ctx context.Context, req Request, band BandOptions) (*prepared, error) {
+	if err := validateRequest(req); err != nil {
+		return nil, err
+	}
+	if err := band.validate(req.Series); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return prepare(req.Series, req.History, req.Origin, req.SampleInterval, req.Step)
+}
+
+// finishFitted fails naming the first step a fitted method could not fill, or
+// builds the result with its band.
+func finishFitted(ctx context.Context, req Request, p *prepared, m pointMethod, band BandOptions) (*Result, error) {
+	origin := req.Origin.UTC()
+	p50 := m.point(p, origin, req.Step, req.Steps)
+	for k, v := range p50 {
+		if math.IsNaN(v) {
+			return nil, fmt.Errorf("forecast %q: %s: %w: no value for step %d (%s)",
+				req.Series, m.name(), errUnfilled, k, origin.Add(time.Duration(k)*req.Step).Format(time.RFC3339))
+		}
+	}
+	return finish(ctx, req, p, m, p50, band)
+}
+
+// lookback is how far before Origin a fitted model must be able to forecast from
+// (the band's backtest origins) beyond its training window.
+func (o BandOptions) lookback(step time.Duration) time.Duration {
+	d := o.withDefaults(step)
+	return time.Duration(d.Origins)*d.Spacing + Day
+}
+
+const (
+	nDayTypes = 3
+	nCalendar = 24 * nDayTypes
+)
+
+type regModel struct {
+	g        *grid
+	loc      *time.Location
+	holidays map[[3]int]bool
+	temp     *prepared // nil without temperature
+	col      []int     // feature index → column in beta, -1 if never observed
+	beta     []float64
+	fitted   []float64 // fitted value per grid index (NaN where features missing)
+	resid    []float64 // y − fitted, NaN where unknown
+	arLags   []int
+	arCoef   []float64
+}
+
+func (regModel) name() string { return MethodRegression }
+
+func (r Regression) fit(p *prepared, origin time.Time, step, lookback time.Duration) (*regModel, error) {
+	series := p.series
+	spd := stepsPerDay(step)
+	if spd == 0 {
+		return nil, fmt.Errorf("forecast %q: %s: %w: Step %v does not divide a day", series, MethodRegression, errUnfilled, step)
+	}
+	window := r.Window
+	if window == 0 {
+		window = DefaultRegressionWindow
+	}
+	if window < Week || window > MaxPeriod {
+		return nil, fmt.Errorf("forecast %q: regression Window must be in [%v, %v], got %v", series, Week, MaxPeriod, window)
+	}
+	m := &regModel{loc: r.Location}
+	if m.loc == nil {
+		m.loc = time.UTC
+	}
+	if len(r.Holidays) > 0 {
+		m.holidays = make(map[[3]int]bool, len(r.Holidays))
+		for _, h := range r.Holidays {
+			y, mo, d := h.Date()
+			m.holidays[[3]int{y, int(mo), d}] = true
+		}
+	}
+	if r.Temperature != nil {
+		tp, err := prepare(series+":temperature", r.Temperature, farFuture, 0, step)
+		if err != nil {
+			return nil, fmt.Errorf("forecast %q: Temperature: %w", series, err)
+		}
+		m.temp = tp
+	}
+	span := window + lookback
+	n := int(span / step)
+	m.g = newGrid(p, origin, step, n)
+	nf := nCalendar
+	if m.temp != nil {
+		nf += 3
+	}
+	x := make([]float64, nf)
+	trainFrom := n - int(window/step)
+	// Which features are observed in the training rows.
+	count := make([]int, nf)
+	var rows []int
+	for i := trainFrom; i < n; i++ {
+		if math.IsNaN(m.g.vals[i]) || !m.features(m.g.time(i), x) {
+			continue
+		}
+		rows = append(rows, i)
+		for j, v := range x {
+			if v != 0 {
+				count[j]++
+			}
+		}
+	}
+	m.col = make([]int, nf)
+	nc := 0
+	for j := range m.col {
+		m.col[j] = -1
+		if count[j] > 0 {
+			m.col[j] = nc
+			nc++
+		}
+	}
+	if len(rows) < 2*nc || len(rows) < 7*spd/2 {
+		return nil, fmt.Errorf("forecast %q: %s: %w: %d usable training steps in the %v before %s",
+			series, MethodRegression, errUnfilled, len(rows), window, origin.Format(time.RFC3339))
+	}
+	X := mat.NewDense(len(rows), nc, nil)
+	y := mat.NewVecDense(len(rows), nil)
+	for ri, i := range rows {
+		m.features(m.g.time(i), x)
+		for j, v := range x {
+			if c := m.col[j]; c >= 0 {
+				X.Set(ri, c, v)
+			}
+		}
+		y.SetVec(ri, m.g.vals[i])
+	}
+	var beta mat.VecDense
+	if err := beta.SolveVec(X, y); err != nil {
+		return nil, fmt.Errorf("forecast %q: %s: least squares: %w", series, MethodRegression, err)
+	}
+	m.beta = beta.RawVector().Data
+	m.fitted = make([]float64, n)
+	m.resid = make([]float64, n)
+	for i := range m.fitted {
+		m.fitted[i] = m.predict(m.g.time(i), x)
+		m.resid[i] = m.g.vals[i] - m.fitted[i]
+	}
+	if !r.NoAR {
+		m.arLags = []int{1, 2, 3, spd}
+		m.arCoef = fitAR(m.resid[trainFrom:], m.arLags)
+		if m.arCoef == nil {
+			m.arLags = nil
+		}
+	}
+	return m, nil
+}
+
+// features fills x for time t and reports whether all features are known.
+func (m *regModel) features(t time.Time, x []float64) bool {
+	clear(x)
+	lt := t.In(m.loc)
+	dt := 0
+	y, mo, d := lt.Date()
+	switch {
+	case lt.Weekday() == time.Sunday || m.holidays[[3]int{y, int(mo), d}]:
+		dt = 2
+	case lt.Weekday() == time.Saturday:
+		dt = 1
+	}
+	x[dt*24+lt.Hour()] = 1
+	if m.temp != nil {
+		tc, ok := m.temp.mean(t, t.Add(m.g.step))
+		if !ok {
+			return false
+		}
+		x[nCalendar] = tc
+		x[nCalendar+1] = math.Max(0, 15.5-tc)
+		x[nCalendar+2] = math.Max(0, tc-22)
+	}
+	return true
+}
+
+// predict returns the regression value at t (NaN if a feature is unknown or was
+// never observed in training).
+func (m *regModel) predict(t time.Time, x []float64) float64 {
+	if !m.features(t, x) {
+		return math.NaN()
+	}
+	var s float64
+	for j, v := range x {
+		if v == 0 {
+			continue
+		}
+		c := m.col[j]
+		if c < 0 {
+			return math.NaN()
+		}
+		s += v * m.beta[c]
+	}
+	return s
+}
+
+func (m *regModel) point(_ *prepared, origin time.Time, step time.Duration, steps int) []float64 {
+	out := nanSlice(steps)
+	io, ok := m.g.index(origin)
+	if !ok || step != m.g.step || io > len(m.g.vals) || io < 0 {
+		return out
+	}
+	x := make([]float64, len(m.col))
+	// Residual buffer: known residuals before origin, AR predictions after.
+	maxLag := 0
+	for _, l := range m.arLags {
+		maxLag = max(maxLag, l)
+	}
+	buf := make([]float64, maxLag+steps)
+	for j := 0; j < maxLag; j++ {
+		i := io - maxLag + j
+		if i >= 0 && !math.IsNaN(m.resid[i]) {
+			buf[j] = m.resid[i]
+		}
+	}
+	for k := range out {
+		var ar float64
+		for li, l := range m.arLags {
+			ar += m.arCoef[li] * buf[maxLag+k-l]
+		}
+		buf[maxLag+k] = ar
+		out[k] = m.predict(origin.Add(time.Duration(k)*step), x) + ar
+	}
+	return out
+}
+
+// fitAR fits r_t = Σ c_l r_{t−l} by least squares over the rows where all are
+// known. It returns nil when there are too few rows or the fit fails.
+func fitAR(r []float64, lags []int) []float64 {
+	maxLag := 0
+	for _, l := range lags {
+		maxLag = max(maxLag, l)
+	}
+	var rows [][]float64
+	var ys []float64
+	for t := maxLag; t < len(r); t++ {
+		if math.IsNaN(r[t]) {
+			continue
+		}
+		row := make([]float64, len(lags))
+		ok := true
+		for j, l := range lags {
+			row[j] = r[t-l]
+			if math.IsNaN(row[j]) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			rows = append(rows, row)
+			ys = append(ys, r[t])
+		}
+	}
+	if len(rows) < 10*len(lags) {
+		return nil
+	}
+	X := mat.NewDense(len(rows), len(lags), nil)
+	for i, row := range rows {
+		X.SetRow(i, row)
+	}
+	var c mat.VecDense
+	if err := c.SolveVec(X, mat.NewVecDense(len(ys), ys)); err != nil {
+		return nil
+	}
+	out := c.RawVector().Data
+	// A residual model whose coefficients sum to 1 or more would not decay.
+	var s float64
+	for _, v := range out {
+		s += math.Abs(v)
+	}
+	if !(s < 0.99) {
+		scale := 0.99 / s
+		for i := range out {
+			out[i] *= scale
+		}
+	}
+	return out
+}

@@ -1,0 +1,101 @@
+// Package optimizer owns gridd's dispatch optimisation: the scenario format
+// (`gridd plan` reads it as JSON), its validation, the dispatch linear
+// program, and the resulting Plan.
+//
+// # Sign convention and units
+//
+// Power is in kW and positive when drawn from the site bus: battery charging
+// +, PV generation −, load +, grid import +. Energy is in kWh, prices per
+// kWh, the demand charge per kW. dt = step_minutes/60 h.
+//
+// # Formulation
+//
+// For every step t = 0..steps−1:
+//
+//   - Grid: import_t ∈ [0, import_limit_kw], export_t ∈ [0, export_limit_kw]
+//     (a limit of 0 forbids that direction), and import_t − export_t equals
+//     the root node's net power.
+//   - Nodes: flow_{n,t} ∈ [−limit_kw, +limit_kw] is the net power of node n's
+//     subtree; balance row: flow_{n,t} − Σ children's flows − own flexible
+//     assets = own fixed power (loads − non-curtailable PV). limit_kw must be
+//     > 0; use a large value for "unlimited". The dual of the balance row,
+//     divided by dt, is the node price.
+//   - Load: power = forecast (forecasts must be ≥ 0; model generation as PV).
+//   - PV: power = −g_t with 0 ≤ g_t ≤ forecast, g_t = forecast when not
+//     curtailable.
+//   - Battery: power = c_t − d_t, c_t ∈ [0, max_charge_kw],
+//     d_t ∈ [0, max_discharge_kw]; soc_{t+1} = soc_t + dt·(ηc·c_t − d_t/ηd),
+//     min_soc ≤ soc_t ≤ max_soc for t = 1..steps, soc_steps ≥
+//     terminal_soc_kwh when given; wear cost wear·dt·(c_t + d_t). Plans report
+//     soc_kwh with steps+1 values: soc_kwh[t] is the SoC at the start of step
+//     t, soc_kwh[steps] at the end of the horizon. Binding messages use the
+//     same index ("max_soc at step 40" is soc_kwh[40]).
+//   - EV session: active in [arrival_step, min(departure_step, steps));
+//     p_t = pc_t − pd_t with pc_t ∈ [0, max_charge_kw] and pd_t ∈ [0,
+//     max_discharge_kw] (no pd without V2G); cumulative energy e_k =
+//     Σ_{t<k} dt·p_t ∈ [−v2g_budget_kwh, energy_kwh]; unmet = max(0,
+//     required − e_end) is costed at unmet_penalty_per_kwh and discharge at
+//     wear·dt·pd_t. A shortfall is penalised, never infeasible.
+//     Sessions departing after the horizon: required = max(0, energy_kwh −
+//     max_charge_kw·dt·(departure_step − max(arrival_step, steps))), i.e. the
+//     plan must deliver whatever could not still be delivered at full power
+//     after the horizon, so it never under-charges by pushing the energy
+//     beyond the horizon; it may still charge up to energy_kwh. Sessions
+//     arriving at or after the end of the horizon have no schedule and no
+//     requirement in this plan.
+//   - Demand charge: a running-peak chain q_t ≥ import_t − peak_so_far_kw,
+//     q_t ≥ q_{t−1}, q ≥ 0, with demand_charge_per_kw·q_{steps−1} in the
+//     objective. (A single peak variable would be a dense column; the chain
+//     keeps the normal equations sparse.)
+//
+// Objective: Σ_t dt·(import_price_t·import_t − export_price_t·export_t) +
+// demand charge + battery wear + EV wear + unmet penalty. Validation rejects
+// export_price > import_price at any step (simultaneous import and export
+// would be profitable and the LP unbounded). After the solve, equal
+// simultaneous import and export, and EV charge and discharge, are netted,
+// which keeps every constraint and never raises the cost; the reported
+// objective and cost_breakdown are recomputed from the reported schedule.
+//
+// # Validation
+//
+// ParseScenario decodes strictly: unknown fields are rejected, because a
+// misspelt field would otherwise silently read as zero. Validate reports
+// every problem (up to 20) with its field path and value, e.g.
+// "batteries[2].min_soc_kwh: 80 > max_soc_kwh 60". All numbers must be
+// finite and within ±1e9.
+//
+// # Infeasibility
+//
+// Solve first runs a cheap pre-check that words the common conflicts
+// precisely (a node or grid limit below the fixed load, non-curtailable PV
+// above the export limit, an unreachable terminal SoC). Anything else that
+// makes the LP infeasible is found by the solver; the elastic model
+// (lp.Model.Elastic, one penalised slack per row) is then solved and the rows
+// it must violate are reported. Either way Solve returns an *InfeasibleError
+// (errors.Is(err, ErrInfeasible)).
+//
+// # Binding constraints
+//
+// Plan.Binding lists grid import/export limits, node limits, demand peaks
+// and battery charge/discharge/SoC/terminal limits that are active and whose
+// shadow price exceeds 1e-5 times the scenario's largest cost coefficient.
+// EV power limits are not listed.
+//
+// # Solver
+//
+// The LP is built with optimizer/lp (columns and rows named by group and
+// step) and solved by optimizer/ipm, a primal-dual interior-point method
+// with Mehrotra's predictor-corrector whose normal equations A·Θ·Aᵀ are
+// factored by the sparse Cholesky of optimizer/sparse (approximate minimum
+// degree ordering, symbolic factorisation once per solve, numeric
+// factorisation per iteration). Default stopping rule: relative duality gap
+// ≤ Options.Tolerance (1e-6) and relative primal and dual infeasibility ≤
+// Tolerance/100. Options.WarmStart is accepted but not used yet. Plan.SolveMS
+// is wall-clock compute time and the only use of the real clock here.
+//
+// gonum parts used: gonum.org/v1/gonum/floats for the interior-point vector
+// kernels; gonum.org/v1/gonum/mat (dense Cholesky) as the reference in the
+// sparse Cholesky tests; gonum.org/v1/gonum/optimize/convex/lp (dense
+// simplex) only as a test reference on tiny problems
+// (optimizer/internal/lpref).
+package optimizer

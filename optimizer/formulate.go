@@ -1,0 +1,376 @@
+package optimizer
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gridd/gridd/optimizer/lp"
+)
+
+// Row and column kinds, used to describe LP entities in words.
+type kind uint8
+
+const (
+	kGridImport kind = iota
+	kGridExport
+	kFlow
+	kPeak
+	kBatCharge
+	kBatDischarge
+	kBatSoC
+	kPVGen
+	kEVCharge
+	kEVDischarge
+	kEVEnergy
+	kEVUnmet
+
+	kBalance
+	kGridRow
+	kPeakRow
+	kPeakChain
+	kBatRow
+	kEVRow
+	kEVTarget
+)
+
+// meta says what an LP column or row stands for: its kind, the node or
+// asset index, and the step (-1 for none).
+type meta struct {
+	kind kind
+	obj  int
+	step int
+}
+
+// evPlan holds an EV session's columns; columns for steps outside the
+// session's window inside the horizon are absent.
+type evCols struct {
+	from, to int   // active steps [from, to) within the horizon
+	pc, pd   []int // per active step; pd nil without V2G
+	e        []int // cumulative energy after each active step
+	unmet    int   // -1 when the session has no step in the horizon
+	target   float64
+}
+
+type batCols struct {
+	c, d []int
+	soc  []int // soc[t] is the SoC at the start of step t+1
+}
+
+// formulation is the dispatch LP of a scenario together with the maps
+// from scenario entities to LP columns and rows.
+type formulation struct {
+	s        *Scenario
+	m        *lp.Model
+	dt       float64
+	T        int
+	nodeIdx  map[string]int
+	parent   []int
+	children [][]int
+	root     int
+
+	imp, exp []int
+	flow     [][]int // [node][t]
+	peak     []int   // running import peak above PeakSoFarKW; nil without demand charge
+	bat      []batCols
+	pvGen    [][]int // [pv][t]; nil when not curtailable
+	ev       []evCols
+
+	balRow  [][]int // [node][t]
+	gridRow []int
+	peakRow []int
+	batRow  [][]int
+	evRow   [][]int
+	evTgt   []int
+
+	fixed [][]float64 // [node][t] power of the node's own loads and non-curtailable PV
+
+	cols, rows []meta
+}
+
+// evTarget is the energy a session must receive within the horizon. When
+// the session departs after the horizon, the energy it can still take after
+// the horizon at full power is deducted (never below zero), so the plan does
+// not postpone more than could be delivered later. A session arriving after
+// the horizon requires nothing of this plan.
+func evTarget(e EVSession, steps int, dt float64) float64 {
+	if e.ArrivalStep >= steps {
+		return 0
+	}
+	if e.DepartureStep <= steps {
+		return e.EnergyKWh
+	}
+	after := e.DepartureStep - max(e.ArrivalStep, steps)
+	return math.Max(0, e.EnergyKWh-e.MaxChargeKW*dt*float64(after))
+}
+
+func newTree(s *Scenario) (idx map[string]int, parent []int, children [][]int, root int) {
+	idx = make(map[string]int, len(s.Nodes))
+	for i, n := range s.Nodes {
+		idx[n.ID] = i
+	}
+	parent = make([]int, len(s.Nodes))
+	children = make([][]int, len(s.Nodes))
+	for i, n := range s.Nodes {
+		if n.Parent == "" {
+			root = i
+			parent[i] = -1
+			continue
+		}
+		parent[i] = idx[n.Parent]
+		children[parent[i]] = append(children[parent[i]], i)
+	}
+	return idx, parent, children, root
+}
+
+func (f *formulation) addVar(g lp.Group, k kind, obj, t int, lo, hi, cost float64) int {
+	f.cols = append(f.cols, meta{k, obj, t})
+	return f.m.AddVar(g, t, lo, hi, cost)
+}
+
+func (f *formulation) addRow(g lp.Group, k kind, obj, t int, lo, hi float64, cols []int, vals []float64) int {
+	f.rows = append(f.rows, meta{k, obj, t})
+	return f.m.AddRow(g, t, lo, hi, cols, vals)
+}
+
+// formulate builds the LP of a validated scenario.
+func formulate(s *Scenario) *formulation {
+	T := s.Steps
+	dt := s.StepHours()
+	f := &formulation{s: s, m: lp.NewModel(), dt: dt, T: T}
+	f.nodeIdx, f.parent, f.children, f.root = newTree(s)
+	inf := math.Inf(1)
+	nN := len(s.Nodes)
+
+	f.fixed = make([][]float64, nN)
+	for n := range f.fixed {
+		f.fixed[n] = make([]float64, T)
+	}
+	// entries[n][t] collects the asset terms of node n's balance at step t.
+	type term struct {
+		col int
+		v   float64
+	}
+	entries := make([][][]term, nN)
+	for n := range entries {
+		entries[n] = make([][]term, T)
+	}
+	for _, l := range s.Loads {
+		n := f.nodeIdx[l.Node]
+		for t := 0; t < T; t++ {
+			f.fixed[n][t] += l.ForecastKW[t]
+		}
+	}
+
+	// Grid connection.
+	gImp, gExp := f.m.Group("grid.import"), f.m.Group("grid.export")
+	f.imp = make([]int, T)
+	f.exp = make([]int, T)
+	for t := 0; t < T; t++ {
+		f.imp[t] = f.addVar(gImp, kGridImport, 0, t, 0, s.Grid.ImportLimitKW, dt*s.Grid.ImportPrice[t])
+		f.exp[t] = f.addVar(gExp, kGridExport, 0, t, 0, s.Grid.ExportLimitKW, -dt*s.Grid.ExportPrice[t])
+	}
+	// Node flows: net power of each subtree.
+	f.flow = make([][]int, nN)
+	for n, node := range s.Nodes {
+		g := f.m.Group("node." + node.ID + ".flow")
+		f.flow[n] = make([]int, T)
+		for t := 0; t < T; t++ {
+			f.flow[n][t] = f.addVar(g, kFlow, n, t, -node.LimitKW, node.LimitKW, 0)
+		}
+	}
+	// Demand charge: peak[t] is the running maximum of import above the
+	// peak so far; only its last value is charged.
+	if s.Grid.DemandChargePerKW > 0 {
+		gP := f.m.Group("grid.peak")
+		f.peak = make([]int, T)
+		for t := 0; t < T; t++ {
+			cost := 0.0
+			if t == T-1 {
+				cost = s.Grid.DemandChargePerKW
+			}
+			f.peak[t] = f.addVar(gP, kPeak, 0, t, 0, inf, cost)
+		}
+	}
+
+	// Batteries.
+	f.bat = make([]batCols, len(s.Batteries))
+	for b, bt := range s.Batteries {
+		n := f.nodeIdx[bt.Node]
+		gc := f.m.Group("battery." + bt.ID + ".charge")
+		gd := f.m.Group("battery." + bt.ID + ".discharge")
+		gs := f.m.Group("battery." + bt.ID + ".soc")
+		bc := batCols{c: make([]int, T), d: make([]int, T), soc: make([]int, T)}
+		wear := bt.WearCostPerKWh * dt
+		for t := 0; t < T; t++ {
+			bc.c[t] = f.addVar(gc, kBatCharge, b, t, 0, bt.MaxChargeKW, wear)
+			bc.d[t] = f.addVar(gd, kBatDischarge, b, t, 0, bt.MaxDischargeKW, wear)
+			lo := bt.MinSoCKWh
+			if t == T-1 && bt.TerminalSoCKWh != nil {
+				lo = math.Max(lo, *bt.TerminalSoCKWh)
+			}
+			bc.soc[t] = f.addVar(gs, kBatSoC, b, t+1, lo, bt.MaxSoCKWh, 0)
+			entries[n][t] = append(entries[n][t], term{bc.c[t], 1}, term{bc.d[t], -1})
+		}
+		f.bat[b] = bc
+	}
+
+	// PV.
+	f.pvGen = make([][]int, len(s.PV))
+	for p, pv := range s.PV {
+		n := f.nodeIdx[pv.Node]
+		if !pv.Curtailable {
+			for t := 0; t < T; t++ {
+				f.fixed[n][t] -= pv.ForecastKW[t]
+			}
+			continue
+		}
+		g := f.m.Group("pv." + pv.ID + ".generation")
+		f.pvGen[p] = make([]int, T)
+		for t := 0; t < T; t++ {
+			f.pvGen[p][t] = f.addVar(g, kPVGen, p, t, 0, pv.ForecastKW[t], 0)
+			entries[n][t] = append(entries[n][t], term{f.pvGen[p][t], -1})
+		}
+	}
+
+	// EV sessions.
+	f.ev = make([]evCols, len(s.EVSessions))
+	for k, e := range s.EVSessions {
+		n := f.nodeIdx[e.Node]
+		ec := evCols{from: e.ArrivalStep, to: min(e.DepartureStep, T), unmet: -1, target: evTarget(e, T, dt)}
+		if ec.from >= ec.to {
+			ec.from, ec.to = T, T
+			f.ev[k] = ec
+			continue
+		}
+		gc := f.m.Group("ev." + e.ID + ".charge")
+		gd := f.m.Group("ev." + e.ID + ".discharge")
+		ge := f.m.Group("ev." + e.ID + ".energy")
+		for t := ec.from; t < ec.to; t++ {
+			c := f.addVar(gc, kEVCharge, k, t, 0, e.MaxChargeKW, 0)
+			ec.pc = append(ec.pc, c)
+			entries[n][t] = append(entries[n][t], term{c, 1})
+			if e.MaxDischargeKW > 0 {
+				d := f.addVar(gd, kEVDischarge, k, t, 0, e.MaxDischargeKW, e.WearCostPerKWh*dt)
+				ec.pd = append(ec.pd, d)
+				entries[n][t] = append(entries[n][t], term{d, -1})
+			}
+			ec.e = append(ec.e, f.addVar(ge, kEVEnergy, k, t+1, -e.V2GBudgetKWh, e.EnergyKWh, 0))
+		}
+		ec.unmet = f.addVar(f.m.Group("ev."+e.ID+".unmet"), kEVUnmet, k, -1, 0, ec.target, e.UnmetPenaltyPerKWh)
+		f.ev[k] = ec
+	}
+
+	// Rows. Node balance: flow − children's flows − own assets = fixed.
+	f.balRow = make([][]int, nN)
+	for n, node := range s.Nodes {
+		g := f.m.Group("node." + node.ID + ".balance")
+		f.balRow[n] = make([]int, T)
+		for t := 0; t < T; t++ {
+			cols := []int{f.flow[n][t]}
+			vals := []float64{1}
+			for _, c := range f.children[n] {
+				cols = append(cols, f.flow[c][t])
+				vals = append(vals, -1)
+			}
+			for _, e := range entries[n][t] {
+				cols = append(cols, e.col)
+				vals = append(vals, -e.v)
+			}
+			f.balRow[n][t] = f.addRow(g, kBalance, n, t, f.fixed[n][t], f.fixed[n][t], cols, vals)
+		}
+	}
+	// Grid: import − export = root flow.
+	gG := f.m.Group("grid.balance")
+	f.gridRow = make([]int, T)
+	for t := 0; t < T; t++ {
+		f.gridRow[t] = f.addRow(gG, kGridRow, 0, t, 0, 0,
+			[]int{f.imp[t], f.exp[t], f.flow[f.root][t]}, []float64{1, -1, -1})
+	}
+	if f.peak != nil {
+		gP := f.m.Group("grid.peak_above")
+		gC := f.m.Group("grid.peak_running")
+		f.peakRow = make([]int, T)
+		for t := 0; t < T; t++ {
+			f.peakRow[t] = f.addRow(gP, kPeakRow, 0, t, -inf, s.Grid.PeakSoFarKW,
+				[]int{f.imp[t], f.peak[t]}, []float64{1, -1})
+			if t+1 < T {
+				f.addRow(gC, kPeakChain, 0, t, -inf, 0, []int{f.peak[t], f.peak[t+1]}, []float64{1, -1})
+			}
+		}
+	}
+	// Battery energy: soc[t+1] − soc[t] − dt·ηc·c[t] + dt/ηd·d[t] = 0.
+	f.batRow = make([][]int, len(s.Batteries))
+	for b, bt := range s.Batteries {
+		g := f.m.Group("battery." + bt.ID + ".energy")
+		bc := f.bat[b]
+		f.batRow[b] = make([]int, T)
+		for t := 0; t < T; t++ {
+			cols := []int{bc.soc[t], bc.c[t], bc.d[t]}
+			vals := []float64{1, -dt * bt.ChargeEfficiency, dt / bt.DischargeEfficiency}
+			rhs := bt.SoCKWh
+			if t > 0 {
+				cols = append(cols, bc.soc[t-1])
+				vals = append(vals, -1)
+				rhs = 0
+			}
+			f.batRow[b][t] = f.addRow(g, kBatRow, b, t, rhs, rhs, cols, vals)
+		}
+	}
+	// EV energy: e[t+1] − e[t] − dt·(pc[t] − pd[t]) = 0, e[from] = 0;
+	// target: e[to] + unmet ≥ target.
+	f.evRow = make([][]int, len(s.EVSessions))
+	f.evTgt = make([]int, len(s.EVSessions))
+	for k, e := range s.EVSessions {
+		ec := f.ev[k]
+		f.evTgt[k] = -1
+		if ec.unmet < 0 {
+			continue
+		}
+		g := f.m.Group("ev." + e.ID + ".balance")
+		for i := range ec.pc {
+			t := ec.from + i
+			cols := []int{ec.e[i], ec.pc[i]}
+			vals := []float64{1, -dt}
+			if ec.pd != nil {
+				cols = append(cols, ec.pd[i])
+				vals = append(vals, dt)
+			}
+			if i > 0 {
+				cols = append(cols, ec.e[i-1])
+				vals = append(vals, -1)
+			}
+			f.evRow[k] = append(f.evRow[k], f.addRow(g, kEVRow, k, t, 0, 0, cols, vals))
+		}
+		f.evTgt[k] = f.addRow(f.m.Group("ev."+e.ID+".target"), kEVTarget, k, -1, ec.target, inf,
+			[]int{ec.e[len(ec.e)-1], ec.unmet}, []float64{1, 1})
+	}
+	return f
+}
+
+// stepLabel renders step t as "step 72 (18:00)".
+func (f *formulation) stepLabel(t int) string {
+	return fmt.Sprintf("step %d (%s)", t, f.s.StepTime(t).Format("15:04"))
+}
+
+// describeRow says in words what LP row i constrains.
+func (f *formulation) describeRow(i int) string {
+	r := f.rows[i]
+	s := f.s
+	switch r.kind {
+	case kBalance:
+		return fmt.Sprintf("node %s power balance at %s", s.Nodes[r.obj].ID, f.stepLabel(r.step))
+	case kGridRow:
+		return fmt.Sprintf("grid connection balance at %s", f.stepLabel(r.step))
+	case kPeakRow:
+		return fmt.Sprintf("demand peak at %s", f.stepLabel(r.step))
+	case kPeakChain:
+		return fmt.Sprintf("running demand peak at %s", f.stepLabel(r.step))
+	case kBatRow:
+		return fmt.Sprintf("battery %s energy balance at %s", s.Batteries[r.obj].ID, f.stepLabel(r.step))
+	case kEVRow:
+		return fmt.Sprintf("EV session %s energy balance at %s", s.EVSessions[r.obj].ID, f.stepLabel(r.step))
+	case kEVTarget:
+		return fmt.Sprintf("EV session %s energy target", s.EVSessions[r.obj].ID)
+	}
+	return f.m.RowName(i)
+}

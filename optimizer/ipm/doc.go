@@ -1,0 +1,29 @@
+// Package ipm owns gridd's linear-programming solver: a primal-dual
+// interior-point method with Mehrotra's predictor-corrector, for models
+// described by optimizer/lp.
+//
+// The model is first brought to the internal form
+//
+//	min cᵀx  s.t.  A·x = b,  l ≤ x ≤ u
+//
+// by a small presolve (fixed columns are substituted, empty and free rows
+// dropped, ranged rows get a bounded slack column). Each iteration solves the
+// Newton system through the normal equations A·Θ·Aᵀ·Δy = r with a sparse
+// Cholesky factorisation (optimizer/sparse): the fill-reducing ordering and
+// symbolic factorisation are computed once, the numeric factorisation every
+// iteration. Free columns receive a small primal regularisation; numerically
+// dependent rows are handled by the factorisation's pivot replacement.
+//
+// Stopping rule (defaults): relative duality gap |p − d|/(1 + |p|) ≤ 1e-6,
+// primal infeasibility max_i |b_i − (Ax)_i|/(1 + |b_i|) ≤ 1e-7 (each row,
+// and likewise each bound residual, relative to its own right-hand side, so
+// small rows are met to an absolute accuracy) and relative dual
+// infeasibility ‖c − Aᵀy − zl + zu‖∞/(1 + ‖c‖∞) ≤ 1e-7. The reported
+// primal point is projected onto the column bounds. When progress stalls, or the dual
+// objective diverges, the solve stops with a non-optimal status; the caller
+// decides how to diagnose it (optimizer uses the elastic model of
+// lp.Model.Elastic).
+//
+// gonum's floats package supplies the dense vector kernels (dot products,
+// norms, scaled additions).
+package ipm

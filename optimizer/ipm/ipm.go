@@ -1,0 +1,630 @@
+package ipm
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+
+	"gonum.org/v1/gonum/floats"
+
+	"github.com/gridd/gridd/optimizer/lp"
+	"github.com/gridd/gridd/optimizer/sparse"
+)
+
+// Options tune a solve. Zero values select the defaults.
+type Options struct {
+	// GapTol is the relative duality gap to reach; default 1e-6.
+	GapTol float64
+	// FeasTol is the relative primal and dual infeasibility to reach;
+	// default 1e-7.
+	FeasTol float64
+	// MaxIter bounds the number of iterations; default 200.
+	MaxIter int
+	// Logger receives one debug record per iteration; nil discards.
+	Logger *slog.Logger
+}
+
+const (
+	stepFactor = 0.9995 // fraction of the step to the boundary
+	freeReg    = 1e-8   // primal regularisation for free columns
+	stallIters = 30     // iterations without 10% progress before giving up
+)
+
+// Solve minimises the model with the interior-point method. Algorithmic
+// outcomes (optimal, infeasible, stalled, iteration limit) are reported in
+// Solution.Status with a nil error; errors are returned for an invalid model,
+// a failed factorisation and a cancelled context.
+func Solve(ctx context.Context, m *lp.Model, opts Options) (*lp.Solution, error) {
+	if err := m.Check(); err != nil {
+		return nil, err
+	}
+	if opts.GapTol <= 0 {
+		opts.GapTol = 1e-6
+	}
+	if opts.FeasTol <= 0 {
+		opts.FeasTol = 1e-7
+	}
+	if opts.MaxIter <= 0 {
+		opts.MaxIter = 200
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	p, st, err := presolve(m)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		return st, nil
+	}
+	s, err := newSolver(p, opts)
+	if err != nil {
+		return nil, err
+	}
+	status, err := s.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.postsolve(m, s, status), nil
+}
+
+// problem is the presolved model in equality form.
+type problem struct {
+	m, n       int
+	a          *sparse.CSC
+	b, c, l, u []float64
+	hasL, hasU []bool
+
+	colStd   []int     // model column → internal column, -1 when fixed
+	fixedVal []float64 // value of fixed model columns
+	objConst float64   // objective offset plus the cost of fixed columns
+	rowStd   []int     // model row → internal row, -1 when dropped
+}
+
+func presolve(m *lp.Model) (*problem, *lp.Solution, error) {
+	nv, nr := m.NumVars(), m.NumRows()
+	p := &problem{colStd: make([]int, nv), fixedVal: make([]float64, nv), rowStd: make([]int, nr), objConst: m.Offset}
+	for j := 0; j < nv; j++ {
+		lo, hi := m.VarBounds(j)
+		if lo == hi {
+			p.colStd[j] = -1
+			p.fixedVal[j] = lo
+			p.objConst += m.Cost(j) * lo
+			continue
+		}
+		p.colStd[j] = p.n
+		p.n++
+		p.c = append(p.c, m.Cost(j))
+		p.l = append(p.l, lo)
+		p.u = append(p.u, hi)
+	}
+	var ri, ci []int
+	var vv []float64
+	for i := 0; i < nr; i++ {
+		lo, hi := m.RowBounds(i)
+		cols, vals := m.Row(i)
+		konst := 0.0
+		live := 0
+		for k, j := range cols {
+			if p.colStd[j] < 0 {
+				konst += vals[k] * p.fixedVal[j]
+			} else if vals[k] != 0 {
+				live++
+			}
+		}
+		if live == 0 || (math.IsInf(lo, -1) && math.IsInf(hi, 1)) {
+			p.rowStd[i] = -1
+			tol := 1e-9 * (1 + math.Abs(konst))
+			if konst < lo-tol || konst > hi+tol {
+				// A row that no free column can influence is violated:
+				// the model is infeasible as it stands.
+				return nil, &lp.Solution{Status: lp.Infeasible, X: append([]float64(nil), p.fixedVal...),
+					RowDual: make([]float64, nr), ReducedCost: make([]float64, nv)}, nil
+			}
+			continue
+		}
+		r := p.m
+		p.rowStd[i] = r
+		p.m++
+		for k, j := range cols {
+			if cj := p.colStd[j]; cj >= 0 && vals[k] != 0 {
+				ri = append(ri, r)
+				ci = append(ci, cj)
+				vv = append(vv, vals[k])
+			}
+		}
+		if lo == hi {
+			p.b = append(p.b, lo-konst)
+			continue
+		}
+		// Ranged row: A·x − s = 0 with lo ≤ s ≤ hi.
+		p.b = append(p.b, 0)
+		ri = append(ri, r)
+		ci = append(ci, p.n)
+		vv = append(vv, -1)
+		p.c = append(p.c, 0)
+		p.l = append(p.l, lo-konst)
+		p.u = append(p.u, hi-konst)
+		p.n++
+	}
+	a, err := sparse.FromTriplets(p.m, p.n, ri, ci, vv)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ipm: building constraint matrix: %w", err)
+	}
+	p.a = a
+	p.hasL = make([]bool, p.n)
+	p.hasU = make([]bool, p.n)
+	for j := 0; j < p.n; j++ {
+		p.hasL[j] = !math.IsInf(p.l[j], -1)
+		p.hasU[j] = !math.IsInf(p.u[j], 1)
+	}
+	return p, nil, nil
+}
+
+// postsolve maps the internal iterate back to the model's columns and rows.
+func (p *problem) postsolve(m *lp.Model, s *solver, status lp.Status) *lp.Solution {
+	nv, nr := m.NumVars(), m.NumRows()
+	sol := &lp.Solution{
+		Status:      status,
+		X:           make([]float64, nv),
+		RowDual:     make([]float64, nr),
+		ReducedCost: make([]float64, nv),
+		Iterations:  s.iter,
+		Gap:         s.gap,
+		PrimalInf:   s.pinf,
+		DualInf:     s.dinf,
+	}
+	for j := 0; j < nv; j++ {
+		if cj := p.colStd[j]; cj >= 0 {
+			// The iterate meets its bounds only up to the bound residual
+			// (within tolerance); report the nearest point inside them.
+			sol.X[j] = math.Min(math.Max(s.x[cj], p.l[cj]), p.u[cj])
+		} else {
+			sol.X[j] = p.fixedVal[j]
+		}
+	}
+	for i := 0; i < nr; i++ {
+		if r := p.rowStd[i]; r >= 0 {
+			sol.RowDual[i] = s.y[r]
+		}
+	}
+	for j := 0; j < nv; j++ {
+		sol.ReducedCost[j] = m.Cost(j)
+	}
+	for i := 0; i < nr; i++ {
+		if y := sol.RowDual[i]; y != 0 {
+			cols, vals := m.Row(i)
+			for k, j := range cols {
+				sol.ReducedCost[j] -= vals[k] * y
+			}
+		}
+	}
+	sol.Objective = m.Objective(sol.X)
+	sol.DualObjective = s.dobj + p.objConst
+	return sol
+}
+
+// solver holds the interior-point iterate and work space.
+type solver struct {
+	p    *problem
+	opts Options
+	ne   *normalEq
+
+	x, xl, xu, zl, zu, y []float64
+	rp, rd, rl, ru       []float64
+	theta, rhat, tmpN    []float64
+	tmpM, rowScale       []float64
+	aff, cor             direction
+	best                 [][]float64 // best iterate: x, xl, xu, zl, zu, y
+
+	nComp                           int
+	bNorm, cNorm, boundNorm         float64
+	iter                            int
+	pobj, dobj, gap, pinf, dinf, mu float64
+}
+
+type direction struct {
+	x, xl, xu, zl, zu, y []float64
+}
+
+func newDirection(n, m int) direction {
+	return direction{
+		x: make([]float64, n), xl: make([]float64, n), xu: make([]float64, n),
+		zl: make([]float64, n), zu: make([]float64, n), y: make([]float64, m),
+	}
+}
+
+func newSolver(p *problem, opts Options) (*solver, error) {
+	ne, err := newNormalEq(p.a)
+	if err != nil {
+		return nil, err
+	}
+	n, m := p.n, p.m
+	s := &solver{p: p, opts: opts, ne: ne}
+	for _, v := range []*[]float64{&s.x, &s.xl, &s.xu, &s.zl, &s.zu, &s.rd, &s.rl, &s.ru, &s.theta, &s.rhat, &s.tmpN} {
+		*v = make([]float64, n)
+	}
+	s.y = make([]float64, m)
+	s.rp = make([]float64, m)
+	s.tmpM = make([]float64, m)
+	s.rowScale = make([]float64, m)
+	s.aff = newDirection(n, m)
+	s.cor = newDirection(n, m)
+	s.bNorm = floats.Norm(p.b, math.Inf(1))
+	s.cNorm = floats.Norm(p.c, math.Inf(1))
+	for j := 0; j < n; j++ {
+		if p.hasL[j] {
+			s.nComp++
+			s.boundNorm = math.Max(s.boundNorm, math.Abs(p.l[j]))
+		}
+		if p.hasU[j] {
+			s.nComp++
+			s.boundNorm = math.Max(s.boundNorm, math.Abs(p.u[j]))
+		}
+	}
+	return s, nil
+}
+
+// start computes Mehrotra's starting point.
+func (s *solver) start() error {
+	p := s.p
+	n := p.n
+	for j := 0; j < n; j++ {
+		s.theta[j] = 1
+		switch {
+		case p.hasL[j] && p.hasU[j]:
+			s.x[j] = (p.l[j] + p.u[j]) / 2
+		case p.hasL[j]:
+			s.x[j] = p.l[j]
+		case p.hasU[j]:
+			s.x[j] = p.u[j]
+		default:
+			s.x[j] = 0
+		}
+	}
+	if err := s.ne.factor(s.theta, 0); err != nil {
+		return fmt.Errorf("ipm: factorising A·Aᵀ: %w", err)
+	}
+	// x ← x0 + Aᵀ(AAᵀ)⁻¹(b − A·x0): the nearest point on A·x = b.
+	p.a.MulVec(s.tmpM, s.x)
+	for i := range s.tmpM {
+		s.tmpM[i] = p.b[i] - s.tmpM[i]
+	}
+	s.ne.solve(s.tmpM)
+	p.a.MulTransVec(s.tmpN, s.tmpM)
+	floats.Add(s.x, s.tmpN)
+	// y ← (AAᵀ)⁻¹A·c, z = c − Aᵀy.
+	p.a.MulVec(s.y, p.c)
+	s.ne.solve(s.y)
+	p.a.MulTransVec(s.tmpN, s.y)
+	minX, minZ := math.Inf(1), math.Inf(1)
+	for j := 0; j < n; j++ {
+		z := p.c[j] - s.tmpN[j]
+		s.xl[j], s.xu[j], s.zl[j], s.zu[j] = 0, 0, 0, 0
+		if p.hasL[j] {
+			s.xl[j] = s.x[j] - p.l[j]
+			minX = math.Min(minX, s.xl[j])
+		}
+		if p.hasU[j] {
+			s.xu[j] = p.u[j] - s.x[j]
+			minX = math.Min(minX, s.xu[j])
+		}
+		switch {
+		case p.hasL[j] && p.hasU[j]:
+			s.zl[j] = math.Max(z, 0)
+			s.zu[j] = math.Max(-z, 0)
+		case p.hasL[j]:
+			s.zl[j] = z
+		case p.hasU[j]:
+			s.zu[j] = -z
+		}
+		if p.hasL[j] {
+			minZ = math.Min(minZ, s.zl[j])
+		}
+		if p.hasU[j] {
+			minZ = math.Min(minZ, s.zu[j])
+		}
+	}
+	if s.nComp == 0 {
+		return nil
+	}
+	dx := math.Max(-1.5*minX, 0)
+	dz := math.Max(-1.5*minZ, 0)
+	s.shift(dx, dz)
+	dot, sumX, sumZ := 0.0, 0.0, 0.0
+	s.eachComp(func(x, z *float64) {
+		dot += *x * *z
+		sumX += *x
+		sumZ += *z
+	})
+	if sumZ > 0 && sumX > 0 && dot > 0 {
+		s.shift(0.5*dot/sumZ, 0.5*dot/sumX)
+	}
+	// Guard degenerate data (e.g. c = 0, or a point exactly on the bounds).
+	floor := 1e-2 * (1 + math.Max(s.boundNorm, s.bNorm))
+	zfloor := 1e-2 * (1 + s.cNorm)
+	s.eachComp(func(x, z *float64) {
+		if !(*x >= floor*1e-4) {
+			*x = floor
+		}
+		if !(*z >= zfloor*1e-4) {
+			*z = zfloor
+		}
+	})
+	return nil
+}
+
+func (s *solver) shift(dx, dz float64) {
+	s.eachComp(func(x, z *float64) {
+		*x += dx
+		*z += dz
+	})
+}
+
+// eachComp visits every complementary pair (xl, zl) and (xu, zu).
+func (s *solver) eachComp(f func(x, z *float64)) {
+	for j := 0; j < s.p.n; j++ {
+		if s.p.hasL[j] {
+			f(&s.xl[j], &s.zl[j])
+		}
+		if s.p.hasU[j] {
+			f(&s.xu[j], &s.zu[j])
+		}
+	}
+}
+
+// residuals refreshes rp, rd, rl, ru, the objectives and the measures.
+func (s *solver) residuals() {
+	p := s.p
+	p.a.MulVec(s.rp, s.x)
+	for i := range s.rp {
+		s.rp[i] = p.b[i] - s.rp[i]
+	}
+	p.a.MulTransVec(s.rd, s.y)
+	rb := 0.0 // bound residuals, each relative to its own bound
+	comp := 0.0
+	s.dobj = floats.Dot(p.b, s.y)
+	for j := 0; j < p.n; j++ {
+		s.rd[j] = p.c[j] - s.rd[j] - s.zl[j] + s.zu[j]
+		s.rl[j], s.ru[j] = 0, 0
+		if p.hasL[j] {
+			s.rl[j] = p.l[j] - s.x[j] + s.xl[j]
+			rb = math.Max(rb, math.Abs(s.rl[j])/(1+math.Abs(p.l[j])))
+			comp += s.xl[j] * s.zl[j]
+			s.dobj += p.l[j] * s.zl[j]
+		}
+		if p.hasU[j] {
+			s.ru[j] = p.u[j] - s.x[j] - s.xu[j]
+			rb = math.Max(rb, math.Abs(s.ru[j])/(1+math.Abs(p.u[j])))
+			comp += s.xu[j] * s.zu[j]
+			s.dobj -= p.u[j] * s.zu[j]
+		}
+	}
+	s.pobj = floats.Dot(p.c, s.x)
+	s.mu = 0
+	if s.nComp > 0 {
+		s.mu = comp / float64(s.nComp)
+	}
+	// Row residuals, each relative to the row's own scale: its right-hand
+	// side and its largest term at the current point.
+	rowScale := s.rowScale
+	for i := range rowScale {
+		rowScale[i] = 1 + math.Abs(p.b[i])
+	}
+	a := p.a
+	for j := 0; j < p.n; j++ {
+		xj := math.Abs(s.x[j])
+		for q := a.ColPtr[j]; q < a.ColPtr[j+1]; q++ {
+			if v := math.Abs(a.Val[q]) * xj; v+1 > rowScale[a.RowIdx[q]] {
+				rowScale[a.RowIdx[q]] = v + 1
+			}
+		}
+	}
+	rr := 0.0
+	for i, r := range s.rp {
+		rr = math.Max(rr, math.Abs(r)/rowScale[i])
+	}
+	s.pinf = math.Max(rr, rb)
+	s.dinf = floats.Norm(s.rd, math.Inf(1)) / (1 + s.cNorm)
+	s.gap = math.Abs(s.pobj-s.dobj) / (1 + math.Abs(s.pobj))
+}
+
+func (s *solver) run(ctx context.Context) (lp.Status, error) {
+	if err := s.start(); err != nil {
+		return 0, err
+	}
+	p := s.p
+	best := math.Inf(1)
+	bestIter := 0
+	for s.iter = 0; ; s.iter++ {
+		s.residuals()
+		s.opts.Logger.Debug("ipm iteration", "iter", s.iter, "pobj", s.pobj, "dobj", s.dobj,
+			"pinf", s.pinf, "dinf", s.dinf, "gap", s.gap, "mu", s.mu)
+		if math.IsNaN(s.pobj) || math.IsNaN(s.dobj) || math.IsNaN(s.mu) {
+			s.restoreBest()
+			return lp.Stalled, nil
+		}
+		if s.pinf <= s.opts.FeasTol && s.dinf <= s.opts.FeasTol && s.gap <= s.opts.GapTol {
+			return lp.Optimal, nil
+		}
+		if s.iter >= s.opts.MaxIter {
+			s.restoreBest()
+			return lp.IterationLimit, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("ipm: solve cancelled after %d iterations: %w", s.iter, err)
+		}
+		merit := math.Max(math.Max(s.pinf/s.opts.FeasTol, s.dinf/s.opts.FeasTol), s.gap/s.opts.GapTol)
+		if merit < best {
+			if merit < 0.9*best {
+				bestIter = s.iter
+			}
+			best = merit
+			s.saveBest()
+		} else if s.iter-bestIter > stallIters {
+			s.restoreBest()
+			return lp.Stalled, nil
+		}
+		// A dual objective running away while the primal stays
+		// infeasible is the interior-point signature of infeasibility.
+		if s.pinf > s.opts.FeasTol && s.dinf <= s.opts.FeasTol && s.dobj > 1e10*(1+math.Abs(s.pobj)) {
+			return lp.Infeasible, nil
+		}
+
+		for j := 0; j < p.n; j++ {
+			t := 0.0
+			if p.hasL[j] {
+				t += s.zl[j] / s.xl[j]
+			}
+			if p.hasU[j] {
+				t += s.zu[j] / s.xu[j]
+			}
+			if t == 0 {
+				t = freeReg
+			}
+			s.theta[j] = 1 / t
+		}
+		if err := s.ne.factor(s.theta, 0); err != nil {
+			return 0, fmt.Errorf("ipm: iteration %d: %w", s.iter, err)
+		}
+
+		// Predictor (affine-scaling) direction.
+		for j := 0; j < p.n; j++ {
+			s.aff.xl[j] = -s.xl[j] * s.zl[j] // used as rxl
+			s.aff.xu[j] = -s.xu[j] * s.zu[j] // used as rxu
+		}
+		s.direction(&s.aff, s.aff.xl, s.aff.xu)
+		ap, ad := s.stepLengths(&s.aff)
+		muAff := 0.0
+		if s.nComp > 0 {
+			for j := 0; j < p.n; j++ {
+				if p.hasL[j] {
+					muAff += (s.xl[j] + ap*s.aff.xl[j]) * (s.zl[j] + ad*s.aff.zl[j])
+				}
+				if p.hasU[j] {
+					muAff += (s.xu[j] + ap*s.aff.xu[j]) * (s.zu[j] + ad*s.aff.zu[j])
+				}
+			}
+			muAff /= float64(s.nComp)
+		}
+		sigma := 0.0
+		if s.mu > 0 {
+			sigma = math.Pow(muAff/s.mu, 3)
+		}
+		sigma = math.Min(math.Max(sigma, 0), 1)
+
+		// Corrector: centring plus the second-order term.
+		rxl, rxu := s.cor.xl, s.cor.xu
+		for j := 0; j < p.n; j++ {
+			rxl[j], rxu[j] = 0, 0
+			if p.hasL[j] {
+				rxl[j] = sigma*s.mu - s.xl[j]*s.zl[j] - s.aff.xl[j]*s.aff.zl[j]
+			}
+			if p.hasU[j] {
+				rxu[j] = sigma*s.mu - s.xu[j]*s.zu[j] - s.aff.xu[j]*s.aff.zu[j]
+			}
+		}
+		s.direction(&s.cor, rxl, rxu)
+		ap, ad = s.stepLengths(&s.cor)
+		ap = math.Min(1, stepFactor*ap)
+		ad = math.Min(1, stepFactor*ad)
+		floats.AddScaled(s.x, ap, s.cor.x)
+		floats.AddScaled(s.xl, ap, s.cor.xl)
+		floats.AddScaled(s.xu, ap, s.cor.xu)
+		floats.AddScaled(s.y, ad, s.cor.y)
+		floats.AddScaled(s.zl, ad, s.cor.zl)
+		floats.AddScaled(s.zu, ad, s.cor.zu)
+	}
+}
+
+// saveBest remembers the current iterate as the best so far.
+func (s *solver) saveBest() {
+	if s.best == nil {
+		s.best = make([][]float64, 6)
+	}
+	for k, v := range [][]float64{s.x, s.xl, s.xu, s.zl, s.zu, s.y} {
+		s.best[k] = append(s.best[k][:0], v...)
+	}
+}
+
+// restoreBest returns to the best iterate (if one was saved) and refreshes
+// the residuals and measures reported for it.
+func (s *solver) restoreBest() {
+	if s.best == nil {
+		return
+	}
+	for k, v := range [][]float64{s.x, s.xl, s.xu, s.zl, s.zu, s.y} {
+		copy(v, s.best[k])
+	}
+	s.residuals()
+}
+
+// direction solves the Newton system for the current residuals and the
+// complementarity right-hand sides rxl, rxu, writing the step into d. rxl
+// and rxu may alias d.xl and d.xu.
+func (s *solver) direction(d *direction, rxl, rxu []float64) {
+	p := s.p
+	for j := 0; j < p.n; j++ {
+		r := s.rd[j]
+		if p.hasL[j] {
+			r -= (rxl[j] + s.zl[j]*s.rl[j]) / s.xl[j]
+		}
+		if p.hasU[j] {
+			r += (rxu[j] - s.zu[j]*s.ru[j]) / s.xu[j]
+		}
+		s.rhat[j] = r
+		s.tmpN[j] = s.theta[j] * r
+	}
+	p.a.MulVec(d.y, s.tmpN)
+	for i := range d.y {
+		d.y[i] += s.rp[i]
+	}
+	s.ne.solve(d.y)
+	p.a.MulTransVec(d.x, d.y)
+	for j := 0; j < p.n; j++ {
+		dx := s.theta[j] * (d.x[j] - s.rhat[j])
+		d.x[j] = dx
+		if p.hasL[j] {
+			dxl := dx - s.rl[j]
+			d.zl[j] = (rxl[j] - s.zl[j]*dxl) / s.xl[j]
+			d.xl[j] = dxl
+		} else {
+			d.xl[j], d.zl[j] = 0, 0
+		}
+		if p.hasU[j] {
+			dxu := s.ru[j] - dx
+			d.zu[j] = (rxu[j] - s.zu[j]*dxu) / s.xu[j]
+			d.xu[j] = dxu
+		} else {
+			d.xu[j], d.zu[j] = 0, 0
+		}
+	}
+}
+
+// stepLengths returns the largest primal and dual steps in [0, 1] keeping
+// the bound slacks and their duals non-negative.
+func (s *solver) stepLengths(d *direction) (ap, ad float64) {
+	ap, ad = 1, 1
+	p := s.p
+	for j := 0; j < p.n; j++ {
+		if p.hasL[j] {
+			if d.xl[j] < 0 {
+				ap = math.Min(ap, -s.xl[j]/d.xl[j])
+			}
+			if d.zl[j] < 0 {
+				ad = math.Min(ad, -s.zl[j]/d.zl[j])
+			}
+		}
+		if p.hasU[j] {
+			if d.xu[j] < 0 {
+				ap = math.Min(ap, -s.xu[j]/d.xu[j])
+			}
+			if d.zu[j] < 0 {
+				ad = math.Min(ad, -s.zu[j]/d.zu[j])
+			}
+		}
+	}
+	return ap, ad
+}

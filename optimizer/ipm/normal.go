@@ -1,0 +1,208 @@
+package ipm
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/gridd/gridd/optimizer/sparse"
+)
+
+// normalEq assembles and factors M = A·Θ·Aᵀ for a fixed A and changing
+// diagonal Θ. The pattern of M, its fill-reducing ordering and the symbolic
+// factorisation are computed once; each factor call only rebuilds values.
+type normalEq struct {
+	m     int
+	perm  []int // perm[k] = original row placed k-th
+	iperm []int
+
+	// Upper triangle of P·M·Pᵀ in CSC form.
+	cp, ri []int
+	val    []float64
+	diag   []int // position of each diagonal entry in val
+
+	// For column j of A: pairPos[pairPtr[j]:pairPtr[j+1]] are the positions
+	// in val receiving θj·pairVal[...].
+	pairPtr []int
+	pairPos []int32
+	pairVal []float64
+
+	chol *sparse.Cholesky
+
+	work, res, b, c, trial []float64
+}
+
+func newNormalEq(a *sparse.CSC) (*normalEq, error) {
+	m := a.Rows
+	at := a.Transpose()
+
+	// Full symmetric pattern of A·Aᵀ, one sorted list per row.
+	mark := make([]int, m)
+	for i := range mark {
+		mark[i] = -1
+	}
+	adjPtr := make([]int, m+1)
+	var adj []int
+	for i := 0; i < m; i++ {
+		mark[i] = i
+		adj = append(adj, i)
+		for p := at.ColPtr[i]; p < at.ColPtr[i+1]; p++ {
+			j := at.RowIdx[p]
+			for q := a.ColPtr[j]; q < a.ColPtr[j+1]; q++ {
+				if r := a.RowIdx[q]; mark[r] != i {
+					mark[r] = i
+					adj = append(adj, r)
+				}
+			}
+		}
+		adjPtr[i+1] = len(adj)
+	}
+	perm := sparse.MinimumDegree(m, adjPtr, adj)
+	if len(perm) != m {
+		return nil, fmt.Errorf("ipm: ordering returned %d of %d rows", len(perm), m)
+	}
+	iperm := make([]int, m)
+	for k, i := range perm {
+		iperm[i] = k
+	}
+
+	// Permuted upper triangle: entry (iperm[i], iperm[r]) kept when row ≤ column.
+	count := make([]int, m+1)
+	for i := 0; i < m; i++ {
+		a0 := iperm[i]
+		for _, r := range adj[adjPtr[i]:adjPtr[i+1]] {
+			if b0 := iperm[r]; a0 <= b0 {
+				count[b0+1]++
+			}
+		}
+	}
+	for k := 0; k < m; k++ {
+		count[k+1] += count[k]
+	}
+	cp := count
+	ri := make([]int, cp[m])
+	next := append([]int(nil), cp[:m]...)
+	for i := 0; i < m; i++ {
+		a0 := iperm[i]
+		for _, r := range adj[adjPtr[i]:adjPtr[i+1]] {
+			if b0 := iperm[r]; a0 <= b0 {
+				ri[next[b0]] = a0
+				next[b0]++
+			}
+		}
+	}
+	diag := make([]int, m)
+	for k := 0; k < m; k++ {
+		col := ri[cp[k]:cp[k+1]]
+		sort.Ints(col)
+		diag[k] = cp[k] + len(col) - 1 // the diagonal is the largest row index
+	}
+	find := func(row, col int) int {
+		c := ri[cp[col]:cp[col+1]]
+		k := sort.SearchInts(c, row)
+		return cp[col] + k
+	}
+
+	ne := &normalEq{m: m, perm: perm, iperm: iperm, cp: cp, ri: ri, diag: diag, val: make([]float64, len(ri))}
+	ne.pairPtr = make([]int, a.Cols+1)
+	for j := 0; j < a.Cols; j++ {
+		lo, hi := a.ColPtr[j], a.ColPtr[j+1]
+		for p := lo; p < hi; p++ {
+			for q := p; q < hi; q++ {
+				x, y := iperm[a.RowIdx[p]], iperm[a.RowIdx[q]]
+				if x > y {
+					x, y = y, x
+				}
+				ne.pairPos = append(ne.pairPos, int32(find(x, y)))
+				ne.pairVal = append(ne.pairVal, a.Val[p]*a.Val[q])
+			}
+		}
+		ne.pairPtr[j+1] = len(ne.pairPos)
+	}
+	chol, err := sparse.NewCholesky(m, cp, ri)
+	if err != nil {
+		return nil, fmt.Errorf("ipm: symbolic factorisation: %w", err)
+	}
+	ne.chol = chol
+	ne.work = make([]float64, m)
+	ne.res = make([]float64, m)
+	ne.b = make([]float64, m)
+	ne.c = make([]float64, m)
+	ne.trial = make([]float64, m)
+	return ne, nil
+}
+
+// factor assembles A·Θ·Aᵀ + reg·I and factors it.
+func (ne *normalEq) factor(theta []float64, reg float64) error {
+	val := ne.val
+	for i := range val {
+		val[i] = 0
+	}
+	for j := 0; j+1 < len(ne.pairPtr); j++ {
+		t := theta[j]
+		if t == 0 {
+			continue
+		}
+		for p := ne.pairPtr[j]; p < ne.pairPtr[j+1]; p++ {
+			val[ne.pairPos[p]] += t * ne.pairVal[p]
+		}
+	}
+	if reg != 0 {
+		for _, d := range ne.diag {
+			val[d] += reg
+		}
+	}
+	return ne.chol.Factorize(val)
+}
+
+// solve overwrites rhs (original row order) with M⁻¹·rhs, refining the
+// solution with up to two steps of iterative refinement.
+func (ne *normalEq) solve(rhs []float64) {
+	w, b, c, trial := ne.work, ne.b, ne.c, ne.trial
+	for k, i := range ne.perm {
+		b[k] = rhs[i]
+	}
+	copy(w, b)
+	ne.chol.Solve(w)
+	resNorm := ne.residual(b, w)
+	tol := 1e-13 * (1 + maxAbs(b))
+	for step := 0; step < 2 && resNorm > tol; step++ {
+		copy(c, ne.res)
+		ne.chol.Solve(c)
+		for k := range w {
+			trial[k] = w[k] + c[k]
+		}
+		r := ne.residual(b, trial)
+		if !(r < resNorm) {
+			break
+		}
+		copy(w, trial)
+		resNorm = r
+	}
+	for k, i := range ne.perm {
+		rhs[i] = w[k]
+	}
+}
+
+// residual sets ne.res = b − M·x (permuted space) and returns its max norm.
+func (ne *normalEq) residual(b, x []float64) float64 {
+	sparse.SymMulUpper(ne.res, ne.cp, ne.ri, ne.val, x)
+	r := 0.0
+	for k := range ne.res {
+		ne.res[k] = b[k] - ne.res[k]
+		if a := math.Abs(ne.res[k]); a > r || math.IsNaN(a) {
+			r = a
+		}
+	}
+	return r
+}
+
+func maxAbs(v []float64) float64 {
+	m := 0.0
+	for _, x := range v {
+		if a := math.Abs(x); a > m {
+			m = a
+		}
+	}
+	return m
+}

@@ -1,0 +1,382 @@
+package optimizer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// Limits that keep the LP numerically meaningful. Values beyond them are
+// rejected rather than clamped.
+const (
+	// MaxMagnitude bounds every power (kW), energy (kWh) and price.
+	MaxMagnitude = 1e9
+	// MaxSteps bounds the horizon length.
+	MaxSteps = 20000
+	// maxErrors bounds the number of validation errors reported at once.
+	maxErrors = 20
+)
+
+// Scenario is one optimisation problem: a horizon of equal steps, the grid
+// connection and tariff, the radial node tree, and the assets on it. Power
+// is in kW, positive when drawn from the site bus; energy in kWh; prices per
+// kWh (demand charge per kW).
+type Scenario struct {
+	Start       time.Time   `json:"start"`
+	StepMinutes int         `json:"step_minutes"`
+	Steps       int         `json:"steps"`
+	Grid        Grid        `json:"grid"`
+	Nodes       []Node      `json:"nodes"`
+	Loads       []Load      `json:"loads"`
+	PV          []PV        `json:"pv"`
+	Batteries   []Battery   `json:"batteries"`
+	EVSessions  []EVSession `json:"ev_sessions"`
+}
+
+// Grid is the point of common coupling and its tariff.
+type Grid struct {
+	// ImportLimitKW and ExportLimitKW bound grid import and export; 0 means
+	// no flow in that direction is allowed.
+	ImportLimitKW float64 `json:"import_limit_kw"`
+	ExportLimitKW float64 `json:"export_limit_kw"`
+	// ImportPrice and ExportPrice hold one price per step, per kWh.
+	ImportPrice []float64 `json:"import_price"`
+	ExportPrice []float64 `json:"export_price"`
+	// DemandChargePerKW is charged on the import peak above PeakSoFarKW.
+	DemandChargePerKW float64 `json:"demand_charge_per_kw"`
+	PeakSoFarKW       float64 `json:"peak_so_far_kw"`
+}
+
+// Node is a node of the radial network tree. The root has Parent "".
+type Node struct {
+	ID     string `json:"id"`
+	Parent string `json:"parent"`
+	// LimitKW bounds the net power of the node's subtree in both
+	// directions; it must be > 0.
+	LimitKW float64 `json:"limit_kw"`
+}
+
+// Load is a fixed consumption: its power is its forecast.
+type Load struct {
+	ID         string    `json:"id"`
+	Node       string    `json:"node"`
+	ForecastKW []float64 `json:"forecast_kw"`
+}
+
+// PV is a PV plant. ForecastKW is the available generation, a non-negative
+// magnitude; a curtailable plant may generate less.
+type PV struct {
+	ID          string    `json:"id"`
+	Node        string    `json:"node"`
+	ForecastKW  []float64 `json:"forecast_kw"`
+	Curtailable bool      `json:"curtailable"`
+}
+
+// Battery is a stationary battery.
+type Battery struct {
+	ID                  string  `json:"id"`
+	Node                string  `json:"node"`
+	SoCKWh              float64 `json:"soc_kwh"`
+	MinSoCKWh           float64 `json:"min_soc_kwh"`
+	MaxSoCKWh           float64 `json:"max_soc_kwh"`
+	MaxChargeKW         float64 `json:"max_charge_kw"`
+	MaxDischargeKW      float64 `json:"max_discharge_kw"`
+	ChargeEfficiency    float64 `json:"charge_efficiency"`
+	DischargeEfficiency float64 `json:"discharge_efficiency"`
+	WearCostPerKWh      float64 `json:"wear_cost_per_kwh"`
+	// TerminalSoCKWh, if set, is the minimum SoC at the end of the horizon.
+	TerminalSoCKWh *float64 `json:"terminal_soc_kwh,omitempty"`
+}
+
+// EVSession is an EV plugged in from ArrivalStep (inclusive) to
+// DepartureStep (exclusive), wanting EnergyKWh by departure.
+type EVSession struct {
+	ID            string  `json:"id"`
+	Node          string  `json:"node"`
+	ArrivalStep   int     `json:"arrival_step"`
+	DepartureStep int     `json:"departure_step"`
+	EnergyKWh     float64 `json:"energy_kwh"`
+	MaxChargeKW   float64 `json:"max_charge_kw"`
+	// MaxDischargeKW > 0 allows vehicle-to-grid discharge.
+	MaxDischargeKW float64 `json:"max_discharge_kw"`
+	// V2GBudgetKWh is how far the cumulative net energy may go below zero.
+	V2GBudgetKWh       float64 `json:"v2g_budget_kwh"`
+	WearCostPerKWh     float64 `json:"wear_cost_per_kwh"`
+	UnmetPenaltyPerKWh float64 `json:"unmet_penalty_per_kwh"`
+}
+
+// StepHours returns the step length in hours.
+func (s *Scenario) StepHours() float64 { return float64(s.StepMinutes) / 60 }
+
+// StepTime returns the start time of step t.
+func (s *Scenario) StepTime(t int) time.Time {
+	return s.Start.Add(time.Duration(t) * time.Duration(s.StepMinutes) * time.Minute)
+}
+
+// ParseScenario decodes a JSON scenario and validates it. Decoding is
+// strict: unknown fields (usually misspelt ones, which would otherwise read
+// as zero) and trailing data are errors.
+func ParseScenario(data []byte) (*Scenario, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var s Scenario
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("optimizer: decoding scenario: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("optimizer: decoding scenario: unexpected data after the scenario object")
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// ValidationError lists every problem found in a scenario (up to a limit),
+// each naming the field path and the bad value.
+type ValidationError struct {
+	Problems []string
+	// More counts problems found beyond those listed.
+	More int
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("optimizer: invalid scenario: ")
+	b.WriteString(strings.Join(e.Problems, "; "))
+	if e.More > 0 {
+		fmt.Fprintf(&b, "; and %d more", e.More)
+	}
+	return b.String()
+}
+
+type validator struct{ err ValidationError }
+
+func (v *validator) add(format string, args ...any) {
+	if len(v.err.Problems) >= maxErrors {
+		v.err.More++
+		return
+	}
+	v.err.Problems = append(v.err.Problems, fmt.Sprintf(format, args...))
+}
+
+// number checks that x is finite, within ±MaxMagnitude and not negative
+// unless allowed.
+func (v *validator) number(path string, x float64, allowNegative bool) bool {
+	switch {
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		v.add("%s: %v is not a finite number", path, x)
+	case math.Abs(x) > MaxMagnitude:
+		v.add("%s: %g exceeds the magnitude limit %g", path, x, float64(MaxMagnitude))
+	case !allowNegative && x < 0:
+		v.add("%s: %g must not be negative", path, x)
+	default:
+		return true
+	}
+	return false
+}
+
+// series checks a per-step array.
+func (v *validator) series(path string, xs []float64, steps int, allowNegative bool) bool {
+	if len(xs) != steps {
+		v.add("%s: has %d values, want steps = %d", path, len(xs), steps)
+		return false
+	}
+	ok := true
+	for t, x := range xs {
+		if !v.number(fmt.Sprintf("%s[%d]", path, t), x, allowNegative) {
+			ok = false
+		}
+	}
+	return ok
+}
+
+// Validate checks the scenario and returns a *ValidationError naming every
+// bad field (field path and value), or nil.
+func (s *Scenario) Validate() error {
+	v := &validator{}
+	if s.Start.IsZero() {
+		v.add("start: missing (an RFC 3339 time is required)")
+	}
+	if s.StepMinutes <= 0 || s.StepMinutes > 1440 {
+		v.add("step_minutes: %d must be in 1..1440", s.StepMinutes)
+	}
+	stepsOK := s.Steps > 0 && s.Steps <= MaxSteps
+	if !stepsOK {
+		v.add("steps: %d must be in 1..%d", s.Steps, MaxSteps)
+	}
+
+	g := s.Grid
+	v.number("grid.import_limit_kw", g.ImportLimitKW, false)
+	v.number("grid.export_limit_kw", g.ExportLimitKW, false)
+	v.number("grid.demand_charge_per_kw", g.DemandChargePerKW, false)
+	v.number("grid.peak_so_far_kw", g.PeakSoFarKW, false)
+	if stepsOK {
+		okI := v.series("grid.import_price", g.ImportPrice, s.Steps, true)
+		okE := v.series("grid.export_price", g.ExportPrice, s.Steps, true)
+		if okI && okE {
+			for t := range g.ExportPrice {
+				if g.ExportPrice[t] > g.ImportPrice[t] {
+					v.add("grid.export_price[%d]: %g > import_price[%d] %g (buying to sell back would be unbounded profit)",
+						t, g.ExportPrice[t], t, g.ImportPrice[t])
+				}
+			}
+		}
+	}
+
+	s.validateNodes(v)
+	nodes := make(map[string]bool, len(s.Nodes))
+	for _, n := range s.Nodes {
+		nodes[n.ID] = true
+	}
+	assetAt := map[string]string{} // id → path of first use
+	asset := func(path, id, node string) {
+		switch {
+		case id == "":
+			v.add("%s.id: missing", path)
+		case assetAt[id] != "":
+			v.add("%s.id: duplicate %q (also %s)", path, id, assetAt[id])
+		default:
+			assetAt[id] = path
+		}
+		if !nodes[node] {
+			v.add("%s.node: unknown node %q", path, node)
+		}
+	}
+	for i, l := range s.Loads {
+		p := fmt.Sprintf("loads[%d]", i)
+		asset(p, l.ID, l.Node)
+		if stepsOK {
+			v.series(p+".forecast_kw", l.ForecastKW, s.Steps, false)
+		}
+	}
+	for i, pv := range s.PV {
+		p := fmt.Sprintf("pv[%d]", i)
+		asset(p, pv.ID, pv.Node)
+		if stepsOK {
+			v.series(p+".forecast_kw", pv.ForecastKW, s.Steps, false)
+		}
+	}
+	for i := range s.Batteries {
+		b := &s.Batteries[i]
+		p := fmt.Sprintf("batteries[%d]", i)
+		asset(p, b.ID, b.Node)
+		okMin := v.number(p+".min_soc_kwh", b.MinSoCKWh, false)
+		okMax := v.number(p+".max_soc_kwh", b.MaxSoCKWh, false)
+		okSoC := v.number(p+".soc_kwh", b.SoCKWh, false)
+		v.number(p+".max_charge_kw", b.MaxChargeKW, false)
+		v.number(p+".max_discharge_kw", b.MaxDischargeKW, false)
+		v.number(p+".wear_cost_per_kwh", b.WearCostPerKWh, false)
+		for _, e := range []struct {
+			name string
+			x    float64
+		}{{"charge_efficiency", b.ChargeEfficiency}, {"discharge_efficiency", b.DischargeEfficiency}} {
+			if !(e.x > 0 && e.x <= 1) {
+				v.add("%s.%s: %v must be in (0, 1]", p, e.name, e.x)
+			}
+		}
+		if okMin && okMax && b.MinSoCKWh > b.MaxSoCKWh {
+			v.add("%s.min_soc_kwh: %g > max_soc_kwh %g", p, b.MinSoCKWh, b.MaxSoCKWh)
+			continue
+		}
+		if okMin && okMax && okSoC && (b.SoCKWh < b.MinSoCKWh || b.SoCKWh > b.MaxSoCKWh) {
+			v.add("%s.soc_kwh: %g outside [min_soc_kwh %g, max_soc_kwh %g]", p, b.SoCKWh, b.MinSoCKWh, b.MaxSoCKWh)
+		}
+		if b.TerminalSoCKWh != nil {
+			ts := *b.TerminalSoCKWh
+			if v.number(p+".terminal_soc_kwh", ts, false) && okMin && okMax && (ts < b.MinSoCKWh || ts > b.MaxSoCKWh) {
+				v.add("%s.terminal_soc_kwh: %g outside [min_soc_kwh %g, max_soc_kwh %g]", p, ts, b.MinSoCKWh, b.MaxSoCKWh)
+			}
+		}
+	}
+	for i, e := range s.EVSessions {
+		p := fmt.Sprintf("ev_sessions[%d]", i)
+		asset(p, e.ID, e.Node)
+		if e.ArrivalStep < 0 {
+			v.add("%s.arrival_step: %d must not be negative (use 0 for a session already plugged in)", p, e.ArrivalStep)
+		}
+		if e.DepartureStep <= e.ArrivalStep {
+			v.add("%s.departure_step: %d must be after arrival_step %d", p, e.DepartureStep, e.ArrivalStep)
+		}
+		v.number(p+".energy_kwh", e.EnergyKWh, false)
+		v.number(p+".max_charge_kw", e.MaxChargeKW, false)
+		v.number(p+".max_discharge_kw", e.MaxDischargeKW, false)
+		v.number(p+".v2g_budget_kwh", e.V2GBudgetKWh, false)
+		v.number(p+".wear_cost_per_kwh", e.WearCostPerKWh, false)
+		v.number(p+".unmet_penalty_per_kwh", e.UnmetPenaltyPerKWh, false)
+	}
+	if len(v.err.Problems) > 0 {
+		return &v.err
+	}
+	return nil
+}
+
+func (s *Scenario) validateNodes(v *validator) {
+	if len(s.Nodes) == 0 {
+		v.add("nodes: at least one node (the root) is required")
+		return
+	}
+	index := map[string]int{}
+	var roots []string
+	for i, n := range s.Nodes {
+		p := fmt.Sprintf("nodes[%d]", i)
+		if n.ID == "" {
+			v.add("%s.id: missing", p)
+		} else if j, dup := index[n.ID]; dup {
+			v.add("%s.id: duplicate %q (also nodes[%d])", p, n.ID, j)
+		} else {
+			index[n.ID] = i
+		}
+		if v.number(p+".limit_kw", n.LimitKW, false) && n.LimitKW <= 0 {
+			v.add("%s.limit_kw: %g must be > 0", p, n.LimitKW)
+		}
+		if n.Parent == "" {
+			roots = append(roots, fmt.Sprintf("nodes[%d] %q", i, n.ID))
+		}
+	}
+	if len(roots) != 1 {
+		v.add("nodes: %d roots (%s); exactly one node must have parent \"\"", len(roots), strings.Join(roots, ", "))
+	}
+	for i, n := range s.Nodes {
+		if n.Parent != "" {
+			if _, ok := index[n.Parent]; !ok {
+				v.add("nodes[%d].parent: unknown node %q", i, n.Parent)
+			}
+		}
+	}
+	// Cycles: follow parents from each node; report each cycle once, at
+	// the first node found on it.
+	reported := map[string]bool{}
+	for i, n := range s.Nodes {
+		seen := map[string]int{}
+		path := []string{}
+		for cur := n.ID; cur != ""; {
+			if k, again := seen[cur]; again {
+				cycle := append(path[k:], cur)
+				key := cycle[0]
+				for _, c := range cycle {
+					if c < key {
+						key = c
+					}
+				}
+				if !reported[key] {
+					reported[key] = true
+					v.add("nodes[%d].parent: cycle %s", i, strings.Join(cycle, " -> "))
+				}
+				break
+			}
+			seen[cur] = len(path)
+			path = append(path, cur)
+			j, ok := index[cur]
+			if !ok {
+				break
+			}
+			cur = s.Nodes[j].Parent
+		}
+	}
+}

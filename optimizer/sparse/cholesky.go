@@ -1,0 +1,246 @@
+package sparse
+
+import (
+	"fmt"
+	"math"
+)
+
+// hugePivot replaces a dependent pivot; its square root is the stored
+// diagonal of L, so the matching solution component is ~1e-64 times its
+// right-hand side.
+const hugePivot = 1e128
+
+// Cholesky is a sparse LLᵀ factorisation of a symmetric positive
+// (semi)definite matrix whose upper triangle (including the full diagonal)
+// has a fixed pattern. The caller applies any fill-reducing permutation to
+// the pattern before calling NewCholesky.
+type Cholesky struct {
+	n      int
+	cp, ri []int // upper-triangular input pattern
+
+	parent []int // elimination tree
+	rowPtr []int // row k of L (strictly lower part) is rowCol[rowPtr[k]:rowPtr[k+1]],
+	rowCol []int // in topological order of the elimination tree
+
+	lp []int // column pointers of L; the diagonal is stored first in each column
+	li []int // row indices of L
+	lx []float64
+
+	x    []float64 // dense workspace
+	next []int
+
+	// PivotTol is the relative tolerance below which a pivot is taken as
+	// zero: a pivot d of row k is replaced when d ≤ PivotTol·A(k,k).
+	PivotTol float64
+	// Replaced counts the pivots replaced by the last Factorize call.
+	Replaced int
+}
+
+// NewCholesky performs the symbolic factorisation of the n×n symmetric matrix
+// whose upper triangle has the pattern (colPtr, rowIdx): column k holds rows
+// i ≤ k, and every diagonal entry must be present.
+func NewCholesky(n int, colPtr, rowIdx []int) (*Cholesky, error) {
+	if len(colPtr) != n+1 {
+		return nil, fmt.Errorf("sparse: cholesky: colPtr has %d entries, want %d", len(colPtr), n+1)
+	}
+	c := &Cholesky{n: n, cp: colPtr, ri: rowIdx, PivotTol: 1e-14}
+	for k := 0; k < n; k++ {
+		hasDiag := false
+		for p := colPtr[k]; p < colPtr[k+1]; p++ {
+			i := rowIdx[p]
+			if i > k || i < 0 {
+				return nil, fmt.Errorf("sparse: cholesky: entry (%d,%d) is not in the upper triangle", i, k)
+			}
+			if i == k {
+				hasDiag = true
+			}
+		}
+		if !hasDiag {
+			return nil, fmt.Errorf("sparse: cholesky: diagonal entry %d missing from pattern", k)
+		}
+	}
+
+	// Elimination tree (Liu's algorithm with path compression).
+	c.parent = make([]int, n)
+	ancestor := make([]int, n)
+	for k := 0; k < n; k++ {
+		c.parent[k] = -1
+		ancestor[k] = -1
+		for p := colPtr[k]; p < colPtr[k+1]; p++ {
+			for i := rowIdx[p]; i != -1 && i < k; {
+				inext := ancestor[i]
+				ancestor[i] = k
+				if inext == -1 {
+					c.parent[i] = k
+				}
+				i = inext
+			}
+		}
+	}
+
+	// Row structure of L by elimination-tree reach; column counts follow.
+	count := make([]int, n)
+	flag := make([]int, n)
+	for i := range flag {
+		flag[i] = -1
+	}
+	stack := make([]int, n)
+	c.rowPtr = make([]int, n+1)
+	for k := 0; k < n; k++ {
+		pat := c.ereach(k, flag, stack)
+		c.rowCol = append(c.rowCol, pat...)
+		for _, j := range pat {
+			count[j]++
+		}
+		c.rowPtr[k+1] = len(c.rowCol)
+	}
+	c.lp = make([]int, n+1)
+	for j := 0; j < n; j++ {
+		c.lp[j+1] = c.lp[j] + 1 + count[j]
+	}
+	nnz := c.lp[n]
+	c.li = make([]int, nnz)
+	c.lx = make([]float64, nnz)
+	c.next = make([]int, n)
+	for j := 0; j < n; j++ {
+		c.li[c.lp[j]] = j
+		c.next[j] = c.lp[j] + 1
+	}
+	for k := 0; k < n; k++ {
+		for _, j := range c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]] {
+			c.li[c.next[j]] = k
+			c.next[j]++
+		}
+	}
+	c.x = make([]float64, n)
+	return c, nil
+}
+
+// ereach returns the pattern of row k of L (columns j < k), topologically
+// ordered (every node before its elimination-tree ancestors).
+func (c *Cholesky) ereach(k int, flag, s []int) []int {
+	n := c.n
+	top := n
+	flag[k] = k
+	for p := c.cp[k]; p < c.cp[k+1]; p++ {
+		i := c.ri[p]
+		if i > k {
+			continue
+		}
+		length := 0
+		for ; flag[i] != k; i = c.parent[i] {
+			s[length] = i
+			length++
+			flag[i] = k
+		}
+		for length > 0 {
+			top--
+			length--
+			s[top] = s[length]
+		}
+	}
+	return s[top:n]
+}
+
+// N returns the matrix dimension.
+func (c *Cholesky) N() int { return c.n }
+
+// NnzL returns the number of entries of the factor L, diagonal included.
+func (c *Cholesky) NnzL() int { return c.lp[c.n] }
+
+// Factorize computes the numeric factor for the values val, aligned with the
+// pattern given to NewCholesky. Dependent pivots are replaced (see PivotTol);
+// their number is left in Replaced. It fails only on non-finite input.
+func (c *Cholesky) Factorize(val []float64) error {
+	n := c.n
+	if len(val) != c.cp[n] {
+		return fmt.Errorf("sparse: cholesky: %d values for a pattern of %d entries", len(val), c.cp[n])
+	}
+	x := c.x
+	lp, li, lx := c.lp, c.li, c.lx
+	for j := 0; j < n; j++ {
+		c.next[j] = lp[j] + 1
+	}
+	c.Replaced = 0
+	for k := 0; k < n; k++ {
+		for p := c.cp[k]; p < c.cp[k+1]; p++ {
+			x[c.ri[p]] += val[p]
+		}
+		d := x[k]
+		x[k] = 0
+		orig := d
+		if math.IsNaN(d) || math.IsInf(d, 0) {
+			return fmt.Errorf("sparse: cholesky: non-finite diagonal %v at %d", d, k)
+		}
+		for _, j := range c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]] {
+			lkj := x[j] / lx[lp[j]]
+			x[j] = 0
+			end := c.next[j]
+			for p := lp[j] + 1; p < end; p++ {
+				x[li[p]] -= lx[p] * lkj
+			}
+			d -= lkj * lkj
+			lx[end] = lkj
+			c.next[j] = end + 1
+		}
+		if !(d > c.PivotTol*math.Abs(orig)) || d <= 0 {
+			lx[lp[k]] = math.Sqrt(hugePivot)
+			c.Replaced++
+			continue
+		}
+		lx[lp[k]] = math.Sqrt(d)
+	}
+	for _, v := range lx {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("sparse: cholesky: factor has non-finite entry %v", v)
+		}
+	}
+	return nil
+}
+
+// Solve overwrites b with the solution of (LLᵀ)·x = b.
+func (c *Cholesky) Solve(b []float64) {
+	n := c.n
+	lp, li, lx := c.lp, c.li, c.lx
+	for j := 0; j < n; j++ {
+		bj := b[j] / lx[lp[j]]
+		b[j] = bj
+		if bj == 0 {
+			continue
+		}
+		for p := lp[j] + 1; p < lp[j+1]; p++ {
+			b[li[p]] -= lx[p] * bj
+		}
+	}
+	for j := n - 1; j >= 0; j-- {
+		s := b[j]
+		for p := lp[j] + 1; p < lp[j+1]; p++ {
+			s -= lx[p] * b[li[p]]
+		}
+		b[j] = s / lx[lp[j]]
+	}
+}
+
+// SymMulUpper sets y = A·x for the symmetric matrix whose upper triangle is
+// given by the pattern (colPtr, rowIdx) and values val.
+func SymMulUpper(y []float64, colPtr, rowIdx []int, val, x []float64) {
+	n := len(colPtr) - 1
+	for i := 0; i < n; i++ {
+		y[i] = 0
+	}
+	for k := 0; k < n; k++ {
+		xk := x[k]
+		s := 0.0
+		for p := colPtr[k]; p < colPtr[k+1]; p++ {
+			i := rowIdx[p]
+			v := val[p]
+			if i == k {
+				s += v * xk
+				continue
+			}
+			y[i] += v * xk
+			s += v * x[i]
+		}
+		y[k] += s
+	}
+}

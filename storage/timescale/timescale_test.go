@@ -1,0 +1,371 @@
+package timescale
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/gridd/gridd/storage"
+	"github.com/gridd/gridd/storage/storetest"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// serverDSN returns GRIDD_TEST_PG_DSN, skipping the test when it is unset unless
+// GRIDD_REQUIRE_PG=1, which makes it a failure.
+func serverDSN(tb testing.TB) string {
+	tb.Helper()
+	dsn := os.Getenv("GRIDD_TEST_PG_DSN")
+	if dsn == "" {
+		if os.Getenv("GRIDD_REQUIRE_PG") == "1" {
+			tb.Fatal("GRIDD_TEST_PG_DSN is unset and GRIDD_REQUIRE_PG=1: PostgreSQL tests must run")
+		}
+		tb.Skip("GRIDD_TEST_PG_DSN is unset; skipping PostgreSQL tests")
+	}
+	return dsn
+}
+
+// withDatabase returns dsn pointed at database name.
+func withDatabase(tb testing.TB, dsn, name string) string {
+	tb.Helper()
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			tb.Fatalf("parse GRIDD_TEST_PG_DSN: %v", err)
+		}
+		u.Path = "/" + name
+		return u.String()
+	}
+	return dsn + " dbname=" + name
+}
+
+// freshDatabase creates an empty database, dropped when the test ends, and returns its DSN.
+func freshDatabase(tb testing.TB) string {
+	tb.Helper()
+	dsn := serverDSN(tb)
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		tb.Fatal(err)
+	}
+	name := "gridd_test_" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		tb.Fatalf("connect to GRIDD_TEST_PG_DSN: %v", err)
+	}
+	defer admin.Close(ctx)
+	// A linguistic (ICU) collation, so the suite checks that ordering does not depend on it.
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"); err != nil {
+		tb.Logf("create database %s with an ICU collation: %v; using the server default", name, err)
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+			tb.Fatalf("create database %s: %v", name, err)
+		}
+	}
+	tb.Cleanup(func() {
+		admin, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			tb.Errorf("connect to drop %s: %v", name, err)
+			return
+		}
+		defer admin.Close(ctx)
+		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			tb.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	return withDatabase(tb, dsn, name)
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func openFresh(tb testing.TB) *Store {
+	tb.Helper()
+	s, err := Open(tb.Context(), freshDatabase(tb), quietLog())
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func TestContract(t *testing.T) {
+	serverDSN(t)
+	storetest.Run(t, func(t *testing.T) storage.Store { return openFresh(t) })
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) storage.Store { return openFresh(b) })
+}
+
+func appliedMigrations(t *testing.T, s *Store) []string {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), `SELECT format('%s_%s', version, name) FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func wantMigrations(t *testing.T, hypertables bool) []string {
+	t.Helper()
+	versions, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, alts := range versions {
+		m := alts[0]
+		if len(alts) == 2 && hypertables {
+			m = alts[1]
+		}
+		out = append(out, fmt.Sprintf("%d_%s", m.version, m.name))
+	}
+	return out
+}
+
+func TestOpenTwiceIsIdempotent(t *testing.T) {
+	ctx := t.Context()
+	dsn := freshDatabase(t)
+	s1, err := Open(ctx, dsn, quietLog())
+	if err != nil {
+		t.Fatalf("first Open: %v", err)
+	}
+	want := wantMigrations(t, s1.Hypertables())
+	if got := appliedMigrations(t, s1); !slices.Equal(got, want) {
+		t.Fatalf("applied migrations %v, want %v", got, want)
+	}
+	x := storage.Sample{Time: time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC), DeviceID: "d", Point: "p", Value: 1.5, Quality: storage.QualityGood}
+	if err := s1.WriteTelemetry(ctx, []storage.Sample{x}); err != nil {
+		t.Fatal(err)
+	}
+	s1.Close()
+
+	s2, err := Open(ctx, dsn, quietLog())
+	if err != nil {
+		t.Fatalf("second Open: %v", err)
+	}
+	defer s2.Close()
+	if got := appliedMigrations(t, s2); !slices.Equal(got, want) {
+		t.Fatalf("after reopening, applied migrations %v, want %v", got, want)
+	}
+	if n, err := s2.CountTelemetry(ctx, ""); err != nil || n != 1 {
+		t.Fatalf("after reopening, CountTelemetry = %d, %v; want 1", n, err)
+	}
+	// Migrate on an up-to-date database is a no-op too.
+	if err := Migrate(ctx, s2.pool); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if got := appliedMigrations(t, s2); !slices.Equal(got, want) {
+		t.Fatalf("after Migrate, applied migrations %v, want %v", got, want)
+	}
+}
+
+func TestConcurrentOpen(t *testing.T) {
+	ctx := t.Context()
+	dsn := freshDatabase(t)
+	const openers = 3
+	stores := make([]*Store, openers)
+	errs := make([]error, openers)
+	var wg sync.WaitGroup
+	for i := range openers {
+		wg.Go(func() { stores[i], errs[i] = Open(ctx, dsn, quietLog()) })
+	}
+	wg.Wait()
+	for i := range openers {
+		if errs[i] != nil {
+			t.Fatalf("concurrent Open %d: %v", i, errs[i])
+		}
+		defer stores[i].Close()
+	}
+	if got, want := appliedMigrations(t, stores[0]), wantMigrations(t, stores[0].Hypertables()); !slices.Equal(got, want) {
+		t.Fatalf("applied migrations %v, want %v", got, want)
+	}
+	// Every opener works on the one schema.
+	for i, s := range stores {
+		if _, err := s.AppendAudit(ctx, storage.AuditEvent{Time: time.Date(2025, 1, 1, 0, 0, i, 0, time.UTC), Actor: "system", Action: "test"}); err != nil {
+			t.Fatalf("store %d: %v", i, err)
+		}
+	}
+	got, err := stores[0].ListAudit(ctx, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC), 0)
+	if err != nil || len(got) != openers {
+		t.Fatalf("ListAudit: %d events, %v; want %d", len(got), err, openers)
+	}
+}
+
+func TestOpenRejectsNewerSchema(t *testing.T) {
+	ctx := t.Context()
+	dsn := freshDatabase(t)
+	s, err := Open(ctx, dsn, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES (999, 'from_the_future')`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(ctx, dsn, quietLog()); err == nil || !strings.Contains(err.Error(), "999") {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("Open of a database with schema version 999: error = %v, want one naming 999", err)
+	}
+}
+
+func TestOpenRejectsBadDSN(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for _, dsn := range []string{"postgres://%zz", "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"} {
+		if s, err := Open(ctx, dsn, quietLog()); err == nil {
+			s.Close()
+			t.Fatalf("Open(%q) succeeded, want an error", dsn)
+		}
+	}
+}
+
+func TestLayout(t *testing.T) {
+	ctx := t.Context()
+	s := openFresh(t)
+	defer s.Close()
+	var hyper bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')`).Scan(&hyper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hyper != s.Hypertables() {
+		t.Fatalf("Hypertables() = %v, but timescaledb installed = %v", s.Hypertables(), hyper)
+	}
+	for _, table := range []string{"telemetry", "forecasts", "setpoint_writes", "cycle_runs"} {
+		if hyper {
+			var ok bool
+			if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = $1)`, table).Scan(&ok); err != nil || !ok {
+				t.Errorf("%s is not a hypertable (%v)", table, err)
+			}
+			continue
+		}
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE tablename = $1 AND indexdef LIKE '%USING brin%'`, table).Scan(&n); err != nil || n != 1 {
+			t.Errorf("%s has %d BRIN indexes (%v), want 1", table, n, err)
+		}
+	}
+}
+
+func TestAuditIsAppendOnly(t *testing.T) {
+	ctx := t.Context()
+	s := openFresh(t)
+	defer s.Close()
+	id, err := s.AppendAudit(ctx, storage.AuditEvent{Time: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), Actor: "system", Action: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`UPDATE audit_events SET actor = 'mallory' WHERE id = $1`,
+		`DELETE FROM audit_events WHERE id = $1`,
+		`TRUNCATE audit_events`,
+	} {
+		var args []any
+		if strings.Contains(stmt, "$1") {
+			args = append(args, id)
+		}
+		if _, err := s.pool.Exec(ctx, stmt, args...); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: error = %v, want append-only refusal", stmt, err)
+		}
+	}
+	got, err := s.ListAudit(ctx, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+	if err != nil || len(got) != 1 || got[0].Actor != "system" {
+		t.Fatalf("audit after refused changes: %+v, %v", got, err)
+	}
+}
+
+// TestMigrateOnSharedPool runs Migrate with a caller's pool, as the migrate command does.
+func TestMigrateOnSharedPool(t *testing.T) {
+	ctx := t.Context()
+	dsn := freshDatabase(t)
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := Migrate(ctx, pool); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(wantMigrations(t, false)) {
+		t.Fatalf("schema_migrations has %d rows (%v), want %d", n, err, len(wantMigrations(t, false)))
+	}
+	// The advisory lock was released: taking it again does not block.
+	var locked bool
+	if err := pool.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, migrateLockKey).Scan(&locked); err != nil || !locked {
+		t.Fatalf("migration lock still held after Migrate (%v)", err)
+	}
+}
+
+func TestLoadMigrations(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		files   []string
+		wantErr string
+	}{
+		{"single files", []string{"0002_b.sql", "0001_a.sql"}, ""},
+		{"alternatives", []string{"0001_a.sql", "0002_timescale.sql", "0002_plain.sql"}, ""},
+		{"suffixed alternatives", []string{"0001_x_plain.sql", "0001_x_timescale.sql"}, ""},
+		{"gap", []string{"0001_a.sql", "0003_c.sql"}, "without gaps"},
+		{"two plain files", []string{"0001_a.sql", "0001_b.sql"}, "want one file"},
+		{"lone alternative", []string{"0001_timescale.sql"}, "want one file"},
+		{"bad name", []string{"0001_a.sql", "2_b.sql"}, "NNNN_name.sql"},
+		{"version zero", []string{"0000_a.sql"}, "not positive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := fstest.MapFS{}
+			for _, f := range tc.files {
+				fsys["migrations/"+f] = &fstest.MapFile{Data: []byte("SELECT 1;")}
+			}
+			versions, err := loadMigrations(fsys)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, alts := range versions {
+					if alts[0].version != i+1 {
+						t.Fatalf("version %d holds migration %d", i+1, alts[0].version)
+					}
+					if len(alts) == 2 && !(isPlain(alts[0].name) && isTimescale(alts[1].name)) {
+						t.Fatalf("alternatives %v are not ordered plain, timescale", names(alts))
+					}
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func FuzzParseMigrationName(f *testing.F) {
+	for _, s := range []string{"0001_schema.sql", "0002_timescale.sql", "0002_plain.sql", "0000_x.sql", "1_x.sql", "0001_X.sql", "0001_.sql", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		v, n, err := parseMigrationName(name)
+		if err != nil {
+			return
+		}
+		if want := fmt.Sprintf("%04d_%s.sql", v, n); v <= 0 || want != name {
+			t.Fatalf("parseMigrationName(%q) = %d, %q; does not rebuild the name", name, v, n)
+		}
+	})
+}
