@@ -10,6 +10,11 @@ import (
 // Method names of Select's combination candidate.
 const MethodCombined = "combined"
 
+// DefaultSelectBandOrigins is Select's Band.Origins when that is 0: the fitted
+// candidates' residuals are partly in-sample, and a longer window keeps the
+// P10–P90 band from being too narrow.
+const DefaultSelectBandOrigins = 56
+
 // DefaultSelectOrigins is how many earlier daily origins Select scores its
 // candidates on when Origins is 0.
 const DefaultSelectOrigins = 14
@@ -29,7 +34,8 @@ type Select struct {
 	Regression Regression
 	// DoubleSeasonal configures the exponential smoothing candidate.
 	DoubleSeasonal DoubleSeasonal
-	Band           BandOptions
+	// Band as for the other methods, but Origins 0 means DefaultSelectBandOrigins.
+	Band BandOptions
 }
 
 type combined struct{ parts []pointMethod }
@@ -61,7 +67,11 @@ func (s Select) Forecast(ctx context.Context, req Request) (*Result, error) {
 	if nOrig == 0 {
 		nOrig = DefaultSelectOrigins
 	}
-	lookback := max(s.Band.lookback(req.Step), time.Duration(nOrig+1)*Day)
+	band := s.Band
+	if band.Origins == 0 {
+		band.Origins = DefaultSelectBandOrigins
+	}
+	lookback := max(band.lookback(req.Step), time.Duration(nOrig+1)*Day)
 	var cands []pointMethod
 	if stepsPerDay(req.Step) > 0 && !p.firstStart().After(origin.Add(-Week)) {
 		cands = append(cands, seasonal{period: Week, gap: DefaultMaxGapPeriods})
@@ -116,5 +126,5 @@ func (s Select) Forecast(ctx context.Context, req Request) (*Result, error) {
 	if best == nil {
 		return Auto{Band: s.Band}.Forecast(ctx, req)
 	}
-	return finish(ctx, req, p, best, best.point(p, origin, req.Step, req.Steps), s.Band)
+	return finish(ctx, req, p, best, best.point(p, origin, req.Step, req.Steps), band)
 }

@@ -184,7 +184,7 @@ func Solve(ctx context.Context, s *Scenario, opts Options) (*Plan, error) {
 		return plan, &InfeasibleError{Conflicts: conflicts}
 	}
 	f := formulate(s)
-	iopts := ipm.Options{GapTol: tol, FeasTol: tol / 100, MaxIter: opts.MaxIterations, Logger: logger}
+	iopts := ipm.Options{GapTol: tol, FeasTol: tol / 10, MaxIter: opts.MaxIterations, Logger: logger}
 	sol, err := ipm.Solve(ctx, f.m, iopts)
 	if err != nil {
 		if ctx.Err() != nil {

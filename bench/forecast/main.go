@@ -16,7 +16,10 @@ import (
 	"github.com/gridd/gridd/forecast"
 )
 
-var pvSite forecast.PVSite
+var (
+	pvSite      forecast.PVSite
+	bandOrigins int
+)
 
 func main() {
 	data := flag.String("data", "", "CSV file")
@@ -28,6 +31,7 @@ func main() {
 	methods := flag.String("methods", "naive,select", "comma-separated methods: naive,daily,regression,des,select")
 	tz := flag.String("tz", "UTC", "time zone of calendar features")
 	nonneg := flag.Bool("nonnegative", false, "floor forecasts at 0")
+	flag.IntVar(&bandOrigins, "band-origins", 0, "BandOptions.Origins (0: default)")
 	flag.Float64Var(&pvSite.LatitudeDeg, "lat", 47.66, "PV latitude")
 	flag.Float64Var(&pvSite.LongitudeDeg, "lon", 9.18, "PV longitude")
 	flag.Float64Var(&pvSite.TiltDeg, "tilt", 30, "PV tilt")
@@ -81,7 +85,7 @@ func run(data, tcol, vcol, from, to string, every int, methods, tz string, nonne
 		case "pv":
 			fc = forecast.PVClearSky{Site: pvSite}
 		case "select":
-			fc = forecast.Select{Regression: reg}
+			fc = forecast.Select{Regression: reg, Band: forecast.BandOptions{Origins: bandOrigins}}
 		default:
 			return fmt.Errorf("unknown method %q", name)
 		}

@@ -43,7 +43,7 @@ func NewCholesky(n int, colPtr, rowIdx []int) (*Cholesky, error) {
 	if len(colPtr) != n+1 {
 		return nil, fmt.Errorf("sparse: cholesky: colPtr has %d entries, want %d", len(colPtr), n+1)
 	}
-	c := &Cholesky{n: n, cp: colPtr, ri: rowIdx, PivotTol: 1e-14}
+	c := &Cholesky{n: n, cp: colPtr, ri: rowIdx, PivotTol: 1e-30}
 	for k := 0; k < n; k++ {
 		hasDiag := false
 		for p := colPtr[k]; p < colPtr[k+1]; p++ {
