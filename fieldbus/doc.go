@@ -53,4 +53,16 @@
 // Poller.Poll reads every device concurrently, each request bounded by the device's
 // timeout; a device that does not answer is reported Stale with its last good values.
 // Writer.Write writes only rw points inside their limits, quantises, and reads back.
+// A circuit breaker (Breaker, WithBreaker) stops sending requests to a device that
+// failed several polls in a row and retries it after a backoff on the poller's clock;
+// while open, the device is reported Stale with ErrCircuitOpen at no cost to the rest.
+//
+// # SunSpec
+//
+// DiscoverSunSpec finds the "SunS" marker at holding register 40000, 50000 or 0,
+// walks the model chain and decodes the models in SunSpecModels (common 1, inverters
+// 101-103, storage 124, meters 201-204) with their scale factors; other models are
+// listed and skipped. ProbeSunSpec does that over Modbus TCP (`gridd probe`), and
+// SunSpecDevice.Semantic maps the result to vocabulary names. EncodeSunSpec lays out
+// a map for the simulator (sim.ServeRegisters).
 package fieldbus

@@ -90,7 +90,31 @@ type options struct {
 	conns   *Conns
 	workers int
 	plan    PlanOptions
+	breaker Breaker
 }
+
+// Breaker is the poller's circuit breaker for dead devices. After Threshold
+// consecutive polls in which a device did not answer, the poller stops sending it
+// requests for Backoff (doubling after every further failed attempt, up to
+// MaxBackoff, measured on the poller's clock) and reports it Stale at once with
+// ErrCircuitOpen. The first poll after the backoff tries the device again; one answer
+// closes the breaker. Threshold 0 disables the breaker.
+type Breaker struct {
+	Threshold           int
+	Backoff, MaxBackoff time.Duration
+}
+
+// DefaultBreaker is what the poller uses unless told otherwise.
+func DefaultBreaker() Breaker {
+	return Breaker{Threshold: 3, Backoff: 5 * time.Second, MaxBackoff: 2 * time.Minute}
+}
+
+// ErrCircuitOpen marks a stale reading of a device the poller skipped because its
+// circuit breaker is open.
+var ErrCircuitOpen = errors.New("circuit open: device skipped after repeated failures")
+
+// WithBreaker sets the circuit breaker for dead devices (default DefaultBreaker()).
+func WithBreaker(b Breaker) Option { return func(o *options) { o.breaker = b } }
 
 // WithConns makes the Poller or Writer use a shared connection pool. The caller
 // closes the pool; Poller.Close and Writer.Close leave it open.
@@ -106,7 +130,7 @@ func WithPlanOptions(p PlanOptions) Option { return func(o *options) { o.plan = 
 const DefaultWorkers = 64
 
 func buildOptions(log *slog.Logger, opts []Option) (options, bool) {
-	o := options{workers: DefaultWorkers, plan: DefaultPlanOptions()}
+	o := options{workers: DefaultWorkers, plan: DefaultPlanOptions(), breaker: DefaultBreaker()}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -129,6 +153,7 @@ type Poller struct {
 	clk      clock.Clock
 	log      *slog.Logger
 	workers  int
+	breaker  Breaker
 	mu       sync.Mutex // one Poll at a time
 }
 
@@ -137,6 +162,11 @@ type polled struct {
 	reads   []Read
 	planErr error
 	last    map[string]float64 // last good value per point
+	// Circuit breaker state: consecutive failed polls, and when the device may be
+	// tried again (zero while closed).
+	fails     int
+	openUntil time.Time
+	backoff   time.Duration
 }
 
 // NewPoller prepares polling of devices: it plans each device's reads once. A device
@@ -147,7 +177,7 @@ func NewPoller(devices []Device, clk clock.Clock, log *slog.Logger, opts ...Opti
 		log = slog.Default()
 	}
 	o, own := buildOptions(log, opts)
-	p := &Poller{conns: o.conns, ownConns: own, clk: clk, log: log, workers: o.workers}
+	p := &Poller{conns: o.conns, ownConns: own, clk: clk, log: log, workers: o.workers, breaker: o.breaker}
 	for _, d := range devices {
 		pd := &polled{Device: d, last: map[string]float64{}}
 		switch {
@@ -208,6 +238,12 @@ func (p *Poller) pollDevice(ctx context.Context, d *polled) Reading {
 		return r
 	}
 	unit, _ := d.unit()
+	if !d.openUntil.IsZero() {
+		if now := p.clk.Now(); now.Before(d.openUntil) {
+			r.Time = now
+			return p.staleReading(r, d, fmt.Errorf("device %s at %s unit %d: %w (retry at %s)", d.ID, d.Endpoint, unit, ErrCircuitOpen, d.openUntil.Format(time.RFC3339)))
+		}
+	}
 	start := time.Now()
 	results := make([]readResult, len(d.reads))
 	err := ctx.Err()
@@ -233,16 +269,14 @@ func (p *Poller) pollDevice(ctx context.Context, d *polled) Reading {
 	r.Latency = time.Since(start)
 	r.Time = p.clk.Now()
 	if err != nil {
-		r.Stale = true
-		r.Err = fmt.Errorf("device %s at %s unit %d: %w", d.ID, d.Endpoint, unit, err)
-		for _, pt := range d.Profile.Points {
-			if v, ok := d.last[pt.Name]; ok {
-				r.Values = append(r.Values, Value{Point: pt.Name, Value: v, Unit: pt.Unit, Quality: Stale, Err: err})
-			}
-		}
-		p.log.Warn("fieldbus: device did not answer", "device", d.ID, "endpoint", d.Endpoint, "err", err)
-		return r
+		p.tripped(d)
+		p.log.Warn("fieldbus: device did not answer", "device", d.ID, "endpoint", d.Endpoint, "err", err, "failures", d.fails)
+		return p.staleReading(r, d, fmt.Errorf("device %s at %s unit %d: %w", d.ID, d.Endpoint, unit, err))
 	}
+	if d.fails > 0 {
+		p.log.Info("fieldbus: device answers again", "device", d.ID, "after_failures", d.fails)
+	}
+	d.fails, d.openUntil, d.backoff = 0, time.Time{}, 0
 	values := make([]Value, len(d.Profile.Points))
 	var errs []error
 	for i, rd := range d.reads {
@@ -273,6 +307,41 @@ func (p *Poller) pollDevice(ctx context.Context, d *polled) Reading {
 	r.Values = values
 	r.Err = errors.Join(errs...)
 	return r
+}
+
+// staleReading reports the device's last good values as stale.
+func (p *Poller) staleReading(r Reading, d *polled, err error) Reading {
+	r.Stale = true
+	r.Err = err
+	for _, pt := range d.Profile.Points {
+		if v, ok := d.last[pt.Name]; ok {
+			r.Values = append(r.Values, Value{Point: pt.Name, Value: v, Unit: pt.Unit, Quality: Stale, Err: err})
+		}
+	}
+	return r
+}
+
+// tripped counts a failed poll and opens the breaker once the threshold is reached.
+func (p *Poller) tripped(d *polled) {
+	d.fails++
+	b := p.breaker
+	if b.Threshold <= 0 || d.fails < b.Threshold {
+		return
+	}
+	switch {
+	case d.backoff == 0:
+		d.backoff = b.Backoff
+	default:
+		d.backoff *= 2
+	}
+	if b.MaxBackoff > 0 && d.backoff > b.MaxBackoff {
+		d.backoff = b.MaxBackoff
+	}
+	if d.backoff <= 0 {
+		return
+	}
+	d.openUntil = p.clk.Now().Add(d.backoff)
+	p.log.Warn("fieldbus: circuit open", "device", d.ID, "failures", d.fails, "retry_in", d.backoff)
 }
 
 // readBlock performs one planned read, returning bits as 0/1 registers.

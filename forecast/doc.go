@@ -22,7 +22,7 @@
 //
 //   - Regression: least squares (gonum/mat) over the last 8 weeks on local
 //     hour-of-day × day type (weekday, Saturday, Sunday/holiday) and, if given,
-//     temperature with heating/cooling degrees; an AR model of its residuals
+//     heating/cooling degrees of a temperature series; an AR model of its residuals
 //     (lags 1, 2, 3 steps and 1 day) corrects the forecast from the latest
 //     measurements (nowcast blending, decaying with lead time).
 //   - DoubleSeasonal: additive exponential smoothing with daily and weekly

@@ -170,3 +170,41 @@ func ReadEVSessionsCSV(r io.Reader, chargerCol, plugInCol, plugOutCol, energyCol
 		out = append(out, s)
 	}
 }
+
+// Expect returns the expected plug-out time and energy of a session that
+// plugged in at plugIn without a departure time: the medians of this charger's
+// sessions that arrived in the same local hour (loc as given to EVProfiles).
+func (p EVProfile) Expect(plugIn time.Time, loc *time.Location) (plugOut time.Time, energyKWh float64) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	h := plugIn.In(loc).Hour()
+	return plugIn.Add(p.DwellByArrivalHour[h]), p.EnergyByArrivalHour[h]
+}
+
+// ExpectedArrivals returns the expected number of plug-ins in each of steps
+// intervals of length step from start: ArrivalsPerDay of each local hour spread
+// evenly over that hour. Errors name a bad step or steps.
+func (p EVProfile) ExpectedArrivals(start time.Time, step time.Duration, steps int, loc *time.Location) ([]float64, error) {
+	if step <= 0 || steps <= 0 || steps > MaxSteps || step > MaxHorizon/time.Duration(steps) {
+		return nil, fmt.Errorf("ev arrivals %q: want step > 0 and 0 < steps <= %d within %v, got step %v, steps %d",
+			p.ChargerID, MaxSteps, MaxHorizon, step, steps)
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	out := make([]float64, steps)
+	for k := range out {
+		a := start.Add(time.Duration(k) * step)
+		b := a.Add(step)
+		for t := a; t.Before(b); {
+			next := t.Truncate(time.Hour).Add(time.Hour)
+			if b.Before(next) {
+				next = b
+			}
+			out[k] += p.ArrivalsPerDay[t.In(loc).Hour()] * next.Sub(t).Hours()
+			t = next
+		}
+	}
+	return out, nil
+}

@@ -23,7 +23,8 @@ const DefaultDoubleSeasonalWindow = 16 * Week
 // unchanged. It needs at least three weeks of history.
 type DoubleSeasonal struct {
 	Window time.Duration // smoothing window; 0 means DefaultDoubleSeasonalWindow
-	Band   BandOptions
+	// Band as for the other methods, but Origins 0 means DefaultFittedBandOrigins.
+	Band BandOptions
 }
 
 // Forecast implements Forecaster.
@@ -32,11 +33,12 @@ func (d DoubleSeasonal) Forecast(ctx context.Context, req Request) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	m, err := d.fit(p, req.Origin.UTC(), req.Step, d.Band.lookback(req.Step))
+	band := fittedBand(d.Band)
+	m, err := d.fit(p, req.Origin.UTC(), req.Step, band.lookback(req.Step))
 	if err != nil {
 		return nil, err
 	}
-	return finishFitted(ctx, req, p, m, d.Band)
+	return finishFitted(ctx, req, p, m, band)
 }
 
 type hwtModel struct {

@@ -12,13 +12,17 @@ import (
 // MethodRegression names the calendar regression in Result.Method.
 const MethodRegression = "regression"
 
+// DefaultRegressionHalfLife is the age at which a training step counts half.
+const DefaultRegressionHalfLife = 3 * Week
+
 // DefaultRegressionWindow is the training window of Regression when Window is 0.
 const DefaultRegressionWindow = 8 * Week
 
-// Regression forecasts a load from a least-squares fit over the last Window of
-// history on calendar features (local hour of day × day type, with weekdays,
-// Saturdays and Sundays/holidays as the day types) and, when
-// Temperature is given, temperature, heating and cooling degrees. An
+// Regression forecasts a load from a weighted least-squares fit over the last
+// Window of history (weights halving every HalfLife of age) on calendar
+// features: local hour of day × day type, with weekdays, Saturdays and
+// Sundays/holidays as the day types, and, when Temperature is given, heating
+// degrees max(0, 15.5 − T) and cooling degrees max(0, T − 22). An
 // autoregressive model of its residuals (lags 1, 2, 3 steps and one day) then
 // corrects the forecast from the latest residuals: this is the nowcast blending,
 // whose effect decays with lead time as the AR recursion does.
@@ -28,11 +32,16 @@ type Regression struct {
 	// Holidays are dates (year, month, day read in Location) treated as Sundays.
 	Holidays []time.Time
 	// Temperature in °C, covering the training window and the horizon (a weather
-	// forecast for the horizon). Steps whose temperature is a gap cannot be
-	// forecast. Nil fits without weather.
+	// forecast for the horizon). A step whose temperature is a gap takes the mean
+	// temperature of the 3 hours either side; if that is empty too, the step
+	// cannot be forecast (an error naming it). Nil fits without weather.
 	Temperature []Point
 	NoAR        bool // disable the residual correction
-	Band        BandOptions
+	// HalfLife weights training steps by 0.5^(age/HalfLife), so recent weeks
+	// count more; 0 means DefaultRegressionHalfLife, negative weights all equally.
+	HalfLife time.Duration
+	// Band as for the other methods, but Origins 0 means DefaultFittedBandOrigins.
+	Band BandOptions
 }
 
 // Forecast implements Forecaster.
@@ -41,11 +50,12 @@ func (r Regression) Forecast(ctx context.Context, req Request) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	m, err := r.fit(p, req.Origin.UTC(), req.Step, r.Band.lookback(req.Step))
+	band := fittedBand(r.Band)
+	m, err := r.fit(p, req.Origin.UTC(), req.Step, band.lookback(req.Step))
 	if err != nil {
 		return nil, err
 	}
-	return finishFitted(ctx, req, p, m, r.Band)
+	return finishFitted(ctx, req, p, m, band)
 }
 
 // prepareStrong validates and prepares a request for the fitted methods.
@@ -82,6 +92,10 @@ func (o BandOptions) lookback(step time.Duration) time.Duration {
 	d := o.withDefaults(step)
 	return time.Duration(d.Origins)*d.Spacing + Day
 }
+
+// tempGapFill is how far either side of a temperature gap Regression looks for
+// values to fill it with.
+const tempGapFill = 3 * time.Hour
 
 const (
 	nDayTypes = 3
@@ -139,7 +153,7 @@ func (r Regression) fit(p *prepared, origin time.Time, step, lookback time.Durat
 	m.g = newGrid(p, origin, step, n)
 	nf := nCalendar
 	if m.temp != nil {
-		nf += 3
+		nf += 2
 	}
 	x := make([]float64, nf)
 	trainFrom := n - int(window/step)
@@ -172,20 +186,28 @@ func (r Regression) fit(p *prepared, origin time.Time, step, lookback time.Durat
 	}
 	X := mat.NewDense(len(rows), nc, nil)
 	y := mat.NewVecDense(len(rows), nil)
+	hl := r.HalfLife
+	if hl == 0 {
+		hl = DefaultRegressionHalfLife
+	}
 	for ri, i := range rows {
 		m.features(m.g.time(i), x)
+		w := 1.0
+		if hl > 0 {
+			w = math.Exp2(-0.5 * float64(n-i) * float64(step) / float64(hl)) // sqrt of the weight
+		}
 		for j, v := range x {
 			if c := m.col[j]; c >= 0 {
-				X.Set(ri, c, v)
+				X.Set(ri, c, w*v)
 			}
 		}
-		y.SetVec(ri, m.g.vals[i])
+		y.SetVec(ri, w*m.g.vals[i])
 	}
-	var beta mat.VecDense
-	if err := beta.SolveVec(X, y); err != nil {
+	beta, err := leastSquares(X, y)
+	if err != nil {
 		return nil, fmt.Errorf("forecast %q: %s: least squares: %w", series, MethodRegression, err)
 	}
-	m.beta = beta.RawVector().Data
+	m.beta = beta
 	m.fitted = make([]float64, n)
 	m.resid = make([]float64, n)
 	for i := range m.fitted {
@@ -218,11 +240,13 @@ func (m *regModel) features(t time.Time, x []float64) bool {
 	if m.temp != nil {
 		tc, ok := m.temp.mean(t, t.Add(m.g.step))
 		if !ok {
-			return false
+			// Short gaps take the mean of the 3 hours either side.
+			if tc, ok = m.temp.mean(t.Add(-tempGapFill), t.Add(m.g.step+tempGapFill)); !ok {
+				return false
+			}
 		}
-		x[nCalendar] = tc
-		x[nCalendar+1] = math.Max(0, 15.5-tc)
-		x[nCalendar+2] = math.Max(0, tc-22)
+		x[nCalendar] = math.Max(0, 15.5-tc)
+		x[nCalendar+1] = math.Max(0, tc-22)
 	}
 	return true
 }
@@ -239,8 +263,11 @@ func (m *regModel) predict(t time.Time, x []float64) float64 {
 			continue
 		}
 		c := m.col[j]
+		if c < 0 && j < nCalendar {
+			return math.NaN() // an hour and day type never seen in training
+		}
 		if c < 0 {
-			return math.NaN()
+			continue // a degree term that was always 0 in training has no effect
 		}
 		s += v * m.beta[c]
 	}
@@ -275,6 +302,35 @@ func (m *regModel) point(_ *prepared, origin time.Time, step time.Duration, step
 		out[k] = m.predict(origin.Add(time.Duration(k)*step), x) + ar
 	}
 	return out
+}
+
+// leastSquares solves min |Xb − y| by QR; when X is rank deficient it solves
+// the normal equations with a ridge of 1e-9 × the mean diagonal instead.
+func leastSquares(X *mat.Dense, y *mat.VecDense) ([]float64, error) {
+	var b mat.VecDense
+	if err := b.SolveVec(X, y); err == nil {
+		return b.RawVector().Data, nil
+	}
+	_, p := X.Dims()
+	var xtx mat.SymDense
+	xtx.SymOuterK(1, X.T())
+	var tr float64
+	for i := 0; i < p; i++ {
+		tr += xtx.At(i, i)
+	}
+	for i := 0; i < p; i++ {
+		xtx.SetSym(i, i, xtx.At(i, i)+1e-9*tr/float64(p)+1e-12)
+	}
+	var xty mat.VecDense
+	xty.MulVec(X.T(), y)
+	var ch mat.Cholesky
+	if !ch.Factorize(&xtx) {
+		return nil, fmt.Errorf("normal equations are not positive definite")
+	}
+	if err := ch.SolveVecTo(&b, &xty); err != nil {
+		return nil, err
+	}
+	return b.RawVector().Data, nil
 }
 
 // fitAR fits r_t = Σ c_l r_{t−l} by least squares over the rows where all are

@@ -10,10 +10,19 @@ import (
 // Method names of Select's combination candidate.
 const MethodCombined = "combined"
 
-// DefaultSelectBandOrigins is Select's Band.Origins when that is 0: the fitted
-// candidates' residuals are partly in-sample, and a longer window keeps the
+// DefaultFittedBandOrigins is Band.Origins of Select, Regression and
+// DoubleSeasonal when that is 0: their band residuals are partly in-sample (the
+// parameters come from the fit at Origin), and a longer window keeps the
 // P10–P90 band from being too narrow.
-const DefaultSelectBandOrigins = 56
+const DefaultFittedBandOrigins = 56
+
+// fittedBand applies DefaultFittedBandOrigins.
+func fittedBand(b BandOptions) BandOptions {
+	if b.Origins == 0 {
+		b.Origins = DefaultFittedBandOrigins
+	}
+	return b
+}
 
 // DefaultSelectOrigins is how many earlier daily origins Select scores its
 // candidates on when Origins is 0.
@@ -34,7 +43,7 @@ type Select struct {
 	Regression Regression
 	// DoubleSeasonal configures the exponential smoothing candidate.
 	DoubleSeasonal DoubleSeasonal
-	// Band as for the other methods, but Origins 0 means DefaultSelectBandOrigins.
+	// Band as for the other methods, but Origins 0 means DefaultFittedBandOrigins.
 	Band BandOptions
 }
 
@@ -67,10 +76,7 @@ func (s Select) Forecast(ctx context.Context, req Request) (*Result, error) {
 	if nOrig == 0 {
 		nOrig = DefaultSelectOrigins
 	}
-	band := s.Band
-	if band.Origins == 0 {
-		band.Origins = DefaultSelectBandOrigins
-	}
+	band := fittedBand(s.Band)
 	lookback := max(band.lookback(req.Step), time.Duration(nOrig+1)*Day)
 	var cands []pointMethod
 	if stepsPerDay(req.Step) > 0 && !p.firstStart().After(origin.Add(-Week)) {

@@ -131,10 +131,12 @@ func TestRegressionRecoversModel(t *testing.T) {
 func TestRegressionNeedsTemperatureOverHorizon(t *testing.T) {
 	origin := t0.Add(10 * Week)
 	temp := series(t0, origin.Add(5*time.Hour), time.Hour, tempAt)
+	// A 2-hour gap is filled from the hours around it; the end is not.
+	temp = without(temp, origin.Add(-10*time.Hour), origin.Add(-8*time.Hour))
 	hist := series(t0, origin, time.Hour, func(t time.Time) float64 { return profile(t, tempAt(t)) })
 	_, err := Regression{Temperature: temp}.Forecast(context.Background(), Request{Series: "s", History: hist, Origin: origin, Step: time.Hour, Steps: 24})
-	if err == nil || !strings.Contains(err.Error(), "step 5") {
-		t.Fatalf("err = %v, want one naming step 5", err)
+	if err == nil || !strings.Contains(err.Error(), "step 8") {
+		t.Fatalf("err = %v, want one naming step 8 (3 hours past the last temperature)", err)
 	}
 }
 
@@ -337,6 +339,36 @@ func TestEVProfilesTestdata(t *testing.T) {
 		t.Errorf("only %.0f%% of arrivals between 14:00 and 23:00", 100*evening/all)
 	}
 	t.Logf("%d chargers, %d sessions, %.0f%% evening arrivals", len(profs), total, 100*evening/all)
+
+	// Expected arrivals over one local day add up to the daily rate, whatever the step.
+	p := profs[0]
+	var perDay float64
+	for _, a := range p.ArrivalsPerDay {
+		perDay += a
+	}
+	day := time.Date(2019, 3, 5, 0, 0, 0, 0, oslo)
+	for _, step := range []time.Duration{15 * time.Minute, time.Hour, 3 * time.Hour} {
+		arr, err := p.ExpectedArrivals(day, step, int(Day/step), oslo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum float64
+		for _, a := range arr {
+			sum += a
+		}
+		if math.Abs(sum-perDay) > 1e-9 {
+			t.Errorf("step %v: %g arrivals over a day, want %g", step, sum, perDay)
+		}
+	}
+	if _, err := p.ExpectedArrivals(day, 0, 4, oslo); err == nil || !strings.Contains(err.Error(), "step 0s") {
+		t.Errorf("step 0: err = %v", err)
+	}
+	// Expect uses the medians of the arrival hour.
+	in := time.Date(2019, 3, 5, 17, 20, 0, 0, oslo)
+	out, e := p.Expect(in, oslo)
+	if out.Sub(in) != p.DwellByArrivalHour[17] || e != p.EnergyByArrivalHour[17] {
+		t.Errorf("Expect: %v, %g; want dwell %v, %g", out.Sub(in), e, p.DwellByArrivalHour[17], p.EnergyByArrivalHour[17])
+	}
 }
 
 func TestEVProfilesErrors(t *testing.T) {
@@ -376,4 +408,91 @@ func FuzzReadEVSessionsCSV(f *testing.F) {
 		}
 		_, _ = EVProfiles(ss, nil)
 	})
+}
+
+// arNoise is a deterministic AR(1) series with coefficient 0.9.
+func arNoise(n int) []float64 {
+	out := make([]float64, n)
+	var x float64
+	seed := uint64(12345)
+	for i := range out {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		u := float64(seed>>11)/float64(1<<53) - 0.5
+		x = 0.9*x + 2*u
+		out[i] = x
+	}
+	return out
+}
+
+// TestNowcastBlending: with persistent deviations from the profile, the
+// residual correction must cut the error of the first hours.
+func TestNowcastBlending(t *testing.T) {
+	noise := arNoise(16 * 7 * 24)
+	hist := make([]Point, len(noise))
+	for i := range hist {
+		tm := t0.Add(time.Duration(i) * time.Hour)
+		hist[i] = Point{tm, profile(tm, 20) + noise[i]}
+	}
+	var origins []time.Time
+	for d := 0; d < 20; d++ {
+		origins = append(origins, t0.Add(13*Week+time.Duration(d)*Day+time.Duration(d%7)*time.Hour))
+	}
+	base := Request{Series: "s", History: hist, Step: time.Hour, Steps: 4}
+	for _, c := range []struct {
+		name     string
+		with     Forecaster
+		without  Forecaster
+		maxRatio float64
+	}{
+		{"regression", Regression{}, Regression{NoAR: true}, 0.7},
+		{"double seasonal", DoubleSeasonal{}, SeasonalNaive{Period: Week}, 0.7},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, err := Backtest(context.Background(), c.with, base, origins)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := Backtest(context.Background(), c.without, base, origins)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("first 4 hours MAE %.3f with nowcast, %.3f without", a.MAE, b.MAE)
+			if !(a.MAE < c.maxRatio*b.MAE) {
+				t.Errorf("MAE %.3f with nowcast is not below %.1f × %.3f", a.MAE, c.maxRatio, b.MAE)
+			}
+		})
+	}
+}
+
+// TestRegressionDST: a load that follows local wall-clock time keeps its shape
+// across a DST change when the calendar features use the site's zone.
+func TestRegressionDST(t *testing.T) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	local := func(tm time.Time) float64 { return profile(tm.In(london), 20) }
+	origin := time.Date(2024, 3, 31, 0, 0, 0, 0, time.UTC) // clocks go forward at 01:00 UTC
+	hist := series(origin.Add(-10*Week), origin, time.Hour, local)
+	for _, c := range []struct {
+		name   string
+		loc    *time.Location
+		maxErr float64
+		minErr float64
+	}{
+		{"site zone", london, 1e-6, 0},
+		{"UTC", nil, math.Inf(1), 0.1},
+	} {
+		res, err := Regression{Location: c.loc, NoAR: true}.Forecast(context.Background(), Request{Series: "s", History: hist, Origin: origin, Step: time.Hour, Steps: 48})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var worst float64
+		for k, tm := range res.Times {
+			worst = math.Max(worst, math.Abs(res.P50[k]-local(tm)))
+		}
+		if worst > c.maxErr || worst < c.minErr {
+			t.Errorf("%s: max |error| %g, want in [%g, %g]", c.name, worst, c.minErr, c.maxErr)
+		}
+	}
 }

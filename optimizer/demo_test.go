@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -167,4 +169,57 @@ func BenchmarkSolve(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(p.Iterations), "iterations")
+}
+
+// scaledScenario is the demo day with nEV random sessions (a quarter of
+// them V2G-capable) and node and grid limits scaled to match.
+func scaledScenario(nEV int, seed uint64) *Scenario {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	s := demoScenario()
+	s.EVSessions = nil
+	for i := 0; i < nEV; i++ {
+		arr := rng.IntN(90)
+		e := EVSession{ID: fmt.Sprintf("ev-%05d", i), Node: []string{"feeder-a", "feeder-b"}[rng.IntN(2)],
+			ArrivalStep: arr, DepartureStep: arr + 4 + rng.IntN(40), EnergyKWh: 5 + 30*rng.Float64(),
+			MaxChargeKW: 7.4, UnmetPenaltyPerKWh: 1, WearCostPerKWh: 0.03}
+		if rng.IntN(4) == 0 {
+			e.MaxDischargeKW = 7.4
+			e.V2GBudgetKWh = 5
+		}
+		s.EVSessions = append(s.EVSessions, e)
+	}
+	scale := 1 + float64(nEV)/12
+	for i := range s.Nodes {
+		s.Nodes[i].LimitKW *= scale
+	}
+	s.Grid.ImportLimitKW *= scale
+	return s
+}
+
+// BenchmarkSolveEVs tracks how the solve scales with the number of EV
+// sessions (go test -bench SolveEVs -benchtime 3x).
+func BenchmarkSolveEVs(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			s := scaledScenario(n, 7)
+			var p *Plan
+			for b.Loop() {
+				var err error
+				p, err = Solve(context.Background(), s, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(p.Iterations), "iterations")
+		})
+	}
+}
+
+func TestScaledScenario(t *testing.T) {
+	s := scaledScenario(200, 3)
+	p, err := Solve(context.Background(), s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPlan(t, s, p, 1e-5)
 }

@@ -90,8 +90,10 @@
 // degree ordering, symbolic factorisation once per solve, numeric
 // factorisation per iteration). Default stopping rule: relative duality gap
 // ≤ Options.Tolerance (1e-6) and relative primal and dual infeasibility ≤
-// Tolerance/100. Options.WarmStart is accepted but not used yet. Plan.SolveMS
-// is wall-clock compute time and the only use of the real clock here.
+// Tolerance/10 (rows and bounds each relative to their own scale); the
+// iteration limit defaults to 200. Options.WarmStart is accepted but not
+// used yet. Plan.SolveMS is wall-clock compute time and the only use of the
+// real clock here.
 //
 // gonum parts used: gonum.org/v1/gonum/floats for the interior-point vector
 // kernels; gonum.org/v1/gonum/mat (dense Cholesky) as the reference in the

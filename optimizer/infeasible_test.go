@@ -133,3 +133,13 @@ func TestSolveNil(t *testing.T) {
 		t.Fatal("nil scenario accepted")
 	}
 }
+
+func TestIterationLimit(t *testing.T) {
+	p, err := Solve(context.Background(), demoScenario(), Options{MaxIterations: 2})
+	if err == nil || !strings.Contains(err.Error(), "iteration limit 2 reached") {
+		t.Fatalf("err = %v", err)
+	}
+	if errors.Is(err, ErrInfeasible) || p == nil || p.Status != StatusNotConverged || p.Iterations != 2 {
+		t.Fatalf("plan %+v, err %v", p, err)
+	}
+}

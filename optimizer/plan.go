@@ -34,7 +34,7 @@ const (
 // Options tune Solve.
 type Options struct {
 	// Tolerance is the relative duality gap to reach (default 1e-6); the
-	// relative primal and dual infeasibility must reach Tolerance/100.
+	// relative primal and dual infeasibility must reach Tolerance/10.
 	Tolerance float64
 	// MaxIterations bounds the interior-point iterations (default 200).
 	MaxIterations int
@@ -197,6 +197,11 @@ func Solve(ctx context.Context, s *Scenario, opts Options) (*Plan, error) {
 	plan.Iterations = sol.Iterations
 	logger.Debug("optimizer solved", "status", sol.Status, "iterations", sol.Iterations,
 		"columns", f.m.NumVars(), "rows", f.m.NumRows(), "gap", sol.Gap)
+	if sol.Status == lp.IterationLimit {
+		finish(StatusNotConverged)
+		return plan, fmt.Errorf("optimizer: iteration limit %d reached: relative primal infeasibility %.3g, dual infeasibility %.3g, gap %.3g",
+			sol.Iterations, sol.PrimalInf, sol.DualInf, sol.Gap)
+	}
 	if sol.Status != lp.Optimal {
 		conflicts, derr := f.diagnose(ctx, iopts)
 		if derr != nil {
@@ -235,6 +240,7 @@ func (f *formulation) diagnose(ctx context.Context, opts ipm.Options) ([]string,
 	})
 	opts.GapTol = 1e-9
 	opts.FeasTol = 1e-9
+	opts.MaxIter = 0 // the default limit
 	sol, err := ipm.Solve(ctx, el, opts)
 	if err != nil {
 		return nil, err

@@ -27,6 +27,15 @@ type Sample struct {
 	Quality  Quality
 }
 
+// Bucket aggregates the good samples of one point over [Time, Time+width).
+type Bucket struct {
+	Time  time.Time // bucket start, a whole multiple of the width since the Unix epoch
+	Mean  float64
+	Min   float64
+	Max   float64
+	Count int64 // good samples in the bucket
+}
+
 // ForecastPoint is one value of a forecast, as known at IssuedAt.
 type ForecastPoint struct {
 	IssuedAt time.Time
@@ -160,6 +169,11 @@ type Store interface {
 	LatestTelemetry(ctx context.Context, deviceID string) ([]Sample, error)
 	// TelemetryRange returns a point's samples with from <= Time < to, oldest first.
 	TelemetryRange(ctx context.Context, deviceID, point string, from, to time.Time) ([]Sample, error)
+	// TelemetryBuckets aggregates a point's good samples with from <= Time < to into buckets of
+	// the given width, aligned to the Unix epoch (a bucket starts at a whole multiple of width
+	// since 1970-01-01T00:00:00Z). Stale and bad samples are left out, and so are empty buckets.
+	// Oldest first. width must be a positive whole number of microseconds.
+	TelemetryBuckets(ctx context.Context, deviceID, point string, from, to time.Time, width time.Duration) ([]Bucket, error)
 	// CountTelemetry counts the samples of a device ("" = all devices).
 	CountTelemetry(ctx context.Context, deviceID string) (int64, error)
 

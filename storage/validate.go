@@ -349,6 +349,17 @@ func ValidateTelemetryQuery(deviceID, point string, from, to time.Time) error {
 	return ValidateRange(from, to)
 }
 
+// ValidateBucketQuery checks the arguments of TelemetryBuckets.
+func ValidateBucketQuery(deviceID, point string, from, to time.Time, width time.Duration) error {
+	if err := ValidateTelemetryQuery(deviceID, point, from, to); err != nil {
+		return err
+	}
+	if width <= 0 || width%TimePrecision != 0 {
+		return invalid("bucket width %s is not a positive whole number of microseconds", width)
+	}
+	return nil
+}
+
 // ValidateForecastQuery checks the arguments of ForecastAsOf.
 func ValidateForecastQuery(series string, quantile float64, asOf, from, to time.Time) error {
 	if err := checkText("series", series, true); err != nil {

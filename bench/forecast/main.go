@@ -19,6 +19,10 @@ import (
 var (
 	pvSite      forecast.PVSite
 	bandOrigins int
+	selOrigins  int
+	halfLife    time.Duration
+	weatherFile string
+	weatherCol  string
 )
 
 func main() {
@@ -31,6 +35,10 @@ func main() {
 	methods := flag.String("methods", "naive,select", "comma-separated methods: naive,daily,regression,des,select")
 	tz := flag.String("tz", "UTC", "time zone of calendar features")
 	nonneg := flag.Bool("nonnegative", false, "floor forecasts at 0")
+	flag.StringVar(&weatherFile, "weather", "", "CSV with temperature (°C) for the regression")
+	flag.StringVar(&weatherCol, "weather-column", "air_temperature_degc", "temperature column of --weather")
+	flag.DurationVar(&halfLife, "halflife", 0, "Regression.HalfLife (0: default, negative: unweighted)")
+	flag.IntVar(&selOrigins, "select-origins", 0, "Select.Origins (0: default)")
 	flag.IntVar(&bandOrigins, "band-origins", 0, "BandOptions.Origins (0: default)")
 	flag.Float64Var(&pvSite.LatitudeDeg, "lat", 47.66, "PV latitude")
 	flag.Float64Var(&pvSite.LongitudeDeg, "lon", 9.18, "PV longitude")
@@ -70,7 +78,17 @@ func run(data, tcol, vcol, from, to string, every int, methods, tz string, nonne
 	for d := d0; d.Before(d1); d = d.AddDate(0, 0, every) {
 		origins = append(origins, d)
 	}
-	reg := forecast.Regression{Location: loc}
+	reg := forecast.Regression{Location: loc, HalfLife: halfLife}
+	if weatherFile != "" {
+		wf, err := os.Open(weatherFile)
+		if err != nil {
+			return err
+		}
+		defer wf.Close()
+		if reg.Temperature, err = forecast.ReadCSV(wf, "timestamp_utc", weatherCol); err != nil {
+			return err
+		}
+	}
 	for _, name := range strings.Split(methods, ",") {
 		var fc forecast.Forecaster
 		switch name {
@@ -85,7 +103,7 @@ func run(data, tcol, vcol, from, to string, every int, methods, tz string, nonne
 		case "pv":
 			fc = forecast.PVClearSky{Site: pvSite}
 		case "select":
-			fc = forecast.Select{Regression: reg, Band: forecast.BandOptions{Origins: bandOrigins}}
+			fc = forecast.Select{Regression: reg, Origins: selOrigins, Band: forecast.BandOptions{Origins: bandOrigins}}
 		default:
 			return fmt.Errorf("unknown method %q", name)
 		}

@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gridd/gridd/forecast"
@@ -30,14 +31,21 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	data := fl.String("data", "", "CSV file with the measured series")
 	tcol := fl.String("time-column", "timestamp_utc", "RFC 3339 time column")
 	vcol := fl.String("value-column", "", "value column")
-	weather := fl.String("weather", "", "CSV file with a temperature series (°C) covering the horizon; used as a perfect forecast")
+	weather := fl.String("weather", "", "CSV file with a weather series covering the horizon, used as a perfect forecast: temperature (°C) for the regression, GHI (W/m²) for --method pv")
 	wtcol := fl.String("weather-time-column", "timestamp_utc", "time column of --weather")
 	wcol := fl.String("weather-column", "", "temperature column of --weather")
 	horizon := fl.Duration("horizon", 24*time.Hour, "forecast horizon")
 	step := fl.Duration("step", time.Hour, "forecast step")
 	from := fl.String("from", "", "first origin date, YYYY-MM-DD (origins at 00:00 UTC)")
 	to := fl.String("to", "", "end date, exclusive (default: the day after the last measurement minus the horizon)")
-	method := fl.String("method", "auto", "auto (model selection), naive (weekly seasonal naive), daily, persistence, regression, des (double seasonal smoothing), fallback (the dispatch default)")
+	method := fl.String("method", "auto", "auto (model selection), naive (weekly seasonal naive), daily, persistence, regression, des (double seasonal smoothing), fallback (the dispatch default), pv (clear-sky index; needs --pv-capacity)")
+	holidays := fl.String("holidays", "", "file of YYYY-MM-DD dates (one a line) treated as Sundays by the regression")
+	var pv forecast.PVSite
+	fl.Float64Var(&pv.LatitudeDeg, "pv-lat", 0, "PV array latitude, degrees")
+	fl.Float64Var(&pv.LongitudeDeg, "pv-lon", 0, "PV array longitude, degrees")
+	fl.Float64Var(&pv.TiltDeg, "pv-tilt", 30, "PV module tilt from horizontal, degrees")
+	fl.Float64Var(&pv.AzimuthDeg, "pv-azimuth", 180, "direction the modules face, degrees clockwise from north")
+	fl.Float64Var(&pv.CapacityKW, "pv-capacity", 0, "PV DC capacity, kW")
 	tz := fl.String("tz", "UTC", "time zone of calendar features (e.g. Europe/London)")
 	nonneg := fl.Bool("nonnegative", false, "floor forecasts at 0")
 	out := fl.String("out", "", "write origin,timestamp,p10,p50,p90 rows to this CSV file")
@@ -69,8 +77,17 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usageError{fmt.Errorf("--tz: %w", err)}
 	}
 	reg := forecast.Regression{Location: loc}
+	var wx []forecast.Point
 	if *weather != "" {
-		if reg.Temperature, err = readSeries(*weather, *wtcol, *wcol); err != nil {
+		if wx, err = readSeries(*weather, *wtcol, *wcol); err != nil {
+			return err
+		}
+		if *method != "pv" {
+			reg.Temperature = wx
+		}
+	}
+	if *holidays != "" {
+		if reg.Holidays, err = readDates(*holidays); err != nil {
 			return err
 		}
 	}
@@ -90,8 +107,14 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		f = forecast.DoubleSeasonal{}
 	case "fallback":
 		f = forecast.Auto{}
+	case "pv":
+		if err := pv.Validate(); err != nil {
+			return usageError{fmt.Errorf("--pv-*: %w", err)}
+		}
+		f = forecast.PVClearSky{Site: pv, Irradiance: wx}
+		*nonneg = true
 	default:
-		return usageError{fmt.Errorf("--method %q: want auto, naive, daily, persistence, regression, des or fallback", *method)}
+		return usageError{fmt.Errorf("--method %q: want auto, naive, daily, persistence, regression, des, fallback or pv", *method)}
 	}
 	d0, err := time.Parse(time.DateOnly, *from)
 	if err != nil {
@@ -186,6 +209,28 @@ func readSeries(path, tcol, vcol string) ([]forecast.Point, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return pts, nil
+}
+
+// readDates reads one YYYY-MM-DD date a line; blank lines and lines starting
+// with # are skipped.
+func readDates(path string) ([]time.Time, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []time.Time
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		d, err := time.Parse(time.DateOnly, line)
+		if err != nil {
+			return nil, fmt.Errorf("%s line %d: %q is not a YYYY-MM-DD date", path, i+1, line)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,10 +62,42 @@ func TestCmdForecastBacktest(t *testing.T) {
 		}
 	}
 
+	// Other methods and inputs, text output.
+	hol := filepath.Join(dir, "holidays.txt")
+	if err := os.WriteFile(hol, []byte("# UK bank holidays\n2019-05-06\n2019-05-27\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"regression with weather and holidays", []string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv",
+			"--value-column", "building_b40_kwh", "--from", "2019-05-01", "--to", "2019-05-29", "--method", "regression", "--tz", "Europe/London",
+			"--weather", "../../testdata/bedford_weather_hourly_2019.csv", "--weather-column", "air_temperature_degc", "--holidays", hol}, "most chosen regression"},
+		{"pv", []string{"backtest", "--data", "../../testdata/konstanz_residential4_hourly_2016.csv", "--value-column", "pv_kwh",
+			"--from", "2016-06-01", "--to", "2016-06-15", "--method", "pv", "--pv-lat", "47.66", "--pv-lon", "9.18", "--pv-capacity", "5"}, "most chosen pv_clear_sky_index"},
+	} {
+		stdout.Reset()
+		if err := cmdForecast(context.Background(), c.args, &stdout, &stderr); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if !strings.Contains(stdout.String(), c.want) {
+			t.Errorf("%s: output %q lacks %q", c.name, stdout.String(), c.want)
+		}
+		var mase float64
+		if i := strings.Index(stdout.String(), "MASE "); i < 0 {
+			t.Fatalf("%s: no MASE in %q", c.name, stdout.String())
+		} else if _, err := fmt.Sscanf(stdout.String()[i:], "MASE %g", &mase); err != nil || !(mase < 1) {
+			t.Errorf("%s: MASE %g (%v), want < 1", c.name, mase, err)
+		}
+	}
+
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"backtest", "--data", "../../testdata/konstanz_residential4_hourly_2016.csv", "--value-column", "pv_kwh", "--from", "2016-06-01", "--method", "pv"}, "CapacityKW"},
 		{[]string{"backtest", "--value-column", "x", "--from", "2019-01-01"}, "--data"},
 		{[]string{"backtest", "--data", "x.csv", "--value-column", "x", "--from", "2019-01-01", "--method", "magic"}, "no such file"},
 		{[]string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv", "--value-column", "building_b9_kwh", "--from", "2019-01-01", "--method", "magic"}, "--method"},

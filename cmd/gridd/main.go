@@ -22,6 +22,9 @@ Usage:
   gridd config check FILE...                                 validate site configs and their profiles
   gridd plan --scenario FILE [--json]                        solve one optimisation scenario
   gridd migrate --db DSN                                     apply database migrations
+  gridd profile check FILE|builtin:NAME...                   validate device profiles
+  gridd probe --addr HOST:PORT --unit N                      discover a SunSpec device and print its models
+  gridd forecast backtest --data FILE.csv ...                backtest forecasting methods on a CSV series
 
 Run "gridd COMMAND -h" for the flags of a command.
 `
@@ -56,6 +59,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdPlan(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		err = cmdMigrate(ctx, args[1:], stdout, stderr)
+	case "profile":
+		err = cmdProfile(ctx, args[1:], stdout, stderr)
+	case "probe":
+		err = cmdProbe(ctx, args[1:], stdout, stderr)
+	case "forecast":
+		err = cmdForecast(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

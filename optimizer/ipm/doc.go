@@ -14,15 +14,15 @@
 // iteration. Free columns receive a small primal regularisation; numerically
 // dependent rows are handled by the factorisation's pivot replacement.
 //
-// Stopping rule (defaults): relative duality gap |p − d|/(1 + |p|) ≤ 1e-6,
-// primal infeasibility max_i |b_i − (Ax)_i|/(1 + |b_i|) ≤ 1e-7 (each row,
-// and likewise each bound residual, relative to its own right-hand side, so
-// small rows are met to an absolute accuracy) and relative dual
-// infeasibility ‖c − Aᵀy − zl + zu‖∞/(1 + ‖c‖∞) ≤ 1e-7. The reported
-// primal point is projected onto the column bounds. When progress stalls, or the dual
-// objective diverges, the solve stops with a non-optimal status; the caller
-// decides how to diagnose it (optimizer uses the elastic model of
-// lp.Model.Elastic).
+// Stopping rule (defaults): relative duality gap |p − d|/(1 + |p|) ≤ 1e-6;
+// primal infeasibility ≤ 1e-7, measured per row as |b_i − (Ax)_i| / (1 +
+// max(|b_i|, largest |a_ij·x_j| of the row)) and per bound as |residual| /
+// (1 + |bound|), so every row is met relative to its own magnitude; and
+// relative dual infeasibility ‖c − Aᵀy − zl + zu‖∞/(1 + ‖c‖∞) ≤ 1e-7. The
+// reported primal point is projected onto the column bounds. When progress
+// stalls, or the dual objective diverges, the solve stops with a
+// non-optimal status and the best iterate; the caller decides how to
+// diagnose it (optimizer uses the elastic model of lp.Model.Elastic).
 //
 // gonum's floats package supplies the dense vector kernels (dot products,
 // norms, scaled additions).

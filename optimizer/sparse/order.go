@@ -18,9 +18,10 @@ const (
 //
 // The method is minimum degree on the quotient graph with approximate
 // external degrees and element absorption, in the spirit of AMD. Nodes whose
-// degree exceeds max(16, 10·√n) are treated as dense: they are set aside and
-// ordered last, in increasing order of degree, which keeps the cost of the
-// ordering near-linear for arrow-shaped patterns.
+// degree exceeds max(16, min(10·√n, 50·average degree)) are treated as
+// dense: they are set aside and ordered last, in increasing order of degree.
+// This keeps the ordering near-linear for arrow-shaped patterns such as the
+// node-balance rows of a dispatch LP, which touch every asset on the node.
 func MinimumDegree(n int, colPtr, rowIdx []int) []int {
 	if n == 0 {
 		return []int{}
@@ -31,6 +32,13 @@ func MinimumDegree(n int, colPtr, rowIdx []int) []int {
 	deg := make([]int, n)
 	dense := []int{}
 	threshold := int(10 * math.Sqrt(float64(n)))
+	total := 0
+	for i := 0; i < n; i++ {
+		total += len(adj[i])
+	}
+	if t := 50 * total / n; t < threshold {
+		threshold = t
+	}
 	if threshold < 16 {
 		threshold = 16
 	}

@@ -1,5 +1,7 @@
 # Throwaway PostgreSQL for tests. Source this file, then call pg_start; it exports
-# GRIDD_TEST_PG_DSN and registers pg_stop on exit.
+# GRIDD_TEST_PG_DSN (the server), GRIDD_TEST_PG_DATA (its data directory) and
+# GRIDD_TEST_PG_BIN (the server's bin directory, for tests that run their own cluster)
+# and registers pg_stop on exit.
 
 pg_bindir() {
   local d
@@ -41,6 +43,7 @@ pg_start() {
   PG_BIN=$bin
   trap pg_stop EXIT
   export GRIDD_TEST_PG_DSN="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+  export GRIDD_TEST_PG_DATA="$PG_TMP/data" GRIDD_TEST_PG_BIN="$bin"
   echo "test: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT" >&2
 }
 

@@ -106,6 +106,39 @@ func (s *Store) TelemetryRange(ctx context.Context, deviceID, point string, from
 	return out, nil
 }
 
+// TelemetryBuckets implements storage.Store.
+func (s *Store) TelemetryBuckets(ctx context.Context, deviceID, point string, from, to time.Time, width time.Duration) ([]storage.Bucket, error) {
+	if err := storage.ValidateBucketQuery(deviceID, point, from, to, width); err != nil {
+		return nil, fmt.Errorf("sqlite: telemetry buckets: %w", err)
+	}
+	w := width.Microseconds()
+	// Floor division, also before 1970: time_us - (time_us mod w) with a non-negative mod.
+	rows, err := s.db.QueryContext(ctx, `SELECT time_us - ((time_us % ?1) + ?1) % ?1 AS bucket,
+			avg(value), min(value), max(value), count(*)
+		FROM telemetry
+		WHERE device_id = ?2 AND point = ?3 AND time_us >= ?4 AND time_us < ?5 AND quality = 'good'
+		GROUP BY bucket ORDER BY bucket`,
+		w, deviceID, point, toUS(from), toUS(to))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: telemetry buckets: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.Bucket
+	for rows.Next() {
+		var b storage.Bucket
+		var us int64
+		if err := rows.Scan(&us, &b.Mean, &b.Min, &b.Max, &b.Count); err != nil {
+			return nil, fmt.Errorf("sqlite: telemetry buckets: %w", err)
+		}
+		b.Time = fromUS(us)
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: telemetry buckets: %w", err)
+	}
+	return out, nil
+}
+
 // CountTelemetry implements storage.Store.
 func (s *Store) CountTelemetry(ctx context.Context, deviceID string) (int64, error) {
 	if err := storage.ValidateFilter("deviceID", deviceID); err != nil {

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"TelemetryTimePrecision", testTelemetryTimePrecision},
 		{"TelemetryRejectsInvalid", testTelemetryRejectsInvalid},
 		{"TelemetryRejectsBadQueries", testTelemetryRejectsBadQueries},
+		{"TelemetryBuckets", testTelemetryBuckets},
 		{"TelemetryConcurrentWriters", testTelemetryConcurrentWriters},
 		{"ForecastAsOf", testForecastAsOf},
 		{"ForecastIdempotent", testForecastIdempotent},

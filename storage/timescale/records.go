@@ -134,6 +134,32 @@ func (s *Store) TelemetryRange(ctx context.Context, deviceID, point string, from
 	return out, nil
 }
 
+// TelemetryBuckets implements storage.Store. date_bin works on plain PostgreSQL and TimescaleDB alike.
+func (s *Store) TelemetryBuckets(ctx context.Context, deviceID, point string, from, to time.Time, width time.Duration) ([]storage.Bucket, error) {
+	if err := storage.ValidateBucketQuery(deviceID, point, from, to, width); err != nil {
+		return nil, fmt.Errorf("timescale: telemetry buckets: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT date_bin($1::bigint * interval '1 microsecond', time, timestamptz '1970-01-01 00:00:00+00') AS bucket,
+			avg(value), min(value), max(value), count(*)
+		FROM telemetry
+		WHERE device_id = $2 AND point = $3 AND time >= $4 AND time < $5 AND quality = 'good'
+		GROUP BY bucket ORDER BY bucket`,
+		width.Microseconds(), deviceID, point, ts(from), ts(to))
+	if err != nil {
+		return nil, fmt.Errorf("timescale: telemetry buckets: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Bucket, error) {
+		var b storage.Bucket
+		err := r.Scan(&b.Time, &b.Mean, &b.Min, &b.Max, &b.Count)
+		b.Time = b.Time.UTC()
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("timescale: telemetry buckets: %w", err)
+	}
+	return out, nil
+}
+
 // CountTelemetry implements storage.Store.
 func (s *Store) CountTelemetry(ctx context.Context, deviceID string) (int64, error) {
 	if err := storage.ValidateFilter("deviceID", deviceID); err != nil {

@@ -369,3 +369,70 @@ func FuzzParseMigrationName(f *testing.F) {
 		}
 	})
 }
+
+// TestViews checks that the dashboard views agree with the store's own queries.
+func TestViews(t *testing.T) {
+	ctx := t.Context()
+	s := openFresh(t)
+	defer s.Close()
+	t0 := time.Date(2025, 5, 1, 10, 2, 0, 0, time.UTC)
+	var batch []storage.Sample
+	for i := range 200 {
+		q := storage.QualityGood
+		if i%9 == 4 {
+			q = storage.QualityStale
+		}
+		batch = append(batch, storage.Sample{Time: t0.Add(time.Duration(i) * 37 * time.Second), DeviceID: "meter-root",
+			Point: "active_power_kw", Value: float64(i%23) - 7, Quality: q})
+	}
+	if err := s.WriteTelemetry(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []struct {
+		view  string
+		width time.Duration
+	}{{"telemetry_5m", 5 * time.Minute}, {"telemetry_1h", time.Hour}} {
+		want, err := s.TelemetryBuckets(ctx, "meter-root", "active_power_kw", storage.Epoch, t0.Add(24*time.Hour), v.width)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.pool.Query(ctx, `SELECT bucket, mean, min, max, samples FROM `+v.view+`
+			WHERE device_id = 'meter-root' AND point = 'active_power_kw' ORDER BY bucket`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Bucket, error) {
+			var b storage.Bucket
+			err := r.Scan(&b.Time, &b.Mean, &b.Min, &b.Max, &b.Count)
+			b.Time = b.Time.UTC()
+			return b, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) < 2 || !slices.Equal(got, want) {
+			t.Fatalf("%s:\n got  %+v\n want %+v", v.view, got, want)
+		}
+	}
+	id, err := s.InsertSchedule(ctx, &storage.Schedule{CreatedAt: t0, Start: t0, StepMinutes: 15, Steps: 1, Status: storage.StatusProposed,
+		CostBreakdown: map[string]float64{"energy": 12.5, "demand": 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total float64
+	var terms int
+	if err := s.pool.QueryRow(ctx, `SELECT sum(value), count(*) FROM schedule_costs WHERE schedule_id = $1`, id).Scan(&total, &terms); err != nil || total != 15.5 || terms != 2 {
+		t.Fatalf("schedule_costs: sum %v over %d terms (%v), want 15.5 over 2", total, terms, err)
+	}
+	for _, c := range []storage.CycleRun{{Started: t0, TotalMS: 100, Devices: 3}, {Started: t0.Add(time.Minute), TotalMS: 300, Devices: 3, StaleDevices: 1, Error: "solve"}} {
+		if _, err := s.RecordCycle(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cycles, failed, stale int
+	var mean float64
+	if err := s.pool.QueryRow(ctx, `SELECT cycles, failed_cycles, mean_total_ms, max_stale_devices FROM cycle_runs_1h`).Scan(&cycles, &failed, &mean, &stale); err != nil ||
+		cycles != 2 || failed != 1 || mean != 200 || stale != 1 {
+		t.Fatalf("cycle_runs_1h: %d cycles, %d failed, mean %v ms, %d stale (%v); want 2, 1, 200, 1", cycles, failed, mean, stale, err)
+	}
+}

@@ -1,0 +1,95 @@
+package sim
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/simonvetter/modbus"
+)
+
+// Registers serves a fixed image of holding registers (for example a SunSpec map
+// from fieldbus.EncodeSunSpec) for one unit id over Modbus TCP. Input registers read
+// the same image. Reads outside the image get ILLEGAL DATA ADDRESS, another unit id
+// GATEWAY TARGET DEVICE FAILED TO RESPOND; writes inside the image are applied.
+type Registers struct {
+	unit uint8
+	base uint16
+	mu   sync.Mutex
+	regs []uint16
+	ms   *modbus.ModbusServer
+}
+
+// ServeRegisters listens on endpoint (host:port) and serves regs starting at base.
+func ServeRegisters(endpoint string, unit uint8, base uint16, regs []uint16, log *slog.Logger) (*Registers, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if int(base)+len(regs) > 65536 {
+		return nil, fmt.Errorf("sim: %d registers from %d run past 65535", len(regs), base)
+	}
+	r := &Registers{unit: unit, base: base, regs: append([]uint16(nil), regs...)}
+	ms, err := modbus.NewServer(&modbus.ServerConfiguration{
+		URL:        "tcp://" + endpoint,
+		Timeout:    5 * time.Minute,
+		MaxClients: 64,
+		Logger:     slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}, r)
+	if err != nil {
+		return nil, fmt.Errorf("sim: serve registers on %s: %w", endpoint, err)
+	}
+	if err := ms.Start(); err != nil {
+		return nil, fmt.Errorf("sim: serve registers on %s: %w", endpoint, err)
+	}
+	r.ms = ms
+	return r, nil
+}
+
+// Stop closes the endpoint.
+func (r *Registers) Stop() error { return r.ms.Stop() }
+
+func (r *Registers) span(unit uint8, addr, qty uint16) (int, error) {
+	if unit != r.unit {
+		return 0, modbus.ErrGWTargetFailedToRespond
+	}
+	start := int(addr) - int(r.base)
+	if start < 0 || start+int(qty) > len(r.regs) {
+		return 0, modbus.ErrIllegalDataAddress
+	}
+	return start, nil
+}
+
+func (r *Registers) serve(unit uint8, addr, qty uint16, write bool, args []uint16) ([]uint16, error) {
+	start, err := r.span(unit, addr, qty)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if write {
+		copy(r.regs[start:], args)
+		return nil, nil
+	}
+	return append([]uint16(nil), r.regs[start:start+int(qty)]...), nil
+}
+
+// HandleCoils implements modbus.RequestHandler: there are no coils.
+func (r *Registers) HandleCoils(*modbus.CoilsRequest) ([]bool, error) {
+	return nil, modbus.ErrIllegalDataAddress
+}
+
+// HandleDiscreteInputs implements modbus.RequestHandler: there are no discrete inputs.
+func (r *Registers) HandleDiscreteInputs(*modbus.DiscreteInputsRequest) ([]bool, error) {
+	return nil, modbus.ErrIllegalDataAddress
+}
+
+// HandleHoldingRegisters implements modbus.RequestHandler.
+func (r *Registers) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]uint16, error) {
+	return r.serve(req.UnitId, req.Addr, req.Quantity, req.IsWrite, req.Args)
+}
+
+// HandleInputRegisters implements modbus.RequestHandler.
+func (r *Registers) HandleInputRegisters(req *modbus.InputRegistersRequest) ([]uint16, error) {
+	return r.serve(req.UnitId, req.Addr, req.Quantity, false, nil)
+}

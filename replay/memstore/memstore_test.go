@@ -1,0 +1,63 @@
+package memstore
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gridd/gridd/storage"
+	"github.com/gridd/gridd/storage/storetest"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storage.Store { return New() })
+}
+
+func BenchmarkContract(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) storage.Store { return New() })
+}
+
+func TestPrune(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		cut       time.Duration
+		wantTel   int
+		wantSched int
+	}{
+		{"nothing before the cut", 0, 10, 3},
+		{"half the samples", 5 * time.Hour, 5, 2},
+		{"everything old", 24 * time.Hour, 0, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New()
+			var smp []storage.Sample
+			for i := 0; i < 10; i++ {
+				smp = append(smp, storage.Sample{Time: t0.Add(time.Duration(i) * time.Hour), DeviceID: "d", Point: "p", Value: float64(i), Quality: storage.QualityGood})
+			}
+			if err := s.WriteTelemetry(ctx, smp); err != nil {
+				t.Fatal(err)
+			}
+			for i, st := range []storage.ScheduleStatus{storage.StatusSuperseded, storage.StatusRejected, storage.StatusApproved} {
+				_, err := s.InsertSchedule(ctx, &storage.Schedule{CreatedAt: t0.Add(time.Duration(i*4) * time.Hour), Start: t0, StepMinutes: 15, Steps: 1, Status: st})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Prune(t0.Add(tc.cut))
+			n, err := s.CountTelemetry(ctx, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			list, err := s.ListSchedules(ctx, storage.Epoch, t0.Add(48*time.Hour), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int(n) != tc.wantTel || len(list) != tc.wantSched {
+				t.Fatalf("after prune: %d samples, %d schedules; want %d, %d", n, len(list), tc.wantTel, tc.wantSched)
+			}
+		})
+	}
+}

@@ -1,0 +1,41 @@
+package site
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+// FuzzParse feeds arbitrary bytes to the config parser: it must never panic, and it
+// either returns a valid config or field errors that name the file.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(goodConfig))
+	if demo, err := os.ReadFile("../configs/demo-site.yaml"); err == nil {
+		f.Add(demo)
+	}
+	f.Add([]byte("site: {name: x}\n"))
+	f.Add([]byte("nodes: [{id: a, parent: a, limit_kw: 1}]\n"))
+	f.Add([]byte("site:\n  step: 1e400\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			var errs Errors
+			if !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("error is not a non-empty site.Errors: %T %v", err, err)
+			}
+			for _, e := range errs {
+				if e.File != "fuzz.yaml" || e.Path == "" || !strings.HasPrefix(e.Error(), "fuzz.yaml: ") {
+					t.Fatalf("field error without file or path: %#v", e)
+				}
+			}
+			return
+		}
+		if cfg.Site.Location == nil || cfg.Site.Steps() <= 0 || cfg.Root() == "" {
+			t.Fatalf("accepted config is not usable: %+v", cfg.Site)
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("accepted config fails re-validation: %v", err)
+		}
+	})
+}
