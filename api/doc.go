@@ -1,8 +1,23 @@
-// Package api owns gridd's HTTP interface: the JSON API under /api/v1, /healthz and the
-// web console embedded in the binary (api/console). It reads through storage.Store and
-// acts through dispatch.Service; it holds no state of its own.
+// Package api owns gridd's HTTP interface: the JSON API under /api/v1 (described by the
+// OpenAPI 3 document at /api/v1/openapi.json), /healthz, Prometheus /metrics and the web
+// console embedded in the binary (api/console). It reads through storage.Store and acts
+// through dispatch.Service; besides login sessions and setpoint acknowledgements it
+// holds no state of its own.
 //
-// Errors are JSON: {"error": "...", "field": "..."} with 400 for a bad payload, 404 for
-// an unknown id and 409 for a state conflict (approving a schedule that is no longer
-// proposed).
+// Authentication: an API token (Authorization: Bearer, created with `gridd user add
+// --token`) or a console login (POST /api/v1/login, bcrypt-hashed passwords, an
+// HttpOnly SameSite=Strict session cookie; failed logins are rate-limited per user name
+// and per client address). Accounts live in users.json in the data directory. Every
+// route names the roles it admits (admin, dispatcher, operator, planner, viewer); an
+// operator sees only its own chargers (by device owner or an explicit list). Requests
+// that change state with a session cookie must carry a JSON body. Every decision is
+// audited with the authenticated user as actor.
+//
+// Errors are JSON: {"error": "...", "field": "..."} with 400 for a bad payload (field
+// names it), 401 without valid credentials, 403 for a role that may not use the route,
+// 404 for an unknown id, 409 for a state conflict (approving a schedule that is no
+// longer proposed or whose deadline passed) and 429 for too many failed logins.
+//
+// New(svc, log) serves an open API without authentication, for tests and trusted
+// embedding only; NewServer with Users is what gridd run and gridd demo serve.
 package api

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gridd/gridd/dispatch"
+	"github.com/gridd/gridd/dispatch/audit"
 	"github.com/gridd/gridd/storage"
 )
 
@@ -23,39 +23,156 @@ var consoleFS embed.FS
 
 // Server serves the API and the console.
 type Server struct {
-	svc *dispatch.Service
-	log *slog.Logger
-	mux *http.ServeMux
+	svc      *dispatch.Service
+	log      *slog.Logger
+	mux      *http.ServeMux
+	users    *Users
+	open     bool
+	now      func() time.Time
+	sessions *sessions
+	limiter  *limiter
+	secure   bool
+	routes   []route
+	acks     *acks
 }
 
-// New returns a Server for a dispatch service.
+// Options configure a Server.
+type Options struct {
+	Logger *slog.Logger
+	// Users is the account store. Required unless Open.
+	Users *Users
+	// Open disables authentication: every request acts as an admin, named by the
+	// request body's "user" field (or "api"). For tests and trusted embedding only;
+	// gridd run and gridd demo never serve an open API.
+	Open bool
+	// Now is the wall clock for sessions and login rate limiting (default time.Now).
+	Now func() time.Time
+	// SessionTTL is how long a console login lasts (default 12h).
+	SessionTTL time.Duration
+	// LoginFailures failed logins per LoginWindow, per user name and per client
+	// address, block further attempts until the window passes (default 5 per 5m).
+	LoginFailures int
+	LoginWindow   time.Duration
+	// SecureCookies marks the session cookie Secure (set when serving TLS).
+	SecureCookies bool
+}
+
+// New returns an open (unauthenticated) Server for a dispatch service; see Options.Open.
 func New(svc *dispatch.Service, log *slog.Logger) *Server {
-	if log == nil {
-		log = slog.Default()
-	}
-	s := &Server{svc: svc, log: log, mux: http.NewServeMux()}
-	s.routes()
+	s, _ := NewServer(svc, Options{Logger: log, Open: true})
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// NewServer returns a Server.
+func NewServer(svc *dispatch.Service, o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Users == nil && !o.Open {
+		return nil, errors.New("api: Users is required unless Open")
+	}
+	if o.Users == nil {
+		o.Users = NewUsers()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 12 * time.Hour
+	}
+	if o.LoginFailures <= 0 {
+		o.LoginFailures = 5
+	}
+	if o.LoginWindow <= 0 {
+		o.LoginWindow = 5 * time.Minute
+	}
+	s := &Server{
+		svc: svc, log: o.Logger, mux: http.NewServeMux(), users: o.Users, open: o.Open, now: o.Now,
+		sessions: &sessions{ttl: o.SessionTTL, m: map[string]session{}},
+		limiter:  &limiter{max: o.LoginFailures, window: o.LoginWindow, fails: map[string][]time.Time{}},
+		secure:   o.SecureCookies, acks: &acks{m: map[int64]ack{}},
+	}
+	if o.Open {
+		s.log.Warn("api: authentication is disabled (open mode)")
+	}
+	s.register()
+	return s, nil
+}
 
-func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("GET /healthz", s.healthz)
-	m.HandleFunc("GET /api/v1/site", s.getSite)
-	m.HandleFunc("GET /api/v1/devices", s.listDevices)
-	m.HandleFunc("GET /api/v1/telemetry/latest", s.latestTelemetry)
-	m.HandleFunc("GET /api/v1/schedules", s.listSchedules)
-	m.HandleFunc("GET /api/v1/schedules/{id}", s.getSchedule)
-	m.HandleFunc("POST /api/v1/schedules/{id}/approve", s.decide(true))
-	m.HandleFunc("POST /api/v1/schedules/{id}/reject", s.decide(false))
-	m.HandleFunc("GET /api/v1/setpoints", s.listWrites)
-	m.HandleFunc("GET /api/v1/cycles", s.listCycles)
-	m.HandleFunc("GET /api/v1/audit", s.listAudit)
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	s.mux.ServeHTTP(w, r)
+}
+
+var (
+	readRoles     = []Role{RoleAdmin, RoleDispatcher, RolePlanner, RoleViewer}
+	decideRoles   = []Role{RoleAdmin, RoleDispatcher}
+	pinRoles      = []Role{RoleAdmin, RoleDispatcher, RolePlanner}
+	operatorRoles = []Role{RoleAdmin, RoleOperator}
+	anyRole       = []Role{RoleAdmin, RoleDispatcher, RoleOperator, RolePlanner, RoleViewer}
+)
+
+// route is one API route; nil roles means public.
+type route struct {
+	method, path, summary string
+	roles                 []Role
+	body                  map[string]any // JSON schema of the request body, if any
+	query                 []string
+	h                     http.HandlerFunc
+}
+
+func (s *Server) register() {
+	str := map[string]any{"type": "string"}
+	num := map[string]any{"type": "number"}
+	tm := map[string]any{"type": "string", "format": "date-time"}
+	obj := func(required []string, props map[string]any) map[string]any {
+		return map[string]any{"type": "object", "required": required, "properties": props, "additionalProperties": false}
+	}
+	reason := obj([]string{"reason"}, map[string]any{"reason": str, "user": str})
+	s.routes = []route{
+		{"GET", "/healthz", "liveness and store health", nil, nil, nil, s.healthz},
+		{"GET", "/api/v1/openapi.json", "this OpenAPI 3 document", nil, nil, nil, s.openapi},
+		{"POST", "/api/v1/login", "console login with user name and password; sets the session cookie", nil, obj([]string{"user", "password"}, map[string]any{"user": str, "password": str}), nil, s.login},
+		{"POST", "/api/v1/logout", "end the console session", anyRole, nil, nil, s.logout},
+		{"GET", "/api/v1/me", "the authenticated user", anyRole, nil, nil, s.me},
+		{"GET", "/metrics", "Prometheus metrics (text exposition format)", readRoles, nil, nil, s.metrics},
+		{"GET", "/api/v1/site", "site, tariff summary, node tree", readRoles, nil, nil, s.getSite},
+		{"GET", "/api/v1/devices", "devices (an operator sees only its chargers)", anyRole, nil, nil, s.listDevices},
+		{"GET", "/api/v1/telemetry/latest", "latest value of every point (an operator sees only its chargers)", anyRole, nil, []string{"device"}, s.latestTelemetry},
+		{"GET", "/api/v1/forecasts", "latest P10/P50/P90 forecasts of each load and PV series", readRoles, nil, []string{"series"}, s.forecasts},
+		{"GET", "/api/v1/schedules", "schedules, newest first", readRoles, nil, []string{"status", "from", "to"}, s.listSchedules},
+		{"GET", "/api/v1/schedules/{id}", "one schedule with setpoints and plan", readRoles, nil, nil, s.getSchedule},
+		{"GET", "/api/v1/schedules/{id}/explain", "cost against the previous schedule, prices and binding constraints per step, reasons per asset", readRoles, nil, nil, s.explain},
+		{"POST", "/api/v1/schedules/{id}/approve", "approve a proposed schedule (reason required)", decideRoles, reason, nil, s.decide(true)},
+		{"POST", "/api/v1/schedules/{id}/reject", "reject a proposed schedule (reason required)", decideRoles, reason, nil, s.decide(false)},
+		{"GET", "/api/v1/pins", "pins in force", readRoles, nil, nil, s.listPins},
+		{"POST", "/api/v1/pins", "pin a battery or charger at a power until a time; re-solves and returns the new proposal", pinRoles,
+			obj([]string{"device_id", "power_kw", "until", "reason"}, map[string]any{"device_id": str, "power_kw": num, "from": tm, "until": tm, "reason": str}), nil, s.pin},
+		{"DELETE", "/api/v1/pins/{device}", "remove a pin (reason in the body)", pinRoles, reason, nil, s.unpin},
+		{"GET", "/api/v1/setpoints", "setpoint writes with requested, written and read-back values", readRoles, nil, []string{"schedule"}, s.listWrites},
+		{"GET", "/api/v1/cycles", "recent dispatch cycles", readRoles, nil, nil, s.listCycles},
+		{"GET", "/api/v1/audit", "the audit log", readRoles, nil, []string{"limit"}, s.listAudit},
+		{"GET", "/api/v1/audit/verify", "verify the audit hash chain", []Role{RoleAdmin, RoleDispatcher}, nil, nil, s.verifyAudit},
+		{"GET", "/api/v1/safety", "kill switch, overrides and each device's envelope and comms state", readRoles, nil, nil, s.safetyStatus},
+		{"POST", "/api/v1/safety/pause", "engage the site kill switch (pauses automation)", decideRoles, reason, nil, s.pause},
+		{"POST", "/api/v1/safety/resume", "release the kill switch", decideRoles, reason, nil, s.resume},
+		{"POST", "/api/v1/overrides", "manual setpoint lease for a device until a time", decideRoles,
+			obj([]string{"device_id", "value_kw", "until", "reason"}, map[string]any{"device_id": str, "value_kw": num, "until": tm, "reason": str}), nil, s.addOverride},
+		{"DELETE", "/api/v1/overrides/{id}", "end an override early (reason in the body)", decideRoles, reason, nil, s.cancelOverride},
+		{"GET", "/api/v1/operator/setpoints", "current setpoint of each of the operator's chargers", operatorRoles, nil, nil, s.operatorSetpoints},
+		{"GET", "/api/v1/operator/stream", "Server-Sent Events: every new setpoint of the operator's chargers (event: setpoint)", operatorRoles, nil, nil, s.operatorStream},
+		{"POST", "/api/v1/operator/setpoints/{id}/ack", "acknowledge a setpoint write", operatorRoles, obj(nil, map[string]any{"note": str}), nil, s.ack},
+		{"POST", "/api/v1/operator/sessions", "report a charging session; feeds the next cycle", operatorRoles,
+			obj([]string{"device_id", "arrival", "departure", "energy_kwh"}, map[string]any{"device_id": str, "arrival": tm, "departure": tm, "energy_kwh": num}), nil, s.session},
+	}
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.path, s.guard(rt))
+	}
 	sub, _ := fs.Sub(consoleFS, "console")
-	m.Handle("GET /", http.FileServerFS(sub))
+	s.mux.Handle("GET /", http.FileServerFS(sub))
 }
 
 type apiError struct {
@@ -92,6 +209,7 @@ func (s *Server) getSite(w http.ResponseWriter, r *http.Request) {
 		"step_minutes": int(cfg.Site.Step.D / time.Minute), "steps": cfg.Site.Steps(),
 		"currency": cfg.Tariff.Currency, "grid": cfg.Grid, "nodes": cfg.Nodes,
 		"auto_approve": cfg.Approval.Auto, "now": s.svc.Clock().Now(),
+		"approval_deadline": cfg.Approval.Deadline.D.String(), "safe_state": cfg.Approval.SafeState,
 	})
 }
 
@@ -107,9 +225,12 @@ type deviceJSON struct {
 
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 	cfg := s.svc.Config()
+	ids, all := s.chargers(from(r))
 	out := make([]deviceJSON, 0, len(cfg.Devices))
 	for _, d := range cfg.Devices {
-		out = append(out, deviceJSON{d.ID, d.Kind, d.Node, d.Endpoint, d.UnitID, d.Profile, d.Owner})
+		if all || ids[d.ID] {
+			out = append(out, deviceJSON{d.ID, d.Kind, d.Node, d.Endpoint, d.UnitID, d.Profile, d.Owner})
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -124,8 +245,9 @@ type sampleJSON struct {
 
 func (s *Server) latestTelemetry(w http.ResponseWriter, r *http.Request) {
 	dev := r.URL.Query().Get("device")
+	ids, all := s.chargers(from(r))
 	if dev != "" {
-		if _, ok := s.svc.Config().Device(dev); !ok {
+		if _, ok := s.svc.Config().Device(dev); !ok || (!all && !ids[dev]) {
 			fail(w, http.StatusBadRequest, "device", "unknown device %q", dev)
 			return
 		}
@@ -137,7 +259,9 @@ func (s *Server) latestTelemetry(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]sampleJSON, 0, len(list))
 	for _, x := range list {
-		out = append(out, sampleJSON{x.Time, x.DeviceID, x.Point, x.Value, string(x.Quality)})
+		if all || ids[x.DeviceID] {
+			out = append(out, sampleJSON{x.Time, x.DeviceID, x.Point, x.Value, string(x.Quality)})
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -261,24 +385,19 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 			return
 		}
 		var req decisionRequest
-		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-			fail(w, http.StatusBadRequest, jsonField(err), "invalid JSON body: %v", err)
+		if !decodeBody(w, r, &req, true) || !requireReason(w, &req.Reason) {
 			return
 		}
-		req.Reason = strings.TrimSpace(req.Reason)
-		if req.Reason == "" {
-			fail(w, http.StatusBadRequest, "reason", "a reason is required")
-			return
-		}
-		if len(req.Reason) > 1000 {
-			fail(w, http.StatusBadRequest, "reason", "reason is longer than 1000 characters")
-			return
-		}
-		actor := "user:" + req.User
-		if req.User == "" {
+		p := from(r)
+		actor := p.actor()
+		if p.via == "open" {
 			actor = "api"
+			if req.User != "" {
+				actor = "user:" + req.User
+			}
+		} else if req.User != "" && req.User != p.Name {
+			fail(w, http.StatusBadRequest, "user", "user %q is not the authenticated user %q (leave it out)", req.User, p.Name)
+			return
 		}
 		var err error
 		var writes []storage.SetpointWrite
@@ -291,7 +410,7 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 		case errors.Is(err, storage.ErrNotFound):
 			fail(w, http.StatusNotFound, "id", "no schedule %d", id)
 			return
-		case errors.Is(err, dispatch.ErrNotProposed):
+		case errors.Is(err, dispatch.ErrNotProposed), errors.Is(err, dispatch.ErrExpired):
 			fail(w, http.StatusConflict, "id", "%v", err)
 			return
 		case err != nil && writes == nil:
@@ -391,16 +510,34 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	type row struct {
-		ID      int64     `json:"id"`
-		Time    time.Time `json:"time"`
-		Actor   string    `json:"actor"`
-		Action  string    `json:"action"`
-		Subject string    `json:"subject"`
-		Detail  string    `json:"detail"`
+		ID      int64           `json:"id"`
+		Time    time.Time       `json:"time"`
+		Actor   string          `json:"actor"`
+		Action  string          `json:"action"`
+		Subject string          `json:"subject"`
+		Detail  string          `json:"detail"`
+		Data    json.RawMessage `json:"data,omitempty"`
+		Hash    string          `json:"hash,omitempty"`
+	}
+	limit := 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100000 {
+			fail(w, http.StatusBadRequest, "limit", "want a number in 1..100000, got %q", v)
+			return
+		}
+		limit = n
+	}
+	if limit > 0 && len(list) > limit {
+		list = list[len(list)-limit:] // the newest
 	}
 	out := make([]row, 0, len(list))
 	for _, e := range list {
-		out = append(out, row{e.ID, e.Time, e.Actor, e.Action, e.Subject, e.Detail})
+		x := row{ID: e.ID, Time: e.Time, Actor: e.Actor, Action: e.Action, Subject: e.Subject, Detail: e.Detail}
+		if en, ok := audit.Parse(e.Detail); ok {
+			x.Detail, x.Data, x.Hash = en.Text, en.Data, en.Hash
+		}
+		out = append(out, x)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

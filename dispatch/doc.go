@@ -1,13 +1,36 @@
-// Package dispatch owns the dispatch cycle: poll the field, store telemetry, forecast
-// load and PV, build and solve the optimisation scenario, propose a schedule, apply the
-// approval policy, and write the approved setpoints of the current step to the devices
-// with read-back. Every step is stored; every schedule state change is an audit event.
+// Package dispatch owns the dispatch cycle and the schedule workflow: poll the field,
+// store telemetry, forecast load and PV, build and solve the optimisation scenario,
+// propose a schedule, apply the approval policy, and write the setpoints of the current
+// step through the safety envelope (package safety) to the devices with read-back.
+// Every step is stored; every state change is a hash-chained audit event (dispatch/audit).
+//
+// Schedule lifecycle: a schedule is proposed, then approved (by a person or by the
+// auto-approve policy), rejected, expired (its approval deadline or horizon passed) or
+// superseded (by a newer proposal, or by a newer approval). The policy compares a
+// proposal with the schedule in force: cost increase and largest setpoint change within
+// the configured bounds, no setpoint outside a device's limits, solver optimal, kill
+// switch released. Its verdict is stored with the plan. The approved schedule stays in
+// force while it covers the current step; after that the site's safe state applies
+// (hold or zero). A pin fixes one battery or charger at a power for a period and
+// re-solves at once; the pinned device is a fixed load over the pin and out of the
+// optimisation. Explain gives each schedule's cost against the previous one, prices
+// and binding constraints per step, and reason texts per asset.
+//
+// What is written per device, in order: the comms-loss action of a lost device
+// (hold, last safe value or zero), a manual override lease, the schedule in force,
+// the safe state. The envelope clamps each value (ratings, configured min/max, ramp,
+// SoC guard bands, reserve interlock); a clamp is stored as the write's requested vs
+// written value and audited as safety.clamp. The site kill switch stops automated
+// writes and auto-approval.
+//
+// Charging operators report sessions (ReportSession), which feed the next cycle, and
+// follow setpoint writes with Subscribe.
 //
 // The cycle is driven by a cron spec (robfig/cron) in real time, or step by step in
 // simulated time (RunSimulated) for the demo, replay and tests. All time comes from an
 // injected clock.Clock.
 //
 // dispatch consumes small interfaces (Poller, Writer, Forecaster, Solver) that the
-// fieldbus, forecast and optimizer packages satisfy; it imports storage, site and
-// clock. Only cmd/gridd and api import dispatch.
+// fieldbus, forecast and optimizer packages satisfy; it imports safety, storage, site
+// and clock. Only cmd/gridd and api import dispatch.
 package dispatch

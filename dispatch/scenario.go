@@ -187,9 +187,28 @@ func forecastPoints(res *forecast.Result, issued time.Time) []storage.ForecastPo
 func (s *Service) evSession(d *site.Device, r fieldbus.Reading, fresh bool, at, start time.Time) (optimizer.EVSession, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	step := s.cfg.Site.Step.D
+	rep, reported := s.sessions[d.ID]
+	if reported && !rep.Departure.After(at) {
+		delete(s.sessions, d.ID)
+		reported = false
+	}
 	if !fresh || !connected(r) {
 		if fresh {
 			delete(s.pluggedAt, d.ID)
+		}
+		if reported && fresh && rep.Arrival.After(at) {
+			// A reported future session: plan for it from its arrival step.
+			arr := int(math.Ceil(float64(rep.Arrival.Sub(start)) / float64(step)))
+			dep := int(math.Ceil(float64(rep.Departure.Sub(start)) / float64(step)))
+			if arr < s.cfg.Site.Steps() && dep > arr {
+				e := d.EV
+				return optimizer.EVSession{
+					ID: d.ID, Node: d.Node, ArrivalStep: arr, DepartureStep: dep, EnergyKWh: rep.EnergyKWh,
+					MaxChargeKW: e.MaxChargeKW, MaxDischargeKW: e.MaxDischargeKW, V2GBudgetKWh: e.V2GBudgetKWh,
+					WearCostPerKWh: s.cfg.EV.WearCostPerKWh, UnmetPenaltyPerKWh: s.cfg.EV.UnmetPenaltyPerKWh,
+				}, true
+			}
 		}
 		return optimizer.EVSession{}, false
 	}
@@ -198,10 +217,12 @@ func (s *Service) evSession(d *site.Device, r fieldbus.Reading, fresh bool, at, 
 		plugged = at
 		s.pluggedAt[d.ID] = at
 	}
-	step := s.cfg.Site.Step.D
 	departure := plugged.Add(s.cfg.EV.DefaultDwell.D)
 	if u, ok := value(r, "session_departure_unix"); ok && u > 0 {
 		departure = time.Unix(int64(u), 0).UTC()
+	}
+	if reported {
+		departure = rep.Departure
 	}
 	depStep := int(math.Ceil(float64(departure.Sub(start)) / float64(step)))
 	if depStep < 1 {
@@ -210,6 +231,9 @@ func (s *Service) evSession(d *site.Device, r fieldbus.Reading, fresh bool, at, 
 	need := s.cfg.EV.DefaultEnergyKWh
 	if req, ok := value(r, "session_energy_request_kwh"); ok && req > 0 {
 		need = req
+	}
+	if reported {
+		need = rep.EnergyKWh
 	}
 	if got, ok := value(r, "session_energy_kwh"); ok {
 		need -= got

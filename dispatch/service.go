@@ -9,14 +9,15 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/gridd/gridd/clock"
+	"github.com/gridd/gridd/dispatch/audit"
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/forecast"
 	"github.com/gridd/gridd/optimizer"
+	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
 )
@@ -50,12 +51,21 @@ type Service struct {
 	clock      clock.Clock
 	log        *slog.Logger
 
+	env      *safety.Envelope
+	guard    *safety.Guard
+	auditLog *audit.Log
+	metrics  metrics
+
 	cycleMu sync.Mutex // one cycle (or approval apply) at a time
 
 	mu        sync.Mutex
 	pluggedAt map[string]time.Time // EV charger -> when the current session was first seen
 	latest    map[string]fieldbus.Reading
 	lastPlan  *optimizer.Plan
+	pins      map[string]Pin     // device -> pin in force
+	sessions  map[string]Session // EV charger -> reported session
+	subs      map[int]chan storage.SetpointWrite
+	nextSub   int
 }
 
 // Options configure a Service.
@@ -68,6 +78,9 @@ type Options struct {
 	Solver     Solver     // default optimizer.Solve
 	Clock      clock.Clock
 	Logger     *slog.Logger
+	// Envelope is the safety envelope every write passes; default: built from Config
+	// (device ratings and the safety sections).
+	Envelope *safety.Envelope
 }
 
 // New returns a Service.
@@ -87,12 +100,28 @@ func New(o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{
+	if o.Envelope == nil {
+		env, err := safety.New(safety.FromSite(o.Config), safety.Options{
+			CommsLossAfter: o.Config.Safety.CommsLossAfter, Paused: o.Config.Safety.Paused, FirstStep: o.Config.Site.Step.D,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("dispatch: safety envelope: %w", err)
+		}
+		o.Envelope = env
+	}
+	s := &Service{
 		cfg: o.Config, store: o.Store, poller: o.Poller, writer: o.Writer,
 		forecaster: o.Forecaster, solve: o.Solver, clock: o.Clock, log: o.Logger,
+		env: o.Envelope, auditLog: audit.New(o.Store),
 		pluggedAt: map[string]time.Time{}, latest: map[string]fieldbus.Reading{},
-	}, nil
+		pins: map[string]Pin{}, sessions: map[string]Session{}, subs: map[int]chan storage.SetpointWrite{},
+	}
+	s.guard = &safety.Guard{Env: s.env, Inner: o.Writer, Now: s.clock.Now}
+	return s, nil
 }
+
+// Envelope returns the safety envelope.
+func (s *Service) Envelope() *safety.Envelope { return s.env }
 
 // Config returns the site config.
 func (s *Service) Config() *site.Config { return s.cfg }
@@ -136,6 +165,7 @@ func (s *Service) RunCycle(ctx context.Context, at time.Time) (*CycleResult, err
 			s.log.Error("record cycle", "err", err)
 		}
 		run.ID = id
+		s.metrics.cycle(run)
 	}()
 
 	// 1. Poll and store telemetry.
@@ -160,10 +190,12 @@ func (s *Service) RunCycle(ctx context.Context, at time.Time) (*CycleResult, err
 	}
 	s.mu.Unlock()
 	run.StaleDevices = len(res.StaleDevices)
+	s.observe(ctx, at, readings)
 	if err := s.store.WriteTelemetry(ctx, samples); err != nil {
 		run.Error = "store telemetry: " + err.Error()
 		return res, fmt.Errorf("store telemetry: %w", err)
 	}
+	s.expireProposals(ctx, at)
 
 	// 2-4. Forecast, optimise and propose.
 	sched, plan, err := s.propose(ctx, at, readings, run)
@@ -177,13 +209,7 @@ func (s *Service) RunCycle(ctx context.Context, at time.Time) (*CycleResult, err
 		s.mu.Lock()
 		s.lastPlan = plan
 		s.mu.Unlock()
-		if s.cfg.Approval.Auto && plan.Status == "optimal" {
-			if err := s.decide(ctx, sched.ID, storage.StatusApproved, "policy:auto", "inside auto-approve policy", at); err != nil {
-				s.log.Error("auto-approve", "schedule", sched.ID, "err", err)
-			} else {
-				sched.Status = storage.StatusApproved
-			}
-		}
+		s.autoApprove(ctx, sched, at)
 	}
 
 	// 5. Write the current step of the schedule in force.
@@ -200,9 +226,20 @@ func (s *Service) RunCycle(ctx context.Context, at time.Time) (*CycleResult, err
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func (s *Service) audit(ctx context.Context, at time.Time, actor, action, subject, detail string) {
-	if _, err := s.store.AppendAudit(context.WithoutCancel(ctx), storage.AuditEvent{Time: at, Actor: actor, Action: action, Subject: subject, Detail: detail}); err != nil {
+	s.auditData(ctx, at, actor, action, subject, detail, nil)
+}
+
+// auditData appends a chained audit event with structured data.
+func (s *Service) auditData(ctx context.Context, at time.Time, actor, action, subject, text string, data any) {
+	if _, err := s.auditLog.Append(context.WithoutCancel(ctx), storage.AuditEvent{Time: at, Actor: actor, Action: action, Subject: subject}, text, data); err != nil {
 		s.log.Error("audit", "action", action, "err", err)
 	}
+}
+
+// Audit appends an audit event on behalf of a caller (the API), chained like every other.
+func (s *Service) Audit(ctx context.Context, actor, action, subject, text string, data any) error {
+	_, err := s.auditLog.Append(ctx, storage.AuditEvent{Time: s.clock.Now(), Actor: actor, Action: action, Subject: subject}, text, data)
+	return err
 }
 
 // propose forecasts, optimises and stores a proposed schedule.
@@ -213,6 +250,7 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 	if err != nil {
 		return nil, nil, err
 	}
+	pins := s.applyPins(ctx, scn, at)
 	t0 = time.Now()
 	plan, err := s.solve(ctx, scn, optimizer.Options{})
 	run.SolveMS = ms(time.Since(t0))
@@ -225,18 +263,11 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 
 	input, _ := json.Marshal(scn)
 	sum := sha256.Sum256(input)
-	planJSON, err := json.Marshal(struct {
-		Scenario *optimizer.Scenario `json:"scenario"`
-		Plan     *optimizer.Plan     `json:"plan"`
-	}{scn, plan})
-	if err != nil {
-		return nil, nil, fmt.Errorf("encode plan: %w", err)
-	}
 	step := s.cfg.Site.Step.D
 	sched := &storage.Schedule{
 		CreatedAt: at, Start: scn.Start, StepMinutes: scn.StepMinutes, Steps: scn.Steps,
 		Status: storage.StatusProposed, InputHash: hex.EncodeToString(sum[:]), Objective: plan.Objective,
-		CostBreakdown: breakdownMap(plan.CostBreakdown), SolverStatus: plan.Status, Plan: planJSON,
+		CostBreakdown: breakdownMap(plan.CostBreakdown), SolverStatus: plan.Status,
 	}
 	for _, a := range plan.Assets {
 		d, ok := s.cfg.Device(a.ID)
@@ -247,6 +278,16 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 			sched.Setpoints = append(sched.Setpoints, storage.ScheduleSetpoint{DeviceID: a.ID, Step: k, Time: scn.Start.Add(time.Duration(k) * step), PowerKW: p})
 		}
 	}
+	sched.Setpoints = append(sched.Setpoints, pinSetpoints(pins, scn)...)
+	pol, err := s.EvaluatePolicy(ctx, sched, plan, at)
+	if err != nil {
+		return nil, nil, fmt.Errorf("approval policy: %w", err)
+	}
+	planJSON, err := json.Marshal(planDoc{Scenario: scn, Plan: plan, Pins: pins, Policy: pol})
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode plan: %w", err)
+	}
+	sched.Plan = planJSON
 	// A new proposal supersedes older ones still waiting for a decision.
 	older, err := s.store.ListSchedules(ctx, storage.Epoch, at.Add(storage.TimePrecision), storage.StatusProposed)
 	if err != nil {
@@ -261,7 +302,7 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 		fmt.Sprintf("objective %.2f %s, %d steps from %s, solver %s in %d iterations", plan.Objective, s.cfg.Tariff.Currency, scn.Steps, scn.Start.Format(time.RFC3339), plan.Status, plan.Iterations))
 	for _, o := range older {
 		if err := s.store.SetScheduleStatus(ctx, o.ID, storage.StatusProposed, storage.StatusSuperseded, "system", fmt.Sprintf("superseded by schedule %d", id), at); err == nil {
-			s.audit(ctx, at, "system", "schedule.supersede", fmt.Sprintf("schedule:%d", o.ID), fmt.Sprintf("superseded by schedule %d", id))
+			s.auditData(ctx, at, "system", "schedule.supersede", fmt.Sprintf("schedule:%d", o.ID), fmt.Sprintf("superseded by schedule %d", id), map[string]string{"from": string(storage.StatusProposed), "to": string(storage.StatusSuperseded)})
 		}
 	}
 	return sched, plan, nil
@@ -294,6 +335,9 @@ func (s *Service) decide(ctx context.Context, id int64, to storage.ScheduleStatu
 	if actor == "" {
 		return errors.New("actor is required")
 	}
+	if err := s.checkDeadline(ctx, id, at); err != nil {
+		return err
+	}
 	prev, err := s.store.ListSchedules(ctx, storage.Epoch, at.Add(storage.TimePrecision), storage.StatusApproved)
 	if err != nil {
 		return err
@@ -309,7 +353,7 @@ func (s *Service) decide(ctx context.Context, id int64, to storage.ScheduleStatu
 	if to == storage.StatusRejected {
 		action = "schedule.reject"
 	}
-	s.audit(ctx, at, actor, action, fmt.Sprintf("schedule:%d", id), reason)
+	s.auditData(ctx, at, actor, action, fmt.Sprintf("schedule:%d", id), reason, map[string]string{"from": string(storage.StatusProposed), "to": string(to)})
 	if to == storage.StatusApproved {
 		// Only one approved schedule is in force: the newest. Older approved ones are superseded.
 		for _, p := range prev {
@@ -317,7 +361,7 @@ func (s *Service) decide(ctx context.Context, id int64, to storage.ScheduleStatu
 				continue
 			}
 			if err := s.store.SetScheduleStatus(ctx, p.ID, storage.StatusApproved, storage.StatusSuperseded, actor, fmt.Sprintf("superseded by schedule %d", id), at); err == nil {
-				s.audit(ctx, at, actor, "schedule.supersede", fmt.Sprintf("schedule:%d", p.ID), fmt.Sprintf("superseded by schedule %d", id))
+				s.auditData(ctx, at, actor, "schedule.supersede", fmt.Sprintf("schedule:%d", p.ID), fmt.Sprintf("superseded by schedule %d", id), map[string]string{"from": string(storage.StatusApproved), "to": string(storage.StatusSuperseded)})
 			}
 		}
 	}
@@ -337,66 +381,6 @@ func (s *Service) InForce(ctx context.Context, at time.Time) (*storage.Schedule,
 		}
 	}
 	return nil, nil
-}
-
-// applyCurrent writes the setpoints of the step covering at from the schedule in force.
-func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.SetpointWrite, error) {
-	sched, err := s.InForce(ctx, at)
-	if err != nil {
-		return nil, fmt.Errorf("find schedule in force: %w", err)
-	}
-	if sched == nil {
-		s.log.Warn("no approved schedule covers this step; devices keep their last setpoints", "at", at)
-		return nil, nil
-	}
-	step := int(at.Sub(sched.Start) / (time.Duration(sched.StepMinutes) * time.Minute))
-	var sps []storage.ScheduleSetpoint
-	for _, sp := range sched.Setpoints {
-		if sp.Step == step {
-			sps = append(sps, sp)
-		}
-	}
-	sort.Slice(sps, func(i, j int) bool { return sps[i].DeviceID < sps[j].DeviceID })
-	curtailed := curtailedAt(sched, step)
-	var writes []storage.SetpointWrite
-	var failed int
-	for _, sp := range sps {
-		d, ok := s.cfg.Device(sp.DeviceID)
-		if !ok {
-			continue
-		}
-		point, value := setpointFor(d, sp.PowerKW, curtailed[d.ID])
-		s.mu.Lock()
-		r, seen := s.latest[d.ID]
-		s.mu.Unlock()
-		if d.Kind == site.KindEVCharger && seen && !r.Stale && !connected(r) && value == 0 {
-			// Nothing plugged in and nothing planned: leave the charger alone.
-			continue
-		}
-		w := storage.SetpointWrite{Time: at, ScheduleID: sched.ID, DeviceID: d.ID, Point: point, RequestedKW: value}
-		res, err := s.writer.Write(ctx, d.ID, point, value)
-		switch {
-		case err != nil:
-			w.Status, w.Error = storage.WriteFailed, err.Error()
-			failed++
-		case res.Mismatch:
-			w.Status, w.WrittenKW, w.ReadBackKW = storage.WriteMismatch, res.Written, res.ReadBack
-			w.Error = fmt.Sprintf("read back %g, wrote %g", res.ReadBack, res.Written)
-			failed++
-		default:
-			w.Status, w.WrittenKW, w.ReadBackKW = storage.WriteOK, res.Written, res.ReadBack
-		}
-		id, err := s.store.RecordSetpointWrite(ctx, w)
-		if err != nil {
-			return writes, fmt.Errorf("record setpoint write: %w", err)
-		}
-		w.ID = id
-		writes = append(writes, w)
-	}
-	if failed > 0 {
-		return writes, fmt.Errorf("%d of %d setpoint writes failed or did not read back", failed, len(writes))
-	}
-	return writes, nil
 }
 
 // curtailmentThresholdKW is the planned curtailment below which a PV plant is left uncapped.

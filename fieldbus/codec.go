@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // ErrDecode marks a value that could not be decoded (bad quality).
@@ -77,6 +78,9 @@ func (p *Point) bitsToWords(v uint64, n int) []uint16 {
 // decodeRaw returns the raw (unscaled) number held in regs.
 func (p *Point) decodeRaw(regs []uint16) (float64, error) {
 	w := p.Type.Width()
+	if p.Type == String {
+		return 0, fmt.Errorf("%w: string point %s has no number (use DecodeText)", ErrDecode, p.Name)
+	}
 	if w == 0 {
 		return 0, fmt.Errorf("%w: unknown data type %q", ErrDecode, p.Type)
 	}
@@ -201,6 +205,9 @@ func (p *Point) Encode(v float64) ([]uint16, error) {
 		}
 		return nil, fmt.Errorf("%w: bool point takes 0 or 1, not %s", ErrEncode, fmtNum(v))
 	}
+	if p.Type == String {
+		return nil, fmt.Errorf("%w: string point %s takes text (use EncodeText)", ErrEncode, p.Name)
+	}
 	if w == 0 {
 		return nil, fmt.Errorf("%w: unknown data type %q", ErrEncode, p.Type)
 	}
@@ -291,4 +298,93 @@ func (p *Point) Quantize(v float64) (float64, error) {
 // InLimits reports whether v is inside the point's limits (true if it has none).
 func (p *Point) InLimits(v float64) bool {
 	return !p.HasLimits || (v >= p.Min && v <= p.Max)
+}
+
+// DecodeText decodes a string point: two characters per register, the first in the
+// high byte (byte_order big) or the low byte (little). Trailing NULs and spaces are
+// dropped. Control characters other than NUL padding are an error wrapping ErrDecode.
+func (p *Point) DecodeText(regs []uint16) (string, error) {
+	if p.Type != String {
+		return "", fmt.Errorf("%w: point %s is %s, not string", ErrDecode, p.Name, p.Type)
+	}
+	if len(regs) != p.Length {
+		return "", fmt.Errorf("%w: string of %d registers, got %d", ErrDecode, p.Length, len(regs))
+	}
+	b := make([]byte, 0, 2*len(regs))
+	for _, r := range regs {
+		hi, lo := byte(r>>8), byte(r)
+		if p.ByteOrder == LittleEndian {
+			hi, lo = lo, hi
+		}
+		b = append(b, hi, lo)
+	}
+	end := len(b)
+	for end > 0 && (b[end-1] == 0 || b[end-1] == ' ') {
+		end--
+	}
+	b = b[:end]
+	for i, c := range b {
+		if c < 0x20 || c == 0x7F {
+			return "", fmt.Errorf("%w: string has control character 0x%02X at byte %d", ErrDecode, c, i)
+		}
+	}
+	return string(b), nil
+}
+
+// EncodeText lays s out in a string point's registers, padded with NULs. Text longer
+// than the point or with control characters is refused.
+func (p *Point) EncodeText(s string) ([]uint16, error) {
+	if p.Type != String {
+		return nil, fmt.Errorf("%w: point %s is %s, not string", ErrEncode, p.Name, p.Type)
+	}
+	if len(s) > 2*p.Length {
+		return nil, fmt.Errorf("%w: %q has %d bytes, the point holds %d", ErrEncode, s, len(s), 2*p.Length)
+	}
+	b := make([]byte, 2*p.Length)
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7F {
+			return nil, fmt.Errorf("%w: %q has control character 0x%02X", ErrEncode, s, s[i])
+		}
+		b[i] = s[i]
+	}
+	out := make([]uint16, p.Length)
+	for i := range out {
+		hi, lo := b[2*i], b[2*i+1]
+		if p.ByteOrder == LittleEndian {
+			hi, lo = lo, hi
+		}
+		out[i] = uint16(hi)<<8 | uint16(lo)
+	}
+	return out, nil
+}
+
+// Symbol names a decoded status word: the enum name of v, or the names of its set
+// bits joined by "," ("" when none is set; an unnamed bit n shows as "bit<n>", a value
+// missing from the enum as "unknown(<v>)"). Points without enum or bits give "".
+func (p *Point) Symbol(v float64) string {
+	switch {
+	case p.Enum != nil:
+		if name, ok := p.Enum[int64(v)]; ok && float64(int64(v)) == v {
+			return name
+		}
+		return "unknown(" + fmtNum(v) + ")"
+	case p.Bits != nil:
+		if v < 0 || v != math.Trunc(v) {
+			return "unknown(" + fmtNum(v) + ")"
+		}
+		u := uint64(v)
+		var names []string
+		for bit := 0; bit < 64 && u>>bit != 0; bit++ {
+			if u&(1<<bit) == 0 {
+				continue
+			}
+			if name, ok := p.Bits[bit]; ok {
+				names = append(names, name)
+			} else {
+				names = append(names, "bit"+strconv.Itoa(bit))
+			}
+		}
+		return strings.Join(names, ",")
+	}
+	return ""
 }

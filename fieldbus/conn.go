@@ -87,16 +87,18 @@ type Conns struct {
 }
 
 type endpoint struct {
-	addr    string
-	sem     chan struct{} // one holder at a time
-	timeout time.Duration // largest timeout of the devices behind it
-	client  *modbus.ModbusClient
-	dial    *dialing // a connect that outlived its timeout, still in flight
+	addr     string
+	ep       Endpoint
+	parseErr error
+	sem      chan struct{} // one holder at a time
+	timeout  time.Duration // largest timeout of the devices behind it
+	client   busClient
+	dial     *dialing // a connect that outlived its timeout, still in flight
 }
 
 type dialing struct {
 	done   chan struct{}
-	client *modbus.ModbusClient
+	client busClient
 	err    error
 }
 
@@ -118,6 +120,7 @@ func (c *Conns) register(addr string, timeout time.Duration) {
 	ep, ok := c.eps[addr]
 	if !ok {
 		ep = &endpoint{addr: addr, sem: make(chan struct{}, 1), timeout: timeout}
+		ep.ep, ep.parseErr = ParseEndpoint(addr)
 		c.eps[addr] = ep
 		return
 	}
@@ -147,10 +150,13 @@ func (c *Conns) endpoint(addr string) (*endpoint, error) {
 }
 
 // with runs fn with exclusive use of the endpoint's client, addressed to unit.
-func (c *Conns) with(ctx context.Context, addr string, unit uint8, fn func(*modbus.ModbusClient) error) error {
+func (c *Conns) with(ctx context.Context, addr string, unit uint8, fn func(busClient) error) error {
 	ep, err := c.endpoint(addr)
 	if err != nil {
 		return err
+	}
+	if ep.parseErr != nil {
+		return ep.parseErr
 	}
 	select {
 	case ep.sem <- struct{}{}:
@@ -179,17 +185,13 @@ func (c *Conns) with(ctx context.Context, addr string, unit uint8, fn func(*modb
 // open returns the endpoint's client, connecting if needed. A connect is given the
 // endpoint's timeout; if it takes longer it is left to finish in the background and
 // picked up by a later call. The caller holds ep.sem.
-func (c *Conns) open(ctx context.Context, ep *endpoint) (*modbus.ModbusClient, error) {
+func (c *Conns) open(ctx context.Context, ep *endpoint) (busClient, error) {
 	if ep.client != nil {
 		return ep.client, nil
 	}
 	d := ep.dial
 	if d == nil {
-		cl, err := modbus.NewClient(&modbus.ClientConfiguration{
-			URL:     "tcp://" + ep.addr,
-			Timeout: ep.timeout,
-			Logger:  slog.NewLogLogger(c.log.Handler(), slog.LevelDebug),
-		})
+		cl, err := newClient(ep.ep, ep.timeout, c.log)
 		if err != nil {
 			return nil, fmt.Errorf("connect %s: %w", ep.addr, err)
 		}

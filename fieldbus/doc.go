@@ -1,5 +1,5 @@
-// Package fieldbus owns communication with field devices over Modbus TCP: device
-// profiles (YAML register maps), the codec between registers and engineering values,
+// Package fieldbus owns communication with field devices over Modbus (TCP, TLS,
+// RTU over TCP, RTU and ASCII over serial lines): endpoints, device profiles (YAML register maps), the codec between registers and engineering values,
 // request planning, the Poller (telemetry) and the Writer (setpoints with read-back).
 // The simulator that serves a whole site lives in fieldbus/sim.
 //
@@ -46,16 +46,39 @@
 // values that do not survive the round trip within half a scale step; nothing is
 // clamped.
 //
+// # Endpoints
+//
+// ParseEndpoint reads a device's endpoint: plain host:port is Modbus TCP; the other
+// transports take a URL:
+//
+//	tls://host:802?cert=client.pem&key=client.key&ca=ca.pem   Modbus/TCP Security (also tcp+tls://)
+//	rtuovertcp://host:4001                                      RTU framing over TCP (serial gateways)
+//	rtu:///dev/ttyUSB0?baud=19200&parity=N                      RTU over a serial line
+//	ascii:///dev/ttyUSB0?baud=9600&parity=E&data_bits=7        Modbus ASCII (goburrow/modbus)
+//
+// TLS requires a client certificate and key and the CA (or pinned server certificate)
+// that authenticates the server, as PEM files; relative paths are taken from the
+// working directory. Serial lines default to 19200 baud, even parity, 1 stop bit
+// (2 with parity N), 8 data bits for RTU and 7 for ASCII. site validation accepts the
+// URL forms; CheckSite (gridd config check) checks their parameters and that the TLS
+// files load.
+//
 // # Polling and writing
 //
-// Conns holds one TCP connection per endpoint (devices behind one gateway share it and
-// are addressed by unit id). PlanReads merges each device's points into few requests.
-// Poller.Poll reads every device concurrently, each request bounded by the device's
-// timeout; a device that does not answer is reported Stale with its last good values.
+// Conns holds one connection per endpoint (devices behind one gateway or on one
+// serial bus share it and are addressed by unit id). PlanReads merges each device's
+// points into few requests. Poller.Poll reads every device concurrently, higher
+// Device.Priority first, each request bounded by the device's timeout; a device that
+// does not answer is reported Stale with its last good values. Poller.PollDue reads
+// only the devices whose Device.PollInterval has elapsed on the poller's clock
+// (NextDue says when the next one is due). Inside a poll, a device whose connection
+// failed is retried after a backoff (Retry, WithRetry: connection errors and BUSY /
+// ACKNOWLEDGE exceptions by default, timeouts on request, never past the device's
+// interval). A circuit breaker (Breaker, WithBreaker) stops sending requests to a
+// device that failed several polls in a row and retries it after a backoff on the
+// poller's clock; while open, the device is reported Stale with ErrCircuitOpen at no
+// cost to the rest, and one answer closes it again.
 // Writer.Write writes only rw points inside their limits, quantises, and reads back.
-// A circuit breaker (Breaker, WithBreaker) stops sending requests to a device that
-// failed several polls in a row and retries it after a backoff on the poller's clock;
-// while open, the device is reported Stale with ErrCircuitOpen at no cost to the rest.
 //
 // # SunSpec
 //

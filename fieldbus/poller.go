@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/simonvetter/modbus"
@@ -18,6 +20,13 @@ import (
 type Device struct {
 	site.Device
 	Profile *Profile
+	// PollInterval is how often Poller.PollDue reads the device (0: at every
+	// PollDue). Poll reads every device whatever its interval.
+	PollInterval time.Duration
+	// Priority orders the devices of one poll: higher goes first, so that with more
+	// devices than workers the important ones are read first. Equal priorities keep
+	// the configured order.
+	Priority int
 }
 
 func (d *Device) timeout() time.Duration {
@@ -49,8 +58,12 @@ const (
 
 // Value is one point of one reading, in the point's vocabulary unit.
 type Value struct {
-	Point   string
-	Value   float64
+	Point string
+	// Value is the number (0 for string points).
+	Value float64
+	// Text is a string point's text, or the name of an enum value or the set bits of
+	// a bitfield (Point.Symbol); "" for plain numbers.
+	Text    string
 	Unit    string
 	Quality Quality
 	// Err says why the quality is not good (nil when good).
@@ -91,7 +104,28 @@ type options struct {
 	workers int
 	plan    PlanOptions
 	breaker Breaker
+	retry   Retry
 }
+
+// Retry is how the poller retries a device inside one poll. After a failed attempt
+// it waits Backoff (doubling after every further attempt) and tries the reads that
+// are still missing again, at most Attempts more times. Connection errors (refused,
+// reset, closed by the peer) and the transient exceptions SERVER DEVICE BUSY and
+// ACKNOWLEDGE are retried; timeouts only if Timeouts is set, since each one already
+// cost the device's full timeout. A retry that would not finish inside the device's
+// PollInterval (backoff plus one timeout) is not started.
+type Retry struct {
+	Attempts int
+	Backoff  time.Duration
+	Timeouts bool
+}
+
+// DefaultRetry is what the poller uses unless told otherwise.
+func DefaultRetry() Retry { return Retry{Attempts: 1, Backoff: 50 * time.Millisecond} }
+
+// WithRetry sets how devices are retried inside a poll (default DefaultRetry();
+// Retry{} disables retries).
+func WithRetry(r Retry) Option { return func(o *options) { o.retry = r } }
 
 // Breaker is the poller's circuit breaker for dead devices. After Threshold
 // consecutive polls in which a device did not answer, the poller stops sending it
@@ -130,7 +164,7 @@ func WithPlanOptions(p PlanOptions) Option { return func(o *options) { o.plan = 
 const DefaultWorkers = 64
 
 func buildOptions(log *slog.Logger, opts []Option) (options, bool) {
-	o := options{workers: DefaultWorkers, plan: DefaultPlanOptions(), breaker: DefaultBreaker()}
+	o := options{workers: DefaultWorkers, plan: DefaultPlanOptions(), breaker: DefaultBreaker(), retry: DefaultRetry()}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -154,6 +188,8 @@ type Poller struct {
 	log      *slog.Logger
 	workers  int
 	breaker  Breaker
+	retry    Retry
+	order    []int      // device indices by priority (highest first), then config order
 	mu       sync.Mutex // one Poll at a time
 }
 
@@ -161,12 +197,17 @@ type polled struct {
 	Device
 	reads   []Read
 	planErr error
-	last    map[string]float64 // last good value per point
+	// last good value per profile point, and whether there is one
+	last     []float64
+	lastText []string
+	have     []bool
 	// Circuit breaker state: consecutive failed polls, and when the device may be
 	// tried again (zero while closed).
 	fails     int
 	openUntil time.Time
 	backoff   time.Duration
+	// nextDue is when PollDue reads the device next (zero: at once).
+	nextDue time.Time
 }
 
 // NewPoller prepares polling of devices: it plans each device's reads once. A device
@@ -177,13 +218,16 @@ func NewPoller(devices []Device, clk clock.Clock, log *slog.Logger, opts ...Opti
 		log = slog.Default()
 	}
 	o, own := buildOptions(log, opts)
-	p := &Poller{conns: o.conns, ownConns: own, clk: clk, log: log, workers: o.workers, breaker: o.breaker}
+	p := &Poller{conns: o.conns, ownConns: own, clk: clk, log: log, workers: o.workers, breaker: o.breaker, retry: o.retry}
 	for _, d := range devices {
-		pd := &polled{Device: d, last: map[string]float64{}}
+		pd := &polled{Device: d}
 		switch {
 		case d.Profile == nil:
 			pd.planErr = fmt.Errorf("device %s: no profile", d.ID)
 		default:
+			pd.last = make([]float64, len(d.Profile.Points))
+			pd.have = make([]bool, len(d.Profile.Points))
+			pd.lastText = make([]string, len(d.Profile.Points))
 			pd.reads, pd.planErr = PlanReads(d.Profile.Points, o.plan)
 			if pd.planErr != nil {
 				pd.planErr = fmt.Errorf("device %s: %w", d.ID, pd.planErr)
@@ -193,35 +237,99 @@ func NewPoller(devices []Device, clk clock.Clock, log *slog.Logger, opts ...Opti
 			pd.planErr = err
 		}
 		o.conns.register(d.Endpoint, d.timeout())
+		p.order = append(p.order, len(p.devs))
 		p.devs = append(p.devs, pd)
 	}
+	sort.SliceStable(p.order, func(a, b int) bool { return p.devs[p.order[a]].Priority > p.devs[p.order[b]].Priority })
 	return p
 }
 
-// Poll reads all devices concurrently (at most the worker bound at once) and returns
-// one Reading per device in the order given to NewPoller. Each request is bounded by its
-// device's timeout, so a dead device delays only itself (and, for devices sharing its
-// endpoint, those behind it on the same connection).
+// Poll reads all devices concurrently (at most the worker bound at once, higher
+// Priority first) and returns one Reading per device in the order given to NewPoller.
+// Each request is bounded by its device's timeout, so a dead device delays only
+// itself (and, for devices sharing its endpoint, those behind it on the same
+// connection).
 func (p *Poller) Poll(ctx context.Context) []Reading {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.poll(ctx, p.order, p.clk.Now())
+}
+
+// PollDue reads the devices whose PollInterval has elapsed on the poller's clock
+// (every device at the first call, devices without an interval at every call) and
+// returns their Readings in the order given to NewPoller. A device's next poll is
+// due one interval after the slot it was due in; slots missed because PollDue was
+// not called are skipped, not caught up. Call it at least as often as the shortest
+// interval (NextDue says when).
+func (p *Poller) PollDue(ctx context.Context) []Reading {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clk.Now()
+	var due []int
+	for _, i := range p.order {
+		if d := p.devs[i]; d.nextDue.IsZero() || !now.Before(d.nextDue) {
+			due = append(due, i)
+		}
+	}
+	all := p.poll(ctx, due, now)
+	sort.Ints(due)
+	out := make([]Reading, 0, len(due))
+	for _, i := range due {
+		out = append(out, all[i])
+	}
+	return out
+}
+
+// NextDue is the earliest time a device is due for PollDue.
+func (p *Poller) NextDue() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var next time.Time
+	for _, d := range p.devs {
+		if next.IsZero() || d.nextDue.Before(next) {
+			next = d.nextDue
+		}
+	}
+	return next
+}
+
+// poll reads the devices idx (in that order of start) and schedules their next poll
+// after now. The result has one slot per device; slots not polled are zero.
+func (p *Poller) poll(ctx context.Context, idx []int, now time.Time) []Reading {
 	out := make([]Reading, len(p.devs))
-	jobs := make(chan int)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < min(p.workers, len(p.devs)); w++ {
+	for w := 0; w < min(p.workers, len(idx)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range jobs {
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(idx) {
+					return
+				}
+				i := idx[k]
 				out[i] = p.pollDevice(ctx, p.devs[i])
 			}
 		}()
 	}
-	for i := range p.devs {
-		jobs <- i
-	}
-	close(jobs)
 	wg.Wait()
+	for _, i := range idx {
+		d := p.devs[i]
+		if d.PollInterval <= 0 {
+			d.nextDue = now
+			continue
+		}
+		due := d.nextDue
+		if due.IsZero() {
+			due = now
+		}
+		due = due.Add(d.PollInterval)
+		if !due.After(now) {
+			due = now.Add(d.PollInterval)
+		}
+		d.nextDue = due
+	}
 	return out
 }
 
@@ -246,25 +354,42 @@ func (p *Poller) pollDevice(ctx context.Context, d *polled) Reading {
 	}
 	start := time.Now()
 	results := make([]readResult, len(d.reads))
-	err := ctx.Err()
-	if err == nil {
-		err = p.conns.with(ctx, d.Endpoint, unit, func(cl *modbus.ModbusClient) error {
-			for i, rd := range d.reads {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				regs, err := readBlock(cl, rd)
-				if err != nil {
-					if ex, ok := asException(err); ok {
-						results[i].err = fmt.Errorf("read %s %d..%d: %w", rd.Table, rd.Address, rd.End()-1, ex)
-						continue
+	done := 0 // reads finished (answered or excepted)
+	backoff := p.retry.Backoff
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = ctx.Err()
+		if err == nil {
+			err = p.conns.with(ctx, d.Endpoint, unit, func(cl busClient) error {
+				for ; done < len(d.reads); done++ {
+					if err := ctx.Err(); err != nil {
+						return err
 					}
-					return fmt.Errorf("read %s %d..%d: %w", rd.Table, rd.Address, rd.End()-1, err)
+					rd := d.reads[done]
+					regs, err := p.readRetrying(ctx, cl, rd, attempt)
+					if err != nil {
+						if ex, ok := asException(err); ok {
+							results[done].err = fmt.Errorf("read %s %d..%d: %w", rd.Table, rd.Address, rd.End()-1, ex)
+							continue
+						}
+						return fmt.Errorf("read %s %d..%d: %w", rd.Table, rd.Address, rd.End()-1, err)
+					}
+					results[done].regs = regs
 				}
-				results[i].regs = regs
-			}
-			return nil
-		})
+				return nil
+			})
+		}
+		if err == nil || attempt >= p.retry.Attempts || !p.retryable(err) {
+			break
+		}
+		if iv := d.PollInterval; iv > 0 && time.Since(start)+backoff+d.timeout() > iv {
+			break
+		}
+		if !sleep(ctx, backoff) {
+			break
+		}
+		p.log.Debug("fieldbus: retrying device", "device", d.ID, "attempt", attempt+1, "err", err)
+		backoff *= 2
 	}
 	r.Latency = time.Since(start)
 	r.Time = p.clk.Now()
@@ -287,17 +412,19 @@ func (p *Poller) pollDevice(ctx context.Context, d *polled) Reading {
 				v.Err = results[i].err
 			} else {
 				off := int(pt.Address) - int(rd.Address)
-				val, err := pt.Decode(results[i].regs[off : off+pt.Width()])
-				if err != nil {
-					v.Err = err
-				} else {
-					v.Value = val
-					d.last[pt.Name] = val
+				regs := results[i].regs[off : off+pt.Width()]
+				if pt.Type == String {
+					v.Text, v.Err = pt.DecodeText(regs)
+				} else if v.Value, v.Err = pt.Decode(regs); v.Err == nil && pt.HasText() {
+					v.Text = pt.Symbol(v.Value)
+				}
+				if v.Err == nil {
+					d.last[pi], d.lastText[pi], d.have[pi] = v.Value, v.Text, true
 				}
 			}
 			if v.Err != nil {
 				v.Quality = Bad
-				v.Value = d.last[pt.Name]
+				v.Value, v.Text = d.last[pi], d.lastText[pi]
 				v.Err = fmt.Errorf("device %s point %s: %w", d.ID, pt.Name, v.Err)
 				errs = append(errs, v.Err)
 			}
@@ -309,13 +436,57 @@ func (p *Poller) pollDevice(ctx context.Context, d *polled) Reading {
 	return r
 }
 
+// readRetrying performs one read, retrying the transient exceptions SERVER DEVICE
+// BUSY and ACKNOWLEDGE on the same connection within the retry budget left after
+// attempt device-level attempts.
+func (p *Poller) readRetrying(ctx context.Context, cl busClient, rd Read, attempt int) ([]uint16, error) {
+	backoff := p.retry.Backoff
+	for {
+		regs, err := readBlock(cl, rd)
+		if err == nil || attempt >= p.retry.Attempts || !(errors.Is(err, ErrServerDeviceBusy) || errors.Is(err, ErrAcknowledge)) {
+			return regs, err
+		}
+		if !sleep(ctx, backoff) {
+			return regs, err
+		}
+		attempt++
+		backoff *= 2
+	}
+}
+
+// retryable says whether a failed device attempt is worth another one.
+func (p *Poller) retryable(err error) bool {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	case errors.Is(err, ErrTimeout):
+		return p.retry.Timeouts
+	}
+	return true
+}
+
+// sleep waits d or until ctx ends; it reports whether the full d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // staleReading reports the device's last good values as stale.
 func (p *Poller) staleReading(r Reading, d *polled, err error) Reading {
 	r.Stale = true
 	r.Err = err
-	for _, pt := range d.Profile.Points {
-		if v, ok := d.last[pt.Name]; ok {
-			r.Values = append(r.Values, Value{Point: pt.Name, Value: v, Unit: pt.Unit, Quality: Stale, Err: err})
+	for i := range d.Profile.Points {
+		if pt := &d.Profile.Points[i]; d.have[i] {
+			r.Values = append(r.Values, Value{Point: pt.Name, Value: d.last[i], Text: d.lastText[i], Unit: pt.Unit, Quality: Stale, Err: err})
 		}
 	}
 	return r
@@ -345,7 +516,7 @@ func (p *Poller) tripped(d *polled) {
 }
 
 // readBlock performs one planned read, returning bits as 0/1 registers.
-func readBlock(cl *modbus.ModbusClient, rd Read) ([]uint16, error) {
+func readBlock(cl busClient, rd Read) ([]uint16, error) {
 	switch rd.Table {
 	case Holding:
 		return cl.ReadRegisters(rd.Address, rd.Count, modbus.HOLDING_REGISTER)

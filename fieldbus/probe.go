@@ -24,7 +24,7 @@ func ProbeSunSpec(ctx context.Context, endpoint string, unit uint8, timeout time
 	conns.register(endpoint, timeout)
 	read := func(ctx context.Context, addr, count uint16) ([]uint16, error) {
 		var out []uint16
-		err := conns.with(ctx, endpoint, unit, func(cl *modbus.ModbusClient) error {
+		err := conns.with(ctx, endpoint, unit, func(cl busClient) error {
 			var err error
 			out, err = cl.ReadRegisters(addr, count, modbus.HOLDING_REGISTER)
 			return err

@@ -50,11 +50,24 @@ const (
 	F32  DataType = "f32"
 	F64  DataType = "f64"
 	Bool DataType = "bool"
+	// String is text, two characters per register (first character in the high
+	// byte with byte_order big); its width is the point's length.
+	String DataType = "string"
 )
 
-var dataTypes = []DataType{U16, I16, U32, I32, U64, I64, F32, F64, Bool}
+var dataTypes = []DataType{U16, I16, U32, I32, U64, I64, F32, F64, Bool, String}
 
-// Width is the number of registers (or bits, for Bool) the type occupies; 0 if unknown.
+// IsInteger reports whether the type is an integer (enums and bitfields need one).
+func (t DataType) IsInteger() bool {
+	switch t {
+	case U16, I16, U32, I32, U64, I64:
+		return true
+	}
+	return false
+}
+
+// Width is the number of registers (or bits, for Bool) the type occupies; 0 if unknown
+// (and for String, whose width is the point's Length).
 func (t DataType) Width() int {
 	switch t {
 	case U16, I16, Bool:
@@ -130,12 +143,28 @@ type Point struct {
 	// ByteOrder and WordOrder are resolved (profile default or the point's override).
 	ByteOrder ByteOrder
 	WordOrder WordOrder
+	// Length is a string point's size in registers (two characters each).
+	Length int
+	// Enum names the values of a status word (integer points, scale 1, offset 0).
+	Enum map[int64]string
+	// Bits names the bits of a bitfield (unsigned points, scale 1, offset 0; bit 0 is
+	// the least significant).
+	Bits map[int]string
 	// Line is the YAML line the point starts on (0 if unknown).
 	Line int
 }
 
 // Width is the number of registers (bits, for coils and discrete inputs) the point spans.
-func (p *Point) Width() int { return p.Type.Width() }
+func (p *Point) Width() int {
+	if p.Type == String {
+		return p.Length
+	}
+	return p.Type.Width()
+}
+
+// HasText reports whether decoded values of the point carry text (Value.Text): strings,
+// enums and bitfields.
+func (p *Point) HasText() bool { return p.Type == String || p.Enum != nil || p.Bits != nil }
 
 // Writable reports whether the point may be written.
 func (p *Point) Writable() bool { return p.Access == ReadWrite }
@@ -154,6 +183,23 @@ func (pr *Profile) Point(semantic string) (*Point, bool) {
 func (pr *Profile) Clone() *Profile {
 	c := *pr
 	c.Points = append([]Point(nil), pr.Points...)
+	for i := range c.Points {
+		pt := &c.Points[i]
+		if pt.Enum != nil {
+			m := make(map[int64]string, len(pt.Enum))
+			for k, v := range pt.Enum {
+				m[k] = v
+			}
+			pt.Enum = m
+		}
+		if pt.Bits != nil {
+			m := make(map[int]string, len(pt.Bits))
+			for k, v := range pt.Bits {
+				m[k] = v
+			}
+			pt.Bits = m
+		}
+	}
 	return &c
 }
 
@@ -231,18 +277,21 @@ type rawProfile struct {
 }
 
 type rawPoint struct {
-	Name      string   `yaml:"name"`
-	Register  string   `yaml:"register"`
-	Address   *int64   `yaml:"address"`
-	Type      string   `yaml:"type"`
-	Scale     *float64 `yaml:"scale"`
-	Offset    *float64 `yaml:"offset"`
-	Unit      *string  `yaml:"unit"`
-	Access    string   `yaml:"access"`
-	Min       *float64 `yaml:"min"`
-	Max       *float64 `yaml:"max"`
-	ByteOrder string   `yaml:"byte_order"`
-	WordOrder string   `yaml:"word_order"`
+	Name      string           `yaml:"name"`
+	Register  string           `yaml:"register"`
+	Address   *int64           `yaml:"address"`
+	Type      string           `yaml:"type"`
+	Scale     *float64         `yaml:"scale"`
+	Offset    *float64         `yaml:"offset"`
+	Unit      *string          `yaml:"unit"`
+	Access    string           `yaml:"access"`
+	Min       *float64         `yaml:"min"`
+	Max       *float64         `yaml:"max"`
+	ByteOrder string           `yaml:"byte_order"`
+	WordOrder string           `yaml:"word_order"`
+	Length    *int64           `yaml:"length"`
+	Enum      map[int64]string `yaml:"enum"`
+	Bits      map[int64]string `yaml:"bits"`
 }
 
 // profileErrors collects validation errors naming file, line, field path and value.
@@ -536,6 +585,23 @@ func buildPoint(i int, r *rawPoint, prof *Profile, e *profileErrors) (Point, boo
 		e.add(path("type"), r.Type, "bool is only for coil and discrete points; use u16 for a 0/1 register")
 		addrOK = false
 	}
+	if pt.Type == String {
+		switch {
+		case r.Length == nil:
+			e.add(path("length"), nil, "missing: a string point needs its length in registers (two characters each)")
+			addrOK = false
+		case *r.Length < 1 || *r.Length > MaxReadRegisters:
+			e.add(path("length"), *r.Length, "must be in 1..%d registers", MaxReadRegisters)
+			addrOK = false
+		default:
+			pt.Length = int(*r.Length)
+		}
+		if pt.Register.IsBit() || pt.Register == "" {
+			addrOK = false
+		}
+	} else if r.Length != nil {
+		e.add(path("length"), *r.Length, "only string points take a length")
+	}
 	switch {
 	case r.Address == nil:
 		e.add(path("address"), nil, "missing")
@@ -545,7 +611,7 @@ func buildPoint(i int, r *rawPoint, prof *Profile, e *profileErrors) (Point, boo
 		addrOK = false
 	default:
 		pt.Address = uint16(*r.Address)
-		if w := pt.Type.Width(); w > 0 && *r.Address+int64(w) > 65536 {
+		if w := pt.Width(); w > 0 && *r.Address+int64(w) > 65536 {
 			e.add(path("address"), *r.Address, "a %s spans %d registers and would end past address 65535", pt.Type, w)
 			addrOK = false
 		}
@@ -567,9 +633,10 @@ func buildPoint(i int, r *rawPoint, prof *Profile, e *profileErrors) (Point, boo
 			pt.Offset = *r.Offset
 		}
 	}
-	if pt.Type == Bool && (pt.Scale != 1 || pt.Offset != 0) {
-		e.add(path("scale"), pt.Scale, "bool points take no scale or offset")
+	if (pt.Type == Bool || pt.Type == String) && (pt.Scale != 1 || pt.Offset != 0) {
+		e.add(path("scale"), pt.Scale, "%s points take no scale or offset", pt.Type)
 	}
+	buildSymbols(r, &pt, path, e)
 	if r.ByteOrder != "" {
 		if bo, ok := parseByteOrder(r.ByteOrder); ok {
 			pt.ByteOrder = bo
@@ -599,6 +666,15 @@ func buildPoint(i int, r *rawPoint, prof *Profile, e *profileErrors) (Point, boo
 		}
 	default:
 		e.add(path("access"), r.Access, "unknown access (want r or rw)")
+	}
+	if pt.Type == String {
+		if pt.Access == ReadWrite {
+			e.add(path("access"), r.Access, "string points are read-only")
+		}
+		if r.Min != nil || r.Max != nil {
+			e.add(path("min"), nil, "string points take no limits")
+		}
+		return pt, addrOK
 	}
 	// Limits.
 	switch {
@@ -634,6 +710,98 @@ func buildPoint(i int, r *rawPoint, prof *Profile, e *profileErrors) (Point, boo
 		}
 	}
 	return pt, addrOK
+}
+
+// buildSymbols validates a point's enum and bits maps.
+func buildSymbols(r *rawPoint, pt *Point, path func(string) string, e *profileErrors) {
+	if r.Enum == nil && r.Bits == nil {
+		return
+	}
+	if r.Enum != nil && r.Bits != nil {
+		e.add(path("bits"), nil, "a point is an enum or a bitfield, not both")
+		return
+	}
+	field, n := "enum", len(r.Enum)
+	if r.Bits != nil {
+		field, n = "bits", len(r.Bits)
+	}
+	switch {
+	case !pt.Type.IsInteger():
+		e.add(path(field), nil, "%s needs an integer type (u16, i16, u32, i32, u64, i64), not %q", field, pt.Type)
+		return
+	case field == "bits" && (pt.Type == I16 || pt.Type == I32 || pt.Type == I64):
+		e.add(path(field), nil, "bits need an unsigned type (u16, u32, u64), not %q", pt.Type)
+		return
+	case pt.Scale != 1 || pt.Offset != 0:
+		e.add(path(field), nil, "a status word takes no scale or offset (scale %g, offset %g)", pt.Scale, pt.Offset)
+		return
+	case n == 0:
+		e.add(path(field), nil, "is empty")
+		return
+	}
+	names := map[string]int64{}
+	keys := make([]int64, 0, n)
+	src := r.Enum
+	if r.Bits != nil {
+		src = r.Bits
+	}
+	for k := range src {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+	lo, hi := intRange(pt.Type)
+	for _, k := range keys {
+		name := src[k]
+		p := fmt.Sprintf("%s.%d", path(field), k)
+		switch {
+		case field == "bits" && (k < 0 || k >= int64(16*pt.Type.Width())):
+			e.add(p, k, "bit number must be in 0..%d for %s", 16*pt.Type.Width()-1, pt.Type)
+			continue
+		case field == "enum" && (float64(k) < lo || float64(k) > hi):
+			e.add(p, k, "value outside the %s range", pt.Type)
+			continue
+		case !symbolPattern.MatchString(name):
+			e.add(p, name, "want a name of letters, digits and '_'")
+			continue
+		}
+		if other, dup := names[name]; dup {
+			e.add(p, name, "name already used for %d", other)
+			continue
+		}
+		names[name] = k
+	}
+	if r.Enum != nil {
+		pt.Enum = make(map[int64]string, n)
+		for k, v := range r.Enum {
+			pt.Enum[k] = v
+		}
+	} else {
+		pt.Bits = make(map[int]string, n)
+		for k, v := range r.Bits {
+			pt.Bits[int(k)] = v
+		}
+	}
+}
+
+var symbolPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
+
+// intRange is the raw range of an integer type.
+func intRange(t DataType) (lo, hi float64) {
+	switch t {
+	case U16:
+		return 0, math.MaxUint16
+	case I16:
+		return math.MinInt16, math.MaxInt16
+	case U32:
+		return 0, math.MaxUint32
+	case I32:
+		return math.MinInt32, math.MaxInt32
+	case U64:
+		return 0, maxExactInt
+	case I64:
+		return -maxExactInt, maxExactInt
+	}
+	return 0, 0
 }
 
 func checkOverlaps(pts []Point, valid []bool, e *profileErrors) {

@@ -44,6 +44,10 @@ var Vocabulary = []Semantic{
 	{"alarm", "", "device-specific alarm code or bitmap; 0 = no alarm"},
 	{"temperature_c", "°C", "device temperature"},
 	{"heartbeat", "", "counter the device increments to show it is alive"},
+	{"manufacturer", "", "manufacturer name (a string point)"},
+	{"model", "", "model name (a string point)"},
+	{"serial_number", "", "serial number (a string point)"},
+	{"firmware_version", "", "firmware version (a string point)"},
 }
 
 // LookupSemantic returns the vocabulary entry for name.

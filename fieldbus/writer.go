@@ -8,8 +8,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/simonvetter/modbus"
-
 	"github.com/gridd/gridd/clock"
 )
 
@@ -104,7 +102,7 @@ func (w *Writer) Write(ctx context.Context, deviceID, point string, value float6
 	}
 	var back []uint16
 	var stage string
-	err = w.conns.with(ctx, d.Endpoint, unit, func(cl *modbus.ModbusClient) error {
+	err = w.conns.with(ctx, d.Endpoint, unit, func(cl busClient) error {
 		if err := ctx.Err(); err != nil {
 			stage = "write"
 			return err
@@ -142,7 +140,7 @@ func (w *Writer) Write(ctx context.Context, deviceID, point string, value float6
 	return res, nil
 }
 
-func writeBlock(cl *modbus.ModbusClient, pt *Point, regs []uint16) error {
+func writeBlock(cl busClient, pt *Point, regs []uint16) error {
 	switch pt.Register {
 	case Coil:
 		return cl.WriteCoil(pt.Address, regs[0] != 0)

@@ -36,11 +36,17 @@ func BenchmarkSelect48h(b *testing.B) {
 		hist = append(hist, Point{Time: p.Time.AddDate(-1, 0, 0), Value: p.Value})
 	}
 	hist = append(hist, one...)
-	req := Request{Series: "load:b36", History: hist, Origin: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), Step: time.Hour, Steps: 48}
 	for _, c := range []struct {
 		name string
 		f    Forecaster
-	}{{"select", Select{}}, {"regression", Regression{}}, {"double_seasonal", DoubleSeasonal{}}} {
+		step time.Duration
+	}{
+		{"select", Select{}, time.Hour},
+		{"select/15m", Select{}, 15 * time.Minute},
+		{"regression", Regression{}, time.Hour},
+		{"double_seasonal", DoubleSeasonal{}, time.Hour},
+	} {
+		req := Request{Series: "load:b36", History: hist, Origin: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), Step: c.step, Steps: int(48 * time.Hour / c.step)}
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := c.f.Forecast(context.Background(), req); err != nil {

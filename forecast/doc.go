@@ -1,7 +1,7 @@
 // Package forecast owns the load, PV and EV forecasts: given the measured
 // history of one series and an issue time (Origin), it returns P10/P50/P90 for
 // Steps intervals of length Step starting at Origin. It is pure computation: it
-// reads no clock, does no I/O (except ReadCSV) and imports nothing else from gridd.
+// reads no clock, does no I/O (except ReadCSV and ReadEVSessionsCSV) and imports nothing else from gridd.
 //
 // # Methods
 //
@@ -20,7 +20,8 @@
 //
 // Stronger methods (fitted on a regular grid of Step, which must divide a day):
 //
-//   - Regression: least squares (gonum/mat) over the last 8 weeks on local
+//   - Regression: weighted least squares (gonum/mat; weights halve every 3
+//     weeks of age) over the last 8 weeks on local
 //     hour-of-day × day type (weekday, Saturday, Sunday/holiday) and, if given,
 //     heating/cooling degrees of a temperature series; an AR model of its residuals
 //     (lags 1, 2, 3 steps and 1 day) corrects the forecast from the latest
@@ -31,18 +32,22 @@
 //   - Select: rolling-origin model selection. It fits weekly seasonal naive,
 //     Regression, DoubleSeasonal and their mean, scores each at 14 earlier daily
 //     origins (parameters from the fit at Origin, data only before each origin)
-//     and issues the one with the lowest MAE; with too little history it is Auto.
+//     and issues the one with the lowest MAE; with too little history, or a Step
+//     that does not divide a day, it is Auto.
 //     Auto stays the cheap default used by dispatch every cycle.
 //   - PVClearSky: clear-sky array power from solar position (PVSite) times a
 //     learned clear-sky index (profile by step of day over 14 days, scaled by the
 //     persistence of the last day's index); with an irradiance series, a fitted
 //     scale times GHI transposed at clear-sky geometry.
-//   - EVProfiles: expected arrivals per local hour, dwell and energy per charger
-//     from session history.
+//   - EVProfiles: per charger, expected plug-ins per local hour and the median
+//     dwell and energy of sessions by arrival hour, from session history;
+//     EVProfile.Expect gives the expected plug-out and energy of a session whose
+//     user gave no departure time, ExpectedArrivals the plug-ins per step.
 //
 // Band origins of the fitted methods reuse the parameters fitted at Origin, so
-// their residuals are partly in-sample; backtests with BacktestWith refit at
-// every origin and measure the real coverage.
+// their residuals are partly in-sample; they default to 56 band origins
+// (DefaultFittedBandOrigins) instead of 28 to compensate. Backtests refit at
+// every origin and measure the real coverage (docs/FORECASTING.md).
 //
 // Backtest runs any Forecaster over a list of origins and reports MAE, RMSE,
 // bias, WAPE, MASE against weekly seasonal naive on the same origins, P10–P90
@@ -101,4 +106,12 @@
 // package (ReadCSV requires RFC 3339 timestamps, which carry their offset).
 // Loads that follow local time will see the daily pattern move by an hour against
 // UTC at a DST change; the seasonal naive methods carry that error for one period.
+// Regression (and Select's regression candidate) takes a Location and builds its
+// hour-of-day and day-type features in local time, so it follows the shift.
+// DoubleSeasonal and PVClearSky work in UTC (the sun does not observe DST).
+//
+// Fitted methods resample the history onto a regular grid of Step before Origin;
+// a grid step with no value is a gap: it is left out of the fits, leaves the
+// exponential smoothing state unchanged and counts as a zero residual in the AR
+// corrections. Nothing is interpolated into the history.
 package forecast

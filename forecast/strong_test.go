@@ -496,3 +496,65 @@ func TestRegressionDST(t *testing.T) {
 		}
 	}
 }
+
+// TestEVExpectHoldout: dwell and energy expected from a charger's history must
+// beat the fleet-wide medians on later sessions.
+func TestEVExpectHoldout(t *testing.T) {
+	f, err := os.Open("../testdata/trondheim_ev_sessions_2019.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ss, err := ReadEVSessionsCSV(f, "user_id", "plugin_utc", "plugout_utc", "energy_kwh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oslo, err := time.LoadLocation("Europe/Oslo")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	split := time.Date(2019, 10, 1, 0, 0, 0, 0, time.UTC)
+	var train, test []EVSession
+	var dw, en []float64
+	for _, s := range ss {
+		if s.PlugIn.Before(split) {
+			train = append(train, s)
+			dw = append(dw, s.PlugOut.Sub(s.PlugIn).Hours())
+			en = append(en, s.EnergyKWh)
+		} else {
+			test = append(test, s)
+		}
+	}
+	profs, err := EVProfiles(train, oslo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]EVProfile{}
+	for _, p := range profs {
+		by[p.ChargerID] = p
+	}
+	fleetDwell, fleetEnergy := median(dw), median(en)
+	var n int
+	var eDw, eEn, fDw, fEn float64
+	for _, s := range test {
+		p, ok := by[s.ChargerID]
+		if !ok {
+			continue
+		}
+		out, e := p.Expect(s.PlugIn, oslo)
+		actual := s.PlugOut.Sub(s.PlugIn).Hours()
+		eDw += math.Abs(out.Sub(s.PlugIn).Hours() - actual)
+		fDw += math.Abs(fleetDwell - actual)
+		eEn += math.Abs(e - s.EnergyKWh)
+		fEn += math.Abs(fleetEnergy - s.EnergyKWh)
+		n++
+	}
+	if n < 500 {
+		t.Fatalf("only %d held-out sessions at known chargers", n)
+	}
+	t.Logf("%d held-out sessions: dwell MAE %.2f h (fleet median %.2f h), energy MAE %.2f kWh (fleet median %.2f kWh)",
+		n, eDw/float64(n), fDw/float64(n), eEn/float64(n), fEn/float64(n))
+	if !(eDw < fDw) || !(eEn < fEn) {
+		t.Errorf("per-charger expectations do not beat the fleet medians")
+	}
+}

@@ -3,6 +3,7 @@ package optimizer
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/gridd/gridd/optimizer/lp"
 )
@@ -31,6 +32,11 @@ const (
 	kBatRow
 	kEVRow
 	kEVTarget
+	kSoftRow
+	kStabRow
+
+	kViolation
+	kDeviation
 )
 
 // meta says what an LP column or row stands for: its kind, the node or
@@ -46,7 +52,7 @@ type meta struct {
 type evCols struct {
 	from, to int   // active steps [from, to) within the horizon
 	pc, pd   []int // per active step; pd nil without V2G
-	e        []int // cumulative energy after each active step
+	e        []int // cumulative energy after each active step; nil without V2G
 	unmet    int   // -1 when the session has no step in the horizon
 	target   float64
 }
@@ -84,7 +90,38 @@ type formulation struct {
 
 	fixed [][]float64 // [node][t] power of the node's own loads and non-curtailable PV
 
+	soft []softLimit // soft mode: the relaxed limits
+	stab []stabTerm  // plan-stability deviations
+
 	cols, rows []meta
+}
+
+// softLimit is a limit relaxed in soft mode: lo ≤ x − over + under ≤ hi,
+// where over and under cost weight per unit.
+type softLimit struct {
+	col         int    // the limited column
+	what        string // e.g. "node feeder-a limit at step 72 (18:00)"
+	unit        string // "kW" or "kWh"
+	lo, hi      float64
+	over, under int // violation columns
+	weight      float64
+}
+
+// stabTerm is a plan-stability deviation: power − up + down = ref, where
+// power = Σ vals·x[cols].
+type stabTerm struct {
+	up, down int
+	cols     []int
+	vals     []float64
+	ref      float64
+	weight   float64
+}
+
+// formOptions are the Options that change the LP.
+type formOptions struct {
+	soft      bool
+	stability float64
+	reference *Plan
 }
 
 // evTarget is the energy a session must receive within the horizon. When
@@ -132,8 +169,8 @@ func (f *formulation) addRow(g lp.Group, k kind, obj, t int, lo, hi float64, col
 	return f.m.AddRow(g, t, lo, hi, cols, vals)
 }
 
-// formulate builds the LP of a validated scenario.
-func formulate(s *Scenario) *formulation {
+// formulate builds the LP of a validated scenario (with validated options).
+func formulate(s *Scenario, o formOptions) *formulation {
 	T := s.Steps
 	dt := s.StepHours()
 	f := &formulation{s: s, m: lp.NewModel(), dt: dt, T: T}
@@ -254,7 +291,9 @@ func formulate(s *Scenario) *formulation {
 				ec.pd = append(ec.pd, d)
 				entries[n][t] = append(entries[n][t], term{d, -1})
 			}
-			ec.e = append(ec.e, f.addVar(ge, kEVEnergy, k, t+1, -e.V2GBudgetKWh, e.EnergyKWh, 0))
+			if e.MaxDischargeKW > 0 {
+				ec.e = append(ec.e, f.addVar(ge, kEVEnergy, k, t+1, -e.V2GBudgetKWh, e.EnergyKWh, 0))
+			}
 		}
 		ec.unmet = f.addVar(f.m.Group("ev."+e.ID+".unmet"), kEVUnmet, k, -1, 0, ec.target, e.UnmetPenaltyPerKWh)
 		f.ev[k] = ec
@@ -316,14 +355,31 @@ func formulate(s *Scenario) *formulation {
 			f.batRow[b][t] = f.addRow(g, kBatRow, b, t, rhs, rhs, cols, vals)
 		}
 	}
-	// EV energy: e[t+1] − e[t] − dt·(pc[t] − pd[t]) = 0, e[from] = 0;
-	// target: e[to] + unmet ≥ target.
+	// EV energy with V2G: e[t+1] − e[t] − dt·(pc[t] − pd[t]) = 0,
+	// e[from] = 0; target: e[to] + unmet ≥ target.
 	f.evRow = make([][]int, len(s.EVSessions))
 	f.evTgt = make([]int, len(s.EVSessions))
 	for k, e := range s.EVSessions {
 		ec := f.ev[k]
 		f.evTgt[k] = -1
 		if ec.unmet < 0 {
+			continue
+		}
+		if ec.pd == nil {
+			// Without V2G the cumulative energy only grows: the whole
+			// session is one ranged row, target ≤ Σ dt·pc + unmet ≤
+			// energy_kwh. (Σ dt·pc ≤ energy_kwh alone would do; adding
+			// unmet ≥ 0 to it changes no optimum, because unmet is
+			// positive only when Σ dt·pc < target ≤ energy_kwh.)
+			cols := make([]int, 0, len(ec.pc)+1)
+			vals := make([]float64, 0, len(ec.pc)+1)
+			for _, c := range ec.pc {
+				cols = append(cols, c)
+				vals = append(vals, dt)
+			}
+			cols = append(cols, ec.unmet)
+			vals = append(vals, 1)
+			f.evTgt[k] = f.addRow(f.m.Group("ev."+e.ID+".energy"), kEVTarget, k, -1, ec.target, e.EnergyKWh, cols, vals)
 			continue
 		}
 		g := f.m.Group("ev." + e.ID + ".balance")
@@ -344,7 +400,147 @@ func formulate(s *Scenario) *formulation {
 		f.evTgt[k] = f.addRow(f.m.Group("ev."+e.ID+".target"), kEVTarget, k, -1, ec.target, inf,
 			[]int{ec.e[len(ec.e)-1], ec.unmet}, []float64{1, 1})
 	}
+	if o.soft {
+		f.soften()
+	}
+	if o.reference != nil && o.stability > 0 {
+		f.addStability(o.reference, o.stability)
+	}
 	return f
+}
+
+// softWeight is the penalty per kW·h (power limits, scaled by dt) or per
+// kWh (energy limits) of violating a limit in soft mode: a thousand times
+// the scenario's largest cost coefficient, so no saving ever pays for a
+// violation that can be avoided.
+func (f *formulation) softWeight() float64 {
+	return 1000 * (1 + f.costScale())
+}
+
+// costScale is the scenario's largest cost coefficient (per kWh or kW).
+func (f *formulation) costScale() float64 {
+	s := f.s
+	scale := s.Grid.DemandChargePerKW
+	for t := 0; t < f.T; t++ {
+		scale = math.Max(scale, math.Max(math.Abs(s.Grid.ImportPrice[t]), math.Abs(s.Grid.ExportPrice[t])))
+	}
+	for _, b := range s.Batteries {
+		scale = math.Max(scale, b.WearCostPerKWh)
+	}
+	for _, e := range s.EVSessions {
+		scale = math.Max(scale, math.Max(e.UnmetPenaltyPerKWh, e.WearCostPerKWh))
+	}
+	return scale
+}
+
+// soften relaxes grid and node limits and battery SoC limits: each bound
+// pair moves into a row lo ≤ x − over + under ≤ hi with penalised
+// violation columns over, under ≥ 0.
+func (f *formulation) soften() {
+	s, T := f.s, f.T
+	w := f.softWeight()
+	inf := math.Inf(1)
+	gO, gU := f.m.Group("soft.over"), f.m.Group("soft.under")
+	gR := f.m.Group("soft.limit")
+	relax := func(col int, keepLo bool, what, unit string, weight float64, step int) {
+		lo, hi := f.m.VarBounds(col)
+		nlo := math.Inf(-1)
+		if keepLo {
+			nlo = lo
+			lo = math.Inf(-1)
+		}
+		f.m.SetVarBounds(col, nlo, inf)
+		k := len(f.soft)
+		sl := softLimit{col: col, what: what, unit: unit, lo: lo, hi: hi, weight: weight}
+		sl.over = f.addVar(gO, kViolation, k, step, 0, inf, weight)
+		sl.under = -1
+		if !math.IsInf(lo, -1) {
+			sl.under = f.addVar(gU, kViolation, k, step, 0, inf, weight)
+		}
+		cols := []int{col, sl.over}
+		vals := []float64{1, -1}
+		if sl.under >= 0 {
+			cols = append(cols, sl.under)
+			vals = append(vals, 1)
+		}
+		f.addRow(gR, kSoftRow, k, step, lo, hi, cols, vals)
+		f.soft = append(f.soft, sl)
+	}
+	for t := 0; t < T; t++ {
+		relax(f.imp[t], true, "grid import limit at "+f.stepLabel(t), "kW", w*f.dt, t)
+		relax(f.exp[t], true, "grid export limit at "+f.stepLabel(t), "kW", w*f.dt, t)
+	}
+	for n, node := range s.Nodes {
+		for t := 0; t < T; t++ {
+			relax(f.flow[n][t], false, fmt.Sprintf("node %s limit at %s", node.ID, f.stepLabel(t)), "kW", w*f.dt, t)
+		}
+	}
+	for b, bt := range s.Batteries {
+		for t := 0; t < T; t++ {
+			what := fmt.Sprintf("battery %s SoC limits at step %d", bt.ID, t+1)
+			if t == T-1 && bt.TerminalSoCKWh != nil {
+				what = fmt.Sprintf("battery %s SoC limits and terminal_soc at step %d", bt.ID, t+1)
+			}
+			relax(f.bat[b].soc[t], false, what, "kWh", w, t+1)
+		}
+	}
+}
+
+// addStability adds, for every battery and EV session the reference plan
+// schedules, a penalty of weight·dt per kW of difference between the new
+// and the reference power at each step both cover (for EVs, each step of
+// the session).
+func (f *formulation) addStability(ref *Plan, weight float64) {
+	s := f.s
+	offset := stepOffset(s, ref)
+	gU, gD := f.m.Group("stability.up"), f.m.Group("stability.down")
+	gR := f.m.Group("stability.change")
+	inf := math.Inf(1)
+	c := weight * f.dt
+	add := func(k int, t int, ref float64, cols []int, vals []float64) {
+		st := stabTerm{weight: c, cols: cols, vals: vals, ref: ref}
+		st.up = f.addVar(gU, kDeviation, k, t, 0, inf, c)
+		st.down = f.addVar(gD, kDeviation, k, t, 0, inf, c)
+		f.addRow(gR, kStabRow, k, t, ref, ref, append(cols[:len(cols):len(cols)], st.up, st.down),
+			append(vals[:len(vals):len(vals)], -1, 1))
+		f.stab = append(f.stab, st)
+	}
+	refPower := func(id string) []float64 {
+		a := ref.Asset(id)
+		if a == nil {
+			return nil
+		}
+		return a.PowerKW
+	}
+	for b, bt := range s.Batteries {
+		p := refPower(bt.ID)
+		for t := 0; t < f.T; t++ {
+			if r := t + offset; p != nil && r >= 0 && r < len(p) {
+				add(len(f.stab), t, p[r], []int{f.bat[b].c[t], f.bat[b].d[t]}, []float64{1, -1})
+			}
+		}
+	}
+	for k, e := range s.EVSessions {
+		p := refPower(e.ID)
+		ec := f.ev[k]
+		for i := range ec.pc {
+			t := ec.from + i
+			r := t + offset
+			if p == nil || r < 0 || r >= len(p) {
+				continue
+			}
+			cols, vals := []int{ec.pc[i]}, []float64{1}
+			if ec.pd != nil {
+				cols, vals = append(cols, ec.pd[i]), append(vals, -1)
+			}
+			add(len(f.stab), t, p[r], cols, vals)
+		}
+	}
+}
+
+// stepOffset is the index in ref's schedule of the scenario's step 0.
+func stepOffset(s *Scenario, ref *Plan) int {
+	return int(s.Start.Sub(ref.Start) / (time.Duration(s.StepMinutes) * time.Minute))
 }
 
 // stepLabel renders step t as "step 72 (18:00)".

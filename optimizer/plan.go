@@ -29,6 +29,9 @@ const (
 	StatusInfeasible   = "infeasible"
 	StatusNotConverged = "not_converged"
 	StatusCanceled     = "canceled"
+	// StatusRelaxed (soft mode only, returned without an error) marks a
+	// plan that violates limits; Plan.Violations lists them.
+	StatusRelaxed = "relaxed"
 )
 
 // Options tune Solve.
@@ -42,6 +45,21 @@ type Options struct {
 	// for interface stability and currently ignored: interior-point
 	// methods gain little from warm starts.
 	WarmStart *Plan
+	// Soft makes grid limits, node limits and battery SoC limits (terminal
+	// SoC included) soft: instead of failing as infeasible, Solve returns
+	// the plan that violates them least (weighted per kW·h or kWh at a
+	// thousand times the scenario's largest cost coefficient) with Status
+	// StatusRelaxed and the violations in Plan.Violations. A feasible
+	// scenario gives the same plan as without Soft.
+	Soft bool
+	// StabilityPerKW, with Reference, penalises change against the last
+	// approved schedule: StabilityPerKW·dt per kW of difference between
+	// an asset's new and reference power, per step, for every battery and
+	// EV session (during the session) that Reference schedules at that
+	// time. Reference must have the scenario's step length and a start on
+	// the scenario's step grid.
+	StabilityPerKW float64
+	Reference      *Plan
 	// Logger receives solver progress at debug level; nil discards.
 	Logger *slog.Logger
 }
@@ -81,6 +99,19 @@ type Plan struct {
 	PrimalResidual float64 `json:"primal_residual"`
 	// Gap is the relative duality gap reached.
 	Gap float64 `json:"gap"`
+
+	// Violations (soft mode) lists the limits the plan violates.
+	Violations []Violation `json:"violations,omitempty"`
+}
+
+// Violation is a limit that a soft-mode plan violates.
+type Violation struct {
+	// Constraint names the limit and step, e.g. "node feeder-a limit at
+	// step 72 (18:00)".
+	Constraint string `json:"constraint"`
+	// Amount is how far the limit is exceeded, in Unit ("kW" or "kWh").
+	Amount float64 `json:"amount"`
+	Unit   string  `json:"unit"`
 }
 
 // AssetPlan is one asset's schedule. PowerKW follows the site sign
@@ -112,7 +143,9 @@ type AssetPlan struct {
 }
 
 // CostBreakdown splits the objective. Total = EnergyImport −
-// EnergyExportRevenue + DemandCharge + BatteryWear + EVWear + UnmetPenalty.
+// EnergyExportRevenue + DemandCharge + BatteryWear + EVWear + UnmetPenalty
+// + StabilityPenalty + ViolationPenalty. The last two are zero unless
+// Options.StabilityPerKW or Options.Soft apply.
 type CostBreakdown struct {
 	EnergyImport        float64 `json:"energy_import"`
 	EnergyExportRevenue float64 `json:"energy_export_revenue"`
@@ -120,6 +153,8 @@ type CostBreakdown struct {
 	BatteryWear         float64 `json:"battery_wear"`
 	EVWear              float64 `json:"ev_wear"`
 	UnmetPenalty        float64 `json:"unmet_penalty"`
+	StabilityPenalty    float64 `json:"stability_penalty,omitempty"`
+	ViolationPenalty    float64 `json:"violation_penalty,omitempty"`
 	Total               float64 `json:"total"`
 }
 
@@ -164,6 +199,9 @@ func Solve(ctx context.Context, s *Scenario, opts Options) (*Plan, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	if err := opts.validate(s); err != nil {
+		return nil, err
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -179,11 +217,13 @@ func Solve(ctx context.Context, s *Scenario, opts Options) (*Plan, error) {
 		plan.SolveMS = float64(time.Since(began).Microseconds()) / 1000
 	}
 
-	if conflicts := precheck(s); len(conflicts) > 0 {
-		finish(StatusInfeasible)
-		return plan, &InfeasibleError{Conflicts: conflicts}
+	if !opts.Soft {
+		if conflicts := precheck(s); len(conflicts) > 0 {
+			finish(StatusInfeasible)
+			return plan, &InfeasibleError{Conflicts: conflicts}
+		}
 	}
-	f := formulate(s)
+	f := formulate(s, opts.form())
 	iopts := ipm.Options{GapTol: tol, FeasTol: tol / 10, MaxIter: opts.MaxIterations, Logger: logger}
 	sol, err := ipm.Solve(ctx, f.m, iopts)
 	if err != nil {
@@ -195,6 +235,14 @@ func Solve(ctx context.Context, s *Scenario, opts Options) (*Plan, error) {
 		return plan, fmt.Errorf("optimizer: %w", err)
 	}
 	plan.Iterations = sol.Iterations
+	if (sol.Status == lp.Stalled || sol.Status == lp.IterationLimit) && sol.Gap <= tol && sol.PrimalInf <= tol && sol.DualInf <= tol {
+		// Progress stalled in the last digits (typically a degenerate
+		// optimum): the best iterate meets the gap and meets the
+		// feasibility tolerance loosened from Tolerance/10 to Tolerance.
+		logger.Debug("optimizer accepted a stalled solve within tolerance", "status", sol.Status,
+			"gap", sol.Gap, "primal_inf", sol.PrimalInf, "dual_inf", sol.DualInf)
+		sol.Status = lp.Optimal
+	}
 	logger.Debug("optimizer solved", "status", sol.Status, "iterations", sol.Iterations,
 		"columns", f.m.NumVars(), "rows", f.m.NumRows(), "gap", sol.Gap)
 	if sol.Status == lp.IterationLimit {
@@ -217,8 +265,48 @@ func Solve(ctx context.Context, s *Scenario, opts Options) (*Plan, error) {
 			sol.Status, sol.Iterations, sol.PrimalInf, sol.DualInf, sol.Gap)
 	}
 	f.extract(sol, plan)
+	if len(plan.Violations) > 0 {
+		finish(StatusRelaxed)
+		return plan, nil
+	}
 	finish(StatusOptimal)
 	return plan, nil
+}
+
+func (o *Options) form() formOptions {
+	return formOptions{soft: o.Soft, stability: o.StabilityPerKW, reference: o.Reference}
+}
+
+// validate checks the options that shape the LP against the scenario.
+func (o *Options) validate(s *Scenario) error {
+	switch {
+	case math.IsNaN(o.Tolerance) || o.Tolerance < 0 || o.Tolerance >= 1:
+		return fmt.Errorf("optimizer: options: tolerance %v must be in [0, 1) (0 selects 1e-6)", o.Tolerance)
+	case o.MaxIterations < 0:
+		return fmt.Errorf("optimizer: options: max_iterations %d must not be negative", o.MaxIterations)
+	case math.IsNaN(o.StabilityPerKW) || o.StabilityPerKW < 0 || o.StabilityPerKW > MaxMagnitude:
+		return fmt.Errorf("optimizer: options: stability_per_kw %v must be in [0, %g]", o.StabilityPerKW, float64(MaxMagnitude))
+	case o.StabilityPerKW > 0 && o.Reference == nil:
+		return fmt.Errorf("optimizer: options: stability_per_kw %v needs a reference plan", o.StabilityPerKW)
+	}
+	if r := o.Reference; r != nil && o.StabilityPerKW > 0 {
+		if r.StepMinutes != s.StepMinutes {
+			return fmt.Errorf("optimizer: options: reference plan step_minutes %d differs from the scenario's %d", r.StepMinutes, s.StepMinutes)
+		}
+		step := time.Duration(s.StepMinutes) * time.Minute
+		if d := s.Start.Sub(r.Start); d%step != 0 {
+			return fmt.Errorf("optimizer: options: reference plan start %s is not on the scenario's step grid (start %s, %d-minute steps)",
+				r.Start.Format(time.RFC3339), s.Start.Format(time.RFC3339), s.StepMinutes)
+		}
+		for _, a := range r.Assets {
+			for t, p := range a.PowerKW {
+				if math.IsNaN(p) || math.IsInf(p, 0) || math.Abs(p) > MaxMagnitude {
+					return fmt.Errorf("optimizer: options: reference plan asset %s power_kw[%d]: %v is not a valid power", a.ID, t, p)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // diagnose solves the elastic model and lists the rows that must be
@@ -392,7 +480,28 @@ func (f *formulation) extract(sol *lp.Solution, plan *Plan) {
 		cb.UnmetPenalty += e.UnmetPenaltyPerKWh * a.UnmetKWh
 		plan.Assets = append(plan.Assets, a)
 	}
-	cb.Total = cb.EnergyImport - cb.EnergyExportRevenue + cb.DemandCharge + cb.BatteryWear + cb.EVWear + cb.UnmetPenalty
+	for _, st := range f.stab {
+		p := 0.0
+		for k, j := range st.cols {
+			p += st.vals[k] * x[j]
+		}
+		cb.StabilityPenalty += st.weight * math.Abs(p-st.ref)
+	}
+	for _, sl := range f.soft {
+		v := math.Max(0, math.Max(x[sl.col]-sl.hi, sl.lo-x[sl.col]))
+		cb.ViolationPenalty += sl.weight * v
+		scale := 1.0
+		for _, b := range []float64{sl.lo, sl.hi} {
+			if !math.IsInf(b, 0) {
+				scale = math.Max(scale, math.Abs(b))
+			}
+		}
+		if v > 1e-6*scale {
+			plan.Violations = append(plan.Violations, Violation{Constraint: sl.what, Amount: v, Unit: sl.unit})
+		}
+	}
+	cb.Total = cb.EnergyImport - cb.EnergyExportRevenue + cb.DemandCharge + cb.BatteryWear + cb.EVWear + cb.UnmetPenalty +
+		cb.StabilityPenalty + cb.ViolationPenalty
 	plan.Objective = cb.Total
 
 	plan.NodePrices = make(map[string][]float64, len(s.Nodes))

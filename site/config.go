@@ -25,6 +25,7 @@ type Config struct {
 	Nodes    []Node      `yaml:"nodes"`
 	Devices  []Device    `yaml:"devices"`
 	Approval Approval    `yaml:"approval"`
+	Safety   Safety      `yaml:"safety"`
 	EV       EVDefaults  `yaml:"ev"`
 	Sim      SimSection  `yaml:"sim"`
 }
@@ -92,7 +93,8 @@ type Device struct {
 	ID   string `yaml:"id"`
 	Kind string `yaml:"kind"`
 	Node string `yaml:"node"`
-	// Endpoint is host:port of the Modbus TCP server.
+	// Endpoint is host:port of a Modbus TCP server, or a URL for the other transports
+	// (tls://, tcp+tls://, rtuovertcp://, rtu://, ascii://; see fieldbus.ParseEndpoint).
 	Endpoint string `yaml:"endpoint"`
 	UnitID   int    `yaml:"unit_id"`
 	// Profile is "builtin:NAME" or a path to a profile YAML file (relative to the config file).
@@ -105,6 +107,8 @@ type Device struct {
 	BESS *BESSParams `yaml:"bess,omitempty"`
 	PV   *PVParams   `yaml:"pv,omitempty"`
 	EV   *EVParams   `yaml:"ev_charger,omitempty"`
+	// Safety narrows the device's safety envelope; optional.
+	Safety *DeviceSafety `yaml:"safety,omitempty"`
 	// Sim configures the simulated device behind this endpoint (used by `gridd sim` and the demo).
 	Sim *DeviceSim `yaml:"sim,omitempty"`
 }
@@ -148,8 +152,58 @@ type EVDefaults struct {
 
 // Approval is the schedule approval policy.
 type Approval struct {
-	// Auto approves every feasible proposed schedule without a person.
+	// Auto approves a feasible proposed schedule without a person when it is inside
+	// every bound below (a zero bound is no bound) and violates no device limit.
 	Auto bool `yaml:"auto"`
+	// MaxCostIncrease bounds the objective's increase over the last approved schedule,
+	// in the tariff currency; 0 = no bound.
+	MaxCostIncrease float64 `yaml:"max_cost_increase"`
+	// MaxSetpointChangeKW bounds the largest change of any device's setpoint against the
+	// last approved schedule at the same time; 0 = no bound.
+	MaxSetpointChangeKW float64 `yaml:"max_setpoint_change_kw"`
+	// Deadline is how long a proposal waits for a decision before it expires; 0 = until
+	// it is superseded.
+	Deadline Duration `yaml:"deadline"`
+	// SafeState applies when no approved schedule covers the current step:
+	// "hold" (devices keep their last setpoints, the default) or "zero" (every
+	// controllable device is set to 0 kW; PV caps are lifted to capacity).
+	SafeState string `yaml:"safe_state"`
+}
+
+// Safe states and comms-loss actions.
+const (
+	SafeHold     = "hold"      // leave the device at its last setpoint
+	SafeZero     = "zero"      // set the device to 0 kW (a PV cap to capacity for SafeState)
+	SafeLastSafe = "last_safe" // write the last value that was written and read back
+)
+
+// Safety is the site-wide part of the safety envelope.
+type Safety struct {
+	// Paused starts the service with the kill switch engaged (automation paused).
+	Paused bool `yaml:"paused"`
+	// CommsLossAfter is the number of consecutive failed polls after which a device
+	// counts as lost and its comms-loss action applies; default 2.
+	CommsLossAfter int `yaml:"comms_loss_after"`
+	// CommsLoss maps a device kind to its comms-loss action (hold, last_safe, zero);
+	// defaults: bess zero, ev_charger zero, pv hold.
+	CommsLoss map[string]string `yaml:"comms_loss"`
+}
+
+// DeviceSafety narrows one device's safety envelope. Powers follow the site sign
+// convention; for a PV plant they bound the generation cap (power_limit_kw).
+type DeviceSafety struct {
+	// MinKW and MaxKW bound the setpoint; defaults come from the device ratings.
+	MinKW *float64 `yaml:"min_kw,omitempty"`
+	MaxKW *float64 `yaml:"max_kw,omitempty"`
+	// RampKWPerMin bounds the change between consecutive setpoints; 0 = no limit.
+	RampKWPerMin float64 `yaml:"ramp_kw_per_min"`
+	// ReserveSoCPct (batteries): no discharge at or below this SoC (an interlock).
+	ReserveSoCPct float64 `yaml:"reserve_soc_pct"`
+	// SoCGuardPct (batteries): no discharge within this band above min_soc_pct and no
+	// charge within this band below max_soc_pct.
+	SoCGuardPct float64 `yaml:"soc_guard_pct"`
+	// CommsLoss overrides the kind's comms-loss action for this device.
+	CommsLoss string `yaml:"comms_loss"`
 }
 
 // DeviceSim configures a simulated device.

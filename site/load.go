@@ -125,6 +125,12 @@ func (c *Config) applyDefaults() {
 	if c.Tariff.Currency == "" {
 		c.Tariff.Currency = "EUR"
 	}
+	if c.Approval.SafeState == "" {
+		c.Approval.SafeState = SafeHold
+	}
+	if c.Safety.CommsLossAfter == 0 {
+		c.Safety.CommsLossAfter = 2
+	}
 	if c.EV.DefaultDwell.D == 0 {
 		c.EV.DefaultDwell.D = 8 * time.Hour
 	}
@@ -213,6 +219,7 @@ func (c *Config) Validate() error {
 	v.nonNeg("grid.export_limit_kw", c.Grid.ExportLimitKW)
 	nodes := c.validateNodes(v)
 	c.validateDevices(v, nodes)
+	c.validateApproval(v)
 	v.positive("ev.default_dwell", c.EV.DefaultDwell.D.Hours())
 	v.nonNeg("ev.default_energy_kwh", c.EV.DefaultEnergyKWh)
 	v.nonNeg("ev.unmet_penalty_per_kwh", c.EV.UnmetPenaltyPerKWh)
@@ -445,7 +452,85 @@ func (c *Config) validateDevices(v *validator, nodes map[string]*Node) {
 			v.add(p+".timeout", d.Timeout.D.String(), "must be between 1ms and 1m")
 		}
 		c.validateParams(v, p, d)
+		c.validateDeviceSafety(v, p, d)
 	}
+}
+
+func (c *Config) validateApproval(v *validator) {
+	a := &c.Approval
+	v.nonNeg("approval.max_cost_increase", a.MaxCostIncrease)
+	v.nonNeg("approval.max_setpoint_change_kw", a.MaxSetpointChangeKW)
+	if a.Deadline.D < 0 {
+		v.add("approval.deadline", a.Deadline.D.String(), "must not be negative")
+	}
+	if a.SafeState != SafeHold && a.SafeState != SafeZero {
+		v.add("approval.safe_state", a.SafeState, "want %q or %q", SafeHold, SafeZero)
+	}
+	s := &c.Safety
+	if s.CommsLossAfter < 1 || s.CommsLossAfter > 1000 {
+		v.add("safety.comms_loss_after", strconv.Itoa(s.CommsLossAfter), "must be in 1..1000")
+	}
+	kinds := make([]string, 0, len(s.CommsLoss))
+	for k := range s.CommsLoss {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		if k != KindBESS && k != KindPV && k != KindEVCharger {
+			v.add("safety.comms_loss", k, "want a controllable device kind (%s, %s, %s)", KindBESS, KindPV, KindEVCharger)
+		}
+		if !validCommsLoss(s.CommsLoss[k]) {
+			v.add("safety.comms_loss."+k, s.CommsLoss[k], "want %s, %s or %s", SafeHold, SafeLastSafe, SafeZero)
+		}
+	}
+}
+
+func validCommsLoss(a string) bool { return a == SafeHold || a == SafeLastSafe || a == SafeZero }
+
+func (c *Config) validateDeviceSafety(v *validator, p string, d *Device) {
+	s := d.Safety
+	if s == nil {
+		return
+	}
+	p += ".safety"
+	if d.Kind != KindBESS && d.Kind != KindPV && d.Kind != KindEVCharger {
+		v.add(p, "", "only allowed on a controllable device (bess, pv, ev_charger), this one is %q", d.Kind)
+		return
+	}
+	lo, hi := d.RatedRangeKW()
+	if s.MinKW != nil && v.finite(p+".min_kw", *s.MinKW) && (*s.MinKW < lo || *s.MinKW > hi) {
+		v.add(p+".min_kw", fmtF(*s.MinKW), "must be within the device rating [%s, %s]", fmtF(lo), fmtF(hi))
+	}
+	if s.MaxKW != nil && v.finite(p+".max_kw", *s.MaxKW) && (*s.MaxKW < lo || *s.MaxKW > hi) {
+		v.add(p+".max_kw", fmtF(*s.MaxKW), "must be within the device rating [%s, %s]", fmtF(lo), fmtF(hi))
+	}
+	if s.MinKW != nil && s.MaxKW != nil && *s.MinKW > *s.MaxKW {
+		v.add(p+".min_kw", fmtF(*s.MinKW), "is above max_kw %s", fmtF(*s.MaxKW))
+	}
+	v.nonNeg(p+".ramp_kw_per_min", s.RampKWPerMin)
+	v.pct(p+".reserve_soc_pct", s.ReserveSoCPct)
+	v.pct(p+".soc_guard_pct", s.SoCGuardPct)
+	if (s.ReserveSoCPct != 0 || s.SoCGuardPct != 0) && d.Kind != KindBESS {
+		v.add(p, "", "reserve_soc_pct and soc_guard_pct only apply to a bess device")
+	}
+	if s.CommsLoss != "" && !validCommsLoss(s.CommsLoss) {
+		v.add(p+".comms_loss", s.CommsLoss, "want %s, %s or %s", SafeHold, SafeLastSafe, SafeZero)
+	}
+}
+
+// RatedRangeKW returns the range of the device's setpoint from its ratings: for a
+// battery or charger [-max discharge, max charge] (sign convention), for a PV plant the
+// generation cap [0, capacity]; 0, 0 for devices without a setpoint.
+func (d *Device) RatedRangeKW() (lo, hi float64) {
+	switch {
+	case d.Kind == KindBESS && d.BESS != nil:
+		return -d.BESS.MaxDischargeKW, d.BESS.MaxChargeKW
+	case d.Kind == KindEVCharger && d.EV != nil:
+		return -d.EV.MaxDischargeKW, d.EV.MaxChargeKW
+	case d.Kind == KindPV && d.PV != nil:
+		return 0, d.PV.CapacityKW
+	}
+	return 0, 0
 }
 
 func validKind(k string) bool {
@@ -457,9 +542,26 @@ func validKind(k string) bool {
 	return false
 }
 
+// endpointSchemes are the URL forms of a device endpoint; fieldbus.ParseEndpoint
+// checks their parameters (gridd config check runs it).
+var endpointSchemes = map[string]bool{"tcp": true, "tls": true, "tcp+tls": true, "rtuovertcp": true, "rtu": true, "ascii": true}
+
 func checkEndpoint(s string) error {
 	if s == "" {
 		return errors.New("is required (host:port)")
+	}
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		if !endpointSchemes[scheme] {
+			return fmt.Errorf("unknown scheme %q (want host:port for Modbus TCP, or tcp://, tls://, tcp+tls://, rtuovertcp://, rtu:// or ascii://)", scheme)
+		}
+		rest, _, _ = strings.Cut(rest, "?")
+		if scheme == "rtu" || scheme == "ascii" {
+			if rest == "" {
+				return fmt.Errorf("want %s://DEVICE (e.g. %s:///dev/ttyUSB0?baud=19200&parity=N)", scheme, scheme)
+			}
+			return nil
+		}
+		s = rest
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {

@@ -5,7 +5,8 @@
 // Store is the interface every consumer uses. Two backends implement it:
 // storage/sqlite (embedded, the default, no server) and storage/timescale
 // (PostgreSQL or TimescaleDB through pgx). storage/storetest holds the one
-// contract suite both must pass.
+// contract suite both must pass. storage/spool wraps a Store with an on-disk outage spool
+// for telemetry and audit events.
 //
 // storage imports nothing else from gridd.
 package storage

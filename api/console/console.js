@@ -1,14 +1,25 @@
 "use strict";
+// gridd console: plain JavaScript, no build step. Talks to /api/v1 with the session
+// cookie set by POST /api/v1/login.
 const $ = (s) => document.querySelector(s);
-const fmt = (v) => (typeof v === "number" ? v.toFixed(2) : v);
-const ts = (t) => new Date(t).toISOString().replace("T", " ").slice(0, 16);
-const colors = ["#3367d6", "#e8710a", "#1e8e3e", "#d93025", "#9334e6", "#12b5cb", "#f9ab00", "#5f6368"];
+const $$ = (s) => [...document.querySelectorAll(s)];
+const num = (v, d = 1) => (typeof v === "number" && isFinite(v) ? v.toFixed(d) : "");
+const ts = (t) => (t ? new Date(t).toISOString().replace("T", " ").slice(0, 16) : "");
+const colors = ["#3367d6", "#e8710a", "#1e8e3e", "#d93025", "#9334e6", "#12b5cb", "#f9ab00", "#5f6368", "#a142f4", "#24c1e0", "#ff8bcb", "#7cb342"];
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
-async function get(path) {
-  const r = await fetch(path);
-  if (!r.ok) throw new Error(path + ": " + r.status);
-  return r.json();
+let me = null, siteInfo = null, current = null, view = "site";
+
+async function api(path, opts = {}) {
+  const r = await fetch(path, { credentials: "same-origin", ...opts });
+  let body = null;
+  try { body = await r.json(); } catch (e) { body = null; }
+  if (r.status === 401 && path !== "/api/v1/login") { showLogin(); throw new Error("not logged in"); }
+  if (!r.ok) throw new Error((body && body.error) || path + ": " + r.status);
+  return body;
 }
+const post = (path, data, method = "POST") =>
+  api(path, { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(data || {}) });
 
 function fill(sel, rows) {
   const tb = $(sel + " tbody");
@@ -25,68 +36,229 @@ function fill(sel, rows) {
   }));
 }
 
-async function decide(id, action) {
-  const reason = prompt(`Reason to ${action} schedule ${id}:`);
-  if (!reason) return;
-  const r = await fetch(`/api/v1/schedules/${id}/${action}`, {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ user: "console", reason }),
-  });
-  const body = await r.json();
-  if (!r.ok) alert(body.error);
+function showLogin() {
+  $("#app").hidden = true; $("#login").hidden = false; $("#logout").hidden = true; $("#whoami").textContent = "";
+}
+
+async function start() {
+  try { me = await api("/api/v1/me"); } catch (e) { showLogin(); return; }
+  $("#login").hidden = true; $("#app").hidden = false; $("#logout").hidden = false;
+  $("#whoami").textContent = `${me.name} (${me.role})`;
+  const canDecide = me.role === "admin" || me.role === "dispatcher";
+  const canPin = canDecide || me.role === "planner";
+  $$(".dispatcher-only").forEach((e) => (e.hidden = !canDecide));
+  $$(".planner-only").forEach((e) => (e.hidden = !canPin));
+  siteInfo = await api("/api/v1/site");
+  $("#site").textContent = siteInfo.name;
   refresh();
 }
 
-function chart(s) {
-  const plan = s.plan && s.plan.plan;
-  if (!plan) { $("#chart").textContent = ""; return; }
-  const W = 640, H = 220, P = 30, n = s.steps;
-  const series = Object.entries(s.setpoints_kw || {});
-  series.push(["grid import", plan.grid_import_kw || []]);
-  let lo = 0, hi = 0;
-  for (const [, v] of series) for (const x of v) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
-  if (hi === lo) hi = lo + 1;
-  const X = (k) => P + (k * (W - 2 * P)) / n, Y = (v) => H - P - ((v - lo) * (H - 2 * P)) / (hi - lo);
-  let svg = `<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`;
-  svg += `<line x1="${P}" x2="${W - P}" y1="${Y(0)}" y2="${Y(0)}" stroke="#999"/>`;
-  svg += `<text x="2" y="${Y(hi) + 4}">${hi.toFixed(0)} kW</text><text x="2" y="${Y(lo)}">${lo.toFixed(0)}</text>`;
-  series.forEach(([id, v], i) => {
-    const pts = v.map((x, k) => `${X(k)},${Y(x)} ${X(k + 1)},${Y(x)}`).join(" ");
-    svg += `<polyline fill="none" stroke="${colors[i % colors.length]}" stroke-width="1.5" points="${pts}"><title>${id}</title></polyline>`;
-  });
-  svg += "</svg>";
-  $("#chart").innerHTML = `<h3>Schedule ${s.id} (${s.status}) from ${ts(s.start)}</h3>` + svg +
-    `<p>${series.map(([id], i) => `<span style="color:${colors[i % colors.length]}">■ ${id}</span>`).join(" ")}</p>`;
-}
+$("#login").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("#login-error").textContent = "";
+  try {
+    await post("/api/v1/login", { user: $("#user").value, password: $("#password").value });
+    $("#password").value = "";
+    await start();
+  } catch (e) { $("#login-error").textContent = e.message; }
+});
+$("#logout").addEventListener("click", async () => { await post("/api/v1/logout"); showLogin(); });
+
+$$("nav button").forEach((b) => b.addEventListener("click", () => {
+  view = b.dataset.view;
+  $$("nav button").forEach((x) => x.classList.toggle("active", x === b));
+  $$(".view").forEach((v) => (v.hidden = v.id !== "view-" + view));
+  refresh();
+}));
 
 async function refresh() {
+  if (!me) return;
   try {
-    const [site, tel, scheds, writes, audit] = await Promise.all([
-      get("/api/v1/site"), get("/api/v1/telemetry/latest"), get("/api/v1/schedules"),
-      get("/api/v1/setpoints"), get("/api/v1/audit"),
-    ]);
-    $("#site").textContent = `${site.name} (${site.timezone}, ${site.steps}×${site.step_minutes} min, auto-approve ${site.auto_approve ? "on" : "off"})`;
-    $("#now").textContent = "site time " + ts(site.now);
-    fill("#telemetry", tel.map((x) => [x.device_id, x.point, x.value, { text: x.quality, cls: x.quality }, ts(x.time)]));
-    fill("#schedules", scheds.slice(0, 20).map((s) => {
-      const btns = document.createElement("span");
-      if (s.status === "proposed") {
-        for (const a of ["approve", "reject"]) {
-          const b = document.createElement("button");
-          b.textContent = a; b.onclick = () => decide(s.id, a); btns.append(b);
-        }
-      }
-      const view = document.createElement("button");
-      view.textContent = "chart"; view.onclick = async () => chart(await get(`/api/v1/schedules/${s.id}`));
-      btns.append(view);
-      return [s.id, ts(s.created_at), { text: s.status, cls: s.status }, s.objective, s.approver || "", btns];
-    }));
-    if (scheds.length && !$("#chart").innerHTML) chart(await get(`/api/v1/schedules/${scheds[0].id}`));
-    fill("#writes", writes.slice(-30).reverse().map((w) => [ts(w.time), w.schedule_id, w.device_id, w.point, w.requested_kw, w.read_back_kw, { text: w.status, cls: w.status }]));
-    fill("#audit", audit.slice(-30).reverse().map((e) => [ts(e.time), e.actor, e.action, e.subject, e.detail]));
-  } catch (e) {
-    $("#now").textContent = "error: " + e.message;
+    const safety = await api("/api/v1/safety");
+    const ks = safety.kill_switch;
+    $("#killswitch").textContent = ks.engaged ? "AUTOMATION PAUSED" : "";
+    $("#killswitch").classList.toggle("on", ks.engaged);
+    if (view === "site") await refreshSite(safety);
+    if (view === "schedules") await refreshSchedules();
+    if (view === "audit") await refreshAudit();
+    $("#now").textContent = "site time " + ts((await api("/api/v1/site")).now);
+  } catch (e) { console.log(e); }
+}
+
+async function refreshSite(safety) {
+  const [devices, tel] = await Promise.all([api("/api/v1/devices"), api("/api/v1/telemetry/latest")]);
+  const pts = {};
+  for (const s of tel) (pts[s.device_id] ||= {})[s.point] = s;
+  const env = Object.fromEntries(safety.devices.map((d) => [d.device_id, d]));
+  const kids = {};
+  for (const n of siteInfo.nodes) (kids[n.Parent] ||= []).push(n);
+  const node = (n) => {
+    const meter = devices.find((d) => d.kind === "meter" && d.node === n.ID);
+    const p = meter && pts[meter.id] && pts[meter.id].active_power_kw;
+    let flow = "";
+    if (p) flow = `<span class="flow ${p.value >= 0 ? "in" : "out"}">${p.value >= 0 ? "▼" : "▲"} ${num(Math.abs(p.value))} kW ${n.Parent ? (p.value >= 0 ? "into feeder" : "out of feeder") : (p.value >= 0 ? "import" : "export")}</span>`;
+    const devs = devices.filter((d) => d.node === n.ID && d.kind !== "meter").map((d) => {
+      const v = pts[d.id] || {}, e = env[d.id];
+      const pw = v.active_power_kw, soc = v.soc_pct, conn = v.connected;
+      const q = pw ? pw.quality : "no data";
+      let state = d.kind === "bess" && soc ? `SoC ${num(soc.value, 0)}%` : d.kind === "ev_charger" && conn ? (conn.value >= 0.5 ? "plugged in" : "free") : "";
+      return `<li class="dev-row" data-device="${esc(d.id)}"><span class="dev"><b>${esc(d.id)}</b><span>${esc(d.kind)}</span>` +
+        `<span class="num">${pw ? num(pw.value) + " kW" : ""}</span><span>${esc(state)} <span class="${esc(q)}">${esc(q)}</span>` +
+        `${e ? ` <span class="${esc(e.comms)}">comms ${esc(e.comms)}</span>` : ""}</span></span></li>`;
+    }).join("");
+    const sub = (kids[n.ID] || []).map(node).join("");
+    return `<li><span class="node">${esc(n.ID)}</span> <small>limit ${num(n.LimitKW, 0)} kW</small> ${flow}<ul>${devs}${sub}</ul></li>`;
+  };
+  $("#tree").innerHTML = `<ul class="tree">${(kids[""] || []).map(node).join("")}</ul>`;
+  const ks = safety.kill_switch;
+  $("#ks-text").textContent = ks.engaged ? `Kill switch engaged by ${ks.by} since ${ts(ks.since)}: ${ks.reason}` : "Automation running.";
+  fill("#overrides", safety.overrides.map((o) => [o.id, o.device_id, o.value_kw, ts(o.until), o.actor, o.reason]));
+}
+
+$("#pause").addEventListener("click", () => ksAction("pause"));
+$("#resume").addEventListener("click", () => ksAction("resume"));
+async function ksAction(what) {
+  const reason = $("#ks-reason").value.trim();
+  if (!reason) { $("#ks-text").textContent = "A reason is required."; return; }
+  try { await post("/api/v1/safety/" + what, { reason }); $("#ks-reason").value = ""; } catch (e) { $("#ks-text").textContent = e.message; }
+  refresh();
+}
+
+async function refreshSchedules() {
+  const list = await api("/api/v1/schedules");
+  fill("#schedules", list.slice(0, 50).map((s) => {
+    const b = document.createElement("button");
+    b.textContent = "open"; b.dataset.open = s.id;
+    b.addEventListener("click", () => openSchedule(s.id));
+    return [s.id, ts(s.created_at), { text: s.status, cls: s.status }, s.objective.toFixed(2), s.approver || "", b];
+  }));
+  if (current) {
+    const s = list.find((x) => x.id === current.id);
+    if (s && s.status !== current.status) openSchedule(current.id);
   }
 }
-refresh();
-setInterval(refresh, 5000);
+
+async function openSchedule(id) {
+  const [s, ex] = await Promise.all([api(`/api/v1/schedules/${id}`), api(`/api/v1/schedules/${id}/explain`)]);
+  let prev = null;
+  if (ex.previous) { try { prev = await api(`/api/v1/schedules/${ex.previous}`); } catch (e) { prev = null; } }
+  current = s;
+  $("#detail").hidden = false;
+  $("#d-id").textContent = s.id;
+  $("#d-status").textContent = s.status; $("#d-status").className = s.status;
+  $("#d-msg").textContent = "";
+  chart(s, prev);
+  $("#reasons").replaceChildren(...ex.reasons.filter((r) => r.step === 0).map((r) => { const li = document.createElement("li"); li.textContent = `${ts(r.time)} ${r.text}`; return li; }));
+  $("#cost-prev").textContent = ex.previous ? `vs schedule ${ex.previous}` : "(no previous schedule)";
+  fill("#cost", ex.cost.map((c) => [c.term, c.this.toFixed(2), c.previous == null ? "" : c.previous.toFixed(2), c.change == null ? "" : (c.change >= 0 ? "+" : "") + c.change.toFixed(2)]));
+  fill("#diff", (ex.diff || []).map((d) => [d.device_id, d.max_change_kw.toFixed(1), d.max_change_kw > 0 ? ts(d.at) : ""]));
+  const binding = ex.steps.flatMap((st) => st.binding || []);
+  $("#binding").replaceChildren(...(binding.length ? binding.slice(0, 20) : ["none"]).map((b) => { const li = document.createElement("li"); li.textContent = b; return li; }));
+  const sel = $("#pin-device");
+  sel.replaceChildren(...Object.keys(s.setpoints_kw || {}).filter((d) => !d.startsWith("pv")).map((d) => { const o = document.createElement("option"); o.value = o.textContent = d; return o; }));
+  updateButtons();
+}
+
+function updateButtons() {
+  const hasReason = $("#reason").value.trim() !== "";
+  const proposed = current && current.status === "proposed";
+  $("#approve").disabled = !(hasReason && proposed);
+  $("#reject").disabled = !(hasReason && proposed);
+  $("#pin").disabled = !(hasReason && $("#pin-kw").value !== "");
+}
+$("#reason").addEventListener("input", updateButtons);
+$("#pin-kw").addEventListener("input", updateButtons);
+
+async function decide(action) {
+  const reason = $("#reason").value.trim();
+  if (!reason || !current) return;
+  try {
+    const r = await post(`/api/v1/schedules/${current.id}/${action}`, { reason });
+    $("#reason").value = "";
+    $("#d-msg").textContent = r.write_error || "";
+  } catch (e) { $("#d-msg").textContent = e.message; }
+  await openSchedule(current.id);
+  refreshSchedules();
+}
+$("#approve").addEventListener("click", () => decide("approve"));
+$("#reject").addEventListener("click", () => decide("reject"));
+$("#pin").addEventListener("click", async () => {
+  const reason = $("#reason").value.trim();
+  const hours = parseFloat($("#pin-hours").value || "1");
+  const until = new Date(new Date(siteInfo.now).getTime() + hours * 3600e3).toISOString();
+  try {
+    const s = await post("/api/v1/pins", { device_id: $("#pin-device").value, power_kw: parseFloat($("#pin-kw").value), until, reason });
+    $("#reason").value = "";
+    await refreshSchedules();
+    await openSchedule(s.id);
+  } catch (e) { $("#d-msg").textContent = e.message; }
+});
+
+// chart draws the plan: stacked power per asset (positive up, negative down), the grid
+// import of this plan (solid) and of the previous plan (dashed), battery SoC lines
+// (dotted, % of the battery's maximum) and the import price (right axis).
+function chart(s, prev) {
+  const doc = s.plan, plan = doc && doc.plan, scn = doc && doc.scenario;
+  if (!plan) { $("#chart").textContent = "no plan stored"; return; }
+  const W = 940, H = 300, P = 60, n = s.steps;
+  const assets = plan.assets || [];
+  const up = new Array(n).fill(0), down = new Array(n).fill(0);
+  const layers = [];
+  assets.forEach((a, i) => {
+    const lo = [], hi = [];
+    for (let k = 0; k < n; k++) {
+      const v = a.power_kw[k] || 0;
+      if (v >= 0) { lo.push(up[k]); up[k] += v; hi.push(up[k]); } else { hi.push(down[k]); down[k] += v; lo.push(down[k]); }
+    }
+    layers.push({ id: a.id, color: colors[i % colors.length], lo, hi });
+  });
+  const grid = (p) => (p.grid_import_kw || []).map((v, k) => v - ((p.grid_export_kw || [])[k] || 0));
+  const lines = [grid(plan)];
+  let prevLine = null;
+  if (prev && prev.plan && prev.plan.plan) {
+    const off = Math.round((new Date(s.start) - new Date(prev.start)) / (s.step_minutes * 60e3));
+    const g = grid(prev.plan.plan);
+    prevLine = Array.from({ length: n }, (_, k) => g[k + off]);
+    lines.push(prevLine.filter((v) => v !== undefined));
+  }
+  let lo = Math.min(0, ...down, ...lines.flat()), hi = Math.max(1, ...up, ...lines.flat());
+  const X = (k) => P + (k * (W - 2 * P)) / n, Y = (v) => H - P - ((v - lo) * (H - 2 * P)) / (hi - lo);
+  const price = (scn && scn.grid && scn.grid.import_price) || [];
+  const pmax = Math.max(0.01, ...price), YP = (v) => H - P - (v * (H - 2 * P)) / pmax;
+  let svg = `<svg id="plan-svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="schedule ${s.id} power chart">`;
+  svg += `<line x1="${P}" y1="${Y(0)}" x2="${W - P}" y2="${Y(0)}" stroke="#999"/>`;
+  for (const L of layers) {
+    let d = "";
+    for (let k = 0; k < n; k++) d += `${k ? "L" : "M"}${X(k)},${Y(L.hi[k])}L${X(k + 1)},${Y(L.hi[k])}`;
+    for (let k = n - 1; k >= 0; k--) d += `L${X(k + 1)},${Y(L.lo[k])}L${X(k)},${Y(L.lo[k])}`;
+    svg += `<path class="layer" data-asset="${esc(L.id)}" d="${d}Z" fill="${L.color}" fill-opacity=".55" stroke="none"><title>${esc(L.id)}</title></path>`;
+  }
+  const path = (vals, y) => vals.map((v, k) => (v === undefined ? "" : `${k && vals[k - 1] !== undefined ? "L" : "M"}${X(k + 0.5)},${y(v)}`)).join("");
+  svg += `<path class="grid-line" d="${path(lines[0], Y)}" fill="none" stroke="#111" stroke-width="1.5"/>`;
+  if (prevLine) svg += `<path class="prev-line" d="${path(prevLine, Y)}" fill="none" stroke="#777" stroke-dasharray="4 3"/>`;
+  if (price.length) svg += `<path class="price-line" d="${path(price, YP)}" fill="none" stroke="#d93025" stroke-width="1.2"/>`;
+  for (const a of assets.filter((a) => a.soc_kwh)) {
+    const b = ((scn && scn.batteries) || []).find((x) => x.id === a.id);
+    const max = (b && b.max_soc_kwh) || Math.max(...a.soc_kwh) || 1;
+    svg += `<path class="soc-line" data-asset="${esc(a.id)}" d="${path(a.soc_kwh.slice(0, n).map((v) => (v / max) * 100), (v) => H - P - (v * (H - 2 * P)) / 100)}" fill="none" stroke="#1e8e3e" stroke-dasharray="1 2" stroke-width="2"/>`;
+  }
+  for (let k = 0; k <= n; k += Math.max(1, Math.round(n / 8))) {
+    svg += `<text x="${X(k)}" y="${H - P + 14}" text-anchor="middle">${new Date(new Date(s.start).getTime() + k * s.step_minutes * 60e3).toISOString().slice(11, 16)}</text>`;
+  }
+  svg += `<text x="4" y="${Y(hi) + 4}">${hi.toFixed(0)} kW</text><text x="4" y="${Y(lo)}">${lo.toFixed(0)} kW</text>`;
+  svg += `<text x="${W - P + 4}" y="${YP(pmax) + 4}" fill="#d93025">${pmax.toFixed(2)}/kWh</text>`;
+  svg += "</svg>";
+  $("#chart").innerHTML = svg;
+  $("#legend").innerHTML = layers.map((L) => `<span><i style="background:${L.color}"></i>${esc(L.id)}</span>`).join("") +
+    `<span><i style="background:#111"></i>grid import (this plan)</span>` + (prevLine ? `<span><i style="background:#777"></i>grid import (previous plan)</span>` : "") +
+    `<span><i style="background:#d93025"></i>import price</span><span><i style="background:#1e8e3e"></i>battery SoC %</span>`;
+}
+
+async function refreshAudit() {
+  const [list, v] = await Promise.all([api("/api/v1/audit?limit=300"), api("/api/v1/audit/verify").catch(() => null)]);
+  $("#audit-chain").textContent = v ? (v.ok ? `hash chain intact (${v.report.chained} events)` : `HASH CHAIN BROKEN: ${v.report.problems.length} problems`) : "";
+  fill("#audit", list.slice().reverse().map((e) => [ts(e.time), e.actor, e.action, e.subject, e.detail]));
+}
+
+start();
+setInterval(refresh, 10000);

@@ -1,7 +1,3 @@
-// Command forecastbench backtests gridd's forecast methods day-ahead from daily
-// origins over one CSV series and prints one JSON object per method. The shell
-// script run.sh runs it next to R's forecast package (bench.R) to build the
-// table in docs/FORECASTING.md.
 package main
 
 import (
@@ -32,7 +28,7 @@ func main() {
 	from := flag.String("from", "", "first origin date (YYYY-MM-DD, UTC midnight)")
 	to := flag.String("to", "", "end date, exclusive")
 	every := flag.Int("every", 1, "use every Nth day as an origin")
-	methods := flag.String("methods", "naive,select", "comma-separated methods: naive,daily,regression,des,select")
+	methods := flag.String("methods", "naive,select", "comma-separated methods: naive, daily, regression, des, select, pv")
 	tz := flag.String("tz", "UTC", "time zone of calendar features")
 	nonneg := flag.Bool("nonnegative", false, "floor forecasts at 0")
 	flag.StringVar(&weatherFile, "weather", "", "CSV with temperature (°C) for the regression")

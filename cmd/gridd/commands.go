@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
@@ -22,9 +22,9 @@ import (
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/fieldbus/sim"
-	"github.com/gridd/gridd/optimizer"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
+	"github.com/gridd/gridd/storage/spool"
 	"github.com/gridd/gridd/storage/sqlite"
 	"github.com/gridd/gridd/storage/timescale"
 )
@@ -71,11 +71,19 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) error {
 // openStore opens PostgreSQL/TimescaleDB when dsn is set, else the embedded store in dataDir.
 func openStore(ctx context.Context, dsn, dataDir string, log *slog.Logger) (storage.Store, string, error) {
 	if dsn != "" {
-		st, err := timescale.Open(ctx, dsn, log)
+		db, err := timescale.Open(ctx, dsn, log)
 		if err != nil {
 			return nil, "", fmt.Errorf("open database: %w", err)
 		}
-		return st, "postgres", nil
+		// While the database is unreachable, telemetry and audit events wait in a
+		// bounded on-disk spool under the data dir and are flushed in order afterwards.
+		sp, err := spool.New(db, filepath.Join(dataDir, "spool"), spool.Options{Log: log})
+		if err != nil {
+			db.Close()
+			return nil, "", err
+		}
+		go sp.Run(ctx)
+		return sp, "postgres (spool in " + filepath.Join(dataDir, "spool") + ")", nil
 	}
 	st, err := sqlite.Open(ctx, dataDir)
 	if err != nil {
@@ -158,13 +166,28 @@ func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fiel
 	return s, where, nil
 }
 
-// serveHTTP starts the API; it returns the bound address and a shutdown func.
-func serveHTTP(addr string, h http.Handler, log *slog.Logger) (string, func(), error) {
+// serveHTTP starts the API (with TLS when certFile and keyFile are set); it returns the
+// bound address and a shutdown func.
+func serveHTTP(addr string, h http.Handler, log *slog.Logger, certFile, keyFile string) (string, func(), error) {
+	if (certFile == "") != (keyFile == "") {
+		return "", nil, usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	var cert tls.Certificate
+	if certFile != "" {
+		var err error
+		if cert, err = tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+			return "", nil, fmt.Errorf("--tls-cert %s / --tls-key %s: %w", certFile, keyFile, err)
+		}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("--listen %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if certFile != "" {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
@@ -183,6 +206,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var f serviceFlags
 	f.register(fl)
 	cfgPath := fl.String("config", "", "site config file")
+	tlsCert := fl.String("tls-cert", "", "TLS certificate (PEM) for the API and console")
+	tlsKey := fl.String("tls-key", "", "TLS private key (PEM)")
+	usersFile := fl.String("users", "", "accounts file (default DATA-DIR/"+api.UsersFile+"; manage with gridd user)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -194,17 +220,35 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if *usersFile == "" {
+		*usersFile = filepath.Join(f.dataDir, api.UsersFile)
+	}
+	users, err := api.OpenUsers(*usersFile)
+	if err != nil {
+		return err
+	}
+	if users.Len() == 0 {
+		log.Warn("no users: the API and console refuse every request; add one with gridd user add", "file", *usersFile)
+	}
 	st, where, err := buildStack(ctx, cfg, profiles, clock.Real{}, &f, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	addr, shutdown, err := serveHTTP(f.listen, api.New(st.svc, log), log)
+	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: *tlsCert != ""})
+	if err != nil {
+		return err
+	}
+	addr, shutdown, err := serveHTTP(f.listen, srv, log, *tlsCert, *tlsKey)
 	if err != nil {
 		return err
 	}
 	defer shutdown()
-	fmt.Fprintf(stdout, "gridd: site %q, %d devices, store %s, cycle %q\ngridd: console and API at http://%s/\n", cfg.Site.Name, len(cfg.Devices), where, cfg.Site.Cycle, addr)
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "gridd: site %q, %d devices, store %s, cycle %q\ngridd: console and API at %s://%s/\n", cfg.Site.Name, len(cfg.Devices), where, cfg.Site.Cycle, scheme, addr)
 	return st.svc.Run(ctx)
 }
 
@@ -281,6 +325,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	f.register(fl)
 	cycles := fl.Int("cycles", 0, "run N cycles in accelerated simulated time, then exit (0 = run in real time until interrupted)")
 	cfgPath := fl.String("config", "", "site config (default: the bundled demo site)")
+	tlsCert := fl.String("tls-cert", "", "TLS certificate (PEM) for the API and console")
+	tlsKey := fl.String("tls-key", "", "TLS private key (PEM)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -343,13 +389,32 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return summary(ctx, stdout, st.store)
 	}
 
-	addr, shutdown, err := serveHTTP(f.listen, api.New(st.svc, log), log)
+	// The demo's accounts live in the data directory; the dispatcher gets a fresh
+	// password at every start.
+	users, err := api.OpenUsers(filepath.Join(f.dataDir, api.UsersFile))
+	if err != nil {
+		return err
+	}
+	password := api.RandomPassword()
+	if err := users.Put(api.User{Name: "dispatcher", Role: api.RoleDispatcher}, password, time.Now()); err != nil {
+		return err
+	}
+	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: *tlsCert != ""})
+	if err != nil {
+		return err
+	}
+	addr, shutdown, err := serveHTTP(f.listen, srv, log, *tlsCert, *tlsKey)
 	if err != nil {
 		return err
 	}
 	defer shutdown()
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
 	fmt.Fprintf(stdout, "gridd demo: site %q, %d simulated devices on loopback Modbus TCP, store %s\n", cfg.Site.Name, len(cfg.Devices), where)
-	fmt.Fprintf(stdout, "gridd demo: console at http://%s/   API at http://%s/api/v1/schedules\n", addr, addr)
+	fmt.Fprintf(stdout, "gridd demo: console at %s://%s/   API at %s://%s/api/v1/schedules\n", scheme, addr, scheme, addr)
+	fmt.Fprintf(stdout, "gridd demo: log in as dispatcher with password %s (new at every start)\n", password)
 	fmt.Fprintf(stdout, "gridd demo: first cycle now, then on %q; Ctrl-C to stop\n", cfg.Site.Cycle)
 	if r, err := st.svc.RunCycle(ctx, clk.Now()); err != nil {
 		log.Error("first cycle", "err", err)
@@ -400,51 +465,5 @@ func summary(ctx context.Context, w io.Writer, st storage.Store) error {
 	}
 	sort.Strings(keys)
 	fmt.Fprintf(w, "gridd demo: stored %d telemetry samples, %d schedules, %d setpoint writes %v\n", n, len(scheds), len(writes), keys)
-	return nil
-}
-
-func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	path := fl.String("scenario", "", "scenario JSON file (- for standard input)")
-	asJSON := fl.Bool("json", false, "print the whole plan as JSON")
-	if err := fl.Parse(args); err != nil {
-		return err
-	}
-	if *path == "" {
-		return usageError{errors.New("--scenario is required")}
-	}
-	var data []byte
-	var err error
-	if *path == "-" {
-		data, err = io.ReadAll(os.Stdin)
-	} else {
-		data, err = os.ReadFile(*path)
-	}
-	if err != nil {
-		return err
-	}
-	scn, err := optimizer.ParseScenario(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *path, err)
-	}
-	plan, err := optimizer.Solve(ctx, scn, optimizer.Options{})
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(plan)
-	}
-	fmt.Fprintf(stdout, "status %s, objective %.6f, %d iterations, %.1f ms\n", plan.Status, plan.Objective, plan.Iterations, plan.SolveMS)
-	c := plan.CostBreakdown
-	for _, row := range []struct {
-		name string
-		v    float64
-	}{{"energy_import", c.EnergyImport}, {"energy_export_revenue", c.EnergyExportRevenue}, {"demand_charge", c.DemandCharge},
-		{"battery_wear", c.BatteryWear}, {"ev_wear", c.EVWear}, {"unmet_penalty", c.UnmetPenalty}, {"total", c.Total}} {
-		fmt.Fprintf(stdout, "  %-22s %12.4f\n", row.name, row.v)
-	}
 	return nil
 }

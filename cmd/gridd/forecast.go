@@ -41,8 +41,8 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	method := fl.String("method", "auto", "auto (model selection), naive (weekly seasonal naive), daily, persistence, regression, des (double seasonal smoothing), fallback (the dispatch default), pv (clear-sky index; needs --pv-capacity)")
 	holidays := fl.String("holidays", "", "file of YYYY-MM-DD dates (one a line) treated as Sundays by the regression")
 	var pv forecast.PVSite
-	fl.Float64Var(&pv.LatitudeDeg, "pv-lat", 0, "PV array latitude, degrees")
-	fl.Float64Var(&pv.LongitudeDeg, "pv-lon", 0, "PV array longitude, degrees")
+	fl.Float64Var(&pv.LatitudeDeg, "pv-lat", math.NaN(), "PV array latitude, degrees (required for --method pv)")
+	fl.Float64Var(&pv.LongitudeDeg, "pv-lon", math.NaN(), "PV array longitude, degrees (required for --method pv)")
 	fl.Float64Var(&pv.TiltDeg, "pv-tilt", 30, "PV module tilt from horizontal, degrees")
 	fl.Float64Var(&pv.AzimuthDeg, "pv-azimuth", 180, "direction the modules face, degrees clockwise from north")
 	fl.Float64Var(&pv.CapacityKW, "pv-capacity", 0, "PV DC capacity, kW")

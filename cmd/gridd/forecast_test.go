@@ -97,7 +97,7 @@ func TestCmdForecastBacktest(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"backtest", "--data", "../../testdata/konstanz_residential4_hourly_2016.csv", "--value-column", "pv_kwh", "--from", "2016-06-01", "--method", "pv"}, "CapacityKW"},
+		{[]string{"backtest", "--data", "../../testdata/konstanz_residential4_hourly_2016.csv", "--value-column", "pv_kwh", "--from", "2016-06-01", "--method", "pv", "--pv-capacity", "5"}, "LatitudeDeg"},
 		{[]string{"backtest", "--value-column", "x", "--from", "2019-01-01"}, "--data"},
 		{[]string{"backtest", "--data", "x.csv", "--value-column", "x", "--from", "2019-01-01", "--method", "magic"}, "no such file"},
 		{[]string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv", "--value-column", "building_b9_kwh", "--from", "2019-01-01", "--method", "magic"}, "--method"},

@@ -81,6 +81,12 @@ func (srv *server) readRegs(table fieldbus.RegisterTable, unit uint8, addr, qty 
 					regs[k] = 1
 				}
 			}
+		} else if pt.Type == fieldbus.String {
+			regs, err = pt.EncodeText(s.textValue(d, pt))
+			if err != nil {
+				s.log.Warn("sim: text does not fit the profile", "device", d.cfg.ID, "point", pt.Name, "err", err)
+				return nil, modbus.ErrServerDeviceFailure
+			}
 		} else {
 			v := s.pointValue(d, pt.Name)
 			regs, err = pt.Encode(v)
@@ -197,4 +203,24 @@ func (srv *server) readBits(table fieldbus.RegisterTable, unit uint8, addr, qty 
 		out[i] = r != 0
 	}
 	return out, nil
+}
+
+// textValue is what a simulated device reports in a string point, cut to the point's
+// length.
+func (s *Sim) textValue(d *device, pt *fieldbus.Point) string {
+	var t string
+	switch pt.Name {
+	case "manufacturer":
+		t = "gridd"
+	case "model":
+		t = d.prof.Name
+	case "serial_number":
+		t = d.cfg.ID
+	case "firmware_version":
+		t = "sim-1"
+	}
+	if len(t) > 2*pt.Length {
+		t = t[:2*pt.Length]
+	}
+	return t
 }

@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/simonvetter/modbus"
+
+	"github.com/gridd/gridd/fieldbus"
 )
 
 // Registers serves a fixed image of holding registers (for example a SunSpec map
-// from fieldbus.EncodeSunSpec) for one unit id over Modbus TCP. Input registers read
+// from fieldbus.EncodeSunSpec) for one unit id over Modbus TCP, TLS or RTU over TCP. Input registers read
 // the same image. Reads outside the image get ILLEGAL DATA ADDRESS, another unit id
 // GATEWAY TARGET DEVICE FAILED TO RESPOND; writes inside the image are applied.
 type Registers struct {
@@ -18,11 +19,27 @@ type Registers struct {
 	base uint16
 	mu   sync.Mutex
 	regs []uint16
-	ms   *modbus.ModbusServer
+	ms   stopper
 }
 
-// ServeRegisters listens on endpoint (host:port) and serves regs starting at base.
+// ServeRegisters listens on endpoint (host:port for Modbus TCP, or
+// rtuovertcp://host:port) and serves regs starting at base.
 func ServeRegisters(endpoint string, unit uint8, base uint16, regs []uint16, log *slog.Logger) (*Registers, error) {
+	e, err := fieldbus.ParseEndpoint(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("sim: serve registers: %w", err)
+	}
+	return serveRegisters(e, unit, base, regs, nil, log)
+}
+
+// ServeRegistersTLS is ServeRegisters over Modbus/TCP Security on addr (host:port):
+// clients must present a certificate that chains to t.ClientCAs.
+func ServeRegistersTLS(addr string, unit uint8, base uint16, regs []uint16, t TLSServer, log *slog.Logger) (*Registers, error) {
+	return serveRegisters(fieldbus.Endpoint{Transport: fieldbus.TLS, Addr: addr}, unit, base, regs, &t, log)
+}
+
+func serveRegisters(e fieldbus.Endpoint, unit uint8, base uint16, regs []uint16, t *TLSServer, log *slog.Logger) (*Registers, error) {
+	endpoint := e.String()
 	if log == nil {
 		log = slog.Default()
 	}
@@ -30,24 +47,31 @@ func ServeRegisters(endpoint string, unit uint8, base uint16, regs []uint16, log
 		return nil, fmt.Errorf("sim: %d registers from %d run past 65535", len(regs), base)
 	}
 	r := &Registers{unit: unit, base: base, regs: append([]uint16(nil), regs...)}
-	ms, err := modbus.NewServer(&modbus.ServerConfiguration{
-		URL:        "tcp://" + endpoint,
-		Timeout:    5 * time.Minute,
-		MaxClients: 64,
-		Logger:     slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}, r)
+	ms, err := listenOn(e, r, t, 64, log)
 	if err != nil {
-		return nil, fmt.Errorf("sim: serve registers on %s: %w", endpoint, err)
-	}
-	if err := ms.Start(); err != nil {
 		return nil, fmt.Errorf("sim: serve registers on %s: %w", endpoint, err)
 	}
 	r.ms = ms
 	return r, nil
 }
 
-// Stop closes the endpoint.
-func (r *Registers) Stop() error { return r.ms.Stop() }
+// NewRegisters returns the handler without listening anywhere, to be served with
+// ServeRTU or ServeASCII (for example on a pseudo-terminal standing in for a serial
+// line).
+func NewRegisters(unit uint8, base uint16, regs []uint16) (*Registers, error) {
+	if int(base)+len(regs) > 65536 {
+		return nil, fmt.Errorf("sim: %d registers from %d run past 65535", len(regs), base)
+	}
+	return &Registers{unit: unit, base: base, regs: append([]uint16(nil), regs...)}, nil
+}
+
+// Stop closes the endpoint (nothing for a handler from NewRegisters).
+func (r *Registers) Stop() error {
+	if r.ms == nil {
+		return nil
+	}
+	return r.ms.Stop()
+}
 
 func (r *Registers) span(unit uint8, addr, qty uint16) (int, error) {
 	if unit != r.unit {

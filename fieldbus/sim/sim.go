@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/simonvetter/modbus"
-
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/site"
@@ -102,6 +100,7 @@ type Sim struct {
 	stopped   chan struct{}
 	started   bool
 	servers   []*server
+	tls       *TLSServer
 }
 
 // New builds the simulator for cfg. profiles maps device id to its resolved profile
@@ -361,6 +360,14 @@ func (s *Sim) assignDefaultUsers(devs []*device, ld *dataLoader) error {
 	return nil
 }
 
+// SetTLS gives the simulator the server certificate for tls:// endpoints; call it
+// before Start.
+func (s *Sim) SetTLS(t TLSServer) {
+	s.mu.Lock()
+	s.tls = &t
+	s.mu.Unlock()
+}
+
 // SetSlowDelay sets the response delay of FaultSlow.
 func (s *Sim) SetSlowDelay(d time.Duration) {
 	s.mu.Lock()
@@ -524,7 +531,7 @@ type server struct {
 	sim      *Sim
 	endpoint string
 	units    map[uint8]*device
-	ms       *modbus.ModbusServer
+	ms       stopper
 }
 
 // Start listens on every endpoint. It fails, naming the endpoint, if one cannot be
@@ -537,17 +544,11 @@ func (s *Sim) Start(ctx context.Context) error {
 	}
 	s.started = true
 	s.mu.Unlock()
-	logger := slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)
+	s.mu.Lock()
+	tlsSrv := s.tls
+	s.mu.Unlock()
 	for i, srv := range s.servers {
-		ms, err := modbus.NewServer(&modbus.ServerConfiguration{
-			URL:        "tcp://" + srv.endpoint,
-			Timeout:    5 * time.Minute,
-			MaxClients: 256,
-			Logger:     logger,
-		}, srv)
-		if err == nil {
-			err = ms.Start()
-		}
+		ms, err := listen(srv.endpoint, srv, tlsSrv, 256, s.log)
 		if err != nil {
 			for _, o := range s.servers[:i] {
 				o.ms.Stop()

@@ -216,10 +216,14 @@ type solver struct {
 	rp, rd, rl, ru       []float64
 	theta, rhat, tmpN    []float64
 	tmpM, rowScale       []float64
-	aff, cor             direction
+	aff, cor, trial      direction
+	rxl, rxu, txl, txu   []float64   // corrector right-hand sides (current, trial)
+	ixl, ixu             []float64   // 1/xl, 1/xu this iteration; 0 without the bound
+	mL, mU               []float64   // 1 where the column has a lower (upper) bound, else 0
 	best                 [][]float64 // best iterate: x, xl, xu, zl, zu, y
 
 	nComp                           int
+	lastAP, lastAD                  float64
 	bNorm, cNorm, boundNorm         float64
 	iter                            int
 	pobj, dobj, gap, pinf, dinf, mu float64
@@ -252,6 +256,18 @@ func newSolver(p *problem, opts Options) (*solver, error) {
 	s.rowScale = make([]float64, m)
 	s.aff = newDirection(n, m)
 	s.cor = newDirection(n, m)
+	s.trial = newDirection(n, m)
+	for _, v := range []*[]float64{&s.rxl, &s.rxu, &s.txl, &s.txu, &s.ixl, &s.ixu, &s.mL, &s.mU} {
+		*v = make([]float64, n)
+	}
+	for j := 0; j < n; j++ {
+		if p.hasL[j] {
+			s.mL[j] = 1
+		}
+		if p.hasU[j] {
+			s.mU[j] = 1
+		}
+	}
 	s.bNorm = floats.Norm(p.b, math.Inf(1))
 	s.cNorm = floats.Norm(p.c, math.Inf(1))
 	for j := 0; j < n; j++ {
@@ -391,13 +407,17 @@ func (s *solver) residuals() {
 		s.rl[j], s.ru[j] = 0, 0
 		if p.hasL[j] {
 			s.rl[j] = p.l[j] - s.x[j] + s.xl[j]
-			rb = math.Max(rb, math.Abs(s.rl[j])/(1+math.Abs(p.l[j])))
+			if v := math.Abs(s.rl[j]) / (1 + math.Abs(p.l[j])); v > rb || v != v {
+				rb = v
+			}
 			comp += s.xl[j] * s.zl[j]
 			s.dobj += p.l[j] * s.zl[j]
 		}
 		if p.hasU[j] {
 			s.ru[j] = p.u[j] - s.x[j] - s.xu[j]
-			rb = math.Max(rb, math.Abs(s.ru[j])/(1+math.Abs(p.u[j])))
+			if v := math.Abs(s.ru[j]) / (1 + math.Abs(p.u[j])); v > rb || v != v {
+				rb = v
+			}
 			comp += s.xu[j] * s.zu[j]
 			s.dobj -= p.u[j] * s.zu[j]
 		}
@@ -440,7 +460,7 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 	bestIter := 0
 	for s.iter = 0; ; s.iter++ {
 		s.residuals()
-		s.opts.Logger.Debug("ipm iteration", "iter", s.iter, "pobj", s.pobj, "dobj", s.dobj,
+		s.opts.Logger.Debug("ipm iteration", "iter", s.iter, "ap", s.lastAP, "ad", s.lastAD, "pobj", s.pobj, "dobj", s.dobj,
 			"pinf", s.pinf, "dinf", s.dinf, "gap", s.gap, "mu", s.mu)
 		if math.IsNaN(s.pobj) || math.IsNaN(s.dobj) || math.IsNaN(s.mu) {
 			s.restoreBest()
@@ -475,11 +495,14 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 
 		for j := 0; j < p.n; j++ {
 			t := 0.0
+			s.ixl[j], s.ixu[j] = 0, 0
 			if p.hasL[j] {
-				t += s.zl[j] / s.xl[j]
+				s.ixl[j] = 1 / s.xl[j]
+				t += s.zl[j] * s.ixl[j]
 			}
 			if p.hasU[j] {
-				t += s.zu[j] / s.xu[j]
+				s.ixu[j] = 1 / s.xu[j]
+				t += s.zu[j] * s.ixu[j]
 			}
 			if t == 0 {
 				t = freeReg
@@ -516,7 +539,7 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 		sigma = math.Min(math.Max(sigma, 0), 1)
 
 		// Corrector: centring plus the second-order term.
-		rxl, rxu := s.cor.xl, s.cor.xu
+		rxl, rxu := s.rxl, s.rxu
 		for j := 0; j < p.n; j++ {
 			rxl[j], rxu[j] = 0, 0
 			if p.hasL[j] {
@@ -528,8 +551,12 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 		}
 		s.direction(&s.cor, rxl, rxu)
 		ap, ad = s.stepLengths(&s.cor)
+		if s.gap > corrGapMin*s.opts.GapTol {
+			ap, ad = s.centralityCorrectors(sigma*s.mu, ap, ad)
+		}
 		ap = math.Min(1, stepFactor*ap)
 		ad = math.Min(1, stepFactor*ad)
+		s.lastAP, s.lastAD = ap, ad
 		floats.AddScaled(s.x, ap, s.cor.x)
 		floats.AddScaled(s.xl, ap, s.cor.xl)
 		floats.AddScaled(s.xu, ap, s.cor.xu)
@@ -537,6 +564,65 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 		floats.AddScaled(s.zl, ad, s.cor.zl)
 		floats.AddScaled(s.zu, ad, s.cor.zu)
 	}
+}
+
+// Gondzio's multiple centrality correctors: aim at longer steps by moving
+// the complementarity products of a trial point that the current direction
+// would reach into [betaMin, betaMax]·target.
+const (
+	maxCorrectors = 2
+	corrAspire    = 0.2 // aspired step increase
+	corrAccept    = 0.1 // fraction of the aspired increase a corrector must gain
+	betaMin       = 0.1
+	betaMax       = 10
+	// Correctors keep iterates central; near the optimum that would leave
+	// inactive columns short of their bounds, so they stop once the gap
+	// is within corrGapMin times its tolerance.
+	corrGapMin = 1000
+)
+
+// centralityCorrectors improves s.cor (with right-hand sides s.rxl,
+// s.rxu and step lengths ap, ad) by up to maxCorrectors correctors and
+// returns the step lengths of the direction kept in s.cor.
+func (s *solver) centralityCorrectors(target, ap, ad float64) (float64, float64) {
+	p := s.p
+	if !(target > 0) || s.nComp == 0 {
+		return ap, ad
+	}
+	lo, hi := betaMin*target, betaMax*target
+	corr := func(v float64) float64 {
+		switch {
+		case v < lo:
+			return lo - v
+		case v > hi:
+			return math.Max(hi-v, -hi)
+		}
+		return 0
+	}
+	for k := 0; k < maxCorrectors && (ap < 1 || ad < 1); k++ {
+		tp := math.Min(1, ap+corrAspire)
+		td := math.Min(1, ad+corrAspire)
+		d := &s.cor
+		for j := 0; j < p.n; j++ {
+			s.txl[j], s.txu[j] = s.rxl[j], s.rxu[j]
+			if p.hasL[j] {
+				s.txl[j] += corr((s.xl[j] + tp*d.xl[j]) * (s.zl[j] + td*d.zl[j]))
+			}
+			if p.hasU[j] {
+				s.txu[j] += corr((s.xu[j] + tp*d.xu[j]) * (s.zu[j] + td*d.zu[j]))
+			}
+		}
+		s.direction(&s.trial, s.txl, s.txu)
+		ap2, ad2 := s.stepLengths(&s.trial)
+		if ap2+ad2 < ap+ad+corrAccept*corrAspire {
+			break
+		}
+		s.cor, s.trial = s.trial, s.cor
+		s.rxl, s.txl = s.txl, s.rxl
+		s.rxu, s.txu = s.txu, s.rxu
+		ap, ad = ap2, ad2
+	}
+	return ap, ad
 }
 
 // saveBest remembers the current iterate as the best so far.
@@ -566,16 +652,16 @@ func (s *solver) restoreBest() {
 // and rxu may alias d.xl and d.xu.
 func (s *solver) direction(d *direction, rxl, rxu []float64) {
 	p := s.p
-	for j := 0; j < p.n; j++ {
-		r := s.rd[j]
-		if p.hasL[j] {
-			r -= (rxl[j] + s.zl[j]*s.rl[j]) / s.xl[j]
-		}
-		if p.hasU[j] {
-			r += (rxu[j] - s.zu[j]*s.ru[j]) / s.xu[j]
-		}
-		s.rhat[j] = r
-		s.tmpN[j] = s.theta[j] * r
+	n := p.n
+	// Branch-free: for a column without a lower (upper) bound, ixl (ixu),
+	// mL (mU), rl (ru), zl (zu) and rxl (rxu) are all zero.
+	rd, rl, ru, zl, zu := s.rd[:n], s.rl[:n], s.ru[:n], s.zl[:n], s.zu[:n]
+	ixl, ixu, theta, rhat, tmp := s.ixl[:n], s.ixu[:n], s.theta[:n], s.rhat[:n], s.tmpN[:n]
+	rxl, rxu = rxl[:n], rxu[:n]
+	for j := range rd {
+		r := rd[j] - (rxl[j]+zl[j]*rl[j])*ixl[j] + (rxu[j]-zu[j]*ru[j])*ixu[j]
+		rhat[j] = r
+		tmp[j] = theta[j] * r
 	}
 	p.a.MulVec(d.y, s.tmpN)
 	for i := range d.y {
@@ -583,23 +669,17 @@ func (s *solver) direction(d *direction, rxl, rxu []float64) {
 	}
 	s.ne.solve(d.y)
 	p.a.MulTransVec(d.x, d.y)
-	for j := 0; j < p.n; j++ {
-		dx := s.theta[j] * (d.x[j] - s.rhat[j])
-		d.x[j] = dx
-		if p.hasL[j] {
-			dxl := dx - s.rl[j]
-			d.zl[j] = (rxl[j] - s.zl[j]*dxl) / s.xl[j]
-			d.xl[j] = dxl
-		} else {
-			d.xl[j], d.zl[j] = 0, 0
-		}
-		if p.hasU[j] {
-			dxu := s.ru[j] - dx
-			d.zu[j] = (rxu[j] - s.zu[j]*dxu) / s.xu[j]
-			d.xu[j] = dxu
-		} else {
-			d.xu[j], d.zu[j] = 0, 0
-		}
+	mL, mU := s.mL[:n], s.mU[:n]
+	dX, dxl, dxu, dzl, dzu := d.x[:n], d.xl[:n], d.xu[:n], d.zl[:n], d.zu[:n]
+	for j := range dX {
+		dx := theta[j] * (dX[j] - rhat[j])
+		dX[j] = dx
+		a := (dx - rl[j]) * mL[j]
+		dzl[j] = (rxl[j] - zl[j]*a) * ixl[j]
+		dxl[j] = a
+		b := (ru[j] - dx) * mU[j]
+		dzu[j] = (rxu[j] - zu[j]*b) * ixu[j]
+		dxu[j] = b
 	}
 }
 
@@ -608,21 +688,35 @@ func (s *solver) direction(d *direction, rxl, rxu []float64) {
 func (s *solver) stepLengths(d *direction) (ap, ad float64) {
 	ap, ad = 1, 1
 	p := s.p
-	for j := 0; j < p.n; j++ {
-		if p.hasL[j] {
-			if d.xl[j] < 0 {
-				ap = math.Min(ap, -s.xl[j]/d.xl[j])
+	hasL, hasU := p.hasL[:p.n], p.hasU[:p.n]
+	xl, xu, zl, zu := s.xl[:p.n], s.xu[:p.n], s.zl[:p.n], s.zu[:p.n]
+	dxl, dxu, dzl, dzu := d.xl[:p.n], d.xu[:p.n], d.zl[:p.n], d.zu[:p.n]
+	// Plain comparisons: math.Min's NaN and signed-zero handling is slow,
+	// and a NaN here is caught by the objective check of the next
+	// iteration.
+	for j := range hasL {
+		if hasL[j] {
+			if v := dxl[j]; v < 0 {
+				if r := -xl[j] / v; r < ap {
+					ap = r
+				}
 			}
-			if d.zl[j] < 0 {
-				ad = math.Min(ad, -s.zl[j]/d.zl[j])
+			if v := dzl[j]; v < 0 {
+				if r := -zl[j] / v; r < ad {
+					ad = r
+				}
 			}
 		}
-		if p.hasU[j] {
-			if d.xu[j] < 0 {
-				ap = math.Min(ap, -s.xu[j]/d.xu[j])
+		if hasU[j] {
+			if v := dxu[j]; v < 0 {
+				if r := -xu[j] / v; r < ap {
+					ap = r
+				}
 			}
-			if d.zu[j] < 0 {
-				ad = math.Min(ad, -s.zu[j]/d.zu[j])
+			if v := dzu[j]; v < 0 {
+				if r := -zu[j] / v; r < ad {
+					ad = r
+				}
 			}
 		}
 	}

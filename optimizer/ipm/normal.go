@@ -165,7 +165,7 @@ func (ne *normalEq) solve(rhs []float64) {
 	copy(w, b)
 	ne.chol.Solve(w)
 	resNorm := ne.residual(b, w)
-	tol := 1e-13 * (1 + maxAbs(b))
+	tol := refineTol * (1 + maxAbs(b))
 	for step := 0; step < 2 && resNorm > tol; step++ {
 		copy(c, ne.res)
 		ne.chol.Solve(c)
@@ -206,3 +206,7 @@ func maxAbs(v []float64) float64 {
 	}
 	return m
 }
+
+// refineTol is the relative residual below which a normal-equations solve
+// is not refined further.
+var refineTol = 1e-10

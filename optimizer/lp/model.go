@@ -237,3 +237,9 @@ func (m *Model) Elastic(weight func(row int) float64) *Model {
 	}
 	return e
 }
+
+// SetVarBounds replaces column j's bounds.
+func (m *Model) SetVarBounds(j int, lo, hi float64) {
+	m.lo[j] = lo
+	m.hi[j] = hi
+}

@@ -3,6 +3,9 @@ package sparse
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sort"
+	"sync"
 )
 
 // hugePivot replaces a dependent pivot; its square root is the stored
@@ -28,6 +31,12 @@ type Cholesky struct {
 
 	x    []float64 // dense workspace
 	next []int
+
+	// Parallel schedule: rows of disjoint elimination subtrees are
+	// independent; part[w] lists the rows worker w factors (ascending),
+	// top the remaining rows, factored afterwards in order.
+	part [][]int
+	top  []int
 
 	// PivotTol is the relative tolerance below which a pivot is taken as
 	// zero: a pivot d of row k is replaced when d ≤ PivotTol·A(k,k).
@@ -113,7 +122,115 @@ func NewCholesky(n int, colPtr, rowIdx []int) (*Cholesky, error) {
 		}
 	}
 	c.x = make([]float64, n)
+	c.schedule(runtime.GOMAXPROCS(0))
 	return c, nil
+}
+
+// parallelMinWork is the smallest estimated factorisation work (flops)
+// worth spreading over goroutines.
+const parallelMinWork = 2e6
+
+// schedule splits the elimination forest into disjoint subtrees for the
+// given number of workers. Row k of L only reads and writes columns in its
+// own subtree (its row pattern is a set of descendants), so subtrees can be
+// factored concurrently; rows outside the chosen subtrees form the top,
+// factored after them.
+func (c *Cholesky) schedule(workers int) {
+	n := c.n
+	c.part, c.top = nil, nil
+	// Work of row k: Σ over its pattern j of the column length of j seen
+	// so far, approximated by the final column count.
+	work := make([]float64, n)
+	total := 0.0
+	for k := 0; k < n; k++ {
+		w := 1.0
+		for _, j := range c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]] {
+			w += float64(c.lp[j+1] - c.lp[j])
+		}
+		work[k] = w
+		total += w
+	}
+	all := func() {
+		c.part = nil
+		c.top = make([]int, n)
+		for k := range c.top {
+			c.top[k] = k
+		}
+	}
+	if workers < 2 || total < parallelMinWork {
+		all()
+		return
+	}
+	sub := append([]float64(nil), work...) // subtree work
+	children := make([][]int, n)
+	var roots []int
+	for k := 0; k < n; k++ {
+		if p := c.parent[k]; p >= 0 {
+			sub[p] += sub[k]
+			children[p] = append(children[p], k)
+		} else {
+			roots = append(roots, k)
+		}
+	}
+	// Split the heaviest subtree until every subtree is small enough to
+	// balance; split nodes go to the top.
+	limit := total / float64(4*workers)
+	subs := roots
+	isTop := make([]bool, n)
+	for {
+		h, hw := -1, limit
+		for i, r := range subs {
+			if sub[r] > hw {
+				h, hw = i, sub[r]
+			}
+		}
+		if h < 0 {
+			break
+		}
+		r := subs[h]
+		isTop[r] = true
+		subs = append(subs[:h], subs[h+1:]...)
+		subs = append(subs, children[r]...)
+	}
+	// Longest-processing-time assignment of subtrees to workers.
+	sort.Slice(subs, func(a, b int) bool { return sub[subs[a]] > sub[subs[b]] })
+	load := make([]float64, workers)
+	owner := make([]int, n)
+	for i := range owner {
+		owner[i] = -1
+	}
+	for _, r := range subs {
+		w := 0
+		for i := range load {
+			if load[i] < load[w] {
+				w = i
+			}
+		}
+		load[w] += sub[r]
+		owner[r] = w
+	}
+	topWork := 0.0
+	for k := n - 1; k >= 0; k-- { // parents before children
+		if isTop[k] {
+			topWork += work[k]
+			continue
+		}
+		if owner[k] < 0 {
+			owner[k] = owner[c.parent[k]]
+		}
+	}
+	if topWork > 0.9*total {
+		all()
+		return
+	}
+	c.part = make([][]int, workers)
+	for k := 0; k < n; k++ {
+		if isTop[k] {
+			c.top = append(c.top, k)
+		} else {
+			c.part[owner[k]] = append(c.part[owner[k]], k)
+		}
+	}
 }
 
 // ereach returns the pattern of row k of L (columns j < k), topologically
@@ -156,39 +273,34 @@ func (c *Cholesky) Factorize(val []float64) error {
 	if len(val) != c.cp[n] {
 		return fmt.Errorf("sparse: cholesky: %d values for a pattern of %d entries", len(val), c.cp[n])
 	}
-	x := c.x
-	lp, li, lx := c.lp, c.li, c.lx
+	lp, lx := c.lp, c.lx
 	for j := 0; j < n; j++ {
 		c.next[j] = lp[j] + 1
 	}
 	c.Replaced = 0
-	for k := 0; k < n; k++ {
-		for p := c.cp[k]; p < c.cp[k+1]; p++ {
-			x[c.ri[p]] += val[p]
+	if c.part != nil {
+		var wg sync.WaitGroup
+		errs := make([]error, len(c.part))
+		repl := make([]int, len(c.part))
+		for w, rows := range c.part {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				repl[w], errs[w] = c.factorRows(val, rows)
+			}()
 		}
-		d := x[k]
-		x[k] = 0
-		orig := d
-		if math.IsNaN(d) || math.IsInf(d, 0) {
-			return fmt.Errorf("sparse: cholesky: non-finite diagonal %v at %d", d, k)
-		}
-		for _, j := range c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]] {
-			lkj := x[j] / lx[lp[j]]
-			x[j] = 0
-			end := c.next[j]
-			for p := lp[j] + 1; p < end; p++ {
-				x[li[p]] -= lx[p] * lkj
+		wg.Wait()
+		for w := range errs {
+			c.Replaced += repl[w]
+			if errs[w] != nil {
+				return errs[w]
 			}
-			d -= lkj * lkj
-			lx[end] = lkj
-			c.next[j] = end + 1
 		}
-		if !(d > c.PivotTol*math.Abs(orig)) || d <= 0 {
-			lx[lp[k]] = math.Sqrt(hugePivot)
-			c.Replaced++
-			continue
-		}
-		lx[lp[k]] = math.Sqrt(d)
+	}
+	r, err := c.factorRows(val, c.top)
+	c.Replaced += r
+	if err != nil {
+		return err
 	}
 	for _, v := range lx {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -196,6 +308,45 @@ func (c *Cholesky) Factorize(val []float64) error {
 		}
 	}
 	return nil
+}
+
+// factorRows computes the rows listed in rows (ascending) and returns the
+// number of replaced pivots.
+func (c *Cholesky) factorRows(val []float64, rows []int) (int, error) {
+	x := c.x
+	lp, li, lx := c.lp, c.li, c.lx
+	replaced := 0
+	for _, k := range rows {
+		for p := c.cp[k]; p < c.cp[k+1]; p++ {
+			x[c.ri[p]] += val[p]
+		}
+		d := x[k]
+		x[k] = 0
+		orig := d
+		if math.IsNaN(d) || math.IsInf(d, 0) {
+			return replaced, fmt.Errorf("sparse: cholesky: non-finite diagonal %v at %d", d, k)
+		}
+		for _, j := range c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]] {
+			lkj := x[j] / lx[lp[j]]
+			x[j] = 0
+			end := c.next[j]
+			col := li[lp[j]+1 : end]
+			vals := lx[lp[j]+1 : end]
+			for q, i := range col {
+				x[i] -= vals[q] * lkj
+			}
+			d -= lkj * lkj
+			lx[end] = lkj
+			c.next[j] = end + 1
+		}
+		if !(d > c.PivotTol*math.Abs(orig)) || d <= 0 {
+			lx[lp[k]] = math.Sqrt(hugePivot)
+			replaced++
+			continue
+		}
+		lx[lp[k]] = math.Sqrt(d)
+	}
+	return replaced, nil
 }
 
 // Solve overwrites b with the solution of (LLᵀ)·x = b.

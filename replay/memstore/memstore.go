@@ -627,13 +627,14 @@ func (s *Store) Close() error {
 }
 
 // Prune drops what a long replay no longer needs, to keep memory bounded: telemetry
-// samples and forecast values (by ValidAt) before before, schedules created before
-// before that are neither proposed nor approved, and setpoint writes, cycle runs and
-// audit events before before. Without Prune the store keeps everything.
-func (s *Store) Prune(before time.Time) {
+// samples and forecast values (by ValidAt) before dataBefore; schedules created
+// before recordsBefore that are neither proposed nor approved; and setpoint writes,
+// cycle runs and audit events before recordsBefore. Without Prune the store keeps
+// everything.
+func (s *Store) Prune(dataBefore, recordsBefore time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cut := us(before)
+	cut := us(dataBefore)
 	for _, ps := range s.tel {
 		i := sort.Search(len(ps.us), func(i int) bool { return ps.us[i] >= cut })
 		if i > 0 {
@@ -649,6 +650,7 @@ func (s *Store) Prune(before time.Time) {
 			}
 		}
 	}
+	cut = us(recordsBefore)
 	for id, sc := range s.schedules {
 		if us(sc.CreatedAt) < cut && sc.Status != storage.StatusProposed && sc.Status != storage.StatusApproved {
 			delete(s.byStatus[sc.Status], id)

@@ -27,7 +27,8 @@ func TestPrune(t *testing.T) {
 		wantSched int
 	}{
 		{"nothing before the cut", 0, 10, 3},
-		{"half the samples", 5 * time.Hour, 5, 2},
+		{"first schedule and two samples", 2 * time.Hour, 8, 2},
+		{"half the samples", 5 * time.Hour, 5, 1},
 		{"everything old", 24 * time.Hour, 0, 1},
 	}
 	for _, tc := range tests {
@@ -46,7 +47,7 @@ func TestPrune(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s.Prune(t0.Add(tc.cut))
+			s.Prune(t0.Add(tc.cut), t0.Add(tc.cut))
 			n, err := s.CountTelemetry(ctx, "")
 			if err != nil {
 				t.Fatal(err)

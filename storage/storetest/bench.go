@@ -9,7 +9,7 @@ import (
 )
 
 // Bench measures a backend's hot paths: a cycle's telemetry write, the latest-per-point read,
-// a day of one point's samples and a forecast as-of read. open must return a fresh, empty
+// a day of one point's samples, a day of one point in 15-minute buckets and a forecast as-of read. open must return a fresh, empty
 // store; Bench closes it.
 func Bench(b *testing.B, open func(b *testing.B) storage.Store) {
 	const devices, points = 20, 10
@@ -74,6 +74,16 @@ func Bench(b *testing.B, open func(b *testing.B) storage.Store) {
 			got, err := s.TelemetryRange(b.Context(), "dev-07", "point_3", base, base.Add(24*time.Hour))
 			if err != nil || len(got) != day {
 				b.Fatalf("TelemetryRange: %d samples, %v", len(got), err)
+			}
+		}
+	})
+
+	b.Run("TelemetryBucketsDay15m", func(b *testing.B) {
+		s := filled(b)
+		for b.Loop() {
+			got, err := s.TelemetryBuckets(b.Context(), "dev-07", "point_3", base, base.Add(24*time.Hour), 15*time.Minute)
+			if err != nil || len(got) < 96 {
+				b.Fatalf("TelemetryBuckets: %d buckets, %v", len(got), err)
 			}
 		}
 	})

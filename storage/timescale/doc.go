@@ -16,6 +16,17 @@
 // cycle_runs (7-day chunks) are hypertables. Without it they are plain tables with a BRIN
 // index on their time column.
 //
+// Migration 0003 adds plain views for dashboards (telemetry_5m, telemetry_1h, schedule_costs,
+// cycle_runs_1h); docs/DATA.md documents the schema, the views and example queries.
+//
+// # Site leases
+//
+// AcquireLease takes a site's lease: a session-level advisory lock (key LeaseKey(site)) on a
+// connection of its own, with short server-side TCP keep-alives so a vanished owner is noticed.
+// It tries once and fails with ErrLeaseHeld while another session owns the site; a standby
+// calls it every cycle. The owner calls Lease.Check every cycle and stops acting for the site on
+// ErrLeaseLost.
+//
 // # Writes
 //
 // Telemetry and forecasts are copied (COPY) into a per-connection temporary staging table

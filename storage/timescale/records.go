@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/gridd/gridd/storage"
@@ -12,8 +13,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// WriteTelemetry implements storage.Store. The batch is copied into a per-connection staging
-// table and merged into telemetry in one transaction, so a retried batch never duplicates.
+// WriteTelemetry implements storage.Store. The batch is sorted by key and copied (COPY) straight
+// into telemetry under a savepoint; if a key already exists (a retried or overlapping batch),
+// that copy is rolled back and the batch is instead copied into a per-connection staging table
+// and merged with ON CONFLICT DO UPDATE. Either way it is one transaction and never duplicates.
+// telemetry_latest is upserted from the newest sample of every key in the batch.
 func (s *Store) WriteTelemetry(ctx context.Context, samples []storage.Sample) error {
 	for i, x := range samples {
 		if err := x.Validate(); err != nil {
@@ -24,38 +28,56 @@ func (s *Store) WriteTelemetry(ctx context.Context, samples []storage.Sample) er
 	if len(samples) == 0 {
 		return nil
 	}
+	// Key order: concurrent writers take row locks in the same order.
+	sorted := make([]storage.Sample, len(samples))
+	copy(sorted, samples)
+	sort.Slice(sorted, func(i, j int) bool {
+		a, b := sorted[i], sorted[j]
+		if a.DeviceID != b.DeviceID {
+			return a.DeviceID < b.DeviceID
+		}
+		if a.Point != b.Point {
+			return a.Point < b.Point
+		}
+		return a.Time.UnixMicro() < b.Time.UnixMicro()
+	})
+	samples = sorted
+	cols := []string{"time", "device_id", "point", "value", "quality"}
+	source := func() pgx.CopyFromSource {
+		return pgx.CopyFromSlice(len(samples), func(i int) ([]any, error) {
+			x := samples[i]
+			return []any{ts(x.Time), x.DeviceID, x.Point, x.Value, string(x.Quality)}, nil
+		})
+	}
+	// The newest sample of every key (samples are sorted by key, then time).
+	var ldev, lpt, lq []string
+	var ltime []time.Time
+	var lval []float64
+	for i, x := range samples {
+		if i+1 < len(samples) && samples[i+1].DeviceID == x.DeviceID && samples[i+1].Point == x.Point {
+			continue
+		}
+		ldev, lpt, ltime, lval, lq = append(ldev, x.DeviceID), append(lpt, x.Point), append(ltime, ts(x.Time)), append(lval, x.Value), append(lq, string(x.Quality))
+	}
 	err := retryIdempotent(ctx, func() error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS telemetry_staging (
-					time      timestamptz      NOT NULL,
-					device_id text             NOT NULL,
-					point     text             NOT NULL,
-					value     double precision NOT NULL,
-					quality   text             NOT NULL
-				) ON COMMIT DELETE ROWS`); err != nil {
-				return fmt.Errorf("staging table: %w", err)
-			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"telemetry_staging"},
-				[]string{"time", "device_id", "point", "value", "quality"},
-				pgx.CopyFromSlice(len(samples), func(i int) ([]any, error) {
-					x := samples[i]
-					return []any{ts(x.Time), x.DeviceID, x.Point, x.Value, string(x.Quality)}, nil
-				})); err != nil {
+			err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+				_, err := sp.CopyFrom(ctx, pgx.Identifier{"telemetry"}, cols, source())
+				return err
+			})
+			if err != nil && pgCode(err) != codeUniqueViolation {
 				return fmt.Errorf("copy: %w", err)
 			}
-			// Rows go in key order, so concurrent writers lock them in the same order.
-			if _, err := tx.Exec(ctx, `INSERT INTO telemetry (time, device_id, point, value, quality)
-				SELECT time, device_id, point, value, quality FROM telemetry_staging
-				ORDER BY device_id, point, time
-				ON CONFLICT (time, device_id, point) DO UPDATE SET value = excluded.value, quality = excluded.quality`); err != nil {
-				return fmt.Errorf("merge: %w", err)
+			if err != nil {
+				if err := mergeTelemetry(ctx, tx, cols, source()); err != nil {
+					return err
+				}
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO telemetry_latest (device_id, point, time, value, quality)
-				SELECT DISTINCT ON (device_id, point) device_id, point, time, value, quality FROM telemetry_staging
-				ORDER BY device_id, point, time DESC
+				SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::float8[], $5::text[])
 				ON CONFLICT (device_id, point) DO UPDATE
 				SET time = excluded.time, value = excluded.value, quality = excluded.quality
-				WHERE excluded.time >= telemetry_latest.time`); err != nil {
+				WHERE excluded.time >= telemetry_latest.time`, ldev, lpt, ltime, lval, lq); err != nil {
 				return fmt.Errorf("latest: %w", err)
 			}
 			return nil
@@ -63,6 +85,31 @@ func (s *Store) WriteTelemetry(ctx context.Context, samples []storage.Sample) er
 	})
 	if err != nil {
 		return fmt.Errorf("timescale: write telemetry: %w", err)
+	}
+	return nil
+}
+
+// mergeTelemetry copies rows into a per-connection staging table and merges them into
+// telemetry, replacing the value and quality of existing keys.
+func mergeTelemetry(ctx context.Context, tx pgx.Tx, cols []string, src pgx.CopyFromSource) error {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS telemetry_staging (
+			time      timestamptz      NOT NULL,
+			device_id text             NOT NULL,
+			point     text             NOT NULL,
+			value     double precision NOT NULL,
+			quality   text             NOT NULL
+		) ON COMMIT DELETE ROWS`); err != nil {
+		return fmt.Errorf("staging table: %w", err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"telemetry_staging"}, cols, src); err != nil {
+		return fmt.Errorf("copy: %w", err)
+	}
+	// Rows go in key order, so concurrent writers lock them in the same order.
+	if _, err := tx.Exec(ctx, `INSERT INTO telemetry (time, device_id, point, value, quality)
+		SELECT time, device_id, point, value, quality FROM telemetry_staging
+		ORDER BY device_id, point, time
+		ON CONFLICT (time, device_id, point) DO UPDATE SET value = excluded.value, quality = excluded.quality`); err != nil {
+		return fmt.Errorf("merge: %w", err)
 	}
 	return nil
 }

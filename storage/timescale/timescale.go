@@ -349,6 +349,7 @@ func pgCode(err error) string {
 
 const (
 	codeForeignKeyViolation = "23503"
+	codeUniqueViolation     = "23505"
 	codeDeadlockDetected    = "40P01"
 	codeSerialization       = "40001"
 )

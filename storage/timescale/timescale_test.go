@@ -2,13 +2,9 @@ package timescale
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +12,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/gridd/gridd/internal/pgtest"
 	"github.com/gridd/gridd/storage"
 	"github.com/gridd/gridd/storage/storetest"
 
@@ -23,69 +20,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// serverDSN returns GRIDD_TEST_PG_DSN, skipping the test when it is unset unless
-// GRIDD_REQUIRE_PG=1, which makes it a failure.
-func serverDSN(tb testing.TB) string {
-	tb.Helper()
-	dsn := os.Getenv("GRIDD_TEST_PG_DSN")
-	if dsn == "" {
-		if os.Getenv("GRIDD_REQUIRE_PG") == "1" {
-			tb.Fatal("GRIDD_TEST_PG_DSN is unset and GRIDD_REQUIRE_PG=1: PostgreSQL tests must run")
-		}
-		tb.Skip("GRIDD_TEST_PG_DSN is unset; skipping PostgreSQL tests")
-	}
-	return dsn
-}
+func serverDSN(tb testing.TB) string { return pgtest.ServerDSN(tb) }
 
-// withDatabase returns dsn pointed at database name.
-func withDatabase(tb testing.TB, dsn, name string) string {
-	tb.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			tb.Fatalf("parse GRIDD_TEST_PG_DSN: %v", err)
-		}
-		u.Path = "/" + name
-		return u.String()
-	}
-	return dsn + " dbname=" + name
-}
+func withDatabase(tb testing.TB, dsn, name string) string { return pgtest.WithDatabase(tb, dsn, name) }
 
-// freshDatabase creates an empty database, dropped when the test ends, and returns its DSN.
-func freshDatabase(tb testing.TB) string {
-	tb.Helper()
-	dsn := serverDSN(tb)
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		tb.Fatal(err)
-	}
-	name := "gridd_test_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		tb.Fatalf("connect to GRIDD_TEST_PG_DSN: %v", err)
-	}
-	defer admin.Close(ctx)
-	// A linguistic (ICU) collation, so the suite checks that ordering does not depend on it.
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"); err != nil {
-		tb.Logf("create database %s with an ICU collation: %v; using the server default", name, err)
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-			tb.Fatalf("create database %s: %v", name, err)
-		}
-	}
-	tb.Cleanup(func() {
-		admin, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			tb.Errorf("connect to drop %s: %v", name, err)
-			return
-		}
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	return withDatabase(tb, dsn, name)
-}
+func freshDatabase(tb testing.TB) string { return pgtest.FreshDatabase(tb) }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 

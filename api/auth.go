@@ -1,0 +1,363 @@
+package api
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Role is a user's role. Every route names the roles it admits.
+type Role string
+
+const (
+	RoleAdmin      Role = "admin"      // everything
+	RoleDispatcher Role = "dispatcher" // read, approve/reject, pin, kill switch, overrides
+	RoleOperator   Role = "operator"   // a charging operator: only its own chargers
+	RolePlanner    Role = "planner"    // read and pin (a pin only proposes; approval stays with dispatchers or the policy)
+	RoleViewer     Role = "viewer"     // read only
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleAdmin, RoleDispatcher, RoleOperator, RolePlanner, RoleViewer}
+
+// ValidRole reports whether r is a known role.
+func ValidRole(r Role) bool {
+	for _, x := range Roles {
+		if r == x {
+			return true
+		}
+	}
+	return false
+}
+
+// BcryptCost is the cost of stored password hashes.
+const BcryptCost = 12
+
+// MinPasswordLen is the shortest password accepted.
+const MinPasswordLen = 12
+
+// User is one account. Passwords and tokens are stored only as hashes.
+type User struct {
+	Name         string  `json:"name"`
+	Role         Role    `json:"role"`
+	PasswordHash string  `json:"password_hash,omitempty"` // bcrypt
+	Tokens       []Token `json:"tokens,omitempty"`
+	// Operator (role operator) is the owner name of its chargers (site device owner).
+	Operator string `json:"operator,omitempty"`
+	// Chargers (role operator) adds chargers by device ID.
+	Chargers []string  `json:"chargers,omitempty"`
+	Created  time.Time `json:"created"`
+}
+
+// Token is an API token; only its SHA-256 is stored.
+type Token struct {
+	ID      string    `json:"id"`
+	SHA256  string    `json:"sha256"`
+	Created time.Time `json:"created"`
+}
+
+// Users is the account store: a JSON file (mode 0600) next to the data.
+type Users struct {
+	mu    sync.Mutex
+	path  string
+	users map[string]*User
+}
+
+var userName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+
+// UsersFile is the account file's name inside the data directory.
+const UsersFile = "users.json"
+
+// OpenUsers reads the account file at path (a missing file is an empty store).
+func OpenUsers(path string) (*Users, error) {
+	u := &Users{path: path, users: map[string]*User{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return u, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read users: %w", err)
+	}
+	var doc struct {
+		Users []*User `json:"users"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for i, x := range doc.Users {
+		if !userName.MatchString(x.Name) || !ValidRole(x.Role) {
+			return nil, fmt.Errorf("%s: users[%d]: bad name %q or role %q", path, i, x.Name, x.Role)
+		}
+		u.users[x.Name] = x
+	}
+	return u, nil
+}
+
+// NewUsers returns an empty in-memory store (Save is a no-op without a path).
+func NewUsers() *Users { return &Users{users: map[string]*User{}} }
+
+func (u *Users) saveLocked() error {
+	if u.path == "" {
+		return nil
+	}
+	list := make([]*User, 0, len(u.users))
+	for _, x := range u.users {
+		list = append(list, x)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	data, err := json.MarshalIndent(map[string]any{"users": list}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(u.path), 0o755); err != nil {
+		return err
+	}
+	tmp := u.path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write users: %w", err)
+	}
+	return os.Rename(tmp, u.path)
+}
+
+// Len returns the number of accounts.
+func (u *Users) Len() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.users)
+}
+
+// Get returns a copy of an account.
+func (u *Users) Get(name string) (User, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	x, ok := u.users[name]
+	if !ok {
+		return User{}, false
+	}
+	return *x, true
+}
+
+// Put creates or replaces an account's role and scope (keeping its password and tokens)
+// and, if password is not empty, sets its password.
+func (u *Users) Put(x User, password string, now time.Time) error {
+	if !userName.MatchString(x.Name) {
+		return fmt.Errorf("name %q: want 1-64 lower-case letters, digits, '_', '.' or '-'", x.Name)
+	}
+	if !ValidRole(x.Role) {
+		return fmt.Errorf("role %q: want one of admin, dispatcher, operator, planner, viewer", x.Role)
+	}
+	if x.Role == RoleOperator && x.Operator == "" && len(x.Chargers) == 0 {
+		return errors.New("operator: an operator needs an owner name or a list of chargers")
+	}
+	if x.Role != RoleOperator && (x.Operator != "" || len(x.Chargers) > 0) {
+		return fmt.Errorf("operator: only an operator has chargers, this user is %s", x.Role)
+	}
+	var hash string
+	if password != "" {
+		if len(password) < MinPasswordLen {
+			return fmt.Errorf("password: at least %d characters", MinPasswordLen)
+		}
+		h, err := bcrypt.GenerateFromPassword([]byte(password), BcryptCost)
+		if err != nil {
+			return fmt.Errorf("password: %w", err)
+		}
+		hash = string(h)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if old, ok := u.users[x.Name]; ok {
+		x.Tokens, x.Created = old.Tokens, old.Created
+		if hash == "" {
+			hash = old.PasswordHash
+		}
+	} else {
+		x.Created = now.UTC()
+	}
+	x.PasswordHash = hash
+	u.users[x.Name] = &x
+	return u.saveLocked()
+}
+
+// NewToken creates an API token for a user and returns it; only its hash is stored.
+func (u *Users) NewToken(name string, now time.Time) (string, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	x, ok := u.users[name]
+	if !ok {
+		return "", fmt.Errorf("user %q does not exist", name)
+	}
+	tok := "gridd_" + randomHex(24)
+	sum := sha256.Sum256([]byte(tok))
+	x.Tokens = append(x.Tokens, Token{ID: randomHex(4), SHA256: hex.EncodeToString(sum[:]), Created: now.UTC()})
+	return tok, u.saveLocked()
+}
+
+// CheckPassword returns the user if the password matches its bcrypt hash.
+func (u *Users) CheckPassword(name, password string) (User, bool) {
+	u.mu.Lock()
+	x, ok := u.users[name]
+	var hash string
+	if ok {
+		hash = x.PasswordHash
+	}
+	u.mu.Unlock()
+	if !ok || hash == "" {
+		// Spend the same time as a real check so names cannot be probed by timing.
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return User{}, false
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return User{}, false
+	}
+	return *x, true
+}
+
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("gridd-dummy-password"), BcryptCost)
+
+// ByToken returns the user owning an API token.
+func (u *Users) ByToken(tok string) (User, bool) {
+	sum := sha256.Sum256([]byte(tok))
+	h := hex.EncodeToString(sum[:])
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, x := range u.users {
+		for _, t := range x.Tokens {
+			if subtle.ConstantTimeCompare([]byte(t.SHA256), []byte(h)) == 1 {
+				return *x, true
+			}
+		}
+	}
+	return User{}, false
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand: " + err.Error()) // the system has no randomness: nothing is safe
+	}
+	return hex.EncodeToString(b)
+}
+
+// RandomPassword returns a fresh random password.
+func RandomPassword() string { return randomHex(10) }
+
+// sessions holds console login sessions in memory.
+type sessions struct {
+	mu  sync.Mutex
+	ttl time.Duration
+	m   map[string]session
+}
+
+type session struct {
+	user    string
+	expires time.Time
+}
+
+func (s *sessions) create(user string, now time.Time) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := randomHex(32)
+	s.m[id] = session{user, now.Add(s.ttl)}
+	for k, v := range s.m {
+		if now.After(v.expires) {
+			delete(s.m, k)
+		}
+	}
+	return id
+}
+
+func (s *sessions) get(id string, now time.Time) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[id]
+	if !ok || now.After(v.expires) {
+		delete(s.m, id)
+		return "", false
+	}
+	return v.user, true
+}
+
+func (s *sessions) drop(id string) {
+	s.mu.Lock()
+	delete(s.m, id)
+	s.mu.Unlock()
+}
+
+// limiter counts failed logins per key in a sliding window.
+type limiter struct {
+	mu     sync.Mutex
+	max    int
+	window time.Duration
+	fails  map[string][]time.Time
+}
+
+// blocked returns how long key must wait, or 0.
+func (l *limiter) blocked(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	list := l.prune(key, now)
+	if len(list) < l.max {
+		return 0
+	}
+	return list[0].Add(l.window).Sub(now)
+}
+
+func (l *limiter) fail(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fails[key] = append(l.prune(key, now), now)
+}
+
+func (l *limiter) reset(key string) {
+	l.mu.Lock()
+	delete(l.fails, key)
+	l.mu.Unlock()
+}
+
+func (l *limiter) prune(key string, now time.Time) []time.Time {
+	list := l.fails[key]
+	i := 0
+	for i < len(list) && !list[i].Add(l.window).After(now) {
+		i++
+	}
+	list = list[i:]
+	if len(list) == 0 {
+		delete(l.fails, key)
+	} else {
+		l.fails[key] = list
+	}
+	return list
+}
+
+func bearer(h string) (string, bool) {
+	const p = "Bearer "
+	if len(h) > len(p) && strings.EqualFold(h[:len(p)], p) {
+		return strings.TrimSpace(h[len(p):]), true
+	}
+	return "", false
+}
+
+// Names returns the account names in order.
+func (u *Users) Names() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make([]string, 0, len(u.users))
+	for n := range u.users {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}

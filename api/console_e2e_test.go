@@ -1,0 +1,115 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gridd/gridd/api"
+	"github.com/gridd/gridd/storage"
+)
+
+// TestConsoleApproveInChromium: a dispatcher logs in to the console in a real headless
+// Chromium, opens the proposed schedule, sees its chart, approves it with a reason, and
+// the setpoint reaches the simulated battery. A screenshot is kept under
+// $GRIDD_ARTIFACTS (default: the test's temporary directory).
+func TestConsoleApproveInChromium(t *testing.T) {
+	bin := chromiumPath()
+	if bin == "" {
+		if os.Getenv("GRIDD_REQUIRE_PEERS") == "1" {
+			t.Fatal("chromium not found and GRIDD_REQUIRE_PEERS=1 (scripts/lib/browser.sh installs it)")
+		}
+		t.Skip("chromium not found (apt-get install chromium, or set GRIDD_CHROMIUM)")
+	}
+	r := newRig(t)
+	users := api.NewUsers()
+	const password = "dispatch-me-please"
+	if err := users.Put(api.User{Name: "dana", Role: api.RoleDispatcher}, password, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.NewServer(r.svc, api.Options{Users: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+
+	planned := math.NaN()
+	for _, sp := range r.sched.Setpoints {
+		if sp.DeviceID == "bess" && sp.Step == 0 {
+			planned = sp.PowerKW
+		}
+	}
+	if !(planned > 10) {
+		t.Fatalf("test premise: the battery should charge in the cheap hour, plan says %v", planned)
+	}
+	if st, _ := r.sm.State("bess"); math.Abs(st.SetpointKW-planned) < 1 {
+		t.Fatalf("test premise: setpoint already %v before approval", st.SetpointKW)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	b := startBrowser(t, bin)
+	step := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			shot := filepath.Join(artifacts(t), "console-failure.png")
+			_ = b.screenshot(context.Background(), shot)
+			t.Fatalf("%s: %v (screenshot %s)", what, err, shot)
+		}
+	}
+	step("open console", b.open(ctx, hs.URL+"/"))
+	step("login form", b.waitFor(ctx, `document.querySelector("#login") && !document.querySelector("#login").hidden`))
+	step("type user", b.typeText(ctx, "#user", "dana"))
+	step("type password", b.typeText(ctx, "#password", password))
+	step("submit", b.click(ctx, "#login-btn"))
+	step("logged in", b.waitFor(ctx, `!document.querySelector("#app").hidden && document.querySelector("#whoami").textContent.includes("dana")`))
+	step("site tree", b.waitFor(ctx, `document.querySelectorAll("#tree .dev-row").length >= 5`))
+	step("schedules tab", b.click(ctx, `nav button[data-view="schedules"]`))
+	open := fmt.Sprintf(`button[data-open="%d"]`, r.sched.ID)
+	step("schedule listed", b.waitFor(ctx, fmt.Sprintf(`document.querySelector(%q)`, open)))
+	step("open schedule", b.click(ctx, open))
+	step("chart drawn", b.waitFor(ctx, `document.querySelectorAll("#plan-svg path.layer").length >= 2 && document.querySelector('#plan-svg path.layer[data-asset="bess"]') && document.querySelector("#plan-svg path.price-line")`))
+	step("status proposed", b.waitFor(ctx, `document.querySelector("#d-status").textContent === "proposed"`))
+	var disabled bool
+	step("approve needs a reason", b.eval(ctx, `document.querySelector("#approve").disabled`, &disabled))
+	if !disabled {
+		t.Fatal("approve button enabled without a reason")
+	}
+	step("type reason", b.typeText(ctx, "#reason", "checked the cheap-hour charge"))
+	step("approve enabled", b.waitFor(ctx, `!document.querySelector("#approve").disabled`))
+	step("approve", b.click(ctx, "#approve"))
+	step("approved", b.waitFor(ctx, `document.querySelector("#d-status").textContent === "approved"`))
+	shot := filepath.Join(artifacts(t), "console-approved.png")
+	step("screenshot", b.screenshot(ctx, shot))
+	t.Logf("screenshot: %s", shot)
+
+	// The setpoint reached the simulated device.
+	st, _ := r.sm.State("bess")
+	if math.Abs(st.SetpointKW-planned) > 0.051 {
+		t.Fatalf("device setpoint %v, approved plan %v", st.SetpointKW, planned)
+	}
+	sc, err := r.st.GetSchedule(ctx, r.sched.ID)
+	if err != nil || sc.Status != storage.StatusApproved || sc.Approver != "user:dana" || sc.Reason != "checked the cheap-hour charge" {
+		t.Fatalf("stored schedule %+v %v", sc, err)
+	}
+	if fi, err := os.Stat(shot); err != nil || fi.Size() < 10000 {
+		t.Fatalf("screenshot %v %v", fi, err)
+	}
+}
+
+func artifacts(t *testing.T) string {
+	dir := os.Getenv("GRIDD_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

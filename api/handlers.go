@@ -1,0 +1,453 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gridd/gridd/dispatch"
+	"github.com/gridd/gridd/dispatch/audit"
+	"github.com/gridd/gridd/safety"
+	"github.com/gridd/gridd/site"
+	"github.com/gridd/gridd/storage"
+)
+
+func (s *Server) forecasts(w http.ResponseWriter, r *http.Request) {
+	cfg := s.svc.Config()
+	var series []string
+	for _, d := range cfg.Devices {
+		switch d.Kind {
+		case site.KindLoad:
+			series = append(series, "load:"+d.ID)
+		case site.KindPV:
+			series = append(series, "pv:"+d.ID)
+		}
+	}
+	if q := r.URL.Query().Get("series"); q != "" {
+		found := false
+		for _, x := range series {
+			found = found || x == q
+		}
+		if !found {
+			fail(w, http.StatusBadRequest, "series", "unknown series %q (want one of %s)", q, strings.Join(series, ", "))
+			return
+		}
+		series = []string{q}
+	}
+	now := s.svc.Clock().Now()
+	from := now.Truncate(cfg.Site.Step.D)
+	to := from.Add(cfg.Site.Horizon.D)
+	type point struct {
+		Time time.Time `json:"time"`
+		P10  float64   `json:"p10"`
+		P50  float64   `json:"p50"`
+		P90  float64   `json:"p90"`
+	}
+	type fc struct {
+		Series   string    `json:"series"`
+		Method   string    `json:"method,omitempty"`
+		IssuedAt time.Time `json:"issued_at,omitempty"`
+		Points   []point   `json:"points"`
+	}
+	out := []fc{}
+	for _, name := range series {
+		f := fc{Series: name, Points: []point{}}
+		byT := map[time.Time]*point{}
+		var order []time.Time
+		for _, q := range []float64{0.1, 0.5, 0.9} {
+			pts, err := s.svc.Store().ForecastAsOf(r.Context(), name, q, now, from, to)
+			if err != nil {
+				fail(w, http.StatusInternalServerError, "", "%v", err)
+				return
+			}
+			for _, p := range pts {
+				x := byT[p.ValidAt]
+				if x == nil {
+					x = &point{Time: p.ValidAt}
+					byT[p.ValidAt] = x
+					order = append(order, p.ValidAt)
+				}
+				switch q {
+				case 0.1:
+					x.P10 = p.Value
+				case 0.5:
+					x.P50 = p.Value
+					f.Method, f.IssuedAt = p.Method, p.IssuedAt
+				case 0.9:
+					x.P90 = p.Value
+				}
+			}
+		}
+		sort.Slice(order, func(i, j int) bool { return order[i].Before(order[j]) })
+		for _, t := range order {
+			f.Points = append(f.Points, *byT[t])
+		}
+		out = append(out, f)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
+	id, ok := scheduleID(w, r)
+	if !ok {
+		return
+	}
+	ex, err := s.svc.Explain(r.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) {
+		fail(w, http.StatusNotFound, "id", "no schedule %d", id)
+		return
+	}
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "", "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ex)
+}
+
+func (s *Server) listPins(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.svc.Pins())
+}
+
+func (s *Server) pin(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		DeviceID string   `json:"device_id"`
+		PowerKW  *float64 `json:"power_kw"`
+		From     *apiTime `json:"from"`
+		Until    *apiTime `json:"until"`
+		Reason   string   `json:"reason"`
+	}
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	switch {
+	case req.DeviceID == "":
+		fail(w, http.StatusBadRequest, "device_id", "device_id is required")
+		return
+	case req.PowerKW == nil:
+		fail(w, http.StatusBadRequest, "power_kw", "power_kw is required (kW, positive = charging)")
+		return
+	case req.Until == nil:
+		fail(w, http.StatusBadRequest, "until", "until is required (RFC 3339)")
+		return
+	}
+	if !requireReason(w, &req.Reason) {
+		return
+	}
+	p := dispatch.Pin{DeviceID: req.DeviceID, PowerKW: *req.PowerKW, From: tp(req.From), Until: tp(req.Until), Actor: from(r).actor(), Reason: req.Reason}
+	sc, err := s.svc.Pin(r.Context(), p)
+	if err != nil {
+		failInvalid(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toJSON(sc, false))
+}
+
+func (s *Server) unpin(w http.ResponseWriter, r *http.Request) {
+	var req decisionRequest
+	if !decodeBody(w, r, &req, false) || !requireReason(w, &req.Reason) {
+		return
+	}
+	if err := s.svc.Unpin(r.Context(), r.PathValue("device"), from(r).actor(), req.Reason); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			fail(w, http.StatusNotFound, "device", "%v", err)
+			return
+		}
+		failInvalid(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "unpinned"})
+}
+
+func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) {
+	rep, err := audit.Verify(r.Context(), s.svc.Store())
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "", "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": rep.OK(), "report": rep})
+}
+
+func (s *Server) safetyStatus(w http.ResponseWriter, r *http.Request) {
+	env := s.svc.Envelope()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"kill_switch": env.KillSwitch(), "overrides": env.Overrides(), "devices": env.Status(s.svc.Clock().Now()),
+	})
+}
+
+func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
+	var req decisionRequest
+	if !decodeBody(w, r, &req, false) || !requireReason(w, &req.Reason) {
+		return
+	}
+	if err := s.svc.Pause(r.Context(), from(r).actor(), req.Reason); err != nil {
+		failInvalid(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.svc.Envelope().KillSwitch())
+}
+
+func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
+	var req decisionRequest
+	if !decodeBody(w, r, &req, false) || !requireReason(w, &req.Reason) {
+		return
+	}
+	writes, err := s.svc.Resume(r.Context(), from(r).actor(), req.Reason)
+	resp := map[string]any{"kill_switch": s.svc.Envelope().KillSwitch(), "writes": writesJSON(writes)}
+	if err != nil {
+		resp["write_error"] = err.Error()
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) addOverride(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		DeviceID string   `json:"device_id"`
+		ValueKW  *float64 `json:"value_kw"`
+		Until    *apiTime `json:"until"`
+		Reason   string   `json:"reason"`
+	}
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	switch {
+	case req.DeviceID == "":
+		fail(w, http.StatusBadRequest, "device_id", "device_id is required")
+		return
+	case req.ValueKW == nil:
+		fail(w, http.StatusBadRequest, "value_kw", "value_kw is required")
+		return
+	case req.Until == nil:
+		fail(w, http.StatusBadRequest, "until", "until is required (RFC 3339)")
+		return
+	}
+	if !requireReason(w, &req.Reason) {
+		return
+	}
+	o, writes, err := s.svc.AddOverride(r.Context(), safety.Override{DeviceID: req.DeviceID, ValueKW: *req.ValueKW, Until: tp(req.Until), Actor: from(r).actor(), Reason: req.Reason})
+	if err != nil && o.ID == 0 {
+		failInvalid(w, err)
+		return
+	}
+	resp := map[string]any{"override": o, "writes": writesJSON(writes)}
+	if err != nil {
+		resp["write_error"] = err.Error()
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) cancelOverride(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		fail(w, http.StatusBadRequest, "id", "override id must be a positive integer, got %q", r.PathValue("id"))
+		return
+	}
+	var req decisionRequest
+	if !decodeBody(w, r, &req, false) || !requireReason(w, &req.Reason) {
+		return
+	}
+	if err := s.svc.CancelOverride(r.Context(), id, from(r).actor(), req.Reason); err != nil {
+		fail(w, http.StatusNotFound, "id", "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "cancelled"})
+}
+
+// acks remembers which setpoint writes an operator acknowledged (the audit log keeps them).
+type acks struct {
+	mu sync.Mutex
+	m  map[int64]ack
+}
+
+type ack struct {
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+type operatorSetpoint struct {
+	writeJSONRow
+	Acked *ack `json:"acked,omitempty"`
+}
+
+// latestWrites returns the newest write per visible charger.
+func (s *Server) latestWrites(ctx context.Context, p principal) ([]operatorSetpoint, error) {
+	ids, all := s.chargers(p)
+	list, err := s.svc.Store().ListSetpointWrites(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	last := map[string]storage.SetpointWrite{}
+	for _, x := range list {
+		d, ok := s.svc.Config().Device(x.DeviceID)
+		if !ok || d.Kind != site.KindEVCharger || (!all && !ids[x.DeviceID]) {
+			continue
+		}
+		last[x.DeviceID] = x
+	}
+	keys := make([]string, 0, len(last))
+	for k := range last {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]operatorSetpoint, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, s.opSetpoint(last[k]))
+	}
+	return out, nil
+}
+
+func (s *Server) opSetpoint(x storage.SetpointWrite) operatorSetpoint {
+	o := operatorSetpoint{writeJSONRow: writesJSON([]storage.SetpointWrite{x})[0]}
+	s.acks.mu.Lock()
+	if a, ok := s.acks.m[x.ID]; ok {
+		o.Acked = &a
+	}
+	s.acks.mu.Unlock()
+	return o
+}
+
+func (s *Server) operatorSetpoints(w http.ResponseWriter, r *http.Request) {
+	out, err := s.latestWrites(r.Context(), from(r))
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "", "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// operatorStream sends the current setpoints, then every new one, as SSE events.
+func (s *Server) operatorStream(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		fail(w, http.StatusInternalServerError, "", "streaming unsupported")
+		return
+	}
+	p := from(r)
+	ids, all := s.chargers(p)
+	ch, cancel := s.svc.Subscribe(256)
+	defer cancel()
+	cur, err := s.latestWrites(r.Context(), p)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "", "%v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	send := func(x operatorSetpoint) {
+		data, _ := json.Marshal(x)
+		fmt.Fprintf(w, "id: %d\nevent: setpoint\ndata: %s\n\n", x.ID, data)
+		fl.Flush()
+	}
+	for _, x := range cur {
+		send(x)
+	}
+	fmt.Fprint(w, ": live\n\n")
+	fl.Flush()
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-heartbeat.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			fl.Flush()
+		case x, ok := <-ch:
+			if !ok {
+				return
+			}
+			d, known := s.svc.Config().Device(x.DeviceID)
+			if !known || d.Kind != site.KindEVCharger || (!all && !ids[x.DeviceID]) {
+				continue
+			}
+			send(s.opSetpoint(x))
+		}
+	}
+}
+
+func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		fail(w, http.StatusBadRequest, "id", "setpoint write id must be a positive integer, got %q", r.PathValue("id"))
+		return
+	}
+	var req struct {
+		Note string `json:"note"`
+	}
+	if !decodeBody(w, r, &req, true) {
+		return
+	}
+	if len(req.Note) > 1000 {
+		fail(w, http.StatusBadRequest, "note", "note is longer than 1000 characters")
+		return
+	}
+	p := from(r)
+	ids, all := s.chargers(p)
+	list, err := s.svc.Store().ListSetpointWrites(r.Context(), 0)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "", "%v", err)
+		return
+	}
+	var found *storage.SetpointWrite
+	for i := range list {
+		if list[i].ID == id {
+			found = &list[i]
+		}
+	}
+	if found == nil || (!all && !ids[found.DeviceID]) {
+		// Another operator's write is as invisible as a missing one.
+		fail(w, http.StatusNotFound, "id", "no setpoint write %d for your chargers", id)
+		return
+	}
+	a := ack{By: p.actor(), At: s.svc.Clock().Now()}
+	s.acks.mu.Lock()
+	s.acks.m[id] = a
+	s.acks.mu.Unlock()
+	_ = s.svc.Audit(r.Context(), p.actor(), "setpoint.ack", "device:"+found.DeviceID, fmt.Sprintf("acknowledged setpoint write %d (%.2f kW) %s", id, found.WrittenKW, req.Note), map[string]any{"write_id": id})
+	writeJSON(w, http.StatusOK, s.opSetpoint(*found))
+}
+
+func (s *Server) session(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		DeviceID  string   `json:"device_id"`
+		Arrival   *apiTime `json:"arrival"`
+		Departure *apiTime `json:"departure"`
+		EnergyKWh *float64 `json:"energy_kwh"`
+	}
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	p := from(r)
+	ids, all := s.chargers(p)
+	switch {
+	case req.DeviceID == "":
+		fail(w, http.StatusBadRequest, "device_id", "device_id is required")
+		return
+	case !all && !ids[req.DeviceID]:
+		fail(w, http.StatusBadRequest, "device_id", "%q is not one of your chargers", req.DeviceID)
+		return
+	case req.Arrival == nil:
+		fail(w, http.StatusBadRequest, "arrival", "arrival is required (RFC 3339)")
+		return
+	case req.Departure == nil:
+		fail(w, http.StatusBadRequest, "departure", "departure is required (RFC 3339)")
+		return
+	case req.EnergyKWh == nil || math.IsNaN(*req.EnergyKWh):
+		fail(w, http.StatusBadRequest, "energy_kwh", "energy_kwh is required (kWh still needed)")
+		return
+	}
+	ss := dispatch.Session{DeviceID: req.DeviceID, Arrival: tp(req.Arrival), Departure: tp(req.Departure), EnergyKWh: *req.EnergyKWh, Actor: p.actor()}
+	if err := s.svc.ReportSession(r.Context(), ss); err != nil {
+		failInvalid(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted; feeds the next cycle", "session": ss})
+}

@@ -1,0 +1,267 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gridd/gridd/dispatch"
+	"github.com/gridd/gridd/site"
+)
+
+// SessionCookie is the console session cookie's name.
+const SessionCookie = "gridd_session"
+
+type principalKey struct{}
+
+// principal is the authenticated caller.
+type principal struct {
+	User
+	via string // "token", "session" or "open"
+}
+
+func (p principal) actor() string { return "user:" + p.Name }
+
+func from(r *http.Request) principal {
+	p, _ := r.Context().Value(principalKey{}).(principal)
+	return p
+}
+
+// chargers returns the charger IDs the caller may see; all=true for every charger.
+func (s *Server) chargers(p principal) (ids map[string]bool, all bool) {
+	if p.Role != RoleOperator {
+		return nil, true
+	}
+	ids = map[string]bool{}
+	for _, d := range s.svc.Config().Devices {
+		if d.Kind != site.KindEVCharger {
+			continue
+		}
+		if p.Operator != "" && d.Owner == p.Operator {
+			ids[d.ID] = true
+		}
+		for _, c := range p.Chargers {
+			if c == d.ID {
+				ids[d.ID] = true
+			}
+		}
+	}
+	return ids, false
+}
+
+// authenticate finds the caller from a bearer token or a session cookie.
+func (s *Server) authenticate(r *http.Request) (principal, bool) {
+	if s.open {
+		return principal{User: User{Name: "api", Role: RoleAdmin}, via: "open"}, true
+	}
+	if tok, ok := bearer(r.Header.Get("Authorization")); ok {
+		if u, ok := s.users.ByToken(tok); ok {
+			return principal{User: u, via: "token"}, true
+		}
+		return principal{}, false
+	}
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		if name, ok := s.sessions.get(c.Value, s.now()); ok {
+			if u, ok := s.users.Get(name); ok {
+				return principal{User: u, via: "session"}, true
+			}
+		}
+	}
+	return principal{}, false
+}
+
+// guard enforces a route's roles and, for cookie-authenticated writes, a JSON body
+// (a cross-site form cannot send one without a CORS preflight, which gridd never allows).
+func (s *Server) guard(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.roles == nil {
+			rt.h(w, r)
+			return
+		}
+		p, ok := s.authenticate(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gridd"`)
+			fail(w, http.StatusUnauthorized, "", "authentication required: an API token (Authorization: Bearer) or a console login")
+			return
+		}
+		allowed := false
+		for _, role := range rt.roles {
+			allowed = allowed || p.Role == role
+		}
+		if !allowed {
+			fail(w, http.StatusForbidden, "", "role %s may not %s %s", p.Role, rt.method, rt.path)
+			return
+		}
+		if p.via == "session" && r.Method != http.MethodGet {
+			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+				fail(w, http.StatusUnsupportedMediaType, "", "a console request that changes state must have Content-Type application/json")
+				return
+			}
+		}
+		rt.h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// decodeBody reads a strict JSON body into v. An empty body is allowed when
+// allowEmpty; otherwise it is an error.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) && allowEmpty {
+			return true
+		}
+		if errors.Is(err, io.EOF) {
+			fail(w, http.StatusBadRequest, "", "a JSON body is required")
+			return false
+		}
+		fail(w, http.StatusBadRequest, jsonField(err), "invalid JSON body: %v", err)
+		return false
+	}
+	return true
+}
+
+// requireReason trims and checks a reason field.
+func requireReason(w http.ResponseWriter, reason *string) bool {
+	*reason = strings.TrimSpace(*reason)
+	if *reason == "" {
+		fail(w, http.StatusBadRequest, "reason", "a reason is required")
+		return false
+	}
+	if len(*reason) > 1000 {
+		fail(w, http.StatusBadRequest, "reason", "reason is longer than 1000 characters")
+		return false
+	}
+	return true
+}
+
+// failInvalid maps a dispatch error to an HTTP error; dispatch.ErrInvalid errors name
+// the field as "invalid request: FIELD: message".
+func failInvalid(w http.ResponseWriter, err error) {
+	if errors.Is(err, dispatch.ErrInvalid) {
+		msg := strings.TrimPrefix(err.Error(), dispatch.ErrInvalid.Error()+": ")
+		field := ""
+		if i := strings.Index(msg, ":"); i > 0 && !strings.ContainsAny(msg[:i], " ") {
+			field = msg[:i]
+		}
+		fail(w, http.StatusBadRequest, field, "%s", msg)
+		return
+	}
+	fail(w, http.StatusInternalServerError, "", "%v", err)
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		User     string `json:"user"`
+		Password string `json:"password"`
+	}
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	if req.User == "" {
+		fail(w, http.StatusBadRequest, "user", "user is required")
+		return
+	}
+	if req.Password == "" {
+		fail(w, http.StatusBadRequest, "password", "password is required")
+		return
+	}
+	now := s.now()
+	ipKey, userKey := "ip:"+clientIP(r), "user:"+req.User
+	wait := max(s.limiter.blocked(ipKey, now), s.limiter.blocked(userKey, now))
+	if wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		fail(w, http.StatusTooManyRequests, "", "too many failed logins; try again in %s", wait.Round(time.Second))
+		return
+	}
+	u, ok := s.users.CheckPassword(req.User, req.Password)
+	if !ok {
+		s.limiter.fail(ipKey, now)
+		s.limiter.fail(userKey, now)
+		_ = s.svc.Audit(r.Context(), "user:"+req.User, "auth.login_failed", "user:"+req.User, "failed login from "+clientIP(r), nil)
+		fail(w, http.StatusUnauthorized, "password", "wrong user name or password")
+		return
+	}
+	s.limiter.reset(userKey)
+	id := s.sessions.create(u.Name, now)
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode, MaxAge: int(s.sessions.ttl / time.Second)})
+	_ = s.svc.Audit(r.Context(), "user:"+u.Name, "auth.login", "user:"+u.Name, "console login from "+clientIP(r), nil)
+	writeJSON(w, http.StatusOK, meJSON(u))
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		s.sessions.drop(c.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "logged out"})
+}
+
+func meJSON(u User) map[string]any {
+	return map[string]any{"name": u.Name, "role": u.Role, "operator": u.Operator, "chargers": u.Chargers}
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	p := from(r)
+	out := meJSON(p.User)
+	ids, all := s.chargers(p)
+	if !all {
+		out["chargers"] = sortedKeys(ids)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// apiTime is an RFC 3339 time whose decoding error names the JSON field.
+type apiTime struct{ time.Time }
+
+var timeType = reflect.TypeOf(time.Time{})
+
+func (t *apiTime) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return &json.UnmarshalTypeError{Value: string(b), Type: timeType}
+	}
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return &json.UnmarshalTypeError{Value: "string " + strconv.Quote(s) + " (want RFC 3339, e.g. 2024-05-01T18:00:00Z)", Type: timeType}
+	}
+	t.Time = v
+	return nil
+}
+
+// tp returns the time or the zero time.
+func tp(t *apiTime) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.Time
+}

@@ -1,0 +1,227 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/safety"
+	"github.com/gridd/gridd/site"
+	"github.com/gridd/gridd/storage"
+)
+
+// observe feeds the poll results to the safety envelope and audits comms transitions.
+func (s *Service) observe(ctx context.Context, at time.Time, readings []fieldbus.Reading) {
+	for _, r := range readings {
+		var soc, p *float64
+		if v, ok := value(r, "soc_pct"); ok {
+			soc = &v
+		}
+		if v, ok := value(r, "active_power_kw"); ok {
+			p = &v
+		}
+		// A device that answers only with errors is as lost as one that does not answer.
+		good := false
+		for _, v := range r.Values {
+			good = good || v.Quality == fieldbus.Good
+		}
+		tr := s.env.Observe(r.DeviceID, !r.Stale && good, soc, p)
+		if tr == nil {
+			continue
+		}
+		text := fmt.Sprintf("comms %s → %s after %d failed polls", tr.From, tr.To, tr.Missed)
+		if tr.To == safety.CommsLost {
+			if l, ok := s.env.Limits(r.DeviceID); ok {
+				text += fmt.Sprintf("; comms-loss action %s", l.CommsLoss)
+			}
+		}
+		s.auditData(ctx, at, "system", "device.comms", "device:"+r.DeviceID, text, tr)
+	}
+}
+
+// applyCurrent writes, for every controllable device, the value the safety envelope
+// allows for the step covering at. The requested value comes from, in order: the
+// comms-loss action of a lost device, a manual override lease, the approved schedule in
+// force, or (when no approved schedule covers at) the site's safe state.
+func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.SetpointWrite, error) {
+	for _, o := range s.env.Expire(at) {
+		s.auditData(ctx, at, "system", "override.expire", "device:"+o.DeviceID, fmt.Sprintf("override %d (%.2f kW by %s) expired", o.ID, o.ValueKW, o.Actor), o)
+	}
+	sched, err := s.InForce(ctx, at)
+	if err != nil {
+		return nil, fmt.Errorf("find schedule in force: %w", err)
+	}
+	planned := map[string]float64{}
+	var schedID int64
+	if sched != nil {
+		schedID = sched.ID
+		step := int(at.Sub(sched.Start) / (time.Duration(sched.StepMinutes) * time.Minute))
+		curtailed := curtailedAt(sched, step)
+		for _, sp := range sched.Setpoints {
+			if sp.Step != step {
+				continue
+			}
+			if d, ok := s.cfg.Device(sp.DeviceID); ok && controllable(d.Kind) {
+				_, v := setpointFor(d, sp.PowerKW, curtailed[d.ID])
+				planned[d.ID] = v
+			}
+		}
+	} else {
+		s.log.Warn("no approved schedule covers this step; the safe state applies", "at", at, "safe_state", s.safeState())
+	}
+	ids := make([]string, 0, len(s.cfg.Devices))
+	for _, d := range s.cfg.Devices {
+		if controllable(d.Kind) {
+			ids = append(ids, d.ID)
+		}
+	}
+	sort.Strings(ids)
+	var writes []storage.SetpointWrite
+	var failed int
+	for _, id := range ids {
+		d, _ := s.cfg.Device(id)
+		dec, ok, err := s.decideWrite(d, sched != nil, planned, at)
+		if err != nil {
+			return writes, err
+		}
+		if !ok || !dec.Write {
+			if ok && len(dec.Reasons) > 0 {
+				s.log.Debug("setpoint not written", "device", id, "source", dec.Source, "why", dec.Reasons)
+			}
+			continue
+		}
+		if dec.Clamped {
+			s.metrics.clamp()
+			s.auditData(ctx, at, "safety", "safety.clamp", "device:"+id,
+				fmt.Sprintf("%s %s: requested %.2f kW, written %.2f kW: %v", id, dec.Source, dec.RequestedKW, dec.ValueKW, dec.Reasons), dec)
+		}
+		w := storage.SetpointWrite{Time: at, DeviceID: id, Point: dec.Point, RequestedKW: dec.RequestedKW}
+		if dec.Source == safety.SourceSchedule {
+			w.ScheduleID = schedID
+		}
+		res, err := s.guard.Write(ctx, id, dec.Point, dec.ValueKW)
+		switch {
+		case err != nil:
+			w.Status, w.Error = storage.WriteFailed, err.Error()
+			failed++
+		case res.Mismatch:
+			w.Status, w.WrittenKW, w.ReadBackKW = storage.WriteMismatch, res.Written, res.ReadBack
+			w.Error = fmt.Sprintf("read back %g, wrote %g", res.ReadBack, res.Written)
+			failed++
+		default:
+			w.Status, w.WrittenKW, w.ReadBackKW = storage.WriteOK, res.Written, res.ReadBack
+		}
+		rid, err := s.store.RecordSetpointWrite(ctx, w)
+		if err != nil {
+			return writes, fmt.Errorf("record setpoint write: %w", err)
+		}
+		w.ID = rid
+		s.metrics.write(w.Status)
+		s.publish(w)
+		writes = append(writes, w)
+	}
+	if failed > 0 {
+		return writes, fmt.Errorf("%d of %d setpoint writes failed or did not read back", failed, len(writes))
+	}
+	return writes, nil
+}
+
+func (s *Service) safeState() string {
+	if s.cfg.Approval.SafeState == "" {
+		return site.SafeHold
+	}
+	return s.cfg.Approval.SafeState
+}
+
+// decideWrite picks the requested value for one device and passes it through the
+// envelope. ok is false when nothing is requested for the device.
+func (s *Service) decideWrite(d *site.Device, inForce bool, planned map[string]float64, at time.Time) (safety.Decision, bool, error) {
+	if dec, lost := s.env.CommsAction(d.ID, at); lost {
+		return dec, true, nil
+	}
+	var req float64
+	var src safety.Source
+	if o, ok := s.env.ActiveOverride(d.ID, at); ok {
+		req, src = o.ValueKW, safety.SourceOverride
+	} else if v, ok := planned[d.ID]; ok {
+		req, src = v, safety.SourceSchedule
+	} else if !inForce && s.safeState() == site.SafeZero {
+		req, src = 0, safety.SourceSafeState
+		if d.Kind == site.KindPV {
+			req = d.PV.CapacityKW // zero curtailment: lift the cap
+		}
+	} else {
+		return safety.Decision{}, false, nil
+	}
+	if d.Kind == site.KindEVCharger && req == 0 && src != safety.SourceOverride {
+		s.mu.Lock()
+		r, seen := s.latest[d.ID]
+		s.mu.Unlock()
+		if seen && !r.Stale && !connected(r) {
+			// Nothing plugged in and nothing planned: leave the charger alone.
+			return safety.Decision{}, false, nil
+		}
+	}
+	dec, err := s.env.Limit(d.ID, req, src, at)
+	if err != nil {
+		return dec, false, fmt.Errorf("safety envelope: %w", err)
+	}
+	return dec, true, nil
+}
+
+// Pause engages the site kill switch: automated writes and auto-approval stop.
+func (s *Service) Pause(ctx context.Context, actor, reason string) error {
+	if actor == "" || reason == "" {
+		return fmt.Errorf("%w: actor and reason are required", ErrInvalid)
+	}
+	at := s.clock.Now()
+	s.env.Pause(actor, reason, at)
+	s.auditData(ctx, at, actor, "safety.pause", "site", reason, s.env.KillSwitch())
+	return nil
+}
+
+// Resume releases the kill switch and applies the current step at once.
+func (s *Service) Resume(ctx context.Context, actor, reason string) ([]storage.SetpointWrite, error) {
+	if actor == "" || reason == "" {
+		return nil, fmt.Errorf("%w: actor and reason are required", ErrInvalid)
+	}
+	at := s.clock.Now()
+	s.env.Resume()
+	s.auditData(ctx, at, actor, "safety.resume", "site", reason, nil)
+	s.cycleMu.Lock()
+	defer s.cycleMu.Unlock()
+	return s.applyCurrent(ctx, at)
+}
+
+// AddOverride stores a manual setpoint lease and applies it at once.
+func (s *Service) AddOverride(ctx context.Context, o safety.Override) (safety.Override, []storage.SetpointWrite, error) {
+	if o.Reason == "" {
+		return o, nil, fmt.Errorf("%w: reason: is required", ErrInvalid)
+	}
+	at := s.clock.Now()
+	if o.From.IsZero() {
+		o.From = at
+	}
+	o, err := s.env.AddOverride(o)
+	if err != nil {
+		return o, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	s.auditData(ctx, at, o.Actor, "override.add", "device:"+o.DeviceID,
+		fmt.Sprintf("override %d: %.2f kW until %s: %s", o.ID, o.ValueKW, o.Until.Format(time.RFC3339), o.Reason), o)
+	s.cycleMu.Lock()
+	defer s.cycleMu.Unlock()
+	w, err := s.applyCurrent(ctx, at)
+	return o, w, err
+}
+
+// CancelOverride ends a lease early.
+func (s *Service) CancelOverride(ctx context.Context, id int64, actor, reason string) error {
+	o, ok := s.env.CancelOverride(id)
+	if !ok {
+		return fmt.Errorf("override %d: %w", id, storage.ErrNotFound)
+	}
+	s.auditData(ctx, s.clock.Now(), actor, "override.cancel", "device:"+o.DeviceID, reason, o)
+	return nil
+}

@@ -1,0 +1,346 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/optimizer"
+	"github.com/gridd/gridd/site"
+	"github.com/gridd/gridd/storage"
+)
+
+// ErrInvalid wraps a request that names a bad field or value.
+var ErrInvalid = errors.New("invalid request")
+
+// ErrExpired is returned when deciding on a proposal whose approval deadline passed.
+var ErrExpired = errors.New("schedule expired: its approval deadline passed")
+
+// planDoc is the JSON stored in storage.Schedule.Plan.
+type planDoc struct {
+	Scenario *optimizer.Scenario `json:"scenario"`
+	Plan     *optimizer.Plan     `json:"plan"`
+	Pins     []Pin               `json:"pins,omitempty"`
+	Policy   *PolicyResult       `json:"policy,omitempty"`
+}
+
+// PolicyResult is the auto-approve policy's verdict on one schedule.
+type PolicyResult struct {
+	Approve bool     `json:"approve"`
+	Reasons []string `json:"reasons"`
+	// Against is the last approved schedule it was compared with (0 = none).
+	Against           int64   `json:"against,omitempty"`
+	CostChange        float64 `json:"cost_change"`
+	MaxSetpointChange float64 `json:"max_setpoint_change_kw"`
+}
+
+// EvaluatePolicy applies the auto-approve bounds of the site config to a schedule.
+func (s *Service) EvaluatePolicy(ctx context.Context, sched *storage.Schedule, plan *optimizer.Plan, at time.Time) (*PolicyResult, error) {
+	a := s.cfg.Approval
+	res := &PolicyResult{Approve: true}
+	no := func(format string, args ...any) {
+		res.Approve = false
+		res.Reasons = append(res.Reasons, fmt.Sprintf(format, args...))
+	}
+	if !a.Auto {
+		no("auto-approve is off")
+	}
+	if plan == nil || plan.Status != optimizer.StatusOptimal {
+		no("solver status is not optimal")
+	}
+	if ks := s.env.KillSwitch(); ks.Engaged {
+		no("kill switch engaged by %s: %s", ks.By, ks.Reason)
+	}
+	var viol []string
+	for _, sp := range sched.Setpoints {
+		d, ok := s.cfg.Device(sp.DeviceID)
+		if !ok {
+			continue
+		}
+		_, v := setpointFor(d, sp.PowerKW, true)
+		if msg := s.env.StaticViolation(d.ID, v); msg != "" {
+			viol = append(viol, fmt.Sprintf("step %d: %s", sp.Step, msg))
+		}
+	}
+	if len(viol) > 0 {
+		if len(viol) > 3 {
+			viol = append(viol[:3], fmt.Sprintf("and %d more", len(viol)-3))
+		}
+		no("setpoints outside device limits: %s", strings.Join(viol, "; "))
+	}
+	prev, err := s.InForce(ctx, at)
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil && prev.ID != sched.ID {
+		res.Against = prev.ID
+		res.CostChange = sched.Objective - prev.Objective
+		if a.MaxCostIncrease > 0 && res.CostChange > a.MaxCostIncrease {
+			no("cost rises %.2f %s over schedule %d, bound %g", res.CostChange, s.cfg.Tariff.Currency, prev.ID, a.MaxCostIncrease)
+		}
+		old := map[string]float64{}
+		for _, sp := range prev.Setpoints {
+			old[sp.DeviceID+"@"+sp.Time.UTC().Format(time.RFC3339)] = sp.PowerKW
+		}
+		var worst string
+		for _, sp := range sched.Setpoints {
+			if v, ok := old[sp.DeviceID+"@"+sp.Time.UTC().Format(time.RFC3339)]; ok {
+				if d := math.Abs(sp.PowerKW - v); d > res.MaxSetpointChange {
+					res.MaxSetpointChange = d
+					worst = fmt.Sprintf("%s at %s", sp.DeviceID, sp.Time.In(s.cfg.Site.Location).Format("15:04"))
+				}
+			}
+		}
+		if a.MaxSetpointChangeKW > 0 && res.MaxSetpointChange > a.MaxSetpointChangeKW {
+			no("setpoint of %s changes %.1f kW against schedule %d, bound %g kW", worst, res.MaxSetpointChange, prev.ID, a.MaxSetpointChangeKW)
+		}
+	}
+	if res.Approve {
+		res.Reasons = append(res.Reasons, "inside auto-approve policy")
+	}
+	return res, nil
+}
+
+// autoApprove applies the policy to a fresh proposal; a schedule outside it waits for a person.
+func (s *Service) autoApprove(ctx context.Context, sched *storage.Schedule, at time.Time) {
+	if !s.cfg.Approval.Auto {
+		return
+	}
+	doc, err := decodePlan(sched)
+	if err != nil || doc.Policy == nil {
+		s.log.Error("auto-approve policy: no stored verdict", "schedule", sched.ID, "err", err)
+		return
+	}
+	pol := doc.Policy
+	reason := strings.Join(pol.Reasons, "; ")
+	if !pol.Approve {
+		s.auditData(ctx, at, "policy:auto", "schedule.hold", fmt.Sprintf("schedule:%d", sched.ID), "left for a dispatcher: "+reason, pol)
+		return
+	}
+	if err := s.decide(ctx, sched.ID, storage.StatusApproved, "policy:auto", reason, at); err != nil {
+		s.log.Error("auto-approve", "schedule", sched.ID, "err", err)
+		return
+	}
+	sched.Status = storage.StatusApproved
+}
+
+// expired reports whether a proposal's approval deadline (or its whole horizon) has passed.
+func (s *Service) expired(sc *storage.Schedule, at time.Time) (bool, string) {
+	end := sc.Start.Add(time.Duration(sc.Steps*sc.StepMinutes) * time.Minute)
+	if !at.Before(end) {
+		return true, "its horizon ended at " + end.UTC().Format(time.RFC3339)
+	}
+	if d := s.cfg.Approval.Deadline.D; d > 0 && !at.Before(sc.CreatedAt.Add(d)) {
+		return true, fmt.Sprintf("approval deadline %s passed at %s", d, sc.CreatedAt.Add(d).UTC().Format(time.RFC3339))
+	}
+	return false, ""
+}
+
+func (s *Service) expire(ctx context.Context, sc *storage.Schedule, why string, at time.Time) {
+	if err := s.store.SetScheduleStatus(ctx, sc.ID, storage.StatusProposed, storage.StatusExpired, "system", why, at); err == nil {
+		s.auditData(ctx, at, "system", "schedule.expire", fmt.Sprintf("schedule:%d", sc.ID), why, map[string]string{"from": string(storage.StatusProposed), "to": string(storage.StatusExpired)})
+	}
+}
+
+// expireProposals moves proposals past their deadline to expired.
+func (s *Service) expireProposals(ctx context.Context, at time.Time) {
+	list, err := s.store.ListSchedules(ctx, storage.Epoch, at.Add(storage.TimePrecision), storage.StatusProposed)
+	if err != nil {
+		s.log.Error("list proposals", "err", err)
+		return
+	}
+	for i := range list {
+		if ok, why := s.expired(&list[i], at); ok {
+			s.expire(ctx, &list[i], why, at)
+		}
+	}
+}
+
+// checkDeadline expires a proposal whose deadline passed and reports ErrExpired.
+func (s *Service) checkDeadline(ctx context.Context, id int64, at time.Time) error {
+	sc, err := s.store.GetSchedule(ctx, id)
+	if err != nil {
+		return err
+	}
+	if sc.Status != storage.StatusProposed {
+		return nil // SetScheduleStatus reports the conflict
+	}
+	if ok, why := s.expired(sc, at); ok {
+		s.expire(ctx, sc, why, at)
+		return fmt.Errorf("schedule %d: %w (%s)", id, ErrExpired, why)
+	}
+	return nil
+}
+
+// Pin holds one asset at a fixed power (sign convention) over a period.
+type Pin struct {
+	DeviceID string    `json:"device_id"`
+	PowerKW  float64   `json:"power_kw"`
+	From     time.Time `json:"from"`
+	Until    time.Time `json:"until"`
+	Actor    string    `json:"actor"`
+	Reason   string    `json:"reason"`
+}
+
+// Pins returns the pins in force, ordered by device.
+func (s *Service) Pins() []Pin {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Pin, 0, len(s.pins))
+	for _, p := range s.pins {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].DeviceID < out[j].DeviceID })
+	return out
+}
+
+// Pin validates and records a pin, then re-solves at once with it. The new proposal
+// goes through the approval policy like any other and is returned.
+func (s *Service) Pin(ctx context.Context, p Pin) (*storage.Schedule, error) {
+	at := s.clock.Now()
+	if p.From.IsZero() {
+		p.From = at
+	}
+	d, ok := s.cfg.Device(p.DeviceID)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%w: device_id: unknown device %q", ErrInvalid, p.DeviceID)
+	case d.Kind != site.KindBESS && d.Kind != site.KindEVCharger:
+		return nil, fmt.Errorf("%w: device_id: %q is a %s; only batteries and EV chargers can be pinned (use an override for a PV cap)", ErrInvalid, p.DeviceID, d.Kind)
+	case math.IsNaN(p.PowerKW) || math.IsInf(p.PowerKW, 0):
+		return nil, fmt.Errorf("%w: power_kw: %v is not a finite number", ErrInvalid, p.PowerKW)
+	case !p.Until.After(p.From):
+		return nil, fmt.Errorf("%w: until: %s must be after from %s", ErrInvalid, p.Until.Format(time.RFC3339), p.From.Format(time.RFC3339))
+	case !p.Until.After(at):
+		return nil, fmt.Errorf("%w: until: %s is in the past", ErrInvalid, p.Until.Format(time.RFC3339))
+	case p.Actor == "":
+		return nil, fmt.Errorf("%w: actor: is required", ErrInvalid)
+	case strings.TrimSpace(p.Reason) == "":
+		return nil, fmt.Errorf("%w: reason: is required", ErrInvalid)
+	}
+	if lo, hi := d.RatedRangeKW(); p.PowerKW < lo || p.PowerKW > hi {
+		return nil, fmt.Errorf("%w: power_kw: %g is outside the rating of %s [%g, %g]", ErrInvalid, p.PowerKW, p.DeviceID, lo, hi)
+	}
+	s.mu.Lock()
+	s.pins[p.DeviceID] = p
+	readings := make([]fieldbus.Reading, 0, len(s.latest))
+	for _, r := range s.latest {
+		readings = append(readings, r)
+	}
+	s.mu.Unlock()
+	s.auditData(ctx, at, p.Actor, "schedule.pin", "device:"+p.DeviceID,
+		fmt.Sprintf("pin %s at %.2f kW from %s until %s: %s", p.DeviceID, p.PowerKW, p.From.UTC().Format(time.RFC3339), p.Until.UTC().Format(time.RFC3339), p.Reason), p)
+	s.cycleMu.Lock()
+	defer s.cycleMu.Unlock()
+	var run storage.CycleRun
+	sched, plan, err := s.propose(ctx, at, readings, &run)
+	if err != nil {
+		return nil, fmt.Errorf("re-solve with the pin: %w", err)
+	}
+	s.mu.Lock()
+	s.lastPlan = plan
+	s.mu.Unlock()
+	s.autoApprove(ctx, sched, at)
+	if sched.Status == storage.StatusApproved {
+		if _, err := s.applyCurrent(ctx, at); err != nil {
+			s.log.Warn("apply after pin", "err", err)
+		}
+	}
+	return sched, nil
+}
+
+// Unpin removes a device's pin; the next cycle re-solves without it.
+func (s *Service) Unpin(ctx context.Context, deviceID, actor, reason string) error {
+	s.mu.Lock()
+	p, ok := s.pins[deviceID]
+	delete(s.pins, deviceID)
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("pin of %q: %w", deviceID, storage.ErrNotFound)
+	}
+	s.auditData(ctx, s.clock.Now(), actor, "schedule.unpin", "device:"+deviceID, reason, p)
+	return nil
+}
+
+// applyPins replaces every pinned device in the scenario by its pin: over the pinned
+// steps the pin is a fixed consumption (or generation) at the device's node, and the
+// device is left out of the optimisation (it idles after the pin in this plan; the next
+// cycle re-solves without the expired pin). Expired pins are dropped and audited.
+func (s *Service) applyPins(ctx context.Context, scn *optimizer.Scenario, at time.Time) []Pin {
+	s.mu.Lock()
+	var pins, gone []Pin
+	for id, p := range s.pins {
+		if !at.Before(p.Until) {
+			gone = append(gone, p)
+			delete(s.pins, id)
+			continue
+		}
+		pins = append(pins, p)
+	}
+	s.mu.Unlock()
+	for _, p := range gone {
+		s.auditData(ctx, at, "system", "schedule.unpin", "device:"+p.DeviceID, "pin expired", p)
+	}
+	sort.Slice(pins, func(i, j int) bool { return pins[i].DeviceID < pins[j].DeviceID })
+	for _, p := range pins {
+		d, _ := s.cfg.Device(p.DeviceID)
+		load := make([]float64, scn.Steps)
+		gen := make([]float64, scn.Steps)
+		for k := 0; k < scn.Steps; k++ {
+			if t := scn.StepTime(k); !t.Before(p.From.Truncate(time.Duration(scn.StepMinutes)*time.Minute)) && t.Before(p.Until) {
+				load[k], gen[k] = math.Max(0, p.PowerKW), math.Max(0, -p.PowerKW)
+			}
+		}
+		bats := scn.Batteries[:0]
+		for _, b := range scn.Batteries {
+			if b.ID != p.DeviceID {
+				bats = append(bats, b)
+			}
+		}
+		scn.Batteries = bats
+		evs := scn.EVSessions[:0]
+		for _, e := range scn.EVSessions {
+			if e.ID != p.DeviceID {
+				evs = append(evs, e)
+			}
+		}
+		scn.EVSessions = evs
+		scn.Loads = append(scn.Loads, optimizer.Load{ID: "pin:" + p.DeviceID, Node: d.Node, ForecastKW: load})
+		scn.PV = append(scn.PV, optimizer.PV{ID: "pin-gen:" + p.DeviceID, Node: d.Node, ForecastKW: gen})
+	}
+	return pins
+}
+
+// pinSetpoints are a pinned device's schedule setpoints: the pin over its steps, 0 after.
+func pinSetpoints(pins []Pin, scn *optimizer.Scenario) []storage.ScheduleSetpoint {
+	var out []storage.ScheduleSetpoint
+	for _, p := range pins {
+		for k := 0; k < scn.Steps; k++ {
+			t := scn.StepTime(k)
+			v := 0.0
+			if !t.Before(p.From.Truncate(time.Duration(scn.StepMinutes)*time.Minute)) && t.Before(p.Until) {
+				v = p.PowerKW
+			}
+			out = append(out, storage.ScheduleSetpoint{DeviceID: p.DeviceID, Step: k, Time: t, PowerKW: v})
+		}
+	}
+	return out
+}
+
+// decodePlan reads a stored schedule's plan document.
+func decodePlan(sc *storage.Schedule) (*planDoc, error) {
+	var doc planDoc
+	if len(sc.Plan) == 0 {
+		return nil, fmt.Errorf("schedule %d has no stored plan", sc.ID)
+	}
+	if err := json.Unmarshal(sc.Plan, &doc); err != nil || doc.Plan == nil {
+		return nil, fmt.Errorf("schedule %d: stored plan unreadable: %v", sc.ID, err)
+	}
+	return &doc, nil
+}

@@ -1,0 +1,27 @@
+package replay
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gridd/gridd/site"
+)
+
+func demoConfig(t testing.TB) *site.Config {
+	t.Helper()
+	cfg, err := site.Load(filepath.Join("..", "configs", "demo-site.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func demoHistory(t testing.TB, cfg *site.Config, from, to time.Time) *History {
+	t.Helper()
+	h, err := LoadHistory(cfg, filepath.Join("..", "testdata"), nil, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}

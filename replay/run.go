@@ -1,0 +1,304 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/gridd/gridd/clock"
+	"github.com/gridd/gridd/dispatch"
+	"github.com/gridd/gridd/forecast"
+	"github.com/gridd/gridd/optimizer"
+	"github.com/gridd/gridd/replay/memstore"
+	"github.com/gridd/gridd/site"
+	"github.com/gridd/gridd/storage"
+)
+
+// Strategies a replay can run.
+const (
+	Optimize  = "optimize"
+	Baseline  = "baseline"
+	Rule      = "rule"
+	Hindsight = "hindsight"
+)
+
+// Strategies lists every strategy name.
+var Strategies = []string{Optimize, Baseline, Rule, Hindsight}
+
+// warmup is how much recorded history before the period is written to the store
+// before the first cycle, so the first forecasts see what production would have:
+// the dispatch forecasts look back 36 days.
+const warmup = 36 * 24 * time.Hour
+
+// Options configure a replay.
+type Options struct {
+	Config   *site.Config
+	History  *History
+	From, To time.Time
+	Strategy string
+	// Sets are the what-if edits already applied to Config (for the report).
+	Sets []string
+	// Store receives telemetry, forecasts, schedules and writes like production; nil
+	// means a fresh in-memory store (pruned as the replay goes, memory stays bounded).
+	Store  storage.Store
+	Logger *slog.Logger
+	// ForecastEvery > 1 computes each load and PV forecast only every ForecastEvery
+	// cycles (with a horizon that much longer) and lets the cycles in between take
+	// theirs from it; 0 or 1 forecasts every cycle as production does.
+	ForecastEvery int
+	// Progress, if not nil, is called after every cycle.
+	Progress func(done, total int)
+}
+
+// Result is a replay's outcome.
+type Result struct {
+	Site     string
+	Strategy string
+	From, To time.Time
+	Source   string
+	Sets     []string
+	Currency string
+	// StepMinutes is the step length.
+	StepMinutes int
+	Steps       []StepRecord
+	Sessions    []SessionRecord
+	// FailedCycles counts cycles that stored an error (no schedule, failed writes).
+	FailedCycles int
+	// CycleErrors holds the first few cycle errors.
+	CycleErrors []string
+	// Notes explain deviations from the plain strategy (hindsight limit relaxations).
+	Notes []string
+	KPIs  KPIs
+
+	fcLoad, fcPV errAcc
+	capKWh       float64
+	wearPerKWh   float64
+}
+
+// errAcc accumulates forecast errors.
+type errAcc struct {
+	absSum, actSum float64
+	n              int
+	abs1, act1     float64
+	n1             int
+}
+
+// Check validates the options without running anything.
+func (o *Options) Check() error {
+	if o.Config == nil || o.History == nil {
+		return errors.New("replay: Config and History are required")
+	}
+	step := o.Config.Site.Step.D
+	switch {
+	case o.From.IsZero() || o.To.IsZero():
+		return errors.New("replay: --from and --to are required")
+	case !o.To.After(o.From):
+		return fmt.Errorf("replay: --to %s must be after --from %s", o.To.Format(time.RFC3339), o.From.Format(time.RFC3339))
+	case !o.From.Equal(o.From.Truncate(step)):
+		return fmt.Errorf("replay: --from %s is not on a %s step boundary", o.From.Format(time.RFC3339), step)
+	case o.To.Sub(o.From)%step != 0:
+		return fmt.Errorf("replay: --to %s is not a whole number of %s steps after --from", o.To.Format(time.RFC3339), step)
+	}
+	known := false
+	for _, s := range Strategies {
+		known = known || s == o.Strategy
+	}
+	if !known {
+		return fmt.Errorf("replay: --strategy %q: want one of optimize, baseline, rule, hindsight", o.Strategy)
+	}
+	return nil
+}
+
+// Run replays [From, To) in simulated time through dispatch.Service.RunCycle, one cycle
+// per step, with the devices driven by the recorded actuals.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
+	cfg := o.Config
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	st := o.Store
+	mem, _ := st.(*memstore.Store)
+	if st == nil {
+		mem = memstore.New()
+		st = mem
+		defer mem.Close()
+	}
+	step := cfg.Site.Step.D
+	n := int(o.To.Sub(o.From) / step)
+	clk := clock.NewSim(o.From)
+	field, err := NewField(cfg, o.History, clk, o.From)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Site: cfg.Site.Name, Strategy: o.Strategy, From: o.From.UTC(), To: o.To.UTC(), Source: o.History.Source,
+		Sets: o.Sets, Currency: cfg.Tariff.Currency, StepMinutes: int(step / time.Minute)}
+	for _, d := range cfg.Devices {
+		if d.Kind == site.KindBESS {
+			res.capKWh += d.BESS.CapacityKWh * (d.BESS.MaxSoCPct - d.BESS.MinSoCPct) / 100
+			res.wearPerKWh = d.BESS.WearCostPerKWh // one rate per site in the KPIs
+		}
+	}
+	if err := writeWarmup(ctx, st, cfg, o.History, o.From); err != nil {
+		return nil, err
+	}
+	// Actual site load and available PV per step, for the forecast error.
+	actLoad, actPV, err := actualTotals(cfg, o.History, o.From, n)
+	if err != nil {
+		return nil, err
+	}
+	var solve dispatch.Solver
+	switch o.Strategy {
+	case Optimize:
+		solve = optimizer.Solve
+	case Baseline:
+		solve = baselineSolve
+	case Rule:
+		solve = ruleSolve
+	case Hindsight:
+		hp, err := planHindsight(ctx, cfg, o.History, field, o.From, n)
+		if err != nil {
+			return nil, fmt.Errorf("hindsight plan: %w", err)
+		}
+		solve = hp.solve
+		res.Notes = append(res.Notes, hp.notes...)
+	}
+	// Score the forecasts the cycle hands to the solver against the actuals.
+	measured := func(ctx context.Context, s *optimizer.Scenario, opts optimizer.Options) (*optimizer.Plan, error) {
+		k := int(s.Start.Sub(o.From) / step)
+		for j := 0; j < s.Steps && k+j < n; j++ {
+			if k+j < 0 {
+				continue
+			}
+			fl, fp := 0.0, 0.0
+			for _, l := range s.Loads {
+				fl += l.ForecastKW[j]
+			}
+			for _, p := range s.PV {
+				fp += p.ForecastKW[j]
+			}
+			res.fcLoad.add(fl, actLoad[k+j], j == 0)
+			res.fcPV.add(fp, actPV[k+j], j == 0)
+		}
+		return solve(ctx, s, opts)
+	}
+	var fc dispatch.Forecaster
+	if o.ForecastEvery > 1 {
+		fc = newEveryForecaster(forecast.Auto{}, o.ForecastEvery)
+	}
+	svc, err := dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: field, Writer: field,
+		Forecaster: fc, Solver: measured, Clock: clk, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.RegisterAssets(ctx); err != nil {
+		return nil, fmt.Errorf("register assets: %w", err)
+	}
+	perDay := int(24 * time.Hour / step)
+	for k := 0; k < n; k++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		at := o.From.Add(time.Duration(k) * step)
+		clk.Set(at)
+		cr, err := svc.RunCycle(ctx, at)
+		if err != nil {
+			return nil, fmt.Errorf("cycle at %s: %w", at.Format(time.RFC3339), err)
+		}
+		if cr.Run.Error != "" {
+			res.FailedCycles++
+			if len(res.CycleErrors) < 10 {
+				res.CycleErrors = append(res.CycleErrors, at.UTC().Format(time.RFC3339)+": "+cr.Run.Error)
+			}
+		}
+		if mem != nil && k%perDay == perDay-1 {
+			mem.Prune(at.Add(-warmup-24*time.Hour), at.Add(-24*time.Hour))
+		}
+		if o.Progress != nil {
+			o.Progress(k+1, n)
+		}
+	}
+	clk.Set(o.To)
+	if err := field.Advance(o.To); err != nil {
+		return nil, err
+	}
+	field.Finish()
+	res.Steps = field.Steps()
+	res.Sessions = field.Sessions()
+	res.KPIs = computeKPIs(cfg, res)
+	return res, nil
+}
+
+func (a *errAcc) add(fc, act float64, first bool) {
+	d := math.Abs(fc - act)
+	a.absSum += d
+	a.actSum += math.Abs(act)
+	a.n++
+	if first {
+		a.abs1 += d
+		a.act1 += math.Abs(act)
+		a.n1++
+	}
+}
+
+// writeWarmup stores the recorded load and PV power of the warm-up period before from
+// as the field would have reported it at every cycle.
+func writeWarmup(ctx context.Context, st storage.Store, cfg *site.Config, h *History, from time.Time) error {
+	step := cfg.Site.Step.D
+	var smp []storage.Sample
+	for i := range cfg.Devices {
+		d := &cfg.Devices[i]
+		if d.Kind != site.KindLoad && d.Kind != site.KindPV {
+			continue
+		}
+		tr := h.traces[d.ID]
+		first := time.Unix(tr.t[0], 0).UTC()
+		for t := from.Add(-warmup); t.Before(from); t = t.Add(step) {
+			if t.Before(first) {
+				continue // recorded history starts later: the forecasts see less
+			}
+			v := tr.at(float64(t.Unix()))
+			if d.Kind == site.KindPV {
+				v = -math.Min(math.Max(v, 0), d.PV.CapacityKW)
+			}
+			smp = append(smp, storage.Sample{Time: t, DeviceID: d.ID, Point: "active_power_kw", Value: v, Quality: storage.QualityGood})
+		}
+	}
+	if err := st.WriteTelemetry(ctx, smp); err != nil {
+		return fmt.Errorf("store warm-up history: %w", err)
+	}
+	return nil
+}
+
+// actualTotals returns the site's total load and available PV per step over n steps
+// from from (plus nothing beyond: forecasts past the period are not scored).
+func actualTotals(cfg *site.Config, h *History, from time.Time, n int) (load, pv []float64, err error) {
+	step := cfg.Site.Step.D
+	load, pv = make([]float64, n), make([]float64, n)
+	for i := range cfg.Devices {
+		d := &cfg.Devices[i]
+		if d.Kind != site.KindLoad && d.Kind != site.KindPV {
+			continue
+		}
+		for k := 0; k < n; k++ {
+			a := from.Add(time.Duration(k) * step)
+			v, err := h.MeanKW(d.ID, a, a.Add(step))
+			if err != nil {
+				return nil, nil, err
+			}
+			if d.Kind == site.KindLoad {
+				load[k] += v
+			} else {
+				pv[k] += v
+			}
+		}
+	}
+	return load, pv, nil
+}

@@ -1,0 +1,378 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/gridd/gridd/optimizer"
+	"github.com/gridd/gridd/site"
+)
+
+// The baseline and rule strategies replace only the optimiser: dispatch still polls,
+// stores, forecasts, proposes, approves and writes. Their plans carry status optimal
+// because the auto-approve policy applies only optimal plans.
+
+// newPlan returns an empty plan shaped like the scenario.
+func newPlan(s *optimizer.Scenario) *optimizer.Plan {
+	return &optimizer.Plan{Status: optimizer.StatusOptimal, Start: s.Start, StepMinutes: s.StepMinutes, Steps: s.Steps}
+}
+
+// evFullPower charges every session at full power from arrival until its energy is
+// delivered or it departs (within the horizon).
+func evFullPower(s *optimizer.Scenario) []optimizer.AssetPlan {
+	dt := s.StepHours()
+	var out []optimizer.AssetPlan
+	for _, e := range s.EVSessions {
+		p := make([]float64, s.Steps)
+		need := e.EnergyKWh
+		for t := e.ArrivalStep; t < min(e.DepartureStep, s.Steps) && need > 1e-9; t++ {
+			p[t] = math.Min(e.MaxChargeKW, need/dt)
+			need -= p[t] * dt
+		}
+		out = append(out, optimizer.AssetPlan{ID: e.ID, Kind: optimizer.KindEV, Node: e.Node, PowerKW: p})
+	}
+	return out
+}
+
+// baselineSolve: no storage control (batteries idle), EVs at full power on arrival,
+// PV never curtailed.
+func baselineSolve(ctx context.Context, s *optimizer.Scenario, _ optimizer.Options) (*optimizer.Plan, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pl := newPlan(s)
+	for _, b := range s.Batteries {
+		pl.Assets = append(pl.Assets, optimizer.AssetPlan{ID: b.ID, Kind: optimizer.KindBattery, Node: b.Node, PowerKW: make([]float64, s.Steps)})
+	}
+	pl.Assets = append(pl.Assets, evFullPower(s)...)
+	return pl, nil
+}
+
+// ruleSolve is a simple peak-shaving and self-consumption rule on the forecast: EVs at
+// full power on arrival; a battery charges from PV surplus and discharges when the
+// net import would exceed the threshold, the mean forecast net import over the
+// horizon. Several batteries take the power in config order.
+func ruleSolve(ctx context.Context, s *optimizer.Scenario, _ optimizer.Options) (*optimizer.Plan, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pl := newPlan(s)
+	evs := evFullPower(s)
+	dt := s.StepHours()
+	net := make([]float64, s.Steps)
+	for t := range net {
+		for _, l := range s.Loads {
+			net[t] += l.ForecastKW[t]
+		}
+		for _, p := range s.PV {
+			net[t] -= p.ForecastKW[t]
+		}
+		for _, e := range evs {
+			net[t] += e.PowerKW[t]
+		}
+	}
+	threshold := 0.0
+	for _, v := range net {
+		threshold += math.Max(v, 0)
+	}
+	threshold /= float64(len(net))
+	soc := make([]float64, len(s.Batteries))
+	for i, b := range s.Batteries {
+		soc[i] = b.SoCKWh
+	}
+	bp := make([][]float64, len(s.Batteries))
+	for i := range bp {
+		bp[i] = make([]float64, s.Steps)
+	}
+	for t, v := range net {
+		want := 0.0 // + charge
+		switch {
+		case v < 0:
+			want = -v
+		case v > threshold:
+			want = -(v - threshold)
+		}
+		for i, b := range s.Batteries {
+			var p float64
+			if want > 0 {
+				p = math.Min(want, math.Min(b.MaxChargeKW, math.Max(0, b.MaxSoCKWh-soc[i])/(b.ChargeEfficiency*dt)))
+				soc[i] += p * b.ChargeEfficiency * dt
+			} else if want < 0 {
+				p = -math.Min(-want, math.Min(b.MaxDischargeKW, math.Max(0, soc[i]-b.MinSoCKWh)*b.DischargeEfficiency/dt))
+				soc[i] += p / b.DischargeEfficiency * dt
+			}
+			bp[i][t] = p
+			want -= p
+		}
+	}
+	for i, b := range s.Batteries {
+		pl.Assets = append(pl.Assets, optimizer.AssetPlan{ID: b.ID, Kind: optimizer.KindBattery, Node: b.Node, PowerKW: bp[i]})
+	}
+	pl.Assets = append(pl.Assets, evs...)
+	return pl, nil
+}
+
+// hindsightPlan is the perfect-foresight schedule of the whole period: per
+// controllable device a power per step, and per PV plant the curtailment.
+type hindsightPlan struct {
+	from      time.Time
+	step      time.Duration
+	n         int
+	power     map[string][]float64
+	curtailed map[string][]float64
+	kind      map[string]string
+	node      map[string]string
+	ids       []string
+	// notes say where the actuals forced a limit to be relaxed.
+	notes []string
+}
+
+// Hindsight windows: each LP sees hindsightSolveDays of actuals and keeps the first
+// hindsightKeepDays; the battery SoC, the EV energy delivered and the peak import so
+// far chain the windows.
+const (
+	hindsightKeepDays  = 1
+	hindsightSolveDays = 2
+)
+
+// planHindsight solves the period with the actual load, PV and EV sessions known in
+// advance, in day-long windows with a day of look-ahead chained by SoC.
+func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, from time.Time, n int) (*hindsightPlan, error) {
+	step := cfg.Site.Step.D
+	perDay := int(24 * time.Hour / step)
+	hp := &hindsightPlan{from: from, step: step, n: n, power: map[string][]float64{}, curtailed: map[string][]float64{},
+		kind: map[string]string{}, node: map[string]string{}}
+	soc := map[string]float64{}
+	for i := range cfg.Devices {
+		d := &cfg.Devices[i]
+		switch d.Kind {
+		case site.KindBESS, site.KindEVCharger, site.KindPV:
+			hp.power[d.ID] = make([]float64, n)
+			hp.ids = append(hp.ids, d.ID)
+			hp.node[d.ID] = d.Node
+			hp.kind[d.ID] = map[string]string{site.KindBESS: optimizer.KindBattery, site.KindEVCharger: optimizer.KindEV, site.KindPV: optimizer.KindPV}[d.Kind]
+		}
+		if d.Kind == site.KindPV {
+			hp.curtailed[d.ID] = make([]float64, n)
+		}
+		if d.Kind == site.KindBESS {
+			soc[d.ID] = f.byID[d.ID].socKWh
+		}
+	}
+	delivered := map[string]float64{} // by session key
+	peak := 0.0
+	for w0 := 0; w0 < n; w0 += hindsightKeepDays * perDay {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		w1 := min(w0+hindsightSolveDays*perDay, n)
+		keep := min(hindsightKeepDays*perDay, n-w0)
+		start := from.Add(time.Duration(w0) * step)
+		steps := w1 - w0
+		dt := step.Hours()
+		imp, exp := cfg.Tariff.Prices(start, step, steps, cfg.Site.Location)
+		scn := &optimizer.Scenario{Start: start, StepMinutes: int(step / time.Minute), Steps: steps,
+			Grid: optimizer.Grid{ImportLimitKW: cfg.Grid.ImportLimitKW, ExportLimitKW: cfg.Grid.ExportLimitKW,
+				ImportPrice: imp, ExportPrice: exp, DemandChargePerKW: cfg.Tariff.DemandChargePerKW, PeakSoFarKW: peak}}
+		for _, nd := range cfg.Nodes {
+			scn.Nodes = append(scn.Nodes, optimizer.Node{ID: nd.ID, Parent: nd.Parent, LimitKW: nd.LimitKW})
+		}
+		type sessKey struct {
+			id  string
+			key string
+		}
+		var sessKeys []sessKey
+		for i := range cfg.Devices {
+			d := &cfg.Devices[i]
+			switch d.Kind {
+			case site.KindLoad, site.KindPV:
+				v := make([]float64, steps)
+				for k := range v {
+					a := start.Add(time.Duration(k) * step)
+					m, err := h.MeanKW(d.ID, a, a.Add(step))
+					if err != nil {
+						return nil, err
+					}
+					v[k] = m
+				}
+				if d.Kind == site.KindLoad {
+					scn.Loads = append(scn.Loads, optimizer.Load{ID: d.ID, Node: d.Node, ForecastKW: v})
+				} else {
+					scn.PV = append(scn.PV, optimizer.PV{ID: d.ID, Node: d.Node, ForecastKW: v, Curtailable: d.PV.Curtailable})
+				}
+			case site.KindBESS:
+				b := d.BESS
+				capKWh := b.CapacityKWh
+				lo, hi := capKWh*b.MinSoCPct/100, capKWh*b.MaxSoCPct/100
+				s := math.Min(math.Max(soc[d.ID], lo), hi)
+				bat := optimizer.Battery{ID: d.ID, Node: d.Node, SoCKWh: s, MinSoCKWh: lo, MaxSoCKWh: hi,
+					MaxChargeKW: b.MaxChargeKW, MaxDischargeKW: b.MaxDischargeKW,
+					ChargeEfficiency: b.ChargeEfficiency, DischargeEfficiency: b.DischargeEfficiency, WearCostPerKWh: b.WearCostPerKWh}
+				if b.TerminalSoCPct != nil {
+					t := math.Min(capKWh**b.TerminalSoCPct/100, hi)
+					bat.TerminalSoCKWh = &t
+				}
+				scn.Batteries = append(scn.Batteries, bat)
+			case site.KindEVCharger:
+				end := start.Add(time.Duration(steps) * step)
+				for si, s := range h.sessions[d.ID] {
+					if !s.PlugOut.After(start) || !s.PlugIn.Before(end) {
+						continue
+					}
+					key := fmt.Sprintf("%s@%d", d.ID, si)
+					need := s.EnergyKWh - delivered[key]
+					arr := 0
+					if s.PlugIn.After(start) {
+						// Plug-in inside a step: the charger runs uncontrolled at full
+						// power until the next cycle, as in the field.
+						arr = int(math.Ceil(float64(s.PlugIn.Sub(start)) / float64(step)))
+						stepEnd := start.Add(time.Duration(arr) * step)
+						if s.PlugIn.Before(stepEnd) && arr-1 < steps {
+							ov := math.Min(float64(stepEnd.Sub(s.PlugIn)), float64(s.PlugOut.Sub(s.PlugIn))) / float64(time.Hour)
+							e0 := math.Min(d.EV.MaxChargeKW*ov, need)
+							if e0 > 0 {
+								v := make([]float64, steps)
+								v[arr-1] = e0 / dt
+								scn.Loads = append(scn.Loads, optimizer.Load{ID: "arrival:" + key, Node: d.Node, ForecastKW: v})
+								if arr-1 < keep {
+									delivered[key] += e0
+								}
+								need -= e0
+							}
+						}
+					}
+					dep := int(math.Floor(float64(s.PlugOut.Sub(start)) / float64(step)))
+					if dep <= arr || arr >= steps {
+						continue
+					}
+					scn.EVSessions = append(scn.EVSessions, optimizer.EVSession{ID: key, Node: d.Node, ArrivalStep: arr, DepartureStep: dep,
+						EnergyKWh: math.Max(0, need), MaxChargeKW: d.EV.MaxChargeKW, MaxDischargeKW: d.EV.MaxDischargeKW,
+						V2GBudgetKWh: d.EV.V2GBudgetKWh, WearCostPerKWh: cfg.EV.WearCostPerKWh, UnmetPenaltyPerKWh: cfg.EV.UnmetPenaltyPerKWh})
+					sessKeys = append(sessKeys, sessKey{d.ID, key})
+				}
+			}
+		}
+		relaxLimits(cfg, scn, &hp.notes)
+		if err := scn.Validate(); err != nil {
+			return nil, fmt.Errorf("window from %s: %w", start.Format(time.RFC3339), err)
+		}
+		pl, err := optimizer.Solve(ctx, scn, optimizer.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("window from %s: %w", start.Format(time.RFC3339), err)
+		}
+		owner := map[string]string{}
+		for _, sk := range sessKeys {
+			owner[sk.key] = sk.id
+		}
+		for _, a := range pl.Assets {
+			dev := a.ID
+			if o, ok := owner[a.ID]; ok {
+				dev = o
+			}
+			p, ok := hp.power[dev]
+			if !ok {
+				continue
+			}
+			for k := 0; k < keep; k++ {
+				p[w0+k] += a.PowerKW[k]
+				if a.Kind == optimizer.KindEV {
+					delivered[a.ID] += a.PowerKW[k] * dt
+				}
+				if c, ok := hp.curtailed[dev]; ok && k < len(a.CurtailedKW) {
+					c[w0+k] = a.CurtailedKW[k]
+				}
+			}
+			if a.Kind == optimizer.KindBattery && keep < len(a.SoCKWh) {
+				soc[dev] = a.SoCKWh[keep]
+			}
+		}
+		for k := 0; k < keep; k++ {
+			peak = math.Max(peak, pl.GridImportKW[k])
+		}
+	}
+	return hp, nil
+}
+
+// solve hands dispatch the slice of the hindsight plan that its scenario covers; the
+// forecasts in the scenario are ignored.
+func (hp *hindsightPlan) solve(ctx context.Context, s *optimizer.Scenario, _ optimizer.Options) (*optimizer.Plan, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pl := newPlan(s)
+	k0 := int(s.Start.Sub(hp.from) / hp.step)
+	for _, id := range hp.ids {
+		a := optimizer.AssetPlan{ID: id, Kind: hp.kind[id], Node: hp.node[id], PowerKW: make([]float64, s.Steps)}
+		c, isPV := hp.curtailed[id]
+		if isPV {
+			a.CurtailedKW = make([]float64, s.Steps)
+		}
+		for j := 0; j < s.Steps; j++ {
+			if k := k0 + j; k >= 0 && k < hp.n {
+				a.PowerKW[j] = hp.power[id][k]
+				if isPV {
+					a.CurtailedKW[j] = c[k]
+				}
+			}
+		}
+		pl.Assets = append(pl.Assets, a)
+	}
+	return pl, nil
+}
+
+// relaxLimits raises a node's limit (and the grid import limit) in a hindsight window
+// where the recorded load less the PV below the node exceeds it, to that net load: the
+// real site drew that much, a battery's energy may not cover hours of it, and the field
+// counts any violation for every strategy alike. Only such windows are relaxed.
+func relaxLimits(cfg *site.Config, scn *optimizer.Scenario, notes *[]string) {
+	under := func(node, root string) bool {
+		for n := node; n != ""; {
+			if n == root {
+				return true
+			}
+			p := ""
+			for _, x := range cfg.Nodes {
+				if x.ID == n {
+					p = x.Parent
+				}
+			}
+			n = p
+		}
+		return false
+	}
+	need := func(root string) float64 {
+		worst := math.Inf(-1)
+		for t := 0; t < scn.Steps; t++ {
+			v := 0.0
+			for _, l := range scn.Loads {
+				if under(l.Node, root) {
+					v += l.ForecastKW[t]
+				}
+			}
+			for _, p := range scn.PV {
+				if under(p.Node, root) {
+					v -= p.ForecastKW[t]
+				}
+			}
+			worst = math.Max(worst, v)
+		}
+		return worst
+	}
+	for i := range scn.Nodes {
+		n := &scn.Nodes[i]
+		if w := need(n.ID); w > n.LimitKW {
+			*notes = append(*notes, fmt.Sprintf("%s: node %s limit %.1f kW raised to %.1f kW (recorded net load above it)",
+				scn.Start.Format("2006-01-02"), n.ID, n.LimitKW, w+1))
+			n.LimitKW = w + 1
+		}
+	}
+	if root := cfg.Root(); root != "" {
+		if w := need(root); w > scn.Grid.ImportLimitKW {
+			*notes = append(*notes, fmt.Sprintf("%s: grid import limit %.1f kW raised to %.1f kW (recorded net load above it)",
+				scn.Start.Format("2006-01-02"), scn.Grid.ImportLimitKW, w+1))
+			scn.Grid.ImportLimitKW = w + 1
+		}
+	}
+}
