@@ -22,6 +22,8 @@ Usage:
   gridd config check FILE...                                 validate site configs and their profiles
   gridd plan --scenario FILE [--json]                        solve one optimisation scenario
   gridd migrate --db DSN                                     apply database migrations
+  gridd backup --data-dir DIR --out FILE                     consistent copy of the embedded store (safe while running)
+  gridd restore --data-dir DIR --from FILE [--force]         put a backup in place
   gridd profile check FILE|builtin:NAME...                   validate device profiles
   gridd probe --addr HOST:PORT --unit N                      discover a SunSpec device and print its models
   gridd forecast backtest --data FILE.csv ...                backtest forecasting methods on a CSV series
@@ -63,6 +65,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdProfile(ctx, args[1:], stdout, stderr)
 	case "probe":
 		err = cmdProbe(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = cmdBackup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		err = cmdRestore(ctx, args[1:], stdout, stderr)
 	case "forecast":
 		err = cmdForecast(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
