@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,4 +114,76 @@ func artifacts(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// TestConsoleOperatorLive: a charging operator logs in, sees only its chargers, a new
+// setpoint for one of them appears live (Server-Sent Events) and is acknowledged.
+func TestConsoleOperatorLive(t *testing.T) {
+	bin := chromiumPath()
+	if bin == "" {
+		if os.Getenv("GRIDD_REQUIRE_PEERS") == "1" {
+			t.Fatal("chromium not found and GRIDD_REQUIRE_PEERS=1")
+		}
+		t.Skip("chromium not found")
+	}
+	r := newRig(t)
+	users := api.NewUsers()
+	const password = "operate-the-chargers"
+	if err := users.Put(api.User{Name: "olga", Role: api.RoleOperator, Operator: "chargeco"}, password, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Put(api.User{Name: "disp", Role: api.RoleDispatcher}, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := users.NewToken("disp", time.Now())
+	srv, err := api.NewServer(r.svc, api.Options{Users: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	b := startBrowser(t, bin)
+	step := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			shot := filepath.Join(artifacts(t), "operator-failure.png")
+			_ = b.screenshot(context.Background(), shot)
+			t.Fatalf("%s: %v (screenshot %s)", what, err, shot)
+		}
+	}
+	step("open", b.open(ctx, hs.URL+"/"))
+	step("login form", b.waitFor(ctx, `!document.querySelector("#login").hidden`))
+	step("user", b.typeText(ctx, "#user", "olga"))
+	step("password", b.typeText(ctx, "#password", password))
+	step("submit", b.click(ctx, "#login-btn"))
+	step("chargers view", b.waitFor(ctx, `!document.querySelector("#view-chargers").hidden && document.querySelector("#stream-state").textContent === "live"`))
+	var opts []string
+	step("charger list", b.waitFor(ctx, `document.querySelectorAll("#s-device option").length > 0`))
+	step("read options", b.eval(ctx, `[...document.querySelectorAll("#s-device option")].map(o => o.value)`, &opts))
+	if len(opts) != 2 || opts[0] != "ev-1" || opts[1] != "ev-2" {
+		t.Fatalf("operator sees chargers %v, want ev-1 and ev-2", opts)
+	}
+	// A dispatcher sets ev-3 (another operator's) and ev-2 through the API.
+	for _, dev := range []string{"ev-3", "ev-2"} {
+		body := fmt.Sprintf(`{"device_id":%q,"value_kw":6,"until":%q,"reason":"live test"}`, dev, start.Add(time.Hour).Format(time.RFC3339))
+		req, _ := http.NewRequest("POST", hs.URL+"/api/v1/overrides", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("override %s: %v %v", dev, err, resp)
+		}
+		resp.Body.Close()
+	}
+	step("setpoint arrives live", b.waitFor(ctx, `[...document.querySelectorAll("#op-setpoints tbody tr")].some(tr => tr.textContent.includes("ev-2"))`))
+	var text string
+	step("table text", b.eval(ctx, `document.querySelector("#op-setpoints").textContent`, &text))
+	if strings.Contains(text, "ev-3") {
+		t.Fatalf("operator sees ev-3: %s", text)
+	}
+	step("ack", b.click(ctx, `#op-setpoints button[data-ack]`))
+	step("acknowledged", b.waitFor(ctx, `document.querySelector("#op-setpoints").textContent.includes("user:olga")`))
+	step("screenshot", b.screenshot(ctx, filepath.Join(artifacts(t), "console-operator.png")))
 }

@@ -435,7 +435,11 @@ func jsonField(err error) string {
 		return te.Field
 	}
 	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
-		return strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
+		q := strings.TrimPrefix(msg, "json: unknown field ")
+		if name, err := strconv.Unquote(q); err == nil {
+			return name
+		}
+		return strings.Trim(q, `"`)
 	}
 	return ""
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gridd/gridd/dispatch/audit"
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/fieldbus/sim"
+	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
 	"github.com/gridd/gridd/storage/sqlite"
@@ -52,11 +53,13 @@ devices:
 `
 
 type rig struct {
-	svc *dispatch.Service
-	st  storage.Store
-	sm  *sim.Sim
-	clk *clock.Sim
-	cfg *site.Config
+	svc    *dispatch.Service
+	st     storage.Store
+	sm     *sim.Sim
+	clk    *clock.Sim
+	cfg    *site.Config
+	poller *fieldbus.Poller
+	writer *fieldbus.Writer
 }
 
 func newRig(t *testing.T, approval, bessExtra string, soc float64, start time.Time) *rig {
@@ -101,7 +104,7 @@ func newRig(t *testing.T, approval, bessExtra string, soc float64, start time.Ti
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rig{svc, st, sm, clk, cfg}
+	return &rig{svc, st, sm, clk, cfg, poller, writer}
 }
 
 func (r *rig) cycle(t *testing.T, at time.Time) *dispatch.CycleResult {
@@ -366,5 +369,64 @@ func TestKillSwitchAndComms(t *testing.T) {
 	rep, err := audit.Verify(ctx, r.st)
 	if err != nil || !rep.OK() || rep.Legacy != 0 {
 		t.Fatalf("audit chain: %+v %v", rep, err)
+	}
+}
+
+func TestRestoreStateAfterRestart(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, "{auto: true}", "", 50, at8)
+	r.cycle(t, at8)
+	if err := r.svc.Pause(ctx, "user:ann", "maintenance on feeder f1"); err != nil {
+		t.Fatal(err)
+	}
+	keep, _, err := r.svc.AddOverride(ctx, safety.Override{DeviceID: "bess", ValueKW: 10, Until: at8.Add(2 * time.Hour), Actor: "user:ann", Reason: "hold 10 kW"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, _, err := r.svc.AddOverride(ctx, safety.Override{DeviceID: "bess", ValueKW: 5, Until: at8.Add(3 * time.Hour), Actor: "user:ann", Reason: "cancelled later"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.svc.CancelOverride(ctx, gone.ID, "user:ann", "not needed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.Pin(ctx, dispatch.Pin{DeviceID: "bess", PowerKW: 10, Until: at8.Add(time.Hour), Actor: "user:ann", Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name                  string
+		at                    time.Time
+		wantOverride, wantPin bool
+	}{
+		{"within the leases", at8.Add(30 * time.Minute), true, true},
+		{"pin expired", at8.Add(90 * time.Minute), true, false},
+		{"all expired", at8.Add(3 * time.Hour), false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := clock.NewSim(tc.at)
+			svc, err := dispatch.New(dispatch.Options{Config: r.cfg, Store: r.st, Poller: r.poller, Writer: r.writer, Clock: clk})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if svc.Envelope().KillSwitch().Engaged {
+				t.Fatal("a fresh service starts paused without restoring")
+			}
+			sum, err := svc.RestoreState(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ks := svc.Envelope().KillSwitch()
+			if !ks.Engaged || ks.By != "user:ann" || ks.Reason != "maintenance on feeder f1" {
+				t.Fatalf("kill switch not restored: %+v (%s)", ks, sum)
+			}
+			ovs := svc.Envelope().Overrides()
+			if tc.wantOverride != (len(ovs) == 1) || (tc.wantOverride && (ovs[0].ID != keep.ID || ovs[0].ValueKW != 10)) {
+				t.Fatalf("overrides %+v, want kept %v (%s)", ovs, tc.wantOverride, sum)
+			}
+			if pins := svc.Pins(); tc.wantPin != (len(pins) == 1) {
+				t.Fatalf("pins %+v (%s)", pins, sum)
+			}
+		})
 	}
 }

@@ -16,7 +16,7 @@
 //	  - name: soc_pct          # semantic name from Vocabulary
 //	    register: input        # holding | input | coil | discrete
 //	    address: 30            # 0-based protocol address
-//	    type: u16              # u16 i16 u32 i32 u64 i64 f32 f64; bool for coil/discrete (the default there)
+//	    type: u16              # u16 i16 u32 i32 u64 i64 f32 f64 string; bool for coil/discrete (the default there)
 //	    scale: 0.1             # engineering value = raw * scale + offset (defaults 1 and 0)
 //	    offset: 0
 //	    unit: "%"              # optional; must equal the vocabulary unit of name
@@ -24,6 +24,8 @@
 //	    min: 0                 # limits in engineering units: required for rw points,
 //	    max: 100               # optional plausibility limits otherwise
 //	    word_order: low_first  # optional per-point override (byte_order too)
+//	    enum: {1: off, 7: fault}  # status words: names of values (integer types) ...
+//	    bits: {0: ground_fault}   # ... or of bits (unsigned types); string points take length:
 //
 // Unknown fields, names, types, tables and access modes are errors, as are duplicate
 // names, overlapping points in one table, rw on input/discrete, limits that the type
@@ -39,6 +41,9 @@
 // needs.
 //
 // # Codec
+//
+// Value.Text carries a string point's text (DecodeText, EncodeText) and the name of an
+// enum value or of the set bits of a bitfield (Point.Symbol).
 //
 // Point.Decode and Point.Encode convert between registers and engineering values.
 // Decoding NaN/Inf floats, 64-bit integers beyond ±2^53 and values outside a point's

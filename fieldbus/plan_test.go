@@ -121,6 +121,9 @@ func FuzzParseProfile(f *testing.F) {
 	}
 	f.Add([]byte("name: x\nkind: pv\npoints:\n  - {name: active_power_kw, register: input, address: 65535, type: u64}\n"))
 	f.Add([]byte("name: x\nkind: pv\npoints:\n  - {name: power_limit_kw, register: holding, address: 1, type: u16, access: rw, min: 0, max: .inf}\n"))
+	f.Add([]byte(statusProfile))
+	f.Add([]byte("name: x\nkind: pv\npoints:\n  - {name: model, register: input, address: 65530, type: string, length: 6}\n"))
+	f.Add([]byte("name: x\nkind: pv\npoints:\n  - {name: alarm, register: input, address: 0, type: u16, bits: {15: a, 16: b}}\n"))
 	f.Add([]byte("name: [\n"))
 	f.Add([]byte("&a [*a]"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -9,8 +9,8 @@ import (
 	"github.com/simonvetter/modbus"
 )
 
-// ProbeSunSpec connects to a Modbus TCP endpoint (host:port, IPv6 as [::1]:502),
-// addresses unit, and discovers its SunSpec models. Each request is bounded by
+// ProbeSunSpec connects to an endpoint (host:port for Modbus TCP, IPv6 as
+// [::1]:502, or any ParseEndpoint URL), addresses unit, and discovers its SunSpec models. Each request is bounded by
 // timeout (DefaultTimeout if 0).
 func ProbeSunSpec(ctx context.Context, endpoint string, unit uint8, timeout time.Duration, log *slog.Logger) (*SunSpecDevice, error) {
 	if log == nil {
@@ -18,6 +18,9 @@ func ProbeSunSpec(ctx context.Context, endpoint string, unit uint8, timeout time
 	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout
+	}
+	if _, err := ParseEndpoint(endpoint); err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
 	}
 	conns := NewConns(log)
 	defer conns.Close()

@@ -32,7 +32,7 @@ func TestPollDueIntervals(t *testing.T) {
 	intervals := []time.Duration{time.Second, 2 * time.Second, time.Second}
 	for i := range devs {
 		devs[i].PollInterval = intervals[i]
-		devs[i].Timeout.D = 300 * time.Millisecond
+		devs[i].Timeout.D = time.Second
 	}
 	const victim = 2
 	clk := clock.NewSim(testStart)
@@ -141,7 +141,7 @@ func TestRetryReconnects(t *testing.T) {
 // its priority puts it ahead of the slow pv.
 func TestPriorityOrder(t *testing.T) {
 	r := startRig(t, testSite(t))
-	r.sim.SetSlowDelay(400 * time.Millisecond)
+	r.sim.SetSlowDelay(1200 * time.Millisecond)
 	if err := r.sim.SetFault("pv", sim.FaultSlow); err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +150,7 @@ func TestPriorityOrder(t *testing.T) {
 		switch d.ID {
 		case "pv":
 			pv = d
+			pv.Timeout.D = 5 * time.Second // the slow answer arrives; the deadline decides
 		case "meter":
 			meter = d
 		}
@@ -168,7 +169,7 @@ func TestPriorityOrder(t *testing.T) {
 			// pv is listed first: only its priority can move the meter ahead.
 			p := fieldbus.NewPoller([]fieldbus.Device{pv, meter}, r.clk, quiet, fieldbus.WithWorkers(1), fieldbus.WithRetry(fieldbus.Retry{}))
 			defer p.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 			defer cancel()
 			got := byID(p.Poll(ctx))
 			if len(got) != 2 {

@@ -42,9 +42,13 @@ func sunSpecImage(t testing.TB) []uint16 {
 
 func TestSunSpecDiscovery(t *testing.T) {
 	img := sunSpecImage(t)
-	for _, base := range []uint16{40000, 50000, 0} {
-		t.Run("base "+strconv.Itoa(int(base)), func(t *testing.T) {
-			addr := freeAddr(t, "127.0.0.1")
+	for i, base := range []uint16{40000, 50000, 0} {
+		scheme := ""
+		if i == 1 {
+			scheme = "rtuovertcp://" // the probe works over any transport
+		}
+		t.Run(scheme+"base "+strconv.Itoa(int(base)), func(t *testing.T) {
+			addr := scheme + freeAddr(t, "127.0.0.1")
 			srv, err := sim.ServeRegisters(addr, 3, base, img, quiet)
 			if err != nil {
 				t.Fatal(err)

@@ -409,3 +409,27 @@ func TestSiteEndpoints(t *testing.T) {
 		})
 	}
 }
+
+// TestIPv6Transports runs TLS and RTU over TCP on the IPv6 loopback.
+func TestIPv6Transports(t *testing.T) {
+	good := newPKI(t, "site")
+	d, img := transportDevice(t, "")
+	tlsAddr := freeAddr(t, "::1")
+	srv, err := sim.ServeRegistersTLS(tlsAddr, 1, 0, img, good.server, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	rtuAddr := "rtuovertcp://" + freeAddr(t, "::1")
+	rsrv, err := sim.ServeRegisters(rtuAddr, 1, 0, img, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rsrv.Stop()
+	for _, ep := range []string{tlsURL("tls", tlsAddr, good), rtuAddr} {
+		d.Endpoint = ep
+		if err := checkDevice(d); err != nil {
+			t.Errorf("%s: %v", ep, err)
+		}
+	}
+}

@@ -118,6 +118,13 @@ type regModel struct {
 func (regModel) name() string { return MethodRegression }
 
 func (r Regression) fit(p *prepared, origin time.Time, step, lookback time.Duration) (*regModel, error) {
+	return r.fitUntil(p, origin, step, lookback, origin)
+}
+
+// fitUntil fits on the Window before trainEnd (at most origin, at least origin −
+// lookback) but keeps the grid up to origin, so the model can forecast from any
+// origin in between out of sample.
+func (r Regression) fitUntil(p *prepared, origin time.Time, step, lookback time.Duration, trainEnd time.Time) (*regModel, error) {
 	series := p.series
 	spd := stepsPerDay(step)
 	if spd == 0 {
@@ -156,11 +163,15 @@ func (r Regression) fit(p *prepared, origin time.Time, step, lookback time.Durat
 		nf += 2
 	}
 	x := make([]float64, nf)
-	trainFrom := n - int(window/step)
+	trainTo, ok := m.g.index(trainEnd)
+	if !ok || trainTo > n || trainTo-int(window/step) < 0 {
+		return nil, fmt.Errorf("forecast %q: %s: training end %s is off the grid", series, MethodRegression, trainEnd.Format(time.RFC3339))
+	}
+	trainFrom := trainTo - int(window/step)
 	// Which features are observed in the training rows.
 	count := make([]int, nf)
 	var rows []int
-	for i := trainFrom; i < n; i++ {
+	for i := trainFrom; i < trainTo; i++ {
 		if math.IsNaN(m.g.vals[i]) || !m.features(m.g.time(i), x) {
 			continue
 		}
@@ -184,26 +195,39 @@ func (r Regression) fit(p *prepared, origin time.Time, step, lookback time.Durat
 		return nil, fmt.Errorf("forecast %q: %s: %w: %d usable training steps in the %v before %s",
 			series, MethodRegression, errUnfilled, len(rows), window, origin.Format(time.RFC3339))
 	}
-	X := mat.NewDense(len(rows), nc, nil)
-	y := mat.NewVecDense(len(rows), nil)
+	// Normal equations, accumulated from the few nonzero features of each row
+	// (one calendar dummy and at most two degree terms).
+	xtx := mat.NewSymDense(nc, nil)
+	xty := mat.NewVecDense(nc, nil)
+	raw := xtx.RawSymmetric()
 	hl := r.HalfLife
 	if hl == 0 {
 		hl = DefaultRegressionHalfLife
 	}
-	for ri, i := range rows {
+	nzCol := make([]int, 0, 4)
+	nzVal := make([]float64, 0, 4)
+	for _, i := range rows {
 		m.features(m.g.time(i), x)
 		w := 1.0
 		if hl > 0 {
-			w = math.Exp2(-0.5 * float64(n-i) * float64(step) / float64(hl)) // sqrt of the weight
+			w = math.Exp2(-float64(trainTo-i) * float64(step) / float64(hl))
 		}
+		nzCol, nzVal = nzCol[:0], nzVal[:0]
 		for j, v := range x {
-			if c := m.col[j]; c >= 0 {
-				X.Set(ri, c, w*v)
+			if v != 0 {
+				nzCol = append(nzCol, m.col[j]) // columns increase with j
+				nzVal = append(nzVal, v)
 			}
 		}
-		y.SetVec(ri, w*m.g.vals[i])
+		yv := m.g.vals[i]
+		for a, ca := range nzCol {
+			xty.SetVec(ca, xty.AtVec(ca)+w*nzVal[a]*yv)
+			for b := a; b < len(nzCol); b++ {
+				raw.Data[ca*raw.Stride+nzCol[b]] += w * nzVal[a] * nzVal[b]
+			}
+		}
 	}
-	beta, err := leastSquares(X, y)
+	beta, err := solveNormal(xtx, xty)
 	if err != nil {
 		return nil, fmt.Errorf("forecast %q: %s: least squares: %w", series, MethodRegression, err)
 	}
@@ -216,7 +240,7 @@ func (r Regression) fit(p *prepared, origin time.Time, step, lookback time.Durat
 	}
 	if !r.NoAR {
 		m.arLags = []int{1, 2, 3, spd}
-		m.arCoef = fitAR(m.resid[trainFrom:], m.arLags)
+		m.arCoef = fitAR(m.resid[trainFrom:trainTo], m.arLags)
 		if m.arCoef == nil {
 			m.arLags = nil
 		}
@@ -304,30 +328,31 @@ func (m *regModel) point(_ *prepared, origin time.Time, step time.Duration, step
 	return out
 }
 
-// leastSquares solves min |Xb − y| by QR; when X is rank deficient it solves
-// the normal equations with a ridge of 1e-9 × the mean diagonal instead.
-func leastSquares(X *mat.Dense, y *mat.VecDense) ([]float64, error) {
+// solveNormal solves (XᵀWX) b = XᵀWy by Cholesky. When the matrix is singular
+// (a column that is a combination of others) it retries with a ridge of 1e-9 ×
+// the mean diagonal.
+func solveNormal(xtx *mat.SymDense, xty *mat.VecDense) ([]float64, error) {
+	var ch mat.Cholesky
 	var b mat.VecDense
-	if err := b.SolveVec(X, y); err == nil {
-		return b.RawVector().Data, nil
+	if ch.Factorize(xtx) {
+		if err := ch.SolveVecTo(&b, xty); err == nil {
+			return b.RawVector().Data, nil
+		}
 	}
-	_, p := X.Dims()
-	var xtx mat.SymDense
-	xtx.SymOuterK(1, X.T())
+	p := xtx.SymmetricDim()
 	var tr float64
 	for i := 0; i < p; i++ {
 		tr += xtx.At(i, i)
 	}
+	reg := mat.NewSymDense(p, nil)
+	reg.CopySym(xtx)
 	for i := 0; i < p; i++ {
-		xtx.SetSym(i, i, xtx.At(i, i)+1e-9*tr/float64(p)+1e-12)
+		reg.SetSym(i, i, reg.At(i, i)+1e-9*tr/float64(p)+1e-12)
 	}
-	var xty mat.VecDense
-	xty.MulVec(X.T(), y)
-	var ch mat.Cholesky
-	if !ch.Factorize(&xtx) {
+	if !ch.Factorize(reg) {
 		return nil, fmt.Errorf("normal equations are not positive definite")
 	}
-	if err := ch.SolveVecTo(&b, &xty); err != nil {
+	if err := ch.SolveVecTo(&b, xty); err != nil {
 		return nil, err
 	}
 	return b.RawVector().Data, nil

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Method names of Select's combination candidate.
+// MethodCombined names Select's combination candidate (mean of Regression
+// and DoubleSeasonal).
 const MethodCombined = "combined"
 
 // DefaultFittedBandOrigins is Band.Origins of Select, Regression and
@@ -31,7 +32,8 @@ const DefaultSelectOrigins = 14
 // Select is the model-selecting forecaster. At every forecast it fits its
 // candidates (weekly seasonal naive, Regression, DoubleSeasonal and the mean of
 // the last two), issues each of them at Origins earlier daily origins (each
-// seeing only measurements before its own origin, with the parameters fitted at
+// seeing only measurements before its own origin; the regression is refitted on
+// data before the first of them, the smoothing weights are those fitted at
 // Origin) and keeps the one with the lowest mean absolute error over the
 // horizon: a rolling-origin backtest. Candidates that cannot be fitted (too
 // little history, a Step that does not divide a day) are skipped; with none
@@ -78,20 +80,30 @@ func (s Select) Forecast(ctx context.Context, req Request) (*Result, error) {
 	}
 	band := fittedBand(s.Band)
 	lookback := max(band.lookback(req.Step), time.Duration(nOrig+1)*Day)
-	var cands []pointMethod
+	// Each candidate is scored with score (fitted without the scoring window
+	// where a fit would otherwise see it) and issued with final.
+	type candidate struct{ score, final pointMethod }
+	var cands []candidate
 	if stepsPerDay(req.Step) > 0 && !p.firstStart().After(origin.Add(-Week)) {
-		cands = append(cands, seasonal{period: Week, gap: DefaultMaxGapPeriods})
-		var fitted []pointMethod
+		naive := seasonal{period: Week, gap: DefaultMaxGapPeriods}
+		cands = append(cands, candidate{naive, naive})
+		var reg, des candidate
 		if m, err := s.Regression.fit(p, origin, req.Step, lookback); err == nil {
-			cands = append(cands, m)
-			fitted = append(fitted, m)
+			// The regression's coefficients would be in-sample on the scoring
+			// days: score a fit that ends before them.
+			early, err := s.Regression.fitUntil(p, origin, req.Step, lookback, origin.Add(-time.Duration(nOrig)*Day))
+			if err == nil {
+				reg = candidate{early, m}
+				cands = append(cands, reg)
+			}
 		}
 		if m, err := s.DoubleSeasonal.fit(p, origin, req.Step, lookback); err == nil {
-			cands = append(cands, m)
-			fitted = append(fitted, m)
+			// Smoothing states are causal; only the three weights saw the window.
+			des = candidate{m, m}
+			cands = append(cands, des)
 		}
-		if len(fitted) == 2 {
-			cands = append(cands, combined{parts: fitted})
+		if reg.final != nil && des.final != nil {
+			cands = append(cands, candidate{combined{parts: []pointMethod{reg.score, des.score}}, combined{parts: []pointMethod{reg.final, des.final}}})
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -99,10 +111,11 @@ func (s Select) Forecast(ctx context.Context, req Request) (*Result, error) {
 	}
 	var best pointMethod
 	bestMAE := math.Inf(1)
-	for _, m := range cands {
-		if anyNaN(m.point(p, origin, req.Step, req.Steps)) {
+	for _, c := range cands {
+		if anyNaN(c.final.point(p, origin, req.Step, req.Steps)) {
 			continue
 		}
+		m := c.score
 		var sum float64
 		var n int
 		for j := 1; j <= nOrig; j++ {
@@ -126,7 +139,7 @@ func (s Select) Forecast(ctx context.Context, req Request) (*Result, error) {
 			continue
 		}
 		if mae := sum / float64(n); mae < bestMAE {
-			bestMAE, best = mae, m
+			bestMAE, best = mae, c.final
 		}
 	}
 	if best == nil {

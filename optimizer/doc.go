@@ -43,6 +43,11 @@
 //     beyond the horizon; it may still charge up to energy_kwh. Sessions
 //     arriving at or after the end of the horizon have no schedule and no
 //     requirement in this plan.
+//     LP form: with V2G, a chain of energy columns e and rows e_{t+1} =
+//     e_t + dt·(pc_t − pd_t). Without V2G, p ≥ 0 makes e monotone, so the whole
+//     session is one ranged row, required ≤ Σ dt·pc_t + unmet ≤ energy_kwh
+//     (unmet ≥ 0 is positive only below required, so this equals Σ dt·pc_t
+//     ≤ energy_kwh), with no per-step chain.
 //   - Demand charge: a running-peak chain q_t ≥ import_t − peak_so_far_kw,
 //     q_t ≥ q_{t−1}, q ≥ 0, with demand_charge_per_kw·q_{steps−1} in the
 //     objective. (A single peak variable would be a dense column; the chain
@@ -55,6 +60,33 @@
 // simultaneous import and export, and EV charge and discharge, are netted,
 // which keeps every constraint and never raises the cost; the reported
 // objective and cost_breakdown are recomputed from the reported schedule.
+//
+// # Soft mode and plan stability
+//
+// Options.Soft moves grid import/export limits, node limits and battery SoC
+// limits (terminal SoC included) into rows lo ≤ x − over + under ≤ hi whose
+// violation columns cost 1000·(1 + the scenario's largest cost coefficient)
+// per kW·h (power limits, times dt) or per kWh (SoC). Solve then skips the
+// infeasibility pre-check and returns the least-violating plan with Status
+// "relaxed", Plan.Violations listing each violated limit and amount, and
+// CostBreakdown.ViolationPenalty; a feasible scenario gives the plan it
+// would give without Soft. Binding does not list softened limits.
+//
+// Options.StabilityPerKW with Options.Reference (the last approved plan)
+// adds, for every battery and EV session step that the reference schedules
+// at the same time, deviation columns up, down ≥ 0 with power − up + down =
+// reference power, costing StabilityPerKW·dt each (CostBreakdown.
+// StabilityPenalty).
+//
+// # Export
+//
+// ExportLP and ExportMPS write exactly the LP that Solve solves for the same
+// scenario and options (CPLEX LP and free MPS; see optimizer/lp). Its optimal
+// objective is Plan.Objective; the tests solve exported files with glpsol and
+// compare the objectives to 1e-6 relative.
+//
+// optimizer/scengen generates reproducible scenarios of any size from the
+// real data in testdata/ (`gridd scenario gen`).
 //
 // # Validation
 //
@@ -91,8 +123,11 @@
 // factorisation per iteration). Default stopping rule: relative duality gap
 // ≤ Options.Tolerance (1e-6) and relative primal and dual infeasibility ≤
 // Tolerance/10 (rows and bounds each relative to their own scale); the
-// iteration limit defaults to 200. Options.WarmStart is accepted but not
-// used yet. Plan.SolveMS is wall-clock compute time and the only use of the
+// iteration limit defaults to 200. When progress stalls in the last
+// digits, the best iterate is accepted if it meets the gap tolerance and the
+// feasibility tolerance loosened to Tolerance (from Tolerance/10); Plan.Gap
+// and Plan.PrimalResidual report what was reached. Options.WarmStart is
+// accepted but not used yet. Plan.SolveMS is wall-clock compute time and the only use of the
 // real clock here.
 //
 // gonum parts used: gonum.org/v1/gonum/floats for the interior-point vector

@@ -72,6 +72,7 @@ func FromSite(cfg *site.Config) []Limits {
 				l.CommsLoss = s.CommsLoss
 			}
 		}
+		l.ZeroKW = clamp(0, l.MinKW, l.MaxKW)
 		out = append(out, l)
 	}
 	return out
@@ -613,3 +614,24 @@ func (e *Envelope) StaticViolation(deviceID string, value float64) string {
 func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// RestoreOverride puts back a lease kept elsewhere (e.g. read from the audit log at
+// start), keeping its ID. It is validated like AddOverride.
+func (e *Envelope) RestoreOverride(o Override) error {
+	id := o.ID
+	if id <= 0 {
+		return fmt.Errorf("id: %d must be positive", id)
+	}
+	if _, err := e.AddOverride(o); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.overrides, e.nextLeaseID)
+	o.ID = id
+	e.overrides[id] = o
+	if e.nextLeaseID < id {
+		e.nextLeaseID = id
+	}
+	return nil
+}

@@ -44,6 +44,14 @@ async function start() {
   try { me = await api("/api/v1/me"); } catch (e) { showLogin(); return; }
   $("#login").hidden = true; $("#app").hidden = false; $("#logout").hidden = false;
   $("#whoami").textContent = `${me.name} (${me.role})`;
+  const operator = me.role === "operator";
+  $$("nav button").forEach((b) => (b.hidden = operator ? b.dataset.view !== "chargers" : b.dataset.view === "chargers" && me.role !== "admin"));
+  if (operator || me.role === "admin") startStream();
+  if (operator) {
+    $("#site").textContent = "charging operator";
+    $$("nav button").find((b) => b.dataset.view === "chargers").click();
+    return;
+  }
   const canDecide = me.role === "admin" || me.role === "dispatcher";
   const canPin = canDecide || me.role === "planner";
   $$(".dispatcher-only").forEach((e) => (e.hidden = !canDecide));
@@ -73,6 +81,7 @@ $$("nav button").forEach((b) => b.addEventListener("click", () => {
 
 async function refresh() {
   if (!me) return;
+  if (view === "chargers") { try { await refreshChargers(); } catch (e) { console.log(e); } return; }
   try {
     const safety = await api("/api/v1/safety");
     const ks = safety.kill_switch;
@@ -253,6 +262,44 @@ function chart(s, prev) {
     `<span><i style="background:#111"></i>grid import (this plan)</span>` + (prevLine ? `<span><i style="background:#777"></i>grid import (previous plan)</span>` : "") +
     `<span><i style="background:#d93025"></i>import price</span><span><i style="background:#1e8e3e"></i>battery SoC %</span>`;
 }
+
+let stream = null;
+function startStream() {
+  if (stream) stream.close();
+  stream = new EventSource("/api/v1/operator/stream");
+  stream.addEventListener("open", () => ($("#stream-state").textContent = "live"));
+  stream.addEventListener("error", () => ($("#stream-state").textContent = "reconnecting…"));
+  stream.addEventListener("setpoint", () => { if (view === "chargers") refreshChargers(); });
+}
+
+async function refreshChargers() {
+  const [sps, devs] = await Promise.all([api("/api/v1/operator/setpoints"), api("/api/v1/devices")]);
+  fill("#op-setpoints", sps.map((w) => {
+    let ack = w.acked ? `${w.acked.by} ${ts(w.acked.at)}` : null;
+    if (!ack) {
+      ack = document.createElement("button");
+      ack.textContent = "acknowledge"; ack.dataset.ack = w.id;
+      ack.addEventListener("click", async () => { await post(`/api/v1/operator/setpoints/${w.id}/ack`, {}); refreshChargers(); });
+    }
+    return [w.id, ts(w.time), w.device_id, w.written_kw, w.read_back_kw, { text: w.status, cls: w.status }, ack];
+  }));
+  const sel = $("#s-device"), keep = sel.value;
+  sel.replaceChildren(...devs.filter((d) => d.kind === "ev_charger").map((d) => { const o = document.createElement("option"); o.value = o.textContent = d.id; return o; }));
+  if (keep) sel.value = keep;
+}
+
+$("#session-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    await post("/api/v1/operator/sessions", {
+      device_id: $("#s-device").value,
+      arrival: new Date($("#s-arrival").value).toISOString(),
+      departure: new Date($("#s-departure").value).toISOString(),
+      energy_kwh: parseFloat($("#s-energy").value),
+    });
+    $("#s-msg").textContent = "Reported; the next cycle plans with it.";
+  } catch (e) { $("#s-msg").textContent = e.message; }
+});
 
 async function refreshAudit() {
   const [list, v] = await Promise.all([api("/api/v1/audit?limit=300"), api("/api/v1/audit/verify").catch(() => null)]);

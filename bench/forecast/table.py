@@ -36,6 +36,4 @@ for series, name in NAMES.items():
         for c in cols:
             d = rows[series].get((c, n))
             cells.append("—" if d is None else f"{d['wape']:.3f} / {d['mase']:.3f} / {100 * d['coverage']:.0f} %")
-        if all(x == "—" for x in cells[2:]) and n < 300 and series != "pv_kwh":
-            continue
         print(f"| {name} | {n} | " + " | ".join(cells) + " |")

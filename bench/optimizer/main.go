@@ -1,6 +1,8 @@
-// Command optbench prepares the optimizer benchmark inputs: for each size it
-// writes a generated scenario (JSON) and the same problem as a CPLEX LP
-// file, which run.sh then hands to gridd plan, cbc, HiGHS and glpsol.
+// Command optbench writes the optimizer benchmark scenarios: for each size
+// the scenario `gridd scenario gen` makes with the benchmark proportions
+// (one battery per 100 EV sessions, one feeder per 200, 96 steps). run.sh
+// exports each as an LP with gridd plan --export-lp and hands it to gridd
+// plan, cbc, HiGHS and glpsol.
 //
 // Usage: go run ./bench/optimizer -dir DIR [-sizes 10,100,1000,10000] [-seed 1]
 package main
@@ -17,7 +19,6 @@ import (
 	"strings"
 
 	"github.com/gridd/gridd"
-	"github.com/gridd/gridd/optimizer"
 	"github.com/gridd/gridd/optimizer/scengen"
 )
 
@@ -57,12 +58,6 @@ func run(dir, sizes string, seed uint64) error {
 		}
 		base := filepath.Join(dir, fmt.Sprintf("ev%d", n))
 		if err := write(base+".json", func(w io.Writer) error { return json.NewEncoder(w).Encode(s) }); err != nil {
-			return err
-		}
-		if err := write(base+".lp", func(w io.Writer) error { return optimizer.ExportLP(w, s, optimizer.Options{}) }); err != nil {
-			return err
-		}
-		if err := write(base+".mps", func(w io.Writer) error { return optimizer.ExportMPS(w, s, optimizer.Options{}) }); err != nil {
 			return err
 		}
 	}

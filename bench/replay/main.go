@@ -19,6 +19,7 @@ import (
 	"github.com/gridd/gridd"
 	"github.com/gridd/gridd/replay"
 	"github.com/gridd/gridd/site"
+	"github.com/gridd/gridd/storage/sqlite"
 )
 
 func main() {
@@ -29,14 +30,15 @@ func main() {
 	horizon := flag.String("horizon", "24h", "optimisation horizon (site.horizon)")
 	every := flag.Int("forecast-every", 1, "forecast every N cycles")
 	report := flag.String("report", "", "write each strategy's report into DIR/STRATEGY")
+	sqliteDir := flag.String("sqlite", "", "use the embedded SQLite store in this (empty) directory instead of the in-memory store")
 	flag.Parse()
-	if err := run(*days, *from, *chargers, *strategy, *horizon, *every, *report); err != nil {
+	if err := run(*days, *from, *chargers, *strategy, *horizon, *every, *report, *sqliteDir); err != nil {
 		fmt.Fprintln(os.Stderr, "replay-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(days int, fromS string, chargers int, strategies, horizon string, every int, report string) error {
+func run(days int, fromS string, chargers int, strategies, horizon string, every int, report, sqliteDir string) error {
 	data, err := gridd.Files.ReadFile(gridd.DemoConfigPath)
 	if err != nil {
 		return err
@@ -65,7 +67,16 @@ func run(days int, fromS string, chargers int, strategies, horizon string, every
 		t0 := time.Now()
 		c0 := cpuTime()
 		var ms runtime.MemStats
-		res, err := replay.Run(context.Background(), replay.Options{Config: cfg, History: h, From: from, To: to, Strategy: s, Sets: sets, ForecastEvery: every})
+		opts := replay.Options{Config: cfg, History: h, From: from, To: to, Strategy: s, Sets: sets, ForecastEvery: every}
+		if sqliteDir != "" {
+			st, err := sqlite.Open(context.Background(), filepath.Join(sqliteDir, s))
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			opts.Store = st
+		}
+		res, err := replay.Run(context.Background(), opts)
 		if err != nil {
 			return err
 		}

@@ -163,6 +163,13 @@ func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fiel
 		s.Close()
 		return nil, "", fmt.Errorf("register assets: %w", err)
 	}
+	// The kill switch, override leases, pins and reported sessions survive a restart.
+	sum, err := s.svc.RestoreState(ctx)
+	if err != nil {
+		s.Close()
+		return nil, "", err
+	}
+	log.Info("dispatch state", "restored", sum)
 	return s, where, nil
 }
 

@@ -6,13 +6,30 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/sim"
 )
+
+// addSimFaultFlag registers `gridd sim --faults SPEC` on fl. The returned function
+// applies the spec to a started simulator (call it after Start); a bad spec or an
+// unknown device is a usage error naming it.
+func addSimFaultFlag(fl *flag.FlagSet) func(*sim.Sim) error {
+	spec := fl.String("faults", "", "inject device faults: DEVICE=FAULT[,DEVICE=FAULT...] with FAULT one of none, no-answer, slow[:DELAY], exception, garbage, ignore-writes")
+	return func(s *sim.Sim) error {
+		fs, err := sim.ParseFaults(*spec)
+		if err == nil {
+			err = s.ApplyFaults(fs)
+		}
+		if err != nil {
+			return usageError{fmt.Errorf("--faults %q: %w", *spec, err)}
+		}
+		return nil
+	}
+}
 
 // cmdProfile runs "gridd profile check FILE...": it validates device profiles
 // (files, or builtin:NAME) and prints each one's points and planned reads.
@@ -62,7 +79,7 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func cmdProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "", "Modbus TCP endpoint HOST:PORT (IPv6 as [::1]:502)")
+	addr := fs.String("addr", "", "device endpoint: HOST:PORT for Modbus TCP (IPv6 as [::1]:502), or tls://, rtuovertcp://, rtu://, ascii:// (see docs/PROFILES.md)")
 	unit := fs.Int("unit", 1, "Modbus unit id 0..255")
 	timeout := fs.Duration("timeout", 2*time.Second, "timeout of each request")
 	if err := fs.Parse(args); err != nil {
@@ -81,10 +98,8 @@ func cmdProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *timeout <= 0:
 		return usageError{fmt.Errorf("--timeout %v: must be positive", *timeout)}
 	}
-	if _, port, err := net.SplitHostPort(*addr); err != nil {
-		return usageError{fmt.Errorf("--addr %q: want HOST:PORT (IPv6 as [::1]:502): %v", *addr, err)}
-	} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return usageError{fmt.Errorf("--addr %q: port must be in 1..65535", *addr)}
+	if _, err := fieldbus.ParseEndpoint(*addr); err != nil {
+		return usageError{fmt.Errorf("--addr %q: %v", *addr, err)}
 	}
 	dev, err := fieldbus.ProbeSunSpec(ctx, *addr, uint8(*unit), *timeout, newLogger(io.Discard, false))
 	if dev != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 )
@@ -171,5 +172,78 @@ func TestProbe(t *testing.T) {
 		if code, _, _ := runFieldbusCLI(t, args...); code != 2 {
 			t.Errorf("gridd %v: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// TestSimFaultFlag starts the demo site's simulator with --faults and polls it.
+func TestSimFaultFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(t *testing.T, got map[string]fieldbus.Reading)
+	}{
+		{"no faults", nil, "", func(t *testing.T, got map[string]fieldbus.Reading) {
+			for id, r := range got {
+				if r.Stale || r.Err != nil {
+					t.Errorf("%s: %v", id, r.Err)
+				}
+			}
+		}},
+		{"exception and garbage", []string{"--faults", "meter-sub=exception,meter-fa=garbage"}, "", func(t *testing.T, got map[string]fieldbus.Reading) {
+			if r := got["meter-sub"]; !errors.Is(r.Err, fieldbus.ErrServerDeviceFailure) {
+				t.Errorf("meter-sub: %v, want SERVER DEVICE FAILURE", r.Err)
+			}
+			if r := got["meter-fa"]; r.Err == nil {
+				t.Errorf("meter-fa with garbage registers decoded cleanly")
+			}
+		}},
+		{"unknown device", []string{"--faults", "nope=slow"}, `unknown device "nope"`, nil},
+		{"bad fault", []string{"--faults", "meter-sub=wobbly"}, `unknown fault "wobbly"`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fl := flag.NewFlagSet("sim", flag.ContinueOnError)
+			apply := addSimFaultFlag(fl)
+			if err := fl.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			cfg, profiles, err := loadSite("../../configs/demo-site.yaml", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := freePorts(cfg); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			log := slog.New(slog.DiscardHandler)
+			s, err := startSim(ctx, cfg, profiles, clock.Real{}, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Stop()
+			err = apply(s)
+			if tc.wantErr != "" {
+				var ue usageError
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &ue) {
+					t.Fatalf("err %v, want a usage error with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var devs []fieldbus.Device
+			for _, d := range cfg.Devices {
+				devs = append(devs, fieldbus.Device{Device: d, Profile: profiles[d.ID]})
+			}
+			p := fieldbus.NewPoller(devs, clock.Real{}, log)
+			defer p.Close()
+			got := map[string]fieldbus.Reading{}
+			for _, r := range p.Poll(ctx) {
+				got[r.DeviceID] = r
+			}
+			tc.check(t, got)
+		})
 	}
 }

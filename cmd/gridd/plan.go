@@ -22,7 +22,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fl := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	path := fl.String("scenario", "", "scenario JSON file (- for standard input)")
-	asJSON := fl.Bool("json", false, "print the whole plan as JSON")
+	asJSON := fl.Bool("json", false, "print the whole plan as (compact) JSON")
 	exportLP := fl.String("export-lp", "", "also write the LP in CPLEX LP format to `FILE`")
 	exportMPS := fl.String("export-mps", "", "also write the LP in free MPS format to `FILE`")
 	soft := fl.Bool("soft", false, "soft limits: return the least-violating plan and list the violations instead of failing as infeasible")
@@ -79,8 +79,9 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	plan, err := optimizer.Solve(ctx, scn, opts)
 	if *asJSON && plan != nil {
 		bw := bufio.NewWriterSize(stdout, 1<<16)
+		// Compact: a district-scale plan has millions of numbers (pipe
+		// through jq to read it).
 		enc := json.NewEncoder(bw)
-		enc.SetIndent("", "  ")
 		if eerr := enc.Encode(plan); eerr != nil {
 			return eerr
 		}

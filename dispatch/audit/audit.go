@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -130,6 +131,8 @@ func (l *Log) Append(ctx context.Context, ev storage.AuditEvent, text string, da
 			return ev, fmt.Errorf("audit: encode data of %s: %w", ev.Action, err)
 		}
 	}
+	// JSON would replace invalid UTF-8 in the stored text; hash what is stored.
+	text = strings.ToValidUTF8(text, "\uFFFD")
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.load(ctx); err != nil {

@@ -1,5 +1,6 @@
 // Package sim is a site simulator: it serves every device of a site config over
-// Modbus TCP on the device's endpoint, using the same profiles and codec as the
+// Modbus TCP (or RTU over TCP, or Modbus/TCP Security after SetTLS, as the device's
+// endpoint says) on the device's endpoint, using the same profiles and codec as the
 // poller, with simple physics. `gridd sim` and the demo run it; tests use it as the
 // real device on the other end of the wire.
 //
@@ -60,5 +61,16 @@
 // # Faults
 //
 // SetFault injects per-device faults at run time: FaultNoAnswer, FaultSlow,
-// FaultException, FaultGarbage and FaultIgnoreWrites; FaultNone clears.
+// FaultException, FaultGarbage and FaultIgnoreWrites; FaultNone clears. ParseFaults
+// reads the same as text ("pv=no-answer,load=slow:250ms,bess=exception", what
+// `gridd sim --faults` takes) and ApplyFaults sets it; a slow fault may carry its own
+// delay.
+//
+// # Framing
+//
+// simonvetter/modbus serves Modbus TCP and TLS. ServeRTU and ServeASCII serve any
+// modbus.RequestHandler (a Registers, say) with RTU or ASCII framing over a byte
+// stream, such as the master side of a pseudo-terminal standing in for a serial line;
+// ListenRTUOverTCP does RTU over TCP. ServeRegisters and ServeRegistersTLS serve a
+// fixed register image (SunSpec maps, benchmarks).
 package sim

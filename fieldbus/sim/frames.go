@@ -152,6 +152,9 @@ func exception(fc byte, err error) []byte {
 // handlePDU serves one request PDU (function code and data) for unit and returns the
 // response PDU; ok is false when no response is due (a broadcast write to unit 0).
 func handlePDU(h modbus.RequestHandler, unit byte, pdu []byte) (resp []byte, ok bool) {
+	if len(pdu) == 0 {
+		return nil, false
+	}
 	fc := pdu[0]
 	data := pdu[1:]
 	bad := func() ([]byte, bool) { return exception(fc, modbus.ErrIllegalDataValue), true }

@@ -20,6 +20,9 @@ func (srv *server) unit(id uint8) (*device, Fault, error) {
 	for {
 		s.mu.Lock()
 		f, ch, delay := d.fault, s.faultCh, s.slowDelay
+		if d.slow > 0 {
+			delay = d.slow
+		}
 		s.mu.Unlock()
 		switch f {
 		case FaultNoAnswer:

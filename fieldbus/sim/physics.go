@@ -14,6 +14,7 @@ type device struct {
 	prof *fieldbus.Profile
 
 	fault Fault
+	slow  time.Duration // FaultSlow delay of this device (0: the simulator's)
 
 	// pv, load: power source.
 	series      *series

@@ -1,6 +1,10 @@
 // Package pgtest gives tests a throwaway PostgreSQL database on the server that
 // ./scripts/test starts (GRIDD_TEST_PG_DSN). Without that variable the test is
 // skipped, unless GRIDD_REQUIRE_PG=1 (CI), where it fails: PostgreSQL tests must run.
+//
+// The TimescaleDB server that ./scripts/test starts in CI or with GRIDD_FULL=1
+// (scripts/lib/timescale.sh) is GRIDD_TEST_TS_DSN, required with GRIDD_REQUIRE_TS=1;
+// TimescaleDSN and FreshTimescaleDatabase are its counterparts.
 package pgtest
 
 import (
@@ -29,13 +33,28 @@ func ServerDSN(tb testing.TB) string {
 	return dsn
 }
 
+// TimescaleDSN returns GRIDD_TEST_TS_DSN, a PostgreSQL server with the timescaledb
+// extension available, skipping the test when it is unset unless GRIDD_REQUIRE_TS=1,
+// which makes it a failure.
+func TimescaleDSN(tb testing.TB) string {
+	tb.Helper()
+	dsn := os.Getenv("GRIDD_TEST_TS_DSN")
+	if dsn == "" {
+		if os.Getenv("GRIDD_REQUIRE_TS") == "1" {
+			tb.Fatal("GRIDD_TEST_TS_DSN is unset and GRIDD_REQUIRE_TS=1: TimescaleDB tests must run")
+		}
+		tb.Skip("GRIDD_TEST_TS_DSN is unset; skipping TimescaleDB tests (run ./scripts/test with GRIDD_FULL=1)")
+	}
+	return dsn
+}
+
 // WithDatabase returns dsn pointed at database name.
 func WithDatabase(tb testing.TB, dsn, name string) string {
 	tb.Helper()
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
-			tb.Fatalf("parse GRIDD_TEST_PG_DSN: %v", err)
+			tb.Fatalf("parse the test server DSN: %v", err)
 		}
 		u.Path = "/" + name
 		return u.String()
@@ -48,7 +67,18 @@ func WithDatabase(tb testing.TB, dsn, name string) string {
 // check that ordering does not depend on the collation.
 func FreshDatabase(tb testing.TB) string {
 	tb.Helper()
-	dsn := ServerDSN(tb)
+	return freshDatabaseOn(tb, ServerDSN(tb))
+}
+
+// FreshTimescaleDatabase is FreshDatabase on the TimescaleDB server (GRIDD_TEST_TS_DSN).
+// The database starts empty: the timescaledb extension is available, not yet created.
+func FreshTimescaleDatabase(tb testing.TB) string {
+	tb.Helper()
+	return freshDatabaseOn(tb, TimescaleDSN(tb))
+}
+
+func freshDatabaseOn(tb testing.TB, dsn string) string {
+	tb.Helper()
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		tb.Fatal(err)
@@ -57,7 +87,7 @@ func FreshDatabase(tb testing.TB) string {
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		tb.Fatalf("connect to GRIDD_TEST_PG_DSN: %v", err)
+		tb.Fatalf("connect to the test server: %v", err)
 	}
 	defer admin.Close(ctx)
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"); err != nil {

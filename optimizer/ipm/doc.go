@@ -1,6 +1,6 @@
 // Package ipm owns gridd's linear-programming solver: a primal-dual
-// interior-point method with Mehrotra's predictor-corrector, for models
-// described by optimizer/lp.
+// interior-point method with Mehrotra's predictor-corrector and Gondzio's
+// multiple centrality correctors, for models described by optimizer/lp.
 //
 // The model is first brought to the internal form
 //
@@ -11,8 +11,17 @@
 // Newton system through the normal equations A·Θ·Aᵀ·Δy = r with a sparse
 // Cholesky factorisation (optimizer/sparse): the fill-reducing ordering and
 // symbolic factorisation are computed once, the numeric factorisation every
-// iteration. Free columns receive a small primal regularisation; numerically
-// dependent rows are handled by the factorisation's pivot replacement.
+// iteration (in parallel over disjoint elimination subtrees, see
+// optimizer/sparse). A solve with the factor is refined iteratively while its
+// residual exceeds 1e-9 relative to the right-hand side. Free columns receive
+// a small primal regularisation; numerically dependent rows are handled by
+// the factorisation's pivot replacement.
+//
+// After the Mehrotra direction, up to two centrality correctors are tried
+// (complementarity products of the trial point are pushed into [0.1, 10]
+// times the centring target); a corrector is kept only when it lengthens the
+// steps. They stop once the gap is within 1000 times its tolerance, so the
+// final iterates approach the optimal face.
 //
 // Stopping rule (defaults): relative duality gap |p − d|/(1 + |p|) ≤ 1e-6;
 // primal infeasibility ≤ 1e-7, measured per row as |b_i − (Ax)_i| / (1 +

@@ -398,7 +398,7 @@ func (s *solver) residuals() {
 	for i := range s.rp {
 		s.rp[i] = p.b[i] - s.rp[i]
 	}
-	p.a.MulTransVec(s.rd, s.y)
+	mulTrans(p.a, s.rd, s.y)
 	rb := 0.0 // bound residuals, each relative to its own bound
 	comp := 0.0
 	s.dobj = floats.Dot(p.b, s.y)
@@ -603,15 +603,17 @@ func (s *solver) centralityCorrectors(target, ap, ad float64) (float64, float64)
 		tp := math.Min(1, ap+corrAspire)
 		td := math.Min(1, ad+corrAspire)
 		d := &s.cor
-		for j := 0; j < p.n; j++ {
-			s.txl[j], s.txu[j] = s.rxl[j], s.rxu[j]
-			if p.hasL[j] {
-				s.txl[j] += corr((s.xl[j] + tp*d.xl[j]) * (s.zl[j] + td*d.zl[j]))
+		forRange(p.n, func(_, lo, hi int) {
+			for j := lo; j < hi; j++ {
+				s.txl[j], s.txu[j] = s.rxl[j], s.rxu[j]
+				if p.hasL[j] {
+					s.txl[j] += corr((s.xl[j] + tp*d.xl[j]) * (s.zl[j] + td*d.zl[j]))
+				}
+				if p.hasU[j] {
+					s.txu[j] += corr((s.xu[j] + tp*d.xu[j]) * (s.zu[j] + td*d.zu[j]))
+				}
 			}
-			if p.hasU[j] {
-				s.txu[j] += corr((s.xu[j] + tp*d.xu[j]) * (s.zu[j] + td*d.zu[j]))
-			}
-		}
+		})
 		s.direction(&s.trial, s.txl, s.txu)
 		ap2, ad2 := s.stepLengths(&s.trial)
 		if ap2+ad2 < ap+ad+corrAccept*corrAspire {
@@ -658,67 +660,81 @@ func (s *solver) direction(d *direction, rxl, rxu []float64) {
 	rd, rl, ru, zl, zu := s.rd[:n], s.rl[:n], s.ru[:n], s.zl[:n], s.zu[:n]
 	ixl, ixu, theta, rhat, tmp := s.ixl[:n], s.ixu[:n], s.theta[:n], s.rhat[:n], s.tmpN[:n]
 	rxl, rxu = rxl[:n], rxu[:n]
-	for j := range rd {
-		r := rd[j] - (rxl[j]+zl[j]*rl[j])*ixl[j] + (rxu[j]-zu[j]*ru[j])*ixu[j]
-		rhat[j] = r
-		tmp[j] = theta[j] * r
-	}
+	forRange(n, func(_, lo, hi int) {
+		for j := lo; j < hi; j++ {
+			r := rd[j] - (rxl[j]+zl[j]*rl[j])*ixl[j] + (rxu[j]-zu[j]*ru[j])*ixu[j]
+			rhat[j] = r
+			tmp[j] = theta[j] * r
+		}
+	})
 	p.a.MulVec(d.y, s.tmpN)
 	for i := range d.y {
 		d.y[i] += s.rp[i]
 	}
 	s.ne.solve(d.y)
-	p.a.MulTransVec(d.x, d.y)
+	mulTrans(p.a, d.x, d.y)
 	mL, mU := s.mL[:n], s.mU[:n]
 	dX, dxl, dxu, dzl, dzu := d.x[:n], d.xl[:n], d.xu[:n], d.zl[:n], d.zu[:n]
-	for j := range dX {
-		dx := theta[j] * (dX[j] - rhat[j])
-		dX[j] = dx
-		a := (dx - rl[j]) * mL[j]
-		dzl[j] = (rxl[j] - zl[j]*a) * ixl[j]
-		dxl[j] = a
-		b := (ru[j] - dx) * mU[j]
-		dzu[j] = (rxu[j] - zu[j]*b) * ixu[j]
-		dxu[j] = b
-	}
+	forRange(n, func(_, lo, hi int) {
+		for j := lo; j < hi; j++ {
+			dx := theta[j] * (dX[j] - rhat[j])
+			dX[j] = dx
+			a := (dx - rl[j]) * mL[j]
+			dzl[j] = (rxl[j] - zl[j]*a) * ixl[j]
+			dxl[j] = a
+			b := (ru[j] - dx) * mU[j]
+			dzu[j] = (rxu[j] - zu[j]*b) * ixu[j]
+			dxu[j] = b
+		}
+	})
 }
 
 // stepLengths returns the largest primal and dual steps in [0, 1] keeping
 // the bound slacks and their duals non-negative.
 func (s *solver) stepLengths(d *direction) (ap, ad float64) {
-	ap, ad = 1, 1
 	p := s.p
 	hasL, hasU := p.hasL[:p.n], p.hasU[:p.n]
 	xl, xu, zl, zu := s.xl[:p.n], s.xu[:p.n], s.zl[:p.n], s.zu[:p.n]
 	dxl, dxu, dzl, dzu := d.xl[:p.n], d.xu[:p.n], d.zl[:p.n], d.zu[:p.n]
+	parts := numParts(p.n)
+	aps, ads := make([]float64, parts), make([]float64, parts)
 	// Plain comparisons: math.Min's NaN and signed-zero handling is slow,
 	// and a NaN here is caught by the objective check of the next
 	// iteration.
-	for j := range hasL {
-		if hasL[j] {
-			if v := dxl[j]; v < 0 {
-				if r := -xl[j] / v; r < ap {
-					ap = r
+	forRange(p.n, func(k, lo, hi int) {
+		ap, ad := 1.0, 1.0
+		for j := lo; j < hi; j++ {
+			if hasL[j] {
+				if v := dxl[j]; v < 0 {
+					if r := -xl[j] / v; r < ap {
+						ap = r
+					}
+				}
+				if v := dzl[j]; v < 0 {
+					if r := -zl[j] / v; r < ad {
+						ad = r
+					}
 				}
 			}
-			if v := dzl[j]; v < 0 {
-				if r := -zl[j] / v; r < ad {
-					ad = r
+			if hasU[j] {
+				if v := dxu[j]; v < 0 {
+					if r := -xu[j] / v; r < ap {
+						ap = r
+					}
+				}
+				if v := dzu[j]; v < 0 {
+					if r := -zu[j] / v; r < ad {
+						ad = r
+					}
 				}
 			}
 		}
-		if hasU[j] {
-			if v := dxu[j]; v < 0 {
-				if r := -xu[j] / v; r < ap {
-					ap = r
-				}
-			}
-			if v := dzu[j]; v < 0 {
-				if r := -zu[j] / v; r < ad {
-					ad = r
-				}
-			}
-		}
+		aps[k], ads[k] = ap, ad
+	})
+	ap, ad = 1, 1
+	for k := range aps {
+		ap = min(ap, aps[k])
+		ad = min(ad, ads[k])
 	}
 	return ap, ad
 }

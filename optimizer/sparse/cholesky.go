@@ -122,7 +122,7 @@ func NewCholesky(n int, colPtr, rowIdx []int) (*Cholesky, error) {
 		}
 	}
 	c.x = make([]float64, n)
-	c.schedule(runtime.GOMAXPROCS(0))
+	c.schedule(runtime.GOMAXPROCS(0), parallelMinWork)
 	return c, nil
 }
 
@@ -135,7 +135,7 @@ const parallelMinWork = 2e6
 // own subtree (its row pattern is a set of descendants), so subtrees can be
 // factored concurrently; rows outside the chosen subtrees form the top,
 // factored after them.
-func (c *Cholesky) schedule(workers int) {
+func (c *Cholesky) schedule(workers int, minWork float64) {
 	n := c.n
 	c.part, c.top = nil, nil
 	// Work of row k: Σ over its pattern j of the column length of j seen
@@ -157,7 +157,7 @@ func (c *Cholesky) schedule(workers int) {
 			c.top[k] = k
 		}
 	}
-	if workers < 2 || total < parallelMinWork {
+	if workers < 2 || total < minWork {
 		all()
 		return
 	}

@@ -10,4 +10,11 @@
 // to cancellation, marks a (numerically) dependent row; it is replaced by a
 // huge value so that the corresponding solution component is effectively
 // zero (the "Cholesky-infinity" modification used by interior-point codes).
+//
+// Row k of L only reads and writes the columns of its own elimination subtree,
+// so the numeric phase factors disjoint subtrees concurrently: the symbolic
+// phase splits the elimination forest into subtrees balanced over GOMAXPROCS
+// workers (when the estimated work exceeds 2·10⁶ flops) and factors the
+// remaining top rows afterwards. The factor is identical, bit for bit, to the
+// sequential one.
 package sparse

@@ -31,15 +31,32 @@ type Store struct {
 	pool        *pgxpool.Pool
 	log         *slog.Logger
 	hypertables bool
+	features    Features
+	opts        Options
+	stopJobs    context.CancelFunc // ends the retention job; nil when none runs
+	jobsDone    chan struct{}
 }
 
 var _ storage.Store = (*Store)(nil)
 
 // Open connects to the database at dsn (a postgres:// URL or key=value string), applies pending
 // migrations and logs which time layout the database uses. log may be nil (slog.Default()).
+// It is OpenWith with the zero Options: no retention.
 func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
+	return OpenWith(ctx, dsn, log, Options{})
+}
+
+// OpenWith is Open with options. After the migrations it reads the TimescaleDB license and
+// sets up compression, continuous aggregates and retention policies where the license allows
+// them, logging the path chosen for each (see Features). When retention is configured and the
+// server cannot enforce it, it starts gridd's own retention job, which Close stops.
+func OpenWith(ctx context.Context, dsn string, log *slog.Logger, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
+	}
+	opts, err := opts.validate()
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -67,7 +84,21 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	} else {
 		log.Info("storage: plain PostgreSQL tables with BRIN time indexes", "database", describe(cfg))
 	}
-	return &Store{pool: pool, log: log, hypertables: hyper}, nil
+	features, err := setUpFeatures(ctx, pool, hyper, opts, log)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("timescale: open %s: %w", describe(cfg), err)
+	}
+	s := &Store{pool: pool, log: log, hypertables: hyper, features: features, opts: opts}
+	if opts.Retention > 0 && !features.RetentionPolicy {
+		jobCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopJobs, s.jobsDone = cancel, make(chan struct{})
+		go func() {
+			defer close(s.jobsDone)
+			s.retentionLoop(jobCtx)
+		}()
+	}
+	return s, nil
 }
 
 // describe names the database without credentials.
@@ -79,8 +110,13 @@ func describe(cfg *pgxpool.Config) string {
 // (false: plain tables with BRIN time indexes).
 func (s *Store) Hypertables() bool { return s.hypertables }
 
-// Close closes the connection pool.
+// Close stops the retention job, if any, and closes the connection pool.
 func (s *Store) Close() error {
+	if s.stopJobs != nil {
+		s.stopJobs()
+		<-s.jobsDone
+		s.stopJobs = nil
+	}
 	s.pool.Close()
 	return nil
 }

@@ -176,9 +176,17 @@ func TestOpenRejectsBadDSN(t *testing.T) {
 }
 
 func TestLayout(t *testing.T) {
-	ctx := t.Context()
 	s := openFresh(t)
 	defer s.Close()
+	checkLayout(t, s)
+}
+
+// checkLayout checks that the time-series tables are hypertables (listed in
+// timescaledb_information.hypertables) exactly when timescaledb is installed, and plain tables
+// with one BRIN index otherwise.
+func checkLayout(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := t.Context()
 	var hyper bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')`).Scan(&hyper)
 	if err != nil {
@@ -311,9 +319,14 @@ func FuzzParseMigrationName(f *testing.F) {
 
 // TestViews checks that the dashboard views agree with the store's own queries.
 func TestViews(t *testing.T) {
-	ctx := t.Context()
 	s := openFresh(t)
 	defer s.Close()
+	checkViews(t, s)
+}
+
+func checkViews(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := t.Context()
 	t0 := time.Date(2025, 5, 1, 10, 2, 0, 0, time.UTC)
 	var batch []storage.Sample
 	for i := range 200 {

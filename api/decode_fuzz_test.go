@@ -1,0 +1,62 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+type sessionBody struct {
+	DeviceID  string   `json:"device_id"`
+	Arrival   *apiTime `json:"arrival"`
+	Departure *apiTime `json:"departure"`
+	EnergyKWh *float64 `json:"energy_kwh"`
+}
+
+// FuzzDecodeBody: any request body either decodes or gets a 400 JSON error whose field,
+// if named, is one of the struct's fields or an unknown field that occurs in the body.
+func FuzzDecodeBody(f *testing.F) {
+	for _, s := range []string{
+		`{"device_id":"ev-1","arrival":"2024-05-01T18:00:00Z","departure":"2024-05-01T22:00:00Z","energy_kwh":12}`,
+		`{"arrival":"soon"}`, `{"energy_kwh":"ten"}`, `{"x":1}`, `[]`, ``, `{"arrival":12}`, `{"device_id":"a"}{"b":1}`,
+	} {
+		f.Add(s)
+	}
+	known := map[string]bool{"device_id": true, "arrival": true, "departure": true, "energy_kwh": true}
+	f.Fuzz(func(t *testing.T, body string) {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/x", strings.NewReader(body))
+		var v sessionBody
+		if decodeBody(w, r, &v, false) {
+			if w.Code != 200 {
+				t.Fatalf("decoded but wrote %d", w.Code)
+			}
+			return
+		}
+		if w.Code != 400 {
+			t.Fatalf("status %d for %q", w.Code, body)
+		}
+		var e apiError
+		if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error == "" {
+			t.Fatalf("error body %q: %v", w.Body.String(), err)
+		}
+		if e.Field != "" && !known[e.Field] && !strings.Contains(string([]rune(body)), e.Field) {
+			t.Fatalf("field %q named for body %q", e.Field, body)
+		}
+	})
+}
+
+func TestAPITimeNamesField(t *testing.T) {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/x", strings.NewReader(`{"departure":"tomorrow"}`))
+	var v sessionBody
+	if decodeBody(w, r, &v, false) {
+		t.Fatal("decoded a bad time")
+	}
+	var e apiError
+	json.Unmarshal(w.Body.Bytes(), &e)
+	if e.Field != "departure" || !strings.Contains(e.Error, "RFC 3339") {
+		t.Fatalf("%+v", e)
+	}
+}

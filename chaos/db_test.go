@@ -1,0 +1,198 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gridd/gridd/storage"
+	"github.com/gridd/gridd/storage/spool"
+)
+
+// cluster is a PostgreSQL server of the test's own (binaries from GRIDD_TEST_PG_BIN,
+// exported by scripts/lib/pg.sh), so stopping it disturbs no other test.
+type cluster struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	port int
+	root bool
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	bin := os.Getenv("GRIDD_TEST_PG_BIN")
+	if bin == "" {
+		if os.Getenv("GRIDD_REQUIRE_PG") == "1" {
+			t.Fatal("GRIDD_TEST_PG_BIN is unset and GRIDD_REQUIRE_PG=1: the database outage scenario must run")
+		}
+		t.Skip("GRIDD_TEST_PG_BIN is unset; skipping the database outage scenario")
+	}
+	dir, err := os.MkdirTemp("", "gridd-chaos-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, bin: bin, dir: dir, root: os.Getuid() == 0}
+	t.Cleanup(func() {
+		c.run("pg_ctl", "-D", c.data(), "-m", "immediate", "stop")
+		os.RemoveAll(dir)
+	})
+	if c.root {
+		// PostgreSQL refuses to run as root: the cluster belongs to postgres.
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root needs a postgres user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.port = l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	if out, err := c.run("initdb", "-D", c.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8"); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	c.start()
+	return c
+}
+
+func (c *cluster) data() string { return filepath.Join(c.dir, "data") }
+
+func (c *cluster) dsn() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=2", c.port)
+}
+
+func (c *cluster) run(tool string, args ...string) ([]byte, error) {
+	name := filepath.Join(c.bin, tool)
+	if c.root {
+		args = append([]string{"-u", "postgres", "--", name}, args...)
+		name = "runuser"
+	}
+	return exec.Command(name, args...).CombinedOutput()
+}
+
+func (c *cluster) start() {
+	c.t.Helper()
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", c.port, c.dir)
+	if out, err := c.run("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.dir, "server.log"), "-w", "-o", opts, "start"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
+		c.t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+}
+
+func (c *cluster) stop() {
+	c.t.Helper()
+	if out, err := c.run("pg_ctl", "-D", c.data(), "-m", "fast", "-w", "stop"); err != nil {
+		c.t.Fatalf("pg_ctl stop: %v\n%s", err, out)
+	}
+}
+
+const dbOutageCycles = 5
+
+// TestDatabaseOutage stops PostgreSQL for 5 cycles while gridd keeps polling through
+// the spool (as `gridd run --db` does), restarts it, and proves that every poll's
+// telemetry and every audit event arrived exactly once.
+func TestDatabaseOutage(t *testing.T) {
+	pg := newCluster(t)
+	var sp *spool.Store
+	r := newRig(t, pg.dsn(), func(t *testing.T, dsn string) storage.Store {
+		inner := openTimescale(t, dsn)
+		var err error
+		sp, err = spool.New(inner, t.TempDir(), spool.Options{Log: quietLog(), WriteTimeout: 3 * time.Second, RetryInterval: 250 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { sp.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done; sp.Close() })
+		return sp
+	})
+	for i, o := range r.cycles(warmCycles) {
+		if o.err != nil || o.res.Schedule == nil {
+			t.Fatalf("warm-up cycle %d: err %v, run error %q", i, o.err, o.res.Run.Error)
+		}
+	}
+	pg.stop()
+	stoppedAt := time.Now()
+	var detectWall, maxWall time.Duration
+	detected, failedCycles, schedules, writes := -1, 0, 0, 0
+	var firstErr string
+	for i := range dbOutageCycles {
+		o := r.cycle()
+		maxWall = max(maxWall, o.wall)
+		if o.err != nil {
+			failedCycles++
+		}
+		if o.res != nil {
+			if o.res.Run.Error != "" && detected < 0 {
+				detected, detectWall, firstErr = i+1, time.Since(stoppedAt), o.res.Run.Error
+			}
+			if o.res.Schedule != nil {
+				schedules++
+			}
+			writes += len(o.res.Writes)
+		}
+	}
+	pending := sp.Stats().PendingRecords
+	if detected < 0 {
+		t.Errorf("the outage was not reported in any cycle")
+	}
+	if failedCycles > 0 {
+		t.Errorf("%d of %d outage cycles failed to take their telemetry", failedCycles, dbOutageCycles)
+	}
+	if pending == 0 {
+		t.Errorf("nothing was spooled during the outage")
+	}
+	pg.start()
+	startedAt := time.Now()
+	recovered := -1
+	var recoverWall time.Duration
+	for i := range maxCycles {
+		o := r.cycle()
+		if o.err == nil && o.res.Schedule != nil && o.res.Run.Error == "" {
+			recovered = i + 1
+			break
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for sp.Stats().PendingRecords > 0 {
+		if err := sp.Flush(t.Context()); err != nil && time.Now().After(deadline) {
+			t.Fatalf("flush after restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	recoverWall = time.Since(startedAt)
+	if recovered < 0 {
+		t.Errorf("no clean cycle within %d cycles of the restart", maxCycles)
+	}
+	r.cycles(afterCycles)
+	p := r.check()
+	st := sp.Stats()
+	if st.Refused != 0 || st.Rejected != 0 || st.Flushed != st.Spooled {
+		t.Errorf("spool stats %+v: want every spooled record flushed, none refused or rejected", st)
+	}
+	var runs int
+	if err := connect(t, pg.dsn()).QueryRow(t.Context(), `SELECT count(*) FROM cycle_runs`).Scan(&runs); err != nil {
+		t.Fatal(err)
+	}
+	happened := fmt.Sprintf("PostgreSQL stopped (pg_ctl stop -m fast) for %d cycles. Every cycle polled; telemetry and audit went to the spool (%d records pending at the end of the outage, %d spooled and flushed in all, 0 refused); no schedule could be made or looked up, so %d schedules and %d writes during the outage (devices kept the last setpoint; first error: %q); %d of %d cycle-run records stored (cycle runs are not spooled); slowest outage cycle %s",
+		dbOutageCycles, pending, st.Flushed, schedules, writes, firstErr, runs, r.polls, dur(maxWall))
+	record(t, row{order: 5, scenario: "database stopped for 5 cycles", happened: happened,
+		detect:  fmt.Sprintf("cycle %d of the outage (%s wall)", detected, dur(detectWall)),
+		recover: fmt.Sprintf("cycle %d after the restart; spool drained %s after the restart", recovered, dur(recoverWall)),
+		proof:   p.String()})
+}

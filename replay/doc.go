@@ -1,0 +1,45 @@
+// Package replay owns closed-loop backtests and what-if studies: it runs the
+// production dispatch cycle (dispatch.Service.RunCycle: poll, store, forecast,
+// optimise, propose, approve, write with read-back) in simulated time over a past
+// period, with the devices driven by recorded actuals, and scores the outcome.
+//
+// # Field
+//
+// Field is an in-process site that satisfies dispatch.Poller and dispatch.Writer
+// with the physics of fieldbus/sim (battery SoC with efficiencies and SoC limits, PV
+// capped by power_limit_kw, EV sessions that plug in at their recorded time, charge
+// uncontrolled at full power until dispatch writes a setpoint, and stop when the
+// recorded energy is delivered), integrated in whole steps, exactly within a step for
+// batteries and chargers. Polls return instantaneous values at the clock's time, as
+// the simulator's registers do; the per-step records hold step means.
+//
+// # History
+//
+// LoadHistory reads a directory: DEVICE_ID.csv per load or PV plant (recorded power,
+// used at its own timestamps) and ev_sessions.csv, else the bundled series a device's
+// sim section names, mapped by day of year onto the replayed period as fieldbus/sim
+// does. HistoryFromStore reads what a running site recorded. Both refuse a period the
+// data does not cover. Before the first cycle the recorded load and PV of the 36 days
+// before the period are written to the store, so forecasts see what production
+// would have seen and nothing later.
+//
+// # Strategies
+//
+// optimize uses optimizer.Solve on dispatch's forecast scenario (production).
+// baseline and rule replace only the solver: batteries idle, or a peak-shaving and
+// self-consumption rule; EVs at full power on arrival. hindsight solves the whole
+// period with the actual load, PV and EV sessions in day-long windows with a day of
+// look-ahead, chained by battery SoC, delivered EV energy and the peak so far, and
+// hands dispatch that plan. Every strategy runs through the same cycle, store and
+// field, so the KPIs compare like with like.
+//
+// # Reports
+//
+// Result.WriteReport writes kpis.json, steps.csv, report.html and the plots as SVG;
+// the same inputs give byte-identical files. Compare puts several reports side by
+// side and derives the cost of forecast error (optimize minus hindsight).
+//
+// replay imports dispatch, optimizer, forecast, storage, site and clock; only
+// cmd/gridd and bench/replay import it. Subpackage memstore is the in-memory store
+// a replay uses by default.
+package replay
