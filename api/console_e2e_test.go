@@ -39,7 +39,7 @@ func TestConsoleApproveInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
-	defer hs.Close()
+	t.Cleanup(hs.Close) // after the browser (cleanups run last-in first-out)
 
 	planned := math.NaN()
 	for _, sp := range r.sched.Setpoints {
@@ -141,7 +141,7 @@ func TestConsoleOperatorLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
-	defer hs.Close()
+	t.Cleanup(hs.Close) // after the browser (cleanups run last-in first-out)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	b := startBrowser(t, bin)

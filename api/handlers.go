@@ -357,6 +357,8 @@ func (s *Server) operatorStream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-s.closing:
+			return
 		case <-heartbeat.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
 			fl.Flush()

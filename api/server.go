@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gridd/gridd/dispatch"
@@ -34,6 +35,8 @@ type Server struct {
 	secure   bool
 	routes   []route
 	acks     *acks
+	closing  chan struct{}
+	once     sync.Once
 }
 
 // Options configure a Server.
@@ -90,7 +93,7 @@ func NewServer(svc *dispatch.Service, o Options) (*Server, error) {
 		svc: svc, log: o.Logger, mux: http.NewServeMux(), users: o.Users, open: o.Open, now: o.Now,
 		sessions: &sessions{ttl: o.SessionTTL, m: map[string]session{}},
 		limiter:  &limiter{max: o.LoginFailures, window: o.LoginWindow, fails: map[string][]time.Time{}},
-		secure:   o.SecureCookies, acks: &acks{m: map[int64]ack{}},
+		secure:   o.SecureCookies, acks: &acks{m: map[int64]ack{}}, closing: make(chan struct{}),
 	}
 	if o.Open {
 		s.log.Warn("api: authentication is disabled (open mode)")
@@ -98,6 +101,9 @@ func NewServer(svc *dispatch.Service, o Options) (*Server, error) {
 	s.register()
 	return s, nil
 }
+
+// Close ends the open event streams (call it when the HTTP server shuts down).
+func (s *Server) Close() { s.once.Do(func() { close(s.closing) }) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -216,8 +216,14 @@ func runFault(t *testing.T, r *rig, f fault) {
 	}
 	r.cycles(afterCycles)
 	p := r.check()
-	happened := fmt.Sprintf("%s. %d of the faulty devices' %d values were stored as good, the rest as stale/bad; a schedule was made in %d/%d fault cycles; %d/%d writes to healthy devices read back; slowest fault cycle %s",
-		f.describe, goodDuring, allDuring, dispatched, outageCycles, healthyWritten, healthyWanted, dur(maxWall))
+	var lostEvents, backEvents int64
+	conn := connect(t, r.dsn)
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE detail LIKE '%→ lost%'), count(*) FILTER (WHERE detail LIKE '%lost →%')
+		FROM audit_events WHERE action = 'device.comms' AND subject = ANY($1)`, subjects(f.victims)).Scan(&lostEvents, &backEvents); err != nil {
+		t.Fatal(err)
+	}
+	happened := fmt.Sprintf("%s. %d of the faulty devices' %d values were stored as good, the rest as stale/bad; %d comms-lost and %d comms-restored audit events; a schedule was made in %d/%d fault cycles; %d/%d writes to healthy devices read back; slowest fault cycle %s",
+		f.describe, goodDuring, allDuring, lostEvents, backEvents, dispatched, outageCycles, healthyWritten, healthyWanted, dur(maxWall))
 	if f.detect == nil && goodDuring > 0 {
 		t.Errorf("%s: %d values of a lost device stored as good", f.name, goodDuring)
 	}
@@ -225,4 +231,12 @@ func runFault(t *testing.T, r *rig, f fault) {
 		detect:  fmt.Sprintf("cycle %d after the fault (%s wall)", detected, dur(detectWall)),
 		recover: fmt.Sprintf("cycle %d after it cleared (%s wall)", recovered, dur(recoverWall)),
 		proof:   p.String()})
+}
+
+func subjects(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = "device:" + id
+	}
+	return out
 }

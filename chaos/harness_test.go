@@ -440,11 +440,11 @@ func (r *rig) cycles(n int) []cycleOutcome {
 // proof is what the invariant checks established.
 type proof struct {
 	polls, want, rows, distinct, missing, extra int
-	deviceWrites, storedWrites           int
-	outOfLimits, doubleStep              int
-	approved, staleProposals, unaudited  int
-	auditEvents                          int
-	auditOK                              bool
+	deviceWrites, storedWrites                  int
+	outOfLimits, doubleStep                     int
+	approved, staleProposals, unaudited         int
+	auditEvents                                 int
+	auditOK                                     bool
 	// known lists violations of a known, reported issue (see knownIssues).
 	known []string
 }

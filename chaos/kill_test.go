@@ -95,7 +95,6 @@ func waitFor(t *testing.T, p *griddProc, timeout time.Duration, what string, con
 	}
 }
 
-
 // TestKillMidCycle runs `gridd run --db` as a subprocess against the simulator and a
 // real PostgreSQL with a cycle every 2 s, kills it with SIGKILL at three points of a
 // cycle (after the telemetry insert, after the proposal insert, after the first setpoint

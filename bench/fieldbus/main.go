@@ -7,11 +7,12 @@
 //
 // serve listens on ports port..port+devices-1 of -host, each serving one simulated
 // device (unit 1) whose registers hold the -profile's points encoded with known
-// values. poll first runs the bare loop (one client per device, -workers goroutines
-// issuing the profile's planned reads without decoding) and gridd's Poller (same
-// workers, decoding every point; every value is then checked against the known one
-// outside the timed poll), round by round alternately after one warm-up round. It prints one JSON
-// object with both rates, CPU per round and the ratio. bench/fieldbus/run.sh wraps both.
+// values. poll runs a bare loop (one client per device, -workers goroutines issuing
+// the profile's planned reads without decoding) and gridd's Poller (same workers,
+// decoding every point; every value is then checked against the known one outside
+// the timed poll), round by round alternately after one warm-up round, -rounds times
+// -repeat rounds each. It prints one JSON object with both rates, the CPU per round
+// and the ratios. bench/fieldbus/run.sh wraps both processes.
 package main
 
 import (

@@ -191,6 +191,9 @@ func serveHTTP(addr string, h http.Handler, log *slog.Logger, certFile, keyFile 
 		return "", nil, fmt.Errorf("--listen %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if c, ok := h.(interface{ Close() }); ok {
+		srv.RegisterOnShutdown(c.Close) // ends long-lived event streams
+	}
 	if certFile != "" {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 		ln = tls.NewListener(ln, srv.TLSConfig)
@@ -264,6 +267,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fl.SetOutput(stderr)
 	cfgPath := fl.String("config", "", "site config file")
 	verbose := fl.Bool("v", false, "debug logging")
+	applyFaults := addSimFaultFlag(fl)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -280,6 +284,9 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer s.Stop()
+	if err := applyFaults(s); err != nil {
+		return err
+	}
 	for _, d := range cfg.Devices {
 		fmt.Fprintf(stdout, "sim: %-12s %-10s modbus tcp %s unit %d\n", d.ID, d.Kind, d.Endpoint, d.UnitID)
 	}

@@ -18,7 +18,7 @@ const usage = `gridd: microgrid dispatch and optimisation
 Usage:
   gridd demo [--cycles N] [--data-dir DIR] [--listen ADDR]   simulated demo site, embedded store, web console
   gridd run --config FILE [--db DSN] [--data-dir DIR] [--listen ADDR]   dispatch a real site
-  gridd sim --config FILE                                    serve a site's devices from the simulator
+  gridd sim --config FILE [--faults DEV=FAULT,...]          serve a site's devices from the simulator
   gridd config check FILE...                                 validate site configs and their profiles
   gridd plan --scenario FILE [--json]                        solve one optimisation scenario
   gridd migrate --db DSN                                     apply database migrations

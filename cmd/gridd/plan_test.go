@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -16,17 +17,17 @@ import (
 	"github.com/gridd/gridd/optimizer"
 )
 
-func callCmd(t *testing.T, cmd func(context.Context, []string, io2, io2) error, args ...string) (string, string, error) {
+func callCmd(t *testing.T, cmd func(context.Context, []string, io.Writer, io.Writer) error, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	err := cmd(context.Background(), args, &out, &errb)
 	return out.String(), errb.String(), err
 }
 
-type io2 = *bytes.Buffer
-
-func planCmd(ctx context.Context, args []string, o, e io2) error     { return cmdPlan(ctx, args, o, e) }
-func scenarioCmd(ctx context.Context, args []string, o, e io2) error { return cmdScenario(ctx, args, o, e) }
+var (
+	planCmd     = cmdPlan
+	scenarioCmd = cmdScenario
+)
 
 func genScenario(t *testing.T, dir string, args ...string) string {
 	t.Helper()
@@ -141,12 +142,10 @@ func TestPlanExportGLPK(t *testing.T) {
 
 func TestPlanSoftAndErrors(t *testing.T) {
 	dir := t.TempDir()
-	s := &optimizer.Scenario{}
 	data := `{"start":"2024-01-01T00:00:00Z","step_minutes":60,"steps":2,
 	  "grid":{"import_limit_kw":100,"export_limit_kw":100,"import_price":[0.1,0.1],"export_price":[0,0]},
 	  "nodes":[{"id":"root","parent":"","limit_kw":100},{"id":"feeder-a","parent":"root","limit_kw":10}],
 	  "loads":[{"id":"l","node":"feeder-a","forecast_kw":[4,13]}]}`
-	_ = s
 	file := filepath.Join(dir, "tight.json")
 	if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
 		t.Fatal(err)

@@ -570,8 +570,8 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 // the complementarity products of a trial point that the current direction
 // would reach into [betaMin, betaMax]·target.
 const (
-	maxCorrectors = 2
-	corrAspire    = 0.2 // aspired step increase
+	maxCorrectors = 4
+	corrAspire    = 0.3 // aspired step increase
 	corrAccept    = 0.1 // fraction of the aspired increase a corrector must gain
 	betaMin       = 0.1
 	betaMax       = 10

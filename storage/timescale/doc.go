@@ -19,6 +19,18 @@
 // Migration 0003 adds plain views for dashboards (telemetry_5m, telemetry_1h, schedule_costs,
 // cycle_runs_1h); docs/DATA.md documents the schema, the views and example queries.
 //
+// # Features by license
+//
+// After migrating, OpenWith reads SHOW timescaledb.license and enables each TimescaleDB
+// feature only where the license allows it (Features, decided by the license alone): on the
+// community edition ("timescale") telemetry compression with a policy, real-time continuous
+// aggregates replacing the telemetry_5m, telemetry_1h and cycle_runs_1h views (same names and
+// columns) with refresh policies, and retention policies when Options.Retention is set. On the
+// Apache-2 edition ("apache") and on plain PostgreSQL the views stay plain views, nothing is
+// compressed, and retention is gridd's own job (Store.EnforceRetention every
+// Options.RetentionEvery: drop_chunks on hypertables, DELETE on plain tables). The setup runs
+// under the migration lock, and the log says which path was chosen for each feature.
+//
 // # Site leases
 //
 // AcquireLease takes a site's lease: a session-level advisory lock (key LeaseKey(site)) on a

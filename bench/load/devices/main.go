@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -240,7 +241,7 @@ func run(ctx context.Context, cfgPath string, duration, warmup, interval time.Du
 func finish(res *result, pollMS []float64, maxGrowth float64) {
 	if len(pollMS) > 0 {
 		s := append([]float64(nil), pollMS...)
-		sortFloats(s)
+		slices.Sort(s)
 		res.PollMSMedian, res.PollMSMax = s[len(s)/2], s[len(s)-1]
 	}
 	start, end := float64(res.Start.HeapInuseKB), float64(res.End.HeapInuseKB)
@@ -250,12 +251,4 @@ func finish(res *result, pollMS []float64, maxGrowth float64) {
 	res.GoroutineDelta = res.End.Goroutines - res.Start.Goroutines
 	grewTooMuch := end-start > 1024 && (end-start)/start > maxGrowth
 	res.Pass = !grewTooMuch && res.GoroutineDelta >= -2 && res.GoroutineDelta <= 2 && res.End.StaleDevices == 0
-}
-
-func sortFloats(s []float64) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
