@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -118,6 +119,10 @@ type Profile struct {
 	ByteOrder   ByteOrder
 	WordOrder   WordOrder
 	Points      []Point
+	// Watchdog is the device's command watchdog: a device that receives no write
+	// for this long drops its setpoints to its own default. The Writer's keep-alive
+	// re-writes the last setpoints well inside it. Zero: the device has none.
+	Watchdog time.Duration
 	// Source is where the profile came from: a file path or "builtin:NAME".
 	Source string
 }
@@ -273,6 +278,7 @@ type rawProfile struct {
 	Description string     `yaml:"description"`
 	ByteOrder   string     `yaml:"byte_order"`
 	WordOrder   string     `yaml:"word_order"`
+	Watchdog    string     `yaml:"watchdog"`
 	Points      []rawPoint `yaml:"points"`
 }
 
@@ -503,6 +509,24 @@ func buildProfile(raw *rawProfile, e *profileErrors) *Profile {
 		p.Points = append(p.Points, pt)
 	}
 	checkOverlaps(p.Points, valid, e)
+	if raw.Watchdog != "" {
+		d, err := time.ParseDuration(raw.Watchdog)
+		switch {
+		case err != nil:
+			e.add("watchdog", raw.Watchdog, "not a duration (want e.g. \"60s\")")
+		case d < 3*time.Second || d > time.Hour:
+			e.add("watchdog", raw.Watchdog, "must be between 3s and 1h")
+		default:
+			p.Watchdog = d
+			writable := false
+			for i := range p.Points {
+				writable = writable || p.Points[i].Writable()
+			}
+			if !writable {
+				e.add("watchdog", raw.Watchdog, "set, but the profile has no writable point to keep alive")
+			}
+		}
+	}
 	return p
 }
 

@@ -150,6 +150,7 @@ func (srv *server) writeRegs(table fieldbus.RegisterTable, unit uint8, addr uint
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(s.clk.Now())
+	d.lastCmd = s.clk.Now()
 	for _, u := range ups {
 		switch {
 		case u.pt.Name == "setpoint_kw" && (d.cfg.Kind == site.KindBESS || d.cfg.Kind == site.KindEVCharger):

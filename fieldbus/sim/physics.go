@@ -49,6 +49,11 @@ type device struct {
 	// p0, p1 are the power at the start and end of the piece being integrated.
 	p0, p1 float64
 
+	// watchdog is the profile's command watchdog (0: none); lastCmd the time of the
+	// last write. When the watchdog runs out the device drops to its defaults.
+	watchdog time.Duration
+	lastCmd  time.Time
+
 	// written holds values of writable points without physics (a profile's own
 	// rw points beyond setpoint_kw and power_limit_kw).
 	written map[string]float64
@@ -136,8 +141,20 @@ func (d *device) evPower() float64 {
 	return 0
 }
 
-// settle applies what happens at the instant t: sessions plugging in or out.
+// settle applies what happens at the instant t: sessions plugging in or out, and a
+// command watchdog running out.
 func (d *device) settle(t time.Time) {
+	if d.watchdog > 0 && !d.lastCmd.IsZero() && !t.Before(d.lastCmd.Add(d.watchdog)) {
+		d.lastCmd = time.Time{}
+		switch d.cfg.Kind {
+		case site.KindBESS:
+			d.setpointKW = 0
+		case site.KindEVCharger:
+			d.setpointKW = d.evMaxCharge()
+		case site.KindPV:
+			d.limitKW = d.capKW
+		}
+	}
 	switch d.cfg.Kind {
 	case site.KindEVCharger:
 		if d.sess != nil && !t.Before(d.sess.end) {
@@ -160,6 +177,16 @@ func (d *device) settle(t time.Time) {
 // nextEvent returns the first instant after t at which the device's power stops
 // following its current linear or constant law (zero time: none before the next hour).
 func (d *device) nextEvent(t time.Time) time.Time {
+	e := d.nextPhysicsEvent(t)
+	if d.watchdog > 0 && !d.lastCmd.IsZero() {
+		if w := d.lastCmd.Add(d.watchdog); w.After(t) && (e.IsZero() || w.Before(e)) {
+			e = w
+		}
+	}
+	return e
+}
+
+func (d *device) nextPhysicsEvent(t time.Time) time.Time {
 	switch d.cfg.Kind {
 	case site.KindBESS:
 		p := d.bessPower()

@@ -146,7 +146,7 @@ func New(cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Cloc
 			fail("profile", c.Profile, fmt.Errorf("no resolved profile for device %s", c.ID))
 			continue
 		}
-		d := &device{cfg: c, prof: p, written: map[string]float64{}}
+		d := &device{cfg: c, prof: p, written: map[string]float64{}, watchdog: p.Watchdog}
 		if err := s.initDevice(d, ld, fail); err != nil {
 			continue
 		}
