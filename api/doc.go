@@ -18,6 +18,5 @@
 // 404 for an unknown id, 409 for a state conflict (approving a schedule that is no
 // longer proposed or whose deadline passed) and 429 for too many failed logins.
 //
-// New(svc, log) serves an open API without authentication, for tests and trusted
-// embedding only; NewServer with Users is what gridd run and gridd demo serve.
+// Every route needs a caller: there is no unauthenticated mode.
 package api

@@ -25,7 +25,7 @@ type principalKey struct{}
 // principal is the authenticated caller.
 type principal struct {
 	User
-	via string // "token", "session" or "open"
+	via string // "token" or "session"
 }
 
 func (p principal) actor() string { return "user:" + p.Name }
@@ -59,9 +59,6 @@ func (s *Server) chargers(p principal) (ids map[string]bool, all bool) {
 
 // authenticate finds the caller from a bearer token or a session cookie.
 func (s *Server) authenticate(r *http.Request) (principal, bool) {
-	if s.open {
-		return principal{User: User{Name: "api", Role: RoleAdmin}, via: "open"}, true
-	}
 	if tok, ok := bearer(r.Header.Get("Authorization")); ok {
 		if u, ok := s.users.ByToken(tok); ok {
 			return principal{User: u, via: "token"}, true

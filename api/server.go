@@ -28,7 +28,6 @@ type Server struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	users    *Users
-	open     bool
 	now      func() time.Time
 	sessions *sessions
 	limiter  *limiter
@@ -42,12 +41,8 @@ type Server struct {
 // Options configure a Server.
 type Options struct {
 	Logger *slog.Logger
-	// Users is the account store. Required unless Open.
+	// Users is the account store (required).
 	Users *Users
-	// Open disables authentication: every request acts as an admin, named by the
-	// request body's "user" field (or "api"). For tests and trusted embedding only;
-	// gridd run and gridd demo never serve an open API.
-	Open bool
 	// Now is the wall clock for sessions and login rate limiting (default time.Now).
 	Now func() time.Time
 	// SessionTTL is how long a console login lasts (default 12h).
@@ -60,22 +55,13 @@ type Options struct {
 	SecureCookies bool
 }
 
-// New returns an open (unauthenticated) Server for a dispatch service; see Options.Open.
-func New(svc *dispatch.Service, log *slog.Logger) *Server {
-	s, _ := NewServer(svc, Options{Logger: log, Open: true})
-	return s
-}
-
 // NewServer returns a Server.
 func NewServer(svc *dispatch.Service, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Users == nil && !o.Open {
-		return nil, errors.New("api: Users is required unless Open")
-	}
 	if o.Users == nil {
-		o.Users = NewUsers()
+		return nil, errors.New("api: Users is required")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -90,13 +76,10 @@ func NewServer(svc *dispatch.Service, o Options) (*Server, error) {
 		o.LoginWindow = 5 * time.Minute
 	}
 	s := &Server{
-		svc: svc, log: o.Logger, mux: http.NewServeMux(), users: o.Users, open: o.Open, now: o.Now,
+		svc: svc, log: o.Logger, mux: http.NewServeMux(), users: o.Users, now: o.Now,
 		sessions: &sessions{ttl: o.SessionTTL, m: map[string]session{}},
 		limiter:  &limiter{max: o.LoginFailures, window: o.LoginWindow, fails: map[string][]time.Time{}},
 		secure:   o.SecureCookies, acks: &acks{m: map[int64]ack{}}, closing: make(chan struct{}),
-	}
-	if o.Open {
-		s.log.Warn("api: authentication is disabled (open mode)")
 	}
 	s.register()
 	return s, nil
@@ -145,6 +128,7 @@ func (s *Server) register() {
 		{"POST", "/api/v1/logout", "end the console session", anyRole, nil, nil, s.logout},
 		{"GET", "/api/v1/me", "the authenticated user", anyRole, nil, nil, s.me},
 		{"GET", "/metrics", "Prometheus metrics (text exposition format)", readRoles, nil, nil, s.metrics},
+		{"GET", "/api/v1/sites", "the sites this server dispatches (one per gridd process)", readRoles, nil, nil, s.listSites},
 		{"GET", "/api/v1/site", "site, tariff summary, node tree", readRoles, nil, nil, s.getSite},
 		{"GET", "/api/v1/devices", "devices (an operator sees only its chargers)", anyRole, nil, nil, s.listDevices},
 		{"GET", "/api/v1/telemetry/latest", "latest value of every point (an operator sees only its chargers)", anyRole, nil, []string{"device"}, s.latestTelemetry},
@@ -209,14 +193,22 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getSite(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.siteJSON())
+}
+
+func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, []map[string]any{s.siteJSON()})
+}
+
+func (s *Server) siteJSON() map[string]any {
 	cfg := s.svc.Config()
-	writeJSON(w, http.StatusOK, map[string]any{
+	return map[string]any{
 		"name": cfg.Site.Name, "timezone": cfg.Site.Timezone, "cycle": cfg.Site.Cycle,
 		"step_minutes": int(cfg.Site.Step.D / time.Minute), "steps": cfg.Site.Steps(),
 		"currency": cfg.Tariff.Currency, "grid": cfg.Grid, "nodes": cfg.Nodes,
 		"auto_approve": cfg.Approval.Auto, "now": s.svc.Clock().Now(),
 		"approval_deadline": cfg.Approval.Deadline.D.String(), "safe_state": cfg.Approval.SafeState,
-	})
+	}
 }
 
 type deviceJSON struct {
@@ -396,12 +388,7 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 		}
 		p := from(r)
 		actor := p.actor()
-		if p.via == "open" {
-			actor = "api"
-			if req.User != "" {
-				actor = "user:" + req.User
-			}
-		} else if req.User != "" && req.User != p.Name {
+		if req.User != "" && req.User != p.Name {
 			fail(w, http.StatusBadRequest, "user", "user %q is not the authenticated user %q (leave it out)", req.User, p.Name)
 			return
 		}

@@ -13,6 +13,7 @@ import (
 // force), then back by 1 h 53 min (to a time between cycles already run, as an NTP
 // step correction would), and proves the invariants after each jump.
 func TestClockJumps(t *testing.T) {
+	requireChaos(t)
 	for _, jc := range []struct {
 		order int
 		name  string

@@ -106,6 +106,7 @@ const dbOutageCycles = 5
 // the spool (as `gridd run --db` does), restarts it, and proves that every poll's
 // telemetry and every audit event arrived exactly once.
 func TestDatabaseOutage(t *testing.T) {
+	requireChaos(t)
 	pg := newCluster(t)
 	var sp *spool.Store
 	r := newRig(t, pg.dsn(), func(t *testing.T, dsn string) storage.Store {

@@ -102,6 +102,7 @@ const (
 // normal (every device polled, every controllable device written and read back) soon
 // after the fault clears.
 func TestDeviceFaults(t *testing.T) {
+	requireChaos(t)
 	hungIn, hungOut := simFault(sim.FaultNoAnswer, "bess")
 	garbIn, garbOut := simFault(sim.FaultGarbage, "pv")
 	killIn, killOut := killFault("bess")

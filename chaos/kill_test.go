@@ -100,6 +100,7 @@ func waitFor(t *testing.T, p *griddProc, timeout time.Duration, what string, con
 // cycle (after the telemetry insert, after the proposal insert, after the first setpoint
 // write), restarts it each time, and then proves the invariants over everything stored.
 func TestKillMidCycle(t *testing.T) {
+	requireChaos(t)
 	if testing.Short() {
 		t.Skip("subprocess scenario")
 	}

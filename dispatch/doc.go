@@ -24,7 +24,8 @@
 // writes and auto-approval.
 //
 // Charging operators report sessions (ReportSession), which feed the next cycle, and
-// follow setpoint writes with Subscribe.
+// follow setpoint writes with Subscribe. The kill switch, overrides, pins and sessions
+// live in memory and are rebuilt from the audit log by RestoreState at start.
 //
 // The cycle is driven by a cron spec (robfig/cron) in real time, or step by step in
 // simulated time (RunSimulated) for the demo, replay and tests. All time comes from an

@@ -129,10 +129,25 @@ func TestApprovedSetpointReachesDevice(t *testing.T) {
 	before, _ := sm.State("bess")
 
 	// A dispatcher approves through the HTTP API.
-	srv := httptest.NewServer(api.New(svc, log))
+	users := api.NewUsers()
+	if err := users.Put(api.User{Name: "alice", Role: api.RoleDispatcher}, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	token, err := users.NewToken("alice", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler, err := api.NewServer(svc, api.Options{Logger: log, Users: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
 	defer srv.Close()
-	body, _ := json.Marshal(map[string]string{"user": "alice", "reason": "cheap hours"})
-	resp, err := http.Post(fmt.Sprintf("%s/api/v1/schedules/%d/approve", srv.URL, res.Schedule.ID), "application/json", bytes.NewReader(body))
+	body, _ := json.Marshal(map[string]string{"reason": "cheap hours"})
+	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/schedules/%d/approve", srv.URL, res.Schedule.ID), bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

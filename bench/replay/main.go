@@ -30,15 +30,16 @@ func main() {
 	horizon := flag.String("horizon", "24h", "optimisation horizon (site.horizon)")
 	every := flag.Int("forecast-every", 1, "forecast every N cycles")
 	report := flag.String("report", "", "write each strategy's report into DIR/STRATEGY")
+	extra := flag.String("set", "", "more what-if edits, comma-separated KEY=VALUE")
 	sqliteDir := flag.String("sqlite", "", "use the embedded SQLite store in this (empty) directory instead of the in-memory store")
 	flag.Parse()
-	if err := run(*days, *from, *chargers, *strategy, *horizon, *every, *report, *sqliteDir); err != nil {
+	if err := run(*days, *from, *chargers, *strategy, *horizon, *every, *report, *sqliteDir, *extra); err != nil {
 		fmt.Fprintln(os.Stderr, "replay-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(days int, fromS string, chargers int, strategies, horizon string, every int, report, sqliteDir string) error {
+func run(days int, fromS string, chargers int, strategies, horizon string, every int, report, sqliteDir, extra string) error {
 	data, err := gridd.Files.ReadFile(gridd.DemoConfigPath)
 	if err != nil {
 		return err
@@ -48,6 +49,9 @@ func run(days int, fromS string, chargers int, strategies, horizon string, every
 		return err
 	}
 	sets := []string{fmt.Sprintf("ev.chargers=%d", chargers), "site.horizon=" + horizon}
+	if extra != "" {
+		sets = append(sets, strings.Split(extra, ",")...)
+	}
 	cfg, err = replay.ApplySets(cfg, sets)
 	if err != nil {
 		return err

@@ -22,6 +22,8 @@ Usage:
   gridd config check FILE...                                 validate site configs and their profiles
   gridd plan --scenario FILE [--json]                        solve one optimisation scenario
   gridd migrate --db DSN                                     apply database migrations
+  gridd user add|token|list ...                              accounts for the API and console
+  gridd audit verify [--db DSN] [--data-dir DIR]             check the audit hash chain
   gridd backup --data-dir DIR --out FILE                     consistent copy of the embedded store (safe while running)
   gridd restore --data-dir DIR --from FILE [--force]         put a backup in place
   gridd profile check FILE|builtin:NAME...                   validate device profiles
@@ -65,6 +67,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdProfile(ctx, args[1:], stdout, stderr)
 	case "probe":
 		err = cmdProbe(ctx, args[1:], stdout, stderr)
+	case "user":
+		err = cmdUser(args[1:], stdout, stderr)
+	case "audit":
+		err = cmdAudit(ctx, args[1:], stdout, stderr)
 	case "backup":
 		err = cmdBackup(ctx, args[1:], stdout, stderr)
 	case "restore":

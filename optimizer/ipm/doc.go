@@ -17,7 +17,7 @@
 // a small primal regularisation; numerically dependent rows are handled by
 // the factorisation's pivot replacement.
 //
-// After the Mehrotra direction, up to two centrality correctors are tried
+// After the Mehrotra direction, up to three centrality correctors are tried
 // (complementarity products of the trial point are pushed into [0.1, 10]
 // times the centring target); a corrector is kept only when it lengthens the
 // steps. They stop once the gap is within 1000 times its tolerance, so the

@@ -570,7 +570,7 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 // the complementarity products of a trial point that the current direction
 // would reach into [betaMin, betaMax]·target.
 const (
-	maxCorrectors = 4
+	maxCorrectors = 3
 	corrAspire    = 0.3 // aspired step increase
 	corrAccept    = 0.1 // fraction of the aspired increase a corrector must gain
 	betaMin       = 0.1

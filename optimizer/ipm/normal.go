@@ -166,9 +166,7 @@ func (ne *normalEq) solve(rhs []float64) {
 	ne.chol.Solve(w)
 	resNorm := ne.residual(b, w)
 	tol := refineTol * (1 + maxAbs(b))
-	NSolve++
 	for step := 0; step < 2 && resNorm > tol; step++ {
-		NRefine++
 		copy(c, ne.res)
 		ne.chol.Solve(c)
 		for k := range w {
@@ -212,4 +210,3 @@ func maxAbs(v []float64) float64 {
 // refineTol is the relative residual below which a normal-equations solve
 // is not refined further.
 var refineTol = 1e-9
-var NSolve, NRefine int

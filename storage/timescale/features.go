@@ -9,6 +9,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -190,24 +191,30 @@ WITH NO DATA`)
 	return out
 }
 
+// querier is a pool or one connection.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // readLicense returns SHOW timescaledb.license.
-func readLicense(ctx context.Context, pool *pgxpool.Pool) (string, error) {
+func readLicense(ctx context.Context, q querier) (string, error) {
 	var license string
-	if err := pool.QueryRow(ctx, `SHOW timescaledb.license`).Scan(&license); err != nil {
+	if err := q.QueryRow(ctx, `SHOW timescaledb.license`).Scan(&license); err != nil {
 		return "", fmt.Errorf("show timescaledb.license: %w", err)
 	}
 	return license, nil
 }
 
 // readState reads the compression and continuous-aggregate state of the current schema.
-func readState(ctx context.Context, pool *pgxpool.Pool) (dbState, error) {
+func readState(ctx context.Context, q querier) (dbState, error) {
 	st := dbState{continuous: map[string]bool{}}
-	err := pool.QueryRow(ctx, `SELECT coalesce(bool_or(compression_enabled), false) FROM timescaledb_information.hypertables
+	err := q.QueryRow(ctx, `SELECT coalesce(bool_or(compression_enabled), false) FROM timescaledb_information.hypertables
 		WHERE hypertable_schema = current_schema() AND hypertable_name = 'telemetry'`).Scan(&st.compressionEnabled)
 	if err != nil {
 		return st, fmt.Errorf("read compression state: %w", err)
 	}
-	rows, err := pool.Query(ctx, `SELECT view_name FROM timescaledb_information.continuous_aggregates WHERE view_schema = current_schema()`)
+	rows, err := q.Query(ctx, `SELECT view_name FROM timescaledb_information.continuous_aggregates WHERE view_schema = current_schema()`)
 	if err != nil {
 		return st, fmt.Errorf("read continuous aggregates: %w", err)
 	}
@@ -246,7 +253,7 @@ func setUpFeatures(ctx context.Context, pool *pgxpool.Pool, hypertables bool, o 
 			return f, fmt.Errorf("take migration lock: %w", err)
 		}
 		err = func() error {
-			st, err := readState(ctx, pool)
+			st, err := readState(ctx, conn)
 			if err != nil {
 				return err
 			}
