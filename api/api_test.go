@@ -67,7 +67,7 @@ type rig struct {
 	now    *time.Time        // the server's wall clock for sessions and rate limits
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -79,7 +79,7 @@ func freePort(t *testing.T) int {
 
 // newRig starts a simulated site, a dispatch service with the embedded store, one
 // cycle, and an authenticated API server with one user per role (two operators).
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

@@ -315,10 +315,26 @@ func (l *limiter) blocked(key string, now time.Time) time.Duration {
 	return list[0].Add(l.window).Sub(now)
 }
 
+// limiterSweepAt is the number of keys above which fail drops every expired key, so
+// failed logins under ever new names or addresses cannot grow the table without bound.
+const limiterSweepAt = 4096
+
 func (l *limiter) fail(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.fails) >= limiterSweepAt {
+		for k := range l.fails {
+			l.prune(k, now)
+		}
+	}
 	l.fails[key] = append(l.prune(key, now), now)
+}
+
+// size returns the number of keys held (for tests).
+func (l *limiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.fails)
 }
 
 func (l *limiter) reset(key string) {

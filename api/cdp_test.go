@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -60,12 +61,20 @@ func startBrowser(t *testing.T, bin string) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	// Chromium's helper processes can still write into the profile after the main
+	// process is gone, so the profile lives in a directory this test removes itself,
+	// after the whole process group has been killed.
+	dir, err := os.MkdirTemp("", "gridd-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	errLog, _ := os.Create(filepath.Join(dir, "chromium.log"))
 	cmd := exec.Command(bin, "--headless=new", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
 		"--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
 		"--user-data-dir="+filepath.Join(dir, "profile"), "--window-size=1280,1500", "about:blank")
 	cmd.ExtraFiles = []*os.File{toChrome, fromChrome}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stdout, cmd.Stderr = errLog, errLog
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
@@ -76,9 +85,16 @@ func startBrowser(t *testing.T, bin string) *browser {
 	go b.readLoop(ourRead)
 	t.Cleanup(func() {
 		ourEnd.Close()
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the whole process group
 		_ = cmd.Wait()
 		errLog.Close()
+		for i := 0; i < 50; i++ {
+			if os.RemoveAll(dir) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("could not remove %s", dir)
 	})
 	return b
 }

@@ -32,6 +32,18 @@ func FuzzDecodeBody(f *testing.F) {
 			if w.Code != 200 {
 				t.Fatalf("decoded but wrote %d", w.Code)
 			}
+			// Strict: exactly one JSON value, nothing after it but white space.
+			dec := json.NewDecoder(strings.NewReader(body))
+			var first json.RawMessage
+			if err := dec.Decode(&first); err != nil || strings.TrimSpace(body[dec.InputOffset():]) != "" {
+				t.Fatalf("accepted %q: not exactly one JSON value (%v)", body, err)
+			}
+			return
+		}
+		if w.Code == 413 {
+			if len(body) <= MaxBodyBytes {
+				t.Fatalf("413 for a %d-byte body", len(body))
+			}
 			return
 		}
 		if w.Code != 400 {
@@ -45,6 +57,29 @@ func FuzzDecodeBody(f *testing.F) {
 			t.Fatalf("field %q named for body %q", e.Field, body)
 		}
 	})
+}
+
+func TestDecodeBodyStrict(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		code int
+	}{
+		{`{"device_id":"a"}`, 200},
+		{`{"device_id":"a"}` + " \n\t", 200},
+		{`{"device_id":"a"}{"device_id":"b"}`, 400},
+		{`{"device_id":"a"} x`, 400},
+		{`{"device_id":"a"}]`, 400},
+		{`{"device_id":"` + strings.Repeat("a", MaxBodyBytes) + `"}`, 413},
+		{`{"device_id":"a"}` + strings.Repeat(" ", MaxBodyBytes), 413},
+	} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/x", strings.NewReader(tc.body))
+		var v sessionBody
+		ok := decodeBody(w, r, &v, false)
+		if ok != (tc.code == 200) || w.Code != tc.code {
+			t.Errorf("body %.40q...: ok=%v code %d, want %d", tc.body, ok, w.Code, tc.code)
+		}
+	}
 }
 
 func TestAPITimeNamesField(t *testing.T) {

@@ -19,4 +19,13 @@
 // longer proposed or whose deadline passed) and 429 for too many failed logins.
 //
 // Every route needs a caller: there is no unauthenticated mode.
+//
+// Hardening: request bodies are strict JSON (one value, no unknown fields, no trailing
+// data) of at most MaxBodyBytes (413 beyond); every response carries a
+// Content-Security-Policy and the other browser hardening headers, API replies are
+// Cache-Control: no-store, and HSTS is sent under TLS. The operator event stream sets a
+// deadline per write (StreamWriteTimeout), so the HTTP server's WriteTimeout can stay
+// short for every other route. GET /api/v1/schedules/{id} shows the config and profile
+// hashes the schedule was made with (dispatch.ConfigHashes). docs/SECURITY.md maps each
+// control to its test.
 package api

@@ -323,6 +323,10 @@ func (s *Server) operatorSetpoints(w http.ResponseWriter, r *http.Request) {
 }
 
 // operatorStream sends the current setpoints, then every new one, as SSE events.
+// StreamWriteTimeout bounds each write of the operator event stream; the stream itself
+// has no overall deadline (the HTTP server's WriteTimeout does not apply to it).
+const StreamWriteTimeout = 30 * time.Second
+
 func (s *Server) operatorStream(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -338,10 +342,16 @@ func (s *Server) operatorStream(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusInternalServerError, "", "%v", err)
 		return
 	}
+	// The stream outlives the server's WriteTimeout: each write gets its own deadline
+	// instead, so a client that stops reading is dropped.
+	rc := http.NewResponseController(w)
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(StreamWriteTimeout)) }
+	deadline()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	send := func(x operatorSetpoint) {
+		deadline()
 		data, _ := json.Marshal(x)
 		fmt.Fprintf(w, "id: %d\nevent: setpoint\ndata: %s\n\n", x.ID, data)
 		fl.Flush()
@@ -360,6 +370,7 @@ func (s *Server) operatorStream(w http.ResponseWriter, r *http.Request) {
 		case <-s.closing:
 			return
 		case <-heartbeat.C:
+			deadline()
 			fmt.Fprint(w, ": keep-alive\n\n")
 			fl.Flush()
 		case x, ok := <-ch:

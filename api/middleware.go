@@ -107,12 +107,27 @@ func (s *Server) guard(rt route) http.Handler {
 	})
 }
 
-// decodeBody reads a strict JSON body into v. An empty body is allowed when
-// allowEmpty; otherwise it is an error.
+// decodeBody reads a strict JSON body into v: one JSON value, no unknown fields, no
+// trailing data, at most MaxBodyBytes. An empty body is allowed when allowEmpty;
+// otherwise it is an error.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
+	tooLarge := func(err error) bool {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			fail(w, http.StatusRequestEntityTooLarge, "", "request body is larger than %d bytes", mbe.Limit)
+			return true
+		}
+		return false
+	}
 	if err := dec.Decode(v); err != nil {
+		if tooLarge(err) {
+			return false
+		}
 		if errors.Is(err, io.EOF) && allowEmpty {
 			return true
 		}
@@ -121,6 +136,13 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 			return false
 		}
 		fail(w, http.StatusBadRequest, jsonField(err), "invalid JSON body: %v", err)
+		return false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil && tooLarge(err) {
+			return false
+		}
+		fail(w, http.StatusBadRequest, "", "invalid JSON body: data after the JSON value")
 		return false
 	}
 	return true
@@ -155,6 +177,19 @@ func failInvalid(w http.ResponseWriter, err error) {
 	fail(w, http.StatusInternalServerError, "", "%v", err)
 }
 
+// limitAddr is the client address a login rate limit counts against: the IPv4
+// address, or the /64 network of an IPv6 address (one host usually holds a whole /64).
+func limitAddr(r *http.Request) string {
+	ip := net.ParseIP(clientIP(r))
+	if ip == nil {
+		return clientIP(r)
+	}
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -162,6 +197,9 @@ func clientIP(r *http.Request) string {
 	}
 	return host
 }
+
+// maxUserName bounds the user name a login may give.
+const maxUserName = 128
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	var req struct {
@@ -175,12 +213,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "user", "user is required")
 		return
 	}
+	// Failed logins are audited under the name given: keep it short and printable.
+	if len(req.User) > maxUserName || strings.IndexFunc(req.User, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		fail(w, http.StatusBadRequest, "user", "user must be at most %d printable characters", maxUserName)
+		return
+	}
 	if req.Password == "" {
 		fail(w, http.StatusBadRequest, "password", "password is required")
 		return
 	}
 	now := s.now()
-	ipKey, userKey := "ip:"+clientIP(r), "user:"+req.User
+	ipKey, userKey := "ip:"+limitAddr(r), "user:"+req.User
 	wait := max(s.limiter.blocked(ipKey, now), s.limiter.blocked(userKey, now))
 	if wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))

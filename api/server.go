@@ -88,11 +88,35 @@ func NewServer(svc *dispatch.Service, o Options) (*Server, error) {
 // Close ends the open event streams (call it when the HTTP server shuts down).
 func (s *Server) Close() { s.once.Do(func() { close(s.closing) }) }
 
-// ServeHTTP implements http.Handler.
+// MaxBodyBytes is the largest request body the server reads; a larger one gets 413.
+const MaxBodyBytes = 64 << 10
+
+// contentSecurityPolicy admits only the console's own script, styles and API: no
+// inline script, no framing, no third-party origin. Inline style attributes stay
+// allowed for the chart legend.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// ServeHTTP implements http.Handler. Every response carries the security headers;
+// every request body is capped at MaxBodyBytes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	if s.secure {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -280,6 +304,9 @@ type scheduleJSON struct {
 	Reason        string               `json:"reason,omitempty"`
 	Setpoints     map[string][]float64 `json:"setpoints_kw,omitempty"`
 	Plan          json.RawMessage      `json:"plan,omitempty"`
+	// Config is the hash of the site config and of each device profile the schedule
+	// was made with (also inside plan.config).
+	Config *dispatch.ConfigHashes `json:"config,omitempty"`
 }
 
 func toJSON(sc *storage.Schedule, full bool) scheduleJSON {
@@ -304,6 +331,12 @@ func toJSON(sc *storage.Schedule, full bool) scheduleJSON {
 		}
 		if json.Valid(sc.Plan) {
 			out.Plan = sc.Plan
+			var doc struct {
+				Config *dispatch.ConfigHashes `json:"config"`
+			}
+			if json.Unmarshal(sc.Plan, &doc) == nil {
+				out.Config = doc.Config
+			}
 		}
 	}
 	return out

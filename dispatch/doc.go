@@ -3,6 +3,8 @@
 // propose a schedule, apply the approval policy, and write the setpoints of the current
 // step through the safety envelope (package safety) to the devices with read-back.
 // Every step is stored; every state change is a hash-chained audit event (dispatch/audit).
+// Every proposal records the hashes of the site config and of each device's profile in
+// force (ConfigHashes, HashConfig, HashProfile) in its plan and its schedule.propose event.
 //
 // Schedule lifecycle: a schedule is proposed, then approved (by a person or by the
 // auto-approve policy), rejected, expired (its approval deadline or horizon passed) or

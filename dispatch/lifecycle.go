@@ -28,6 +28,14 @@ type planDoc struct {
 	Plan     *optimizer.Plan     `json:"plan"`
 	Pins     []Pin               `json:"pins,omitempty"`
 	Policy   *PolicyResult       `json:"policy,omitempty"`
+	// Config identifies the site config and device profiles the schedule was made with.
+	Config *ConfigHashes `json:"config,omitempty"`
+}
+
+// proposeAudit is the data of a schedule.propose audit event.
+type proposeAudit struct {
+	InputHash string `json:"input_sha256"`
+	ConfigHashes
 }
 
 // PolicyResult is the auto-approve policy's verdict on one schedule.

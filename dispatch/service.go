@@ -43,6 +43,7 @@ type Solver func(ctx context.Context, s *optimizer.Scenario, opts optimizer.Opti
 // Service runs dispatch cycles for one site.
 type Service struct {
 	cfg        *site.Config
+	hashes     ConfigHashes
 	store      storage.Store
 	poller     Poller
 	writer     Writer
@@ -81,6 +82,13 @@ type Options struct {
 	// Envelope is the safety envelope every write passes; default: built from Config
 	// (device ratings and the safety sections).
 	Envelope *safety.Envelope
+	// Profiles are the device profiles in force by device ID; their hashes are recorded
+	// with every schedule. Devices missing here have their profile resolved from Config
+	// (fieldbus.CheckSite).
+	Profiles map[string]*fieldbus.Profile
+	// ConfigFileSHA256 is the SHA-256 (hex) of the config file's bytes, recorded with
+	// every schedule next to the hash of the parsed config (optional).
+	ConfigFileSHA256 string
 }
 
 // New returns a Service.
@@ -109,10 +117,14 @@ func New(o Options) (*Service, error) {
 		}
 		o.Envelope = env
 	}
+	hashes, err := computeHashes(o.Config, o.Profiles, o.ConfigFileSHA256)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: %w", err)
+	}
 	s := &Service{
 		cfg: o.Config, store: o.Store, poller: o.Poller, writer: o.Writer,
 		forecaster: o.Forecaster, solve: o.Solver, clock: o.Clock, log: o.Logger,
-		env: o.Envelope, auditLog: audit.New(o.Store),
+		env: o.Envelope, auditLog: audit.New(o.Store), hashes: hashes,
 		pluggedAt: map[string]time.Time{}, latest: map[string]fieldbus.Reading{},
 		pins: map[string]Pin{}, sessions: map[string]Session{}, subs: map[int]chan storage.SetpointWrite{},
 	}
@@ -279,11 +291,12 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 		}
 	}
 	sched.Setpoints = append(sched.Setpoints, pinSetpoints(pins, scn)...)
+	hashes := s.ConfigHashes()
 	pol, err := s.EvaluatePolicy(ctx, sched, plan, at)
 	if err != nil {
 		return nil, nil, fmt.Errorf("approval policy: %w", err)
 	}
-	planJSON, err := json.Marshal(planDoc{Scenario: scn, Plan: plan, Pins: pins, Policy: pol})
+	planJSON, err := json.Marshal(planDoc{Scenario: scn, Plan: plan, Pins: pins, Policy: pol, Config: &hashes})
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode plan: %w", err)
 	}
@@ -298,8 +311,9 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 		return nil, nil, fmt.Errorf("store schedule: %w", err)
 	}
 	sched.ID = id
-	s.audit(ctx, at, "system", "schedule.propose", fmt.Sprintf("schedule:%d", id),
-		fmt.Sprintf("objective %.2f %s, %d steps from %s, solver %s in %d iterations", plan.Objective, s.cfg.Tariff.Currency, scn.Steps, scn.Start.Format(time.RFC3339), plan.Status, plan.Iterations))
+	s.auditData(ctx, at, "system", "schedule.propose", fmt.Sprintf("schedule:%d", id),
+		fmt.Sprintf("objective %.2f %s, %d steps from %s, solver %s in %d iterations, config %.12s", plan.Objective, s.cfg.Tariff.Currency, scn.Steps, scn.Start.Format(time.RFC3339), plan.Status, plan.Iterations, hashes.ConfigSHA256),
+		proposeAudit{InputHash: sched.InputHash, ConfigHashes: hashes})
 	for _, o := range older {
 		if err := s.store.SetScheduleStatus(ctx, o.ID, storage.StatusProposed, storage.StatusSuperseded, "system", fmt.Sprintf("superseded by schedule %d", id), at); err == nil {
 			s.auditData(ctx, at, "system", "schedule.supersede", fmt.Sprintf("schedule:%d", o.ID), fmt.Sprintf("superseded by schedule %d", id), map[string]string{"from": string(storage.StatusProposed), "to": string(storage.StatusSuperseded)})

@@ -85,7 +85,7 @@ func same(t *testing.T, ctx context.Context, a, b storage.Store) {
 	}
 }
 
-// TestPgDumpRestore follows docs/DATA.md's backup guidance: pg_dump -Fc, then
+// TestPgDumpRestore follows docs/SECURITY.md's backup guidance: pg_dump -Fc, then
 // pg_restore into a new database, and gridd opens it with everything in place.
 func TestPgDumpRestore(t *testing.T) {
 	bin := os.Getenv("GRIDD_TEST_PG_BIN")

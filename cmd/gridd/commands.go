@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -142,7 +143,9 @@ func (s *stack) Close() {
 	}
 }
 
-func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Clock, f *serviceFlags, log *slog.Logger) (*stack, string, error) {
+// buildStack opens the store and builds the poller, writer and dispatch service;
+// cfgSHA256 is the SHA-256 of the config file's bytes, recorded with every schedule.
+func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fieldbus.Profile, cfgSHA256 string, clk clock.Clock, f *serviceFlags, log *slog.Logger) (*stack, string, error) {
 	st, where, err := openStore(ctx, f.db, f.dataDir, log)
 	if err != nil {
 		return nil, "", err
@@ -154,7 +157,8 @@ func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fiel
 	}
 	s.poller = fieldbus.NewPoller(devs, clk, log)
 	s.writer = fieldbus.NewWriter(devs, clk, log)
-	s.svc, err = dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: s.poller, Writer: s.writer, Clock: clk, Logger: log})
+	s.svc, err = dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: s.poller, Writer: s.writer, Clock: clk, Logger: log,
+		Profiles: profiles, ConfigFileSHA256: cfgSHA256})
 	if err != nil {
 		s.Close()
 		return nil, "", err
@@ -190,7 +194,13 @@ func serveHTTP(addr string, h http.Handler, log *slog.Logger, certFile, keyFile 
 	if err != nil {
 		return "", nil, fmt.Errorf("--listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts bound slow or idle clients; the operator event stream sets its own
+	// per-write deadline (api.StreamWriteTimeout) instead of WriteTimeout.
+	srv := &http.Server{
+		Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	if c, ok := h.(interface{ Close() }); ok {
 		srv.RegisterOnShutdown(c.Close) // ends long-lived event streams
 	}
@@ -219,6 +229,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	tlsCert := fl.String("tls-cert", "", "TLS certificate (PEM) for the API and console")
 	tlsKey := fl.String("tls-key", "", "TLS private key (PEM)")
 	usersFile := fl.String("users", "", "accounts file (default DATA-DIR/"+api.UsersFile+"; manage with gridd user)")
+	insecure := fl.Bool(insecureListenFlag, false, "allow plain HTTP on a non-loopback --listen address (credentials in clear text)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -226,10 +237,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{errors.New("--config is required")}
 	}
 	log := newLogger(stderr, f.verbose)
-	cfg, profiles, err := loadSite(*cfgPath, nil)
+	if err := checkListen(f.listen, *tlsCert != "", *insecure, log); err != nil {
+		return err
+	}
+	// The config is read once; the hash of exactly these bytes is recorded with
+	// every schedule.
+	cfgData, err := os.ReadFile(*cfgPath)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	cfg, profiles, err := loadSite(*cfgPath, cfgData)
 	if err != nil {
 		return err
 	}
+	cfgSHA256 := sha256Hex(cfgData)
 	if *usersFile == "" {
 		*usersFile = filepath.Join(f.dataDir, api.UsersFile)
 	}
@@ -240,7 +261,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if users.Len() == 0 {
 		log.Warn("no users: the API and console refuse every request; add one with gridd user add", "file", *usersFile)
 	}
-	st, where, err := buildStack(ctx, cfg, profiles, clock.Real{}, &f, log)
+	st, where, err := buildStack(ctx, cfg, profiles, cfgSHA256, clock.Real{}, &f, log)
 	if err != nil {
 		return err
 	}
@@ -341,6 +362,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfgPath := fl.String("config", "", "site config (default: the bundled demo site)")
 	tlsCert := fl.String("tls-cert", "", "TLS certificate (PEM) for the API and console")
 	tlsKey := fl.String("tls-key", "", "TLS private key (PEM)")
+	insecure := fl.Bool(insecureListenFlag, false, "allow plain HTTP on a non-loopback --listen address (credentials in clear text)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -348,6 +370,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{fmt.Errorf("--cycles %d: must not be negative", *cycles)}
 	}
 	log := newLogger(stderr, f.verbose)
+	if *cycles == 0 {
+		if err := checkListen(f.listen, *tlsCert != "", *insecure, log); err != nil {
+			return err
+		}
+	}
 	if *cycles > 0 && !f.verbose {
 		// The accelerated run prints one line per cycle; keep the log to warnings.
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -355,18 +382,22 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var cfg *site.Config
 	var profiles map[string]*fieldbus.Profile
 	var err error
+	var cfgData []byte
 	if *cfgPath != "" {
-		cfg, profiles, err = loadSite(*cfgPath, nil)
-	} else {
-		data, rerr := gridd.Files.ReadFile(gridd.DemoConfigPath)
-		if rerr != nil {
-			return rerr
+		if cfgData, err = os.ReadFile(*cfgPath); err != nil {
+			return fmt.Errorf("read config: %w", err)
 		}
-		cfg, profiles, err = loadSite(gridd.DemoConfigPath, data)
+		cfg, profiles, err = loadSite(*cfgPath, cfgData)
+	} else {
+		if cfgData, err = gridd.Files.ReadFile(gridd.DemoConfigPath); err != nil {
+			return err
+		}
+		cfg, profiles, err = loadSite(gridd.DemoConfigPath, cfgData)
 	}
 	if err != nil {
 		return err
 	}
+	cfgSHA256 := sha256Hex(cfgData)
 	if err := freePorts(cfg); err != nil {
 		return err
 	}
@@ -385,7 +416,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer s.Stop()
-	st, where, err := buildStack(ctx, cfg, profiles, clk, &f, log)
+	st, where, err := buildStack(ctx, cfg, profiles, cfgSHA256, clk, &f, log)
 	if err != nil {
 		return err
 	}

@@ -26,13 +26,16 @@ import (
 )
 
 type result struct {
-	Requests    int                `json:"requests"`
-	Errors      int                `json:"errors"`
-	ErrorKinds  map[string]int     `json:"error_kinds,omitempty"`
-	RateTarget  float64            `json:"rate_target_per_s"`
-	RateActual  float64            `json:"rate_actual_per_s"`
-	DurationS   float64            `json:"duration_s"`
-	LatencyMS   map[string]float64 `json:"latency_ms"`
+	Requests   int                `json:"requests"`
+	Errors     int                `json:"errors"`
+	ErrorKinds map[string]int     `json:"error_kinds,omitempty"`
+	RateTarget float64            `json:"rate_target_per_s"`
+	RateActual float64            `json:"rate_actual_per_s"`
+	DurationS  float64            `json:"duration_s"`
+	LatencyMS  map[string]float64 `json:"latency_ms"`
+	// SendLagMS is how late requests left the generator (a starved generator, not the
+	// server); it is part of LatencyMS.
+	SendLagMS   map[string]float64 `json:"send_lag_ms"`
 	PerPathP99  map[string]float64 `json:"p99_ms_by_path"`
 	P99LimitMS  float64            `json:"p99_limit_ms"`
 	Pass        bool               `json:"pass"`
@@ -66,9 +69,9 @@ func main() {
 }
 
 type sample struct {
-	path int
-	lat  time.Duration
-	err  string
+	path     int
+	lat, lag time.Duration
+	err      string
 }
 
 func run(base, user, password, token string, rate float64, duration time.Duration, paths []string, p99 time.Duration, maxInFlight int, timeout time.Duration) (*result, error) {
@@ -126,8 +129,9 @@ func run(base, user, password, token string, rate float64, duration time.Duratio
 		go func(i int, due time.Time) {
 			defer wg.Done()
 			pi := i % len(paths)
+			lag := time.Since(due)
 			err := get(client, base+paths[pi], token)
-			s := sample{path: pi, lat: time.Since(due)}
+			s := sample{path: pi, lat: time.Since(due), lag: lag}
 			if err != nil {
 				s.err = err.Error()
 			}
@@ -144,6 +148,7 @@ func run(base, user, password, token string, rate float64, duration time.Duratio
 	res := &result{Requests: n, RateTarget: rate, RateActual: float64(n) / elapsed.Seconds(), DurationS: elapsed.Seconds(),
 		ErrorKinds: map[string]int{}, PerPathP99: map[string]float64{}, P99LimitMS: ms(p99), Paths: paths, Concurrency: peak}
 	all := make([]time.Duration, 0, n)
+	lags := make([]time.Duration, 0, n)
 	byPath := make([][]time.Duration, len(paths))
 	for _, s := range samples {
 		if s.err != "" {
@@ -151,10 +156,13 @@ func run(base, user, password, token string, rate float64, duration time.Duratio
 			res.ErrorKinds[s.err]++
 		}
 		all = append(all, s.lat)
+		lags = append(lags, s.lag)
 		byPath[s.path] = append(byPath[s.path], s.lat)
 	}
 	slices.Sort(all)
 	res.LatencyMS = map[string]float64{"p50": ms(pct(all, 50)), "p90": ms(pct(all, 90)), "p99": ms(pct(all, 99)), "p999": ms(pct(all, 99.9)), "max": ms(all[len(all)-1])}
+	slices.Sort(lags)
+	res.SendLagMS = map[string]float64{"p50": ms(pct(lags, 50)), "p99": ms(pct(lags, 99)), "max": ms(lags[len(lags)-1])}
 	for i, l := range byPath {
 		slices.Sort(l)
 		res.PerPathP99[paths[i]] = ms(pct(l, 99))

@@ -9,8 +9,10 @@
 // After -warmup it forces a GC and records the live heap, the goroutine count and a
 // pprof heap profile (DIR/heap-start.pprof); it does the same at the end
 // (DIR/heap-end.pprof) and once a minute in between. It prints one JSON object; the
-// exit status is 1 when the heap grew by more than -max-growth (and 1 MiB), the
-// goroutine count changed by more than 2, or a poll saw a stale device.
+// exit status is 1 when the live heap grew by more than -max-growth (and 1 MiB) or the
+// goroutine count changed by more than 2. Stale device polls (a device that missed its
+// timeout) and polls longer than the interval are reported, not judged: on a loaded
+// machine they measure the machine.
 package main
 
 import (
@@ -20,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -244,11 +247,13 @@ func finish(res *result, pollMS []float64, maxGrowth float64) {
 		slices.Sort(s)
 		res.PollMSMedian, res.PollMSMax = s[len(s)/2], s[len(s)-1]
 	}
-	start, end := float64(res.Start.HeapInuseKB), float64(res.End.HeapInuseKB)
+	// The live heap after a forced GC (HeapAlloc) is the leak measure; HeapInuse moves
+	// with span reuse.
+	start, end := float64(res.Start.HeapAllocKB), float64(res.End.HeapAllocKB)
 	if start > 0 {
-		res.HeapGrowthPct = (end - start) / start * 100
+		res.HeapGrowthPct = math.Round((end-start)/start*1e4) / 100
 	}
 	res.GoroutineDelta = res.End.Goroutines - res.Start.Goroutines
 	grewTooMuch := end-start > 1024 && (end-start)/start > maxGrowth
-	res.Pass = !grewTooMuch && res.GoroutineDelta >= -2 && res.GoroutineDelta <= 2 && res.End.StaleDevices == 0
+	res.Pass = !grewTooMuch && res.GoroutineDelta >= -2 && res.GoroutineDelta <= 2
 }
