@@ -98,8 +98,14 @@ func OpenUsers(path string) (*Users, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for i, x := range doc.Users {
+		if x == nil {
+			return nil, fmt.Errorf("%s: users[%d]: null entry", path, i)
+		}
 		if !userName.MatchString(x.Name) || !ValidRole(x.Role) {
 			return nil, fmt.Errorf("%s: users[%d]: bad name %q or role %q", path, i, x.Name, x.Role)
+		}
+		if _, dup := u.users[x.Name]; dup {
+			return nil, fmt.Errorf("%s: users[%d]: user %q appears twice", path, i, x.Name)
 		}
 		u.users[x.Name] = x
 	}
@@ -229,6 +235,9 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("gridd-dummy-password"), B
 
 // ByToken returns the user owning an API token.
 func (u *Users) ByToken(tok string) (User, bool) {
+	if tok == "" {
+		return User{}, false
+	}
 	sum := sha256.Sum256([]byte(tok))
 	h := hex.EncodeToString(sum[:])
 	u.mu.Lock()

@@ -41,3 +41,23 @@ func TestLimitAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyTokenNeverAuthenticates: "Authorization: Bearer " with nothing after it
+// does not match even an account file that holds the SHA-256 of the empty string.
+func TestEmptyTokenNeverAuthenticates(t *testing.T) {
+	u := NewUsers()
+	empty := "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" // SHA-256("")
+	u.users["eve"] = &User{Name: "eve", Role: RoleAdmin, Tokens: []Token{{ID: "t", SHA256: empty}}}
+	for _, h := range []string{"Bearer ", "Bearer    ", "bearer \t"} {
+		tok, ok := bearer(h)
+		if !ok {
+			continue
+		}
+		if _, ok := u.ByToken(tok); ok {
+			t.Errorf("header %q authenticated", h)
+		}
+	}
+	if _, ok := u.ByToken(""); ok {
+		t.Error("empty token authenticated")
+	}
+}

@@ -25,8 +25,8 @@ func TestClockJumps(t *testing.T) {
 		t.Run(fmt.Sprintf("%+v", jc.jump), func(t *testing.T) {
 			r := newRig(t, pgtest.FreshDatabase(t), func(t *testing.T, dsn string) storage.Store { return openTimescale(t, dsn) })
 			for i, o := range r.cycles(warmCycles + 5) {
-				if o.err != nil || o.res.Schedule == nil {
-					t.Fatalf("warm-up cycle %d: err %v, run error %q", i, o.err, o.res.Run.Error)
+				if o.err != nil || o.res.Schedule == nil || o.res.Schedule.Status != storage.StatusApproved {
+					t.Fatalf("warm-up cycle %d: err %v, run error %q, schedule %+v", i, o.err, o.res.Run.Error, o.res.Schedule)
 				}
 			}
 			before := r.at.Add(-r.cfg.Site.Step.D)

@@ -123,8 +123,8 @@ func TestDatabaseOutage(t *testing.T) {
 		return sp
 	})
 	for i, o := range r.cycles(warmCycles) {
-		if o.err != nil || o.res.Schedule == nil {
-			t.Fatalf("warm-up cycle %d: err %v, run error %q", i, o.err, o.res.Run.Error)
+		if o.err != nil || o.res.Schedule == nil || o.res.Schedule.Status != storage.StatusApproved {
+			t.Fatalf("warm-up cycle %d: err %v, run error %q, schedule %+v", i, o.err, o.res.Run.Error, o.res.Schedule)
 		}
 	}
 	pg.stop()

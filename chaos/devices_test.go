@@ -128,8 +128,8 @@ func controllable(cfg *site.Config, id string) bool {
 
 func runFault(t *testing.T, r *rig, f fault) {
 	for i, o := range r.cycles(warmCycles) {
-		if o.err != nil || o.res.Schedule == nil || len(o.res.StaleDevices) > 0 {
-			t.Fatalf("warm-up cycle %d: err %v, stale %v, run error %q", i, o.err, o.res.StaleDevices, o.res.Run.Error)
+		if o.err != nil || o.res.Schedule == nil || o.res.Schedule.Status != storage.StatusApproved || len(o.res.StaleDevices) > 0 {
+			t.Fatalf("warm-up cycle %d: err %v, stale %v, run error %q, schedule %+v", i, o.err, o.res.StaleDevices, o.res.Run.Error, o.res.Schedule)
 		}
 	}
 	victim := map[string]bool{}

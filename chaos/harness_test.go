@@ -57,7 +57,6 @@ devices:
     timeout: 500ms
     profile: "builtin:bess"
     bess: {capacity_kwh: 200, min_soc_pct: 10, max_soc_pct: 95, max_charge_kw: 100, max_discharge_kw: 100, charge_efficiency: 0.95, discharge_efficiency: 0.95, wear_cost_per_kwh: 0.02}
-    safety: {min_kw: -80, max_kw: 80}
     sim: {initial_soc_pct: 50}
   - {id: pv, kind: pv, node: fa, endpoint: "EP3", unit_id: 1, timeout: 500ms, profile: "builtin:pv-inverter", pv: {capacity_kw: 150, curtailable: true}, sim: {series: "konstanz:pv"}}
   - {id: ev-1, kind: ev_charger, node: fa, endpoint: "EP4", unit_id: 1, timeout: 500ms, profile: "builtin:ev-charger", ev_charger: {max_charge_kw: 11, max_discharge_kw: 11, v2g_budget_kwh: 10}, sim: {series: trondheim, user: "Bl2-5"}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/gridd/gridd/optimizer"
@@ -322,57 +323,83 @@ func (hp *hindsightPlan) solve(ctx context.Context, s *optimizer.Scenario, _ opt
 	return pl, nil
 }
 
-// relaxLimits raises a node's limit (and the grid import limit) in a hindsight window
-// where the recorded load less the PV below the node exceeds it, to that net load: the
-// real site drew that much, a battery's energy may not cover hours of it, and the field
-// counts any violation for every strategy alike. Only such windows are relaxed.
+// relaxLimits handles steps of a hindsight window where the recorded load less the
+// PV below a node (or the whole site, against the grid import limit) exceeds the
+// limit: the real site drew that much, and a battery cannot be counted on to cover
+// hours of it. The excess is taken as unavoidable: it is removed from the window's
+// loads in those steps only (deepest nodes first), so the limits stay as configured
+// everywhere else, and the field still counts the violation, for every strategy
+// alike. Each such window gets a note.
 func relaxLimits(cfg *site.Config, scn *optimizer.Scenario, notes *[]string) {
+	parent := map[string]string{}
+	for _, n := range cfg.Nodes {
+		parent[n.ID] = n.Parent
+	}
 	under := func(node, root string) bool {
-		for n := node; n != ""; {
+		for n := node; n != ""; n = parent[n] {
 			if n == root {
 				return true
 			}
-			p := ""
-			for _, x := range cfg.Nodes {
-				if x.ID == n {
-					p = x.Parent
-				}
-			}
-			n = p
 		}
 		return false
 	}
-	need := func(root string) float64 {
-		worst := math.Inf(-1)
+	depth := func(n string) int {
+		d := 0
+		for ; parent[n] != ""; n = parent[n] {
+			d++
+		}
+		return d
+	}
+	type limit struct {
+		node string // "" = the grid connection
+		kw   float64
+		d    int
+	}
+	var limits []limit
+	for _, n := range scn.Nodes {
+		limits = append(limits, limit{n.ID, n.LimitKW, depth(n.ID)})
+	}
+	limits = append(limits, limit{"", scn.Grid.ImportLimitKW, -1})
+	sort.SliceStable(limits, func(a, b int) bool { return limits[a].d > limits[b].d })
+	root := cfg.Root()
+	for _, l := range limits {
+		sub := l.node
+		name := "node " + l.node
+		if sub == "" {
+			sub, name = root, "grid import"
+		}
+		steps, worst := 0, 0.0
 		for t := 0; t < scn.Steps; t++ {
 			v := 0.0
-			for _, l := range scn.Loads {
-				if under(l.Node, root) {
-					v += l.ForecastKW[t]
+			for _, ld := range scn.Loads {
+				if under(ld.Node, sub) {
+					v += ld.ForecastKW[t]
 				}
 			}
 			for _, p := range scn.PV {
-				if under(p.Node, root) {
+				if under(p.Node, sub) {
 					v -= p.ForecastKW[t]
 				}
 			}
-			worst = math.Max(worst, v)
+			excess := v - l.kw
+			if excess <= 0 {
+				continue
+			}
+			steps++
+			worst = math.Max(worst, excess)
+			for i := range scn.Loads {
+				ld := &scn.Loads[i]
+				if excess <= 0 || !under(ld.Node, sub) {
+					continue
+				}
+				cut := math.Min(excess, ld.ForecastKW[t])
+				ld.ForecastKW[t] -= cut
+				excess -= cut
+			}
 		}
-		return worst
-	}
-	for i := range scn.Nodes {
-		n := &scn.Nodes[i]
-		if w := need(n.ID); w > n.LimitKW {
-			*notes = append(*notes, fmt.Sprintf("%s: node %s limit %.1f kW raised to %.1f kW (recorded net load above it)",
-				scn.Start.Format("2006-01-02"), n.ID, n.LimitKW, w+1))
-			n.LimitKW = w + 1
-		}
-	}
-	if root := cfg.Root(); root != "" {
-		if w := need(root); w > scn.Grid.ImportLimitKW {
-			*notes = append(*notes, fmt.Sprintf("%s: grid import limit %.1f kW raised to %.1f kW (recorded net load above it)",
-				scn.Start.Format("2006-01-02"), scn.Grid.ImportLimitKW, w+1))
-			scn.Grid.ImportLimitKW = w + 1
+		if steps > 0 {
+			*notes = append(*notes, fmt.Sprintf("%s: %s: recorded net load above the %.1f kW limit in %d steps (by up to %.1f kW), taken as unavoidable",
+				scn.Start.Format("2006-01-02"), name, l.kw, steps, worst))
 		}
 	}
 }

@@ -493,31 +493,35 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 			return lp.Infeasible, nil
 		}
 
-		for j := 0; j < p.n; j++ {
-			t := 0.0
-			s.ixl[j], s.ixu[j] = 0, 0
-			if p.hasL[j] {
-				s.ixl[j] = 1 / s.xl[j]
-				t += s.zl[j] * s.ixl[j]
+		forRange(p.n, func(_, lo, hi int) {
+			for j := lo; j < hi; j++ {
+				t := 0.0
+				s.ixl[j], s.ixu[j] = 0, 0
+				if p.hasL[j] {
+					s.ixl[j] = 1 / s.xl[j]
+					t += s.zl[j] * s.ixl[j]
+				}
+				if p.hasU[j] {
+					s.ixu[j] = 1 / s.xu[j]
+					t += s.zu[j] * s.ixu[j]
+				}
+				if t == 0 {
+					t = freeReg
+				}
+				s.theta[j] = 1 / t
 			}
-			if p.hasU[j] {
-				s.ixu[j] = 1 / s.xu[j]
-				t += s.zu[j] * s.ixu[j]
-			}
-			if t == 0 {
-				t = freeReg
-			}
-			s.theta[j] = 1 / t
-		}
+		})
 		if err := s.ne.factor(s.theta, 0); err != nil {
 			return 0, fmt.Errorf("ipm: iteration %d: %w", s.iter, err)
 		}
 
 		// Predictor (affine-scaling) direction.
-		for j := 0; j < p.n; j++ {
-			s.aff.xl[j] = -s.xl[j] * s.zl[j] // used as rxl
-			s.aff.xu[j] = -s.xu[j] * s.zu[j] // used as rxu
-		}
+		forRange(p.n, func(_, lo, hi int) {
+			for j := lo; j < hi; j++ {
+				s.aff.xl[j] = -s.xl[j] * s.zl[j] // used as rxl
+				s.aff.xu[j] = -s.xu[j] * s.zu[j] // used as rxu
+			}
+		})
 		s.direction(&s.aff, s.aff.xl, s.aff.xu)
 		ap, ad := s.stepLengths(&s.aff)
 		muAff := 0.0
@@ -540,15 +544,17 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 
 		// Corrector: centring plus the second-order term.
 		rxl, rxu := s.rxl, s.rxu
-		for j := 0; j < p.n; j++ {
-			rxl[j], rxu[j] = 0, 0
-			if p.hasL[j] {
-				rxl[j] = sigma*s.mu - s.xl[j]*s.zl[j] - s.aff.xl[j]*s.aff.zl[j]
+		forRange(p.n, func(_, lo, hi int) {
+			for j := lo; j < hi; j++ {
+				rxl[j], rxu[j] = 0, 0
+				if p.hasL[j] {
+					rxl[j] = sigma*s.mu - s.xl[j]*s.zl[j] - s.aff.xl[j]*s.aff.zl[j]
+				}
+				if p.hasU[j] {
+					rxu[j] = sigma*s.mu - s.xu[j]*s.zu[j] - s.aff.xu[j]*s.aff.zu[j]
+				}
 			}
-			if p.hasU[j] {
-				rxu[j] = sigma*s.mu - s.xu[j]*s.zu[j] - s.aff.xu[j]*s.aff.zu[j]
-			}
-		}
+		})
 		s.direction(&s.cor, rxl, rxu)
 		ap, ad = s.stepLengths(&s.cor)
 		if s.gap > corrGapMin*s.opts.GapTol {
@@ -557,12 +563,14 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 		ap = math.Min(1, stepFactor*ap)
 		ad = math.Min(1, stepFactor*ad)
 		s.lastAP, s.lastAD = ap, ad
-		floats.AddScaled(s.x, ap, s.cor.x)
-		floats.AddScaled(s.xl, ap, s.cor.xl)
-		floats.AddScaled(s.xu, ap, s.cor.xu)
+		forRange(p.n, func(_, lo, hi int) {
+			floats.AddScaled(s.x[lo:hi], ap, s.cor.x[lo:hi])
+			floats.AddScaled(s.xl[lo:hi], ap, s.cor.xl[lo:hi])
+			floats.AddScaled(s.xu[lo:hi], ap, s.cor.xu[lo:hi])
+			floats.AddScaled(s.zl[lo:hi], ad, s.cor.zl[lo:hi])
+			floats.AddScaled(s.zu[lo:hi], ad, s.cor.zu[lo:hi])
+		})
 		floats.AddScaled(s.y, ad, s.cor.y)
-		floats.AddScaled(s.zl, ad, s.cor.zl)
-		floats.AddScaled(s.zu, ad, s.cor.zu)
 	}
 }
 
@@ -590,12 +598,16 @@ func (s *solver) centralityCorrectors(target, ap, ad float64) (float64, float64)
 		return ap, ad
 	}
 	lo, hi := betaMin*target, betaMax*target
+	// corr(v) moves a product v into [lo, hi], by at most hi downwards.
 	corr := func(v float64) float64 {
-		switch {
-		case v < lo:
+		if v < lo {
 			return lo - v
-		case v > hi:
-			return math.Max(hi-v, -hi)
+		}
+		if v > hi {
+			if d := hi - v; d > -hi {
+				return d
+			}
+			return -hi
 		}
 		return 0
 	}

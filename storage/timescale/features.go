@@ -147,8 +147,8 @@ func interval(d time.Duration) string {
 }
 
 // featureSQL returns the statements that bring a database in state st to features f under
-// options o. Every statement is idempotent given st; they run one by one, outside a
-// transaction. Nothing is generated for a feature the license does not allow.
+// options o. Every statement is idempotent given st; they run one by one, each in its own
+// (implicit) transaction. Nothing is generated for a feature the license does not allow.
 func featureSQL(f Features, st dbState, o Options) []string {
 	var out []string
 	if f.Compression {
@@ -162,9 +162,10 @@ func featureSQL(f Features, st dbState, o Options) []string {
 	if f.ContinuousAggregates {
 		for _, a := range aggregates {
 			if !st.continuous[a.name] {
-				out = append(out,
-					`DROP VIEW IF EXISTS `+a.name,
-					`CREATE MATERIALIZED VIEW `+a.name+` WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+				// One statement string, so one implicit transaction: the plain view is never
+				// lost when its replacement cannot be created.
+				out = append(out, `DROP VIEW IF EXISTS `+a.name+`;
+CREATE MATERIALIZED VIEW `+a.name+` WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
 `+a.query+`
 WITH NO DATA`)
 			}
