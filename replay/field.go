@@ -23,6 +23,9 @@ type StepRecord struct {
 	EVKW                     float64 // EV chargers (+ charging)
 	GridKW                   float64 // root node net: + import, − export
 	SoCKWh                   float64 // batteries' energy at the end of the step
+	// BESSThroughputKW is Σ|power| over the batteries; BESSWearCost their wear cost
+	// (throughput × wear_cost_per_kwh × step hours).
+	BESSThroughputKW, BESSWearCost float64
 	// Violations names every limit exceeded in this step.
 	Violations []string
 }
@@ -273,6 +276,8 @@ func (f *Field) integrateStep() error {
 			}
 			fd.avgKW = p * frac
 			rec.BESSKW += fd.avgKW
+			rec.BESSThroughputKW += math.Abs(fd.avgKW)
+			rec.BESSWearCost += math.Abs(fd.avgKW) * dtH * b.WearCostPerKWh
 			rec.SoCKWh += fd.socKWh
 		case site.KindEVCharger:
 			fd.avgKW = 0

@@ -83,7 +83,8 @@ func computeKPIs(cfg *site.Config, r *Result) KPIs {
 		k.PVCurtailedKWh += (s.PVAvailKW - s.PVKW) * dt
 		k.EVEnergyKWh += s.EVKW * dt
 		consKWh += (s.LoadKW + math.Max(s.EVKW, 0)) * dt
-		k.BatteryThroughputKWh += math.Abs(s.BESSKW) * dt
+		k.BatteryThroughputKWh += s.BESSThroughputKW * dt
+		k.BatteryWearCost += s.BESSWearCost
 		if len(s.Violations) > 0 {
 			k.LimitViolationSteps++
 			for _, v := range s.Violations {
@@ -94,7 +95,6 @@ func computeKPIs(cfg *site.Config, r *Result) KPIs {
 		}
 	}
 	k.DemandCharge = k.PeakImportKW * cfg.Tariff.DemandChargePerKW
-	k.BatteryWearCost = k.BatteryThroughputKWh * r.wearPerKWh
 	if k.PVKWh > 0 {
 		k.SelfConsumptionPct = 100 * math.Max(0, math.Min(1, (k.PVKWh-k.ExportKWh)/k.PVKWh))
 	}

@@ -43,7 +43,9 @@ type Options struct {
 	// Sets are the what-if edits already applied to Config (for the report).
 	Sets []string
 	// Store receives telemetry, forecasts, schedules and writes like production; nil
-	// means a fresh in-memory store (pruned as the replay goes, memory stays bounded).
+	// means a fresh in-memory store. An in-memory store (given or not) is pruned as
+	// the replay goes so memory stays bounded: data older than the forecasts' 36-day
+	// window, records older than a day.
 	Store  storage.Store
 	Logger *slog.Logger
 	// ForecastEvery > 1 computes each load and PV forecast only every ForecastEvery
@@ -76,7 +78,6 @@ type Result struct {
 
 	fcLoad, fcPV errAcc
 	capKWh       float64
-	wearPerKWh   float64
 }
 
 // errAcc accumulates forecast errors.
@@ -143,7 +144,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for _, d := range cfg.Devices {
 		if d.Kind == site.KindBESS {
 			res.capKWh += d.BESS.CapacityKWh * (d.BESS.MaxSoCPct - d.BESS.MinSoCPct) / 100
-			res.wearPerKWh = d.BESS.WearCostPerKWh // one rate per site in the KPIs
 		}
 	}
 	if err := writeWarmup(ctx, st, cfg, o.History, o.From); err != nil {

@@ -304,14 +304,21 @@ func ValidateRange(from, to time.Time) error {
 	if err := checkTime("from", from); err != nil {
 		return err
 	}
-	if err := checkTime("to", to); err != nil {
-		return err
+	// to is exclusive: the end of year 9999 is a valid bound, so every storable time
+	// can be queried.
+	if !to.Equal(rangeEnd) {
+		if err := checkTime("to", to); err != nil {
+			return err
+		}
 	}
 	if from.After(to) {
 		return invalid("range from %s is after to %s", from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano))
 	}
 	return nil
 }
+
+// rangeEnd is the latest exclusive upper bound of a range query.
+var rangeEnd = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // ValidateStatusChange checks the arguments of SetScheduleStatus.
 func ValidateStatusChange(id int64, from, to ScheduleStatus, actor, reason string, at time.Time) error {

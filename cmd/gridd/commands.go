@@ -71,8 +71,17 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) error {
 
 // openStore opens PostgreSQL/TimescaleDB when dsn is set, else the embedded store in dataDir.
 func openStore(ctx context.Context, dsn, dataDir string, log *slog.Logger) (storage.Store, string, error) {
+	return openStoreWith(ctx, dsn, dataDir, 0, log)
+}
+
+// openStoreWith is openStore with a retention period for PostgreSQL/TimescaleDB
+// (TimescaleDB's retention policy where its license allows, gridd's own job otherwise).
+func openStoreWith(ctx context.Context, dsn, dataDir string, retention time.Duration, log *slog.Logger) (storage.Store, string, error) {
+	if retention != 0 && dsn == "" {
+		return nil, "", usageError{errors.New("--retention needs --db (the embedded store keeps everything; use gridd backup)")}
+	}
 	if dsn != "" {
-		db, err := timescale.Open(ctx, dsn, log)
+		db, err := timescale.OpenWith(ctx, dsn, log, timescale.Options{Retention: retention})
 		if err != nil {
 			return nil, "", fmt.Errorf("open database: %w", err)
 		}
@@ -114,6 +123,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 type serviceFlags struct {
 	dataDir, listen, db string
 	verbose             bool
+	retention           time.Duration
 }
 
 func (f *serviceFlags) register(fl *flag.FlagSet) {
@@ -121,6 +131,7 @@ func (f *serviceFlags) register(fl *flag.FlagSet) {
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP API and console address")
 	fl.StringVar(&f.db, "db", "", "PostgreSQL/TimescaleDB DSN; default: the embedded store")
 	fl.BoolVar(&f.verbose, "v", false, "debug logging")
+	fl.DurationVar(&f.retention, "retention", 0, "with --db: keep telemetry, forecasts and cycle runs this long, e.g. 8760h (0 = forever)")
 }
 
 // stack is everything a running site needs.
@@ -146,7 +157,7 @@ func (s *stack) Close() {
 // buildStack opens the store and builds the poller, writer and dispatch service;
 // cfgSHA256 is the SHA-256 of the config file's bytes, recorded with every schedule.
 func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fieldbus.Profile, cfgSHA256 string, clk clock.Clock, f *serviceFlags, log *slog.Logger) (*stack, string, error) {
-	st, where, err := openStore(ctx, f.db, f.dataDir, log)
+	st, where, err := openStoreWith(ctx, f.db, f.dataDir, f.retention, log)
 	if err != nil {
 		return nil, "", err
 	}

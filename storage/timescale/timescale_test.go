@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -365,6 +366,21 @@ func checkViews(t *testing.T, s *Store) {
 		if len(want) < 2 || !slices.Equal(got, want) {
 			t.Fatalf("%s:\n got  %+v\n want %+v", v.view, got, want)
 		}
+	}
+	// docs/DATA.md's peak query from the 5-minute rollup gives the 15-minute means of the raw rows.
+	var fromRollup, fromRaw float64
+	if err := s.pool.QueryRow(ctx, `SELECT max(mean_kw) FROM (
+			SELECT date_bin(interval '15 minutes', bucket, timestamptz '1970-01-01') AS b15, sum(mean * samples) / sum(samples) AS mean_kw
+			FROM telemetry_5m WHERE device_id = 'meter-root' AND point = 'active_power_kw' GROUP BY 1) q`).Scan(&fromRollup); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT max(mean) FROM (
+			SELECT date_bin(interval '15 minutes', time, timestamptz '1970-01-01') AS b15, avg(value) AS mean
+			FROM telemetry WHERE device_id = 'meter-root' AND point = 'active_power_kw' AND quality = 'good' GROUP BY 1) q`).Scan(&fromRaw); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(fromRollup-fromRaw) > 1e-9 {
+		t.Fatalf("15-minute peak from telemetry_5m %v, from telemetry %v", fromRollup, fromRaw)
 	}
 	id, err := s.InsertSchedule(ctx, &storage.Schedule{CreatedAt: t0, Start: t0, StepMinutes: 15, Steps: 1, Status: storage.StatusProposed,
 		CostBreakdown: map[string]float64{"energy": 12.5, "demand": 3}})
