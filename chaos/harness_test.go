@@ -469,8 +469,6 @@ type proof struct {
 // but not yet fixed, by check name. They are logged and shown in the results table;
 // with GRIDD_CHAOS_STRICT=1 they fail the test like any other violation.
 var knownIssues = map[string]string{
-	"unaudited": "a SIGKILL between a schedule's status change and its audit event leaves the change unaudited (dispatch writes the two separately)",
-	"approved": "after a backward clock jump, approving a schedule does not supersede an approved schedule created at a later clock time (dispatch supersedes only approved schedules created at or before the new time)",
 }
 
 // violate fails the test, unless the violation is a known issue and the run is not strict.

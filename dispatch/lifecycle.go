@@ -158,7 +158,7 @@ func (s *Service) expire(ctx context.Context, sc *storage.Schedule, why string, 
 
 // expireProposals moves proposals past their deadline to expired.
 func (s *Service) expireProposals(ctx context.Context, at time.Time) {
-	list, err := s.store.ListSchedules(ctx, storage.Epoch, at.Add(storage.TimePrecision), storage.StatusProposed)
+	list, err := s.store.ListSchedules(ctx, storage.Epoch, storage.End, storage.StatusProposed)
 	if err != nil {
 		s.log.Error("list proposals", "err", err)
 		return

@@ -17,11 +17,15 @@ import (
 // not silently resume automation or drop a manual lease. Entries that have expired by
 // now are left out. It returns a one-line summary.
 func (s *Service) RestoreState(ctx context.Context) (string, error) {
-	list, err := s.store.ListAudit(ctx, storage.Epoch, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+	list, err := s.store.ListAudit(ctx, storage.Epoch, storage.End, 0)
 	if err != nil {
 		return "", fmt.Errorf("restore state: %w", err)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	recovered, err := s.reconcileScheduleAudit(ctx, list)
+	if err != nil {
+		return "", err
+	}
 	var ks *safety.KillSwitch
 	overrides := map[int64]safety.Override{}
 	pins := map[string]Pin{}
@@ -100,6 +104,58 @@ func (s *Service) RestoreState(ctx context.Context) (string, error) {
 	}
 	nPins, nSess := len(s.pins), len(s.sessions)
 	s.mu.Unlock()
-	sum := fmt.Sprintf("kill switch %s, %d overrides, %d pins, %d sessions restored from the audit log", map[bool]string{true: "engaged", false: "released"}[s.env.KillSwitch().Engaged], nOv, nPins, nSess)
+	sum := fmt.Sprintf("kill switch %s, %d overrides, %d pins, %d sessions restored from the audit log; %d unaudited schedule changes recovered", map[bool]string{true: "engaged", false: "released"}[s.env.KillSwitch().Engaged], nOv, nPins, nSess, recovered)
 	return sum, nil
+}
+
+// statusAction is the audit action that records a move to a schedule status.
+var statusAction = map[storage.ScheduleStatus]string{
+	storage.StatusApproved:   "schedule.approve",
+	storage.StatusRejected:   "schedule.reject",
+	storage.StatusExpired:    "schedule.expire",
+	storage.StatusSuperseded: "schedule.supersede",
+}
+
+// reconcileScheduleAudit closes the gap a crash can leave between a schedule's stored
+// state and its audit trail: the store and the audit log are written one after the
+// other, so a process killed in between leaves a proposal or a status change without
+// its event. Each missing event is appended now, marked as recovered, with the actor,
+// reason and time the schedule itself records. It returns how many it appended.
+func (s *Service) reconcileScheduleAudit(ctx context.Context, events []storage.AuditEvent) (int, error) {
+	have := map[string]map[string]bool{}
+	for _, ev := range events {
+		if have[ev.Subject] == nil {
+			have[ev.Subject] = map[string]bool{}
+		}
+		have[ev.Subject][ev.Action] = true
+	}
+	list, err := s.store.ListSchedules(ctx, storage.Epoch, storage.End, "")
+	if err != nil {
+		return 0, fmt.Errorf("restore state: list schedules: %w", err)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	now := s.clock.Now()
+	n := 0
+	for _, sc := range list {
+		subject := fmt.Sprintf("schedule:%d", sc.ID)
+		if !have[subject]["schedule.propose"] {
+			s.auditData(ctx, now, "system", "schedule.propose", subject,
+				fmt.Sprintf("recovered after restart: schedule %d was stored at %s but its proposal was not audited", sc.ID, sc.CreatedAt.Format(time.RFC3339)),
+				map[string]any{"recovered": true, "created_at": sc.CreatedAt})
+			n++
+		}
+		action, ok := statusAction[sc.Status]
+		if !ok || have[subject][action] {
+			continue
+		}
+		actor := sc.Approver
+		if actor == "" {
+			actor = "system"
+		}
+		s.auditData(ctx, now, actor, action, subject,
+			fmt.Sprintf("recovered after restart: schedule %d moved to %s at %s (%s) but the change was not audited", sc.ID, sc.Status, sc.DecidedAt.Format(time.RFC3339), sc.Reason),
+			map[string]any{"recovered": true, "to": string(sc.Status), "decided_at": sc.DecidedAt, "reason": sc.Reason})
+		n++
+	}
+	return n, nil
 }

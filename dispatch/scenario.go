@@ -81,9 +81,10 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 				s.log.Warn("battery SoC outside its configured band; planning from the measured SoC", "device", d.ID, "soc_pct", socPct)
 				minKWh, maxKWh = math.Min(minKWh, socKWh), math.Max(maxKWh, socKWh)
 			}
+			chKW, disKW := envelopeKW(d, b.MaxChargeKW, b.MaxDischargeKW)
 			bat := optimizer.Battery{
 				ID: d.ID, Node: d.Node, SoCKWh: socKWh, MinSoCKWh: minKWh, MaxSoCKWh: maxKWh,
-				MaxChargeKW: b.MaxChargeKW, MaxDischargeKW: b.MaxDischargeKW,
+				MaxChargeKW: chKW, MaxDischargeKW: disKW,
 				ChargeEfficiency: b.ChargeEfficiency, DischargeEfficiency: b.DischargeEfficiency,
 				WearCostPerKWh: b.WearCostPerKWh,
 			}
@@ -203,9 +204,10 @@ func (s *Service) evSession(d *site.Device, r fieldbus.Reading, fresh bool, at, 
 			dep := int(math.Ceil(float64(rep.Departure.Sub(start)) / float64(step)))
 			if arr < s.cfg.Site.Steps() && dep > arr {
 				e := d.EV
+				chKW, disKW := envelopeKW(d, e.MaxChargeKW, e.MaxDischargeKW)
 				return optimizer.EVSession{
 					ID: d.ID, Node: d.Node, ArrivalStep: arr, DepartureStep: dep, EnergyKWh: rep.EnergyKWh,
-					MaxChargeKW: e.MaxChargeKW, MaxDischargeKW: e.MaxDischargeKW, V2GBudgetKWh: e.V2GBudgetKWh,
+					MaxChargeKW: chKW, MaxDischargeKW: disKW, V2GBudgetKWh: e.V2GBudgetKWh,
 					WearCostPerKWh: s.cfg.EV.WearCostPerKWh, UnmetPenaltyPerKWh: s.cfg.EV.UnmetPenaltyPerKWh,
 				}, true
 			}
@@ -242,9 +244,26 @@ func (s *Service) evSession(d *site.Device, r fieldbus.Reading, fresh bool, at, 
 		need = 0
 	}
 	e := d.EV
+	chKW, disKW := envelopeKW(d, e.MaxChargeKW, e.MaxDischargeKW)
 	return optimizer.EVSession{
 		ID: d.ID, Node: d.Node, ArrivalStep: 0, DepartureStep: depStep, EnergyKWh: need,
-		MaxChargeKW: e.MaxChargeKW, MaxDischargeKW: e.MaxDischargeKW, V2GBudgetKWh: e.V2GBudgetKWh,
+		MaxChargeKW: chKW, MaxDischargeKW: disKW, V2GBudgetKWh: e.V2GBudgetKWh,
 		WearCostPerKWh: s.cfg.EV.WearCostPerKWh, UnmetPenaltyPerKWh: s.cfg.EV.UnmetPenaltyPerKWh,
 	}, true
+}
+
+// envelopeKW narrows a device's rated charge and discharge power to its configured
+// safety range (safety.min_kw / max_kw), so the plan stays inside the envelope the
+// safety layer enforces and auto-approval is not held by clamps the plan caused.
+func envelopeKW(d *site.Device, chargeKW, dischargeKW float64) (float64, float64) {
+	if d.Safety == nil {
+		return chargeKW, dischargeKW
+	}
+	if d.Safety.MaxKW != nil {
+		chargeKW = math.Min(chargeKW, math.Max(0, *d.Safety.MaxKW))
+	}
+	if d.Safety.MinKW != nil {
+		dischargeKW = math.Min(dischargeKW, math.Max(0, -*d.Safety.MinKW))
+	}
+	return chargeKW, dischargeKW
 }

@@ -302,7 +302,7 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 	}
 	sched.Plan = planJSON
 	// A new proposal supersedes older ones still waiting for a decision.
-	older, err := s.store.ListSchedules(ctx, storage.Epoch, at.Add(storage.TimePrecision), storage.StatusProposed)
+	older, err := s.store.ListSchedules(ctx, storage.Epoch, storage.End, storage.StatusProposed)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list proposed schedules: %w", err)
 	}
@@ -352,7 +352,7 @@ func (s *Service) decide(ctx context.Context, id int64, to storage.ScheduleStatu
 	if err := s.checkDeadline(ctx, id, at); err != nil {
 		return err
 	}
-	prev, err := s.store.ListSchedules(ctx, storage.Epoch, at.Add(storage.TimePrecision), storage.StatusApproved)
+	prev, err := s.store.ListSchedules(ctx, storage.Epoch, storage.End, storage.StatusApproved)
 	if err != nil {
 		return err
 	}
@@ -384,7 +384,7 @@ func (s *Service) decide(ctx context.Context, id int64, to storage.ScheduleStatu
 
 // InForce returns the approved schedule covering time at, or nil.
 func (s *Service) InForce(ctx context.Context, at time.Time) (*storage.Schedule, error) {
-	list, err := s.store.ListSchedules(ctx, storage.Epoch, at.Add(storage.TimePrecision), storage.StatusApproved)
+	list, err := s.store.ListSchedules(ctx, storage.Epoch, storage.End, storage.StatusApproved)
 	if err != nil {
 		return nil, err
 	}

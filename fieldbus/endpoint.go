@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Transport is how gridd talks to a device.
@@ -150,6 +151,9 @@ func ParseEndpoint(s string) (Endpoint, error) {
 		}
 		if e.Addr == "" {
 			return Endpoint{}, fmt.Errorf("endpoint %q: serial device path is empty (want e.g. %s:///dev/ttyUSB0)", s, e.Transport)
+		}
+		if strings.IndexFunc(e.Addr, unicode.IsControl) >= 0 {
+			return Endpoint{}, fmt.Errorf("endpoint %q: serial device path %q contains a control character", s, e.Addr)
 		}
 		return e, e.parseSerial(s, q)
 	}

@@ -77,11 +77,10 @@ type fdev struct {
 	next      int
 	cur       *Session
 	delivered float64
-	// meter: its node
 }
 
-// NewField returns a field at time start (which must be a step boundary) with every
-// battery at its sim.initial_soc_pct (default 50) or socPct[id] when given.
+// NewField returns a field at time start (a step boundary) with every battery at its
+// sim.initial_soc_pct (default 50) and every charger's sessions from hist.
 func NewField(cfg *site.Config, hist *History, clk clock.Clock, start time.Time) (*Field, error) {
 	f := &Field{cfg: cfg, hist: hist, clk: clk, step: cfg.Site.Step.D, now: start,
 		byID: map[string]*fdev{}, parentOf: map[string]string{}, nodeKW: map[string]float64{}}

@@ -214,6 +214,22 @@ func Compare(dirs []string) (*Comparison, error) {
 		c.Summaries = append(c.Summaries, sum)
 		c.Series = append(c.Series, ser)
 	}
+	// Name each report by its strategy and the edits the others do not share.
+	common := map[string]int{}
+	for _, s := range c.Summaries {
+		for _, x := range s.Sets {
+			common[x]++
+		}
+	}
+	for i, s := range c.Summaries {
+		l := s.Strategy
+		for _, x := range s.Sets {
+			if common[x] < len(c.Summaries) {
+				l += " " + x
+			}
+		}
+		c.Series[i].Name = l + " (" + filepath.Base(dirs[i]) + ")"
+	}
 	return c, nil
 }
 
@@ -268,8 +284,8 @@ func kpiRows(s Summary) [][3]string {
 func (c *Comparison) WriteText(w io.Writer) error {
 	rows := make([][]string, 0, 24)
 	head := []string{"KPI", "unit"}
-	for i, s := range c.Summaries {
-		head = append(head, label(s, c.Dirs[i]))
+	for i := range c.Summaries {
+		head = append(head, c.Series[i].Name)
 	}
 	rows = append(rows, head)
 	for i := range kpiRows(c.Summaries[0]) {
@@ -374,6 +390,21 @@ func writeHTML(path string, sums []Summary, series []Series) error {
 		cum = append(cum, l)
 	}
 	plot("cumulative-cost", "Cumulative energy cost", svgPlot(cum, first.Currency))
+	if len(cum) > 1 {
+		// Differences are easier to read than totals that run close together.
+		var diff []line
+		for _, l := range cum[1:] {
+			d := line{name: l.name + " − " + cum[0].name, color: l.color}
+			for j := range l.v {
+				if j < len(cum[0].v) {
+					d.t = append(d.t, l.t[j])
+					d.v = append(d.v, l.v[j]-cum[0].v[j])
+				}
+			}
+			diff = append(diff, d)
+		}
+		plot("cumulative-cost-difference", "Cumulative energy cost against "+cum[0].name, svgPlot(diff, first.Currency))
+	}
 	for i, ser := range series {
 		name := ser.Name
 		get := func(f func(StepRecord) float64, n, col string) line {
@@ -517,9 +548,16 @@ func svgPlot(lines []line, unit string) string {
 			fmt.Fprintf(&p, "%.1f,%.1f", x(ds[i].t[j]), y(ds[i].v[j]))
 		}
 		fmt.Fprintf(&b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1\" points=\"%s\"/>\n", l.color, p.String())
-		lx := left + float64(i%4)*230
-		ly := H - 22 + float64(i/4)*14
+	}
+	// Legend: entries left to right, wrapping at the plot's width.
+	lx, ly := left, H-24
+	for _, l := range lines {
+		w := 16 + 6.2*float64(len(l.name)) + 18
+		if lx+w > W-right && lx > left {
+			lx, ly = left, ly+14
+		}
 		fmt.Fprintf(&b, "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"3\" fill=\"%s\"/><text x=\"%.0f\" y=\"%.0f\">%s</text>\n", lx, ly-4, l.color, lx+16, ly, html.EscapeString(l.name))
+		lx += w
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
@@ -538,7 +576,11 @@ func ticks(lo, hi float64, n int) []float64 {
 	}
 	var out []float64
 	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
-		out = append(out, math.Round(v/step)*step)
+		r := math.Round(v/step) * step
+		if r == 0 {
+			r = 0 // no "-0" label
+		}
+		out = append(out, r)
 	}
 	sort.Float64s(out)
 	return out

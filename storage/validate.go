@@ -306,7 +306,7 @@ func ValidateRange(from, to time.Time) error {
 	}
 	// to is exclusive: the end of year 9999 is a valid bound, so every storable time
 	// can be queried.
-	if !to.Equal(rangeEnd) {
+	if !to.Equal(End) {
 		if err := checkTime("to", to); err != nil {
 			return err
 		}
@@ -317,8 +317,6 @@ func ValidateRange(from, to time.Time) error {
 	return nil
 }
 
-// rangeEnd is the latest exclusive upper bound of a range query.
-var rangeEnd = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // ValidateStatusChange checks the arguments of SetScheduleStatus.
 func ValidateStatusChange(id int64, from, to ScheduleStatus, actor, reason string, at time.Time) error {

@@ -32,7 +32,22 @@ func main() {
 	report := flag.String("report", "", "write each strategy's report into DIR/STRATEGY")
 	extra := flag.String("set", "", "more what-if edits, comma-separated KEY=VALUE")
 	sqliteDir := flag.String("sqlite", "", "use the embedded SQLite store in this (empty) directory instead of the in-memory store")
+	compare := flag.String("compare", "", "instead of replaying, compare these comma-separated report directories into -report")
 	flag.Parse()
+	if *compare != "" {
+		c, err := replay.Compare(strings.Split(*compare, ","))
+		if err == nil {
+			err = c.WriteHTML(*report)
+		}
+		if err == nil {
+			err = c.WriteText(os.Stdout)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "replay-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*days, *from, *chargers, *strategy, *horizon, *every, *report, *sqliteDir, *extra); err != nil {
 		fmt.Fprintln(os.Stderr, "replay-bench:", err)
 		os.Exit(1)

@@ -1,0 +1,92 @@
+package dispatch_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gridd/gridd/storage"
+)
+
+// TestRestoreRecoversUnauditedChanges: a crash between storing a schedule change and
+// auditing it leaves a gap; the restart's RestoreState appends the missing events.
+func TestRestoreRecoversUnauditedChanges(t *testing.T) {
+	start := time.Date(2019, 6, 3, 8, 0, 0, 0, time.UTC)
+	r := newRig(t, "{auto: false}", "", 30, start)
+	ctx := context.Background()
+	// Store a schedule and approve it behind the service's back, as a crash would leave it.
+	sc := &storage.Schedule{CreatedAt: start, Start: start, StepMinutes: 15, Steps: 4, Status: storage.StatusProposed,
+		InputHash: "x", SolverStatus: "optimal"}
+	id, err := r.st.InsertSchedule(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.SetScheduleStatus(ctx, id, storage.StatusProposed, storage.StatusApproved, "user:ann", "looks fine", start.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	count := func(action string) int {
+		list, err := r.st.ListAudit(ctx, storage.Epoch, storage.End, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range list {
+			if e.Action == action && e.Subject == "schedule:"+strconv.FormatInt(id, 10) {
+				n++
+			}
+		}
+		return n
+	}
+	if count("schedule.propose") != 0 || count("schedule.approve") != 0 {
+		t.Fatal("events exist before the restore")
+	}
+	if _, err := r.svc.RestoreState(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if count("schedule.propose") != 1 || count("schedule.approve") != 1 {
+		t.Fatalf("after restore: %d propose, %d approve events; want 1 each", count("schedule.propose"), count("schedule.approve"))
+	}
+	// A second restore finds nothing missing.
+	if _, err := r.svc.RestoreState(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if count("schedule.propose") != 1 || count("schedule.approve") != 1 {
+		t.Fatal("a second restore appended the events again")
+	}
+	list, _ := r.st.ListAudit(ctx, storage.Epoch, storage.End, 0)
+	for _, e := range list {
+		if e.Action == "schedule.approve" && e.Actor != "user:ann" {
+			t.Errorf("recovered approval names actor %q, want the schedule's approver user:ann", e.Actor)
+		}
+	}
+}
+
+// TestScenarioHonoursSafetyRange: a safety range narrower than the ratings reaches the
+// optimiser, so the plan never relies on power the safety layer would clamp away.
+func TestScenarioHonoursSafetyRange(t *testing.T) {
+	start := time.Date(2019, 6, 3, 8, 0, 0, 0, time.UTC)
+	r := newRig(t, "{auto: false}", "safety: {min_kw: -10, max_kw: 20}", 30, start)
+	ctx := context.Background()
+	res, err := r.svc.RunCycle(ctx, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Schedule == nil {
+		t.Fatalf("no schedule: %s", res.Run.Error)
+	}
+	for _, sp := range res.Schedule.Setpoints {
+		if sp.DeviceID == "bess" && (sp.PowerKW > 20+1e-6 || sp.PowerKW < -10-1e-6) {
+			t.Fatalf("plan step %d has bess at %v kW, outside the safety range [-10, 20]", sp.Step, sp.PowerKW)
+		}
+	}
+	var first float64
+	for _, sp := range res.Schedule.Setpoints {
+		if sp.DeviceID == "bess" && sp.Step == 0 {
+			first = sp.PowerKW
+		}
+	}
+	if first < 19.9 {
+		t.Errorf("bess plans %v kW in the cheap hour, want the 20 kW safety maximum", first)
+	}
+}
