@@ -77,6 +77,9 @@ func ReadCSV(r io.Reader, timeColumn, valueColumn string) ([]Point, error) {
 		if t.IsZero() {
 			return nil, fmt.Errorf("read csv: line %d column %q: zero timestamp %q", line, timeColumn, ts)
 		}
+		if y := t.UTC().Year(); y < 1 || y > 9999 {
+			return nil, fmt.Errorf("read csv: line %d column %q: timestamp %q is outside years 1 to 9999 in UTC", line, timeColumn, ts)
+		}
 		vs := strings.TrimSpace(rec[vi])
 		if vs == "" {
 			continue

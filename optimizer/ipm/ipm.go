@@ -211,6 +211,7 @@ type solver struct {
 	p    *problem
 	opts Options
 	ne   *normalEq
+	at   *sparse.CSC // Aᵀ, for A·v computed row by row
 
 	x, xl, xu, zl, zu, y []float64
 	rp, rd, rl, ru       []float64
@@ -246,7 +247,7 @@ func newSolver(p *problem, opts Options) (*solver, error) {
 		return nil, err
 	}
 	n, m := p.n, p.m
-	s := &solver{p: p, opts: opts, ne: ne}
+	s := &solver{p: p, opts: opts, ne: ne, at: p.a.Transpose()}
 	for _, v := range []*[]float64{&s.x, &s.xl, &s.xu, &s.zl, &s.zu, &s.rd, &s.rl, &s.ru, &s.theta, &s.rhat, &s.tmpN} {
 		*v = make([]float64, n)
 	}
@@ -394,7 +395,7 @@ func (s *solver) eachComp(f func(x, z *float64)) {
 // residuals refreshes rp, rd, rl, ru, the objectives and the measures.
 func (s *solver) residuals() {
 	p := s.p
-	p.a.MulVec(s.rp, s.x)
+	mulTrans(s.at, s.rp, s.x) // A·x, rows in parallel
 	for i := range s.rp {
 		s.rp[i] = p.b[i] - s.rp[i]
 	}
@@ -679,7 +680,7 @@ func (s *solver) direction(d *direction, rxl, rxu []float64) {
 			tmp[j] = theta[j] * r
 		}
 	})
-	p.a.MulVec(d.y, s.tmpN)
+	mulTrans(s.at, d.y, s.tmpN) // A·(Θ·r̂), rows in parallel
 	for i := range d.y {
 		d.y[i] += s.rp[i]
 	}

@@ -140,6 +140,9 @@ func readHourly(fsys fs.FS, path string, cols ...string) ([]series, error) {
 				if err != nil {
 					return nil, fmt.Errorf("scengen: %s line %d: %s %q: %w", path, line, cols[k], s, err)
 				}
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					return nil, fmt.Errorf("scengen: %s line %d: %s %q is not a finite number", path, line, cols[k], s)
+				}
 			}
 			out[k].v = append(out[k].v, x)
 		}
@@ -189,7 +192,10 @@ func readSessions(fsys fs.FS) ([]session, error) {
 		if err := errors.Join(err1, err2, err3); err != nil {
 			return nil, fmt.Errorf("scengen: %s line %d: %w", EVFile, line, err)
 		}
-		if !outT.After(in) || e < 0 || math.IsNaN(e) {
+		if math.IsNaN(e) || math.IsInf(e, 0) {
+			return nil, fmt.Errorf("scengen: %s line %d: energy_kwh %q is not a finite number", EVFile, line, rec[idx["energy_kwh"]])
+		}
+		if !outT.After(in) || e < 0 {
 			// The extract keeps sessions with a known plug-out; a session
 			// without a positive duration or energy cannot be replayed.
 			continue
