@@ -222,7 +222,7 @@ func (u *Users) CheckPassword(name, password string) (User, bool) {
 	u.mu.Unlock()
 	if !ok || hash == "" {
 		// Spend the same time as a real check so names cannot be probed by timing.
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return User{}, false
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
@@ -231,7 +231,12 @@ func (u *Users) CheckPassword(name, password string) (User, bool) {
 	return *x, true
 }
 
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("gridd-dummy-password"), BcryptCost)
+// dummyHash is a hash of the right cost for unknown names, made on first use so that
+// commands which never check a password do not pay for it at start-up.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("gridd-dummy-password"), BcryptCost)
+	return h
+})
 
 // ByToken returns the user owning an API token.
 func (u *Users) ByToken(tok string) (User, bool) {

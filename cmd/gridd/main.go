@@ -20,7 +20,10 @@ Usage:
   gridd run --config FILE [--db DSN] [--data-dir DIR] [--listen ADDR]   dispatch a real site
   gridd sim --config FILE [--faults DEV=FAULT,...]          serve a site's devices from the simulator
   gridd config check FILE...                                 validate site configs and their profiles
-  gridd plan --scenario FILE [--json]                        solve one optimisation scenario
+  gridd plan --scenario FILE [--json] [--soft] [--export-lp F] [--export-mps F] [--no-solve]
+                                                             solve (or export) one optimisation scenario
+  gridd scenario gen --seed S --evs N --batteries B --feeders F --steps T [--out FILE]
+                                                             reproducible scenario from the bundled real data
   gridd migrate --db DSN                                     apply database migrations
   gridd user add|token|list ...                              accounts for the API and console
   gridd audit verify [--db DSN] [--data-dir DIR]             check the audit hash chain
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdUser(args[1:], stdout, stderr)
 	case "audit":
 		err = cmdAudit(ctx, args[1:], stdout, stderr)
+	case "scenario":
+		err = cmdScenario(ctx, args[1:], stdout, stderr)
 	case "backup":
 		err = cmdBackup(ctx, args[1:], stdout, stderr)
 	case "restore":
