@@ -27,6 +27,9 @@ Usage:
   gridd migrate --db DSN                                     apply database migrations
   gridd user add|token|list ...                              accounts for the API and console
   gridd audit verify [--db DSN] [--data-dir DIR]             check the audit hash chain
+  gridd replay --config FILE (--history DIR|builtin | --db DSN) --from T1 --to T2 --strategy S --report DIR [--set K=V...]
+                                                             replay history through the dispatch path (strategies: optimize, baseline, rule, hindsight)
+  gridd replay compare DIR...                                put replay reports side by side
   gridd backup --data-dir DIR --out FILE                     consistent copy of the embedded store (safe while running)
   gridd restore --data-dir DIR --from FILE [--force]         put a backup in place
   gridd profile check FILE|builtin:NAME...                   validate device profiles
@@ -74,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdUser(args[1:], stdout, stderr)
 	case "audit":
 		err = cmdAudit(ctx, args[1:], stdout, stderr)
+	case "replay":
+		err = cmdReplay(ctx, args[1:], stdout, stderr)
 	case "scenario":
 		err = cmdScenario(ctx, args[1:], stdout, stderr)
 	case "backup":
