@@ -62,6 +62,10 @@ func (s *Service) EvaluatePolicy(ctx context.Context, sched *storage.Schedule, p
 	if plan == nil || plan.Status != optimizer.StatusOptimal {
 		no("solver status is not optimal")
 	}
+	if plan != nil && len(plan.Violations) > 0 {
+		v := plan.Violations[0]
+		no("no plan keeps every limit: %d violations, e.g. %s by %.3g %s", len(plan.Violations), v.Constraint, v.Amount, v.Unit)
+	}
 	if ks := s.env.KillSwitch(); ks.Engaged {
 		no("kill switch engaged by %s: %s", ks.By, ks.Reason)
 	}

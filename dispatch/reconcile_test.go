@@ -90,3 +90,28 @@ func TestScenarioHonoursSafetyRange(t *testing.T) {
 		t.Errorf("bess plans %v kW in the cheap hour, want the 20 kW safety maximum", first)
 	}
 }
+
+// TestInfeasibleProposesLeastViolatingPlan: the building draws more than its feeder's
+// 400 kW limit (2019-11-25 11:00, about 488 kW) and the battery cannot cover it for the
+// whole horizon; the cycle still proposes a plan (the least-violating one, violations
+// listed), and the auto-approve policy holds it for a dispatcher.
+func TestInfeasibleProposesLeastViolatingPlan(t *testing.T) {
+	start := time.Date(2019, 11, 25, 11, 0, 0, 0, time.UTC)
+	r := newRig(t, "{auto: true}", "", 50, start)
+	res, err := r.svc.RunCycle(context.Background(), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Schedule == nil {
+		t.Fatalf("no schedule proposed for an infeasible scenario: %s", res.Run.Error)
+	}
+	if res.Schedule.SolverStatus != "relaxed" {
+		t.Fatalf("solver status %q, want relaxed", res.Schedule.SolverStatus)
+	}
+	if res.Schedule.Status != storage.StatusProposed {
+		t.Errorf("a plan that violates limits was %s without a person", res.Schedule.Status)
+	}
+	if len(r.audit(t, "schedule.infeasible")) == 0 {
+		t.Error("the infeasibility is not in the audit log")
+	}
+}

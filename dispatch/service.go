@@ -265,6 +265,14 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 	pins := s.applyPins(ctx, scn, at)
 	t0 = time.Now()
 	plan, err := s.solve(ctx, scn, optimizer.Options{})
+	if errors.Is(err, optimizer.ErrInfeasible) {
+		// No plan keeps every hard limit (e.g. a forecast load above a feeder limit).
+		// Propose the least-violating plan instead, with its violations listed: the
+		// approval policy never approves it by itself, so a dispatcher decides.
+		s.log.Warn("scenario infeasible; proposing the least-violating plan", "at", at, "err", err)
+		s.auditData(ctx, at, "system", "schedule.infeasible", "", err.Error(), nil)
+		plan, err = s.solve(ctx, scn, optimizer.Options{Soft: true})
+	}
 	run.SolveMS = ms(time.Since(t0))
 	if err != nil {
 		run.SolverStatus = "error"

@@ -370,6 +370,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var f serviceFlags
 	f.register(fl)
 	cycles := fl.Int("cycles", 0, "run N cycles in accelerated simulated time, then exit (0 = run in real time until interrupted)")
+	startFlag := fl.String("start", "", "with --cycles: simulated start time, RFC 3339 (default: the config's sim.start, else now)")
 	cfgPath := fl.String("config", "", "site config (default: the bundled demo site)")
 	tlsCert := fl.String("tls-cert", "", "TLS certificate (PEM) for the API and console")
 	tlsKey := fl.String("tls-key", "", "TLS private key (PEM)")
@@ -415,6 +416,16 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	start := time.Now().Truncate(cfg.Site.Step.D)
 	if cfg.Sim.Start != "" {
 		start, _ = time.Parse(time.RFC3339, cfg.Sim.Start)
+	}
+	if *startFlag != "" {
+		if *cycles == 0 {
+			return usageError{errors.New("--start needs --cycles (a real-time demo runs on the wall clock)")}
+		}
+		t, err := time.Parse(time.RFC3339, *startFlag)
+		if err != nil {
+			return usageError{fmt.Errorf("--start %q: want an RFC 3339 time such as 2019-06-03T06:00:00Z", *startFlag)}
+		}
+		start = t.Truncate(cfg.Site.Step.D)
 	}
 	var clk clock.Clock = clock.Real{}
 	var simClock *clock.Sim

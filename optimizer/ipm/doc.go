@@ -17,6 +17,15 @@
 // a small primal regularisation; numerically dependent rows are handled by
 // the factorisation's pivot replacement.
 //
+// A·Θ·Aᵀ is assembled by gathering: every entry of its upper triangle keeps
+// the list of columns of A that contribute to it (fixed at set-up, in
+// ascending column order), so entries are summed independently, in parallel
+// ranges, in a fixed order. The long vector loops (residuals, Newton
+// directions with their step lengths in the same pass, the predictor's
+// complementarity) run in parallel ranges; sums are taken over ranges of a
+// fixed length and added in order, so a solve gives the same bits for any
+// GOMAXPROCS.
+//
 // After the Mehrotra direction, up to three centrality correctors are tried
 // (complementarity products of the trial point are pushed into [0.1, 10]
 // times the centring target); a corrector is kept only when it lengthens the

@@ -63,6 +63,11 @@ func Solve(ctx context.Context, m *lp.Model, opts Options) (*lp.Solution, error)
 	if err != nil {
 		return nil, err
 	}
+	if opts.Logger.Enabled(ctx, slog.LevelDebug) {
+		flops, top := s.ne.chol.Flops()
+		opts.Logger.Debug("ipm normal equations", "rows", p.m, "columns", p.n, "nnz_a", len(p.a.Val),
+			"nnz_l", s.ne.chol.NnzL(), "flops", flops, "top_flops", top)
+	}
 	status, err := s.run(ctx)
 	if err != nil {
 		return nil, err
@@ -86,6 +91,14 @@ type problem struct {
 func presolve(m *lp.Model) (*problem, *lp.Solution, error) {
 	nv, nr := m.NumVars(), m.NumRows()
 	p := &problem{colStd: make([]int, nv), fixedVal: make([]float64, nv), rowStd: make([]int, nr), objConst: m.Offset}
+	// Capacity for every column plus a slack per row, and every entry
+	// plus the slacks' entries, so the slices are allocated once.
+	p.c = make([]float64, 0, nv+nr)
+	p.l = make([]float64, 0, nv+nr)
+	p.u = make([]float64, 0, nv+nr)
+	p.b = make([]float64, 0, nr)
+	ne := m.NumEntries() + nr
+	ri, ci, vv := make([]int, 0, ne), make([]int, 0, ne), make([]float64, 0, ne)
 	for j := 0; j < nv; j++ {
 		lo, hi := m.VarBounds(j)
 		if lo == hi {
@@ -100,8 +113,6 @@ func presolve(m *lp.Model) (*problem, *lp.Solution, error) {
 		p.l = append(p.l, lo)
 		p.u = append(p.u, hi)
 	}
-	var ri, ci []int
-	var vv []float64
 	for i := 0; i < nr; i++ {
 		lo, hi := m.RowBounds(i)
 		cols, vals := m.Row(i)
@@ -217,6 +228,8 @@ type solver struct {
 	rp, rd, rl, ru       []float64
 	theta, rhat, tmpN    []float64
 	tmpM, rowScale       []float64
+	apPart, adPart       []float64 // per-range step lengths
+	sumPart              []float64 // per-range partial sums (sumRange)
 	aff, cor, trial      direction
 	rxl, rxu, txl, txu   []float64   // corrector right-hand sides (current, trial)
 	ixl, ixu             []float64   // 1/xl, 1/xu this iteration; 0 without the bound
@@ -395,53 +408,75 @@ func (s *solver) eachComp(f func(x, z *float64)) {
 // residuals refreshes rp, rd, rl, ru, the objectives and the measures.
 func (s *solver) residuals() {
 	p := s.p
-	mulTrans(s.at, s.rp, s.x) // A·x, rows in parallel
-	for i := range s.rp {
-		s.rp[i] = p.b[i] - s.rp[i]
-	}
-	mulTrans(p.a, s.rd, s.y)
-	rb := 0.0 // bound residuals, each relative to its own bound
-	comp := 0.0
-	s.dobj = floats.Dot(p.b, s.y)
-	for j := 0; j < p.n; j++ {
-		s.rd[j] = p.c[j] - s.rd[j] - s.zl[j] + s.zu[j]
-		s.rl[j], s.ru[j] = 0, 0
-		if p.hasL[j] {
-			s.rl[j] = p.l[j] - s.x[j] + s.xl[j]
-			if v := math.Abs(s.rl[j]) / (1 + math.Abs(p.l[j])); v > rb || v != v {
-				rb = v
+	// Rows in parallel: rp = b − A·x, and each row's own scale, 1 + the
+	// larger of its right-hand side and its largest term at the current
+	// point.
+	rowScale := s.rowScale
+	forRange(p.m, func(_, lo, hi int) {
+		cp, ci, v := s.at.ColPtr, s.at.RowIdx, s.at.Val
+		for i := lo; i < hi; i++ {
+			sum, big := 0.0, math.Abs(p.b[i])
+			for q := cp[i]; q < cp[i+1]; q++ {
+				t := v[q] * s.x[ci[q]]
+				sum += t
+				if a := math.Abs(t); a > big {
+					big = a
+				}
 			}
-			comp += s.xl[j] * s.zl[j]
-			s.dobj += p.l[j] * s.zl[j]
+			s.rp[i] = p.b[i] - sum
+			rowScale[i] = 1 + big
 		}
-		if p.hasU[j] {
-			s.ru[j] = p.u[j] - s.x[j] - s.xu[j]
-			if v := math.Abs(s.ru[j]) / (1 + math.Abs(p.u[j])); v > rb || v != v {
-				rb = v
+	})
+	// Columns in parallel: rd, rl, ru, and the sums of the
+	// complementarity products, of b·y's bound terms, of c·x, and the
+	// largest relative bound residual.
+	var sums [4]float64
+	s.sumPart = sumRange(p.n, 4, s.sumPart, sums[:], func(lo, hi int, acc []float64) {
+		a := p.a
+		cp, ri, v := a.ColPtr, a.RowIdx, a.Val
+		comp, dob, pob, rb := 0.0, 0.0, 0.0, 0.0 // bound residuals, each relative to its own bound
+		for j := lo; j < hi; j++ {
+			aty := 0.0
+			for q := cp[j]; q < cp[j+1]; q++ {
+				aty += v[q] * s.y[ri[q]]
 			}
-			comp += s.xu[j] * s.zu[j]
-			s.dobj -= p.u[j] * s.zu[j]
+			s.rd[j] = p.c[j] - aty - s.zl[j] + s.zu[j]
+			pob += p.c[j] * s.x[j]
+			s.rl[j], s.ru[j] = 0, 0
+			if p.hasL[j] {
+				s.rl[j] = p.l[j] - s.x[j] + s.xl[j]
+				if r := math.Abs(s.rl[j]) / (1 + math.Abs(p.l[j])); r > rb || r != r {
+					rb = r
+				}
+				comp += s.xl[j] * s.zl[j]
+				dob += p.l[j] * s.zl[j]
+			}
+			if p.hasU[j] {
+				s.ru[j] = p.u[j] - s.x[j] - s.xu[j]
+				if r := math.Abs(s.ru[j]) / (1 + math.Abs(p.u[j])); r > rb || r != r {
+					rb = r
+				}
+				comp += s.xu[j] * s.zu[j]
+				dob -= p.u[j] * s.zu[j]
+			}
+		}
+		acc[0], acc[1], acc[2] = comp, dob, pob
+		// The largest bound residual rides along as a fourth "sum": each
+		// range stores its own maximum, collected below.
+		acc[3] = rb
+	})
+	comp := sums[0]
+	s.dobj = floats.Dot(p.b, s.y) + sums[1]
+	s.pobj = sums[2]
+	rb := 0.0
+	for c := 3; c < len(s.sumPart); c += 4 {
+		if v := s.sumPart[c]; v > rb || v != v {
+			rb = v
 		}
 	}
-	s.pobj = floats.Dot(p.c, s.x)
 	s.mu = 0
 	if s.nComp > 0 {
 		s.mu = comp / float64(s.nComp)
-	}
-	// Row residuals, each relative to the row's own scale: its right-hand
-	// side and its largest term at the current point.
-	rowScale := s.rowScale
-	for i := range rowScale {
-		rowScale[i] = 1 + math.Abs(p.b[i])
-	}
-	a := p.a
-	for j := 0; j < p.n; j++ {
-		xj := math.Abs(s.x[j])
-		for q := a.ColPtr[j]; q < a.ColPtr[j+1]; q++ {
-			if v := math.Abs(a.Val[q]) * xj; v+1 > rowScale[a.RowIdx[q]] {
-				rowScale[a.RowIdx[q]] = v + 1
-			}
-		}
 	}
 	rr := 0.0
 	for i, r := range s.rp {
@@ -523,19 +558,21 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 				s.aff.xu[j] = -s.xu[j] * s.zu[j] // used as rxu
 			}
 		})
-		s.direction(&s.aff, s.aff.xl, s.aff.xu)
-		ap, ad := s.stepLengths(&s.aff)
+		ap, ad := s.direction(&s.aff, s.aff.xl, s.aff.xu)
 		muAff := 0.0
 		if s.nComp > 0 {
-			for j := 0; j < p.n; j++ {
-				if p.hasL[j] {
-					muAff += (s.xl[j] + ap*s.aff.xl[j]) * (s.zl[j] + ad*s.aff.zl[j])
+			// Branch-free: slacks, duals and steps are zero for absent bounds.
+			var sum [1]float64
+			s.sumPart = sumRange(p.n, 1, s.sumPart, sum[:], func(lo, hi int, acc []float64) {
+				xl, xu, zl, zu := s.xl[lo:hi], s.xu[lo:hi], s.zl[lo:hi], s.zu[lo:hi]
+				dxl, dxu, dzl, dzu := s.aff.xl[lo:hi], s.aff.xu[lo:hi], s.aff.zl[lo:hi], s.aff.zu[lo:hi]
+				m := 0.0
+				for j := range xl {
+					m += (xl[j]+ap*dxl[j])*(zl[j]+ad*dzl[j]) + (xu[j]+ap*dxu[j])*(zu[j]+ad*dzu[j])
 				}
-				if p.hasU[j] {
-					muAff += (s.xu[j] + ap*s.aff.xu[j]) * (s.zu[j] + ad*s.aff.zu[j])
-				}
-			}
-			muAff /= float64(s.nComp)
+				acc[0] = m
+			})
+			muAff = sum[0] / float64(s.nComp)
 		}
 		sigma := 0.0
 		if s.mu > 0 {
@@ -556,8 +593,7 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 				}
 			}
 		})
-		s.direction(&s.cor, rxl, rxu)
-		ap, ad = s.stepLengths(&s.cor)
+		ap, ad = s.direction(&s.cor, rxl, rxu)
 		if s.gap > corrGapMin*s.opts.GapTol {
 			ap, ad = s.centralityCorrectors(sigma*s.mu, ap, ad)
 		}
@@ -627,8 +663,7 @@ func (s *solver) centralityCorrectors(target, ap, ad float64) (float64, float64)
 				}
 			}
 		})
-		s.direction(&s.trial, s.txl, s.txu)
-		ap2, ad2 := s.stepLengths(&s.trial)
+		ap2, ad2 := s.direction(&s.trial, s.txl, s.txu)
 		if ap2+ad2 < ap+ad+corrAccept*corrAspire {
 			break
 		}
@@ -663,14 +698,18 @@ func (s *solver) restoreBest() {
 }
 
 // direction solves the Newton system for the current residuals and the
-// complementarity right-hand sides rxl, rxu, writing the step into d. rxl
-// and rxu may alias d.xl and d.xu.
-func (s *solver) direction(d *direction, rxl, rxu []float64) {
+// complementarity right-hand sides rxl, rxu, writing the step into d, and
+// returns the largest primal and dual step lengths in [0, 1] that keep the
+// bound slacks and their duals non-negative. rxl and rxu may alias d.xl and
+// d.xu.
+func (s *solver) direction(d *direction, rxl, rxu []float64) (ap, ad float64) {
 	p := s.p
 	n := p.n
 	// Branch-free: for a column without a lower (upper) bound, ixl (ixu),
-	// mL (mU), rl (ru), zl (zu) and rxl (rxu) are all zero.
+	// mL (mU), rl (ru), xl (xu), zl (zu) and rxl (rxu) are all zero, so its
+	// step components are zero and never limit the step lengths.
 	rd, rl, ru, zl, zu := s.rd[:n], s.rl[:n], s.ru[:n], s.zl[:n], s.zu[:n]
+	xl, xu := s.xl[:n], s.xu[:n]
 	ixl, ixu, theta, rhat, tmp := s.ixl[:n], s.ixu[:n], s.theta[:n], s.rhat[:n], s.tmpN[:n]
 	rxl, rxu = rxl[:n], rxu[:n]
 	forRange(n, func(_, lo, hi int) {
@@ -688,57 +727,44 @@ func (s *solver) direction(d *direction, rxl, rxu []float64) {
 	mulTrans(p.a, d.x, d.y)
 	mL, mU := s.mL[:n], s.mU[:n]
 	dX, dxl, dxu, dzl, dzu := d.x[:n], d.xl[:n], d.xu[:n], d.zl[:n], d.zu[:n]
-	forRange(n, func(_, lo, hi int) {
+	if parts := numParts(n); len(s.apPart) != parts {
+		s.apPart, s.adPart = make([]float64, parts), make([]float64, parts)
+	}
+	aps, ads := s.apPart, s.adPart
+	// Plain comparisons in the step lengths: math.Min's NaN and signed-zero
+	// handling is slow, and a NaN here is caught by the objective check of
+	// the next iteration.
+	forRange(n, func(k, lo, hi int) {
+		ap, ad := 1.0, 1.0
 		for j := lo; j < hi; j++ {
 			dx := theta[j] * (dX[j] - rhat[j])
 			dX[j] = dx
 			a := (dx - rl[j]) * mL[j]
-			dzl[j] = (rxl[j] - zl[j]*a) * ixl[j]
+			dz := (rxl[j] - zl[j]*a) * ixl[j]
+			dzl[j] = dz
 			dxl[j] = a
-			b := (ru[j] - dx) * mU[j]
-			dzu[j] = (rxu[j] - zu[j]*b) * ixu[j]
-			dxu[j] = b
-		}
-	})
-}
-
-// stepLengths returns the largest primal and dual steps in [0, 1] keeping
-// the bound slacks and their duals non-negative.
-func (s *solver) stepLengths(d *direction) (ap, ad float64) {
-	p := s.p
-	hasL, hasU := p.hasL[:p.n], p.hasU[:p.n]
-	xl, xu, zl, zu := s.xl[:p.n], s.xu[:p.n], s.zl[:p.n], s.zu[:p.n]
-	dxl, dxu, dzl, dzu := d.xl[:p.n], d.xu[:p.n], d.zl[:p.n], d.zu[:p.n]
-	parts := numParts(p.n)
-	aps, ads := make([]float64, parts), make([]float64, parts)
-	// Plain comparisons: math.Min's NaN and signed-zero handling is slow,
-	// and a NaN here is caught by the objective check of the next
-	// iteration.
-	forRange(p.n, func(k, lo, hi int) {
-		ap, ad := 1.0, 1.0
-		for j := lo; j < hi; j++ {
-			if hasL[j] {
-				if v := dxl[j]; v < 0 {
-					if r := -xl[j] / v; r < ap {
-						ap = r
-					}
-				}
-				if v := dzl[j]; v < 0 {
-					if r := -zl[j] / v; r < ad {
-						ad = r
-					}
+			if a < 0 {
+				if r := -xl[j] / a; r < ap {
+					ap = r
 				}
 			}
-			if hasU[j] {
-				if v := dxu[j]; v < 0 {
-					if r := -xu[j] / v; r < ap {
-						ap = r
-					}
+			if dz < 0 {
+				if r := -zl[j] / dz; r < ad {
+					ad = r
 				}
-				if v := dzu[j]; v < 0 {
-					if r := -zu[j] / v; r < ad {
-						ad = r
-					}
+			}
+			b := (ru[j] - dx) * mU[j]
+			dz = (rxu[j] - zu[j]*b) * ixu[j]
+			dzu[j] = dz
+			dxu[j] = b
+			if b < 0 {
+				if r := -xu[j] / b; r < ap {
+					ap = r
+				}
+			}
+			if dz < 0 {
+				if r := -zu[j] / dz; r < ad {
+					ad = r
 				}
 			}
 		}

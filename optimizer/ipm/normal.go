@@ -21,11 +21,13 @@ type normalEq struct {
 	val    []float64
 	diag   []int // position of each diagonal entry in val
 
-	// For column j of A: pairPos[pairPtr[j]:pairPtr[j+1]] are the positions
-	// in val receiving θj·pairVal[...].
-	pairPtr []int
-	pairPos []int32
-	pairVal []float64
+	// Entry e of val is Σ θ[gatherCol[k]]·gatherVal[k] over k in
+	// [gatherPtr[e], gatherPtr[e+1]), terms in ascending column order, so
+	// entries are assembled independently (in parallel) and always in the
+	// same order.
+	gatherPtr []int
+	gatherCol []int32
+	gatherVal []float64
 
 	chol *sparse.Cholesky
 
@@ -104,7 +106,12 @@ func newNormalEq(a *sparse.CSC) (*normalEq, error) {
 	}
 
 	ne := &normalEq{m: m, perm: perm, iperm: iperm, cp: cp, ri: ri, diag: diag, val: make([]float64, len(ri))}
-	ne.pairPtr = make([]int, a.Cols+1)
+	// Contributions of column j of A: every pair of its entries p ≤ q adds
+	// θj·a_pj·a_qj to one entry of the upper triangle. Counted first, then
+	// filled column by column.
+	nnzM := len(ri)
+	ne.gatherPtr = make([]int, nnzM+1)
+	pos := make([]int32, 0, 3*len(a.Val))
 	for j := 0; j < a.Cols; j++ {
 		lo, hi := a.ColPtr[j], a.ColPtr[j+1]
 		for p := lo; p < hi; p++ {
@@ -113,11 +120,30 @@ func newNormalEq(a *sparse.CSC) (*normalEq, error) {
 				if x > y {
 					x, y = y, x
 				}
-				ne.pairPos = append(ne.pairPos, int32(find(x, y)))
-				ne.pairVal = append(ne.pairVal, a.Val[p]*a.Val[q])
+				e := find(x, y)
+				pos = append(pos, int32(e))
+				ne.gatherPtr[e+1]++
 			}
 		}
-		ne.pairPtr[j+1] = len(ne.pairPos)
+	}
+	for e := 0; e < nnzM; e++ {
+		ne.gatherPtr[e+1] += ne.gatherPtr[e]
+	}
+	ne.gatherCol = make([]int32, len(pos))
+	ne.gatherVal = make([]float64, len(pos))
+	fill := append([]int(nil), ne.gatherPtr[:nnzM]...)
+	k := 0
+	for j := 0; j < a.Cols; j++ {
+		lo, hi := a.ColPtr[j], a.ColPtr[j+1]
+		for p := lo; p < hi; p++ {
+			for q := p; q < hi; q++ {
+				e := pos[k]
+				k++
+				ne.gatherCol[fill[e]] = int32(j)
+				ne.gatherVal[fill[e]] = a.Val[p] * a.Val[q]
+				fill[e]++
+			}
+		}
 	}
 	chol, err := sparse.NewCholesky(m, cp, ri)
 	if err != nil {
@@ -132,21 +158,20 @@ func newNormalEq(a *sparse.CSC) (*normalEq, error) {
 	return ne, nil
 }
 
-// factor assembles A·Θ·Aᵀ + reg·I and factors it.
+// factor assembles A·Θ·Aᵀ + reg·I and factors it. Entries are assembled
+// in parallel ranges; each entry's sum has a fixed order.
 func (ne *normalEq) factor(theta []float64, reg float64) error {
 	val := ne.val
-	for i := range val {
-		val[i] = 0
-	}
-	for j := 0; j+1 < len(ne.pairPtr); j++ {
-		t := theta[j]
-		if t == 0 {
-			continue
+	gp, gc, gv := ne.gatherPtr, ne.gatherCol, ne.gatherVal
+	forRange(len(val), func(_, lo, hi int) {
+		for e := lo; e < hi; e++ {
+			v := 0.0
+			for k := gp[e]; k < gp[e+1]; k++ {
+				v += theta[gc[k]] * gv[k]
+			}
+			val[e] = v
 		}
-		for p := ne.pairPtr[j]; p < ne.pairPtr[j+1]; p++ {
-			val[ne.pairPos[p]] += t * ne.pairVal[p]
-		}
-	}
+	})
 	if reg != 0 {
 		for _, d := range ne.diag {
 			val[d] += reg

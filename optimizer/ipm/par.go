@@ -19,8 +19,9 @@ func forRange(n int, f func(part, lo, hi int)) {
 		f(0, 0, n)
 		return
 	}
+	// The calling goroutine takes the first range itself.
 	var wg sync.WaitGroup
-	for k := 0; k < w; k++ {
+	for k := 1; k < w; k++ {
 		lo, hi := n*k/w, n*(k+1)/w
 		wg.Add(1)
 		go func() {
@@ -28,6 +29,7 @@ func forRange(n int, f func(part, lo, hi int)) {
 			f(k, lo, hi)
 		}()
 	}
+	f(0, 0, n/w)
 	wg.Wait()
 }
 
@@ -51,4 +53,55 @@ func mulTrans(a *sparse.CSC, y, x []float64) {
 			y[j] = s
 		}
 	})
+}
+
+// sumChunk is the length of the fixed ranges whose partial results
+// sumRange combines; fixed so that a sum does not depend on the number of
+// workers.
+const sumChunk = 8192
+
+// sumRange returns the sums of f's k results over fixed ranges covering
+// [0, n), adding the ranges' partial results in order, so the result is
+// the same for any number of workers. f must only write outputs indexed
+// inside its range. out receives the k sums; part is scratch space that is
+// grown as needed and returned.
+func sumRange(n, k int, part []float64, out []float64, f func(lo, hi int, acc []float64)) []float64 {
+	chunks := (n + sumChunk - 1) / sumChunk
+	if need := chunks * k; len(part) < need {
+		part = make([]float64, need)
+	}
+	part = part[:chunks*k]
+	for i := range part {
+		part[i] = 0
+	}
+	run := func(first, stride int) {
+		for c := first; c < chunks; c += stride {
+			lo, hi := c*sumChunk, min(n, (c+1)*sumChunk)
+			f(lo, hi, part[c*k:(c+1)*k])
+		}
+	}
+	w := runtime.GOMAXPROCS(0)
+	if n < parMin || w < 2 {
+		run(0, 1)
+	} else {
+		var wg sync.WaitGroup
+		for g := 1; g < w; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run(g, w)
+			}()
+		}
+		run(0, w)
+		wg.Wait()
+	}
+	for i := range out[:k] {
+		out[i] = 0
+	}
+	for c := 0; c < chunks; c++ {
+		for i := 0; i < k; i++ {
+			out[i] += part[c*k+i]
+		}
+	}
+	return part
 }

@@ -30,7 +30,11 @@ type Cholesky struct {
 	lx []float64
 
 	x    []float64 // dense workspace
-	next []int
+	next []int     // symbolic phase: next free position of each column
+	// Numeric phase: per column, the computed part of its strict lower
+	// part is li/lx[lo:end], and d is its diagonal entry of L; kept
+	// together so that a row's update touches one cache line per column.
+	cs []colState
 
 	// Parallel schedule: rows of disjoint elimination subtrees are
 	// independent; part[w] lists the rows worker w factors (ascending),
@@ -122,8 +126,14 @@ func NewCholesky(n int, colPtr, rowIdx []int) (*Cholesky, error) {
 		}
 	}
 	c.x = make([]float64, n)
+	c.cs = make([]colState, n)
 	c.schedule(runtime.GOMAXPROCS(0), parallelMinWork)
 	return c, nil
+}
+
+type colState struct {
+	lo, end int
+	d       float64
 }
 
 // parallelMinWork is the smallest estimated factorisation work (flops)
@@ -265,6 +275,27 @@ func (c *Cholesky) N() int { return c.n }
 // NnzL returns the number of entries of the factor L, diagonal included.
 func (c *Cholesky) NnzL() int { return c.lp[c.n] }
 
+// Flops returns the number of multiply-adds of one numeric factorisation
+// (Σ over columns of the squared column count below the diagonal) and the
+// share of it in the rows factored after the parallel subtrees.
+func (c *Cholesky) Flops() (total, top float64) {
+	isTop := make([]bool, c.n)
+	for _, k := range c.top {
+		isTop[k] = true
+	}
+	for k := 0; k < c.n; k++ {
+		w := 0.0
+		for _, j := range c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]] {
+			w += float64(c.lp[j+1] - c.lp[j] - 1)
+		}
+		total += w
+		if isTop[k] {
+			top += w
+		}
+	}
+	return total, top
+}
+
 // Factorize computes the numeric factor for the values val, aligned with the
 // pattern given to NewCholesky. Dependent pivots are replaced (see PivotTol);
 // their number is left in Replaced. It fails only on non-finite input.
@@ -275,20 +306,21 @@ func (c *Cholesky) Factorize(val []float64) error {
 	}
 	lp, lx := c.lp, c.lx
 	for j := 0; j < n; j++ {
-		c.next[j] = lp[j] + 1
+		c.cs[j] = colState{lo: lp[j] + 1, end: lp[j] + 1}
 	}
 	c.Replaced = 0
 	if c.part != nil {
 		var wg sync.WaitGroup
 		errs := make([]error, len(c.part))
 		repl := make([]int, len(c.part))
-		for w, rows := range c.part {
+		for w, rows := range c.part[1:] {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				repl[w], errs[w] = c.factorRows(val, rows)
+				repl[w+1], errs[w+1] = c.factorRows(val, rows)
 			}()
 		}
+		repl[0], errs[0] = c.factorRows(val, c.part[0]) // on the calling goroutine
 		wg.Wait()
 		for w := range errs {
 			c.Replaced += repl[w]
@@ -314,7 +346,7 @@ func (c *Cholesky) Factorize(val []float64) error {
 // number of replaced pivots.
 func (c *Cholesky) factorRows(val []float64, rows []int) (int, error) {
 	x := c.x
-	lp, li, lx := c.lp, c.li, c.lx
+	lp, li, lx, cs := c.lp, c.li, c.lx, c.cs
 	replaced := 0
 	for _, k := range rows {
 		for p := c.cp[k]; p < c.cp[k+1]; p++ {
@@ -327,24 +359,26 @@ func (c *Cholesky) factorRows(val []float64, rows []int) (int, error) {
 			return replaced, fmt.Errorf("sparse: cholesky: non-finite diagonal %v at %d", d, k)
 		}
 		for _, j := range c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]] {
-			lkj := x[j] / lx[lp[j]]
+			cj := &cs[j]
+			lkj := x[j] / cj.d
 			x[j] = 0
-			end := c.next[j]
-			col := li[lp[j]+1 : end]
-			vals := lx[lp[j]+1 : end]
+			lo, end := cj.lo, cj.end
+			col := li[lo:end]
+			vals := lx[lo:end]
+			vals = vals[:len(col)]
 			for q, i := range col {
 				x[i] -= vals[q] * lkj
 			}
 			d -= lkj * lkj
 			lx[end] = lkj
-			c.next[j] = end + 1
+			cj.end = end + 1
 		}
 		if !(d > c.PivotTol*math.Abs(orig)) || d <= 0 {
-			lx[lp[k]] = math.Sqrt(hugePivot)
+			d = hugePivot
 			replaced++
-			continue
 		}
 		lx[lp[k]] = math.Sqrt(d)
+		cs[k].d = lx[lp[k]]
 	}
 	return replaced, nil
 }
