@@ -115,3 +115,31 @@ func TestInfeasibleProposesLeastViolatingPlan(t *testing.T) {
 		t.Error("the infeasibility is not in the audit log")
 	}
 }
+
+// TestPeakSoFarFromRootMeter: with a demand charge, the scenario starts from the month's
+// measured import peak, so the optimiser prices only a new peak.
+func TestPeakSoFarFromRootMeter(t *testing.T) {
+	start := time.Date(2019, 6, 12, 8, 0, 0, 0, time.UTC)
+	r := newRig(t, "{auto: false}", "", 50, start)
+	r.cfg.Tariff.DemandChargePerKW = 10
+	ctx := context.Background()
+	samples := []storage.Sample{
+		{Time: time.Date(2019, 5, 30, 12, 0, 0, 0, time.UTC), DeviceID: "meter", Point: "active_power_kw", Value: 900, Quality: storage.QualityGood}, // last month
+		{Time: time.Date(2019, 6, 3, 12, 0, 0, 0, time.UTC), DeviceID: "meter", Point: "active_power_kw", Value: 310, Quality: storage.QualityGood},
+		{Time: time.Date(2019, 6, 5, 12, 0, 0, 0, time.UTC), DeviceID: "meter", Point: "active_power_kw", Value: 500, Quality: storage.QualityStale},
+		{Time: time.Date(2019, 6, 11, 12, 0, 0, 0, time.UTC), DeviceID: "meter", Point: "active_power_kw", Value: 250, Quality: storage.QualityGood},
+	}
+	if err := r.st.WriteTelemetry(ctx, samples); err != nil {
+		t.Fatal(err)
+	}
+	scn, err := r.svc.BuildScenario(ctx, start, r.poller.Poll(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scn.Grid.PeakSoFarKW != 310 {
+		t.Errorf("peak so far %v kW, want 310 (this month's good readings only)", scn.Grid.PeakSoFarKW)
+	}
+	if scn.Grid.DemandChargePerKW != 10 {
+		t.Errorf("demand charge %v, want 10", scn.Grid.DemandChargePerKW)
+	}
+}

@@ -36,6 +36,13 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 	for _, n := range cfg.Nodes {
 		scn.Nodes = append(scn.Nodes, optimizer.Node{ID: n.ID, Parent: n.Parent, LimitKW: n.LimitKW})
 	}
+	if cfg.Tariff.DemandChargePerKW > 0 {
+		peak, err := s.peakSoFar(ctx, at)
+		if err != nil {
+			return nil, err
+		}
+		scn.Grid.PeakSoFarKW = peak
+	}
 	byID := map[string]fieldbus.Reading{}
 	for _, r := range readings {
 		byID[r.DeviceID] = r
@@ -201,7 +208,7 @@ func (s *Service) evSession(d *site.Device, r fieldbus.Reading, fresh bool, at, 
 		if reported && fresh && rep.Arrival.After(at) {
 			// A reported future session: plan for it from its arrival step.
 			arr := int(math.Ceil(float64(rep.Arrival.Sub(start)) / float64(step)))
-			dep := int(math.Ceil(float64(rep.Departure.Sub(start)) / float64(step)))
+			dep := int(math.Floor(float64(rep.Departure.Sub(start)) / float64(step)))
 			if arr < s.cfg.Site.Steps() && dep > arr {
 				e := d.EV
 				chKW, disKW := envelopeKW(d, e.MaxChargeKW, e.MaxDischargeKW)
@@ -226,7 +233,9 @@ func (s *Service) evSession(d *site.Device, r fieldbus.Reading, fresh bool, at, 
 	if reported {
 		departure = rep.Departure
 	}
-	depStep := int(math.Ceil(float64(departure.Sub(start)) / float64(step)))
+	// The vehicle is gone during the step in which it leaves, so plan only whole steps
+	// before the departure (a plan for the partial step would deliver less than it says).
+	depStep := int(math.Floor(float64(departure.Sub(start)) / float64(step)))
 	if depStep < 1 {
 		depStep = 1 // overdue: still charge in this step
 	}
@@ -266,4 +275,34 @@ func envelopeKW(d *site.Device, chargeKW, dischargeKW float64) (float64, float64
 		dischargeKW = math.Min(dischargeKW, math.Max(0, -*d.Safety.MinKW))
 	}
 	return chargeKW, dischargeKW
+}
+
+// peakSoFar is the highest grid import measured by the root node's meter in the
+// current billing period (the calendar month in site time) before at, so the demand
+// charge prices only a new peak. Without a root meter it is 0.
+func (s *Service) peakSoFar(ctx context.Context, at time.Time) (float64, error) {
+	root := s.cfg.Root()
+	var meter string
+	for _, d := range s.cfg.Devices {
+		if d.Kind == site.KindMeter && d.Node == root {
+			meter = d.ID
+			break
+		}
+	}
+	if meter == "" {
+		return 0, nil
+	}
+	lt := at.In(s.cfg.Site.Location)
+	month := time.Date(lt.Year(), lt.Month(), 1, 0, 0, 0, 0, s.cfg.Site.Location)
+	hist, err := s.store.TelemetryRange(ctx, meter, "active_power_kw", month, at)
+	if err != nil {
+		return 0, fmt.Errorf("peak so far from %s: %w", meter, err)
+	}
+	peak := 0.0
+	for _, h := range hist {
+		if h.Quality == storage.QualityGood && h.Value > peak {
+			peak = h.Value
+		}
+	}
+	return peak, nil
 }
