@@ -58,7 +58,7 @@ func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.Set
 	if sched != nil {
 		schedID = sched.ID
 		step := int(at.Sub(sched.Start) / (time.Duration(sched.StepMinutes) * time.Minute))
-		curtailed := curtailedAt(sched, step)
+		curtailed := s.curtailedAt(sched, step)
 		for _, sp := range sched.Setpoints {
 			if sp.Step != step {
 				continue

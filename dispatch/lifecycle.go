@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,7 +125,7 @@ func (s *Service) autoApprove(ctx context.Context, sched *storage.Schedule, at t
 	if !s.cfg.Approval.Auto {
 		return
 	}
-	doc, err := decodePlan(sched)
+	doc, err := s.planOf(sched)
 	if err != nil || doc.Policy == nil {
 		s.log.Error("auto-approve policy: no stored verdict", "schedule", sched.ID, "err", err)
 		return
@@ -343,6 +344,48 @@ func pinSetpoints(pins []Pin, scn *optimizer.Scenario) []storage.ScheduleSetpoin
 		}
 	}
 	return out
+}
+
+// planDocJSON encodes like planDoc, with the scenario already encoded.
+type planDocJSON struct {
+	Scenario json.RawMessage `json:"scenario"`
+	Plan     *optimizer.Plan `json:"plan"`
+	Pins     []Pin           `json:"pins,omitempty"`
+	Policy   *PolicyResult   `json:"policy,omitempty"`
+	Config   *ConfigHashes   `json:"config,omitempty"`
+}
+
+// planMemo remembers one schedule's plan document with the bytes it was stored as,
+// so the cycle that proposes a schedule, approves it and applies it decodes nothing.
+type planMemo struct {
+	id   int64
+	json []byte
+	doc  *planDoc
+}
+
+// memoPlan remembers schedule id's plan document and its stored encoding.
+func (s *Service) memoPlan(id int64, b []byte, doc *planDoc) {
+	s.mu.Lock()
+	s.planMemo = planMemo{id: id, json: b, doc: doc}
+	s.mu.Unlock()
+}
+
+// planOf returns a stored schedule's plan document for reading only (it may be
+// shared): the remembered one when the schedule and its stored bytes match, else
+// decoded (and remembered).
+func (s *Service) planOf(sc *storage.Schedule) (*planDoc, error) {
+	s.mu.Lock()
+	m := s.planMemo
+	s.mu.Unlock()
+	if m.doc != nil && m.id == sc.ID && bytes.Equal(m.json, sc.Plan) {
+		return m.doc, nil
+	}
+	doc, err := decodePlan(sc)
+	if err != nil {
+		return nil, err
+	}
+	s.memoPlan(sc.ID, sc.Plan, doc)
+	return doc, nil
 }
 
 // decodePlan reads a stored schedule's plan document.

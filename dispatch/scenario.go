@@ -14,8 +14,9 @@ import (
 	"github.com/gridd/gridd/storage"
 )
 
-// historyWindow is how much telemetry the forecasts look back on: a week for weekly
-// seasonality plus 28 days of earlier origins for the empirical quantile band.
+// historyWindow is how much telemetry the forecasts look back on by default
+// (Options.ForecastHistory): a week for weekly seasonality plus 28 days of earlier
+// origins for the empirical quantile band.
 const historyWindow = 36 * 24 * time.Hour
 
 // BuildScenario turns the site config, the latest readings and fresh forecasts into an
@@ -123,7 +124,7 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 // cycle) but a fresh reading now gets a flat forecast at the current reading
 // (method "current_reading", no band).
 func (s *Service) forecastDevice(ctx context.Context, d *site.Device, r fieldbus.Reading, fresh bool, at, start time.Time, steps int, generation bool) (*forecast.Result, error) {
-	hist, err := s.store.TelemetryRange(ctx, d.ID, "active_power_kw", at.Add(-historyWindow), at.Add(storage.TimePrecision))
+	hist, err := s.store.TelemetryRange(ctx, d.ID, "active_power_kw", at.Add(-s.forecastHistory), at.Add(storage.TimePrecision))
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", d.ID, err)
 	}

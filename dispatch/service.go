@@ -48,9 +48,11 @@ type Service struct {
 	poller     Poller
 	writer     Writer
 	forecaster Forecaster
-	solve      Solver
-	clock      clock.Clock
-	log        *slog.Logger
+	// forecastHistory is how far back each load and PV forecast is given telemetry.
+	forecastHistory time.Duration
+	solve           Solver
+	clock           clock.Clock
+	log             *slog.Logger
 
 	env      *safety.Envelope
 	guard    *safety.Guard
@@ -63,6 +65,7 @@ type Service struct {
 	pluggedAt map[string]time.Time // EV charger -> when the current session was first seen
 	latest    map[string]fieldbus.Reading
 	lastPlan  *optimizer.Plan
+	planMemo  planMemo           // the last plan document encoded or decoded
 	pins      map[string]Pin     // device -> pin in force
 	sessions  map[string]Session // EV charger -> reported session
 	subs      map[int]chan storage.SetpointWrite
@@ -89,6 +92,11 @@ type Options struct {
 	// ConfigFileSHA256 is the SHA-256 (hex) of the config file's bytes, recorded with
 	// every schedule next to the hash of the parsed config (optional).
 	ConfigFileSHA256 string
+	// ForecastHistory is how much telemetry before the cycle each load and PV
+	// forecast is given; 0 means 36 days (a week of seasonality and the default
+	// forecast band's 28 earlier origins). A forecaster that needs less (no band,
+	// forecast.BandOptions.Skip) runs faster on less.
+	ForecastHistory time.Duration
 }
 
 // New returns a Service.
@@ -98,6 +106,12 @@ func New(o Options) (*Service, error) {
 	}
 	if o.Forecaster == nil {
 		o.Forecaster = forecast.Auto{}
+	}
+	if o.ForecastHistory < 0 {
+		return nil, fmt.Errorf("dispatch: ForecastHistory must be >= 0, got %v", o.ForecastHistory)
+	}
+	if o.ForecastHistory == 0 {
+		o.ForecastHistory = historyWindow
 	}
 	if o.Solver == nil {
 		o.Solver = optimizer.Solve
@@ -123,7 +137,7 @@ func New(o Options) (*Service, error) {
 	}
 	s := &Service{
 		cfg: o.Config, store: o.Store, poller: o.Poller, writer: o.Writer,
-		forecaster: o.Forecaster, solve: o.Solver, clock: o.Clock, log: o.Logger,
+		forecaster: o.Forecaster, forecastHistory: o.ForecastHistory, solve: o.Solver, clock: o.Clock, log: o.Logger,
 		env: o.Envelope, auditLog: audit.New(o.Store), hashes: hashes,
 		pluggedAt: map[string]time.Time{}, latest: map[string]fieldbus.Reading{},
 		pins: map[string]Pin{}, sessions: map[string]Session{}, subs: map[int]chan storage.SetpointWrite{},
@@ -281,7 +295,7 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 	run.SolverStatus = plan.Status
 	run.Iterations = plan.Iterations
 
-	input, _ := json.Marshal(scn)
+	input, inputErr := json.Marshal(scn)
 	sum := sha256.Sum256(input)
 	step := s.cfg.Site.Step.D
 	sched := &storage.Schedule{
@@ -304,7 +318,12 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 	if err != nil {
 		return nil, nil, fmt.Errorf("approval policy: %w", err)
 	}
-	planJSON, err := json.Marshal(planDoc{Scenario: scn, Plan: plan, Pins: pins, Policy: pol, Config: &hashes})
+	if inputErr != nil {
+		return nil, nil, fmt.Errorf("encode plan: %w", inputErr)
+	}
+	// The scenario's encoding is the input hashed above; planDocJSON embeds it as is
+	// (the same bytes as encoding planDoc).
+	planJSON, err := json.Marshal(planDocJSON{Scenario: input, Plan: plan, Pins: pins, Policy: pol, Config: &hashes})
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode plan: %w", err)
 	}
@@ -319,6 +338,7 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 		return nil, nil, fmt.Errorf("store schedule: %w", err)
 	}
 	sched.ID = id
+	s.memoPlan(id, planJSON, &planDoc{Scenario: scn, Plan: plan, Pins: pins, Policy: pol, Config: &hashes})
 	s.auditData(ctx, at, "system", "schedule.propose", fmt.Sprintf("schedule:%d", id),
 		fmt.Sprintf("objective %.2f %s, %d steps from %s, solver %s in %d iterations, config %.12s", plan.Objective, s.cfg.Tariff.Currency, scn.Steps, scn.Start.Format(time.RFC3339), plan.Status, plan.Iterations, hashes.ConfigSHA256),
 		proposeAudit{InputHash: sched.InputHash, ConfigHashes: hashes})
@@ -409,12 +429,10 @@ func (s *Service) InForce(ctx context.Context, at time.Time) (*storage.Schedule,
 const curtailmentThresholdKW = 0.05
 
 // curtailedAt returns, per PV plant, whether the plan curtails it in the given step.
-func curtailedAt(sched *storage.Schedule, step int) map[string]bool {
-	var doc struct {
-		Plan *optimizer.Plan `json:"plan"`
-	}
+func (s *Service) curtailedAt(sched *storage.Schedule, step int) map[string]bool {
 	out := map[string]bool{}
-	if err := json.Unmarshal(sched.Plan, &doc); err != nil || doc.Plan == nil {
+	doc, err := s.planOf(sched)
+	if err != nil {
 		return out
 	}
 	for _, a := range doc.Plan.Assets {

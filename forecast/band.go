@@ -26,6 +26,10 @@ type BandOptions struct {
 	Spacing      time.Duration // between backtest issue times (24h keeps the time of day)
 	Bucket       time.Duration // lead-time bucket width (at least Step)
 	MinPerBucket int           // residuals every bucket needs for a per-lead-time band
+	// Skip leaves the band out: no backtest runs, P10 = P90 = P50 and Result.Band
+	// is BandSkipped. For callers that use only the median (the band's backtest is
+	// most of a seasonal-naive forecast's cost).
+	Skip bool
 }
 
 func (o BandOptions) validate(series string) error {
@@ -70,6 +74,9 @@ type band struct {
 // computeBand backtests m on the history and turns the residuals into P10/P90
 // around p50.
 func computeBand(ctx context.Context, req Request, p *prepared, m pointMethod, p50 []float64, opts BandOptions) (band, error) {
+	if opts.Skip {
+		return band{p10: append([]float64(nil), p50...), p90: append([]float64(nil), p50...), kind: BandSkipped}, nil
+	}
 	o := opts.withDefaults(req.Step)
 	origin := req.Origin.UTC()
 	step := req.Step

@@ -170,3 +170,51 @@ func TestBandOptionsValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestBandSkip checks that Band.Skip leaves the median of every method unchanged
+// and sets P10 = P50 = P90 with Band "skipped" and no residuals.
+func TestBandSkip(t *testing.T) {
+	O := t0.Add(40 * Day)
+	hist := series(t0, O, time.Hour, noisyDaily)
+	req := Request{Series: "s", History: hist, Origin: O, Step: time.Hour, Steps: 36}
+	for _, tc := range []struct {
+		name       string
+		with, skip Forecaster
+	}{
+		{"auto", Auto{}, Auto{Band: BandOptions{Skip: true}}},
+		{"seasonal-daily", SeasonalNaive{Period: Day}, SeasonalNaive{Period: Day, Band: BandOptions{Skip: true}}},
+		{"select", Select{}, Select{Band: BandOptions{Skip: true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			full, err := tc.with.Forecast(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if full.Band == BandSkipped || full.Residuals == 0 {
+				t.Fatalf("without Skip: Band = %q, Residuals = %d; want a computed band", full.Band, full.Residuals)
+			}
+			res, err := tc.skip.Forecast(context.Background(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Band != BandSkipped || res.Residuals != 0 {
+				t.Errorf("Band = %q, Residuals = %d; want %q, 0", res.Band, res.Residuals, BandSkipped)
+			}
+			if res.Method != full.Method {
+				t.Errorf("Method = %q, want %q", res.Method, full.Method)
+			}
+			for k := range full.P50 {
+				if res.P50[k] != full.P50[k] {
+					t.Errorf("P50[%d] = %v, want %v (as without Skip)", k, res.P50[k], full.P50[k])
+				}
+				if res.P10[k] != res.P50[k] || res.P90[k] != res.P50[k] {
+					t.Errorf("step %d: P10/P50/P90 = %v/%v/%v, want all equal", k, res.P10[k], res.P50[k], res.P90[k])
+				}
+			}
+			res.P10[0]++
+			if res.P50[0] == res.P10[0] || res.P90[0] == res.P10[0] {
+				t.Error("P10 shares its backing array with P50 or P90")
+			}
+		})
+	}
+}

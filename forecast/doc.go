@@ -76,7 +76,9 @@
 // else P10/P90 = P50 ∓ the 80 % quantile of |residual| over all leads (Band
 // "overall"); with no residual at all, P10 = P50 = P90 (Band "none"). The band is
 // not forced to contain P50: a method that was biased over the backtest window
-// gets a band shifted the same way. P10 <= P90 always holds.
+// gets a band shifted the same way. P10 <= P90 always holds. Band.Skip leaves the
+// band out (no backtest; P10 = P50 = P90, Band "skipped") for callers that use only
+// the median.
 //
 // Nothing is clamped unless Request.NonNegative is set; then P10, P50 and P90 are
 // floored at 0. Under gridd's sign convention PV generation is negative, so PV is

@@ -30,6 +30,8 @@ const (
 	BandOverall = "overall"
 	// BandNone: no residual could be computed; P10 = P50 = P90.
 	BandNone = "none"
+	// BandSkipped: the band was not asked for (BandOptions.Skip); P10 = P50 = P90.
+	BandSkipped = "skipped"
 )
 
 // Limits that keep every computation bounded. Requests beyond them are rejected.
@@ -96,7 +98,7 @@ type Result struct {
 	P10      []float64
 	P50      []float64
 	P90      []float64
-	Band     string // BandLeadTime, BandOverall or BandNone
+	Band     string // BandLeadTime, BandOverall, BandNone or BandSkipped
 	// Residuals is the number of backtest residuals the band was built from.
 	Residuals int
 	Input     InputStats

@@ -14,9 +14,11 @@ func BenchmarkReplayDay(b *testing.B) {
 		name    string
 		horizon string
 		every   int
+		skip    bool
 	}{
-		{"horizon24h", "24h", 1},
-		{"horizon6h-forecast-every4", "6h", 4},
+		{"horizon24h", "24h", 1, false},
+		{"horizon6h-forecast-every4", "6h", 4, false},
+		{"horizon6h-forecast-every4-skip-band", "6h", 4, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			cfg, err := ApplySets(demoConfig(b), []string{"ev.chargers=50", "site.horizon=" + bc.horizon})
@@ -29,7 +31,7 @@ func BenchmarkReplayDay(b *testing.B) {
 			b.ResetTimer()
 			cycles := 0
 			for i := 0; i < b.N; i++ {
-				r, err := Run(context.Background(), Options{Config: cfg, History: h, From: from, To: to, Strategy: Optimize, ForecastEvery: bc.every})
+				r, err := Run(context.Background(), Options{Config: cfg, History: h, From: from, To: to, Strategy: Optimize, ForecastEvery: bc.every, SkipForecastBand: bc.skip})
 				if err != nil {
 					b.Fatal(err)
 				}

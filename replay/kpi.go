@@ -61,6 +61,12 @@ type KPIs struct {
 	ForecastPVNMAEPct   float64 `json:"forecast_pv_nmae_pct"`
 	ForecastPVMAE1KW    float64 `json:"forecast_pv_mae_first_step_kw"`
 	FailedCycles        int     `json:"failed_cycles"`
+	// RelaxedCycles proposed the least-violating plan of an infeasible scenario;
+	// HeldCycles left their proposal for a dispatcher (relaxed plans, or outside
+	// the auto-approve bounds): the replay has no dispatcher, so the last approved
+	// schedule or the safe state stays in force.
+	RelaxedCycles int `json:"relaxed_cycles"`
+	HeldCycles    int `json:"held_cycles"`
 }
 
 // unmetTolerance is the shortfall below which a session counts as met (setpoints
@@ -122,6 +128,8 @@ func computeKPIs(cfg *site.Config, r *Result) KPIs {
 	k.ForecastLoadMAEKW, k.ForecastLoadNMAEPct, k.ForecastLoadMAE1KW = r.fcLoad.scores()
 	k.ForecastPVMAEKW, k.ForecastPVNMAEPct, k.ForecastPVMAE1KW = r.fcPV.scores()
 	k.FailedCycles = r.FailedCycles
+	k.RelaxedCycles = r.RelaxedCycles
+	k.HeldCycles = r.HeldCycles
 	return k
 }
 

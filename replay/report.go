@@ -277,6 +277,8 @@ func kpiRows(s Summary) [][3]string {
 		{"load forecast MAE (NMAE)", "kW", f(k.ForecastLoadMAEKW, 2) + " (" + f(k.ForecastLoadNMAEPct, 1) + " %)"},
 		{"PV forecast MAE (NMAE)", "kW", f(k.ForecastPVMAEKW, 2) + " (" + f(k.ForecastPVNMAEPct, 1) + " %)"},
 		{"failed cycles", "", strconv.Itoa(k.FailedCycles)},
+		{"relaxed plans (infeasible scenario)", "cycles", strconv.Itoa(k.RelaxedCycles)},
+		{"proposals held for a dispatcher", "cycles", strconv.Itoa(k.HeldCycles)},
 	}
 }
 

@@ -34,6 +34,10 @@ var Strategies = []string{Optimize, Baseline, Rule, Hindsight}
 // the dispatch forecasts look back 36 days.
 const warmup = 36 * 24 * time.Hour
 
+// bandHistory is the telemetry a forecast without band is given: two weeks (a
+// missing week falls back to the week before, as forecast.Auto does) and a day.
+const bandHistory = 15 * 24 * time.Hour
+
 // Options configure a replay.
 type Options struct {
 	Config   *site.Config
@@ -52,6 +56,13 @@ type Options struct {
 	// cycles (with a horizon that much longer) and lets the cycles in between take
 	// theirs from it; 0 or 1 forecasts every cycle as production does.
 	ForecastEvery int
+	// SkipForecastBand leaves the P10/P90 band out of the load and PV forecasts
+	// (forecast.BandOptions.Skip: stored with P10 = P50 = P90) and gives each
+	// forecast the bandHistory before the cycle instead of 36 days. No strategy and
+	// no KPI uses the band, and the median needs no more history unless the recorded
+	// history has a gap of more than a week, so the report is the same; the band's
+	// backtest and the longer history are most of the forecasting time.
+	SkipForecastBand bool
 	// Progress, if not nil, is called after every cycle.
 	Progress func(done, total int)
 }
@@ -70,6 +81,10 @@ type Result struct {
 	Sessions    []SessionRecord
 	// FailedCycles counts cycles that stored an error (no schedule, failed writes).
 	FailedCycles int
+	// RelaxedCycles counts cycles whose proposal was the least-violating plan of an
+	// infeasible scenario; HeldCycles those whose proposal was not approved by the
+	// approval policy (relaxed plans included).
+	RelaxedCycles, HeldCycles int
 	// CycleErrors holds the first few cycle errors.
 	CycleErrors []string
 	// Notes explain deviations from the plain strategy (hindsight limit relaxations).
@@ -190,11 +205,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return solve(ctx, s, opts)
 	}
 	var fc dispatch.Forecaster
+	var fcHistory time.Duration // dispatch's default
+	if o.SkipForecastBand {
+		fc = forecast.Auto{Band: forecast.BandOptions{Skip: true}}
+		fcHistory = bandHistory
+	}
 	if o.ForecastEvery > 1 {
-		fc = newEveryForecaster(forecast.Auto{}, o.ForecastEvery)
+		inner := dispatch.Forecaster(forecast.Auto{})
+		if fc != nil {
+			inner = fc
+		}
+		fc = newEveryForecaster(inner, o.ForecastEvery)
 	}
 	svc, err := dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: field, Writer: field,
-		Forecaster: fc, Solver: measured, Clock: clk, Logger: log})
+		Forecaster: fc, ForecastHistory: fcHistory, Solver: measured, Clock: clk, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +235,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		cr, err := svc.RunCycle(ctx, at)
 		if err != nil {
 			return nil, fmt.Errorf("cycle at %s: %w", at.Format(time.RFC3339), err)
+		}
+		if cr.Run.SolverStatus == optimizer.StatusRelaxed {
+			res.RelaxedCycles++
+		}
+		if cr.Schedule != nil && cr.Schedule.Status == storage.StatusProposed {
+			res.HeldCycles++
 		}
 		if cr.Run.Error != "" {
 			res.FailedCycles++

@@ -2,7 +2,7 @@
 // battery, PV and a fleet of EV chargers: cycles per second for each strategy and
 // setting asked for.
 //
-//	go run ./bench/replay -days 365 -chargers 50 -strategy optimize -horizon 24h -forecast-every 1
+//	go run ./bench/replay -days 365 -chargers 50 -strategy optimize -horizon 24h -forecast-every 1 [-skip-band]
 package main
 
 import (
@@ -29,6 +29,7 @@ func main() {
 	strategy := flag.String("strategy", "optimize", "comma-separated strategies")
 	horizon := flag.String("horizon", "24h", "optimisation horizon (site.horizon)")
 	every := flag.Int("forecast-every", 1, "forecast every N cycles")
+	skipBand := flag.Bool("skip-band", false, "leave the P10/P90 band out of the forecasts (replay.Options.SkipForecastBand)")
 	report := flag.String("report", "", "write each strategy's report into DIR/STRATEGY")
 	extra := flag.String("set", "", "more what-if edits, comma-separated KEY=VALUE")
 	sqliteDir := flag.String("sqlite", "", "use the embedded SQLite store in this (empty) directory instead of the in-memory store")
@@ -48,13 +49,13 @@ func main() {
 		}
 		return
 	}
-	if err := run(*days, *from, *chargers, *strategy, *horizon, *every, *report, *sqliteDir, *extra); err != nil {
+	if err := run(*days, *from, *chargers, *strategy, *horizon, *every, *skipBand, *report, *sqliteDir, *extra); err != nil {
 		fmt.Fprintln(os.Stderr, "replay-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(days int, fromS string, chargers int, strategies, horizon string, every int, report, sqliteDir, extra string) error {
+func run(days int, fromS string, chargers int, strategies, horizon string, every int, skipBand bool, report, sqliteDir, extra string) error {
 	data, err := gridd.Files.ReadFile(gridd.DemoConfigPath)
 	if err != nil {
 		return err
@@ -80,13 +81,13 @@ func run(days int, fromS string, chargers int, strategies, horizon string, every
 	if err != nil {
 		return err
 	}
-	fmt.Printf("go %s, %d CPUs, %s/%s; %d days from %s, %d chargers, horizon %s, forecast every %d cycle(s)\n",
-		runtime.Version(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, days, fromS, chargers, horizon, every)
+	fmt.Printf("go %s, %d CPUs, %s/%s; %d days from %s, %d chargers, horizon %s, forecast every %d cycle(s), band skipped %v\n",
+		runtime.Version(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, days, fromS, chargers, horizon, every, skipBand)
 	for _, s := range strings.Split(strategies, ",") {
 		t0 := time.Now()
 		c0 := cpuTime()
 		var ms runtime.MemStats
-		opts := replay.Options{Config: cfg, History: h, From: from, To: to, Strategy: s, Sets: sets, ForecastEvery: every}
+		opts := replay.Options{Config: cfg, History: h, From: from, To: to, Strategy: s, Sets: sets, ForecastEvery: every, SkipForecastBand: skipBand}
 		if sqliteDir != "" {
 			st, err := sqlite.Open(context.Background(), filepath.Join(sqliteDir, s))
 			if err != nil {
