@@ -573,6 +573,13 @@ func (r *rig) check() proof {
 		}
 	}
 	dbWrites := checkStoredWrites(t, conn, r.cfg, r.profiles, &p)
+	// A write made while the database was down is kept as a setpoint.unrecorded audit
+	// event (carried by the spool) instead of a setpoint_writes row.
+	var unrecorded int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM audit_events WHERE action = 'setpoint.unrecorded'`).Scan(&unrecorded); err != nil {
+		t.Fatal(err)
+	}
+	dbWrites += unrecorded
 	// Every write that reached the wire is stored (a stored write may have failed before
 	// reaching the wire only if the guard refused it, which is not counted on the wire).
 	if dbWrites < p.deviceWrites {

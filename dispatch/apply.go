@@ -79,7 +79,7 @@ func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.Set
 	}
 	sort.Strings(ids)
 	var writes []storage.SetpointWrite
-	var failed int
+	var failed, unrecorded int
 	for _, id := range ids {
 		d, _ := s.cfg.Device(id)
 		dec, ok, err := s.decideWrite(d, sched != nil, planned, at)
@@ -115,7 +115,12 @@ func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.Set
 		}
 		rid, err := s.store.RecordSetpointWrite(ctx, w)
 		if err != nil {
-			return writes, fmt.Errorf("record setpoint write: %w", err)
+			// The write happened; keep its record in the audit log (which the outage
+			// spool carries) rather than lose it, and go on with the other devices.
+			s.log.Error("record setpoint write", "device", id, "err", err)
+			s.auditData(ctx, at, "system", "setpoint.unrecorded", "device:"+id,
+				fmt.Sprintf("%s %s = %.2f kW (%s) could not be stored: %v", id, w.Point, w.WrittenKW, w.Status, err), w)
+			unrecorded++
 		}
 		w.ID = rid
 		s.metrics.write(w.Status)
@@ -124,6 +129,9 @@ func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.Set
 	}
 	if failed > 0 {
 		return writes, fmt.Errorf("%d of %d setpoint writes failed or did not read back", failed, len(writes))
+	}
+	if unrecorded > 0 {
+		return writes, fmt.Errorf("%d of %d setpoint writes could not be stored (kept in the audit log)", unrecorded, len(writes))
 	}
 	return writes, nil
 }

@@ -65,11 +65,13 @@ type Service struct {
 	pluggedAt map[string]time.Time // EV charger -> when the current session was first seen
 	latest    map[string]fieldbus.Reading
 	lastPlan  *optimizer.Plan
-	planMemo  planMemo           // the last plan document encoded or decoded
-	pins      map[string]Pin     // device -> pin in force
-	sessions  map[string]Session // EV charger -> reported session
-	subs      map[int]chan storage.SetpointWrite
-	nextSub   int
+	// inForceCache is the schedule in force at the last successful lookup (see InForce).
+	inForceCache *storage.Schedule
+	planMemo     planMemo           // the last plan document encoded or decoded
+	pins         map[string]Pin     // device -> pin in force
+	sessions     map[string]Session // EV charger -> reported session
+	subs         map[int]chan storage.SetpointWrite
+	nextSub      int
 }
 
 // Options configure a Service.
@@ -411,18 +413,41 @@ func (s *Service) decide(ctx context.Context, id int64, to storage.ScheduleStatu
 }
 
 // InForce returns the approved schedule covering time at, or nil.
+//
+// While the store cannot be read (a database outage), the schedule found in force at the
+// last successful lookup keeps applying for as long as it covers at, so dispatch goes on
+// through the outage; the approvals it would need are made once the store is back.
 func (s *Service) InForce(ctx context.Context, at time.Time) (*storage.Schedule, error) {
+	sc, err := s.inForceFromStore(ctx, at)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if c := s.inForceCache; c != nil && covers(c, at) {
+			s.log.Warn("store unreachable; applying the cached schedule in force", "schedule", c.ID, "err", err)
+			return c, nil
+		}
+		return nil, err
+	}
+	s.inForceCache = sc
+	return sc, nil
+}
+
+func (s *Service) inForceFromStore(ctx context.Context, at time.Time) (*storage.Schedule, error) {
 	list, err := s.store.ListSchedules(ctx, storage.Epoch, storage.End, storage.StatusApproved)
 	if err != nil {
 		return nil, err
 	}
-	for _, sc := range list { // newest first
-		end := sc.Start.Add(time.Duration(sc.Steps*sc.StepMinutes) * time.Minute)
-		if !at.Before(sc.Start) && at.Before(end) {
-			return s.store.GetSchedule(ctx, sc.ID)
+	for i := range list { // newest first
+		if covers(&list[i], at) {
+			return s.store.GetSchedule(ctx, list[i].ID)
 		}
 	}
 	return nil, nil
+}
+
+func covers(sc *storage.Schedule, at time.Time) bool {
+	end := sc.Start.Add(time.Duration(sc.Steps*sc.StepMinutes) * time.Minute)
+	return !at.Before(sc.Start) && at.Before(end)
 }
 
 // curtailmentThresholdKW is the planned curtailment below which a PV plant is left uncapped.

@@ -36,11 +36,26 @@ type Cholesky struct {
 	// together so that a row's update touches one cache line per column.
 	cs []colState
 
+	// rowPos[q] is the position in li/lx of the entry rowCol[q] of L.
+	rowPos []int
+
 	// Parallel schedule: rows of disjoint elimination subtrees are
 	// independent; part[w] lists the rows worker w factors (ascending),
-	// top the remaining rows, factored afterwards in order.
+	// top the remaining rows, factored afterwards (see Factorize).
 	part [][]int
 	top  []int
+	// With a split (part != nil): isTop marks the top rows; nSub[j] is the
+	// number of entries of column j below the diagonal in subtree rows
+	// (they precede its top rows); topPart[w] lists the top rows worker w
+	// reduces against the subtree columns; ws[w] is worker w's dense
+	// workspace (ws[0] is x); topD and topOrig hold, per top row, its
+	// diagonal after those reductions and its original diagonal.
+	isTop   []bool
+	nSub    []int
+	topPart [][]int
+	ws      [][]float64
+	topD    []float64
+	topOrig []float64
 
 	// PivotTol is the relative tolerance below which a pivot is taken as
 	// zero: a pivot d of row k is replaced when d ≤ PivotTol·A(k,k).
@@ -119,9 +134,12 @@ func NewCholesky(n int, colPtr, rowIdx []int) (*Cholesky, error) {
 		c.li[c.lp[j]] = j
 		c.next[j] = c.lp[j] + 1
 	}
+	c.rowPos = make([]int, len(c.rowCol))
 	for k := 0; k < n; k++ {
-		for _, j := range c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]] {
+		for q := c.rowPtr[k]; q < c.rowPtr[k+1]; q++ {
+			j := c.rowCol[q]
 			c.li[c.next[j]] = k
+			c.rowPos[q] = c.next[j]
 			c.next[j]++
 		}
 	}
@@ -140,6 +158,12 @@ type colState struct {
 // worth spreading over goroutines.
 const parallelMinWork = 2e6
 
+// splitWorkers is the number of workers the split into subtrees is sized
+// for. It is fixed, not the actual number of workers, so that the top rows,
+// and with them the order of every sum in the factorisation, are the same
+// for any GOMAXPROCS: the factor is bit-for-bit reproducible.
+const splitWorkers = 2
+
 // schedule splits the elimination forest into disjoint subtrees for the
 // given number of workers. Row k of L only reads and writes columns in its
 // own subtree (its row pattern is a set of descendants), so subtrees can be
@@ -147,7 +171,7 @@ const parallelMinWork = 2e6
 // factored after them.
 func (c *Cholesky) schedule(workers int, minWork float64) {
 	n := c.n
-	c.part, c.top = nil, nil
+	c.part, c.top, c.isTop, c.topPart, c.ws, c.topD, c.topOrig = nil, nil, nil, nil, nil, nil, nil
 	// Work of row k: Σ over its pattern j of the column length of j seen
 	// so far, approximated by the final column count.
 	work := make([]float64, n)
@@ -167,7 +191,10 @@ func (c *Cholesky) schedule(workers int, minWork float64) {
 			c.top[k] = k
 		}
 	}
-	if workers < 2 || total < minWork {
+	if workers < 1 {
+		workers = 1
+	}
+	if total < minWork {
 		all()
 		return
 	}
@@ -184,7 +211,7 @@ func (c *Cholesky) schedule(workers int, minWork float64) {
 	}
 	// Split the heaviest subtree until every subtree is small enough to
 	// balance; split nodes go to the top.
-	limit := total / float64(4*workers)
+	limit := total / float64(4*splitWorkers)
 	subs := roots
 	isTop := make([]bool, n)
 	for {
@@ -241,6 +268,45 @@ func (c *Cholesky) schedule(workers int, minWork float64) {
 			c.part[owner[k]] = append(c.part[owner[k]], k)
 		}
 	}
+	c.isTop = isTop
+	// Top rows by their work against subtree columns, largest first, to
+	// the least loaded worker.
+	subWork := make([]float64, n)
+	for _, k := range c.top {
+		w := 1.0
+		for _, j := range c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]] {
+			if !isTop[j] {
+				w += float64(c.lp[j+1] - c.lp[j])
+			}
+		}
+		subWork[k] = w
+	}
+	order := append([]int(nil), c.top...)
+	sort.SliceStable(order, func(a, b int) bool { return subWork[order[a]] > subWork[order[b]] })
+	c.topPart = make([][]int, workers)
+	for i := range load {
+		load[i] = 0
+	}
+	for _, k := range order {
+		w := 0
+		for i := range load {
+			if load[i] < load[w] {
+				w = i
+			}
+		}
+		load[w] += subWork[k]
+		c.topPart[w] = append(c.topPart[w], k)
+	}
+	for _, rows := range c.topPart {
+		sort.Ints(rows)
+	}
+	c.ws = make([][]float64, workers)
+	c.ws[0] = c.x
+	for w := 1; w < workers; w++ {
+		c.ws[w] = make([]float64, n)
+	}
+	c.topD = make([]float64, n)
+	c.topOrig = make([]float64, n)
 }
 
 // ereach returns the pattern of row k of L (columns j < k), topologically
@@ -310,29 +376,36 @@ func (c *Cholesky) Factorize(val []float64) error {
 	}
 	c.Replaced = 0
 	if c.part != nil {
-		var wg sync.WaitGroup
-		errs := make([]error, len(c.part))
 		repl := make([]int, len(c.part))
-		for w, rows := range c.part[1:] {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				repl[w+1], errs[w+1] = c.factorRows(val, rows)
-			}()
+		err := c.each(func(w int) error {
+			var err error
+			repl[w], err = c.factorRows(val, c.part[w])
+			return err
+		})
+		for _, r := range repl {
+			c.Replaced += r
 		}
-		repl[0], errs[0] = c.factorRows(val, c.part[0]) // on the calling goroutine
-		wg.Wait()
-		for w := range errs {
-			c.Replaced += repl[w]
-			if errs[w] != nil {
-				return errs[w]
-			}
+		if err != nil {
+			return err
 		}
-	}
-	r, err := c.factorRows(val, c.top)
-	c.Replaced += r
-	if err != nil {
-		return err
+		// The top rows' reductions against the subtree columns are
+		// independent of each other: first each top row's entries in the
+		// subtree columns, then (once all of those are known) the
+		// subtree columns' contributions to its entries in the top
+		// columns, both in parallel; the top columns follow in order.
+		if err := c.each(func(w int) error { c.topSubtree(val, c.ws[w], c.topPart[w]); return nil }); err != nil {
+			return err
+		}
+		if err := c.each(func(w int) error { return c.topSchur(val, c.ws[w], c.topPart[w]) }); err != nil {
+			return err
+		}
+		c.Replaced += c.topRows()
+	} else {
+		r, err := c.factorRows(val, c.top)
+		c.Replaced += r
+		if err != nil {
+			return err
+		}
 	}
 	for _, v := range lx {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -381,6 +454,146 @@ func (c *Cholesky) factorRows(val []float64, rows []int) (int, error) {
 		cs[k].d = lx[lp[k]]
 	}
 	return replaced, nil
+}
+
+// each calls f for every worker of the schedule, concurrently, worker 0 on
+// the calling goroutine, and returns the first error by worker.
+func (c *Cholesky) each(f func(w int) error) error {
+	errs := make([]error, len(c.part))
+	var wg sync.WaitGroup
+	for w := 1; w < len(c.part); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = f(w)
+		}()
+	}
+	errs[0] = f(0)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// topSubtree computes, for each top row k in rows, its entries L(k, j) in
+// the subtree columns j, using the dense workspace x (all zero on entry
+// and on return). Every subtree column is complete, and its entries in
+// subtree rows come before those in top rows.
+func (c *Cholesky) topSubtree(val, x []float64, rows []int) {
+	li, lx, cs, isTop := c.li, c.lx, c.cs, c.isTop
+	for _, k := range rows {
+		for p := c.cp[k]; p < c.cp[k+1]; p++ {
+			if i := c.ri[p]; !isTop[i] {
+				x[i] += val[p]
+			}
+		}
+		for q := c.rowPtr[k]; q < c.rowPtr[k+1]; q++ {
+			j := c.rowCol[q]
+			if isTop[j] {
+				continue
+			}
+			cj := &cs[j]
+			lkj := x[j] / cj.d
+			x[j] = 0
+			col := li[cj.lo:cj.end]
+			vals := lx[cj.lo:cj.end]
+			vals = vals[:len(col)]
+			for q2, i := range col {
+				x[i] -= vals[q2] * lkj
+			}
+			lx[c.rowPos[q]] = lkj
+		}
+	}
+}
+
+// topSchur subtracts, for each top row k in rows, the subtree columns'
+// contributions from its entries in the top columns and its diagonal, and
+// leaves those entries in their places in lx (for topRows), the diagonal in
+// topD and the original diagonal in topOrig. x is zero on entry and return.
+func (c *Cholesky) topSchur(val, x []float64, rows []int) error {
+	li, lx, cs, isTop := c.li, c.lx, c.cs, c.isTop
+	for _, k := range rows {
+		for p := c.cp[k]; p < c.cp[k+1]; p++ {
+			if i := c.ri[p]; isTop[i] {
+				x[i] += val[p]
+			}
+		}
+		d := x[k]
+		x[k] = 0
+		if math.IsNaN(d) || math.IsInf(d, 0) {
+			for q := c.rowPtr[k]; q < c.rowPtr[k+1]; q++ {
+				x[c.rowCol[q]] = 0
+			}
+			return fmt.Errorf("sparse: cholesky: non-finite diagonal %v at %d", d, k)
+		}
+		c.topOrig[k] = d
+		for q := c.rowPtr[k]; q < c.rowPtr[k+1]; q++ {
+			j := c.rowCol[q]
+			if isTop[j] {
+				continue
+			}
+			lkj := lx[c.rowPos[q]]
+			// Column j's top rows above k: from the end of its subtree
+			// rows up to row k itself.
+			for p := cs[j].end; li[p] < k; p++ {
+				x[li[p]] -= lx[p] * lkj
+			}
+			d -= lkj * lkj
+		}
+		for q := c.rowPtr[k]; q < c.rowPtr[k+1]; q++ {
+			if j := c.rowCol[q]; isTop[j] {
+				lx[c.rowPos[q]] = x[j]
+				x[j] = 0
+			}
+		}
+		c.topD[k] = d
+	}
+	return nil
+}
+
+// topRows completes the top rows in order against the top columns, after
+// topSchur, and returns the number of replaced pivots.
+func (c *Cholesky) topRows() int {
+	x := c.x
+	lp, li, lx, cs, isTop := c.lp, c.li, c.lx, c.cs, c.isTop
+	replaced := 0
+	for _, k := range c.top {
+		row, pos := c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]], c.rowPos[c.rowPtr[k]:c.rowPtr[k+1]]
+		for q, j := range row {
+			if isTop[j] {
+				x[j] = lx[pos[q]]
+			}
+		}
+		d := c.topD[k]
+		for _, j := range row {
+			if !isTop[j] {
+				continue
+			}
+			cj := &cs[j]
+			lkj := x[j] / cj.d
+			x[j] = 0
+			lo, end := cj.lo, cj.end
+			col := li[lo:end]
+			vals := lx[lo:end]
+			vals = vals[:len(col)]
+			for q, i := range col {
+				x[i] -= vals[q] * lkj
+			}
+			d -= lkj * lkj
+			lx[end] = lkj
+			cj.end = end + 1
+		}
+		if !(d > c.PivotTol*math.Abs(c.topOrig[k])) || d <= 0 {
+			d = hugePivot
+			replaced++
+		}
+		lx[lp[k]] = math.Sqrt(d)
+		cs[k].d = lx[lp[k]]
+	}
+	return replaced
 }
 
 // Solve overwrites b with the solution of (LLᵀ)·x = b.
