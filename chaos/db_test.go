@@ -3,102 +3,13 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"strconv"
+	"github.com/gridd/gridd/internal/pgtest"
 	"testing"
 	"time"
 
 	"github.com/gridd/gridd/storage"
 	"github.com/gridd/gridd/storage/spool"
 )
-
-// cluster is a PostgreSQL server of the test's own (binaries from GRIDD_TEST_PG_BIN,
-// exported by scripts/lib/pg.sh), so stopping it disturbs no other test.
-type cluster struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	port int
-	root bool
-}
-
-func newCluster(t *testing.T) *cluster {
-	t.Helper()
-	bin := os.Getenv("GRIDD_TEST_PG_BIN")
-	if bin == "" {
-		if os.Getenv("GRIDD_REQUIRE_PG") == "1" {
-			t.Fatal("GRIDD_TEST_PG_BIN is unset and GRIDD_REQUIRE_PG=1: the database outage scenario must run")
-		}
-		t.Skip("GRIDD_TEST_PG_BIN is unset; skipping the database outage scenario")
-	}
-	dir, err := os.MkdirTemp("", "gridd-chaos-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{t: t, bin: bin, dir: dir, root: os.Getuid() == 0}
-	t.Cleanup(func() {
-		c.run("pg_ctl", "-D", c.data(), "-m", "immediate", "stop")
-		os.RemoveAll(dir)
-	})
-	if c.root {
-		// PostgreSQL refuses to run as root: the cluster belongs to postgres.
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Fatalf("running as root needs a postgres user: %v", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.port = l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	if out, err := c.run("initdb", "-D", c.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8"); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
-	}
-	c.start()
-	return c
-}
-
-func (c *cluster) data() string { return filepath.Join(c.dir, "data") }
-
-func (c *cluster) dsn() string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=2", c.port)
-}
-
-func (c *cluster) run(tool string, args ...string) ([]byte, error) {
-	name := filepath.Join(c.bin, tool)
-	if c.root {
-		args = append([]string{"-u", "postgres", "--", name}, args...)
-		name = "runuser"
-	}
-	return exec.Command(name, args...).CombinedOutput()
-}
-
-func (c *cluster) start() {
-	c.t.Helper()
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", c.port, c.dir)
-	if out, err := c.run("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.dir, "server.log"), "-w", "-o", opts, "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
-		c.t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, log)
-	}
-}
-
-func (c *cluster) stop() {
-	c.t.Helper()
-	if out, err := c.run("pg_ctl", "-D", c.data(), "-m", "fast", "-w", "stop"); err != nil {
-		c.t.Fatalf("pg_ctl stop: %v\n%s", err, out)
-	}
-}
 
 const dbOutageCycles = 5
 
@@ -107,9 +18,9 @@ const dbOutageCycles = 5
 // telemetry and every audit event arrived exactly once.
 func TestDatabaseOutage(t *testing.T) {
 	requireChaos(t)
-	pg := newCluster(t)
+	pg := pgtest.NewCluster(t)
 	var sp *spool.Store
-	r := newRig(t, pg.dsn(), func(t *testing.T, dsn string) storage.Store {
+	r := newRig(t, pg.DSN(), func(t *testing.T, dsn string) storage.Store {
 		inner := openTimescale(t, dsn)
 		var err error
 		sp, err = spool.New(inner, t.TempDir(), spool.Options{Log: quietLog(), WriteTimeout: 3 * time.Second, RetryInterval: 250 * time.Millisecond})
@@ -135,7 +46,7 @@ func TestDatabaseOutage(t *testing.T) {
 		st, _ := r.sim.State(id)
 		held[id] = st.SetpointKW
 	}
-	pg.stop()
+	pg.Stop()
 	stoppedAt := time.Now()
 	var detectWall, maxWall time.Duration
 	detected, failedCycles, schedules, writes := -1, 0, 0, 0
@@ -176,7 +87,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if pending == 0 {
 		t.Errorf("nothing was spooled during the outage")
 	}
-	pg.start()
+	pg.Start()
 	startedAt := time.Now()
 	recovered := -1
 	var recoverWall time.Duration
@@ -205,7 +116,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Errorf("spool stats %+v: want every spooled record flushed, none refused or rejected", st)
 	}
 	var runs int
-	if err := connect(t, pg.dsn()).QueryRow(t.Context(), `SELECT count(*) FROM cycle_runs`).Scan(&runs); err != nil {
+	if err := connect(t, pg.DSN()).QueryRow(t.Context(), `SELECT count(*) FROM cycle_runs`).Scan(&runs); err != nil {
 		t.Fatal(err)
 	}
 	happened := fmt.Sprintf("PostgreSQL stopped (pg_ctl stop -m fast) for %d cycles. Every cycle polled; telemetry and audit went to the spool (%d records pending at the end of the outage, %d spooled and flushed in all, 0 refused); no new schedule could be made, %d schedules; the schedule in force before the outage kept applying from dispatch's cache, %d writes during the outage, recorded in the audit log through the spool (the simulated devices hold the last value written, checked; first error: %.90q); %d of %d cycle-run records stored (cycle runs are not spooled); slowest outage cycle %s",

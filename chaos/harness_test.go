@@ -468,8 +468,7 @@ type proof struct {
 // knownIssues are invariant violations that the suite has found and that are reported
 // but not yet fixed, by check name. They are logged and shown in the results table;
 // with GRIDD_CHAOS_STRICT=1 they fail the test like any other violation.
-var knownIssues = map[string]string{
-}
+var knownIssues = map[string]string{}
 
 // violate fails the test, unless the violation is a known issue and the run is not strict.
 func violate(t testing.TB, p *proof, allow map[string]bool, check, format string, args ...any) {

@@ -44,18 +44,16 @@ type Cholesky struct {
 	// top the remaining rows, factored afterwards (see Factorize).
 	part [][]int
 	top  []int
-	// With a split (part != nil): isTop marks the top rows; nSub[j] is the
-	// number of entries of column j below the diagonal in subtree rows
-	// (they precede its top rows); topPart[w] lists the top rows worker w
-	// reduces against the subtree columns; ws[w] is worker w's dense
-	// workspace (ws[0] is x); topD and topOrig hold, per top row, its
-	// diagonal after those reductions and its original diagonal.
-	isTop   []bool
-	nSub    []int
-	topPart [][]int
-	ws      [][]float64
-	topD    []float64
-	topOrig []float64
+	// With a split (part != nil) and at most maxDenseTop top rows: isTop
+	// marks the top rows; topPart[w] lists the top rows worker w reduces
+	// against the subtree columns; ws[w] is worker w's dense workspace
+	// (ws[0] is x). Without isTop the top rows are factored by factorRows.
+	isTop    []bool
+	topPart  [][]int
+	ws       [][]float64
+	topSlot  []int32   // position of each top row in top, -1 for others
+	tailCols []int     // subtree columns with entries in top rows
+	schur    []float64 // dense len(top)², row b holds the subtree columns' Σ L(a,·)·L(b,·) for a ≤ b
 
 	// PivotTol is the relative tolerance below which a pivot is taken as
 	// zero: a pivot d of row k is replaced when d ≤ PivotTol·A(k,k).
@@ -164,6 +162,11 @@ const parallelMinWork = 2e6
 // for any GOMAXPROCS: the factor is bit-for-bit reproducible.
 const splitWorkers = 2
 
+// maxDenseTop is the largest number of top rows whose Schur complement
+// (len(top)² values) is accumulated densely in parallel; with more, the top
+// rows are factored one by one.
+const maxDenseTop = 1024
+
 // schedule splits the elimination forest into disjoint subtrees for the
 // given number of workers. Row k of L only reads and writes columns in its
 // own subtree (its row pattern is a set of descendants), so subtrees can be
@@ -171,7 +174,7 @@ const splitWorkers = 2
 // factored after them.
 func (c *Cholesky) schedule(workers int, minWork float64) {
 	n := c.n
-	c.part, c.top, c.isTop, c.topPart, c.ws, c.topD, c.topOrig = nil, nil, nil, nil, nil, nil, nil
+	c.part, c.top, c.isTop, c.topPart, c.ws, c.topSlot, c.tailCols, c.schur = nil, nil, nil, nil, nil, nil, nil, nil
 	// Work of row k: Σ over its pattern j of the column length of j seen
 	// so far, approximated by the final column count.
 	work := make([]float64, n)
@@ -268,7 +271,23 @@ func (c *Cholesky) schedule(workers int, minWork float64) {
 			c.part[owner[k]] = append(c.part[owner[k]], k)
 		}
 	}
+	if len(c.top) > maxDenseTop {
+		return
+	}
 	c.isTop = isTop
+	c.topSlot = make([]int32, n)
+	for k := range c.topSlot {
+		c.topSlot[k] = -1
+	}
+	for s, k := range c.top {
+		c.topSlot[k] = int32(s)
+	}
+	for j := 0; j < n; j++ {
+		if !isTop[j] && c.lp[j+1] > c.lp[j]+1 && isTop[c.li[c.lp[j+1]-1]] {
+			c.tailCols = append(c.tailCols, j)
+		}
+	}
+	c.schur = make([]float64, len(c.top)*len(c.top))
 	// Top rows by their work against subtree columns, largest first, to
 	// the least loaded worker.
 	subWork := make([]float64, n)
@@ -305,8 +324,6 @@ func (c *Cholesky) schedule(workers int, minWork float64) {
 	for w := 1; w < workers; w++ {
 		c.ws[w] = make([]float64, n)
 	}
-	c.topD = make([]float64, n)
-	c.topOrig = make([]float64, n)
 }
 
 // ereach returns the pattern of row k of L (columns j < k), topologically
@@ -388,18 +405,23 @@ func (c *Cholesky) Factorize(val []float64) error {
 		if err != nil {
 			return err
 		}
-		// The top rows' reductions against the subtree columns are
-		// independent of each other: first each top row's entries in the
-		// subtree columns, then (once all of those are known) the
-		// subtree columns' contributions to its entries in the top
-		// columns, both in parallel; the top columns follow in order.
+	}
+	if c.isTop != nil {
+		// The top rows' entries in the subtree columns are independent of
+		// each other, and so are the entries of the subtree columns'
+		// contribution to the top rows' Schur complement: both in
+		// parallel; the top columns follow in order.
 		if err := c.each(func(w int) error { c.topSubtree(val, c.ws[w], c.topPart[w]); return nil }); err != nil {
 			return err
 		}
-		if err := c.each(func(w int) error { return c.topSchur(val, c.ws[w], c.topPart[w]) }); err != nil {
+		if err := c.each(func(w int) error { c.topSchur(w); return nil }); err != nil {
 			return err
 		}
-		c.Replaced += c.topRows()
+		r, err := c.topRows(val)
+		c.Replaced += r
+		if err != nil {
+			return err
+		}
 	} else {
 		r, err := c.factorRows(val, c.top)
 		c.Replaced += r
@@ -509,13 +531,41 @@ func (c *Cholesky) topSubtree(val, x []float64, rows []int) {
 	}
 }
 
-// topSchur subtracts, for each top row k in rows, the subtree columns'
-// contributions from its entries in the top columns and its diagonal, and
-// leaves those entries in their places in lx (for topRows), the diagonal in
-// topD and the original diagonal in topOrig. x is zero on entry and return.
-func (c *Cholesky) topSchur(val, x []float64, rows []int) error {
-	li, lx, cs, isTop := c.li, c.lx, c.cs, c.isTop
-	for _, k := range rows {
+// topSchur accumulates worker w's share of the subtree columns'
+// contribution Σ_j L(a,j)·L(b,j) to the top rows' Schur complement: the
+// entries of rows b ≡ w (mod workers), each summed over j in ascending
+// order, so the result does not depend on the number of workers.
+func (c *Cholesky) topSchur(w int) {
+	t := len(c.top)
+	nw := len(c.part)
+	li, lx, slot, schur := c.li, c.lx, c.topSlot, c.schur
+	for b := w; b < t; b += nw {
+		clear(schur[b*t : b*t+b+1])
+	}
+	for _, j := range c.tailCols {
+		lo, hi := c.cs[j].end, c.lp[j+1] // top rows of column j
+		for pb := lo; pb < hi; pb++ {
+			b := int(slot[li[pb]])
+			if b%nw != w {
+				continue
+			}
+			lb := lx[pb]
+			row := schur[b*t : b*t+b+1]
+			for pa := lo; pa <= pb; pa++ {
+				row[slot[li[pa]]] += lx[pa] * lb
+			}
+		}
+	}
+}
+
+// topRows completes the top rows in order, after topSubtree and topSchur,
+// and returns the number of replaced pivots.
+func (c *Cholesky) topRows(val []float64) (int, error) {
+	x := c.x
+	t := len(c.top)
+	lp, li, lx, cs, isTop, slot := c.lp, c.li, c.lx, c.cs, c.isTop, c.topSlot
+	replaced := 0
+	for _, k := range c.top {
 		for p := c.cp[k]; p < c.cp[k+1]; p++ {
 			if i := c.ri[p]; isTop[i] {
 				x[i] += val[p]
@@ -523,51 +573,21 @@ func (c *Cholesky) topSchur(val, x []float64, rows []int) error {
 		}
 		d := x[k]
 		x[k] = 0
+		orig := d
+		row := c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]]
 		if math.IsNaN(d) || math.IsInf(d, 0) {
-			for q := c.rowPtr[k]; q < c.rowPtr[k+1]; q++ {
-				x[c.rowCol[q]] = 0
-			}
-			return fmt.Errorf("sparse: cholesky: non-finite diagonal %v at %d", d, k)
-		}
-		c.topOrig[k] = d
-		for q := c.rowPtr[k]; q < c.rowPtr[k+1]; q++ {
-			j := c.rowCol[q]
-			if isTop[j] {
-				continue
-			}
-			lkj := lx[c.rowPos[q]]
-			// Column j's top rows above k: from the end of its subtree
-			// rows up to row k itself.
-			for p := cs[j].end; li[p] < k; p++ {
-				x[li[p]] -= lx[p] * lkj
-			}
-			d -= lkj * lkj
-		}
-		for q := c.rowPtr[k]; q < c.rowPtr[k+1]; q++ {
-			if j := c.rowCol[q]; isTop[j] {
-				lx[c.rowPos[q]] = x[j]
+			for _, j := range row {
 				x[j] = 0
 			}
+			return replaced, fmt.Errorf("sparse: cholesky: non-finite diagonal %v at %d", d, k)
 		}
-		c.topD[k] = d
-	}
-	return nil
-}
-
-// topRows completes the top rows in order against the top columns, after
-// topSchur, and returns the number of replaced pivots.
-func (c *Cholesky) topRows() int {
-	x := c.x
-	lp, li, lx, cs, isTop := c.lp, c.li, c.lx, c.cs, c.isTop
-	replaced := 0
-	for _, k := range c.top {
-		row, pos := c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]], c.rowPos[c.rowPtr[k]:c.rowPtr[k+1]]
-		for q, j := range row {
+		sr := c.schur[int(slot[k])*t:]
+		d -= sr[slot[k]]
+		for _, j := range row {
 			if isTop[j] {
-				x[j] = lx[pos[q]]
+				x[j] -= sr[slot[j]]
 			}
 		}
-		d := c.topD[k]
 		for _, j := range row {
 			if !isTop[j] {
 				continue
@@ -586,14 +606,14 @@ func (c *Cholesky) topRows() int {
 			lx[end] = lkj
 			cj.end = end + 1
 		}
-		if !(d > c.PivotTol*math.Abs(c.topOrig[k])) || d <= 0 {
+		if !(d > c.PivotTol*math.Abs(orig)) || d <= 0 {
 			d = hugePivot
 			replaced++
 		}
 		lx[lp[k]] = math.Sqrt(d)
 		cs[k].d = lx[lp[k]]
 	}
-	return replaced
+	return replaced, nil
 }
 
 // Solve overwrites b with the solution of (LLᵀ)·x = b.
