@@ -36,24 +36,11 @@ type Cholesky struct {
 	// together so that a row's update touches one cache line per column.
 	cs []colState
 
-	// rowPos[q] is the position in li/lx of the entry rowCol[q] of L.
-	rowPos []int
-
 	// Parallel schedule: rows of disjoint elimination subtrees are
 	// independent; part[w] lists the rows worker w factors (ascending),
-	// top the remaining rows, factored afterwards (see Factorize).
+	// top the remaining rows, factored afterwards in order.
 	part [][]int
 	top  []int
-	// With a split (part != nil) and at most maxDenseTop top rows: isTop
-	// marks the top rows; topPart[w] lists the top rows worker w reduces
-	// against the subtree columns; ws[w] is worker w's dense workspace
-	// (ws[0] is x). Without isTop the top rows are factored by factorRows.
-	isTop    []bool
-	topPart  [][]int
-	ws       [][]float64
-	topSlot  []int32   // position of each top row in top, -1 for others
-	tailCols []int     // subtree columns with entries in top rows
-	schur    []float64 // dense len(top)², row b holds the subtree columns' Σ L(a,·)·L(b,·) for a ≤ b
 
 	// PivotTol is the relative tolerance below which a pivot is taken as
 	// zero: a pivot d of row k is replaced when d ≤ PivotTol·A(k,k).
@@ -132,12 +119,9 @@ func NewCholesky(n int, colPtr, rowIdx []int) (*Cholesky, error) {
 		c.li[c.lp[j]] = j
 		c.next[j] = c.lp[j] + 1
 	}
-	c.rowPos = make([]int, len(c.rowCol))
 	for k := 0; k < n; k++ {
-		for q := c.rowPtr[k]; q < c.rowPtr[k+1]; q++ {
-			j := c.rowCol[q]
+		for _, j := range c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]] {
 			c.li[c.next[j]] = k
-			c.rowPos[q] = c.next[j]
 			c.next[j]++
 		}
 	}
@@ -156,17 +140,6 @@ type colState struct {
 // worth spreading over goroutines.
 const parallelMinWork = 2e6
 
-// splitWorkers is the number of workers the split into subtrees is sized
-// for. It is fixed, not the actual number of workers, so that the top rows,
-// and with them the order of every sum in the factorisation, are the same
-// for any GOMAXPROCS: the factor is bit-for-bit reproducible.
-const splitWorkers = 2
-
-// maxDenseTop is the largest number of top rows whose Schur complement
-// (len(top)² values) is accumulated densely in parallel; with more, the top
-// rows are factored one by one.
-const maxDenseTop = 1024
-
 // schedule splits the elimination forest into disjoint subtrees for the
 // given number of workers. Row k of L only reads and writes columns in its
 // own subtree (its row pattern is a set of descendants), so subtrees can be
@@ -174,7 +147,7 @@ const maxDenseTop = 1024
 // factored after them.
 func (c *Cholesky) schedule(workers int, minWork float64) {
 	n := c.n
-	c.part, c.top, c.isTop, c.topPart, c.ws, c.topSlot, c.tailCols, c.schur = nil, nil, nil, nil, nil, nil, nil, nil
+	c.part, c.top = nil, nil
 	// Work of row k: Σ over its pattern j of the column length of j seen
 	// so far, approximated by the final column count.
 	work := make([]float64, n)
@@ -194,10 +167,7 @@ func (c *Cholesky) schedule(workers int, minWork float64) {
 			c.top[k] = k
 		}
 	}
-	if workers < 1 {
-		workers = 1
-	}
-	if total < minWork {
+	if workers < 2 || total < minWork {
 		all()
 		return
 	}
@@ -214,7 +184,7 @@ func (c *Cholesky) schedule(workers int, minWork float64) {
 	}
 	// Split the heaviest subtree until every subtree is small enough to
 	// balance; split nodes go to the top.
-	limit := total / float64(4*splitWorkers)
+	limit := total / float64(4*workers)
 	subs := roots
 	isTop := make([]bool, n)
 	for {
@@ -270,59 +240,6 @@ func (c *Cholesky) schedule(workers int, minWork float64) {
 		} else {
 			c.part[owner[k]] = append(c.part[owner[k]], k)
 		}
-	}
-	if len(c.top) > maxDenseTop {
-		return
-	}
-	c.isTop = isTop
-	c.topSlot = make([]int32, n)
-	for k := range c.topSlot {
-		c.topSlot[k] = -1
-	}
-	for s, k := range c.top {
-		c.topSlot[k] = int32(s)
-	}
-	for j := 0; j < n; j++ {
-		if !isTop[j] && c.lp[j+1] > c.lp[j]+1 && isTop[c.li[c.lp[j+1]-1]] {
-			c.tailCols = append(c.tailCols, j)
-		}
-	}
-	c.schur = make([]float64, len(c.top)*len(c.top))
-	// Top rows by their work against subtree columns, largest first, to
-	// the least loaded worker.
-	subWork := make([]float64, n)
-	for _, k := range c.top {
-		w := 1.0
-		for _, j := range c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]] {
-			if !isTop[j] {
-				w += float64(c.lp[j+1] - c.lp[j])
-			}
-		}
-		subWork[k] = w
-	}
-	order := append([]int(nil), c.top...)
-	sort.SliceStable(order, func(a, b int) bool { return subWork[order[a]] > subWork[order[b]] })
-	c.topPart = make([][]int, workers)
-	for i := range load {
-		load[i] = 0
-	}
-	for _, k := range order {
-		w := 0
-		for i := range load {
-			if load[i] < load[w] {
-				w = i
-			}
-		}
-		load[w] += subWork[k]
-		c.topPart[w] = append(c.topPart[w], k)
-	}
-	for _, rows := range c.topPart {
-		sort.Ints(rows)
-	}
-	c.ws = make([][]float64, workers)
-	c.ws[0] = c.x
-	for w := 1; w < workers; w++ {
-		c.ws[w] = make([]float64, n)
 	}
 }
 
@@ -393,41 +310,29 @@ func (c *Cholesky) Factorize(val []float64) error {
 	}
 	c.Replaced = 0
 	if c.part != nil {
+		var wg sync.WaitGroup
+		errs := make([]error, len(c.part))
 		repl := make([]int, len(c.part))
-		err := c.each(func(w int) error {
-			var err error
-			repl[w], err = c.factorRows(val, c.part[w])
-			return err
-		})
-		for _, r := range repl {
-			c.Replaced += r
+		for w, rows := range c.part[1:] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				repl[w+1], errs[w+1] = c.factorRows(val, rows)
+			}()
 		}
-		if err != nil {
-			return err
+		repl[0], errs[0] = c.factorRows(val, c.part[0]) // on the calling goroutine
+		wg.Wait()
+		for w := range errs {
+			c.Replaced += repl[w]
+			if errs[w] != nil {
+				return errs[w]
+			}
 		}
 	}
-	if c.isTop != nil {
-		// The top rows' entries in the subtree columns are independent of
-		// each other, and so are the entries of the subtree columns'
-		// contribution to the top rows' Schur complement: both in
-		// parallel; the top columns follow in order.
-		if err := c.each(func(w int) error { c.topSubtree(val, c.ws[w], c.topPart[w]); return nil }); err != nil {
-			return err
-		}
-		if err := c.each(func(w int) error { c.topSchur(w); return nil }); err != nil {
-			return err
-		}
-		r, err := c.topRows(val)
-		c.Replaced += r
-		if err != nil {
-			return err
-		}
-	} else {
-		r, err := c.factorRows(val, c.top)
-		c.Replaced += r
-		if err != nil {
-			return err
-		}
+	r, err := c.factorRows(val, c.top)
+	c.Replaced += r
+	if err != nil {
+		return err
 	}
 	for _, v := range lx {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -454,144 +359,6 @@ func (c *Cholesky) factorRows(val []float64, rows []int) (int, error) {
 			return replaced, fmt.Errorf("sparse: cholesky: non-finite diagonal %v at %d", d, k)
 		}
 		for _, j := range c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]] {
-			cj := &cs[j]
-			lkj := x[j] / cj.d
-			x[j] = 0
-			lo, end := cj.lo, cj.end
-			col := li[lo:end]
-			vals := lx[lo:end]
-			vals = vals[:len(col)]
-			for q, i := range col {
-				x[i] -= vals[q] * lkj
-			}
-			d -= lkj * lkj
-			lx[end] = lkj
-			cj.end = end + 1
-		}
-		if !(d > c.PivotTol*math.Abs(orig)) || d <= 0 {
-			d = hugePivot
-			replaced++
-		}
-		lx[lp[k]] = math.Sqrt(d)
-		cs[k].d = lx[lp[k]]
-	}
-	return replaced, nil
-}
-
-// each calls f for every worker of the schedule, concurrently, worker 0 on
-// the calling goroutine, and returns the first error by worker.
-func (c *Cholesky) each(f func(w int) error) error {
-	errs := make([]error, len(c.part))
-	var wg sync.WaitGroup
-	for w := 1; w < len(c.part); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[w] = f(w)
-		}()
-	}
-	errs[0] = f(0)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// topSubtree computes, for each top row k in rows, its entries L(k, j) in
-// the subtree columns j, using the dense workspace x (all zero on entry
-// and on return). Every subtree column is complete, and its entries in
-// subtree rows come before those in top rows.
-func (c *Cholesky) topSubtree(val, x []float64, rows []int) {
-	li, lx, cs, isTop := c.li, c.lx, c.cs, c.isTop
-	for _, k := range rows {
-		for p := c.cp[k]; p < c.cp[k+1]; p++ {
-			if i := c.ri[p]; !isTop[i] {
-				x[i] += val[p]
-			}
-		}
-		for q := c.rowPtr[k]; q < c.rowPtr[k+1]; q++ {
-			j := c.rowCol[q]
-			if isTop[j] {
-				continue
-			}
-			cj := &cs[j]
-			lkj := x[j] / cj.d
-			x[j] = 0
-			col := li[cj.lo:cj.end]
-			vals := lx[cj.lo:cj.end]
-			vals = vals[:len(col)]
-			for q2, i := range col {
-				x[i] -= vals[q2] * lkj
-			}
-			lx[c.rowPos[q]] = lkj
-		}
-	}
-}
-
-// topSchur accumulates worker w's share of the subtree columns'
-// contribution Σ_j L(a,j)·L(b,j) to the top rows' Schur complement: the
-// entries of rows b ≡ w (mod workers), each summed over j in ascending
-// order, so the result does not depend on the number of workers.
-func (c *Cholesky) topSchur(w int) {
-	t := len(c.top)
-	nw := len(c.part)
-	li, lx, slot, schur := c.li, c.lx, c.topSlot, c.schur
-	for b := w; b < t; b += nw {
-		clear(schur[b*t : b*t+b+1])
-	}
-	for _, j := range c.tailCols {
-		lo, hi := c.cs[j].end, c.lp[j+1] // top rows of column j
-		for pb := lo; pb < hi; pb++ {
-			b := int(slot[li[pb]])
-			if b%nw != w {
-				continue
-			}
-			lb := lx[pb]
-			row := schur[b*t : b*t+b+1]
-			for pa := lo; pa <= pb; pa++ {
-				row[slot[li[pa]]] += lx[pa] * lb
-			}
-		}
-	}
-}
-
-// topRows completes the top rows in order, after topSubtree and topSchur,
-// and returns the number of replaced pivots.
-func (c *Cholesky) topRows(val []float64) (int, error) {
-	x := c.x
-	t := len(c.top)
-	lp, li, lx, cs, isTop, slot := c.lp, c.li, c.lx, c.cs, c.isTop, c.topSlot
-	replaced := 0
-	for _, k := range c.top {
-		for p := c.cp[k]; p < c.cp[k+1]; p++ {
-			if i := c.ri[p]; isTop[i] {
-				x[i] += val[p]
-			}
-		}
-		d := x[k]
-		x[k] = 0
-		orig := d
-		row := c.rowCol[c.rowPtr[k]:c.rowPtr[k+1]]
-		if math.IsNaN(d) || math.IsInf(d, 0) {
-			for _, j := range row {
-				x[j] = 0
-			}
-			return replaced, fmt.Errorf("sparse: cholesky: non-finite diagonal %v at %d", d, k)
-		}
-		sr := c.schur[int(slot[k])*t:]
-		d -= sr[slot[k]]
-		for _, j := range row {
-			if isTop[j] {
-				x[j] -= sr[slot[j]]
-			}
-		}
-		for _, j := range row {
-			if !isTop[j] {
-				continue
-			}
 			cj := &cs[j]
 			lkj := x[j] / cj.d
 			x[j] = 0
