@@ -317,7 +317,6 @@ func ValidateRange(from, to time.Time) error {
 	return nil
 }
 
-
 // ValidateStatusChange checks the arguments of SetScheduleStatus.
 func ValidateStatusChange(id int64, from, to ScheduleStatus, actor, reason string, at time.Time) error {
 	if id <= 0 {
