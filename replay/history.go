@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"github.com/gridd/gridd/fieldbus/sim"
 	"io"
 	"io/fs"
 	"math"
@@ -324,7 +325,7 @@ func mapByDayOfYear(src *trace, from, to time.Time) (*trace, error) {
 		}
 		hourly[off/time.Hour] = src.v[i]
 	}
-	if err := fillBlanks(hourly); err != nil {
+	if err := sim.FillBlanks(hourly); err != nil {
 		return nil, fmt.Errorf("%s: %w", src.name, err)
 	}
 	out := &trace{name: src.name + " (by day of year)"}
@@ -335,39 +336,6 @@ func mapByDayOfYear(src *trace, from, to time.Time) (*trace, error) {
 		out.v = append(out.v, hourly[h])
 	}
 	return out, nil
-}
-
-// fillBlanks replaces NaNs by linear interpolation between the nearest values,
-// wrapping around the year.
-func fillBlanks(v []float64) error {
-	n := len(v)
-	first := -1
-	for i, x := range v {
-		if !math.IsNaN(x) {
-			first = i
-			break
-		}
-	}
-	if first < 0 {
-		return errors.New("no values")
-	}
-	prev := first
-	for k := 1; k <= n; k++ {
-		i := (first + k) % n
-		if math.IsNaN(v[i]) {
-			continue
-		}
-		gap := (i - prev + n) % n
-		if gap == 0 {
-			gap = n
-		}
-		for j := 1; j < gap; j++ {
-			f := float64(j) / float64(gap)
-			v[(prev+j)%n] = v[prev]*(1-f) + v[i]*f
-		}
-		prev = i
-	}
-	return nil
 }
 
 func (l *dataLoader) sessions(cfg *site.Config, chargers []*site.Device, h *History, from, to time.Time) error {

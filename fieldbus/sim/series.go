@@ -177,15 +177,16 @@ func parseSeries(name string, data []byte, column string) (*series, error) {
 		}
 		s.v[h] = v
 	}
-	if err := fillBlanks(s.v); err != nil {
+	if err := FillBlanks(s.v); err != nil {
 		return nil, fmt.Errorf("%s: column %s: %w", name, column, err)
 	}
 	return s, nil
 }
 
-// fillBlanks replaces NaNs by linear interpolation between the nearest values on
-// either side, wrapping around the year.
-func fillBlanks(v []float64) error {
+// FillBlanks replaces NaNs in a year of hourly values by linear interpolation between
+// the nearest values on either side, wrapping around the year. It fails only when
+// every value is NaN. The replay's history reader uses it too.
+func FillBlanks(v []float64) error {
 	n := len(v)
 	first := -1
 	for i, x := range v {
