@@ -1,13 +1,10 @@
 package replay
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"github.com/gridd/gridd/fieldbus/sim"
-	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -448,61 +445,31 @@ func dropOverlaps(in []Session) []Session {
 	return out
 }
 
-// csvTable is a parsed CSV with a header.
-type csvTable struct {
-	name   string
-	header []string
-	rows   [][]string
-	lines  []int
-}
+// csvTable is a parsed CSV with a header (the simulator's reader), with the replay's
+// own decoders as methods.
+type csvTable struct{ *sim.CSVTable }
 
 func readCSV(name string, data []byte) (*csvTable, error) {
-	r := csv.NewReader(bytes.NewReader(data))
-	t := &csvTable{name: name}
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		line, _ := r.FieldPos(0)
-		if t.header == nil {
-			t.header = rec
-			continue
-		}
-		t.rows = append(t.rows, rec)
-		t.lines = append(t.lines, line)
+	t, err := sim.ReadCSV(name, data)
+	if err != nil {
+		return nil, err
 	}
-	if t.header == nil {
-		return nil, fmt.Errorf("%s: empty file", name)
-	}
-	return t, nil
-}
-
-func (t *csvTable) col(name string) (int, error) {
-	for i, h := range t.header {
-		if strings.TrimSpace(h) == name {
-			return i, nil
-		}
-	}
-	return 0, fmt.Errorf("%s: no column %q (have %s)", t.name, name, strings.Join(t.header, ", "))
+	return &csvTable{t}, nil
 }
 
 // trace reads a time column and a value column; blank values are skipped.
 func (t *csvTable) trace(tcol, vcol string) (*trace, error) {
-	tc, err := t.col(tcol)
+	tc, err := t.Col(tcol)
 	if err != nil {
 		return nil, err
 	}
-	vc, err := t.col(vcol)
+	vc, err := t.Col(vcol)
 	if err != nil {
 		return nil, err
 	}
-	tr := &trace{name: t.name + ":" + vcol}
-	for k, rec := range t.rows {
-		where := fmt.Sprintf("%s:%d", t.name, t.lines[k])
+	tr := &trace{name: t.Name + ":" + vcol}
+	for k, rec := range t.Rows {
+		where := fmt.Sprintf("%s:%d", t.Name, t.Lines[k])
 		if tc >= len(rec) || vc >= len(rec) {
 			return nil, fmt.Errorf("%s: short row", where)
 		}
@@ -532,15 +499,15 @@ func (t *csvTable) trace(tcol, vcol string) (*trace, error) {
 func (t *csvTable) sessionsBy(key string) (map[string][]Session, error) {
 	cols := map[string]int{}
 	for _, c := range []string{key, "plugin_utc", "plugout_utc", "energy_kwh"} {
-		i, err := t.col(c)
+		i, err := t.Col(c)
 		if err != nil {
 			return nil, err
 		}
 		cols[c] = i
 	}
 	out := map[string][]Session{}
-	for k, rec := range t.rows {
-		where := fmt.Sprintf("%s:%d", t.name, t.lines[k])
+	for k, rec := range t.Rows {
+		where := fmt.Sprintf("%s:%d", t.Name, t.Lines[k])
 		get := func(c string) string {
 			if cols[c] < len(rec) {
 				return strings.TrimSpace(rec[cols[c]])

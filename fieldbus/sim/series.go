@@ -75,18 +75,19 @@ func hoursInYear(y int) int {
 	return int(time.Date(y+1, 1, 1, 0, 0, 0, 0, time.UTC).Sub(time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC)) / time.Hour)
 }
 
-// csvTable is a parsed CSV with a header.
-type csvTable struct {
-	name   string
-	header []string
-	rows   [][]string
-	lines  []int
+// CSVTable is a parsed CSV file with a header row; Lines holds each row's line number
+// for error messages. The replay's history reader uses it too.
+type CSVTable struct {
+	Name   string
+	Header []string
+	Rows   [][]string
+	Lines  []int
 }
 
-func readCSV(name string, data []byte) (*csvTable, error) {
+// ReadCSV parses a CSV file whose first row is the header.
+func ReadCSV(name string, data []byte) (*CSVTable, error) {
 	r := csv.NewReader(bytes.NewReader(data))
-	r.ReuseRecord = false
-	t := &csvTable{name: name}
+	t := &CSVTable{Name: name}
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -96,56 +97,57 @@ func readCSV(name string, data []byte) (*csvTable, error) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		line, _ := r.FieldPos(0)
-		if t.header == nil {
-			t.header = rec
+		if t.Header == nil {
+			t.Header = rec
 			continue
 		}
-		t.rows = append(t.rows, rec)
-		t.lines = append(t.lines, line)
+		t.Rows = append(t.Rows, rec)
+		t.Lines = append(t.Lines, line)
 	}
-	if t.header == nil {
+	if t.Header == nil {
 		return nil, fmt.Errorf("%s: empty file", name)
 	}
 	return t, nil
 }
 
-func (t *csvTable) col(name string) (int, error) {
-	for i, h := range t.header {
+// Col returns the index of a column, or an error naming the file and its columns.
+func (t *CSVTable) Col(name string) (int, error) {
+	for i, h := range t.Header {
 		if strings.TrimSpace(h) == name {
 			return i, nil
 		}
 	}
-	return 0, fmt.Errorf("%s: no column %q (have %s)", t.name, name, strings.Join(t.header, ", "))
+	return 0, fmt.Errorf("%s: no column %q (have %s)", t.Name, name, strings.Join(t.Header, ", "))
 }
 
 // parseSeries reads column from an hourly CSV whose first column (or the column
 // named timestamp_utc) holds RFC 3339 times of one year.
 func parseSeries(name string, data []byte, column string) (*series, error) {
-	t, err := readCSV(name, data)
+	t, err := ReadCSV(name, data)
 	if err != nil {
 		return nil, err
 	}
 	tc := 0
-	if i, err := t.col("timestamp_utc"); err == nil {
+	if i, err := t.Col("timestamp_utc"); err == nil {
 		tc = i
 	}
-	vc, err := t.col(column)
+	vc, err := t.Col(column)
 	if err != nil {
 		return nil, err
 	}
-	if len(t.rows) == 0 {
+	if len(t.Rows) == 0 {
 		return nil, fmt.Errorf("%s: no data rows", name)
 	}
 	s := &series{name: name + ":" + column}
 	seen := map[int]bool{}
-	for k, rec := range t.rows {
-		where := fmt.Sprintf("%s:%d", name, t.lines[k])
+	for k, rec := range t.Rows {
+		where := fmt.Sprintf("%s:%d", name, t.Lines[k])
 		if tc >= len(rec) || vc >= len(rec) {
 			return nil, fmt.Errorf("%s: short row", where)
 		}
 		ts, err := time.Parse(time.RFC3339, strings.TrimSpace(rec[tc]))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %q: want an RFC 3339 time", where, t.header[tc], rec[tc])
+			return nil, fmt.Errorf("%s: %s: %q: want an RFC 3339 time", where, t.Header[tc], rec[tc])
 		}
 		ts = ts.UTC()
 		if s.v == nil {
@@ -160,11 +162,11 @@ func parseSeries(name string, data []byte, column string) (*series, error) {
 		}
 		off := ts.Sub(time.Date(s.year, 1, 1, 0, 0, 0, 0, time.UTC))
 		if off%time.Hour != 0 {
-			return nil, fmt.Errorf("%s: %s: %q: not on the hour (series must be hourly)", where, t.header[tc], rec[tc])
+			return nil, fmt.Errorf("%s: %s: %q: not on the hour (series must be hourly)", where, t.Header[tc], rec[tc])
 		}
 		h := int(off / time.Hour)
 		if seen[h] {
-			return nil, fmt.Errorf("%s: %s: %q: duplicate hour", where, t.header[tc], rec[tc])
+			return nil, fmt.Errorf("%s: %s: %q: duplicate hour", where, t.Header[tc], rec[tc])
 		}
 		seen[h] = true
 		f := strings.TrimSpace(rec[vc])
@@ -229,21 +231,21 @@ type evData struct {
 }
 
 func parseSessions(name string, data []byte) (*evData, error) {
-	t, err := readCSV(name, data)
+	t, err := ReadCSV(name, data)
 	if err != nil {
 		return nil, err
 	}
 	cols := map[string]int{}
 	for _, c := range []string{"user_id", "plugin_utc", "plugout_utc", "energy_kwh"} {
-		i, err := t.col(c)
+		i, err := t.Col(c)
 		if err != nil {
 			return nil, err
 		}
 		cols[c] = i
 	}
 	d := &evData{byUser: map[string][]evSession{}}
-	for k, rec := range t.rows {
-		where := fmt.Sprintf("%s:%d", name, t.lines[k])
+	for k, rec := range t.Rows {
+		where := fmt.Sprintf("%s:%d", name, t.Lines[k])
 		get := func(c string) string {
 			if cols[c] < len(rec) {
 				return strings.TrimSpace(rec[cols[c]])
