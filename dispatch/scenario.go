@@ -295,14 +295,19 @@ func (s *Service) peakSoFar(ctx context.Context, at time.Time) (float64, error) 
 	}
 	lt := at.In(s.cfg.Site.Location)
 	month := time.Date(lt.Year(), lt.Month(), 1, 0, 0, 0, 0, s.cfg.Site.Location)
-	hist, err := s.store.TelemetryRange(ctx, meter, "active_power_kw", month, at)
+	if !month.Before(at) {
+		return 0, nil
+	}
+	// The store aggregates: buckets wider than a month cover the range in at most two
+	// (they are aligned to the Unix epoch) and count good samples only.
+	buckets, err := s.store.TelemetryBuckets(ctx, meter, "active_power_kw", month, at, 32*24*time.Hour)
 	if err != nil {
 		return 0, fmt.Errorf("peak so far from %s: %w", meter, err)
 	}
 	peak := 0.0
-	for _, h := range hist {
-		if h.Quality == storage.QualityGood && h.Value > peak {
-			peak = h.Value
+	for _, b := range buckets {
+		if b.Count > 0 && b.Max > peak {
+			peak = b.Max
 		}
 	}
 	return peak, nil
