@@ -19,6 +19,12 @@
 // Migration 0003 adds plain views for dashboards (telemetry_5m, telemetry_1h, schedule_costs,
 // cycle_runs_1h); docs/DATA.md documents the schema, the views and example queries.
 //
+// Migration 0004 makes telemetry's primary key a covering index (INCLUDE (value, quality)),
+// so reads of one series over a time range (TelemetryRange, TelemetryBuckets, the telemetry
+// views) are index-only scans instead of one heap page per sample, and has autovacuum vacuum
+// telemetry (every chunk, on a hypertable) after every 10 000 inserted rows, which keeps the
+// visibility map those scans rely on set.
+//
 // # Features by license
 //
 // After migrating, OpenWith reads SHOW timescaledb.license and enables each TimescaleDB
@@ -52,6 +58,7 @@
 // (COLLATE "C") wherever order is part of the contract.
 //
 //	telemetry           one value per (time, device_id, point); primary key (device_id, point, time)
+//	                    INCLUDE (value, quality)
 //	  time              timestamptz       sample time
 //	  device_id         text              device ID from the site configuration
 //	  point             text              semantic point name with unit, e.g. active_power_kw
