@@ -279,15 +279,18 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 		return nil, nil, err
 	}
 	pins := s.applyPins(ctx, scn, at)
+	// The previous cycle's plan warm-starts the solver (it falls back to
+	// a cold start by itself when that plan does not fit).
+	warm := s.LastPlan()
 	t0 = time.Now()
-	plan, err := s.solve(ctx, scn, optimizer.Options{})
+	plan, err := s.solve(ctx, scn, optimizer.Options{WarmStart: warm})
 	if errors.Is(err, optimizer.ErrInfeasible) {
 		// No plan keeps every hard limit (e.g. a forecast load above a feeder limit).
 		// Propose the least-violating plan instead, with its violations listed: the
 		// approval policy never approves it by itself, so a dispatcher decides.
 		s.log.Warn("scenario infeasible; proposing the least-violating plan", "at", at, "err", err)
 		s.auditData(ctx, at, "system", "schedule.infeasible", "", err.Error(), nil)
-		plan, err = s.solve(ctx, scn, optimizer.Options{Soft: true})
+		plan, err = s.solve(ctx, scn, optimizer.Options{Soft: true, WarmStart: warm})
 	}
 	run.SolveMS = ms(time.Since(t0))
 	if err != nil {

@@ -126,9 +126,33 @@
 // iteration limit defaults to 200. When progress stalls in the last
 // digits, the best iterate is accepted if it meets the gap tolerance and the
 // feasibility tolerance loosened to Tolerance (from Tolerance/10); Plan.Gap
-// and Plan.PrimalResidual report what was reached. Options.WarmStart is
-// accepted but not used yet. Plan.SolveMS is wall-clock compute time and the only use of the
-// real clock here.
+// and Plan.PrimalResidual report what was reached. Plan.SolveMS is
+// wall-clock compute time and the only use of the real clock here.
+//
+// # Warm start
+//
+// Options.WarmStart takes the previous cycle's plan (the *Plan Solve
+// returned; besides the schedule it keeps the LP's row duals, which are
+// not part of its JSON). Step t of the scenario is step t + offset of the
+// plan, offset = (scenario start − plan start)/step. The starting point
+// (optimizer/warm.go) keeps the plan's battery charge/discharge, PV
+// generation and EV power per asset ID and step; steps the plan does not
+// cover are idle (batteries), uncurtailed (PV) or share what an EV session
+// still requires evenly (also every step of a session the plan does not
+// know); battery SoC is integrated from the scenario's initial SoC, and EV
+// energy, unmet energy, node flows, grid import/export and the peak chain
+// follow, so every balance row holds. Row duals are taken by row name and
+// step, holding the plan's last step past its horizon. optimizer/ipm
+// (ipm.Start) moves this point inside the bounds, derives the reduced
+// costs from the duals and centres it at a relative duality gap of about 0.3;
+// a point violating some row by more than the row's magnitude is replaced
+// by the cold start, and a warm-started solve that does not reach the
+// optimum is repeated cold. The stopping rule is unchanged, so the optimum
+// is the same. On generated scenarios shifted by 1-4 steps, forecasts and
+// SoC also changed or not (optimizer/warm_test.go, BenchmarkWarmStart), it
+// saves about 40 % of the iterations. A plan decoded from JSON carries node
+// prices but no other duals; warm starts from it were measured slower than
+// cold starts, so it is ignored.
 //
 // gonum parts used: gonum.org/v1/gonum/floats for the interior-point vector
 // kernels; gonum.org/v1/gonum/mat (dense Cholesky) as the reference in the

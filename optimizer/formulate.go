@@ -169,6 +169,30 @@ func (f *formulation) addRow(g lp.Group, k kind, obj, t int, lo, hi float64, col
 	return f.m.AddRow(g, t, lo, hi, cols, vals)
 }
 
+// reserve sizes the model and the column and row metadata for the
+// scenario (soft limits and stability terms, added later, may still grow
+// them).
+func (f *formulation) reserve() {
+	s, T := f.s, f.T
+	cols := (2+len(s.Nodes)+1+3*len(s.Batteries)+len(s.PV))*T + len(s.EVSessions)
+	rows := (len(s.Nodes)+3+len(s.Batteries))*T + len(s.EVSessions)
+	entries := (3*len(s.Nodes)+6+4*len(s.Batteries)+len(s.PV))*T + len(s.EVSessions)
+	for _, e := range s.EVSessions {
+		steps := max(0, min(e.DepartureStep, T)-e.ArrivalStep)
+		if e.MaxDischargeKW > 0 {
+			cols += 3 * steps
+			rows += steps
+			entries += 6*steps + 2
+		} else {
+			cols += steps
+			entries += 2*steps + 1
+		}
+	}
+	f.m.Grow(cols, rows, entries)
+	f.cols = make([]meta, 0, cols)
+	f.rows = make([]meta, 0, rows)
+}
+
 // formulate builds the LP of a validated scenario (with validated options).
 func formulate(s *Scenario, o formOptions) *formulation {
 	T := s.Steps
@@ -177,6 +201,7 @@ func formulate(s *Scenario, o formOptions) *formulation {
 	f.nodeIdx, f.parent, f.children, f.root = newTree(s)
 	inf := math.Inf(1)
 	nN := len(s.Nodes)
+	f.reserve()
 
 	f.fixed = make([][]float64, nN)
 	for n := range f.fixed {

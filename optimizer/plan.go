@@ -41,9 +41,15 @@ type Options struct {
 	Tolerance float64
 	// MaxIterations bounds the interior-point iterations (default 200).
 	MaxIterations int
-	// WarmStart is a previous plan for a similar scenario. It is accepted
-	// for interface stability and currently ignored: interior-point
-	// methods gain little from warm starts.
+	// WarmStart is the previous cycle's plan, as Solve returned it: the
+	// solver starts from it, mapped onto this scenario by asset ID, row
+	// and absolute time, which typically saves a third to half of the
+	// interior-point iterations when the scenario is the previous one a
+	// few steps later with updated forecasts (see doc.go, "Warm start").
+	// The optimum is the same as without it. A plan that does not fit (other
+	// step length, start off the step grid, no common step, or a plan
+	// decoded from JSON, which lacks the LP's row duals) is ignored;
+	// a plan holding NaN, infinite or out-of-range values is an error.
 	WarmStart *Plan
 	// Soft makes grid limits, node limits and battery SoC limits (terminal
 	// SoC included) soft: instead of failing as infeasible, Solve returns
@@ -102,6 +108,10 @@ type Plan struct {
 
 	// Violations (soft mode) lists the limits the plan violates.
 	Violations []Violation `json:"violations,omitempty"`
+
+	// duals keeps the LP's row duals for warm-starting the next solve
+	// (Options.WarmStart); it is not serialised.
+	duals *rowDuals
 }
 
 // Violation is a limit that a soft-mode plan violates.
@@ -225,7 +235,14 @@ func Solve(ctx context.Context, s *Scenario, opts Options) (*Plan, error) {
 	}
 	f := formulate(s, opts.form())
 	iopts := ipm.Options{GapTol: tol, FeasTol: tol / 10, MaxIter: opts.MaxIterations, Logger: logger}
+	if opts.WarmStart != nil {
+		var why string
+		if iopts.Start, why = f.warmStart(opts.WarmStart); iopts.Start == nil {
+			logger.Debug("optimizer starting cold: warm start plan not used", "reason", why)
+		}
+	}
 	sol, err := ipm.Solve(ctx, f.m, iopts)
+	iopts.Start = nil // the diagnosis solves another model
 	if err != nil {
 		if ctx.Err() != nil {
 			finish(StatusCanceled)
@@ -265,6 +282,7 @@ func Solve(ctx context.Context, s *Scenario, opts Options) (*Plan, error) {
 			sol.Status, sol.Iterations, sol.PrimalInf, sol.DualInf, sol.Gap)
 	}
 	f.extract(sol, plan)
+	plan.duals = newRowDuals(f.m, sol.RowDual)
 	if len(plan.Violations) > 0 {
 		finish(StatusRelaxed)
 		return plan, nil
@@ -288,6 +306,9 @@ func (o *Options) validate(s *Scenario) error {
 		return fmt.Errorf("optimizer: options: stability_per_kw %v must be in [0, %g]", o.StabilityPerKW, float64(MaxMagnitude))
 	case o.StabilityPerKW > 0 && o.Reference == nil:
 		return fmt.Errorf("optimizer: options: stability_per_kw %v needs a reference plan", o.StabilityPerKW)
+	}
+	if err := validateWarmStart(o.WarmStart); err != nil {
+		return err
 	}
 	if r := o.Reference; r != nil && o.StabilityPerKW > 0 {
 		if r.StepMinutes != s.StepMinutes {

@@ -17,6 +17,15 @@
 // a small primal regularisation; numerically dependent rows are handled by
 // the factorisation's pivot replacement.
 //
+// Θ = 1/(zl/xl + zu/xu) is bounded by 10¹⁰ (and is 10⁸ for free columns):
+// near the optimum, columns strictly inside their bounds would otherwise make
+// A·Θ·Aᵀ so ill-conditioned that the directions lose the primal feasibility
+// already reached. The right-hand sides of the complementarity equations are
+// kept divided by their slacks, so one Newton direction reads the fewest
+// vectors (see direction); the long vectors, not the flops, bound the speed of
+// these loops. A step writes the next iterate into one of three buffers, so
+// the best iterate so far is kept without copying.
+//
 // A·Θ·Aᵀ is assembled by gathering: every entry of its upper triangle keeps
 // the list of columns of A that contribute to it (fixed at set-up, in
 // ascending column order), so entries are summed independently, in parallel
@@ -29,8 +38,14 @@
 // After the Mehrotra direction, up to three centrality correctors are tried
 // (complementarity products of the trial point are pushed into [0.1, 10]
 // times the centring target); a corrector is kept only when it lengthens the
-// steps. They stop once the gap is within 1000 times its tolerance, so the
+// steps. They stop once the gap is within 10 times its tolerance, so the
 // final iterates approach the optimal face.
+//
+// Options.Start warm-starts the method from a previous solution (see Start):
+// the point is pushed inside the bounds, its duals set for a moderate gap,
+// and a point that violates the rows by more than their own magnitude is
+// replaced by the cold start. A warm-started solve that ends other than
+// optimal is repeated from the cold start.
 //
 // Stopping rule (defaults): relative duality gap |p − d|/(1 + |p|) ≤ 1e-6;
 // primal infeasibility ≤ 1e-7, measured per row as |b_i − (Ax)_i| / (1 +

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"time"
 
 	"gonum.org/v1/gonum/floats"
 
@@ -24,12 +25,22 @@ type Options struct {
 	MaxIter int
 	// Logger receives one debug record per iteration; nil discards.
 	Logger *slog.Logger
+	// Start, when set, is a warm starting point (see Start). A point
+	// judged poor is replaced by the cold start, and a warm-started solve
+	// that ends other than optimal is repeated from the cold start
+	// (Solution.Iterations counts both).
+	Start *Start
 }
 
 const (
 	stepFactor = 0.9995 // fraction of the step to the boundary
 	freeReg    = 1e-8   // primal regularisation for free columns
-	stallIters = 30     // iterations without 10% progress before giving up
+	// thetaMin bounds Θ = 1/(zl/xl + zu/xu) by 1/thetaMin: columns
+	// strictly inside their bounds near the optimum would otherwise make
+	// A·Θ·Aᵀ so ill-conditioned that the Newton directions lose the primal
+	// feasibility already reached (seen as many short steps at the end).
+	thetaMin   = 1e-10
+	stallIters = 30 // iterations without 10% progress before giving up
 )
 
 // Solve minimises the model with the interior-point method. Algorithmic
@@ -39,6 +50,11 @@ const (
 func Solve(ctx context.Context, m *lp.Model, opts Options) (*lp.Solution, error) {
 	if err := m.Check(); err != nil {
 		return nil, err
+	}
+	if opts.Start != nil {
+		if err := opts.Start.check(m); err != nil {
+			return nil, err
+		}
 	}
 	if opts.GapTol <= 0 {
 		opts.GapTol = 1e-6
@@ -52,6 +68,7 @@ func Solve(ctx context.Context, m *lp.Model, opts Options) (*lp.Solution, error)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	began := time.Now() // set-up timings, logged only
 	p, st, err := presolve(m)
 	if err != nil {
 		return nil, err
@@ -59,6 +76,7 @@ func Solve(ctx context.Context, m *lp.Model, opts Options) (*lp.Solution, error)
 	if st != nil {
 		return st, nil
 	}
+	presolved := time.Now()
 	s, err := newSolver(p, opts)
 	if err != nil {
 		return nil, err
@@ -66,11 +84,19 @@ func Solve(ctx context.Context, m *lp.Model, opts Options) (*lp.Solution, error)
 	if opts.Logger.Enabled(ctx, slog.LevelDebug) {
 		flops, top := s.ne.chol.Flops()
 		opts.Logger.Debug("ipm normal equations", "rows", p.m, "columns", p.n, "nnz_a", len(p.a.Val),
-			"nnz_l", s.ne.chol.NnzL(), "flops", flops, "top_flops", top)
+			"nnz_l", s.ne.chol.NnzL(), "flops", flops, "top_flops", top,
+			"presolve", presolved.Sub(began), "ordering", s.ne.ordering, "symbolic", s.ne.symbolic,
+			"setup", time.Since(presolved))
 	}
 	status, err := s.run(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if s.warm && status != lp.Optimal {
+		status, err = s.rerunCold(ctx, status)
+		if err != nil {
+			return nil, err
+		}
 	}
 	return p.postsolve(m, s, status), nil
 }
@@ -224,19 +250,26 @@ type solver struct {
 	ne   *normalEq
 	at   *sparse.CSC // Aᵀ, for A·v computed row by row
 
+	// The current iterate: slices of it[cur]. A step writes the next
+	// iterate into another of the three buffers, so the best iterate so
+	// far (best) is kept without copying.
 	x, xl, xu, zl, zu, y []float64
-	rp, rd, rl, ru       []float64
-	theta, rhat, tmpN    []float64
-	tmpM, rowScale       []float64
-	apPart, adPart       []float64 // per-range step lengths
-	sumPart              []float64 // per-range partial sums (sumRange)
-	aff, cor, trial      direction
-	rxl, rxu, txl, txu   []float64   // corrector right-hand sides (current, trial)
-	ixl, ixu             []float64   // 1/xl, 1/xu this iteration; 0 without the bound
-	mL, mU               []float64   // 1 where the column has a lower (upper) bound, else 0
-	best                 [][]float64 // best iterate: x, xl, xu, zl, zu, y
+	it                   [3]iterate
+	cur                  int
+	best                 *iterate
+
+	rp, rd, rl, ru     []float64
+	theta, tmpN        []float64
+	gl, gu             []float64 // zl/xl, zu/xu this iteration; 0 without the bound
+	r0                 []float64 // rd − gl·rl − gu·ru: the iteration's fixed part of r̂
+	tmpM, rowScale     []float64
+	apPart, adPart     []float64 // per-range step lengths
+	sumPart            []float64 // per-range partial sums (sumRange)
+	aff, cor, trial    direction
+	rxl, rxu, txl, txu []float64 // scaled complementarity right-hand sides (current, trial), see direction
 
 	nComp                           int
+	warm                            bool // the iterate started from Options.Start
 	lastAP, lastAD                  float64
 	bNorm, cNorm, boundNorm         float64
 	iter                            int
@@ -245,6 +278,18 @@ type solver struct {
 
 type direction struct {
 	x, xl, xu, zl, zu, y []float64
+}
+
+// iterate is one primal-dual point.
+type iterate struct {
+	x, xl, xu, zl, zu, y []float64
+}
+
+// use makes buffer k the current iterate.
+func (s *solver) use(k int) {
+	s.cur = k
+	it := &s.it[k]
+	s.x, s.xl, s.xu, s.zl, s.zu, s.y = it.x, it.xl, it.xu, it.zl, it.zu, it.y
 }
 
 func newDirection(n, m int) direction {
@@ -261,26 +306,22 @@ func newSolver(p *problem, opts Options) (*solver, error) {
 	}
 	n, m := p.n, p.m
 	s := &solver{p: p, opts: opts, ne: ne, at: p.a.Transpose()}
-	for _, v := range []*[]float64{&s.x, &s.xl, &s.xu, &s.zl, &s.zu, &s.rd, &s.rl, &s.ru, &s.theta, &s.rhat, &s.tmpN} {
+	for k := range s.it {
+		s.it[k] = iterate{x: make([]float64, n), xl: make([]float64, n), xu: make([]float64, n),
+			zl: make([]float64, n), zu: make([]float64, n), y: make([]float64, m)}
+	}
+	s.use(0)
+	for _, v := range []*[]float64{&s.rd, &s.rl, &s.ru, &s.theta, &s.tmpN, &s.gl, &s.gu, &s.r0} {
 		*v = make([]float64, n)
 	}
-	s.y = make([]float64, m)
 	s.rp = make([]float64, m)
 	s.tmpM = make([]float64, m)
 	s.rowScale = make([]float64, m)
 	s.aff = newDirection(n, m)
 	s.cor = newDirection(n, m)
 	s.trial = newDirection(n, m)
-	for _, v := range []*[]float64{&s.rxl, &s.rxu, &s.txl, &s.txu, &s.ixl, &s.ixu, &s.mL, &s.mU} {
+	for _, v := range []*[]float64{&s.rxl, &s.rxu, &s.txl, &s.txu} {
 		*v = make([]float64, n)
-	}
-	for j := 0; j < n; j++ {
-		if p.hasL[j] {
-			s.mL[j] = 1
-		}
-		if p.hasU[j] {
-			s.mU[j] = 1
-		}
 	}
 	s.bNorm = floats.Norm(p.b, math.Inf(1))
 	s.cNorm = floats.Norm(p.c, math.Inf(1))
@@ -297,8 +338,14 @@ func newSolver(p *problem, opts Options) (*solver, error) {
 	return s, nil
 }
 
-// start computes Mehrotra's starting point.
+// start computes Mehrotra's starting point, or uses the warm start when
+// Options.Start is set and its point is accepted.
 func (s *solver) start() error {
+	if s.opts.Start != nil {
+		if s.warm = s.warmStart(); s.warm {
+			return nil
+		}
+	}
 	p := s.p
 	n := p.n
 	for j := 0; j < n; j++ {
@@ -405,7 +452,9 @@ func (s *solver) eachComp(f func(x, z *float64)) {
 	}
 }
 
-// residuals refreshes rp, rd, rl, ru, the objectives and the measures.
+// residuals refreshes rp, rd, rl, ru, the objectives and the measures, and
+// the Newton system's scaling at the current point: Θ, gl, gu and r0 (see
+// direction).
 func (s *solver) residuals() {
 	p := s.p
 	// Rows in parallel: rp = b − A·x, and each row's own scale, 1 + the
@@ -440,25 +489,40 @@ func (s *solver) residuals() {
 			for q := cp[j]; q < cp[j+1]; q++ {
 				aty += v[q] * s.y[ri[q]]
 			}
-			s.rd[j] = p.c[j] - aty - s.zl[j] + s.zu[j]
+			rd := p.c[j] - aty - s.zl[j] + s.zu[j]
+			s.rd[j] = rd
 			pob += p.c[j] * s.x[j]
-			s.rl[j], s.ru[j] = 0, 0
+			rl, ru, gl, gu := 0.0, 0.0, 0.0, 0.0
 			if p.hasL[j] {
-				s.rl[j] = p.l[j] - s.x[j] + s.xl[j]
-				if r := math.Abs(s.rl[j]) / (1 + math.Abs(p.l[j])); r > rb || r != r {
+				rl = p.l[j] - s.x[j] + s.xl[j]
+				if r := math.Abs(rl) / (1 + math.Abs(p.l[j])); r > rb || r != r {
 					rb = r
 				}
 				comp += s.xl[j] * s.zl[j]
 				dob += p.l[j] * s.zl[j]
+				gl = s.zl[j] / s.xl[j]
 			}
 			if p.hasU[j] {
-				s.ru[j] = p.u[j] - s.x[j] - s.xu[j]
-				if r := math.Abs(s.ru[j]) / (1 + math.Abs(p.u[j])); r > rb || r != r {
+				ru = p.u[j] - s.x[j] - s.xu[j]
+				if r := math.Abs(ru) / (1 + math.Abs(p.u[j])); r > rb || r != r {
 					rb = r
 				}
 				comp += s.xu[j] * s.zu[j]
 				dob -= p.u[j] * s.zu[j]
+				gu = s.zu[j] / s.xu[j]
 			}
+			s.rl[j], s.ru[j] = rl, ru
+			// The Newton system's scaling for this point (see direction).
+			t := gl + gu
+			switch {
+			case t == 0:
+				t = freeReg
+			case t < thetaMin:
+				t = thetaMin
+			}
+			s.theta[j] = 1 / t
+			s.gl[j], s.gu[j] = gl, gu
+			s.r0[j] = rd - gl*rl - gu*ru
 		}
 		acc[0], acc[1], acc[2] = comp, dob, pob
 		// The largest bound residual rides along as a fourth "sum": each
@@ -529,36 +593,13 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 			return lp.Infeasible, nil
 		}
 
-		forRange(p.n, func(_, lo, hi int) {
-			for j := lo; j < hi; j++ {
-				t := 0.0
-				s.ixl[j], s.ixu[j] = 0, 0
-				if p.hasL[j] {
-					s.ixl[j] = 1 / s.xl[j]
-					t += s.zl[j] * s.ixl[j]
-				}
-				if p.hasU[j] {
-					s.ixu[j] = 1 / s.xu[j]
-					t += s.zu[j] * s.ixu[j]
-				}
-				if t == 0 {
-					t = freeReg
-				}
-				s.theta[j] = 1 / t
-			}
-		})
+		// residuals set Θ, gl, gu and r0 for this point.
 		if err := s.ne.factor(s.theta, 0); err != nil {
 			return 0, fmt.Errorf("ipm: iteration %d: %w", s.iter, err)
 		}
 
 		// Predictor (affine-scaling) direction.
-		forRange(p.n, func(_, lo, hi int) {
-			for j := lo; j < hi; j++ {
-				s.aff.xl[j] = -s.xl[j] * s.zl[j] // used as rxl
-				s.aff.xu[j] = -s.xu[j] * s.zu[j] // used as rxu
-			}
-		})
-		ap, ad := s.direction(&s.aff, s.aff.xl, s.aff.xu)
+		ap, ad := s.direction(&s.aff, nil, nil)
 		muAff := 0.0
 		if s.nComp > 0 {
 			// Branch-free: slacks, duals and steps are zero for absent bounds.
@@ -586,10 +627,10 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 			for j := lo; j < hi; j++ {
 				rxl[j], rxu[j] = 0, 0
 				if p.hasL[j] {
-					rxl[j] = sigma*s.mu - s.xl[j]*s.zl[j] - s.aff.xl[j]*s.aff.zl[j]
+					rxl[j] = (sigma*s.mu-s.aff.xl[j]*s.aff.zl[j])/s.xl[j] - s.zl[j]
 				}
 				if p.hasU[j] {
-					rxu[j] = sigma*s.mu - s.xu[j]*s.zu[j] - s.aff.xu[j]*s.aff.zu[j]
+					rxu[j] = (sigma*s.mu-s.aff.xu[j]*s.aff.zu[j])/s.xu[j] - s.zu[j]
 				}
 			}
 		})
@@ -600,14 +641,22 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 		ap = math.Min(1, stepFactor*ap)
 		ad = math.Min(1, stepFactor*ad)
 		s.lastAP, s.lastAD = ap, ad
+		// The next iterate goes to a buffer that holds neither the
+		// current nor the best iterate.
+		nxt := 0
+		for nxt == s.cur || &s.it[nxt] == s.best {
+			nxt++
+		}
+		to := &s.it[nxt]
 		forRange(p.n, func(_, lo, hi int) {
-			floats.AddScaled(s.x[lo:hi], ap, s.cor.x[lo:hi])
-			floats.AddScaled(s.xl[lo:hi], ap, s.cor.xl[lo:hi])
-			floats.AddScaled(s.xu[lo:hi], ap, s.cor.xu[lo:hi])
-			floats.AddScaled(s.zl[lo:hi], ad, s.cor.zl[lo:hi])
-			floats.AddScaled(s.zu[lo:hi], ad, s.cor.zu[lo:hi])
+			floats.AddScaledTo(to.x[lo:hi], s.x[lo:hi], ap, s.cor.x[lo:hi])
+			floats.AddScaledTo(to.xl[lo:hi], s.xl[lo:hi], ap, s.cor.xl[lo:hi])
+			floats.AddScaledTo(to.xu[lo:hi], s.xu[lo:hi], ap, s.cor.xu[lo:hi])
+			floats.AddScaledTo(to.zl[lo:hi], s.zl[lo:hi], ad, s.cor.zl[lo:hi])
+			floats.AddScaledTo(to.zu[lo:hi], s.zu[lo:hi], ad, s.cor.zu[lo:hi])
 		})
-		floats.AddScaled(s.y, ad, s.cor.y)
+		floats.AddScaledTo(to.y, s.y, ad, s.cor.y)
+		s.use(nxt)
 	}
 }
 
@@ -623,7 +672,7 @@ const (
 	// Correctors keep iterates central; near the optimum that would leave
 	// inactive columns short of their bounds, so they stop once the gap
 	// is within corrGapMin times its tolerance.
-	corrGapMin = 1000
+	corrGapMin = 10
 )
 
 // centralityCorrectors improves s.cor (with right-hand sides s.rxl,
@@ -656,10 +705,14 @@ func (s *solver) centralityCorrectors(target, ap, ad float64) (float64, float64)
 			for j := lo; j < hi; j++ {
 				s.txl[j], s.txu[j] = s.rxl[j], s.rxu[j]
 				if p.hasL[j] {
-					s.txl[j] += corr((s.xl[j] + tp*d.xl[j]) * (s.zl[j] + td*d.zl[j]))
+					if c := corr((s.xl[j] + tp*d.xl[j]) * (s.zl[j] + td*d.zl[j])); c != 0 {
+						s.txl[j] += c / s.xl[j]
+					}
 				}
 				if p.hasU[j] {
-					s.txu[j] += corr((s.xu[j] + tp*d.xu[j]) * (s.zu[j] + td*d.zu[j]))
+					if c := corr((s.xu[j] + tp*d.xu[j]) * (s.zu[j] + td*d.zu[j])); c != 0 {
+						s.txu[j] += c / s.xu[j]
+					}
 				}
 			}
 		})
@@ -676,14 +729,7 @@ func (s *solver) centralityCorrectors(target, ap, ad float64) (float64, float64)
 }
 
 // saveBest remembers the current iterate as the best so far.
-func (s *solver) saveBest() {
-	if s.best == nil {
-		s.best = make([][]float64, 6)
-	}
-	for k, v := range [][]float64{s.x, s.xl, s.xu, s.zl, s.zu, s.y} {
-		s.best[k] = append(s.best[k][:0], v...)
-	}
-}
+func (s *solver) saveBest() { s.best = &s.it[s.cur] }
 
 // restoreBest returns to the best iterate (if one was saved) and refreshes
 // the residuals and measures reported for it.
@@ -691,32 +737,45 @@ func (s *solver) restoreBest() {
 	if s.best == nil {
 		return
 	}
-	for k, v := range [][]float64{s.x, s.xl, s.xu, s.zl, s.zu, s.y} {
-		copy(v, s.best[k])
+	for k := range s.it {
+		if &s.it[k] == s.best {
+			s.use(k)
+		}
 	}
 	s.residuals()
 }
 
 // direction solves the Newton system for the current residuals and the
-// complementarity right-hand sides rxl, rxu, writing the step into d, and
-// returns the largest primal and dual step lengths in [0, 1] that keep the
-// bound slacks and their duals non-negative. rxl and rxu may alias d.xl and
-// d.xu.
-func (s *solver) direction(d *direction, rxl, rxu []float64) (ap, ad float64) {
+// complementarity right-hand sides, writing the step into d, and returns the
+// largest primal and dual step lengths in [0, 1] that keep the bound slacks
+// and their duals non-negative. The right-hand sides come scaled by the
+// slacks: ql = rl_c/xl and qu = ru_c/xu for the complementarity residuals
+// rl_c = μ-target − xl·zl − …, zero for an absent bound. Nil ql and qu
+// select the predictor's, −zl and −zu (rl_c = −xl·zl).
+//
+// With gl = zl/xl, gu = zu/xu and r0 = rd − gl·rl − gu·ru (fixed within an
+// iteration, see run), the reduced right-hand side is r̂ = r0 − ql + qu,
+// Δy solves A·Θ·Aᵀ·Δy = rp + A·Θ·r̂, Δx = Θ·(AᵀΔy − r̂), Δxl = Δx − rl,
+// Δxu = ru − Δx, Δzl = ql − gl·Δxl and Δzu = qu − gu·Δxu.
+func (s *solver) direction(d *direction, ql, qu []float64) (ap, ad float64) {
 	p := s.p
 	n := p.n
-	// Branch-free: for a column without a lower (upper) bound, ixl (ixu),
-	// mL (mU), rl (ru), xl (xu), zl (zu) and rxl (rxu) are all zero, so its
-	// step components are zero and never limit the step lengths.
-	rd, rl, ru, zl, zu := s.rd[:n], s.rl[:n], s.ru[:n], s.zl[:n], s.zu[:n]
-	xl, xu := s.xl[:n], s.xu[:n]
-	ixl, ixu, theta, rhat, tmp := s.ixl[:n], s.ixu[:n], s.theta[:n], s.rhat[:n], s.tmpN[:n]
-	rxl, rxu = rxl[:n], rxu[:n]
+	pred := ql == nil
+	rl, ru, zl, zu := s.rl[:n], s.ru[:n], s.zl[:n], s.zu[:n]
+	xl, xu, hasL, hasU := s.xl[:n], s.xu[:n], p.hasL[:n], p.hasU[:n]
+	gl, gu, r0, theta, tmp := s.gl[:n], s.gu[:n], s.r0[:n], s.theta[:n], s.tmpN[:n]
+	if !pred {
+		ql, qu = ql[:n], qu[:n]
+	}
 	forRange(n, func(_, lo, hi int) {
+		if pred {
+			for j := lo; j < hi; j++ {
+				tmp[j] = theta[j] * (r0[j] + zl[j] - zu[j])
+			}
+			return
+		}
 		for j := lo; j < hi; j++ {
-			r := rd[j] - (rxl[j]+zl[j]*rl[j])*ixl[j] + (rxu[j]-zu[j]*ru[j])*ixu[j]
-			rhat[j] = r
-			tmp[j] = theta[j] * r
+			tmp[j] = theta[j] * (r0[j] - ql[j] + qu[j])
 		}
 	})
 	mulTrans(s.at, d.y, s.tmpN) // A·(Θ·r̂), rows in parallel
@@ -725,47 +784,50 @@ func (s *solver) direction(d *direction, rxl, rxu []float64) (ap, ad float64) {
 	}
 	s.ne.solve(d.y)
 	mulTrans(p.a, d.x, d.y)
-	mL, mU := s.mL[:n], s.mU[:n]
 	dX, dxl, dxu, dzl, dzu := d.x[:n], d.xl[:n], d.xu[:n], d.zl[:n], d.zu[:n]
 	if parts := numParts(n); len(s.apPart) != parts {
 		s.apPart, s.adPart = make([]float64, parts), make([]float64, parts)
 	}
 	aps, ads := s.apPart, s.adPart
-	// Plain comparisons in the step lengths: math.Min's NaN and signed-zero
-	// handling is slow, and a NaN here is caught by the objective check of
-	// the next iteration.
 	forRange(n, func(k, lo, hi int) {
 		ap, ad := 1.0, 1.0
+		// Ratio tests without a division per negative component: -v/dv <
+		// step ⇔ v < -step·dv for dv < 0, and v ≥ 0 makes the test false
+		// for dv ≥ 0, so one well-predicted comparison remains and the
+		// division runs only when the step shrinks. Without a bound, its
+		// slack, dual, gl (gu) and q are zero and so are its steps.
 		for j := lo; j < hi; j++ {
-			dx := theta[j] * (dX[j] - rhat[j])
+			dx := theta[j]*dX[j] - tmp[j]
 			dX[j] = dx
-			a := (dx - rl[j]) * mL[j]
-			dz := (rxl[j] - zl[j]*a) * ixl[j]
+			var a, b, qa, qb float64
+			if hasL[j] {
+				a = dx - rl[j]
+			}
+			if hasU[j] {
+				b = ru[j] - dx
+			}
+			if pred {
+				qa, qb = -zl[j], -zu[j]
+			} else {
+				qa, qb = ql[j], qu[j]
+			}
+			dz := qa - gl[j]*a
 			dzl[j] = dz
 			dxl[j] = a
-			if a < 0 {
-				if r := -xl[j] / a; r < ap {
-					ap = r
-				}
+			if xl[j] < -ap*a {
+				ap = -xl[j] / a
 			}
-			if dz < 0 {
-				if r := -zl[j] / dz; r < ad {
-					ad = r
-				}
+			if zl[j] < -ad*dz {
+				ad = -zl[j] / dz
 			}
-			b := (ru[j] - dx) * mU[j]
-			dz = (rxu[j] - zu[j]*b) * ixu[j]
+			dz = qb - gu[j]*b
 			dzu[j] = dz
 			dxu[j] = b
-			if b < 0 {
-				if r := -xu[j] / b; r < ap {
-					ap = r
-				}
+			if xu[j] < -ap*b {
+				ap = -xu[j] / b
 			}
-			if dz < 0 {
-				if r := -zu[j] / dz; r < ad {
-					ad = r
-				}
+			if zu[j] < -ad*dz {
+				ad = -zu[j] / dz
 			}
 		}
 		aps[k], ads[k] = ap, ad

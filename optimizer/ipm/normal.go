@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
 
 	"github.com/gridd/gridd/optimizer/sparse"
 )
@@ -32,6 +33,8 @@ type normalEq struct {
 	chol *sparse.Cholesky
 
 	work, res, b, c, trial []float64
+
+	ordering, symbolic time.Duration // set-up timings, logged only
 }
 
 func newNormalEq(a *sparse.CSC) (*normalEq, error) {
@@ -59,7 +62,9 @@ func newNormalEq(a *sparse.CSC) (*normalEq, error) {
 		}
 		adjPtr[i+1] = len(adj)
 	}
+	t0 := time.Now()
 	perm := sparse.MinimumDegree(m, adjPtr, adj)
+	ordering := time.Since(t0)
 	if len(perm) != m {
 		return nil, fmt.Errorf("ipm: ordering returned %d of %d rows", len(perm), m)
 	}
@@ -145,7 +150,10 @@ func newNormalEq(a *sparse.CSC) (*normalEq, error) {
 			}
 		}
 	}
+	t0 = time.Now()
 	chol, err := sparse.NewCholesky(m, cp, ri)
+	ne.symbolic = time.Since(t0)
+	ne.ordering = ordering
 	if err != nil {
 		return nil, fmt.Errorf("ipm: symbolic factorisation: %w", err)
 	}

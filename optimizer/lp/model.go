@@ -37,6 +37,31 @@ func NewModel() *Model {
 	return &Model{rowPtr: []int{0}}
 }
 
+// Grow reserves room for cols more columns, rows more rows and entries
+// more coefficients, so that building a model of known size does not
+// reallocate.
+func (m *Model) Grow(cols, rows, entries int) {
+	m.colGroup = growTo(m.colGroup, cols)
+	m.colIndex = growTo(m.colIndex, cols)
+	m.lo = growTo(m.lo, cols)
+	m.hi = growTo(m.hi, cols)
+	m.cost = growTo(m.cost, cols)
+	m.rowGroup = growTo(m.rowGroup, rows)
+	m.rowIndex = growTo(m.rowIndex, rows)
+	m.rlo = growTo(m.rlo, rows)
+	m.rhi = growTo(m.rhi, rows)
+	m.rowPtr = growTo(m.rowPtr, rows)
+	m.ecol = growTo(m.ecol, entries)
+	m.eval = growTo(m.eval, entries)
+}
+
+func growTo[T any](s []T, more int) []T {
+	if more <= 0 || cap(s)-len(s) >= more {
+		return s
+	}
+	return append(make([]T, 0, len(s)+more), s...)
+}
+
 // Group registers a name stem for columns or rows.
 func (m *Model) Group(name string) Group {
 	m.groups = append(m.groups, name)

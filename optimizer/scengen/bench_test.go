@@ -16,22 +16,28 @@ func benchParams(evs int) Params {
 }
 
 // BenchmarkSolveGenerated solves generated scenarios of the benchmark
-// sizes (go test -bench SolveGenerated -benchtime 1x ./optimizer/scengen).
+// sizes (go test -bench SolveGenerated -benchtime 1x ./optimizer/scengen),
+// with 2,000, 5,000 and 20,000 sessions for the growth in assets; besides
+// ns/op it reports the iterations and the time per iteration per 1,000
+// sessions.
 func BenchmarkSolveGenerated(b *testing.B) {
-	for _, n := range []int{10, 100, 1000, 10000} {
+	for _, n := range []int{10, 100, 1000, 2000, 5000, 10000, 20000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			s, err := Generate(gridd.Files, benchParams(n))
 			if err != nil {
 				b.Fatal(err)
 			}
 			var p *optimizer.Plan
+			its := 0
 			for b.Loop() {
 				p, err = optimizer.Solve(context.Background(), s, optimizer.Options{})
 				if err != nil {
 					b.Fatal(err)
 				}
+				its += p.Iterations
 			}
 			b.ReportMetric(float64(p.Iterations), "iterations")
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(its)/(float64(n)/1000), "ms/iter/1000EVs")
 		})
 	}
 }

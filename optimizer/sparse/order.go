@@ -5,6 +5,11 @@ import (
 	"sort"
 )
 
+// pruneEvery sets how stale a variable list may grow before it is pruned:
+// when pruneEvery times the number of possibly stale entries reaches its
+// length.
+const pruneEvery = 4
+
 const (
 	mdVariable = iota // not yet eliminated
 	mdElement         // eliminated; represents the clique of its remaining neighbours
@@ -110,6 +115,7 @@ func MinimumDegree(n int, colPtr, rowIdx []int) []int {
 	}
 
 	perm := make([]int, 0, n)
+	stale := make([]int, n) // variables added to Lp lists since adj[i] was pruned
 	minDeg := 0
 	touched := []int32{}
 	for alive > 0 {
@@ -183,14 +189,25 @@ func MinimumDegree(n int, colPtr, rowIdx []int) []int {
 				es = append(es, e)
 			}
 			adjE[i] = append(es, int32(p))
-			vs := adj[i][:0]
-			for _, v := range adj[i] {
-				if kind[v] == mdVariable && mark[v] != stamp {
-					vs = append(vs, v)
+			// Prune i's variable list of the variables now covered by
+			// element p (and of eliminated ones) only once enough of it
+			// may be stale: a long list (a node-balance row adjacent to
+			// hundreds of assets) touched by every neighbour's
+			// elimination would otherwise be scanned each time. Stale
+			// entries only make the degree estimate below larger, and it
+			// stays bounded by deg[i] + |Lp| − 1.
+			stale[i] += lpLen
+			if pruneEvery*stale[i] >= len(adj[i]) {
+				stale[i] = 0
+				vs := adj[i][:0]
+				for _, v := range adj[i] {
+					if kind[v] == mdVariable && mark[v] != stamp {
+						vs = append(vs, v)
+					}
 				}
+				adj[i] = vs
 			}
-			adj[i] = vs
-			d := len(vs) + lpLen - 1 + sumW
+			d := len(adj[i]) + lpLen - 1 + sumW
 			if b := deg[i] + lpLen - 1; b < d {
 				d = b
 			}
