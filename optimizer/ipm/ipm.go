@@ -39,7 +39,10 @@ const (
 	// strictly inside their bounds near the optimum would otherwise make
 	// A·Θ·Aᵀ so ill-conditioned that the Newton directions lose the primal
 	// feasibility already reached (seen as many short steps at the end).
-	thetaMin   = 1e-10
+	thetaMin = 1e-10
+	// refineGap: while both the gap and the primal infeasibility exceed
+	// it, normal-equation solves are not refined.
+	refineGap  = 1e-2
 	stallIters = 30 // iterations without 10% progress before giving up
 )
 
@@ -258,7 +261,7 @@ type solver struct {
 	cur                  int
 	best                 *iterate
 
-	rp, rd, rl, ru     []float64
+	rp, rl, ru         []float64
 	theta, tmpN        []float64
 	gl, gu             []float64 // zl/xl, zu/xu this iteration; 0 without the bound
 	r0                 []float64 // rd − gl·rl − gu·ru: the iteration's fixed part of r̂
@@ -311,7 +314,7 @@ func newSolver(p *problem, opts Options) (*solver, error) {
 			zl: make([]float64, n), zu: make([]float64, n), y: make([]float64, m)}
 	}
 	s.use(0)
-	for _, v := range []*[]float64{&s.rd, &s.rl, &s.ru, &s.theta, &s.tmpN, &s.gl, &s.gu, &s.r0} {
+	for _, v := range []*[]float64{&s.rl, &s.ru, &s.theta, &s.tmpN, &s.gl, &s.gu, &s.r0} {
 		*v = make([]float64, n)
 	}
 	s.rp = make([]float64, m)
@@ -452,7 +455,7 @@ func (s *solver) eachComp(f func(x, z *float64)) {
 	}
 }
 
-// residuals refreshes rp, rd, rl, ru, the objectives and the measures, and
+// residuals refreshes rp, rl, ru, the dual residual's norm, the objectives and the measures, and
 // the Newton system's scaling at the current point: Θ, gl, gu and r0 (see
 // direction).
 func (s *solver) residuals() {
@@ -476,21 +479,25 @@ func (s *solver) residuals() {
 			rowScale[i] = 1 + big
 		}
 	})
-	// Columns in parallel: rd, rl, ru, and the sums of the
-	// complementarity products, of b·y's bound terms, of c·x, and the
-	// largest relative bound residual.
-	var sums [4]float64
-	s.sumPart = sumRange(p.n, 4, s.sumPart, sums[:], func(lo, hi int, acc []float64) {
+	// Columns in parallel: rl, ru, and the sums of the complementarity
+	// products, of b·y's bound terms, of c·x, the largest relative bound
+	// residual and the largest dual residual rd = c − Aᵀy − zl + zu (not
+	// kept: the Newton system needs it only inside r0).
+	var sums [5]float64
+	s.sumPart = sumRange(p.n, 5, s.sumPart, sums[:], func(lo, hi int, acc []float64) {
 		a := p.a
 		cp, ri, v := a.ColPtr, a.RowIdx, a.Val
 		comp, dob, pob, rb := 0.0, 0.0, 0.0, 0.0 // bound residuals, each relative to its own bound
+		rdMax := 0.0                             // largest dual residual
 		for j := lo; j < hi; j++ {
 			aty := 0.0
 			for q := cp[j]; q < cp[j+1]; q++ {
 				aty += v[q] * s.y[ri[q]]
 			}
 			rd := p.c[j] - aty - s.zl[j] + s.zu[j]
-			s.rd[j] = rd
+			if a := math.Abs(rd); a > rdMax || a != a {
+				rdMax = a
+			}
 			pob += p.c[j] * s.x[j]
 			rl, ru, gl, gu := 0.0, 0.0, 0.0, 0.0
 			if p.hasL[j] {
@@ -528,14 +535,19 @@ func (s *solver) residuals() {
 		// The largest bound residual rides along as a fourth "sum": each
 		// range stores its own maximum, collected below.
 		acc[3] = rb
+		acc[4] = rdMax
 	})
 	comp := sums[0]
 	s.dobj = floats.Dot(p.b, s.y) + sums[1]
 	s.pobj = sums[2]
 	rb := 0.0
-	for c := 3; c < len(s.sumPart); c += 4 {
+	rdMax := 0.0
+	for c := 3; c < len(s.sumPart); c += 5 {
 		if v := s.sumPart[c]; v > rb || v != v {
 			rb = v
+		}
+		if v := s.sumPart[c+1]; v > rdMax || v != v {
+			rdMax = v
 		}
 	}
 	s.mu = 0
@@ -547,7 +559,7 @@ func (s *solver) residuals() {
 		rr = math.Max(rr, math.Abs(r)/rowScale[i])
 	}
 	s.pinf = math.Max(rr, rb)
-	s.dinf = floats.Norm(s.rd, math.Inf(1)) / (1 + s.cNorm)
+	s.dinf = rdMax / (1 + s.cNorm)
 	s.gap = math.Abs(s.pobj-s.dobj) / (1 + math.Abs(s.pobj))
 }
 
@@ -593,7 +605,10 @@ func (s *solver) run(ctx context.Context) (lp.Status, error) {
 			return lp.Infeasible, nil
 		}
 
-		// residuals set Θ, gl, gu and r0 for this point.
+		// residuals set Θ, gl, gu and r0 for this point. Far from the
+		// optimum A·Θ·Aᵀ is well conditioned and the solves are not
+		// checked for refinement.
+		s.ne.noRefine = s.gap > refineGap && s.pinf > refineGap
 		if err := s.ne.factor(s.theta, 0); err != nil {
 			return 0, fmt.Errorf("ipm: iteration %d: %w", s.iter, err)
 		}

@@ -35,6 +35,11 @@ type normalEq struct {
 	work, res, b, c, trial []float64
 
 	ordering, symbolic time.Duration // set-up timings, logged only
+
+	// noRefine skips the residual check and refinement of solves (the
+	// solver sets it while the iterate is far from optimal, where the
+	// factor's accuracy does not limit progress).
+	noRefine bool
 }
 
 func newNormalEq(a *sparse.CSC) (*normalEq, error) {
@@ -189,7 +194,7 @@ func (ne *normalEq) factor(theta []float64, reg float64) error {
 }
 
 // solve overwrites rhs (original row order) with M⁻¹·rhs, refining the
-// solution with up to two steps of iterative refinement.
+// solution with up to two steps of iterative refinement unless noRefine.
 func (ne *normalEq) solve(rhs []float64) {
 	w, b, c, trial := ne.work, ne.b, ne.c, ne.trial
 	for k, i := range ne.perm {
@@ -197,6 +202,12 @@ func (ne *normalEq) solve(rhs []float64) {
 	}
 	copy(w, b)
 	ne.chol.Solve(w)
+	if ne.noRefine {
+		for k, i := range ne.perm {
+			rhs[i] = w[k]
+		}
+		return
+	}
 	resNorm := ne.residual(b, w)
 	tol := refineTol * (1 + maxAbs(b))
 	for step := 0; step < 2 && resNorm > tol; step++ {
