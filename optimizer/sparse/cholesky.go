@@ -13,15 +13,27 @@ import (
 // right-hand side.
 const hugePivot = 1e128
 
+// useSupernodal selects the supernodal factorisation for new Cholesky
+// values; otherwise the up-looking (row-by-row) one, kept as a reference
+// for tests and benchmarks, is used.
+var useSupernodal = true
+
 // Cholesky is a sparse LLᵀ factorisation of a symmetric positive
 // (semi)definite matrix whose upper triangle (including the full diagonal)
 // has a fixed pattern. The caller applies any fill-reducing permutation to
-// the pattern before calling NewCholesky.
+// the pattern before calling NewCholesky; the factorisation may reorder
+// further within the elimination tree (which changes neither fill nor
+// work), transparently to Solve.
+//
+// Factorize must not run concurrently with other calls on the same value;
+// Solve calls may run concurrently with each other.
 type Cholesky struct {
 	n      int
 	cp, ri []int // upper-triangular input pattern
 
 	parent []int // elimination tree
+
+	// Up-looking factorisation (used when sn is nil).
 	rowPtr []int // row k of L (strictly lower part) is rowCol[rowPtr[k]:rowPtr[k+1]],
 	rowCol []int // in topological order of the elimination tree
 
@@ -42,6 +54,10 @@ type Cholesky struct {
 	part [][]int
 	top  []int
 
+	// sn is the supernodal factorisation; nil when the up-looking one
+	// is used.
+	sn *supernodal
+
 	// PivotTol is the relative tolerance below which a pivot is taken as
 	// zero: a pivot d of row k is replaced when d ≤ PivotTol·A(k,k).
 	PivotTol float64
@@ -55,6 +71,17 @@ type Cholesky struct {
 func NewCholesky(n int, colPtr, rowIdx []int) (*Cholesky, error) {
 	if len(colPtr) != n+1 {
 		return nil, fmt.Errorf("sparse: cholesky: colPtr has %d entries, want %d", len(colPtr), n+1)
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("sparse: cholesky: negative dimension %d", n)
+	}
+	if colPtr[0] != 0 || colPtr[n] > len(rowIdx) {
+		return nil, fmt.Errorf("sparse: cholesky: colPtr spans [%d,%d), rowIdx has %d entries", colPtr[0], colPtr[n], len(rowIdx))
+	}
+	for k := 0; k < n; k++ {
+		if colPtr[k+1] < colPtr[k] {
+			return nil, fmt.Errorf("sparse: cholesky: colPtr decreases at column %d (%d to %d)", k, colPtr[k], colPtr[k+1])
+		}
 	}
 	c := &Cholesky{n: n, cp: colPtr, ri: rowIdx, PivotTol: 1e-30}
 	for k := 0; k < n; k++ {
@@ -89,6 +116,15 @@ func NewCholesky(n int, colPtr, rowIdx []int) (*Cholesky, error) {
 				i = inext
 			}
 		}
+	}
+
+	if useSupernodal {
+		if n > math.MaxInt32 {
+			return nil, fmt.Errorf("sparse: cholesky: dimension %d too large", n)
+		}
+		c.sn = newSupernodal(n, colPtr, rowIdx, c.parent)
+		c.sn.schedule(runtime.GOMAXPROCS(0), parallelMinWork)
+		return c, nil
 	}
 
 	// Row structure of L by elimination-tree reach; column counts follow.
@@ -272,13 +308,23 @@ func (c *Cholesky) ereach(k int, flag, s []int) []int {
 // N returns the matrix dimension.
 func (c *Cholesky) N() int { return c.n }
 
-// NnzL returns the number of entries of the factor L, diagonal included.
-func (c *Cholesky) NnzL() int { return c.lp[c.n] }
+// NnzL returns the number of entries of the factor L, diagonal included
+// (structural nonzeros; explicit zeros stored in supernodes not counted).
+func (c *Cholesky) NnzL() int {
+	if c.sn != nil {
+		return c.sn.nnzL
+	}
+	return c.lp[c.n]
+}
 
 // Flops returns the number of multiply-adds of one numeric factorisation
-// (Σ over columns of the squared column count below the diagonal) and the
-// share of it in the rows factored after the parallel subtrees.
+// (Σ over columns of the squared column count below the diagonal, explicit
+// zeros of supernodes not counted) and the share of it in the columns
+// (supernodal) or rows (up-looking) factored after the parallel subtrees.
 func (c *Cholesky) Flops() (total, top float64) {
+	if c.sn != nil {
+		return c.sn.flops()
+	}
 	isTop := make([]bool, c.n)
 	for _, k := range c.top {
 		isTop[k] = true
@@ -303,6 +349,11 @@ func (c *Cholesky) Factorize(val []float64) error {
 	n := c.n
 	if len(val) != c.cp[n] {
 		return fmt.Errorf("sparse: cholesky: %d values for a pattern of %d entries", len(val), c.cp[n])
+	}
+	if c.sn != nil {
+		var err error
+		c.Replaced, err = c.sn.factorize(val, c.PivotTol)
+		return err
 	}
 	lp, lx := c.lp, c.lx
 	for j := 0; j < n; j++ {
@@ -385,6 +436,10 @@ func (c *Cholesky) factorRows(val []float64, rows []int) (int, error) {
 
 // Solve overwrites b with the solution of (LLᵀ)·x = b.
 func (c *Cholesky) Solve(b []float64) {
+	if c.sn != nil {
+		c.sn.solve(b)
+		return
+	}
 	n := c.n
 	lp, li, lx := c.lp, c.li, c.lx
 	for j := 0; j < n; j++ {

@@ -1,20 +1,37 @@
 // Package sparse owns the sparse linear algebra behind gridd's LP solver:
 // compressed sparse column (CSC) matrices, a fill-reducing approximate
 // minimum degree ordering for symmetric patterns, and a sparse Cholesky
-// factorisation split into a symbolic phase (elimination tree, row and column
-// structure of L; done once per pattern) and a numeric phase (done once per
-// interior-point iteration).
+// factorisation split into a symbolic phase (elimination tree, structure of
+// L, supernodes, schedule; done once per pattern) and a numeric phase (done
+// once per interior-point iteration).
 //
-// The Cholesky factorisation is the up-looking (row-by-row) algorithm. A pivot
-// that is not positive, or that has lost almost all of its original magnitude
-// to cancellation, marks a (numerically) dependent row; it is replaced by a
-// huge value so that the corresponding solution component is effectively
-// zero (the "Cholesky-infinity" modification used by interior-point codes).
+// The numeric factorisation is supernodal and left-looking. The symbolic
+// phase permutes the pattern into a postorder of its elimination tree (same
+// fill, same work), groups consecutive columns with nested structure into
+// supernodes and merges a supernode into its parent when that adds few
+// explicit zeros (relaxed amalgamation). Each supernode is stored densely,
+// row-major: its columns, for its own rows and the rows below. Factoring a
+// supernode copies in its entries of A, subtracts the updates of the
+// supernodes below it that touch its columns (dense products scattered
+// through relative row indices, in ascending order of the updating
+// supernode), and factors the dense block. A pivot that is not positive, or
+// that has lost almost all of its original magnitude to cancellation, marks
+// a (numerically) dependent row; it is replaced by a huge value so that the
+// corresponding solution component is effectively zero (the
+// "Cholesky-infinity" modification used by interior-point codes).
 //
-// Row k of L only reads and writes the columns of its own elimination subtree,
-// so the numeric phase factors disjoint subtrees concurrently: the symbolic
-// phase splits the elimination forest into subtrees balanced over GOMAXPROCS
-// workers (when the estimated work exceeds 2·10⁶ flops) and factors the
-// remaining top rows afterwards. The factor is identical, bit for bit, to the
-// sequential one.
+// A supernode only reads the supernodes of its own subtree, so the numeric
+// phase factors disjoint subtrees concurrently: when the estimated work
+// exceeds 2·10⁶ multiply-adds, the symbolic phase splits the supernodal
+// elimination forest into subtrees, groups them into a few parts per
+// GOMAXPROCS worker (contiguous in column order, balanced by work), which
+// the workers claim in turn, and factors the remaining top supernodes
+// afterwards, splitting the updates and rows of each large one over the
+// workers by row ranges. The solves use the same schedule. The order of
+// every floating-point sum is fixed by the structure alone, so factor and
+// solutions are identical, bit for bit, for any number of workers.
+//
+// The previous up-looking (row-by-row) numeric factorisation is kept as a
+// reference behind an unexported switch; tests and benchmarks compare the
+// two.
 package sparse

@@ -389,6 +389,9 @@ func TestCholeskyRejectsBadPattern(t *testing.T) {
 		{"missing diagonal", 2, []int{0, 1, 2}, []int{0, 0}},
 		{"lower entry", 2, []int{0, 2, 3}, []int{0, 1, 1}},
 		{"short colPtr", 2, []int{0, 1}, []int{0}},
+		{"colPtr beyond rowIdx", 2, []int{0, 1, 3}, []int{0, 1}},
+		{"decreasing colPtr", 2, []int{0, 2, 1}, []int{0, 1}},
+		{"negative dimension", -1, []int{}, nil},
 	}
 	for _, tc := range tests {
 		if _, err := NewCholesky(tc.n, tc.cp, tc.ri); err == nil {
