@@ -303,12 +303,18 @@ func newDirection(n, m int) direction {
 }
 
 func newSolver(p *problem, opts Options) (*solver, error) {
-	ne, err := newNormalEq(p.a)
-	if err != nil {
-		return nil, err
-	}
+	// The normal equations' set-up (ordering, symbolic factorisation) runs
+	// alongside the allocation of the iterate and work vectors.
+	at := p.a.Transpose()
+	var ne *normalEq
+	var neErr error
+	setup := make(chan struct{})
+	go func() {
+		defer close(setup)
+		ne, neErr = newNormalEq(p.a, at)
+	}()
 	n, m := p.n, p.m
-	s := &solver{p: p, opts: opts, ne: ne, at: p.a.Transpose()}
+	s := &solver{p: p, opts: opts, at: at}
 	for k := range s.it {
 		s.it[k] = iterate{x: make([]float64, n), xl: make([]float64, n), xu: make([]float64, n),
 			zl: make([]float64, n), zu: make([]float64, n), y: make([]float64, m)}
@@ -338,6 +344,11 @@ func newSolver(p *problem, opts Options) (*solver, error) {
 			s.boundNorm = math.Max(s.boundNorm, math.Abs(p.u[j]))
 		}
 	}
+	<-setup
+	if neErr != nil {
+		return nil, neErr
+	}
+	s.ne = ne
 	return s, nil
 }
 
@@ -502,8 +513,9 @@ func (s *solver) residuals() {
 			rl, ru, gl, gu := 0.0, 0.0, 0.0, 0.0
 			if p.hasL[j] {
 				rl = p.l[j] - s.x[j] + s.xl[j]
-				if r := math.Abs(rl) / (1 + math.Abs(p.l[j])); r > rb || r != r {
-					rb = r
+				// The largest |rl|/(1+|l|), dividing only for a new maximum.
+				if t, sc := math.Abs(rl), 1+math.Abs(p.l[j]); t > rb*sc || t != t {
+					rb = t / sc
 				}
 				comp += s.xl[j] * s.zl[j]
 				dob += p.l[j] * s.zl[j]
@@ -511,8 +523,8 @@ func (s *solver) residuals() {
 			}
 			if p.hasU[j] {
 				ru = p.u[j] - s.x[j] - s.xu[j]
-				if r := math.Abs(ru) / (1 + math.Abs(p.u[j])); r > rb || r != r {
-					rb = r
+				if t, sc := math.Abs(ru), 1+math.Abs(p.u[j]); t > rb*sc || t != t {
+					rb = t / sc
 				}
 				comp += s.xu[j] * s.zu[j]
 				dob -= p.u[j] * s.zu[j]

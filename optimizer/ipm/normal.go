@@ -42,9 +42,8 @@ type normalEq struct {
 	noRefine bool
 }
 
-func newNormalEq(a *sparse.CSC) (*normalEq, error) {
+func newNormalEq(a, at *sparse.CSC) (*normalEq, error) {
 	m := a.Rows
-	at := a.Transpose()
 
 	// Full symmetric pattern of A·Aᵀ, one sorted list per row.
 	mark := make([]int, m)
@@ -116,6 +115,16 @@ func newNormalEq(a *sparse.CSC) (*normalEq, error) {
 	}
 
 	ne := &normalEq{m: m, perm: perm, iperm: iperm, cp: cp, ri: ri, diag: diag, val: make([]float64, len(ri))}
+	// The symbolic factorisation runs alongside the gather lists below.
+	var chol *sparse.Cholesky
+	var cholErr error
+	symbolic := make(chan struct{})
+	go func() {
+		defer close(symbolic)
+		t0 := time.Now()
+		chol, cholErr = sparse.NewCholesky(m, cp, ri)
+		ne.symbolic = time.Since(t0)
+	}()
 	// Contributions of column j of A: every pair of its entries p ≤ q adds
 	// θj·a_pj·a_qj to one entry of the upper triangle. Counted first, then
 	// filled column by column.
@@ -155,12 +164,10 @@ func newNormalEq(a *sparse.CSC) (*normalEq, error) {
 			}
 		}
 	}
-	t0 = time.Now()
-	chol, err := sparse.NewCholesky(m, cp, ri)
-	ne.symbolic = time.Since(t0)
+	<-symbolic
 	ne.ordering = ordering
-	if err != nil {
-		return nil, fmt.Errorf("ipm: symbolic factorisation: %w", err)
+	if cholErr != nil {
+		return nil, fmt.Errorf("ipm: symbolic factorisation: %w", cholErr)
 	}
 	ne.chol = chol
 	ne.work = make([]float64, m)

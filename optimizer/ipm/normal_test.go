@@ -43,7 +43,7 @@ func TestNormalAssemblyMatchesDirectProduct(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ne, err := newNormalEq(a)
+			ne, err := newNormalEq(a, a.Transpose())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package ipm
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gridd/gridd/optimizer/sparse"
 )
@@ -11,32 +12,45 @@ import (
 const parMin = 32768
 
 // forRange calls f on contiguous ranges covering [0, n): one range when n
-// is small, else one per GOMAXPROCS, concurrently. f must only write
-// outputs indexed inside its range (and its own partial results).
+// is small, else numParts(n) ranges that GOMAXPROCS goroutines claim in
+// turn, so a goroutine delayed by a busy machine holds up the others for
+// at most one range. f must only write outputs indexed inside its range
+// (and its own partial results, indexed by part).
 func forRange(n int, f func(part, lo, hi int)) {
-	w := runtime.GOMAXPROCS(0)
-	if n < parMin || w < 2 {
+	parts := numParts(n)
+	if parts == 1 {
 		f(0, 0, n)
 		return
 	}
-	// The calling goroutine takes the first range itself.
+	var next atomic.Int32
+	run := func() {
+		for {
+			k := int(next.Add(1)) - 1
+			if k >= parts {
+				return
+			}
+			f(k, n*k/parts, n*(k+1)/parts)
+		}
+	}
 	var wg sync.WaitGroup
-	for k := 1; k < w; k++ {
-		lo, hi := n*k/w, n*(k+1)/w
+	for g := 1; g < runtime.GOMAXPROCS(0); g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f(k, lo, hi)
+			run()
 		}()
 	}
-	f(0, 0, n/w)
+	run() // the calling goroutine claims ranges too
 	wg.Wait()
 }
+
+// partsPerWorker is how many ranges forRange makes per goroutine.
+const partsPerWorker = 8
 
 // numParts is the number of ranges forRange uses for n.
 func numParts(n int) int {
 	if w := runtime.GOMAXPROCS(0); n >= parMin && w >= 2 {
-		return w
+		return w * partsPerWorker
 	}
 	return 1
 }
@@ -74,25 +88,30 @@ func sumRange(n, k int, part []float64, out []float64, f func(lo, hi int, acc []
 	for i := range part {
 		part[i] = 0
 	}
-	run := func(first, stride int) {
-		for c := first; c < chunks; c += stride {
+	var next atomic.Int32
+	run := func() {
+		for {
+			c := int(next.Add(1)) - 1
+			if c >= chunks {
+				return
+			}
 			lo, hi := c*sumChunk, min(n, (c+1)*sumChunk)
 			f(lo, hi, part[c*k:(c+1)*k])
 		}
 	}
 	w := runtime.GOMAXPROCS(0)
 	if n < parMin || w < 2 {
-		run(0, 1)
+		run()
 	} else {
 		var wg sync.WaitGroup
 		for g := 1; g < w; g++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				run(g, w)
+				run()
 			}()
 		}
-		run(0, w)
+		run()
 		wg.Wait()
 	}
 	for i := range out[:k] {
