@@ -710,35 +710,26 @@ func (s *solver) centralityCorrectors(target, ap, ad float64) (float64, float64)
 	if !(target > 0) || s.nComp == 0 {
 		return ap, ad
 	}
-	lo, hi := betaMin*target, betaMax*target
-	// corr(v) moves a product v into [lo, hi], by at most hi downwards.
-	corr := func(v float64) float64 {
-		if v < lo {
-			return lo - v
-		}
-		if v > hi {
-			if d := hi - v; d > -hi {
-				return d
-			}
-			return -hi
-		}
-		return 0
-	}
+	cLo, cHi := betaMin*target, betaMax*target
 	for k := 0; k < maxCorrectors && (ap < 1 || ad < 1); k++ {
 		tp := math.Min(1, ap+corrAspire)
 		td := math.Min(1, ad+corrAspire)
 		d := &s.cor
 		forRange(p.n, func(_, lo, hi int) {
-			for j := lo; j < hi; j++ {
-				s.txl[j], s.txu[j] = s.rxl[j], s.rxu[j]
-				if p.hasL[j] {
-					if c := corr((s.xl[j] + tp*d.xl[j]) * (s.zl[j] + td*d.zl[j])); c != 0 {
-						s.txl[j] += c / s.xl[j]
+			rxl, rxu, txl, txu := s.rxl[lo:hi], s.rxu[lo:hi], s.txl[lo:hi], s.txu[lo:hi]
+			xl, xu, zl, zu := s.xl[lo:hi], s.xu[lo:hi], s.zl[lo:hi], s.zu[lo:hi]
+			dxl, dxu, dzl, dzu := d.xl[lo:hi], d.xu[lo:hi], d.zl[lo:hi], d.zu[lo:hi]
+			hasL, hasU := p.hasL[lo:hi], p.hasU[lo:hi]
+			for j := range txl {
+				txl[j], txu[j] = rxl[j], rxu[j]
+				if hasL[j] {
+					if c := corrTerm((xl[j]+tp*dxl[j])*(zl[j]+td*dzl[j]), cLo, cHi); c != 0 {
+						txl[j] += c / xl[j]
 					}
 				}
-				if p.hasU[j] {
-					if c := corr((s.xu[j] + tp*d.xu[j]) * (s.zu[j] + td*d.zu[j])); c != 0 {
-						s.txu[j] += c / s.xu[j]
+				if hasU[j] {
+					if c := corrTerm((xu[j]+tp*dxu[j])*(zu[j]+td*dzu[j]), cLo, cHi); c != 0 {
+						txu[j] += c / xu[j]
 					}
 				}
 			}
@@ -753,6 +744,18 @@ func (s *solver) centralityCorrectors(target, ap, ad float64) (float64, float64)
 		ap, ad = ap2, ad2
 	}
 	return ap, ad
+}
+
+// corrTerm moves a complementarity product v into [lo, hi], by at most hi
+// downwards.
+func corrTerm(v, lo, hi float64) float64 {
+	if v < lo {
+		return lo - v
+	}
+	if v > hi {
+		return max(hi-v, -hi)
+	}
+	return 0
 }
 
 // saveBest remembers the current iterate as the best so far.
