@@ -6,7 +6,7 @@
 #   - glpsol --lp FILE.lp                      (GLPK simplex, Debian glpk-utils)
 # all on the LP that gridd plan --export-lp wrote for the same scenario, in the
 # same run. Wall time, user CPU time and peak memory come from /usr/bin/time -v;
-# each figure is the best of REPEAT runs (default 3; 1 for 10,000 EVs).
+# each figure is the best of 3 runs (glpsol: 1 run).
 #
 # Usage (from the repository root): bench/optimizer/run.sh [SIZES] [OUTDIR]
 #   SIZES: comma-separated EV session counts, default 10,100,1000,10000
@@ -19,6 +19,7 @@ sizes=${1:-10,100,1000,10000}
 out=${2:-${TMPDIR:-/tmp}/gridd-optbench}
 glpk_timeout=${GLPK_TIMEOUT:-600}
 mkdir -p "$out"
+: >"$out/load.txt"
 . scripts/lib/solvers.sh
 solvers_install
 command -v node >/dev/null || { echo "run.sh: node is required for HiGHS" >&2; exit 1; }
@@ -69,7 +70,6 @@ IFS=, read -ra ns <<<"$sizes"
 for n in "${ns[@]}"; do
   json="$out/ev$n.json" lp="$out/ev$n.lp"
   rep=3
-  [ "$n" -ge 10000 ] && rep=1
   "$out/gridd" plan --scenario "$json" --export-lp "$lp" --no-solve
   cols=$(awk '/^Bounds/{b=1;next} /^End/{b=0} b' "$lp" | wc -l)
   rowsn=$(awk '/^Subject To/{b=1;next} /^Bounds/{b=0} b && /:/' "$lp" | wc -l)
@@ -108,7 +108,10 @@ for n in "${ns[@]}"; do
   fast_user=$(awk "BEGIN{print ($c_user < $h_user) ? $c_user : $h_user}")
   printf '| %s | %.2f | %.2f | %.2f | %s | %.2f | %.2f |\n' "$n" "$g_wall" "$c_wall" "$h_wall" "$k_wall" \
     "$(awk "BEGIN{print $fast_wall / $g_wall}")" "$(awk "BEGIN{print $fast_user / ($g_user > 0 ? $g_user : 0.01)}")" >>"$ratios"
+  echo "size $n done at $(date -u +%H:%M:%S) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/load.txt"
 done
 cat "$out/results.md"
 echo
 cat "$ratios"
+echo
+cat "$out/load.txt"
