@@ -207,37 +207,7 @@ func (c *Cholesky) schedule(workers int, minWork float64) {
 		all()
 		return
 	}
-	sub := append([]float64(nil), work...) // subtree work
-	children := make([][]int, n)
-	var roots []int
-	for k := 0; k < n; k++ {
-		if p := c.parent[k]; p >= 0 {
-			sub[p] += sub[k]
-			children[p] = append(children[p], k)
-		} else {
-			roots = append(roots, k)
-		}
-	}
-	// Split the heaviest subtree until every subtree is small enough to
-	// balance; split nodes go to the top.
-	limit := total / float64(4*workers)
-	subs := roots
-	isTop := make([]bool, n)
-	for {
-		h, hw := -1, limit
-		for i, r := range subs {
-			if sub[r] > hw {
-				h, hw = i, sub[r]
-			}
-		}
-		if h < 0 {
-			break
-		}
-		r := subs[h]
-		isTop[r] = true
-		subs = append(subs[:h], subs[h+1:]...)
-		subs = append(subs, children[r]...)
-	}
+	subs, isTop, sub := splitSubtrees(c.parent, work, total/float64(4*workers))
 	// Longest-processing-time assignment of subtrees to workers.
 	sort.Slice(subs, func(a, b int) bool { return sub[subs[a]] > sub[subs[b]] })
 	load := make([]float64, workers)
@@ -277,6 +247,42 @@ func (c *Cholesky) schedule(workers int, minWork float64) {
 			c.part[owner[k]] = append(c.part[owner[k]], k)
 		}
 	}
+}
+
+// splitSubtrees splits a forest (parent[k] > k, or −1 for a root) into
+// disjoint subtrees of at most limit work each where it can: starting from
+// the roots, the heaviest subtree above the limit is removed (its root goes
+// to the top, isTop) and its children's subtrees take its place. It returns
+// the subtree roots left, the top marks and every node's subtree work.
+func splitSubtrees(parent []int, work []float64, limit float64) (subs []int, isTop []bool, sub []float64) {
+	n := len(parent)
+	sub = append([]float64(nil), work...)
+	children := make([][]int, n)
+	for k := 0; k < n; k++ {
+		if p := parent[k]; p >= 0 {
+			sub[p] += sub[k]
+			children[p] = append(children[p], k)
+		} else {
+			subs = append(subs, k)
+		}
+	}
+	isTop = make([]bool, n)
+	for {
+		h, hw := -1, limit
+		for i, r := range subs {
+			if sub[r] > hw {
+				h, hw = i, sub[r]
+			}
+		}
+		if h < 0 {
+			break
+		}
+		r := subs[h]
+		isTop[r] = true
+		subs = append(subs[:h], subs[h+1:]...)
+		subs = append(subs, children[r]...)
+	}
+	return subs, isTop, sub
 }
 
 // ereach returns the pattern of row k of L (columns j < k), topologically

@@ -459,39 +459,13 @@ func (s *supernodal) schedule(workers int, minWork float64) {
 	snodeOf := func(j int) int {
 		return sort.Search(ns, func(k int) bool { return s.first[k+1] > j })
 	}
-	sub := append([]float64(nil), work...)
-	children := make([][]int, ns)
-	var roots []int
 	for k := 0; k < ns; k++ {
 		sparent[k] = -1
 		if s.rptr[k+1]-s.rptr[k] > s.ncols(k) {
 			sparent[k] = snodeOf(int(s.rows[s.rptr[k]+s.ncols(k)]))
 		}
-		if p := sparent[k]; p >= 0 {
-			sub[p] += sub[k]
-			children[p] = append(children[p], k)
-		} else {
-			roots = append(roots, k)
-		}
 	}
-	limit := total / float64(4*workers)
-	subs := roots
-	isTop := make([]bool, ns)
-	for {
-		h, hw := -1, limit
-		for i, r := range subs {
-			if sub[r] > hw {
-				h, hw = i, sub[r]
-			}
-		}
-		if h < 0 {
-			break
-		}
-		r := subs[h]
-		isTop[r] = true
-		subs = append(subs[:h], subs[h+1:]...)
-		subs = append(subs, children[r]...)
-	}
+	subs, isTop, sub := splitSubtrees(sparent, work, total/float64(4*workers))
 	// Subtrees to parts in contiguous runs (in column order), balanced by
 	// work, so that each part's columns, rows and values form one range.
 	// There are a few parts per worker: workers claim them in turn, so a
