@@ -138,8 +138,67 @@ const (
 	hindsightSolveDays = 2
 )
 
+// setpointResolutionKW is the resolution dispatch writes setpoints at: a planned
+// power is rounded to it, so an EV plan at finer resolution would deliver less
+// than it says (the vehicle stops at its request, so what a rounding up adds in
+// one step cannot make up for what another rounding down lost).
+const setpointResolutionKW = 0.1
+
+// sessWindow is one EV session in a hindsight window: the LP plans the whole steps
+// [arr, dep) of the window; the vehicle leaves tailH hours into step dep.
+type sessWindow struct {
+	dev, key        string
+	energyKWh       float64
+	arr, dep        int
+	tailH           float64
+	maxKW, maxDisKW float64
+}
+
+// quantise turns the LP's power for the session's kept whole steps into setpoints at
+// setpointResolutionKW that deliver at least the planned energy by every step: each
+// step takes the planned energy so far less what the earlier setpoints deliver,
+// rounded up, within the charger's ratings. It returns the setpoints of steps arr,
+// arr+1, … up to dep or keep.
+func (sw sessWindow) quantise(plan []float64, dt float64, keep int) []float64 {
+	r := setpointResolutionKW
+	hi := math.Floor(sw.maxKW/r + 1e-9)
+	lo := -math.Floor(sw.maxDisKW/r + 1e-9)
+	var out []float64
+	var planned, set float64 // kWh since arr
+	for k := sw.arr; k < min(sw.dep, keep, len(plan)); k++ {
+		planned += plan[k] * dt
+		u := math.Ceil((planned-set)/(r*dt) - 1e-3) // the tolerance keeps LP noise from rounding up
+		u = math.Max(lo, math.Min(u, hi))
+		v := u * r
+		set += v * dt
+		out = append(out, v)
+	}
+	return out
+}
+
+// tail returns the setpoint for the step the vehicle leaves in and the energy it
+// delivers there, for need kWh still missing: need over the minutes left, rounded up
+// to the setpoint resolution, at most the rated power.
+func (sw sessWindow) tail(need float64) (setKW, energyKWh float64) {
+	if sw.tailH <= 0 || need <= 1e-9 {
+		return 0, 0
+	}
+	r := setpointResolutionKW
+	u := math.Min(math.Ceil(need/sw.tailH/r-1e-3), math.Floor(sw.maxKW/r+1e-9))
+	if u <= 0 {
+		return 0, 0
+	}
+	setKW = u * r
+	return setKW, math.Min(need, setKW*sw.tailH)
+}
+
 // planHindsight solves the period with the actual load, PV and EV sessions known in
-// advance, in day-long windows with a day of look-ahead chained by SoC.
+// advance, in day-long windows with a day of look-ahead chained by SoC. Each EV
+// session's plan is what the field executes: full power from a plug-in inside a
+// step to the next cycle (fixed, outside the LP), the LP's power in the whole steps
+// as 0.1 kW setpoints (quantise), and in the step the vehicle leaves in the setpoint
+// for what is still missing over its remaining minutes (tail); the delivered energy
+// that chains the windows is what these setpoints deliver, not the LP's figure.
 func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, from time.Time, n int) (*hindsightPlan, error) {
 	step := cfg.Site.Step.D
 	perDay := int(24 * time.Hour / step)
@@ -180,11 +239,7 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 		for _, nd := range cfg.Nodes {
 			scn.Nodes = append(scn.Nodes, optimizer.Node{ID: nd.ID, Parent: nd.Parent, LimitKW: nd.LimitKW})
 		}
-		type sessKey struct {
-			id  string
-			key string
-		}
-		var sessKeys []sessKey
+		var wins []sessWindow
 		for i := range cfg.Devices {
 			d := &cfg.Devices[i]
 			switch d.Kind {
@@ -244,14 +299,33 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 							}
 						}
 					}
+					// The LP plans the whole steps [arr, dep); the vehicle leaves inside
+					// step dep, after tailH hours of it.
 					dep := int(math.Floor(float64(s.PlugOut.Sub(start)) / float64(step)))
+					tailH := s.PlugOut.Sub(start.Add(time.Duration(dep) * step)).Hours()
+					sw := sessWindow{dev: d.ID, key: key, energyKWh: s.EnergyKWh, arr: arr, dep: dep, tailH: tailH,
+						maxKW: d.EV.MaxChargeKW, maxDisKW: d.EV.MaxDischargeKW}
+					if dep == arr && dep < steps {
+						// No whole step: the step it leaves in is the only chance, and
+						// its setpoint is fixed by what is still missing.
+						if p, e := sw.tail(need); e > 0 {
+							v := make([]float64, steps)
+							v[dep] = e / dt
+							scn.Loads = append(scn.Loads, optimizer.Load{ID: "departure:" + key, Node: d.Node, ForecastKW: v})
+							if dep < keep {
+								delivered[key] += e
+								hp.power[d.ID][w0+dep] += p
+							}
+						}
+						continue
+					}
 					if dep <= arr || arr >= steps {
 						continue
 					}
 					scn.EVSessions = append(scn.EVSessions, optimizer.EVSession{ID: key, Node: d.Node, ArrivalStep: arr, DepartureStep: dep,
 						EnergyKWh: math.Max(0, need), MaxChargeKW: d.EV.MaxChargeKW, MaxDischargeKW: d.EV.MaxDischargeKW,
 						V2GBudgetKWh: d.EV.V2GBudgetKWh, WearCostPerKWh: cfg.EV.WearCostPerKWh, UnmetPenaltyPerKWh: cfg.EV.UnmetPenaltyPerKWh})
-					sessKeys = append(sessKeys, sessKey{d.ID, key})
+					wins = append(wins, sw)
 				}
 			}
 		}
@@ -263,30 +337,40 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 		if err != nil {
 			return nil, fmt.Errorf("window from %s: %w", start.Format(time.RFC3339), err)
 		}
-		owner := map[string]string{}
-		for _, sk := range sessKeys {
-			owner[sk.key] = sk.id
-		}
+		evPlan := map[string][]float64{}
 		for _, a := range pl.Assets {
-			dev := a.ID
-			if o, ok := owner[a.ID]; ok {
-				dev = o
+			if a.Kind == optimizer.KindEV {
+				evPlan[a.ID] = a.PowerKW
+				continue
 			}
-			p, ok := hp.power[dev]
+			p, ok := hp.power[a.ID]
 			if !ok {
 				continue
 			}
 			for k := 0; k < keep; k++ {
 				p[w0+k] += a.PowerKW[k]
-				if a.Kind == optimizer.KindEV {
-					delivered[a.ID] += a.PowerKW[k] * dt
-				}
-				if c, ok := hp.curtailed[dev]; ok && k < len(a.CurtailedKW) {
+				if c, ok := hp.curtailed[a.ID]; ok && k < len(a.CurtailedKW) {
 					c[w0+k] = a.CurtailedKW[k]
 				}
 			}
 			if a.Kind == optimizer.KindBattery && keep < len(a.SoCKWh) {
-				soc[dev] = a.SoCKWh[keep]
+				soc[a.ID] = a.SoCKWh[keep]
+			}
+		}
+		for _, sw := range wins {
+			p := hp.power[sw.dev]
+			q := sw.quantise(evPlan[sw.key], dt, keep)
+			for k, v := range q {
+				p[w0+sw.arr+k] += v
+				delivered[sw.key] += v * dt
+			}
+			if sw.dep < keep && sw.dep < steps {
+				// The step it leaves in: what the whole steps did not deliver, as far
+				// as its minutes allow (as dispatch charges an overdue vehicle).
+				if v, e := sw.tail(sw.energyKWh - delivered[sw.key]); e > 0 {
+					p[w0+sw.dep] += v
+					delivered[sw.key] += e
+				}
 			}
 		}
 		for k := 0; k < keep; k++ {
