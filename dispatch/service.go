@@ -480,10 +480,14 @@ func setpointFor(d *site.Device, powerKW float64, curtailed bool) (point string,
 			return "power_limit_kw", d.PV.CapacityKW
 		}
 		g := math.Max(0, -powerKW)
-		return "power_limit_kw", roundTo(g, 0.1)
+		return "power_limit_kw", roundTo(g, SetpointResolutionKW)
 	}
-	return "setpoint_kw", roundTo(powerKW, 0.1)
+	return "setpoint_kw", roundTo(powerKW, SetpointResolutionKW)
 }
+
+// SetpointResolutionKW is the resolution planned powers are written at: each
+// setpoint is the planned power rounded to a multiple of it.
+const SetpointResolutionKW = 0.1
 
 func roundTo(v, q float64) float64 {
 	r := math.Round(v/q) * q

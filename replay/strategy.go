@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/optimizer"
 	"github.com/gridd/gridd/site"
 )
@@ -142,7 +143,7 @@ const (
 // power is rounded to it, so an EV plan at finer resolution would deliver less
 // than it says (the vehicle stops at its request, so what a rounding up adds in
 // one step cannot make up for what another rounding down lost).
-const setpointResolutionKW = 0.1
+const setpointResolutionKW = dispatch.SetpointResolutionKW
 
 // sessWindow is one EV session in a hindsight window: the LP plans the whole steps
 // [arr, dep) of the window; the vehicle leaves tailH hours into step dep.
