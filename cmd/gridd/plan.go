@@ -17,7 +17,7 @@ import (
 
 // cmdPlan solves one scenario: gridd plan --scenario FILE [--json]
 // [--export-lp F] [--export-mps F] [--soft] [--reference PLAN --stability W]
-// [--no-solve].
+// [--no-solve] [-v].
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fl.SetOutput(stderr)
@@ -30,6 +30,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	stability := fl.Float64("stability", 0, "plan-stability penalty per kW of change against --reference, per hour")
 	tol := fl.Float64("tolerance", 0, "relative duality gap to reach (0: the default 1e-6)")
 	noSolve := fl.Bool("no-solve", false, "only validate and export; do not solve")
+	verbose := fl.Bool("v", false, "log the solver's set-up timings and every iteration to standard error")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -51,6 +52,9 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%s: %w", *path, err)
 	}
 	opts := optimizer.Options{Soft: *soft, StabilityPerKW: *stability, Tolerance: *tol}
+	if *verbose {
+		opts.Logger = newLogger(stderr, true)
+	}
 	if *refPath != "" {
 		raw, err := readInput(*refPath)
 		if err != nil {

@@ -65,6 +65,32 @@ func TestScenarioGenReproducible(t *testing.T) {
 	}
 }
 
+// TestPlanVerbose: -v logs the solver's set-up timings and one line per
+// iteration to standard error, as many iteration lines as the plan reports.
+func TestPlanVerbose(t *testing.T) {
+	dir := t.TempDir()
+	file := genScenario(t, dir, "--seed", "3", "--evs", "20", "--batteries", "1", "--feeders", "2")
+	out, stderr, err := callCmd(t, planCmd, "-v", "--scenario", file, "--json")
+	if err != nil {
+		t.Fatalf("plan: %v\n%s", err, stderr)
+	}
+	var p optimizer.Plan
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ipm normal equations", "ordering=", "symbolic=", "setup="} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("-v output lacks %q:\n%s", want, stderr)
+		}
+	}
+	if n := strings.Count(stderr, "ipm iteration"); n != p.Iterations+1 {
+		t.Errorf("%d iteration lines for %d iterations", n, p.Iterations)
+	}
+	if _, stderr, _ := callCmd(t, planCmd, "--scenario", file); strings.Contains(stderr, "ipm") {
+		t.Errorf("solver log without -v:\n%s", stderr)
+	}
+}
+
 func TestPlanJSON(t *testing.T) {
 	dir := t.TempDir()
 	file := genScenario(t, dir, "--seed", "3", "--evs", "60", "--batteries", "2", "--feeders", "4")
