@@ -22,6 +22,13 @@ func forRange(n int, f func(part, lo, hi int)) {
 		f(0, 0, n)
 		return
 	}
+	claim(parts, true, func(k int) { f(k, n*k/parts, n*(k+1)/parts) })
+}
+
+// claim calls f(k) for k in [0, parts): with parallel, GOMAXPROCS
+// goroutines (the calling one included) claim the ks in turn; otherwise
+// the calling goroutine runs them in order.
+func claim(parts int, parallel bool, f func(k int)) {
 	var next atomic.Int32
 	run := func() {
 		for {
@@ -29,18 +36,23 @@ func forRange(n int, f func(part, lo, hi int)) {
 			if k >= parts {
 				return
 			}
-			f(k, n*k/parts, n*(k+1)/parts)
+			f(k)
 		}
 	}
+	w := runtime.GOMAXPROCS(0)
+	if !parallel || w < 2 {
+		run()
+		return
+	}
 	var wg sync.WaitGroup
-	for g := 1; g < runtime.GOMAXPROCS(0); g++ {
+	for g := 1; g < w; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			run()
 		}()
 	}
-	run() // the calling goroutine claims ranges too
+	run()
 	wg.Wait()
 }
 
@@ -88,32 +100,10 @@ func sumRange(n, k int, part []float64, out []float64, f func(lo, hi int, acc []
 	for i := range part {
 		part[i] = 0
 	}
-	var next atomic.Int32
-	run := func() {
-		for {
-			c := int(next.Add(1)) - 1
-			if c >= chunks {
-				return
-			}
-			lo, hi := c*sumChunk, min(n, (c+1)*sumChunk)
-			f(lo, hi, part[c*k:(c+1)*k])
-		}
-	}
-	w := runtime.GOMAXPROCS(0)
-	if n < parMin || w < 2 {
-		run()
-	} else {
-		var wg sync.WaitGroup
-		for g := 1; g < w; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				run()
-			}()
-		}
-		run()
-		wg.Wait()
-	}
+	claim(chunks, n >= parMin, func(c int) {
+		lo, hi := c*sumChunk, min(n, (c+1)*sumChunk)
+		f(lo, hi, part[c*k:(c+1)*k])
+	})
 	for i := range out[:k] {
 		out[i] = 0
 	}
