@@ -549,17 +549,7 @@ func energy(p []float64, dt float64) float64 {
 // scenario's largest cost coefficient.
 func (f *formulation) binding(sol *lp.Solution) []string {
 	s := f.s
-	scale := s.Grid.DemandChargePerKW
-	for t := 0; t < f.T; t++ {
-		scale = math.Max(scale, math.Max(math.Abs(s.Grid.ImportPrice[t]), math.Abs(s.Grid.ExportPrice[t])))
-	}
-	for _, b := range s.Batteries {
-		scale = math.Max(scale, b.WearCostPerKWh)
-	}
-	for _, e := range s.EVSessions {
-		scale = math.Max(scale, math.Max(e.UnmetPenaltyPerKWh, e.WearCostPerKWh))
-	}
-	thr := 1e-5 * math.Max(scale, 1e-6) * f.dt // duals are per kW·step
+	thr := 1e-5 * math.Max(f.costScale(), 1e-6) * f.dt // duals are per kW·step
 	x, rc := sol.X, sol.ReducedCost
 	atUpper := func(j int) bool {
 		_, hi := f.m.VarBounds(j)
