@@ -393,3 +393,41 @@ func ValidateLimit(limit int) error {
 	}
 	return nil
 }
+
+// ValidateScheduleFilter checks a ListSetpointWrites schedule filter (0 = every schedule).
+func ValidateScheduleFilter(scheduleID int64) error {
+	if scheduleID < 0 {
+		return invalid("scheduleID %d is negative", scheduleID)
+	}
+	return nil
+}
+
+// ValidateSamples checks a WriteTelemetry batch; the error names the first bad sample's index.
+func ValidateSamples(samples []Sample) error {
+	for i, x := range samples {
+		if err := x.Validate(); err != nil {
+			return fmt.Errorf("sample %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// ValidateForecasts checks a WriteForecasts batch; the error names the first bad point's index.
+func ValidateForecasts(points []ForecastPoint) error {
+	for i, p := range points {
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("point %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// ValidateAssets checks an UpsertAssets batch; the error names the first bad asset's index.
+func ValidateAssets(assets []Asset) error {
+	for i, a := range assets {
+		if err := a.Validate(); err != nil {
+			return fmt.Errorf("asset %d: %w", i, err)
+		}
+	}
+	return nil
+}

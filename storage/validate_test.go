@@ -50,6 +50,13 @@ func TestValidate(t *testing.T) {
 		{"status filter unknown", ValidateStatusFilter("Approved"), `"Approved"`},
 		{"limit 0", ValidateLimit(0), ""},
 		{"limit negative", ValidateLimit(-5), "-5"},
+		{"schedule filter 0", ValidateScheduleFilter(0), ""},
+		{"samples empty", ValidateSamples(nil), ""},
+		{"samples second bad", ValidateSamples([]Sample{{Time: t0, DeviceID: "d", Point: "p", Quality: QualityGood}, {Time: t0, DeviceID: "d", Point: "p", Quality: "ok"}}), `sample 1: invalid input: Quality "ok"`},
+		{"forecasts first bad", ValidateForecasts([]ForecastPoint{{IssuedAt: t0, ValidAt: t0, Quantile: 0.5}}), "point 0: invalid input: Series is empty"},
+		{"assets", ValidateAssets([]Asset{{ID: "a", Kind: "meter"}}), ""},
+		{"assets second bad", ValidateAssets([]Asset{{ID: "a", Kind: "meter"}, {ID: "b"}}), "asset 1: invalid input: Kind is empty"},
+		{"schedule filter negative", ValidateScheduleFilter(-1), "scheduleID -1"},
 		{"filter empty", ValidateFilter("deviceID", ""), ""},
 		{"forecast query", ValidateForecastQuery("s", 0.5, t0, t0, t0.Add(time.Hour)), ""},
 		{"telemetry query NUL point", ValidateTelemetryQuery("d", "\x00", t0, t0), "point"},
@@ -65,5 +72,58 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("error = %v, want ErrInvalid mentioning %q", tc.err, tc.mention)
 			}
 		})
+	}
+}
+
+func TestCostBreakdownRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   map[string]float64
+		text string // "" = stored as NULL
+	}{
+		{"nil", nil, ""},
+		{"empty", map[string]float64{}, ""},
+		{"terms", map[string]float64{"energy": 12.5, "demand": -0.25}, `{"demand":-0.25,"energy":12.5}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text, err := EncodeCostBreakdown(tc.in)
+			if err != nil || text != tc.text {
+				t.Fatalf("EncodeCostBreakdown = %q, %v; want %q", text, err, tc.text)
+			}
+			var stored []byte
+			if text != "" {
+				stored = []byte(text)
+			}
+			got, err := DecodeCostBreakdown(stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tc.in) == 0 {
+				if got != nil {
+					t.Fatalf("DecodeCostBreakdown = %v, want nil", got)
+				}
+				return
+			}
+			if len(got) != len(tc.in) {
+				t.Fatalf("DecodeCostBreakdown = %v, want %v", got, tc.in)
+			}
+			for k, v := range tc.in {
+				if got[k] != v {
+					t.Fatalf("DecodeCostBreakdown = %v, want %v", got, tc.in)
+				}
+			}
+		})
+	}
+	if m, err := DecodeCostBreakdown([]byte("{}")); err != nil || m != nil {
+		t.Fatalf("DecodeCostBreakdown({}) = %v, %v; want nil, nil", m, err)
+	}
+	if _, err := DecodeCostBreakdown([]byte("not json")); err == nil || !strings.Contains(err.Error(), "cost_breakdown") {
+		t.Fatalf("DecodeCostBreakdown(not json) error = %v, want one naming cost_breakdown", err)
+	}
+	if b := NilIfEmpty([]byte{}); b != nil {
+		t.Fatalf("NilIfEmpty(empty) = %v, want nil", b)
+	}
+	if b := NilIfEmpty([]byte("x")); string(b) != "x" {
+		t.Fatalf("NilIfEmpty(x) = %q", b)
 	}
 }

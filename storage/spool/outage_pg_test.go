@@ -71,18 +71,7 @@ func TestPostgresOutage(t *testing.T) {
 	if want := c * len(cycle(0)); rows != want || keys != want {
 		t.Fatalf("telemetry has %d rows with %d distinct keys, want %d polls x %d samples = %d", rows, keys, c, len(cycle(0)), want)
 	}
-	events, err := inner.ListAudit(ctx, t0, t0.Add(24*time.Hour), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(events) != c {
-		t.Fatalf("%d audit events, want %d", len(events), c)
-	}
-	for i, e := range events {
-		if e.Subject != fmt.Sprint(i) {
-			t.Fatalf("audit event %d has subject %q: lost, duplicated or out of order", i, e.Subject)
-		}
-	}
+	checkAudit(t, inner, c)
 	if st := s.Stats(); st.Spooled < int64(2*during) || st.Flushed != st.Spooled || st.Refused != 0 {
 		t.Fatalf("stats %+v: want every spooled record flushed and none refused", st)
 	}

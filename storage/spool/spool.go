@@ -223,10 +223,8 @@ func (s *Store) Close() error {
 
 // WriteTelemetry implements storage.Store: see the package documentation.
 func (s *Store) WriteTelemetry(ctx context.Context, samples []storage.Sample) error {
-	for i, x := range samples {
-		if err := x.Validate(); err != nil {
-			return fmt.Errorf("spool: write telemetry: sample %d: %w", i, err)
-		}
+	if err := storage.ValidateSamples(samples); err != nil {
+		return fmt.Errorf("spool: write telemetry: %w", err)
 	}
 	if len(samples) == 0 {
 		return nil

@@ -86,6 +86,23 @@ func cycle(c int) []storage.Sample {
 }
 
 // checkComplete checks that inner holds exactly cycles 0..n-1 of every series, values intact.
+// checkAudit checks that inner holds exactly the audit events with subjects 0..n-1, in order.
+func checkAudit(t *testing.T, inner storage.Store, n int) {
+	t.Helper()
+	events, err := inner.ListAudit(t.Context(), t0, t0.Add(24*time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != n {
+		t.Fatalf("%d audit events, want %d", len(events), n)
+	}
+	for i, e := range events {
+		if e.Subject != fmt.Sprint(i) {
+			t.Fatalf("audit event %d has subject %q: lost, duplicated or out of order", i, e.Subject)
+		}
+	}
+}
+
 func checkComplete(t *testing.T, inner storage.Store, n int) {
 	t.Helper()
 	ctx := t.Context()
@@ -155,18 +172,7 @@ func TestOutageSpoolsAndFlushesInOrder(t *testing.T) {
 				t.Fatalf("after the outage: %+v, want nothing pending and %d flushed", st, 2*tc.during)
 			}
 			checkComplete(t, inner, c)
-			events, err := inner.ListAudit(ctx, t0, t0.Add(24*time.Hour), 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(events) != c {
-				t.Fatalf("%d audit events, want %d", len(events), c)
-			}
-			for i, e := range events {
-				if e.Subject != fmt.Sprint(i) {
-					t.Fatalf("audit event %d has subject %q: out of order", i, e.Subject)
-				}
-			}
+			checkAudit(t, inner, c)
 			if fi, err := os.Stat(filepath.Join(s.dir, LogFile)); err != nil || fi.Size() != 0 {
 				t.Fatalf("spool file after flushing: %v, %v; want empty", fi, err)
 			}

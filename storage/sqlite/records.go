@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,10 +12,8 @@ import (
 
 // WriteTelemetry implements storage.Store. The whole batch is stored in one transaction.
 func (s *Store) WriteTelemetry(ctx context.Context, samples []storage.Sample) error {
-	for i, x := range samples {
-		if err := x.Validate(); err != nil {
-			return fmt.Errorf("sqlite: write telemetry: sample %d: %w", i, err)
-		}
+	if err := storage.ValidateSamples(samples); err != nil {
+		return fmt.Errorf("sqlite: write telemetry: %w", err)
 	}
 	if len(samples) == 0 {
 		return nil
@@ -159,10 +156,8 @@ func (s *Store) CountTelemetry(ctx context.Context, deviceID string) (int64, err
 
 // WriteForecasts implements storage.Store. The whole batch is stored in one transaction.
 func (s *Store) WriteForecasts(ctx context.Context, points []storage.ForecastPoint) error {
-	for i, p := range points {
-		if err := p.Validate(); err != nil {
-			return fmt.Errorf("sqlite: write forecasts: point %d: %w", i, err)
-		}
+	if err := storage.ValidateForecasts(points); err != nil {
+		return fmt.Errorf("sqlite: write forecasts: %w", err)
 	}
 	if len(points) == 0 {
 		return nil
@@ -220,35 +215,15 @@ func (s *Store) ForecastAsOf(ctx context.Context, series string, quantile float6
 }
 
 func encodeBreakdown(m map[string]float64) (sql.NullString, error) {
-	if len(m) == 0 {
-		return sql.NullString{}, nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return sql.NullString{}, fmt.Errorf("encode CostBreakdown: %w", err)
-	}
-	return sql.NullString{String: string(b), Valid: true}, nil
+	b, err := storage.EncodeCostBreakdown(m)
+	return sql.NullString{String: b, Valid: b != ""}, err
 }
 
 func decodeBreakdown(v sql.NullString) (map[string]float64, error) {
 	if !v.Valid {
 		return nil, nil
 	}
-	var m map[string]float64
-	if err := json.Unmarshal([]byte(v.String), &m); err != nil {
-		return nil, fmt.Errorf("decode cost_breakdown: %w", err)
-	}
-	if len(m) == 0 {
-		return nil, nil
-	}
-	return m, nil
-}
-
-func nullBytes(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
+	return storage.DecodeCostBreakdown([]byte(v.String))
 }
 
 // InsertSchedule implements storage.Store. s.ID is ignored; the new ID is returned.
@@ -266,7 +241,7 @@ func (s *Store) InsertSchedule(ctx context.Context, sc *storage.Schedule) (int64
 				input_hash, objective, cost_breakdown, solver_status, approver, decided_at_us, reason, plan)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			toUS(sc.CreatedAt), toUS(sc.Start), sc.StepMinutes, sc.Steps, string(sc.Status),
-			sc.InputHash, sc.Objective, breakdown, sc.SolverStatus, sc.Approver, nullUS(sc.DecidedAt), sc.Reason, nullBytes(sc.Plan))
+			sc.InputHash, sc.Objective, breakdown, sc.SolverStatus, sc.Approver, nullUS(sc.DecidedAt), sc.Reason, storage.NilIfEmpty(sc.Plan))
 		if err != nil {
 			return err
 		}
@@ -337,7 +312,7 @@ func (s *Store) GetSchedule(ctx context.Context, id int64) (*storage.Schedule, e
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get schedule %d: %w", id, err)
 	}
-	sc.Plan = nullBytes(plan)
+	sc.Plan = storage.NilIfEmpty(plan)
 	rows, err := tx.QueryContext(ctx, `SELECT device_id, step, time_us, power_kw FROM schedule_setpoints
 		WHERE schedule_id = ? ORDER BY step, device_id`, id)
 	if err != nil {
@@ -440,8 +415,8 @@ func (s *Store) RecordSetpointWrite(ctx context.Context, w storage.SetpointWrite
 
 // ListSetpointWrites implements storage.Store.
 func (s *Store) ListSetpointWrites(ctx context.Context, scheduleID int64) ([]storage.SetpointWrite, error) {
-	if scheduleID < 0 {
-		return nil, fmt.Errorf("sqlite: list setpoint writes: %w: scheduleID %d is negative", storage.ErrInvalid, scheduleID)
+	if err := storage.ValidateScheduleFilter(scheduleID); err != nil {
+		return nil, fmt.Errorf("sqlite: list setpoint writes: %w", err)
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, time_us, coalesce(schedule_id, 0), device_id, point,
 			requested_kw, written_kw, read_back_kw, status, error
@@ -578,10 +553,8 @@ func (s *Store) ListAudit(ctx context.Context, from, to time.Time, limit int) ([
 // UpsertAssets implements storage.Store. The whole batch is stored in one transaction; a later
 // entry with the same ID wins.
 func (s *Store) UpsertAssets(ctx context.Context, assets []storage.Asset) error {
-	for i, a := range assets {
-		if err := a.Validate(); err != nil {
-			return fmt.Errorf("sqlite: upsert assets: asset %d: %w", i, err)
-		}
+	if err := storage.ValidateAssets(assets); err != nil {
+		return fmt.Errorf("sqlite: upsert assets: %w", err)
 	}
 	if len(assets) == 0 {
 		return nil

@@ -10,9 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/gridd/gridd/storage"
@@ -95,21 +93,6 @@ type migration struct {
 	sql     string
 }
 
-var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
-
-// parseMigrationName splits "0001_schema.sql" into version 1 and name "schema".
-func parseMigrationName(file string) (int, string, error) {
-	m := migrationName.FindStringSubmatch(file)
-	if m == nil {
-		return 0, "", fmt.Errorf("migration file name %q does not match NNNN_name.sql", file)
-	}
-	v, err := strconv.Atoi(m[1])
-	if err != nil || v <= 0 {
-		return 0, "", fmt.Errorf("migration file name %q: version %q is not positive", file, m[1])
-	}
-	return v, m[2], nil
-}
-
 // loadMigrations reads the migrations in fsys's "migrations" directory; versions must run 1..n.
 func loadMigrations(fsys fs.FS) ([]migration, error) {
 	entries, err := fs.ReadDir(fsys, "migrations")
@@ -118,7 +101,7 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	}
 	var ms []migration
 	for _, e := range entries {
-		v, name, err := parseMigrationName(e.Name())
+		v, name, err := storage.ParseMigrationName(e.Name())
 		if err != nil {
 			return nil, err
 		}

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -220,24 +219,6 @@ func TestLoadMigrations(t *testing.T) {
 			}
 		})
 	}
-}
-
-func FuzzParseMigrationName(f *testing.F) {
-	for _, s := range []string{"0001_schema.sql", "0002_add_index.sql", "0000_x.sql", "1_x.sql", "0001_X.sql", "0001_.sql", "0001_a.sql.bak", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, name string) {
-		v, n, err := parseMigrationName(name)
-		if err != nil {
-			return
-		}
-		if v <= 0 || n == "" {
-			t.Fatalf("parseMigrationName(%q) = %d, %q without error", name, v, n)
-		}
-		if want := fmt.Sprintf("%04d_%s.sql", v, n); want != name {
-			t.Fatalf("parseMigrationName(%q) = %d, %q; does not rebuild the name (%q)", name, v, n, want)
-		}
-	})
 }
 
 // FuzzTelemetryRoundTrip checks that every sample the store accepts reads back as written

@@ -115,12 +115,7 @@ func sameBucketsApprox(t *testing.T, pool *pgxpool.Pool, view string, want []sto
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Bucket, error) {
-		var b storage.Bucket
-		err := r.Scan(&b.Time, &b.Mean, &b.Min, &b.Max, &b.Count)
-		b.Time = b.Time.UTC()
-		return b, err
-	})
+	got, err := collectBuckets(rows)
 	if err != nil {
 		t.Fatal(err)
 	}

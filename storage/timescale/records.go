@@ -2,7 +2,6 @@ package timescale
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -19,10 +18,8 @@ import (
 // and merged with ON CONFLICT DO UPDATE. Either way it is one transaction and never duplicates.
 // telemetry_latest is upserted from the newest sample of every key in the batch.
 func (s *Store) WriteTelemetry(ctx context.Context, samples []storage.Sample) error {
-	for i, x := range samples {
-		if err := x.Validate(); err != nil {
-			return fmt.Errorf("timescale: write telemetry: sample %d: %w", i, err)
-		}
+	if err := storage.ValidateSamples(samples); err != nil {
+		return fmt.Errorf("timescale: write telemetry: %w", err)
 	}
 	samples = dedupeSamples(samples)
 	if len(samples) == 0 {
@@ -202,16 +199,22 @@ func (s *Store) TelemetryBuckets(ctx context.Context, deviceID, point string, fr
 	if err != nil {
 		return nil, fmt.Errorf("timescale: telemetry buckets: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Bucket, error) {
+	out, err := collectBuckets(rows)
+	if err != nil {
+		return nil, fmt.Errorf("timescale: telemetry buckets: %w", err)
+	}
+	return out, nil
+}
+
+// collectBuckets reads rows of (bucket, mean, min, max, count), as telemetryBucketsSQL and the
+// rollup views return them.
+func collectBuckets(rows pgx.Rows) ([]storage.Bucket, error) {
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Bucket, error) {
 		var b storage.Bucket
 		err := r.Scan(&b.Time, &b.Mean, &b.Min, &b.Max, &b.Count)
 		b.Time = b.Time.UTC()
 		return b, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("timescale: telemetry buckets: %w", err)
-	}
-	return out, nil
 }
 
 // CountTelemetry implements storage.Store.
@@ -234,10 +237,8 @@ func (s *Store) CountTelemetry(ctx context.Context, deviceID string) (int64, err
 
 // WriteForecasts implements storage.Store, through a staging table like WriteTelemetry.
 func (s *Store) WriteForecasts(ctx context.Context, points []storage.ForecastPoint) error {
-	for i, p := range points {
-		if err := p.Validate(); err != nil {
-			return fmt.Errorf("timescale: write forecasts: point %d: %w", i, err)
-		}
+	if err := storage.ValidateForecasts(points); err != nil {
+		return fmt.Errorf("timescale: write forecasts: %w", err)
 	}
 	points = dedupeForecasts(points)
 	if len(points) == 0 {
@@ -330,35 +331,11 @@ func (s *Store) ForecastAsOf(ctx context.Context, series string, quantile float6
 
 // encodeBreakdown returns the JSON text for the cost_breakdown column, or nil (NULL) when empty.
 func encodeBreakdown(m map[string]float64) (any, error) {
-	if len(m) == 0 {
-		return nil, nil
+	b, err := storage.EncodeCostBreakdown(m)
+	if b == "" || err != nil {
+		return nil, err
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("encode CostBreakdown: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeBreakdown(b []byte) (map[string]float64, error) {
-	if b == nil {
-		return nil, nil
-	}
-	var m map[string]float64
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("decode cost_breakdown: %w", err)
-	}
-	if len(m) == 0 {
-		return nil, nil
-	}
-	return m, nil
-}
-
-func nullBytes(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
+	return b, nil
 }
 
 // InsertSchedule implements storage.Store. sc.ID is ignored; the new ID is returned.
@@ -377,7 +354,7 @@ func (s *Store) InsertSchedule(ctx context.Context, sc *storage.Schedule) (int64
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13) RETURNING id`,
 			ts(sc.CreatedAt), ts(sc.Start), sc.StepMinutes, sc.Steps, string(sc.Status),
 			sc.InputHash, sc.Objective, breakdown, sc.SolverStatus, sc.Approver, nullTime(sc.DecidedAt), sc.Reason,
-			nullBytes(sc.Plan)).Scan(&id); err != nil {
+			storage.NilIfEmpty(sc.Plan)).Scan(&id); err != nil {
 			return err
 		}
 		if len(sc.Setpoints) == 0 {
@@ -416,7 +393,7 @@ func scanSchedule(r pgx.Row, extra ...any) (storage.Schedule, error) {
 		sc.DecidedAt = decided.UTC()
 	}
 	sc.Status = storage.ScheduleStatus(status)
-	m, err := decodeBreakdown(breakdown)
+	m, err := storage.DecodeCostBreakdown(breakdown)
 	if err != nil {
 		return sc, fmt.Errorf("schedule %d: %w", sc.ID, err)
 	}
@@ -434,7 +411,7 @@ func (s *Store) GetSchedule(ctx context.Context, id int64) (*storage.Schedule, e
 		if err != nil {
 			return err
 		}
-		sc.Plan = nullBytes(plan)
+		sc.Plan = storage.NilIfEmpty(plan)
 		rows, err := tx.Query(ctx, `SELECT device_id, step, time, power_kw FROM schedule_setpoints
 			WHERE schedule_id = $1 ORDER BY step, device_id COLLATE "C"`, id)
 		if err != nil {
@@ -532,8 +509,8 @@ func (s *Store) RecordSetpointWrite(ctx context.Context, w storage.SetpointWrite
 
 // ListSetpointWrites implements storage.Store.
 func (s *Store) ListSetpointWrites(ctx context.Context, scheduleID int64) ([]storage.SetpointWrite, error) {
-	if scheduleID < 0 {
-		return nil, fmt.Errorf("timescale: list setpoint writes: %w: scheduleID %d is negative", storage.ErrInvalid, scheduleID)
+	if err := storage.ValidateScheduleFilter(scheduleID); err != nil {
+		return nil, fmt.Errorf("timescale: list setpoint writes: %w", err)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT id, time, coalesce(schedule_id, 0), device_id, point,
 			requested_kw, written_kw, read_back_kw, status, error
@@ -649,10 +626,8 @@ func (s *Store) ListAudit(ctx context.Context, from, to time.Time, limit int) ([
 // UpsertAssets implements storage.Store. The whole batch is stored in one transaction; a later
 // entry with the same ID wins.
 func (s *Store) UpsertAssets(ctx context.Context, assets []storage.Asset) error {
-	for i, a := range assets {
-		if err := a.Validate(); err != nil {
-			return fmt.Errorf("timescale: upsert assets: asset %d: %w", i, err)
-		}
+	if err := storage.ValidateAssets(assets); err != nil {
+		return fmt.Errorf("timescale: upsert assets: %w", err)
 	}
 	if len(assets) == 0 {
 		return nil

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -70,11 +68,7 @@ func OpenWith(ctx context.Context, dsn string, log *slog.Logger, opts Options) (
 		pool.Close()
 		return nil, fmt.Errorf("timescale: open %s: %w", describe(cfg), err)
 	}
-	if err := migrate(ctx, pool, log); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("timescale: open %s: %w", describe(cfg), err)
-	}
-	hyper, err := usesHypertables(ctx, pool)
+	hyper, err := migrate(ctx, pool, log)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("timescale: open %s: %w", describe(cfg), err)
@@ -124,7 +118,7 @@ func (s *Store) Close() error {
 // Migrate applies pending migrations to the database behind pool, for the migrate command.
 // It is safe to run from several processes at once. It logs through slog.Default().
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	if err := migrate(ctx, pool, slog.Default()); err != nil {
+	if _, err := migrate(ctx, pool, slog.Default()); err != nil {
 		return fmt.Errorf("timescale: migrate: %w", err)
 	}
 	return nil
@@ -136,21 +130,6 @@ type migration struct {
 	version int
 	name    string // "schema", "plain", "timescale"
 	sql     string
-}
-
-var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
-
-// parseMigrationName splits "0001_schema.sql" into version 1 and name "schema".
-func parseMigrationName(file string) (int, string, error) {
-	m := migrationName.FindStringSubmatch(file)
-	if m == nil {
-		return 0, "", fmt.Errorf("migration file name %q does not match NNNN_name.sql", file)
-	}
-	v, err := strconv.Atoi(m[1])
-	if err != nil || v <= 0 {
-		return 0, "", fmt.Errorf("migration file name %q: version %q is not positive", file, m[1])
-	}
-	return v, m[2], nil
 }
 
 func isPlain(name string) bool { return name == "plain" || strings.HasSuffix(name, "_plain") }
@@ -166,7 +145,7 @@ func loadMigrations(fsys fs.FS) ([][]migration, error) {
 	}
 	byVersion := map[int][]migration{}
 	for _, e := range entries {
-		v, name, err := parseMigrationName(e.Name())
+		v, name, err := storage.ParseMigrationName(e.Name())
 		if err != nil {
 			return nil, err
 		}
@@ -198,19 +177,20 @@ func loadMigrations(fsys fs.FS) ([][]migration, error) {
 }
 
 // migrate applies pending migrations under a session advisory lock, each in its own transaction
-// together with its schema_migrations row.
-func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (err error) {
+// together with its schema_migrations row. It reports whether the applied time layout is the
+// TimescaleDB one (hypertables).
+func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (hypertables bool, err error) {
 	versions, err := loadMigrations(migrationFiles)
 	if err != nil {
-		return err
+		return false, err
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("acquire connection: %w", err)
+		return false, fmt.Errorf("acquire connection: %w", err)
 	}
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrateLockKey); err != nil {
 		conn.Release()
-		return fmt.Errorf("take migration lock: %w", err)
+		return false, fmt.Errorf("take migration lock: %w", err)
 	}
 	defer func() {
 		// A connection that may still hold the lock never goes back to the pool.
@@ -226,29 +206,29 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (err err
 		name       text NOT NULL,
 		applied_at timestamptz NOT NULL DEFAULT now()
 	)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+		return false, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	applied := map[int]string{}
 	rows, err := conn.Query(ctx, `SELECT version, name FROM schema_migrations`)
 	if err != nil {
-		return fmt.Errorf("read schema_migrations: %w", err)
+		return false, fmt.Errorf("read schema_migrations: %w", err)
 	}
 	for rows.Next() {
 		var v int
 		var name string
 		if err := rows.Scan(&v, &name); err != nil {
 			rows.Close()
-			return fmt.Errorf("read schema_migrations: %w", err)
+			return false, fmt.Errorf("read schema_migrations: %w", err)
 		}
 		applied[v] = name
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read schema_migrations: %w", err)
+		return false, fmt.Errorf("read schema_migrations: %w", err)
 	}
 	for v := range applied {
 		if v > len(versions) {
-			return fmt.Errorf("database schema version %d is newer than this program knows (%d)", v, len(versions))
+			return false, fmt.Errorf("database schema version %d is newer than this program knows (%d)", v, len(versions))
 		}
 	}
 
@@ -257,8 +237,9 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (err err
 		v := alts[0].version
 		if have, ok := applied[v]; ok {
 			if !hasName(alts, have) {
-				return fmt.Errorf("migration %04d: database has %q applied, this program has %v", v, have, names(alts))
+				return false, fmt.Errorf("migration %04d: database has %q applied, this program has %v", v, have, names(alts))
 			}
+			hypertables = hypertables || isTimescale(have)
 			continue
 		}
 		m := alts[0]
@@ -266,7 +247,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (err err
 			if timescale == nil {
 				ts, err := enableTimescale(ctx, pool, log)
 				if err != nil {
-					return err
+					return false, err
 				}
 				timescale = &ts
 			}
@@ -281,11 +262,12 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (err err
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
 			return err
 		}); err != nil {
-			return fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
+			return false, fmt.Errorf("migration %04d_%s: %w", m.version, m.name, err)
 		}
 		log.Info("storage: applied migration", "version", m.version, "name", m.name)
+		hypertables = hypertables || isTimescale(m.name)
 	}
-	return nil
+	return hypertables, nil
 }
 
 func hasName(ms []migration, name string) bool {
@@ -334,24 +316,6 @@ func enableTimescale(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) 
 	}
 	log.Info("storage: created timescaledb extension; time-series tables become hypertables")
 	return true, nil
-}
-
-// usesHypertables reports whether the applied time layout is the TimescaleDB one.
-func usesHypertables(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
-	rows, err := pool.Query(ctx, `SELECT name FROM schema_migrations`)
-	if err != nil {
-		return false, fmt.Errorf("read schema_migrations: %w", err)
-	}
-	applied, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return false, fmt.Errorf("read schema_migrations: %w", err)
-	}
-	for _, name := range applied {
-		if isTimescale(name) {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // ts is the time sent to the server: truncated to microseconds (the precision of timestamptz)

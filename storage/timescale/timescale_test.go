@@ -23,8 +23,6 @@ import (
 
 func serverDSN(tb testing.TB) string { return pgtest.ServerDSN(tb) }
 
-func withDatabase(tb testing.TB, dsn, name string) string { return pgtest.WithDatabase(tb, dsn, name) }
-
 func freshDatabase(tb testing.TB) string { return pgtest.FreshDatabase(tb) }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -114,23 +112,34 @@ func TestOpenTwiceIsIdempotent(t *testing.T) {
 	}
 }
 
-func TestConcurrentOpen(t *testing.T) {
+// openConcurrently opens n stores on dsn at once; they are closed when the test ends.
+func openConcurrently(t *testing.T, dsn string, n int) []*Store {
+	t.Helper()
 	ctx := t.Context()
-	dsn := freshDatabase(t)
-	const openers = 3
-	stores := make([]*Store, openers)
-	errs := make([]error, openers)
+	stores := make([]*Store, n)
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i := range openers {
+	for i := range n {
 		wg.Go(func() { stores[i], errs[i] = Open(ctx, dsn, quietLog()) })
 	}
 	wg.Wait()
-	for i := range openers {
-		if errs[i] != nil {
-			t.Fatalf("concurrent Open %d: %v", i, errs[i])
+	for _, s := range stores {
+		if s != nil {
+			t.Cleanup(func() { s.Close() })
 		}
-		defer stores[i].Close()
 	}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Open %d: %v", i, err)
+		}
+	}
+	return stores
+}
+
+func TestConcurrentOpen(t *testing.T) {
+	ctx := t.Context()
+	const openers = 3
+	stores := openConcurrently(t, freshDatabase(t), openers)
 	if got, want := appliedMigrations(t, stores[0]), wantMigrations(t, stores[0].Hypertables()); !slices.Equal(got, want) {
 		t.Fatalf("applied migrations %v, want %v", got, want)
 	}
@@ -303,21 +312,6 @@ func TestLoadMigrations(t *testing.T) {
 	}
 }
 
-func FuzzParseMigrationName(f *testing.F) {
-	for _, s := range []string{"0001_schema.sql", "0002_timescale.sql", "0002_plain.sql", "0000_x.sql", "1_x.sql", "0001_X.sql", "0001_.sql", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, name string) {
-		v, n, err := parseMigrationName(name)
-		if err != nil {
-			return
-		}
-		if want := fmt.Sprintf("%04d_%s.sql", v, n); v <= 0 || want != name {
-			t.Fatalf("parseMigrationName(%q) = %d, %q; does not rebuild the name", name, v, n)
-		}
-	})
-}
-
 // TestViews checks that the dashboard views agree with the store's own queries.
 func TestViews(t *testing.T) {
 	s := openFresh(t)
@@ -354,12 +348,7 @@ func checkViews(t *testing.T, s *Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Bucket, error) {
-			var b storage.Bucket
-			err := r.Scan(&b.Time, &b.Mean, &b.Min, &b.Max, &b.Count)
-			b.Time = b.Time.UTC()
-			return b, err
-		})
+		got, err := collectBuckets(rows)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -162,21 +162,10 @@ func TestTimescaleRetentionJob(t *testing.T) {
 // at once: one creates the extension and hypertables, all work on them.
 func TestTimescaleConcurrentOpen(t *testing.T) {
 	ctx := t.Context()
-	dsn := freshTimescale(t)
 	const openers = 3
-	stores := make([]*Store, openers)
-	errs := make([]error, openers)
-	var wg sync.WaitGroup
-	for i := range openers {
-		wg.Go(func() { stores[i], errs[i] = Open(ctx, dsn, quietLog()) })
-	}
-	wg.Wait()
-	for i := range openers {
-		if errs[i] != nil {
-			t.Fatalf("concurrent Open %d: %v", i, errs[i])
-		}
-		defer stores[i].Close()
-		if !stores[i].Hypertables() {
+	stores := openConcurrently(t, freshTimescale(t), openers)
+	for i, s := range stores {
+		if !s.Hypertables() {
 			t.Fatalf("store %d: no hypertables", i)
 		}
 	}
@@ -185,6 +174,8 @@ func TestTimescaleConcurrentOpen(t *testing.T) {
 	}
 	// Concurrent writers on the hypertable through all stores.
 	t0 := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
+	errs := make([]error, openers)
+	var wg sync.WaitGroup
 	for i, s := range stores {
 		wg.Go(func() {
 			var batch []storage.Sample
