@@ -14,6 +14,8 @@ import (
 	"github.com/gridd/gridd"
 	"github.com/gridd/gridd/replay"
 	"github.com/gridd/gridd/site"
+	"github.com/gridd/gridd/storage"
+	"github.com/gridd/gridd/storage/timescale"
 )
 
 const replayUsage = `usage:
@@ -140,30 +142,28 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func historyFromDB(ctx context.Context, dsn string, cfg *site.Config, from, to time.Time) (*replay.History, error) {
-	pg := strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-	var err error
-	var st interface{ Close() error }
-	var h *replay.History
-	if pg {
-		s, _, e := openStore(ctx, dsn, "", newLogger(io.Discard, false))
-		if e != nil {
-			return nil, e
+	log := newLogger(io.Discard, false)
+	var st storage.Store
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		// Read only: the database directly, without the write spool that
+		// openStore puts in front of it (and would create in the working directory).
+		db, err := timescale.Open(ctx, dsn, log)
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", err)
 		}
-		st = s
-		h, err = replay.HistoryFromStore(ctx, s, cfg, from, to)
+		st = db
 	} else {
-		if _, e := os.Stat(dsn); e != nil {
-			return nil, fmt.Errorf("--db %s: %w", dsn, e)
+		if _, err := os.Stat(dsn); err != nil {
+			return nil, fmt.Errorf("--db %s: %w", dsn, err)
 		}
-		s, _, e := openStore(ctx, "", dsn, newLogger(io.Discard, false))
-		if e != nil {
-			return nil, e
+		db, _, err := openStore(ctx, "", dsn, log)
+		if err != nil {
+			return nil, err
 		}
-		st = s
-		h, err = replay.HistoryFromStore(ctx, s, cfg, from, to)
+		st = db
 	}
-	st.Close()
-	return h, err
+	defer st.Close()
+	return replay.HistoryFromStore(ctx, st, cfg, from, to)
 }
 
 func parseWhen(name, s string) (time.Time, error) {
