@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -96,7 +95,7 @@ func (s *Server) forecasts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
-	id, ok := scheduleID(w, r)
+	id, ok := pathID(w, r, "schedule")
 	if !ok {
 		return
 	}
@@ -244,9 +243,8 @@ func (s *Server) addOverride(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) cancelOverride(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		fail(w, http.StatusBadRequest, "id", "override id must be a positive integer, got %q", r.PathValue("id"))
+	id, ok := pathID(w, r, "override")
+	if !ok {
 		return
 	}
 	var req decisionRequest
@@ -285,22 +283,24 @@ func (s *Server) latestWrites(ctx context.Context, p principal) ([]operatorSetpo
 	}
 	last := map[string]storage.SetpointWrite{}
 	for _, x := range list {
-		d, ok := s.svc.Config().Device(x.DeviceID)
-		if !ok || d.Kind != site.KindEVCharger || (!all && !ids[x.DeviceID]) {
+		if !s.visibleCharger(x.DeviceID, ids, all) {
 			continue
 		}
 		last[x.DeviceID] = x
 	}
-	keys := make([]string, 0, len(last))
-	for k := range last {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := sortedMapKeys(last)
 	out := make([]operatorSetpoint, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, s.opSetpoint(last[k]))
 	}
 	return out, nil
+}
+
+// visibleCharger reports whether id is an EV charger the caller may see (ids and all
+// as Server.chargers returns them).
+func (s *Server) visibleCharger(id string, ids map[string]bool, all bool) bool {
+	d, ok := s.svc.Config().Device(id)
+	return ok && d.Kind == site.KindEVCharger && (all || ids[id])
 }
 
 func (s *Server) opSetpoint(x storage.SetpointWrite) operatorSetpoint {
@@ -377,8 +377,7 @@ func (s *Server) operatorStream(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			d, known := s.svc.Config().Device(x.DeviceID)
-			if !known || d.Kind != site.KindEVCharger || (!all && !ids[x.DeviceID]) {
+			if !s.visibleCharger(x.DeviceID, ids, all) {
 				continue
 			}
 			send(s.opSetpoint(x))
@@ -387,9 +386,8 @@ func (s *Server) operatorStream(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		fail(w, http.StatusBadRequest, "id", "setpoint write id must be a positive integer, got %q", r.PathValue("id"))
+	id, ok := pathID(w, r, "setpoint write")
+	if !ok {
 		return
 	}
 	var req struct {

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gridd/gridd/storage"
 )
@@ -87,7 +86,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	for _, k := range []string{"online", "suspect", "lost"} {
 		p.sample("gridd_devices_comms", map[string]string{"state": k}, comms[k])
 	}
-	list, err := s.svc.Store().ListSchedules(r.Context(), storage.Epoch, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), "")
+	list, err := s.svc.Store().ListSchedules(r.Context(), storage.Epoch, storage.End, "")
 	if err != nil {
 		fail(w, http.StatusInternalServerError, "", "%v", err)
 		return

@@ -262,22 +262,9 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	out := meJSON(p.User)
 	ids, all := s.chargers(p)
 	if !all {
-		out["chargers"] = sortedKeys(ids)
+		out["chargers"] = sortedMapKeys(ids)
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 // apiTime is an RFC 3339 time whose decoding error names the JSON field.

@@ -377,18 +377,20 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func scheduleID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+// pathID reads the positive integer path value id; on failure it answers 400 naming
+// what the id is of (e.g. "schedule").
+func pathID(w http.ResponseWriter, r *http.Request, what string) (int64, bool) {
 	raw := r.PathValue("id")
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 {
-		fail(w, http.StatusBadRequest, "id", "schedule id must be a positive integer, got %q", raw)
+		fail(w, http.StatusBadRequest, "id", "%s id must be a positive integer, got %q", what, raw)
 		return 0, false
 	}
 	return id, true
 }
 
 func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {
-	id, ok := scheduleID(w, r)
+	id, ok := pathID(w, r, "schedule")
 	if !ok {
 		return
 	}
@@ -411,7 +413,7 @@ type decisionRequest struct {
 
 func (s *Server) decide(approve bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, ok := scheduleID(w, r)
+		id, ok := pathID(w, r, "schedule")
 		if !ok {
 			return
 		}

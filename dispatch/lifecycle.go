@@ -306,7 +306,7 @@ func (s *Service) applyPins(ctx context.Context, scn *optimizer.Scenario, at tim
 		load := make([]float64, scn.Steps)
 		gen := make([]float64, scn.Steps)
 		for k := 0; k < scn.Steps; k++ {
-			if t := scn.StepTime(k); !t.Before(p.From.Truncate(time.Duration(scn.StepMinutes)*time.Minute)) && t.Before(p.Until) {
+			if pinCovers(p, scn, k) {
 				load[k], gen[k] = math.Max(0, p.PowerKW), math.Max(0, -p.PowerKW)
 			}
 		}
@@ -330,17 +330,23 @@ func (s *Service) applyPins(ctx context.Context, scn *optimizer.Scenario, at tim
 	return pins
 }
 
+// pinCovers reports whether pin p holds over step k of scn: the step starts at or
+// after the step that holds p.From and before p.Until.
+func pinCovers(p Pin, scn *optimizer.Scenario, k int) bool {
+	t := scn.StepTime(k)
+	return !t.Before(p.From.Truncate(time.Duration(scn.StepMinutes)*time.Minute)) && t.Before(p.Until)
+}
+
 // pinSetpoints are a pinned device's schedule setpoints: the pin over its steps, 0 after.
 func pinSetpoints(pins []Pin, scn *optimizer.Scenario) []storage.ScheduleSetpoint {
 	var out []storage.ScheduleSetpoint
 	for _, p := range pins {
 		for k := 0; k < scn.Steps; k++ {
-			t := scn.StepTime(k)
 			v := 0.0
-			if !t.Before(p.From.Truncate(time.Duration(scn.StepMinutes)*time.Minute)) && t.Before(p.Until) {
+			if pinCovers(p, scn, k) {
 				v = p.PowerKW
 			}
-			out = append(out, storage.ScheduleSetpoint{DeviceID: p.DeviceID, Step: k, Time: t, PowerKW: v})
+			out = append(out, storage.ScheduleSetpoint{DeviceID: p.DeviceID, Step: k, Time: scn.StepTime(k), PowerKW: v})
 		}
 	}
 	return out

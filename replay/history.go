@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gridd/gridd/fieldbus/sim"
 	"io/fs"
 	"math"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
 )
@@ -407,7 +407,7 @@ func mapSessions(src []Session, from, to time.Time) []Session {
 	var all []Session
 	for y := from.UTC().Year() - 1; y <= to.UTC().Year(); y++ {
 		for _, s := range src {
-			st, ok := mapToYear(s.PlugIn, y)
+			st, ok := sim.MapToYear(s.PlugIn, y)
 			if !ok {
 				continue
 			}
@@ -418,16 +418,6 @@ func mapSessions(src []Session, from, to time.Time) []Session {
 		}
 	}
 	return dropOverlaps(all)
-}
-
-func mapToYear(t time.Time, y int) (time.Time, bool) {
-	t = t.UTC()
-	days := int(time.Date(y+1, 1, 1, 0, 0, 0, 0, time.UTC).Sub(time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC)) / (24 * time.Hour))
-	if t.YearDay() > days {
-		return time.Time{}, false
-	}
-	midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-	return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, t.YearDay()-1).Add(t.Sub(midnight)), true
 }
 
 // dropOverlaps sorts sessions by plug-in and drops any that starts before the
@@ -495,41 +485,19 @@ func (t *csvTable) trace(tcol, vcol string) (*trace, error) {
 	return tr, nil
 }
 
-// sessionsBy reads plug-in sessions grouped by the key column.
+// sessionsBy reads plug-in sessions grouped by the key column (the simulator's reader).
 func (t *csvTable) sessionsBy(key string) (map[string][]Session, error) {
-	cols := map[string]int{}
-	for _, c := range []string{key, "plugin_utc", "plugout_utc", "energy_kwh"} {
-		i, err := t.Col(c)
-		if err != nil {
-			return nil, err
-		}
-		cols[c] = i
+	src, err := t.SessionsBy(key)
+	if err != nil {
+		return nil, err
 	}
-	out := map[string][]Session{}
-	for k, rec := range t.Rows {
-		where := fmt.Sprintf("%s:%d", t.Name, t.Lines[k])
-		get := func(c string) string {
-			if cols[c] < len(rec) {
-				return strings.TrimSpace(rec[cols[c]])
-			}
-			return ""
+	out := make(map[string][]Session, len(src))
+	for k, ss := range src {
+		s := make([]Session, len(ss))
+		for i, x := range ss {
+			s[i] = Session(x)
 		}
-		in, err := time.Parse(time.RFC3339, get("plugin_utc"))
-		if err != nil {
-			return nil, fmt.Errorf("%s: plugin_utc %q: want an RFC 3339 time", where, get("plugin_utc"))
-		}
-		outT, err := time.Parse(time.RFC3339, get("plugout_utc"))
-		if err != nil {
-			return nil, fmt.Errorf("%s: plugout_utc %q: want an RFC 3339 time", where, get("plugout_utc"))
-		}
-		e, err := strconv.ParseFloat(get("energy_kwh"), 64)
-		if err != nil || e < 0 || math.IsInf(e, 0) || math.IsNaN(e) {
-			return nil, fmt.Errorf("%s: energy_kwh %q: want a non-negative number", where, get("energy_kwh"))
-		}
-		if !outT.After(in) {
-			continue
-		}
-		out[get(key)] = append(out[get(key)], Session{PlugIn: in.UTC(), PlugOut: outT.UTC(), EnergyKWh: e})
+		out[k] = s
 	}
 	return out, nil
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gridd/gridd/clock"
@@ -119,12 +121,8 @@ func (o *Options) Check() error {
 	case o.To.Sub(o.From)%step != 0:
 		return fmt.Errorf("replay: --to %s is not a whole number of %s steps after --from", o.To.Format(time.RFC3339), step)
 	}
-	known := false
-	for _, s := range Strategies {
-		known = known || s == o.Strategy
-	}
-	if !known {
-		return fmt.Errorf("replay: --strategy %q: want one of optimize, baseline, rule, hindsight", o.Strategy)
+	if !slices.Contains(Strategies, o.Strategy) {
+		return fmt.Errorf("replay: --strategy %q: want one of %s", o.Strategy, strings.Join(Strategies, ", "))
 	}
 	return nil
 }

@@ -390,13 +390,10 @@ func (e *Envelope) Limit(deviceID string, requestedKW float64, src Source, at ti
 	d.ValueKW, d.Write = v, true
 	if math.Abs(v-requestedKW) > 1e-9 {
 		d.Clamped = true
-		d.Reasons = append([]string{fmt.Sprintf("requested %.2f kW, allowed [%.2f, %.2f] kW", requestedKW, lo, hi)}, relevant(why, requestedKW, l)...)
+		d.Reasons = append([]string{fmt.Sprintf("requested %.2f kW, allowed [%.2f, %.2f] kW", requestedKW, lo, hi)}, why...)
 	}
 	return d, nil
 }
-
-// relevant keeps every reason (they all narrowed the range the request fell outside).
-func relevant(why []string, _ float64, _ Limits) []string { return why }
 
 // CommsAction returns what to do for a device that is lost: for hold, Write is false;
 // for last_safe the last value written and read back (if none, nothing is written);

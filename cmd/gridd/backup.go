@@ -149,11 +149,11 @@ func storeCounts(ctx context.Context, dir, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	scheds, err := st.ListSchedules(ctx, storage.Epoch, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), "")
+	scheds, err := st.ListSchedules(ctx, storage.Epoch, storage.End, "")
 	if err != nil {
 		return "", err
 	}
-	audit, err := st.ListAudit(ctx, storage.Epoch, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+	audit, err := st.ListAudit(ctx, storage.Epoch, storage.End, 0)
 	if err != nil {
 		return "", err
 	}

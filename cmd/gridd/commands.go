@@ -514,7 +514,7 @@ func summary(ctx context.Context, w io.Writer, st storage.Store) error {
 	if err != nil {
 		return err
 	}
-	scheds, err := st.ListSchedules(ctx, storage.Epoch, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), "")
+	scheds, err := st.ListSchedules(ctx, storage.Epoch, storage.End, "")
 	if err != nil {
 		return err
 	}

@@ -235,17 +235,44 @@ func parseSessions(name string, data []byte) (*evData, error) {
 	if err != nil {
 		return nil, err
 	}
+	byUser, err := t.SessionsBy("user_id")
+	if err != nil {
+		return nil, err
+	}
+	d := &evData{byUser: make(map[string][]evSession, len(byUser))}
+	for u, src := range byUser {
+		s := make([]evSession, len(src))
+		for i, x := range src {
+			s[i] = evSession{start: x.PlugIn, end: x.PlugOut, energyKWh: x.EnergyKWh}
+		}
+		sort.Slice(s, func(a, b int) bool { return s[a].start.Before(s[b].start) })
+		d.byUser[u] = s
+	}
+	return d, nil
+}
+
+// Session is one recorded plug-in period of an EV (UTC).
+type Session struct {
+	PlugIn, PlugOut time.Time
+	// EnergyKWh is the energy the vehicle took (or asked for).
+	EnergyKWh float64
+}
+
+// SessionsBy reads plug-in sessions (columns plugin_utc, plugout_utc, energy_kwh)
+// grouped by the key column, in file order; zero-length sessions are left out. The
+// replay's history reader uses it too.
+func (t *CSVTable) SessionsBy(key string) (map[string][]Session, error) {
 	cols := map[string]int{}
-	for _, c := range []string{"user_id", "plugin_utc", "plugout_utc", "energy_kwh"} {
+	for _, c := range []string{key, "plugin_utc", "plugout_utc", "energy_kwh"} {
 		i, err := t.Col(c)
 		if err != nil {
 			return nil, err
 		}
 		cols[c] = i
 	}
-	d := &evData{byUser: map[string][]evSession{}}
+	out := map[string][]Session{}
 	for k, rec := range t.Rows {
-		where := fmt.Sprintf("%s:%d", name, t.Lines[k])
+		where := fmt.Sprintf("%s:%d", t.Name, t.Lines[k])
 		get := func(c string) string {
 			if cols[c] < len(rec) {
 				return strings.TrimSpace(rec[cols[c]])
@@ -256,7 +283,7 @@ func parseSessions(name string, data []byte) (*evData, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: plugin_utc: %q: want an RFC 3339 time", where, get("plugin_utc"))
 		}
-		out, err := time.Parse(time.RFC3339, get("plugout_utc"))
+		outT, err := time.Parse(time.RFC3339, get("plugout_utc"))
 		if err != nil {
 			return nil, fmt.Errorf("%s: plugout_utc: %q: want an RFC 3339 time", where, get("plugout_utc"))
 		}
@@ -264,17 +291,13 @@ func parseSessions(name string, data []byte) (*evData, error) {
 		if err != nil || e < 0 || math.IsInf(e, 0) || math.IsNaN(e) {
 			return nil, fmt.Errorf("%s: energy_kwh: %q: want a non-negative number", where, get("energy_kwh"))
 		}
-		if !out.After(in) {
+		if !outT.After(in) {
 			continue // zero-length session: nothing to replay
 		}
-		u := get("user_id")
-		d.byUser[u] = append(d.byUser[u], evSession{start: in.UTC(), end: out.UTC(), energyKWh: e})
+		u := get(key)
+		out[u] = append(out[u], Session{PlugIn: in.UTC(), PlugOut: outT.UTC(), EnergyKWh: e})
 	}
-	for u := range d.byUser {
-		s := d.byUser[u]
-		sort.Slice(s, func(a, b int) bool { return s[a].start.Before(s[b].start) })
-	}
-	return d, nil
+	return out, nil
 }
 
 // usersByActivity lists users by number of sessions, most first (ties by name).
@@ -293,9 +316,10 @@ func (d *evData) usersByActivity() []string {
 	return users
 }
 
-// mapToYear moves t to the same day of year and time of day in year y (UTC); ok is
-// false when that day does not exist in y (day 366).
-func mapToYear(t time.Time, y int) (time.Time, bool) {
+// MapToYear moves t to the same day of year and time of day in year y (UTC); ok is
+// false when that day does not exist in y (day 366). The replay's history reader uses
+// it too.
+func MapToYear(t time.Time, y int) (time.Time, bool) {
 	t = t.UTC()
 	if t.YearDay() > hoursInYear(y)/24 {
 		return time.Time{}, false
@@ -320,7 +344,7 @@ func (tl *sessionTimeline) around(t time.Time) []evSession {
 	var all []evSession
 	for yy := y - 1; yy <= y+1; yy++ {
 		for _, s := range tl.src {
-			if st, ok := mapToYear(s.start, yy); ok {
+			if st, ok := MapToYear(s.start, yy); ok {
 				all = append(all, evSession{start: st, end: st.Add(s.end.Sub(s.start)), energyKWh: s.energyKWh})
 			}
 		}
