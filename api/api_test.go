@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,11 +18,9 @@ import (
 	"github.com/gridd/gridd/api"
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/dispatch"
-	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/fieldbus/sim"
-	"github.com/gridd/gridd/site"
+	"github.com/gridd/gridd/internal/testsite"
 	"github.com/gridd/gridd/storage"
-	"github.com/gridd/gridd/storage/sqlite"
 )
 
 const apiSite = `
@@ -67,64 +64,21 @@ type rig struct {
 	now    *time.Time        // the server's wall clock for sessions and rate limits
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // newRig starts a simulated site, a dispatch service with the embedded store, one
 // cycle, and an authenticated API server with one user per role (two operators).
 func newRig(t testing.TB) *rig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	yml := strings.NewReplacer("PORT1", strconv.Itoa(freePort(t)), "PORT2", strconv.Itoa(freePort(t)), "PORT3", strconv.Itoa(freePort(t))).Replace(apiSite)
-	cfg, err := site.Parse("api.yaml", []byte(yml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	profiles, err := fieldbus.CheckSite(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	yml := strings.NewReplacer("PORT1", strconv.Itoa(testsite.FreePort(t)), "PORT2", strconv.Itoa(testsite.FreePort(t)), "PORT3", strconv.Itoa(testsite.FreePort(t))).Replace(apiSite)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	clk := clock.NewSim(start)
-	sm, err := sim.New(cfg, profiles, clk, os.DirFS("../testdata"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sm.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sm.Stop() })
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	var devs []fieldbus.Device
-	for _, d := range cfg.Devices {
-		devs = append(devs, fieldbus.Device{Device: d, Profile: profiles[d.ID]})
-	}
-	poller := fieldbus.NewPoller(devs, clk, log)
-	t.Cleanup(func() { poller.Close() })
-	writer := fieldbus.NewWriter(devs, clk, log)
-	t.Cleanup(func() { writer.Close() })
-	svc, err := dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: poller, Writer: writer, Clock: clk, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := svc.RunCycle(ctx, start)
+	s := testsite.Start(t, "api.yaml", yml, start, log)
+	res, err := s.Service.RunCycle(ctx, start)
 	if err != nil || res.Schedule == nil {
 		t.Fatalf("first cycle: %v %+v", err, res)
 	}
 	users := api.NewUsers()
-	r := &rig{svc: svc, st: st, sm: sm, clk: clk, tokens: map[string]string{}, sched: res.Schedule}
+	r := &rig{svc: s.Service, st: s.Store, sm: s.Sim, clk: s.Clock, tokens: map[string]string{}, sched: res.Schedule}
 	wall := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	r.now = &wall
 	for _, u := range []api.User{
@@ -144,7 +98,7 @@ func newRig(t testing.TB) *rig {
 		}
 		r.tokens[u.Name] = tok
 	}
-	srv, err := api.NewServer(svc, api.Options{Logger: log, Users: users, Now: func() time.Time { return *r.now }, LoginFailures: 3, LoginWindow: time.Minute})
+	srv, err := api.NewServer(s.Service, api.Options{Logger: log, Users: users, Now: func() time.Time { return *r.now }, LoginFailures: 3, LoginWindow: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

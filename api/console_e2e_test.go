@@ -57,14 +57,7 @@ func TestConsoleApproveInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	b := startBrowser(t, bin)
-	step := func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			shot := filepath.Join(artifacts(t), "console-failure.png")
-			_ = b.screenshot(context.Background(), shot)
-			t.Fatalf("%s: %v (screenshot %s)", what, err, shot)
-		}
-	}
+	step := stepper(t, b, "console-failure.png")
 	step("open console", b.open(ctx, hs.URL+"/"))
 	step("login form", b.waitFor(ctx, `document.querySelector("#login") && !document.querySelector("#login").hidden`))
 	step("type user", b.typeText(ctx, "#user", "dana"))
@@ -102,6 +95,19 @@ func TestConsoleApproveInChromium(t *testing.T) {
 	}
 	if fi, err := os.Stat(shot); err != nil || fi.Size() < 10000 {
 		t.Fatalf("screenshot %v %v", fi, err)
+	}
+}
+
+// stepper returns a check for one browser step: on error it keeps a screenshot named
+// failureShot under artifacts(t) and fails the test naming the step.
+func stepper(t *testing.T, b *browser, failureShot string) func(what string, err error) {
+	return func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			shot := filepath.Join(artifacts(t), failureShot)
+			_ = b.screenshot(context.Background(), shot)
+			t.Fatalf("%s: %v (screenshot %s)", what, err, shot)
+		}
 	}
 }
 
@@ -145,14 +151,7 @@ func TestConsoleOperatorLive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	b := startBrowser(t, bin)
-	step := func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			shot := filepath.Join(artifacts(t), "operator-failure.png")
-			_ = b.screenshot(context.Background(), shot)
-			t.Fatalf("%s: %v (screenshot %s)", what, err, shot)
-		}
-	}
+	step := stepper(t, b, "operator-failure.png")
 	step("open", b.open(ctx, hs.URL+"/"))
 	step("login form", b.waitFor(ctx, `!document.querySelector("#login").hidden`))
 	step("user", b.typeText(ctx, "#user", "olga"))

@@ -19,6 +19,7 @@ import (
 	"github.com/gridd/gridd/dispatch/audit"
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/fieldbus/sim"
+	"github.com/gridd/gridd/internal/testsite"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
 	"github.com/gridd/gridd/storage/timescale"
@@ -86,16 +87,6 @@ func parseSite(t testing.TB, yml string) (*site.Config, map[string]*fieldbus.Pro
 	return cfg, profiles
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func quietLog() *slog.Logger {
 	if os.Getenv("GRIDD_CHAOS_VERBOSE") == "1" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -116,7 +107,7 @@ type proxy struct {
 
 func newProxy(t testing.TB, upstream string) *proxy {
 	t.Helper()
-	p := &proxy{addr: freeAddr(t), upstream: upstream, conns: map[net.Conn]struct{}{}}
+	p := &proxy{addr: testsite.FreeAddr(t), upstream: upstream, conns: map[net.Conn]struct{}{}}
 	if err := p.Revive(); err != nil {
 		t.Fatal(err)
 	}
@@ -329,18 +320,11 @@ func newRig(t *testing.T, dsn string, store func(t *testing.T, dsn string) stora
 	log := quietLog()
 	simEPs, proxyEPs := make([]string, nDevices), make([]string, nDevices)
 	for i := range simEPs {
-		simEPs[i] = freeAddr(t)
+		simEPs[i] = testsite.FreeAddr(t)
 	}
 	simCfg, simProfiles := parseSite(t, siteYAML(simEPs, "*/15 * * * *", "15m", "6h"))
 	clk := clock.NewSim(chaosStart)
-	sm, err := sim.New(simCfg, simProfiles, clk, os.DirFS("../testdata"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sm.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sm.Stop() })
+	sm := testsite.StartSim(t, ctx, simCfg, simProfiles, clk, log)
 	proxies := map[string]*proxy{}
 	for i, d := range simCfg.Devices {
 		p := newProxy(t, simEPs[i])
@@ -348,10 +332,7 @@ func newRig(t *testing.T, dsn string, store func(t *testing.T, dsn string) stora
 		proxyEPs[i] = p.addr
 	}
 	cfg, profiles := parseSite(t, siteYAML(proxyEPs, "*/15 * * * *", "15m", "6h"))
-	devs := make([]fieldbus.Device, 0, len(cfg.Devices))
-	for _, d := range cfg.Devices {
-		devs = append(devs, fieldbus.Device{Device: d, Profile: profiles[d.ID]})
-	}
+	devs := testsite.Devices(cfg, profiles)
 	r := &rig{t: t, cfg: cfg, profiles: profiles, clk: clk, sim: sm, proxies: proxies, dsn: dsn, expected: map[sampleKey]bool{}, at: chaosStart}
 	fp := fieldbus.NewPoller(devs, clk, log)
 	fw := fieldbus.NewWriter(devs, clk, log)
@@ -359,10 +340,11 @@ func newRig(t *testing.T, dsn string, store func(t *testing.T, dsn string) stora
 	r.poller = &countingPoller{inner: fp}
 	r.writer = &recordingWriter{inner: fw, clk: clk}
 	r.store = store(t, dsn)
-	r.svc, err = dispatch.New(dispatch.Options{Config: cfg, Store: r.store, Poller: r.poller, Writer: r.writer, Clock: clk, Logger: log})
+	svc, err := dispatch.New(dispatch.Options{Config: cfg, Store: r.store, Poller: r.poller, Writer: r.writer, Clock: clk, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.svc = svc
 	if err := r.svc.RegisterAssets(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
-	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/internal/pgtest"
+	"github.com/gridd/gridd/internal/testsite"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -110,7 +110,7 @@ func TestKillMidCycle(t *testing.T) {
 
 	eps := make([]string, nDevices)
 	for i := range eps {
-		eps[i] = freeAddr(t)
+		eps[i] = testsite.FreeAddr(t)
 	}
 	yml := siteYAML(eps, "@every 2s", "1m", "1h")
 	cfg, profiles := parseSite(t, yml)
@@ -119,20 +119,10 @@ func TestKillMidCycle(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sm, err := sim.New(cfg, profiles, clock.Real{}, os.DirFS("../testdata"), quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sm.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer sm.Stop()
+	testsite.StartSim(t, ctx, cfg, profiles, clock.Real{}, quietLog())
 
 	// How many values one complete poll yields, from a poll of our own.
-	devs := make([]fieldbus.Device, 0, len(cfg.Devices))
-	for _, d := range cfg.Devices {
-		devs = append(devs, fieldbus.Device{Device: d, Profile: profiles[d.ID]})
-	}
+	devs := testsite.Devices(cfg, profiles)
 	probe := fieldbus.NewPoller(devs, clock.Real{}, quietLog())
 	perPoll := 0
 	for _, rd := range probe.Poll(ctx) {
@@ -149,7 +139,7 @@ func TestKillMidCycle(t *testing.T) {
 
 	st := openTimescale(t, dsn) // applies the migrations before the first query
 	conn := connect(t, dsn)
-	listen := freeAddr(t)
+	listen := testsite.FreeAddr(t)
 	args := []string{"run", "--config", cfgPath, "--db", dsn, "--data-dir", filepath.Join(dir, "data"), "--listen", listen}
 	logPath := filepath.Join(dir, "gridd.log")
 	p := startGridd(t, bin, args, logPath)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,25 +16,10 @@ import (
 	"time"
 
 	"github.com/gridd/gridd/api"
-	"github.com/gridd/gridd/clock"
-	"github.com/gridd/gridd/dispatch"
-	"github.com/gridd/gridd/fieldbus"
-	"github.com/gridd/gridd/fieldbus/sim"
-	"github.com/gridd/gridd/site"
+	"github.com/gridd/gridd/internal/testsite"
 	"github.com/gridd/gridd/storage"
-	"github.com/gridd/gridd/storage/sqlite"
 	"github.com/simonvetter/modbus"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // A site where power is cheap from 08:00 to 09:00 only, so the battery charges at full power then.
 const e2eSite = `
@@ -66,45 +50,12 @@ devices:
 func TestApprovedSetpointReachesDevice(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	p1, p2 := freePort(t), freePort(t)
+	p1, p2 := testsite.FreePort(t), testsite.FreePort(t)
 	yml := strings.NewReplacer("PORT1", strconv.Itoa(p1), "PORT2", strconv.Itoa(p2)).Replace(e2eSite)
-	cfg, err := site.Parse("e2e.yaml", []byte(yml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	profiles, err := fieldbus.CheckSite(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	start := time.Date(2019, 6, 3, 8, 0, 0, 0, time.UTC)
-	clk := clock.NewSim(start)
-	sm, err := sim.New(cfg, profiles, clk, os.DirFS("../testdata"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sm.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer sm.Stop()
-
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	devs := []fieldbus.Device{}
-	for _, d := range cfg.Devices {
-		devs = append(devs, fieldbus.Device{Device: d, Profile: profiles[d.ID]})
-	}
-	poller := fieldbus.NewPoller(devs, clk, log)
-	defer poller.Close()
-	writer := fieldbus.NewWriter(devs, clk, log)
-	defer writer.Close()
-	svc, err := dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: poller, Writer: writer, Clock: clk, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := testsite.Start(t, "e2e.yaml", yml, start, log)
+	clk, sm, st, svc := s.Clock, s.Sim, s.Store, s.Service
 
 	// Cycle 1: proposed, not approved (auto-approve is off), nothing written.
 	res, err := svc.RunCycle(ctx, start)
@@ -159,7 +110,7 @@ func TestApprovedSetpointReachesDevice(t *testing.T) {
 	}
 
 	// The setpoint is in the device's holding register, read by an independent Modbus client.
-	prof := profiles["bess"]
+	prof := s.Profiles["bess"]
 	pt, ok := prof.Point("setpoint_kw")
 	if !ok {
 		t.Fatal("bess profile has no setpoint_kw")

@@ -16,10 +16,10 @@ import (
 	"github.com/gridd/gridd/dispatch/audit"
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/fieldbus/sim"
+	"github.com/gridd/gridd/internal/testsite"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
-	"github.com/gridd/gridd/storage/sqlite"
 )
 
 // wfSite: power is cheap 08:00-09:00 and dear 17:00-20:00; BESS_EXTRA and APPROVAL are
@@ -64,47 +64,12 @@ type rig struct {
 
 func newRig(t *testing.T, approval, bessExtra string, soc float64, start time.Time) *rig {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	p1, p2 := freePort(t), freePort(t)
+	p1, p2 := testsite.FreePort(t), testsite.FreePort(t)
 	yml := strings.NewReplacer("PORT1", strconv.Itoa(p1), "PORT2", strconv.Itoa(p2), "APPROVAL", approval,
 		"BESS_EXTRA", bessExtra, "SOC", strconv.FormatFloat(soc, 'f', -1, 64)).Replace(wfSite)
-	cfg, err := site.Parse("wf.yaml", []byte(yml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	profiles, err := fieldbus.CheckSite(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	clk := clock.NewSim(start)
-	sm, err := sim.New(cfg, profiles, clk, os.DirFS("../testdata"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sm.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sm.Stop() })
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	var devs []fieldbus.Device
-	for _, d := range cfg.Devices {
-		devs = append(devs, fieldbus.Device{Device: d, Profile: profiles[d.ID]})
-	}
-	poller := fieldbus.NewPoller(devs, clk, log)
-	t.Cleanup(func() { poller.Close() })
-	writer := fieldbus.NewWriter(devs, clk, log)
-	t.Cleanup(func() { writer.Close() })
-	svc, err := dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: poller, Writer: writer, Clock: clk, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &rig{svc, st, sm, clk, cfg, poller, writer}
+	s := testsite.Start(t, "wf.yaml", yml, start, log)
+	return &rig{s.Service, s.Store, s.Sim, s.Clock, s.Config, s.Poller, s.Writer}
 }
 
 func (r *rig) cycle(t *testing.T, at time.Time) *dispatch.CycleResult {
