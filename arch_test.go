@@ -11,7 +11,7 @@ import (
 
 // allowed lists, for each package (by path prefix inside the module), the gridd
 // packages it may import. It mirrors the table in docs/ARCHITECTURE.md: data flows
-// fieldbus -> storage/forecast -> optimizer -> dispatch -> fieldbus/API, and no
+// fieldbus -> storage/forecast -> optimizer -> control/dispatch -> fieldbus/API, and no
 // package imports one further down the chain. A package's own subpackages are
 // always allowed; internal/ helpers are allowed to tests only (test files are not
 // checked).
@@ -20,12 +20,13 @@ var allowed = map[string][]string{
 	"site":      {},
 	"forecast":  {},
 	"optimizer": {},
+	"control":   {},
 	"storage":   {"clock"},
 	"fieldbus":  {"site", "clock"},
 	"safety":    {"site", "fieldbus"},
-	"dispatch":  {"site", "clock", "fieldbus", "forecast", "optimizer", "storage", "safety"},
+	"dispatch":  {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety"},
 	"api":       {"site", "clock", "dispatch", "storage", "safety"},
-	"replay":    {"site", "clock", "fieldbus", "forecast", "optimizer", "storage", "safety", "dispatch"},
+	"replay":    {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "dispatch"},
 }
 
 const module = "github.com/gridd/gridd/"

@@ -3,9 +3,11 @@ package dispatch
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
+	"github.com/gridd/gridd/control"
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
@@ -13,6 +15,9 @@ import (
 )
 
 // observe feeds the poll results to the safety envelope and audits comms transitions.
+// A battery or charger whose control-relevant readings are missing or implausible
+// (controlRelevant) counts as a failed poll: after safety.comms_loss_after of them it is
+// lost for control, its comms-loss action applies, and an alarm is raised.
 func (s *Service) observe(ctx context.Context, at time.Time, readings []fieldbus.Reading) {
 	for _, r := range readings {
 		var soc, p *float64
@@ -22,45 +27,79 @@ func (s *Service) observe(ctx context.Context, at time.Time, readings []fieldbus
 		if v, ok := value(r, "active_power_kw"); ok {
 			p = &v
 		}
-		// A device that answers only with errors is as lost as one that does not answer.
-		good := false
-		for _, v := range r.Values {
-			good = good || v.Quality == fieldbus.Good
+		ok, why := true, ""
+		if d, known := s.cfg.Device(r.DeviceID); known {
+			ok, why = controlRelevant(d, r)
 		}
-		tr := s.env.Observe(r.DeviceID, !r.Stale && good, soc, p)
+		if !ok {
+			soc, p = nil, nil
+		}
+		tr := s.env.Observe(r.DeviceID, ok, soc, p)
 		if tr == nil {
 			continue
 		}
 		text := fmt.Sprintf("comms %s → %s after %d failed polls", tr.From, tr.To, tr.Missed)
+		if why != "" {
+			text += " (" + why + ")"
+		}
+		key := "control.lost:" + r.DeviceID
 		if tr.To == safety.CommsLost {
 			if l, ok := s.env.Limits(r.DeviceID); ok {
 				text += fmt.Sprintf("; comms-loss action %s", l.CommsLoss)
 			}
 		}
 		s.auditData(ctx, at, "system", "device.comms", "device:"+r.DeviceID, text, tr)
+		switch tr.To {
+		case safety.CommsLost:
+			s.raiseAlarm(ctx, at, key, SeverityCritical, "device:"+r.DeviceID, r.DeviceID+" lost for control: "+text)
+		case safety.CommsOnline:
+			s.clearAlarm(ctx, at, key, r.DeviceID+" back online")
+		}
 	}
 }
 
 // applyCurrent writes, for every controllable device, the value the safety envelope
-// allows for the step covering at. The requested value comes from, in order: the
-// comms-loss action of a lost device, a manual override lease, the approved schedule in
-// force, or (when no approved schedule covers at) the site's safe state.
+// allows for the step covering at (see apply).
 func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.SetpointWrite, error) {
+	w, _, _, err := s.apply(ctx, at, applyAll, s.cfg.Control.Interval.D)
+	return w, err
+}
+
+// apply writes, for controllable devices, the value the safety envelope allows for
+// the step covering at. The requested value comes from, in order: the comms-loss
+// action of a lost device, a manual override lease, the approved schedule in force
+// corrected by the real-time layer for what the meters measure now, or (when no
+// approved schedule covers at) the site's safe state. In applyAll mode every device is
+// written; in applyTick mode only values that moved by control.deadband_kw or whose
+// command watchdog needs a keep-alive.
+func (s *Service) apply(ctx context.Context, at time.Time, mode applyMode, holdFor time.Duration) ([]storage.SetpointWrite, int, *control.Result, error) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	for _, o := range s.env.Expire(at) {
 		s.auditData(ctx, at, "system", "override.expire", "device:"+o.DeviceID, fmt.Sprintf("override %d (%.2f kW by %s) expired", o.ID, o.ValueKW, o.Actor), o)
 	}
-	sched, err := s.InForce(ctx, at)
-	if err != nil {
-		return nil, fmt.Errorf("find schedule in force: %w", err)
+	var sched *storage.Schedule
+	var err error
+	s.mu.Lock()
+	if c := s.inForceCache; mode == applyTick && c != nil && covers(c, at) {
+		sched = c // ticks do not query the store; every decision re-applies with applyAll
+	}
+	s.mu.Unlock()
+	if sched == nil {
+		if sched, err = s.InForce(ctx, at); err != nil {
+			return nil, 0, nil, fmt.Errorf("find schedule in force: %w", err)
+		}
 	}
 	planned := map[string]float64{}
 	var schedID int64
+	var corr *control.Result
 	if sched != nil {
 		schedID = sched.ID
 		step := int(at.Sub(sched.Start) / (time.Duration(sched.StepMinutes) * time.Minute))
 		curtailed := s.curtailedAt(sched, step)
+		sessionless := s.chargersWithoutSession(sched, step)
 		for _, sp := range sched.Setpoints {
-			if sp.Step != step {
+			if sp.Step != step || sessionless[sp.DeviceID] {
 				continue
 			}
 			if d, ok := s.cfg.Device(sp.DeviceID); ok && controllable(d.Kind) {
@@ -68,7 +107,10 @@ func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.Set
 				planned[d.ID] = v
 			}
 		}
-	} else {
+		if !s.cfg.Control.Disabled {
+			planned, corr = s.correct(ctx, at, sched, planned, holdFor)
+		}
+	} else if mode == applyAll {
 		s.log.Warn("no approved schedule covers this step; the safe state applies", "at", at, "safe_state", s.safeState())
 	}
 	ids := make([]string, 0, len(s.cfg.Devices))
@@ -79,20 +121,37 @@ func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.Set
 	}
 	sort.Strings(ids)
 	var writes []storage.SetpointWrite
-	var failed, unrecorded int
+	var failed, unrecorded, keptAlive int
 	for _, id := range ids {
 		d, _ := s.cfg.Device(id)
 		dec, ok, err := s.decideWrite(d, sched != nil, planned, at)
 		if err != nil {
-			return writes, err
+			return writes, keptAlive, corr, err
 		}
 		if !ok || !dec.Write {
-			if ok && len(dec.Reasons) > 0 {
+			if ok && len(dec.Reasons) > 0 && mode == applyAll {
 				s.log.Debug("setpoint not written", "device", id, "source", dec.Source, "why", dec.Reasons)
 			}
 			continue
 		}
-		if dec.Clamped {
+		keepAlive := false
+		if mode == applyTick {
+			s.mu.Lock()
+			last, has := s.written[id]
+			tried, triedBefore := s.attempted[id]
+			s.mu.Unlock()
+			wd := s.watchdog[id]
+			keepAlive = has && wd > 0 && at.Sub(last.at) >= wd/3
+			moved := !has || math.Abs(dec.ValueKW-last.valueKW) >= s.cfg.Control.DeadbandKW
+			if !moved && !keepAlive {
+				continue
+			}
+			if triedBefore && !keepAlive && math.Abs(tried.valueKW-dec.ValueKW) < 1e-9 && at.Sub(tried.at) < 10*s.cfg.Control.Interval.D {
+				continue // the same write failed moments ago: do not hammer a device that does not answer
+			}
+			keepAlive = keepAlive && !moved
+		}
+		if dec.Clamped && !keepAlive {
 			s.metrics.clamp()
 			s.auditData(ctx, at, "safety", "safety.clamp", "device:"+id,
 				fmt.Sprintf("%s %s: requested %.2f kW, written %.2f kW: %v", id, dec.Source, dec.RequestedKW, dec.ValueKW, dec.Reasons), dec)
@@ -113,6 +172,19 @@ func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.Set
 		default:
 			w.Status, w.WrittenKW, w.ReadBackKW = storage.WriteOK, res.Written, res.ReadBack
 		}
+		s.mu.Lock()
+		if w.Status == storage.WriteOK {
+			s.written[id] = written{valueKW: res.Written, at: at}
+			delete(s.attempted, id)
+		} else {
+			s.attempted[id] = attempt{valueKW: dec.ValueKW, at: at}
+		}
+		s.mu.Unlock()
+		if keepAlive && w.Status == storage.WriteOK {
+			// A keep-alive that read back as written changes nothing worth a record.
+			keptAlive++
+			continue
+		}
 		rid, err := s.store.RecordSetpointWrite(ctx, w)
 		if err != nil {
 			// The write happened; keep its record in the audit log (which the outage
@@ -128,12 +200,36 @@ func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.Set
 		writes = append(writes, w)
 	}
 	if failed > 0 {
-		return writes, fmt.Errorf("%d of %d setpoint writes failed or did not read back", failed, len(writes))
+		return writes, keptAlive, corr, fmt.Errorf("%d of %d setpoint writes failed or did not read back", failed, len(writes))
 	}
 	if unrecorded > 0 {
-		return writes, fmt.Errorf("%d of %d setpoint writes could not be stored (kept in the audit log)", unrecorded, len(writes))
+		return writes, keptAlive, corr, fmt.Errorf("%d of %d setpoint writes could not be stored (kept in the audit log)", unrecorded, len(writes))
 	}
-	return writes, nil
+	return writes, keptAlive, corr, nil
+}
+
+// chargersWithoutSession lists the chargers for which the plan behind sched knew no
+// session at step: their planned 0 kW means "nothing to charge", not "hold the
+// vehicle", so a vehicle that arrives after the plan was made is not held at 0 (the
+// real-time layer may still hold it back for a limit).
+func (s *Service) chargersWithoutSession(sched *storage.Schedule, step int) map[string]bool {
+	doc, err := s.planOf(sched)
+	if err != nil || doc.Scenario == nil {
+		return nil
+	}
+	covered := map[string]bool{}
+	for _, e := range doc.Scenario.EVSessions {
+		if e.ArrivalStep <= step && step < e.DepartureStep {
+			covered[e.ID] = true
+		}
+	}
+	out := map[string]bool{}
+	for _, d := range s.cfg.Devices {
+		if d.Kind == site.KindEVCharger && !covered[d.ID] {
+			out[d.ID] = true
+		}
+	}
+	return out
 }
 
 func (s *Service) safeState() string {

@@ -60,13 +60,14 @@ func HashProfile(p *fieldbus.Profile) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// computeHashes hashes cfg and the profile of every device in it. Profiles missing
+// computeHashes hashes cfg and the profile of every device in it, and returns the
+// profiles it hashed. Profiles missing
 // from profiles are resolved the way the config check does (fieldbus.CheckSite).
-func computeHashes(cfg *site.Config, profiles map[string]*fieldbus.Profile, fileSHA256 string) (ConfigHashes, error) {
+func computeHashes(cfg *site.Config, profiles map[string]*fieldbus.Profile, fileSHA256 string) (ConfigHashes, map[string]*fieldbus.Profile, error) {
 	h := ConfigHashes{ConfigFileSHA256: fileSHA256, ProfileSHA256: map[string]string{}}
 	var err error
 	if h.ConfigSHA256, err = HashConfig(cfg); err != nil {
-		return h, err
+		return h, nil, err
 	}
 	missing := false
 	for _, d := range cfg.Devices {
@@ -77,7 +78,7 @@ func computeHashes(cfg *site.Config, profiles map[string]*fieldbus.Profile, file
 	if missing {
 		resolved, err := fieldbus.CheckSite(cfg)
 		if err != nil {
-			return h, fmt.Errorf("resolve device profiles to hash them: %w", err)
+			return h, nil, fmt.Errorf("resolve device profiles to hash them: %w", err)
 		}
 		merged := make(map[string]*fieldbus.Profile, len(resolved))
 		for id, p := range resolved {
@@ -98,13 +99,13 @@ func computeHashes(cfg *site.Config, profiles map[string]*fieldbus.Profile, file
 	for _, id := range ids {
 		p := profiles[id]
 		if p == nil {
-			return h, fmt.Errorf("hash profiles: device %q has no profile", id)
+			return h, nil, fmt.Errorf("hash profiles: device %q has no profile", id)
 		}
 		if h.ProfileSHA256[id], err = HashProfile(p); err != nil {
-			return h, fmt.Errorf("device %q: %w", id, err)
+			return h, nil, fmt.Errorf("device %q: %w", id, err)
 		}
 	}
-	return h, nil
+	return h, profiles, nil
 }
 
 // ConfigHashes returns the hashes of the config and profiles in force.

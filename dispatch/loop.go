@@ -10,8 +10,8 @@ import (
 )
 
 // Run runs a cycle at every tick of the site's cron spec (in the site's time zone)
-// until ctx is cancelled. Cycles never overlap: a tick that arrives while a cycle is
-// still running is skipped and logged.
+// and the real-time layer every control.interval, until ctx is cancelled. Cycles never
+// overlap: a tick that arrives while a cycle is still running is skipped and logged.
 func (s *Service) Run(ctx context.Context) error {
 	c := cron.New(cron.WithLocation(s.cfg.Site.Location), cron.WithChain(cron.SkipIfStillRunning(cronLogger{s})))
 	_, err := c.AddFunc(s.cfg.Site.Cycle, func() {
@@ -24,14 +24,18 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("site.cycle %q: %w", s.cfg.Site.Cycle, err)
 	}
 	c.Start()
+	if !s.cfg.Control.Disabled {
+		go s.runControl(ctx)
+	}
 	<-ctx.Done()
 	<-c.Stop().Done()
 	return nil
 }
 
 // RunSimulated runs n cycles in simulated time: it sets clk to start, runs a cycle,
-// then moves clk to the next tick of the cron spec, and so on. fn, if not nil, is
-// called after each cycle.
+// runs the real-time layer at two control intervals after it (a correction and a
+// check that it held), then moves clk to the next tick of the cron spec, and so on.
+// fn, if not nil, is called after each cycle.
 func (s *Service) RunSimulated(ctx context.Context, clk *clock.Sim, start time.Time, n int, fn func(*CycleResult)) error {
 	sched, err := cron.ParseStandard(s.cfg.Site.Cycle)
 	if err != nil {
@@ -46,6 +50,15 @@ func (s *Service) RunSimulated(ctx context.Context, clk *clock.Sim, start time.T
 		res, err := s.RunCycle(ctx, at)
 		if err != nil {
 			return fmt.Errorf("cycle %d at %s: %w", i+1, at.Format(time.RFC3339), err)
+		}
+		if !s.cfg.Control.Disabled {
+			iv := s.cfg.Control.Interval.D
+			for k := 1; k <= 2; k++ {
+				clk.Set(at.Add(time.Duration(k) * iv))
+				if _, err := s.ControlTick(ctx, clk.Now(), iv); err != nil {
+					s.log.Warn("control tick", "at", clk.Now(), "err", err)
+				}
+			}
 		}
 		if fn != nil {
 			fn(res)

@@ -19,7 +19,19 @@ type Metrics struct {
 	Clamps            int64
 	WritesByStatus    map[storage.WriteStatus]int64
 	SolverStatusCount map[string]int64
+	// The real-time layer: ticks, their latency (poll start to last read-back),
+	// setpoints it corrected, and keep-alive re-writes.
+	ControlTicks          int64
+	ControlSecondsSum     float64
+	LastControlSeconds    float64
+	ControlCorrections    int64
+	KeepAlives            int64
+	ControlLatencyBuckets []float64 // upper bounds, seconds
+	ControlLatencyCounts  []int64   // cumulative counts per bucket
 }
+
+// controlBuckets are the control-loop latency histogram's upper bounds (seconds).
+var controlBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8}
 
 type metrics struct {
 	mu sync.Mutex
@@ -47,6 +59,32 @@ func (m *metrics) cycle(run *storage.CycleRun) {
 	}
 }
 
+func (m *metrics) tick(r *TickResult) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sec := r.Latency.Seconds()
+	m.m.ControlTicks++
+	m.m.ControlSecondsSum += sec
+	m.m.LastControlSeconds = sec
+	m.m.KeepAlives += int64(r.KeepAlives)
+	if r.Corrections != nil {
+		for _, sp := range r.Corrections.Setpoints {
+			if sp.Corrected {
+				m.m.ControlCorrections++
+			}
+		}
+	}
+	if m.m.ControlLatencyCounts == nil {
+		m.m.ControlLatencyBuckets = controlBuckets
+		m.m.ControlLatencyCounts = make([]int64, len(controlBuckets))
+	}
+	for i, b := range controlBuckets {
+		if sec <= b {
+			m.m.ControlLatencyCounts[i]++
+		}
+	}
+}
+
 func (m *metrics) clamp() {
 	m.mu.Lock()
 	m.m.Clamps++
@@ -71,6 +109,7 @@ func (s *Service) Metrics() Metrics {
 	for k, v := range s.metrics.m.WritesByStatus {
 		out.WritesByStatus[k] = v
 	}
+	out.ControlLatencyCounts = append([]int64(nil), s.metrics.m.ControlLatencyCounts...)
 	out.SolverStatusCount = map[string]int64{}
 	for k, v := range s.metrics.m.SolverStatusCount {
 		out.SolverStatusCount[k] = v

@@ -60,6 +60,10 @@ type Service struct {
 	metrics  metrics
 
 	cycleMu sync.Mutex // one cycle (or approval apply) at a time
+	applyMu sync.Mutex // one application of setpoints (cycle, tick, approval) at a time
+	pollMu  sync.Mutex // one poll of the field at a time (cycle or tick)
+
+	watchdog map[string]time.Duration // device -> command watchdog from its profile
 
 	mu        sync.Mutex
 	pluggedAt map[string]time.Time // EV charger -> when the current session was first seen
@@ -72,6 +76,10 @@ type Service struct {
 	sessions     map[string]Session // EV charger -> reported session
 	subs         map[int]chan storage.SetpointWrite
 	nextSub      int
+	alarms       map[string]*Alarm
+	written      map[string]written // device -> last value written and read back
+	attempted    map[string]attempt // device -> last write attempt that failed
+	demand       demandAcc
 }
 
 // Options configure a Service.
@@ -133,8 +141,12 @@ func New(o Options) (*Service, error) {
 		}
 		o.Envelope = env
 	}
-	hashes, err := computeHashes(o.Config, o.Profiles, o.ConfigFileSHA256)
+	hashes, profiles, err := computeHashes(o.Config, o.Profiles, o.ConfigFileSHA256)
 	if err != nil {
+		return nil, fmt.Errorf("dispatch: %w", err)
+	}
+	wd := watchdogs(o.Config, profiles)
+	if err := checkWatchdogs(o.Config, wd); err != nil {
 		return nil, fmt.Errorf("dispatch: %w", err)
 	}
 	s := &Service{
@@ -143,6 +155,7 @@ func New(o Options) (*Service, error) {
 		env: o.Envelope, auditLog: audit.New(o.Store), hashes: hashes,
 		pluggedAt: map[string]time.Time{}, latest: map[string]fieldbus.Reading{},
 		pins: map[string]Pin{}, sessions: map[string]Session{}, subs: map[int]chan storage.SetpointWrite{},
+		alarms: map[string]*Alarm{}, written: map[string]written{}, attempted: map[string]attempt{}, watchdog: wd,
 	}
 	s.guard = &safety.Guard{Env: s.env, Inner: o.Writer, Now: s.clock.Now}
 	return s, nil
@@ -198,7 +211,9 @@ func (s *Service) RunCycle(ctx context.Context, at time.Time) (*CycleResult, err
 
 	// 1. Poll and store telemetry.
 	t0 := time.Now()
+	s.pollMu.Lock()
 	readings := s.poller.Poll(ctx)
+	s.pollMu.Unlock()
 	run.PollMS = ms(time.Since(t0))
 	run.Devices = len(readings)
 	samples := make([]storage.Sample, 0, len(readings)*8)
@@ -219,6 +234,7 @@ func (s *Service) RunCycle(ctx context.Context, at time.Time) (*CycleResult, err
 	s.mu.Unlock()
 	run.StaleDevices = len(res.StaleDevices)
 	s.observe(ctx, at, readings)
+	s.feedDemand(ctx, at, readings)
 	if err := s.store.WriteTelemetry(ctx, samples); err != nil {
 		run.Error = "store telemetry: " + err.Error()
 		return res, fmt.Errorf("store telemetry: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/gridd/gridd/clock"
@@ -26,6 +27,9 @@ type StepRecord struct {
 	// BESSThroughputKW is Σ|power| over the batteries; BESSWearCost their wear cost
 	// (throughput × wear_cost_per_kwh × step hours).
 	BESSThroughputKW, BESSWearCost float64
+	// BelowReserve counts the batteries that discharged in this step and ended it
+	// below their reserve (safety reserve_soc_pct, at least min_soc_pct).
+	BelowReserve int
 	// Violations names every limit exceeded in this step.
 	Violations []string
 }
@@ -62,6 +66,12 @@ type Field struct {
 
 	steps    []StepRecord
 	sessions []SessionRecord
+
+	// StepMean makes a poll inside a step (not on its boundary) show the loads and
+	// PV at their mean over the step: the real-time layer, which in production tracks
+	// the meters every few seconds, is modelled as one correction per step against
+	// what the step actually brings.
+	StepMean bool
 }
 
 type fdev struct {
@@ -69,7 +79,9 @@ type fdev struct {
 	avgKW float64 // mean power over the last completed step
 	// bess
 	socKWh, minKWh, maxKWh, capKWh float64
+	reserveKWh                     float64
 	setKW                          float64
+	setAt                          time.Time // when setKW was last written
 	// pv
 	limitKW, availKW float64
 	// ev
@@ -95,6 +107,10 @@ func NewField(cfg *site.Config, hist *History, clk clock.Clock, start time.Time)
 			b := d.BESS
 			fd.capKWh = b.CapacityKWh
 			fd.minKWh, fd.maxKWh = b.CapacityKWh*b.MinSoCPct/100, b.CapacityKWh*b.MaxSoCPct/100
+			fd.reserveKWh = fd.minKWh
+			if d.Safety != nil {
+				fd.reserveKWh = math.Max(fd.minKWh, b.CapacityKWh*d.Safety.ReserveSoCPct/100)
+			}
 			soc := 50.0
 			if d.Sim != nil && d.Sim.InitialSoCPct != 0 {
 				soc = d.Sim.InitialSoCPct
@@ -168,7 +184,9 @@ func (f *Field) settle(t time.Time) {
 				s.PlugIn = t // already plugged in when the replay started
 			}
 			fd.cur, fd.delivered = &s, 0
-			fd.setKW = fd.d.EV.MaxChargeKW // uncontrolled until dispatch writes a setpoint
+			if fd.setAt.Before(s.PlugIn) {
+				fd.setKW = fd.d.EV.MaxChargeKW // uncontrolled until dispatch writes a setpoint
+			}
 		}
 	}
 }
@@ -202,6 +220,25 @@ func (fd *fdev) evPowerKW() float64 {
 		return math.Max(fd.setKW, -e.MaxDischargeKW)
 	}
 	return 0
+}
+
+// pending returns the session that plugged in after stepStart and by now but is not
+// settled yet (the field settles sessions as it integrates whole steps), and the
+// charger's power in it; with StepMean a poll inside the step shows it, as the meters
+// would.
+func (fd *fdev) pending(stepStart, now time.Time) (*Session, float64) {
+	if fd.cur != nil || fd.next >= len(fd.sess) {
+		return nil, 0
+	}
+	s := &fd.sess[fd.next]
+	if !s.PlugIn.After(stepStart) || s.PlugIn.After(now) || !s.PlugOut.After(now) {
+		return nil, 0
+	}
+	set := fd.d.EV.MaxChargeKW
+	if !fd.setAt.Before(s.PlugIn) {
+		set = fd.setKW
+	}
+	return s, math.Max(math.Min(set, fd.d.EV.MaxChargeKW), 0)
 }
 
 // nextEvent is the first instant after t where the charger's power changes.
@@ -274,6 +311,9 @@ func (f *Field) integrateStep() error {
 				}
 			}
 			fd.avgKW = p * frac
+			if fd.avgKW < 0 && fd.socKWh < fd.reserveKWh-1e-3 {
+				rec.BelowReserve++
+			}
 			rec.BESSKW += fd.avgKW
 			rec.BESSThroughputKW += math.Abs(fd.avgKW)
 			rec.BESSWearCost += math.Abs(fd.avgKW) * dtH * b.WearCostPerKWh
@@ -350,6 +390,27 @@ func (f *Field) integrateStep() error {
 	return nil
 }
 
+// PlugIns returns the instants in (from, to) at which a vehicle plugs in, in order.
+func (f *Field) PlugIns(from, to time.Time) []time.Time {
+	var out []time.Time
+	for _, fd := range f.devs {
+		if fd.d.Kind != site.KindEVCharger {
+			continue
+		}
+		for i := fd.next; i < len(fd.sess); i++ {
+			t := fd.sess[i].PlugIn
+			if !t.Before(to) {
+				break
+			}
+			if t.After(from) {
+				out = append(out, t)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out
+}
+
 // Steps returns the records of every completed step.
 func (f *Field) Steps() []StepRecord { return f.steps }
 
@@ -382,15 +443,32 @@ func (f *Field) Poll(ctx context.Context) []fieldbus.Reading {
 	nodeKW := map[string]float64{}
 	for _, fd := range f.devs {
 		var p float64
+		inStep := f.StepMean && now.After(f.now)
 		switch fd.d.Kind {
 		case site.KindLoad:
 			p = f.hist.traces[fd.d.ID].at(float64(now.UnixNano()) / 1e9)
+			if inStep {
+				if m, err := f.hist.MeanKW(fd.d.ID, f.now, f.now.Add(f.step)); err == nil {
+					p = m
+				}
+			}
 		case site.KindPV:
-			p = -math.Min(math.Max(0, f.hist.traces[fd.d.ID].at(float64(now.UnixNano())/1e9)), fd.limitKW)
+			avail := f.hist.traces[fd.d.ID].at(float64(now.UnixNano()) / 1e9)
+			if inStep {
+				if m, err := f.hist.MeanKW(fd.d.ID, f.now, f.now.Add(f.step)); err == nil {
+					avail = m
+				}
+			}
+			p = -math.Min(math.Max(0, avail), fd.limitKW)
 		case site.KindBESS:
 			p = fd.bessPowerKW()
 		case site.KindEVCharger:
 			p = fd.evPowerKW()
+			if f.StepMean {
+				if ps, pp := fd.pending(f.now, now); ps != nil {
+					p = pp
+				}
+			}
 		default:
 			continue
 		}
@@ -417,7 +495,12 @@ func (f *Field) Poll(ctx context.Context) []fieldbus.Reading {
 		case site.KindPV:
 			add("power_limit_kw", "kW", fd.limitKW)
 		case site.KindEVCharger:
-			if fd.cur != nil {
+			if ps, _ := fd.pending(f.now, now); f.StepMean && ps != nil {
+				add("connected", "", 1)
+				add("session_energy_kwh", "kWh", 0)
+				add("session_energy_request_kwh", "kWh", ps.EnergyKWh)
+				add("session_departure_unix", "s", float64(ps.PlugOut.Unix()))
+			} else if fd.cur != nil {
 				add("connected", "", 1)
 				add("session_energy_kwh", "kWh", fd.delivered)
 				add("session_energy_request_kwh", "kWh", fd.cur.EnergyKWh)
@@ -472,7 +555,7 @@ func (f *Field) Write(ctx context.Context, deviceID, point string, value float64
 	if point == "power_limit_kw" {
 		fd.limitKW = value
 	} else {
-		fd.setKW = value
+		fd.setKW, fd.setAt = value, now
 	}
 	res.Written, res.ReadBack = value, value
 	return res, nil

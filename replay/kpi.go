@@ -2,6 +2,7 @@ package replay
 
 import (
 	"math"
+	"sort"
 
 	"github.com/gridd/gridd/site"
 )
@@ -15,8 +16,9 @@ type KPIs struct {
 	ExportKWh float64 `json:"export_kwh"`
 	// EnergyCost is import cost minus export revenue.
 	EnergyCost float64 `json:"energy_cost"`
-	// DemandCharge is the peak import over the whole period times the tariff's
-	// demand_charge_per_kw (the period is one billing period).
+	// DemandCharge is, for each billing period (calendar month in site time) the
+	// replay touches, the highest step-mean import in it times the tariff's
+	// demand_charge_per_kw, summed.
 	DemandCharge    float64 `json:"demand_charge"`
 	BatteryWearCost float64 `json:"battery_wear_cost"`
 	// EVUnmetPenalty is the unmet EV energy of completed sessions times the site's
@@ -48,6 +50,20 @@ type KPIs struct {
 	// BatteryEquivalentCycles = throughput / (2 × usable capacity).
 	BatteryEquivalentCycles float64 `json:"battery_equivalent_cycles"`
 
+	// PlanPeakTargetKW is the highest peak target of the plans made (with a demand
+	// charge): the import the real-time layer was asked to hold; PeakImportKW is
+	// what the site actually reached.
+	PlanPeakTargetKW float64 `json:"plan_peak_target_kw"`
+	// BelowReserveSteps counts steps in which a battery discharged and ended below
+	// its reserve.
+	BelowReserveSteps int `json:"below_reserve_steps"`
+	// ControlTicks, ControlCorrections and ControlErrors count the real-time
+	// layer's corrections (replay models two ticks per step), the setpoints it moved
+	// and the ticks that reported an error.
+	ControlTicks       int `json:"control_ticks"`
+	ControlCorrections int `json:"control_corrections"`
+	ControlErrors      int `json:"control_errors"`
+
 	LimitViolationSteps int      `json:"limit_violation_steps"`
 	FirstViolations     []string `json:"first_violations"`
 
@@ -78,7 +94,15 @@ func computeKPIs(cfg *site.Config, r *Result) KPIs {
 	dt := float64(r.StepMinutes) / 60
 	k.Steps = len(r.Steps)
 	var consKWh float64
+	monthPeak := map[string]float64{}
 	for _, s := range r.Steps {
+		if s.BelowReserve > 0 {
+			k.BelowReserveSteps++
+		}
+		if imp := math.Max(s.GridKW, 0); imp > 0 {
+			m := s.Time.In(cfg.Site.Location).Format("2006-01")
+			monthPeak[m] = math.Max(monthPeak[m], imp)
+		}
 		imp, exp := math.Max(s.GridKW, 0), math.Max(-s.GridKW, 0)
 		k.ImportKWh += imp * dt
 		k.ExportKWh += exp * dt
@@ -100,7 +124,16 @@ func computeKPIs(cfg *site.Config, r *Result) KPIs {
 			}
 		}
 	}
-	k.DemandCharge = k.PeakImportKW * cfg.Tariff.DemandChargePerKW
+	months := make([]string, 0, len(monthPeak))
+	for m := range monthPeak {
+		months = append(months, m)
+	}
+	sort.Strings(months) // a fixed order keeps the sum, and the report, byte-identical
+	for _, m := range months {
+		k.DemandCharge += monthPeak[m] * cfg.Tariff.DemandChargePerKW
+	}
+	k.PlanPeakTargetKW = r.peakTargetKW
+	k.ControlTicks, k.ControlCorrections, k.ControlErrors = r.controlTicks, r.controlCorrections, r.controlErrors
 	if k.PVKWh > 0 {
 		k.SelfConsumptionPct = 100 * math.Max(0, math.Min(1, (k.PVKWh-k.ExportKWh)/k.PVKWh))
 	}

@@ -95,6 +95,16 @@ type Result struct {
 
 	fcLoad, fcPV errAcc
 	capKWh       float64
+	// peakTargetKW is the highest peak target of the plans made.
+	peakTargetKW float64
+	// controlTicks and controlCorrections count the real-time layer's work.
+	controlTicks, controlCorrections, controlErrors int
+}
+
+// usesControl says whether the strategy runs with the real-time layer: optimize and
+// hindsight are gridd's loop; baseline and rule stand for a site without it.
+func usesControl(strategy string, cfg *site.Config) bool {
+	return !cfg.Control.Disabled && (strategy == Optimize || strategy == Hindsight)
 }
 
 // errAcc accumulates forecast errors.
@@ -200,7 +210,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			res.fcLoad.add(fl, actLoad[k+j], j == 0)
 			res.fcPV.add(fp, actPV[k+j], j == 0)
 		}
-		return solve(ctx, s, opts)
+		p, err := solve(ctx, s, opts)
+		if err == nil && p != nil && s.Grid.DemandChargePerKW > 0 {
+			res.peakTargetKW = math.Max(res.peakTargetKW, dispatch.PlanPeakTargetKW(s, p))
+		}
+		return p, err
 	}
 	var fc dispatch.Forecaster
 	var fcHistory time.Duration // dispatch's default
@@ -224,6 +238,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("register assets: %w", err)
 	}
 	perDay := int(24 * time.Hour / step)
+	ctl := usesControl(o.Strategy, cfg)
+	field.StepMean = ctl
+	delta := cfg.Control.Interval.D
 	for k := 0; k < n; k++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -233,6 +250,34 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		cr, err := svc.RunCycle(ctx, at)
 		if err != nil {
 			return nil, fmt.Errorf("cycle at %s: %w", at.Format(time.RFC3339), err)
+		}
+		if ctl {
+			// The real-time layer: a correction seconds into the step against what the
+			// step brings, and a second tick that sees it held.
+			// A vehicle that plugs in during the step is seen by the next tick in
+			// production; here a tick follows each plug-in.
+			ticks := []time.Time{at.Add(delta), at.Add(2 * delta)}
+			for _, p := range field.PlugIns(at.Add(2*delta), at.Add(step-delta)) {
+				ticks = append(ticks, p.Add(delta))
+			}
+			for _, t := range ticks {
+				clk.Set(t)
+				tr, err := svc.ControlTick(ctx, t, at.Add(step).Sub(t))
+				if err != nil {
+					res.controlErrors++
+					if len(res.CycleErrors) < 10 {
+						res.CycleErrors = append(res.CycleErrors, t.UTC().Format(time.RFC3339)+": control: "+err.Error())
+					}
+				}
+				res.controlTicks++
+				if tr != nil && tr.Corrections != nil {
+					for _, sp := range tr.Corrections.Setpoints {
+						if sp.Corrected {
+							res.controlCorrections++
+						}
+					}
+				}
+			}
 		}
 		if cr.Run.SolverStatus == optimizer.StatusRelaxed {
 			res.RelaxedCycles++

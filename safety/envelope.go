@@ -632,3 +632,17 @@ func (e *Envelope) RestoreOverride(o Override) error {
 	}
 	return nil
 }
+
+// Allowed returns the range a value written to the device at time at must lie in
+// (ratings, safety range, SoC interlocks and ramp), as Limit and Check apply it. ok is
+// false for a device the envelope does not govern.
+func (e *Envelope) Allowed(deviceID string, at time.Time) (lo, hi float64, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	l, known := e.limits[deviceID]
+	if !known {
+		return 0, 0, false
+	}
+	lo, hi, _ = e.allowed(l, e.state[deviceID], at)
+	return lo, hi, true
+}

@@ -28,6 +28,7 @@ type Config struct {
 	Safety   Safety      `yaml:"safety"`
 	EV       EVDefaults  `yaml:"ev"`
 	Sim      SimSection  `yaml:"sim"`
+	Control  Control     `yaml:"control"`
 }
 
 // SiteSection holds identity and timing.

@@ -131,6 +131,7 @@ func (c *Config) applyDefaults() {
 	if c.Safety.CommsLossAfter == 0 {
 		c.Safety.CommsLossAfter = 2
 	}
+	c.applyControlDefaults()
 	if c.EV.DefaultDwell.D == 0 {
 		c.EV.DefaultDwell.D = 8 * time.Hour
 	}
@@ -220,6 +221,7 @@ func (c *Config) Validate() error {
 	nodes := c.validateNodes(v)
 	c.validateDevices(v, nodes)
 	c.validateApproval(v)
+	c.validateControl(v)
 	v.positive("ev.default_dwell", c.EV.DefaultDwell.D.Hours())
 	v.nonNeg("ev.default_energy_kwh", c.EV.DefaultEnergyKWh)
 	v.nonNeg("ev.unmet_penalty_per_kwh", c.EV.UnmetPenaltyPerKWh)

@@ -13,6 +13,8 @@ type FaultSetting struct {
 	Fault  Fault
 	// Delay is the response delay of a slow device (0: the simulator's slow delay).
 	Delay time.Duration
+	// Point limits a garbage fault to one point ("": every point).
+	Point string
 }
 
 // ParseFault returns the fault named s: none, no-answer, slow, exception, garbage or
@@ -32,8 +34,8 @@ func ParseFault(s string) (Fault, error) {
 }
 
 // ParseFaults reads a fault spec, a comma-separated list of DEVICE=FAULT, where a slow
-// fault may carry its delay: "pv=no-answer,load=slow:250ms,bess=exception". Each
-// device may appear once.
+// fault may carry its delay and a garbage fault the one point it garbles:
+// "pv=no-answer,load=slow:250ms,bess=garbage:soc_pct". Each device may appear once.
 func ParseFaults(spec string) ([]FaultSetting, error) {
 	spec = strings.TrimSpace(spec)
 	if spec == "" {
@@ -58,9 +60,14 @@ func ParseFaults(spec string) ([]FaultSetting, error) {
 			return nil, fmt.Errorf("fault %q: %w", item, err)
 		}
 		fs.Fault = f
-		if hasDelay {
+		if hasDelay && f == FaultGarbage {
+			if delay == "" {
+				return nil, fmt.Errorf("fault %q: garbage: want a point name after the colon", item)
+			}
+			fs.Point = delay
+		} else if hasDelay {
 			if f != FaultSlow {
-				return nil, fmt.Errorf("fault %q: only slow takes a delay", item)
+				return nil, fmt.Errorf("fault %q: only slow takes a delay (and garbage a point)", item)
 			}
 			d, err := time.ParseDuration(delay)
 			if err != nil || d <= 0 {
@@ -78,13 +85,19 @@ func ParseFaults(spec string) ([]FaultSetting, error) {
 func (s *Sim) ApplyFaults(settings []FaultSetting) error {
 	s.mu.Lock()
 	for _, fs := range settings {
-		if _, ok := s.byID[fs.Device]; !ok {
+		d, ok := s.byID[fs.Device]
+		if !ok {
 			s.mu.Unlock()
 			return fmt.Errorf("sim: fault for unknown device %q (have %s)", fs.Device, strings.Join(s.Devices(), ", "))
+		}
+		if _, has := d.prof.Point(fs.Point); fs.Point != "" && !has {
+			s.mu.Unlock()
+			return fmt.Errorf("sim: fault for device %s: its profile has no point %q", fs.Device, fs.Point)
 		}
 	}
 	for _, fs := range settings {
 		s.byID[fs.Device].slow = fs.Delay
+		s.byID[fs.Device].garbagePoint = fs.Point
 	}
 	s.mu.Unlock()
 	for _, fs := range settings {

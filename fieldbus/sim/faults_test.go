@@ -7,12 +7,12 @@ import (
 )
 
 func TestParseFaults(t *testing.T) {
-	got, err := ParseFaults(" pv=no-answer, load=slow:250ms,bess=exception,m=garbage,ev=ignore-writes,x=none,y=slow ")
+	got, err := ParseFaults(" pv=no-answer, load=slow:250ms,bess=exception,m=garbage,ev=ignore-writes,x=none,y=slow,b2=garbage:soc_pct ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []FaultSetting{{"pv", FaultNoAnswer, 0}, {"load", FaultSlow, 250 * time.Millisecond}, {"bess", FaultException, 0},
-		{"m", FaultGarbage, 0}, {"ev", FaultIgnoreWrites, 0}, {"x", FaultNone, 0}, {"y", FaultSlow, 0}}
+	want := []FaultSetting{{"pv", FaultNoAnswer, 0, ""}, {"load", FaultSlow, 250 * time.Millisecond, ""}, {"bess", FaultException, 0, ""},
+		{"m", FaultGarbage, 0, ""}, {"ev", FaultIgnoreWrites, 0, ""}, {"x", FaultNone, 0, ""}, {"y", FaultSlow, 0, ""}, {"b2", FaultGarbage, 0, "soc_pct"}}
 	if len(got) != len(want) {
 		t.Fatalf("got %+v", got)
 	}
@@ -31,6 +31,7 @@ func TestParseFaults(t *testing.T) {
 		{"pv=slow:fast", `delay "fast"`},
 		{"pv=slow:-1s", `delay "-1s"`},
 		{"pv=exception:1s", "only slow takes a delay"},
+		{"pv=garbage:", "want a point name"},
 		{"pv=slow,pv=none", "given twice"},
 	} {
 		if _, err := ParseFaults(tc.spec); err == nil || !strings.Contains(err.Error(), tc.wantErr) {

@@ -76,7 +76,7 @@ func (srv *server) readRegs(table fieldbus.RegisterTable, unit uint8, addr, qty 
 		}
 		hit = true
 		var regs []uint16
-		if f == FaultGarbage {
+		if f == FaultGarbage && (d.garbagePoint == "" || d.garbagePoint == pt.Name) {
 			regs = make([]uint16, pt.Width())
 			for k := range regs {
 				regs[k] = 0xFFFF

@@ -15,6 +15,10 @@ type device struct {
 
 	fault Fault
 	slow  time.Duration // FaultSlow delay of this device (0: the simulator's)
+	// garbagePoint, if set, is the one point FaultGarbage garbles (all points when "").
+	garbagePoint string
+	// loadScale multiplies a load's series (a load step injected in a test); 0 = 1.
+	loadScale float64
 
 	// pv, load: power source.
 	series      *series
@@ -88,7 +92,11 @@ func (d *device) seriesAt(t time.Time) float64 {
 	if d.series == nil {
 		return 0
 	}
-	return d.series.at(t) * d.seriesScale
+	v := d.series.at(t) * d.seriesScale
+	if d.loadScale != 0 {
+		v *= d.loadScale
+	}
+	return v
 }
 
 // generation is PV output at t: the series (never below 0) capped by the limit.

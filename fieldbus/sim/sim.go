@@ -393,6 +393,23 @@ func (s *Sim) SetFault(deviceID string, f Fault) error {
 	return nil
 }
 
+// SetLoadScale multiplies a load's consumption by f from the clock's current time on
+// (a load step, for tests of the real-time layer); f = 1 restores it.
+func (s *Sim) SetLoadScale(deviceID string, f float64) error {
+	if !(f > 0) || f > 100 {
+		return fmt.Errorf("sim: load scale %v: want a factor in (0, 100]", f)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.byID[deviceID]
+	if !ok || d.cfg.Kind != site.KindLoad {
+		return fmt.Errorf("sim: %q is not a simulated load", deviceID)
+	}
+	s.advance(s.clk.Now())
+	d.loadScale = f
+	return nil
+}
+
 // Devices lists the simulated device ids in config order.
 func (s *Sim) Devices() []string {
 	out := make([]string, len(s.devs))
