@@ -150,6 +150,11 @@ func (s *Service) apply(ctx context.Context, at time.Time, mode applyMode, holdF
 				continue // the same write failed moments ago: do not hammer a device that does not answer
 			}
 			keepAlive = keepAlive && !moved
+			if keepAlive && s.env.Check(id, dec.Point, last.valueKW, at) == nil {
+				dec.ValueKW = last.valueKW // hold the value in force, unchanged
+			} else if keepAlive {
+				keepAlive = false // the old value left the envelope: write the new one as a change
+			}
 		}
 		if dec.Clamped && !keepAlive {
 			s.metrics.clamp()

@@ -371,8 +371,8 @@ func checkWatchdogs(cfg *site.Config, wd map[string]time.Duration) error {
 		if cfg.Control.Disabled {
 			return fmt.Errorf("control.disabled = true: device %s has a command watchdog (%s) that only the real-time layer keeps alive", id, wd[id])
 		}
-		if iv := cfg.Control.Interval.D; iv > wd[id]/3 {
-			return fmt.Errorf("control.interval = %s: must be at most a third of device %s's command watchdog (%s) to keep it alive", iv, id, wd[id])
+		if iv := cfg.Control.Interval.D; iv > wd[id]/2 {
+			return fmt.Errorf("control.interval = %s: must be at most half of device %s's command watchdog (%s) to keep it alive", iv, id, wd[id])
 		}
 	}
 	return nil
@@ -498,4 +498,15 @@ func (s *Service) rootMeter() string {
 		}
 	}
 	return ""
+}
+
+// PeakTarget returns the import level (kW) the real-time layer holds at time at for
+// the plan's demand-charge peak target, and the schedule it comes from; 0 when no
+// approved schedule covers at or the tariff has no demand charge.
+func (s *Service) PeakTarget(ctx context.Context, at time.Time) (float64, *storage.Schedule, error) {
+	sched, err := s.InForce(ctx, at)
+	if err != nil || sched == nil {
+		return 0, sched, err
+	}
+	return s.peakTarget(sched), sched, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"sort"
 	"sync"
 	"time"
 
@@ -39,14 +38,6 @@ type Writer struct {
 	log      *slog.Logger
 
 	mu   sync.Mutex
-	last map[keptKey]kept // last value written per device point, for the keep-alive
-}
-
-type keptKey struct{ device, point string }
-
-type kept struct {
-	value float64
-	at    time.Time
 }
 
 // NewWriter prepares writing to devices.
@@ -55,7 +46,7 @@ func NewWriter(devices []Device, clk clock.Clock, log *slog.Logger, opts ...Opti
 		log = slog.Default()
 	}
 	o, own := buildOptions(log, opts)
-	w := &Writer{devs: map[string]*Device{}, conns: o.conns, ownConns: own, clk: clk, log: log, last: map[keptKey]kept{}}
+	w := &Writer{devs: map[string]*Device{}, conns: o.conns, ownConns: own, clk: clk, log: log}
 	for i := range devices {
 		d := devices[i]
 		w.devs[d.ID] = &d
@@ -144,7 +135,6 @@ func (w *Writer) Write(ctx context.Context, deviceID, point string, value float6
 	res.ReadBack = rb
 	res.Mismatch = math.Abs(rb-written) > pt.Tolerance(written)
 	w.mu.Lock()
-	w.last[keptKey{deviceID, point}] = kept{value: written, at: res.Time}
 	w.mu.Unlock()
 	lvl := slog.LevelInfo
 	if res.Mismatch {
@@ -176,66 +166,3 @@ func (w *Writer) Close() error {
 	return nil
 }
 
-// KeepAlive re-writes, for every device whose profile has a command watchdog, each
-// point's last written value once a third of the watchdog has passed since it was
-// written, so the device never falls back to its default while gridd is in control.
-// It returns the re-writes it made; errors are returned joined, one per failed point.
-func (w *Writer) KeepAlive(ctx context.Context) ([]WriteResult, error) {
-	now := w.clk.Now()
-	type due struct {
-		key   keptKey
-		value float64
-	}
-	var list []due
-	w.mu.Lock()
-	for k, v := range w.last {
-		d := w.devs[k.device]
-		if d == nil || d.Profile == nil || d.Profile.Watchdog <= 0 {
-			continue
-		}
-		if now.Sub(v.at) >= d.Profile.Watchdog/3 {
-			list = append(list, due{k, v.value})
-		}
-	}
-	w.mu.Unlock()
-	sort.Slice(list, func(i, j int) bool {
-		if list[i].key.device != list[j].key.device {
-			return list[i].key.device < list[j].key.device
-		}
-		return list[i].key.point < list[j].key.point
-	})
-	var out []WriteResult
-	var errs []error
-	for _, x := range list {
-		res, err := w.Write(ctx, x.key.device, x.key.point, x.value)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("keep-alive: %w", err))
-			continue
-		}
-		out = append(out, res)
-	}
-	return out, errors.Join(errs...)
-}
-
-// RunKeepAlive calls KeepAlive every interval until ctx ends, logging failures.
-func (w *Writer) RunKeepAlive(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := w.KeepAlive(ctx); err != nil && ctx.Err() == nil {
-				w.log.Warn("fieldbus: keep-alive", "err", err)
-			}
-		}
-	}
-}
-
-// Forget stops the keep-alive for one point (after a device is released to its own control).
-func (w *Writer) Forget(deviceID, point string) {
-	w.mu.Lock()
-	delete(w.last, keptKey{deviceID, point})
-	w.mu.Unlock()
-}
