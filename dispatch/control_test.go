@@ -17,8 +17,8 @@ import (
 	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/internal/testsite"
 	"github.com/gridd/gridd/replay/memstore"
-	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/safety"
+	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
 )
 
@@ -118,7 +118,7 @@ func TestControlKeepsWatchdogAlive(t *testing.T) {
 		if math.Abs(want) < 1 {
 			t.Fatalf("cycle %d: battery written %v kW; the test needs a setpoint the watchdog would drop", c, want)
 		}
-		for k := 1; at.Add(time.Duration(k)*iv).Before(at.Add(s.Config.Site.Step.D)); k++ {
+		for k := 1; at.Add(time.Duration(k) * iv).Before(at.Add(s.Config.Site.Step.D)); k++ {
 			now := at.Add(time.Duration(k) * iv)
 			s.Clock.Set(now)
 			tr, err := s.Service.ControlTick(ctx, now, iv)

@@ -37,7 +37,7 @@ type Writer struct {
 	clk      clock.Clock
 	log      *slog.Logger
 
-	mu   sync.Mutex
+	mu sync.Mutex
 }
 
 // NewWriter prepares writing to devices.
@@ -165,4 +165,3 @@ func (w *Writer) Close() error {
 	}
 	return nil
 }
-
