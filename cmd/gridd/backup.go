@@ -92,7 +92,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		for _, suffix := range []string{"-wal", "-shm"} {
-			os.Rename(dst+suffix, keep+suffix)
+			_ = os.Rename(dst+suffix, keep+suffix) // the WAL and shared-memory files may not exist
 		}
 		fmt.Fprintf(stdout, "restore: previous store kept as %s\n", keep)
 	}

@@ -99,7 +99,7 @@ func cmdProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("--timeout %v: must be positive", *timeout)}
 	}
 	if _, err := fieldbus.ParseEndpoint(*addr); err != nil {
-		return usageError{fmt.Errorf("--addr %q: %v", *addr, err)}
+		return usageError{fmt.Errorf("--addr %q: %w", *addr, err)}
 	}
 	dev, err := fieldbus.ProbeSunSpec(ctx, *addr, uint8(*unit), *timeout, newLogger(io.Discard, false))
 	if dev != nil {

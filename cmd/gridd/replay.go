@@ -188,7 +188,7 @@ func cmdReplayCompare(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fl.NArg() < 2 {
-		return usageError{errors.New("name at least two report directories: " + replayUsage)}
+		return usageError{errors.New("name at least two report directories (gridd replay compare [--report DIR] [--json] DIR1 DIR2 ...)")}
 	}
 	c, err := replay.Compare(fl.Args())
 	if err != nil {
