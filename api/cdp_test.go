@@ -218,7 +218,7 @@ func (b *browser) waitFor(ctx context.Context, cond string) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w (last error %v)", cond, ctx.Err(), err)
+			return fmt.Errorf("waiting for %s: %w (last error %v)", cond, ctx.Err(), err) //nolint:errorlint // err may be nil
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -379,31 +379,6 @@ func (o cycleOutcome) lost(id string) bool {
 	return true
 }
 
-func (o cycleOutcome) stale(id string) bool {
-	if o.res == nil {
-		return false
-	}
-	for _, s := range o.res.StaleDevices {
-		if s == id {
-			return true
-		}
-	}
-	return false
-}
-
-// okWrite reports whether the cycle wrote device id and read it back.
-func (o cycleOutcome) okWrite(id string) bool {
-	if o.res == nil {
-		return false
-	}
-	for _, w := range o.res.Writes {
-		if w.DeviceID == id && w.Status == storage.WriteOK {
-			return true
-		}
-	}
-	return false
-}
-
 // cycle runs one cycle at the rig's current cycle time and moves that time one step on.
 func (r *rig) cycle() cycleOutcome {
 	r.t.Helper()

@@ -315,7 +315,7 @@ func (s *Service) AddOverride(ctx context.Context, o safety.Override) (safety.Ov
 	}
 	o, err := s.env.AddOverride(o)
 	if err != nil {
-		return o, nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return o, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	s.auditData(ctx, at, o.Actor, "override.add", "device:"+o.DeviceID,
 		fmt.Sprintf("override %d: %.2f kW until %s: %s", o.ID, o.ValueKW, o.Until.Format(time.RFC3339), o.Reason), o)

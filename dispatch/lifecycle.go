@@ -401,7 +401,7 @@ func decodePlan(sc *storage.Schedule) (*planDoc, error) {
 		return nil, fmt.Errorf("schedule %d has no stored plan", sc.ID)
 	}
 	if err := json.Unmarshal(sc.Plan, &doc); err != nil || doc.Plan == nil {
-		return nil, fmt.Errorf("schedule %d: stored plan unreadable: %v", sc.ID, err)
+		return nil, fmt.Errorf("schedule %d: stored plan unreadable: %v", sc.ID, err) //nolint:errorlint // err is nil when the plan is missing
 	}
 	return &doc, nil
 }

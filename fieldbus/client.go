@@ -103,7 +103,7 @@ func asciiErr(err error) error {
 	}
 	var t interface{ Timeout() bool }
 	if errors.Is(err, serial.ErrTimeout) || (errors.As(err, &t) && t.Timeout()) {
-		return fmt.Errorf("%w: %v", ErrTimeout, err)
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
 	return err
 }

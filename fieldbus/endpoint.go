@@ -100,7 +100,7 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return Endpoint{}, fmt.Errorf("endpoint %q: %v", s, err)
+		return Endpoint{}, fmt.Errorf("endpoint %q: %w", s, err)
 	}
 	var e Endpoint
 	switch u.Scheme {
@@ -122,7 +122,7 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return Endpoint{}, fmt.Errorf("endpoint %q: query: %v", s, err)
+		return Endpoint{}, fmt.Errorf("endpoint %q: query: %w", s, err)
 	}
 	allowed := map[string]bool{}
 	switch {
@@ -235,7 +235,7 @@ func (e *Endpoint) parseSerial(s string, q url.Values) error {
 func checkHostPort(s string) error {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return fmt.Errorf("want host:port (IPv6 as [::1]:502): %v", err)
+		return fmt.Errorf("want host:port (IPv6 as [::1]:502): %w", err)
 	}
 	if host == "" {
 		return fmt.Errorf("%q: host is empty", s)

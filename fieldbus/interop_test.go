@@ -29,7 +29,7 @@ func requirePeer(t *testing.T, name string, check ...string) string {
 	path, err := exec.LookPath(name)
 	if err == nil && len(check) > 0 {
 		if out, cerr := exec.Command(path, check...).CombinedOutput(); cerr != nil {
-			err = fmt.Errorf("%s %s: %v: %s", name, strings.Join(check, " "), cerr, out)
+			err = fmt.Errorf("%s %s: %w: %s", name, strings.Join(check, " "), cerr, out)
 		}
 	}
 	if err != nil {

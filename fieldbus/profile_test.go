@@ -139,7 +139,7 @@ func TestParseProfileErrors(t *testing.T) {
 		{"missing name", "name: test\n", "", []string{`test.yaml: name: missing`}, ""},
 		{"missing kind", "kind: bess\n", "", []string{`kind: missing`}, ""},
 		{"unknown kind", "kind: bess", "kind: battery", []string{`kind: "battery": unknown kind (want one of meter, bess, pv, ev_charger, load)`}, ""},
-		{"typo field", "    address: 0\n", "    adress: 0\n", []string{`test.yaml:8: points[0].adress: unknown field "adress"`}, ""},
+		{"typo field", "    address: 0\n", "    adress: 0\n", []string{`test.yaml:8: points[0].adress: unknown field "adress"`}, ""}, //nolint:misspell // the misspelt field is the case under test
 		{"bad word order", "word_order: high_first", "word_order: middle", []string{`word_order: "middle": unknown word order`}, ""},
 		{"unit mismatch", `unit: "%"`, `unit: "permille"`, []string{`points[0].unit: "permille": soc_pct is always in "%"`}, ""},
 		{"bool on holding", "type: i32", "type: bool", []string{`points[1].type: "bool": bool is only for coil and discrete points`}, ""},

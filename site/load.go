@@ -567,7 +567,7 @@ func checkEndpoint(s string) error {
 	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		return fmt.Errorf("want host:port (IPv6 as [::1]:502): %v", err)
+		return fmt.Errorf("want host:port (IPv6 as [::1]:502): %w", err)
 	}
 	if host == "" {
 		return errors.New("host is empty")

@@ -1,6 +1,7 @@
 package site
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -50,8 +51,12 @@ func TestSafetyAndApprovalFields(t *testing.T) {
 			if err == nil {
 				t.Fatal("accepted")
 			}
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("want Errors, got %T: %v", err, err)
+			}
 			found := false
-			for _, fe := range err.(Errors) {
+			for _, fe := range errs {
 				if fe.Path == tc.wantPath && fe.Value == tc.wantValue {
 					found = true
 				}

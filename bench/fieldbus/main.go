@@ -212,7 +212,7 @@ func bareClients(n int, host string, port int) ([]*modbus.ModbusClient, error) {
 			closeAll(clients)
 			return nil, fmt.Errorf("bare: open %s: %w", endpoint(host, port, i), err)
 		}
-		c.SetUnitId(1)
+		_ = c.SetUnitId(1) // 1 is in range; SetUnitId fails only outside 0..255
 		clients = append(clients, c)
 	}
 	return clients, nil
@@ -264,7 +264,7 @@ func check(readings []fieldbus.Reading, prof *fieldbus.Profile) error {
 	var errs []error
 	for i, r := range readings {
 		if r.Stale || r.Err != nil {
-			errs = append(errs, fmt.Errorf("device %d: stale %v: %v", i, r.Stale, r.Err))
+			errs = append(errs, fmt.Errorf("device %d: stale %v: %w", i, r.Stale, r.Err))
 			continue
 		}
 		for k := range prof.Points {

@@ -1,7 +1,8 @@
 // Solves an LP file (CPLEX LP format) with HiGHS, the npm "highs" package
 // (a WebAssembly build of HiGHS), and prints one JSON line: status,
 // objective, and the milliseconds spent reading the file and solving.
-// Usage: node highs.js FILE.lp [option=value ...]  (HiGHS options)
+// Usage: NODE_PATH=DIR/node_modules node highs.js FILE.lp [option=value ...]
+// (HiGHS options; bench/optimizer/run.sh installs the package in DIR).
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -18,8 +19,10 @@ async function main() {
     options[k] = isNaN(Number(v)) ? (v === "true" ? true : v === "false" ? false : v) : Number(v);
   }
   const t0 = process.hrtime.bigint();
-  const highs = await require("highs")({
-    locateFile: (f) => path.join(__dirname, "node_modules", "highs", "build", f),
+  // run.sh installs the package outside the repository and points NODE_PATH at it.
+  const main = require.resolve("highs");
+  const highs = await require(main)({
+    locateFile: (f) => path.join(path.dirname(main), f),
   });
   const text = fs.readFileSync(file, "utf8");
   const t1 = process.hrtime.bigint();

@@ -12,6 +12,7 @@
 #   SIZES: comma-separated EV session counts, default 10,100,1000,10000
 #   GLPK_TIMEOUT (default 600) bounds each glpsol run in seconds.
 #   GRIDD_BIN: use this gridd binary instead of building ./cmd/gridd.
+#   GRIDD_NPM_CACHE: where the npm "highs" package is installed (outside the repository).
 # Output: OUTDIR/results.md (markdown table) and the raw files.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,7 +24,16 @@ mkdir -p "$out"
 . scripts/lib/solvers.sh
 solvers_install
 command -v node >/dev/null || { echo "run.sh: node is required for HiGHS" >&2; exit 1; }
-[ -d bench/optimizer/node_modules/highs ] || (cd bench/optimizer && npm install --no-audit --no-fund --silent)
+# The npm "highs" package is installed from package-lock.json into a cache directory
+# outside the repository (GRIDD_NPM_CACHE, default ~/.cache/gridd/bench-optimizer-npm),
+# again whenever the lock file changes; highs.js finds it through NODE_PATH.
+npm_dir=${GRIDD_NPM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gridd/bench-optimizer-npm}
+if ! cmp -s bench/optimizer/package-lock.json "$npm_dir/package-lock.json" || [ ! -d "$npm_dir/node_modules/highs" ]; then
+  mkdir -p "$npm_dir"
+  cp bench/optimizer/package.json bench/optimizer/package-lock.json "$npm_dir/"
+  (cd "$npm_dir" && npm ci --no-audit --no-fund --silent)
+fi
+export NODE_PATH="$npm_dir/node_modules"
 
 if [ -n "${GRIDD_BIN:-}" ]; then
   cp "$GRIDD_BIN" "$out/gridd"

@@ -76,7 +76,7 @@ func run(ctx context.Context, dsn, psql string, ingestRows, batch, rounds, query
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return err
 	}
-	defer admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	defer func() { _, _ = admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") }()
 	db, err := withDB(dsn, name)
 	if err != nil {
 		return err

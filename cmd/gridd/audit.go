@@ -18,7 +18,7 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{errors.New("the only audit subcommand is verify")}
 	}
 	fl := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	dataDir := fl.String("data-dir", "./gridd-data", "directory of the embedded store")
 	dsn := fl.String("db", "", "PostgreSQL/TimescaleDB DSN; default: the embedded store")
 	asJSON := fl.Bool("json", false, "print the report as JSON")

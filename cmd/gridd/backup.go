@@ -20,7 +20,7 @@ import (
 // SQLite's VACUUM INTO reads one snapshot of the database.
 func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	dataDir := fl.String("data-dir", "./gridd-data", "directory of the embedded store")
 	out := fl.String("out", "", "backup file to write (must not exist)")
 	if err := fl.Parse(args); err != nil {
@@ -61,7 +61,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // that it opens as a gridd store.
 func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("restore", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	dataDir := fl.String("data-dir", "./gridd-data", "directory of the embedded store to restore into")
 	in := fl.String("from", "", "backup file written by gridd backup")
 	force := fl.Bool("force", false, "replace an existing store (it is kept as gridd.db.before-restore-TIME)")
@@ -92,7 +92,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		for _, suffix := range []string{"-wal", "-shm"} {
-			os.Rename(dst+suffix, keep+suffix)
+			_ = os.Rename(dst+suffix, keep+suffix) // the WAL and shared-memory files may not exist
 		}
 		fmt.Fprintf(stdout, "restore: previous store kept as %s\n", keep)
 	}

@@ -104,7 +104,7 @@ func openStoreWith(ctx context.Context, dsn, dataDir string, retention time.Dura
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	dsn := fl.String("db", "", "PostgreSQL/TimescaleDB DSN (postgres://...)")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -233,7 +233,7 @@ func serveHTTP(addr string, h http.Handler, log *slog.Logger, certFile, keyFile 
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("run", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	var f serviceFlags
 	f.register(fl)
 	cfgPath := fl.String("config", "", "site config file")
@@ -296,7 +296,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("sim", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	cfgPath := fl.String("config", "", "site config file")
 	verbose := fl.Bool("v", false, "debug logging")
 	applyFaults := addSimFaultFlag(fl)
@@ -366,7 +366,7 @@ func freePorts(cfg *site.Config) error {
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	var f serviceFlags
 	f.register(fl)
 	cycles := fl.Int("cycles", 0, "run N cycles in accelerated simulated time, then exit (0 = run in real time until interrupted)")

@@ -78,7 +78,7 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // and prints the models and decoded values it finds.
 func cmdProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cliFlags(fs, stderr)
 	addr := fs.String("addr", "", "device endpoint: HOST:PORT for Modbus TCP (IPv6 as [::1]:502), or tls://, rtuovertcp://, rtu://, ascii:// (see docs/PROFILES.md)")
 	unit := fs.Int("unit", 1, "Modbus unit id 0..255")
 	timeout := fs.Duration("timeout", 2*time.Second, "timeout of each request")
@@ -99,7 +99,7 @@ func cmdProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{fmt.Errorf("--timeout %v: must be positive", *timeout)}
 	}
 	if _, err := fieldbus.ParseEndpoint(*addr); err != nil {
-		return usageError{fmt.Errorf("--addr %q: %v", *addr, err)}
+		return usageError{fmt.Errorf("--addr %q: %w", *addr, err)}
 	}
 	dev, err := fieldbus.ProbeSunSpec(ctx, *addr, uint8(*unit), *timeout, newLogger(io.Discard, false))
 	if dev != nil {

@@ -27,7 +27,7 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usageError{errors.New(forecastUsage)}
 	}
 	fl := flag.NewFlagSet("forecast backtest", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	data := fl.String("data", "", "CSV file with the measured series")
 	tcol := fl.String("time-column", "timestamp_utc", "RFC 3339 time column")
 	vcol := fl.String("value-column", "", "value column")

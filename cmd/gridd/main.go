@@ -13,32 +13,6 @@ import (
 	"syscall"
 )
 
-const usage = `gridd: microgrid dispatch and optimisation
-
-Usage:
-  gridd demo [--cycles N] [--data-dir DIR] [--listen ADDR]   simulated demo site, embedded store, web console
-  gridd run --config FILE [--db DSN] [--data-dir DIR] [--listen ADDR]   dispatch a real site
-  gridd sim --config FILE [--faults DEV=FAULT,...]          serve a site's devices from the simulator
-  gridd config check FILE...                                 validate site configs and their profiles
-  gridd plan --scenario FILE [--json] [--soft] [--export-lp F] [--export-mps F] [--no-solve]
-                                                             solve (or export) one optimisation scenario
-  gridd scenario gen --seed S --evs N --batteries B --feeders F --steps T [--out FILE]
-                                                             reproducible scenario from the bundled real data
-  gridd migrate --db DSN                                     apply database migrations
-  gridd user add|token|list ...                              accounts for the API and console
-  gridd audit verify [--db DSN] [--data-dir DIR]             check the audit hash chain
-  gridd replay --config FILE (--history DIR|builtin | --db DSN) --from T1 --to T2 --strategy S --report DIR [--set K=V...]
-                                                             replay history through the dispatch path (strategies: optimize, baseline, rule, hindsight)
-  gridd replay compare DIR...                                put replay reports side by side
-  gridd backup --data-dir DIR --out FILE                     consistent copy of the embedded store (safe while running)
-  gridd restore --data-dir DIR --from FILE [--force]         put a backup in place
-  gridd profile check FILE|builtin:NAME...                   validate device profiles
-  gridd probe --addr HOST:PORT --unit N                      discover a SunSpec device and print its models
-  gridd forecast backtest --data FILE.csv ...                backtest forecasting methods on a CSV series
-
-Run "gridd COMMAND -h" for the flags of a command.
-`
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -48,52 +22,42 @@ func main() {
 // run executes a command line and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		usage(stderr)
 		return 2
 	}
-	var err error
-	switch args[0] {
-	case "demo":
-		err = cmdDemo(ctx, args[1:], stdout, stderr)
-	case "run":
-		err = cmdRun(ctx, args[1:], stdout, stderr)
-	case "sim":
-		err = cmdSim(ctx, args[1:], stdout, stderr)
-	case "config":
-		if len(args) < 2 || args[1] != "check" {
-			fmt.Fprint(stderr, "usage: gridd config check FILE...\n")
-			return 2
-		}
-		err = cmdConfigCheck(args[2:], stdout, stderr)
-	case "plan":
-		err = cmdPlan(ctx, args[1:], stdout, stderr)
-	case "migrate":
-		err = cmdMigrate(ctx, args[1:], stdout, stderr)
-	case "profile":
-		err = cmdProfile(ctx, args[1:], stdout, stderr)
-	case "probe":
-		err = cmdProbe(ctx, args[1:], stdout, stderr)
-	case "user":
-		err = cmdUser(args[1:], stdout, stderr)
-	case "audit":
-		err = cmdAudit(ctx, args[1:], stdout, stderr)
-	case "replay":
-		err = cmdReplay(ctx, args[1:], stdout, stderr)
-	case "scenario":
-		err = cmdScenario(ctx, args[1:], stdout, stderr)
-	case "backup":
-		err = cmdBackup(ctx, args[1:], stdout, stderr)
-	case "restore":
-		err = cmdRestore(ctx, args[1:], stdout, stderr)
-	case "forecast":
-		err = cmdForecast(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
+	switch {
+	case args[0] == "help" && len(args) > 1:
+		// gridd help COMMAND is gridd COMMAND -h.
+		return run(ctx, append(append([]string(nil), args[1:]...), "-h"), stdout, stderr)
+	case isHelp(args[0]):
+		usage(stdout)
 		return 0
-	default:
-		fmt.Fprintf(stderr, "gridd: unknown command %q\n\n%s", args[0], usage)
+	case args[0] == "--version" || args[0] == "-version" || args[0] == "version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	}
+	cmd, rest := lookup(args)
+	if cmd == nil {
+		subs := group(args[0])
+		switch {
+		case len(subs) == 0:
+			fmt.Fprintf(stderr, "gridd: unknown command %q\n\n", args[0])
+			usage(stderr)
+		case len(args) > 1 && isHelp(args[1]):
+			fmt.Fprintf(stdout, "gridd %s: subcommands\n", args[0])
+			writeUsage(stdout, subs)
+			return 0
+		default:
+			if len(args) > 1 {
+				fmt.Fprintf(stderr, "gridd %s: unknown subcommand %q\n", args[0], args[1])
+			} else {
+				fmt.Fprintf(stderr, "gridd %s: name a subcommand\n", args[0])
+			}
+			writeUsage(stderr, subs)
+		}
 		return 2
 	}
+	err := cmd.run(ctx, rest, stdout, stderr)
 	var ue usageError
 	switch {
 	case err == nil:
@@ -101,10 +65,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "gridd %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "gridd %s: %v\n", cmd.name, err)
 		return 2
 	default:
-		fmt.Fprintf(stderr, "gridd %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "gridd %s: %v\n", cmd.name, err)
 		return 1
 	}
 }

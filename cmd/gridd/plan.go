@@ -20,7 +20,7 @@ import (
 // [--no-solve] [-v].
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	path := fl.String("scenario", "", "scenario JSON file (- for standard input)")
 	asJSON := fl.Bool("json", false, "print the whole plan as (compact) JSON")
 	exportLP := fl.String("export-lp", "", "also write the LP in CPLEX LP format to `FILE`")
@@ -124,7 +124,7 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usageError{errors.New("usage: gridd scenario gen --seed S --evs N --batteries B --feeders F --steps T [--out FILE]")}
 	}
 	fl := flag.NewFlagSet("scenario gen", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	seed := fl.Uint64("seed", 1, "random seed; the same flags give the same scenario")
 	evs := fl.Int("evs", 10, "number of EV sessions")
 	bats := fl.Int("batteries", 1, "number of stationary batteries")

@@ -36,7 +36,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return cmdReplayCompare(args[1:], stdout, stderr)
 	}
 	fl := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, replayUsage)
 		fl.PrintDefaults()
@@ -181,14 +181,14 @@ func parseWhen(name, s string) (time.Time, error) {
 
 func cmdReplayCompare(args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("replay compare", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	out := fl.String("report", "", "also write a side-by-side report.html here")
 	asJSON := fl.Bool("json", false, "print the reports' KPIs as JSON")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if fl.NArg() < 2 {
-		return usageError{errors.New("name at least two report directories: " + replayUsage)}
+		return usageError{errors.New("name at least two report directories (gridd replay compare [--report DIR] [--json] DIR1 DIR2 ...)")}
 	}
 	c, err := replay.Compare(fl.Args())
 	if err != nil {

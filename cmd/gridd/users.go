@@ -26,7 +26,7 @@ func cmdUser(args []string, stdout, stderr io.Writer) error {
 		return usageError{errors.New("name a user subcommand")}
 	}
 	fl := flag.NewFlagSet("user "+args[0], flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	cliFlags(fl, stderr)
 	dataDir := fl.String("data-dir", "./gridd-data", "data directory holding "+api.UsersFile)
 	name := fl.String("name", "", "user name")
 	role := fl.String("role", "", "role")

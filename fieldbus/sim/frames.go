@@ -308,7 +308,7 @@ func ListenRTUOverTCP(addr string, h modbus.RequestHandler, log *slog.Logger) (*
 			go func() {
 				defer s.wg.Done()
 				err := ServeRTU(c, h)
-				if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) { // ServeRTU returns only on an error
 					s.log.Debug("sim: rtu-over-tcp connection ends", "addr", addr, "err", err)
 				}
 				c.Close()

@@ -568,7 +568,7 @@ func (s *Sim) Start(ctx context.Context) error {
 		ms, err := listen(srv.endpoint, srv, tlsSrv, 256, s.log)
 		if err != nil {
 			for _, o := range s.servers[:i] {
-				o.ms.Stop()
+				_ = o.ms.Stop()
 			}
 			return fmt.Errorf("sim: listen on %s (devices %s): %w", srv.endpoint, strings.Join(srv.deviceIDs(), ", "), err)
 		}

@@ -40,7 +40,7 @@ func NewCluster(t testing.TB) *Cluster {
 	}
 	c := &Cluster{t: t, bin: bin, dir: dir, root: os.Getuid() == 0}
 	t.Cleanup(func() {
-		c.run("pg_ctl", "-D", c.data(), "-m", "immediate", "stop")
+		_, _ = c.run("pg_ctl", "-D", c.data(), "-m", "immediate", "stop")
 		os.RemoveAll(dir)
 	})
 	if c.root {

@@ -336,7 +336,7 @@ func (s *Store) appendLocked(line []byte) error {
 	if _, err := s.f.Write(line); err != nil {
 		// Cut a partial line so the file stays well formed.
 		if terr := s.f.Truncate(s.size); terr != nil {
-			return fmt.Errorf("append to spool: %w (and cutting the partial record failed: %v)", err, terr)
+			return fmt.Errorf("append to spool: %w (and cutting the partial record failed: %w)", err, terr)
 		}
 		return fmt.Errorf("append to spool: %w", err)
 	}

@@ -225,7 +225,7 @@ func TestLoadMigrations(t *testing.T) {
 // (UTC, microseconds), and that every sample it refuses is refused with ErrInvalid.
 func FuzzTelemetryRoundTrip(f *testing.F) {
 	f.Add("meter-root", "active_power_kw", int64(1735689600123456), 12.5, "good")
-	f.Add("bess-1", "soc_pct", int64(-1), -0.0, "stale")
+	f.Add("bess-1", "soc_pct", int64(-1), math.Copysign(0, -1), "stale")
 	f.Add("ünï ✓", "p\x00", int64(0), math.MaxFloat64, "bad")
 	f.Add("d", "p\xff", int64(253402300799999999), math.SmallestNonzeroFloat64, "good")
 	f.Add("", "p", int64(1), 1.0, "good")
