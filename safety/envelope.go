@@ -26,6 +26,7 @@ type Limits struct {
 	MinKW float64
 	MaxKW float64
 	// RampKWPerMin bounds the change against the last written value; 0 = no limit.
+	// Safe actions (ZeroKW, the comms-loss action, the safe state) are exempt.
 	RampKWPerMin float64
 	// Battery SoC interlocks (percent); all zero for other kinds.
 	MinSoCPct, MaxSoCPct float64
@@ -386,6 +387,12 @@ func (e *Envelope) Limit(deviceID string, requestedKW float64, src Source, at ti
 		return d, nil
 	}
 	lo, hi, why := e.allowed(l, st, at)
+	if safeSource(src) && requestedKW == l.ZeroKW {
+		// A safe action (the comms-loss or safe-state zero) is never held back by the
+		// ramp limit: stopping a device must always be possible. The interlock band
+		// still applies, and Check admits the same value (see there).
+		lo, hi, why = e.band(l, st)
+	}
 	v := clamp(requestedKW, lo, hi)
 	d.ValueKW, d.Write = v, true
 	if math.Abs(v-requestedKW) > 1e-9 {
@@ -440,11 +447,21 @@ func (e *Envelope) Check(deviceID, point string, value float64, at time.Time) er
 		return fmt.Errorf("safety: write %s.%s = %v: not a finite number", deviceID, point, value)
 	}
 	lo, hi, why := e.allowed(l, e.state[deviceID], at)
+	if blo, bhi, _ := e.band(l, e.state[deviceID]); math.Abs(value-l.ZeroKW) <= Tolerance && value >= blo-Tolerance && value <= bhi+Tolerance {
+		// The device's zero (the comms-loss and kill-switch safe action) is exempt
+		// from the ramp limit, never from the static limits and interlocks.
+		return nil
+	}
 	if value < lo-Tolerance || value > hi+Tolerance {
 		return fmt.Errorf("safety: write %s.%s = %g: %w [%g, %g] (%v)", deviceID, point, value, ErrOutside, lo, hi, why)
 	}
 	return nil
 }
+
+// safeSource reports whether a requested value is a safe action, exempt from the ramp
+// limit: the comms-loss action of a lost device or the site's safe state when no
+// approved schedule covers the step.
+func safeSource(src Source) bool { return src == SourceCommsLoss || src == SourceSafeState }
 
 // ErrOutside is returned by Check (and Guard) for a value outside the envelope.
 var ErrOutside = errors.New("outside the safety envelope")
