@@ -174,7 +174,7 @@ func failInvalid(w http.ResponseWriter, err error) {
 		fail(w, http.StatusBadRequest, field, "%s", msg)
 		return
 	}
-	fail(w, http.StatusInternalServerError, "", "%v", err)
+	storeError(w, err)
 }
 
 // limitAddr is the client address a login rate limit counts against: the IPv4

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -276,7 +277,7 @@ func (s *Server) latestTelemetry(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.svc.Store().LatestTelemetry(r.Context(), dev)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	out := make([]sampleJSON, 0, len(list))
@@ -351,23 +352,13 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "status", "unknown status %q", status)
 		return
 	}
-	from, to := storage.Epoch, s.svc.Clock().Now().Add(24*time.Hour)
-	var err error
-	if v := q.Get("from"); v != "" {
-		if from, err = time.Parse(time.RFC3339, v); err != nil {
-			fail(w, http.StatusBadRequest, "from", "want an RFC 3339 time, got %q", v)
-			return
-		}
-	}
-	if v := q.Get("to"); v != "" {
-		if to, err = time.Parse(time.RFC3339, v); err != nil {
-			fail(w, http.StatusBadRequest, "to", "want an RFC 3339 time, got %q", v)
-			return
-		}
+	from, to, ok := queryRange(w, q, storage.Epoch, s.svc.Clock().Now().Add(24*time.Hour))
+	if !ok {
+		return
 	}
 	list, err := s.svc.Store().ListSchedules(r.Context(), from, to, status)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	out := make([]scheduleJSON, 0, len(list))
@@ -375,6 +366,47 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 		out = append(out, toJSON(&list[i], false))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// queryRange reads the optional query parameters from and to (RFC 3339) of a [from, to)
+// range, with defaults. A time outside years 1 to 9999, or from after to, is answered
+// with 400 naming the parameter; ok is false then.
+func queryRange(w http.ResponseWriter, q url.Values, defFrom, defTo time.Time) (from, to time.Time, ok bool) {
+	from, to = defFrom, defTo
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			fail(w, http.StatusBadRequest, p.name, "%s: want an RFC 3339 time, got %q", p.name, v)
+			return from, to, false
+		}
+		if y := t.UTC().Year(); t.IsZero() || y < 1 || y > 9999 {
+			fail(w, http.StatusBadRequest, p.name, "%s: %q is outside the times gridd stores (after 0001-01-01T00:00:00Z, before year 10000)", p.name, v)
+			return from, to, false
+		}
+		*p.t = t
+	}
+	if from.After(to) {
+		fail(w, http.StatusBadRequest, "from", "from %s is after to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
+		return from, to, false
+	}
+	return from, to, true
+}
+
+// storeError answers a store error: 400 for input the store refused (naming what it
+// said), 500 otherwise.
+func storeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, storage.ErrInvalid) {
+		fail(w, http.StatusBadRequest, "", "%v", err)
+		return
+	}
+	fail(w, http.StatusInternalServerError, "", "%v", err)
 }
 
 // pathID reads the positive integer path value id; on failure it answers 400 naming
@@ -400,7 +432,7 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, toJSON(sc, true))
@@ -442,7 +474,7 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 			fail(w, http.StatusConflict, "id", "%v", err)
 			return
 		case err != nil && writes == nil:
-			fail(w, http.StatusInternalServerError, "", "%v", err)
+			storeError(w, err)
 			return
 		}
 		resp := map[string]any{"id": id, "status": "rejected"}
@@ -504,7 +536,7 @@ func (s *Server) listWrites(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.svc.Store().ListSetpointWrites(r.Context(), id)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, writesJSON(list))
@@ -513,7 +545,7 @@ func (s *Server) listWrites(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listCycles(w http.ResponseWriter, r *http.Request) {
 	list, err := s.svc.Store().ListCycles(r.Context(), 50)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	type row struct {
@@ -538,7 +570,7 @@ func (s *Server) listCycles(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 	list, err := s.svc.Store().ListAudit(r.Context(), storage.Epoch, s.svc.Clock().Now().Add(time.Hour), 0)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	type row struct {
