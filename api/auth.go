@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gridd/gridd/storage"
+
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -84,6 +86,10 @@ const UsersFile = "users.json"
 // OpenUsers reads the account file at path (a missing file is an empty store).
 func OpenUsers(path string) (*Users, error) {
 	u := &Users{path: path, users: map[string]*User{}}
+	// The file holds password and token hashes: owner only.
+	if err := storage.SecureFile(path, false); err != nil {
+		return nil, fmt.Errorf("read users: %w", err)
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return u, nil
@@ -128,7 +134,7 @@ func (u *Users) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(u.path), 0o755); err != nil {
+	if _, err := storage.SecureDir(filepath.Dir(u.path)); err != nil {
 		return err
 	}
 	tmp := u.path + ".tmp"

@@ -40,12 +40,18 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// VACUUM INTO fills an existing empty file: create it owner-only first.
+	if err := storage.SecureFile(abs, true); err != nil {
+		return fmt.Errorf("--out %s: %w", *out, err)
+	}
 	db, err := sql.Open("sqlite", "file:"+src+"?_pragma=busy_timeout(10000)")
 	if err != nil {
+		os.Remove(abs)
 		return err
 	}
 	defer db.Close()
 	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", abs); err != nil {
+		os.Remove(abs)
 		return fmt.Errorf("backup %s: %w", src, err)
 	}
 	counts, err := storeCounts(ctx, filepath.Dir(abs), filepath.Base(abs))
@@ -79,7 +85,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("--from %s is not a usable gridd backup: %w", *in, err)
 	}
-	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+	if _, err := storage.SecureDir(*dataDir); err != nil {
 		return err
 	}
 	dst := filepath.Join(*dataDir, sqlite.FileName)
@@ -93,6 +99,9 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		for _, suffix := range []string{"-wal", "-shm"} {
 			os.Rename(dst+suffix, keep+suffix)
+		}
+		if err := storage.SecureFile(keep, false); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "restore: previous store kept as %s\n", keep)
 	}
@@ -113,7 +122,7 @@ func copyFile(from, to string) error {
 		return err
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, storage.FileMode)
 	if err != nil {
 		return err
 	}

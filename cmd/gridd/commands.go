@@ -157,6 +157,11 @@ func (s *stack) Close() {
 // buildStack opens the store and builds the poller, writer and dispatch service;
 // cfgSHA256 is the SHA-256 of the config file's bytes, recorded with every schedule.
 func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fieldbus.Profile, cfgSHA256 string, clk clock.Clock, f *serviceFlags, log *slog.Logger) (*stack, string, error) {
+	if loose, err := storage.SecureDir(f.dataDir); err != nil {
+		return nil, "", fmt.Errorf("--data-dir: %w", err)
+	} else if loose {
+		log.Warn("the data directory lets its group or others in; its files are kept 0600, but consider chmod 700", "dir", f.dataDir)
+	}
 	st, where, err := openStoreWith(ctx, f.db, f.dataDir, f.retention, log)
 	if err != nil {
 		return nil, "", err

@@ -32,3 +32,50 @@ func TestConfigCheckCycleSpecs(t *testing.T) {
 		})
 	}
 }
+
+// TestDataFilePermissions: what gridd writes — the embedded store and its WAL, a
+// backup, a restored store, the accounts file — is 0600 in 0700 directories it
+// creates, and an accounts file left 0644 is tightened when read.
+func TestDataFilePermissions(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	if code, out, errOut := runCLI(t, "demo", "--cycles", "1", "--data-dir", data, "--start", "2019-06-03T06:00:00Z"); code != 0 {
+		t.Fatalf("demo: %d %s %s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "user", "add", "--name", "ann", "--role", "viewer", "--data-dir", data); code != 0 {
+		t.Fatalf("user add: %d %s %s", code, out, errOut)
+	}
+	backup := filepath.Join(root, "backup.db")
+	if code, out, errOut := runCLI(t, "backup", "--data-dir", data, "--out", backup); code != 0 {
+		t.Fatalf("backup: %d %s %s", code, out, errOut)
+	}
+	restored := filepath.Join(root, "restored")
+	if code, out, errOut := runCLI(t, "restore", "--data-dir", restored, "--from", backup); code != 0 {
+		t.Fatalf("restore: %d %s %s", code, out, errOut)
+	}
+	want := map[string]os.FileMode{
+		data: 0o700, restored: 0o700,
+		filepath.Join(data, "gridd.db"): 0o600, filepath.Join(data, "gridd.db-wal"): 0o600,
+		filepath.Join(data, "users.json"): 0o600, backup: 0o600, filepath.Join(restored, "gridd.db"): 0o600,
+	}
+	for path, mode := range want {
+		fi, err := os.Stat(path)
+		if err != nil {
+			if strings.HasSuffix(path, "-wal") && os.IsNotExist(err) {
+				continue // checkpointed away at close
+			}
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != mode {
+			t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), mode)
+		}
+	}
+	users := filepath.Join(data, "users.json")
+	os.Chmod(users, 0o644)
+	if code, out, errOut := runCLI(t, "user", "list", "--data-dir", data); code != 0 {
+		t.Fatalf("user list: %d %s %s", code, out, errOut)
+	}
+	if fi, _ := os.Stat(users); fi.Mode().Perm() != 0o600 {
+		t.Errorf("users.json left %v after reading, want 0600", fi.Mode().Perm())
+	}
+}
