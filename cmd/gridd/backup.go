@@ -64,7 +64,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // cmdRestore puts a backup in place as the embedded store of a data dir, after checking
-// that it opens as a gridd store.
+// that it opens as a gridd store. It refuses while a gridd holds the data dir's lock.
 func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fl.SetOutput(stderr)
@@ -77,6 +77,16 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *in == "" {
 		return usageError{errors.New("--from is required")}
 	}
+	// A running gridd holds the data directory's lock: replacing its store under it
+	// would lose everything it writes after the restore.
+	lock, err := storage.LockDir(*dataDir)
+	if errors.Is(err, storage.ErrLocked) {
+		return fmt.Errorf("refusing to restore while gridd is running: %w; stop it first", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	abs, err := filepath.Abs(*in)
 	if err != nil {
 		return err

@@ -136,6 +136,7 @@ func (f *serviceFlags) register(fl *flag.FlagSet) {
 
 // stack is everything a running site needs.
 type stack struct {
+	lock   *storage.DirLock
 	store  storage.Store
 	poller *fieldbus.Poller
 	writer *fieldbus.Writer
@@ -152,6 +153,7 @@ func (s *stack) Close() {
 	if s.store != nil {
 		s.store.Close()
 	}
+	s.lock.Unlock()
 }
 
 // buildStack opens the store and builds the poller, writer and dispatch service;
@@ -162,11 +164,17 @@ func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fiel
 	} else if loose {
 		log.Warn("the data directory lets its group or others in; its files are kept 0600, but consider chmod 700", "dir", f.dataDir)
 	}
+	// One gridd per data directory; gridd restore waits for it to stop.
+	lock, err := storage.LockDir(f.dataDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("--data-dir: %w (is another gridd running on it?)", err)
+	}
 	st, where, err := openStoreWith(ctx, f.db, f.dataDir, f.retention, log)
 	if err != nil {
+		lock.Unlock()
 		return nil, "", err
 	}
-	s := &stack{store: st}
+	s := &stack{lock: lock, store: st}
 	devs := make([]fieldbus.Device, 0, len(cfg.Devices))
 	for _, d := range cfg.Devices {
 		devs = append(devs, fieldbus.Device{Device: d, Profile: profiles[d.ID]})

@@ -3,8 +3,11 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gridd/gridd/storage"
 )
 
 // TestConfigCheckCycleSpecs: `gridd config check` reports a bad cycle spec as an
@@ -77,5 +80,44 @@ func TestDataFilePermissions(t *testing.T) {
 	}
 	if fi, _ := os.Stat(users); fi.Mode().Perm() != 0o600 {
 		t.Errorf("users.json left %v after reading, want 0600", fi.Mode().Perm())
+	}
+}
+
+// TestRestoreRefusedWhileRunning: while a gridd holds the data directory (its lock),
+// gridd restore --force and a second gridd on the same directory are refused with a
+// message saying why; once it is released, restore works.
+func TestRestoreRefusedWhileRunning(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if code, out, errOut := runCLI(t, "demo", "--cycles", "1", "--data-dir", data, "--start", "2019-06-03T06:00:00Z"); code != 0 {
+		t.Fatalf("demo: %d %s %s", code, out, errOut)
+	}
+	backup := filepath.Join(t.TempDir(), "b.db")
+	if code, out, errOut := runCLI(t, "backup", "--data-dir", data, "--out", backup); code != 0 {
+		t.Fatalf("backup: %d %s %s", code, out, errOut)
+	}
+	lock, err := storage.LockDir(data) // what a running gridd holds
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"restore --force", []string{"restore", "--data-dir", data, "--from", backup, "--force"}, "refusing to restore while gridd is running"},
+		{"second demo", []string{"demo", "--cycles", "1", "--data-dir", data, "--start", "2019-06-03T06:00:00Z"}, "another gridd"},
+	}
+	for _, tc := range cases {
+		code, out, errOut := runCLI(t, tc.args...)
+		if code == 0 || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, strconv.Itoa(os.Getpid())) {
+			t.Errorf("%s while locked: exit %d\nstdout: %s\nstderr: %s", tc.name, code, out, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(data, "gridd.db")); err != nil {
+		t.Fatalf("store moved although the restore was refused: %v", err)
+	}
+	lock.Unlock()
+	if code, out, errOut := runCLI(t, "restore", "--data-dir", data, "--from", backup, "--force"); code != 0 {
+		t.Fatalf("restore after gridd stopped: %d %s %s", code, out, errOut)
 	}
 }
