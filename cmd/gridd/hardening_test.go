@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gridd/gridd/internal/pgtest"
 	"github.com/gridd/gridd/storage"
 )
 
@@ -119,5 +120,18 @@ func TestRestoreRefusedWhileRunning(t *testing.T) {
 	lock.Unlock()
 	if code, out, errOut := runCLI(t, "restore", "--data-dir", data, "--from", backup, "--force"); code != 0 {
 		t.Fatalf("restore after gridd stopped: %d %s %s", code, out, errOut)
+	}
+}
+
+// TestAuditVerifyDBLeavesSpoolAlone: gridd audit verify --db reads the database
+// directly; it never opens (or creates) the running gridd's spool in the data dir.
+func TestAuditVerifyDBLeavesSpoolAlone(t *testing.T) {
+	dsn := pgtest.FreshDatabase(t)
+	data := filepath.Join(t.TempDir(), "data")
+	if code, out, errOut := runCLI(t, "audit", "verify", "--db", dsn, "--data-dir", data); code != 0 {
+		t.Fatalf("audit verify: %d %s %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(data, "spool")); !os.IsNotExist(err) {
+		t.Fatalf("audit verify created or opened the spool: %v", err)
 	}
 }
