@@ -316,13 +316,28 @@ func (s *sessions) drop(id string) {
 	s.mu.Unlock()
 }
 
-// limiter counts failed logins per key in a sliding window.
+// limiter counts failed logins per key in a sliding window. A login reserves its slot
+// before the password is checked (reserve), so parallel attempts cannot all pass the
+// check before any failure is counted; a successful login gives its slot back
+// (release).
 type limiter struct {
 	mu     sync.Mutex
 	max    int
 	window time.Duration
 	fails  map[string][]time.Time
+	// trusted holds "account|address" pairs that logged in successfully, until the
+	// time stored (see trustFor).
+	trusted map[string]time.Time
 }
+
+// slot is one counter a login attempt must fit in: key and its maximum per window.
+type slot struct {
+	key string
+	max int
+}
+
+// trustFor is how long an address that logged in to an account stays trusted for it.
+const trustFor = 30 * 24 * time.Hour
 
 // blocked returns how long key must wait, or 0.
 func (l *limiter) blocked(key string, now time.Time) time.Duration {
@@ -335,6 +350,71 @@ func (l *limiter) blocked(key string, now time.Time) time.Duration {
 	return list[0].Add(l.window).Sub(now)
 }
 
+// reserve counts an attempt at now in every slot, atomically, unless one of them is
+// full: then it counts nothing and returns how long to wait.
+func (l *limiter) reserve(slots []slot, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var wait time.Duration
+	for _, s := range slots {
+		if list := l.prune(s.key, now); len(list) >= s.max {
+			wait = max(wait, list[0].Add(l.window).Sub(now))
+		}
+	}
+	if wait > 0 {
+		return wait
+	}
+	for _, s := range slots {
+		l.add(s.key, now)
+	}
+	return 0
+}
+
+// release gives back the attempts reserve counted at at (the login succeeded).
+func (l *limiter) release(slots []slot, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range slots {
+		list := l.fails[s.key]
+		for i := len(list) - 1; i >= 0; i-- {
+			if list[i].Equal(at) {
+				list = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(l.fails, s.key)
+		} else {
+			l.fails[s.key] = list
+		}
+	}
+}
+
+// trust remembers that address logged in to account at now.
+func (l *limiter) trust(account, address string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.trusted == nil {
+		l.trusted = map[string]time.Time{}
+	}
+	if len(l.trusted) >= limiterSweepAt {
+		for k, until := range l.trusted {
+			if !now.Before(until) {
+				delete(l.trusted, k)
+			}
+		}
+	}
+	l.trusted[account+"|"+address] = now.Add(trustFor)
+}
+
+// trusts reports whether address logged in to account within trustFor.
+func (l *limiter) trusts(account, address string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	until, ok := l.trusted[account+"|"+address]
+	return ok && now.Before(until)
+}
+
 // limiterSweepAt is the number of keys above which fail drops every expired key, so
 // failed logins under ever new names or addresses cannot grow the table without bound.
 const limiterSweepAt = 4096
@@ -342,6 +422,10 @@ const limiterSweepAt = 4096
 func (l *limiter) fail(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.add(key, now)
+}
+
+func (l *limiter) add(key string, now time.Time) {
 	if len(l.fails) >= limiterSweepAt {
 		for k := range l.fails {
 			l.prune(k, now)
@@ -355,12 +439,6 @@ func (l *limiter) size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.fails)
-}
-
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	delete(l.fails, key)
-	l.mu.Unlock()
 }
 
 func (l *limiter) prune(key string, now time.Time) []time.Time {

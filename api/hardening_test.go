@@ -1,9 +1,17 @@
 package api_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/gridd/gridd/api"
 )
 
 // TestQueryParamsNameField walks every route of the OpenAPI document with query
@@ -64,5 +72,95 @@ func TestQueryParamsNameField(t *testing.T) {
 	}
 	if checked < 10 {
 		t.Fatalf("only %d probes: the OpenAPI document lists too few query parameters", checked)
+	}
+}
+
+// loginAt posts a login to h as if from addr.
+func loginAt(h http.Handler, addr, user, password string) int {
+	b, _ := json.Marshal(map[string]string{"user": user, "password": password})
+	req := httptest.NewRequest("POST", "/api/v1/login", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = addr
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+func passwordServer(t *testing.T, r *rig, failures, accountFailures int) http.Handler {
+	t.Helper()
+	users := api.NewUsers()
+	if err := users.Put(api.User{Name: "ann", Role: api.RoleDispatcher}, "correct horse battery", *r.now); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.NewServer(r.svc, api.Options{Users: users, Now: func() time.Time { return *r.now },
+		LoginFailures: failures, AccountFailures: accountFailures, LoginWindow: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// TestLoginLimitCountsBeforeBcrypt: 40 parallel wrong passwords from one address get
+// at most LoginFailures answers of 401 (each a bcrypt check and an audit row); the
+// rest are 429 without a password check.
+func TestLoginLimitCountsBeforeBcrypt(t *testing.T) {
+	r := newRig(t)
+	h := passwordServer(t, r, 5, 20)
+	before := len(auditActions(t, r, "auth.login_failed"))
+	codes := make(chan int, 40)
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- loginAt(h, "192.0.2.9:4000", "ann", "wrong password!")
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	n := map[int]int{}
+	for c := range codes {
+		n[c]++
+	}
+	if n[401] > 5 || n[429] < 35 || n[401]+n[429] != 40 {
+		t.Fatalf("40 parallel wrong passwords: %v, want at most 5 × 401 and the rest 429", n)
+	}
+	if got := len(auditActions(t, r, "auth.login_failed")) - before; got > 5 {
+		t.Fatalf("%d failed logins audited, want at most 5", got)
+	}
+}
+
+// TestLoginLimitNoLockout: failures from other addresses do not lock an account's
+// owner out. An address that failed is blocked (for every account); the right password
+// from another address works; when many addresses together exceed the account limit,
+// new addresses wait but one that logged in to the account before still gets in.
+func TestLoginLimitNoLockout(t *testing.T) {
+	r := newRig(t)
+	h := passwordServer(t, r, 3, 6)
+	const good = "correct horse battery"
+	steps := []struct {
+		addr, password string
+		want           int
+	}{
+		{"203.0.113.50:1", good, 200}, // the owner's usual address
+		{"192.0.2.1:1", "wrong1", 401},
+		{"192.0.2.1:1", "wrong2", 401},
+		{"192.0.2.1:1", "wrong3", 401},
+		{"192.0.2.1:1", good, 429},    // this address is blocked
+		{"198.51.100.7:1", good, 200}, // the owner from a clean address: not locked out
+		{"192.0.2.2:1", "wrong4", 401},
+		{"192.0.2.2:1", "wrong5", 401},
+		{"192.0.2.3:1", "wrong6", 401}, // 6 failures for ann from new addresses
+		{"192.0.2.4:1", good, 429},     // a new address waits while the account is under attack
+		{"203.0.113.50:1", good, 200},  // the owner's earlier address still works
+	}
+	for i, st := range steps {
+		if got := loginAt(h, st.addr, "ann", st.password); got != st.want {
+			t.Fatalf("step %d: login from %s: %d, want %d", i, st.addr, got, st.want)
+		}
+	}
+	*r.now = r.now.Add(61 * time.Second)
+	if got := loginAt(h, "192.0.2.1:1", "ann", good); got != 200 {
+		t.Fatalf("after the window: %d", got)
 	}
 }

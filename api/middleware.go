@@ -223,22 +223,29 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	ipKey, userKey := "ip:"+limitAddr(r), "user:"+req.User
-	wait := max(s.limiter.blocked(ipKey, now), s.limiter.blocked(userKey, now))
-	if wait > 0 {
+	// The attempt is counted before the (deliberately slow) password check, against
+	// the client address and, unless this address logged in to this account before,
+	// against the account across all addresses (a higher limit, so that failures
+	// from a few addresses cannot lock its owner out; an address the owner used keeps
+	// working even then). See docs/SECURITY.md "Login protection".
+	addr := limitAddr(r)
+	slots := []slot{{"ip:" + addr, s.limiter.max}}
+	if !s.limiter.trusts(req.User, addr, now) {
+		slots = append(slots, slot{"user:" + req.User, s.accountFailures})
+	}
+	if wait := s.limiter.reserve(slots, now); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 		fail(w, http.StatusTooManyRequests, "", "too many failed logins; try again in %s", wait.Round(time.Second))
 		return
 	}
 	u, ok := s.users.CheckPassword(req.User, req.Password)
 	if !ok {
-		s.limiter.fail(ipKey, now)
-		s.limiter.fail(userKey, now)
 		_ = s.svc.Audit(r.Context(), "user:"+req.User, "auth.login_failed", "user:"+req.User, "failed login from "+clientIP(r), nil)
 		fail(w, http.StatusUnauthorized, "password", "wrong user name or password")
 		return
 	}
-	s.limiter.reset(userKey)
+	s.limiter.release(slots, now)
+	s.limiter.trust(u.Name, addr, now)
 	id := s.sessions.create(u.Name, now)
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode, MaxAge: int(s.sessions.ttl / time.Second)})
 	_ = s.svc.Audit(r.Context(), "user:"+u.Name, "auth.login", "user:"+u.Name, "console login from "+clientIP(r), nil)

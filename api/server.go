@@ -32,11 +32,14 @@ type Server struct {
 	now      func() time.Time
 	sessions *sessions
 	limiter  *limiter
-	secure   bool
-	routes   []route
-	acks     *acks
-	closing  chan struct{}
-	once     sync.Once
+	// accountFailures is the limit of failed logins per account name per window,
+	// across addresses that never logged in to it.
+	accountFailures int
+	secure          bool
+	routes          []route
+	acks            *acks
+	closing         chan struct{}
+	once            sync.Once
 }
 
 // Options configure a Server.
@@ -48,10 +51,14 @@ type Options struct {
 	Now func() time.Time
 	// SessionTTL is how long a console login lasts (default 12h).
 	SessionTTL time.Duration
-	// LoginFailures failed logins per LoginWindow, per user name and per client
-	// address, block further attempts until the window passes (default 5 per 5m).
-	LoginFailures int
-	LoginWindow   time.Duration
+	// LoginFailures login attempts per LoginWindow from one client address that do not
+	// succeed block further attempts from it until the window passes (default 5 per
+	// 5m). AccountFailures (default 4 × LoginFailures) does the same per account name,
+	// counted over every address that has not logged in to that account before (an
+	// address the owner used within 30 days is not blocked by it).
+	LoginFailures   int
+	AccountFailures int
+	LoginWindow     time.Duration
 	// SecureCookies marks the session cookie Secure (set when serving TLS).
 	SecureCookies bool
 }
@@ -73,14 +80,18 @@ func NewServer(svc *dispatch.Service, o Options) (*Server, error) {
 	if o.LoginFailures <= 0 {
 		o.LoginFailures = 5
 	}
+	if o.AccountFailures <= 0 {
+		o.AccountFailures = 4 * o.LoginFailures
+	}
 	if o.LoginWindow <= 0 {
 		o.LoginWindow = 5 * time.Minute
 	}
 	s := &Server{
 		svc: svc, log: o.Logger, mux: http.NewServeMux(), users: o.Users, now: o.Now,
-		sessions: &sessions{ttl: o.SessionTTL, m: map[string]session{}},
-		limiter:  &limiter{max: o.LoginFailures, window: o.LoginWindow, fails: map[string][]time.Time{}},
-		secure:   o.SecureCookies, acks: &acks{m: map[int64]ack{}}, closing: make(chan struct{}),
+		sessions:        &sessions{ttl: o.SessionTTL, m: map[string]session{}},
+		limiter:         &limiter{max: o.LoginFailures, window: o.LoginWindow, fails: map[string][]time.Time{}},
+		accountFailures: o.AccountFailures,
+		secure:          o.SecureCookies, acks: &acks{m: map[int64]ack{}}, closing: make(chan struct{}),
 	}
 	s.register()
 	return s, nil
