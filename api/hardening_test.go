@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -162,5 +163,136 @@ func TestLoginLimitNoLockout(t *testing.T) {
 	*r.now = r.now.Add(61 * time.Second)
 	if got := loginAt(h, "192.0.2.1:1", "ann", good); got != 200 {
 		t.Fatalf("after the window: %d", got)
+	}
+}
+
+// TestRevocationLiveReload: the server reads the accounts file again when another
+// process (gridd user) changes it: an account added while running works, a revoked
+// token and a deleted account stop working, a changed password ends the sessions
+// opened with the old one, and logout ends the session or revokes the bearer token
+// it was called with.
+func TestRevocationLiveReload(t *testing.T) {
+	r := newRig(t)
+	path := filepath.Join(t.TempDir(), api.UsersFile)
+	users, err := api.OpenUsers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.NewServer(r.svc, api.Options{Users: users, Now: func() time.Time { return *r.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// cli is what `gridd user` does: its own Users on the same file.
+	cli := func() *api.Users {
+		u, err := api.OpenUsers(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	tick := func() { *r.now = r.now.Add(api.ReloadEvery + time.Millisecond) }
+	call := func(method, path, token string, cookie *http.Cookie) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		return rec
+	}
+	login := func(user, pw string) *http.Cookie {
+		b, _ := json.Marshal(map[string]string{"user": user, "password": pw})
+		req := httptest.NewRequest("POST", "/api/v1/login", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("login %s: %d %s", user, rec.Code, rec.Body)
+		}
+		for _, c := range rec.Result().Cookies() {
+			if c.Name == api.SessionCookie {
+				return c
+			}
+		}
+		t.Fatal("no session cookie")
+		return nil
+	}
+
+	// An account added while the server runs.
+	c := cli()
+	if err := c.Put(api.User{Name: "bob", Role: api.RoleViewer}, "bob's long password", *r.now); err != nil {
+		t.Fatal(err)
+	}
+	tok1, _ := c.NewToken("bob", *r.now)
+	tok2, _ := c.NewToken("bob", *r.now)
+	tick()
+	if got := call("GET", "/api/v1/me", tok1, nil).Code; got != 200 {
+		t.Fatalf("account added while running: %d", got)
+	}
+	// A revoked token.
+	c = cli()
+	u, _ := c.Get("bob")
+	if _, err := c.RevokeToken("bob", u.Tokens[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	tick()
+	if got := call("GET", "/api/v1/me", tok1, nil).Code; got != 401 {
+		t.Fatalf("revoked token: %d, want 401", got)
+	}
+	if got := call("GET", "/api/v1/me", tok2, nil).Code; got != 200 {
+		t.Fatalf("the other token: %d", got)
+	}
+	// Logout with a bearer token revokes it, in the file too.
+	if got := call("POST", "/api/v1/logout", tok2, nil).Code; got != 200 {
+		t.Fatalf("logout: %d", got)
+	}
+	if got := call("GET", "/api/v1/me", tok2, nil).Code; got != 401 {
+		t.Fatalf("token after logout: %d, want 401", got)
+	}
+	if _, ok := cli().ByToken(tok2); ok {
+		t.Fatal("token logged out with is still in the accounts file")
+	}
+	// Logout with the cookie ends the session.
+	sess := login("bob", "bob's long password")
+	if got := call("GET", "/api/v1/me", "", sess).Code; got != 200 {
+		t.Fatalf("session: %d", got)
+	}
+	if got := call("POST", "/api/v1/logout", "", sess).Code; got != 200 {
+		t.Fatalf("logout: %d", got)
+	}
+	if got := call("GET", "/api/v1/me", "", sess).Code; got != 401 {
+		t.Fatalf("session after logout: %d, want 401", got)
+	}
+	// A changed password ends the sessions opened with the old one.
+	sess = login("bob", "bob's long password")
+	c = cli()
+	if err := c.Put(api.User{Name: "bob", Role: api.RoleViewer}, "bob's new long password", *r.now); err != nil {
+		t.Fatal(err)
+	}
+	tick()
+	if got := call("GET", "/api/v1/me", "", sess).Code; got != 401 {
+		t.Fatalf("session after a password change: %d, want 401", got)
+	}
+	// A deleted account: its tokens and sessions stop working.
+	sess = login("bob", "bob's new long password")
+	c = cli()
+	tok3, _ := c.NewToken("bob", *r.now)
+	tick()
+	if got := call("GET", "/api/v1/me", tok3, nil).Code; got != 200 {
+		t.Fatalf("new token: %d", got)
+	}
+	if err := cli().Delete("bob"); err != nil {
+		t.Fatal(err)
+	}
+	tick()
+	if got := call("GET", "/api/v1/me", tok3, nil).Code; got != 401 {
+		t.Fatalf("deleted account's token: %d, want 401", got)
+	}
+	if got := call("GET", "/api/v1/me", "", sess).Code; got != 401 {
+		t.Fatalf("deleted account's session: %d, want 401", got)
 	}
 }

@@ -59,6 +59,12 @@ func (s *Server) chargers(p principal) (ids map[string]bool, all bool) {
 
 // authenticate finds the caller from a bearer token or a session cookie.
 func (s *Server) authenticate(r *http.Request) (principal, bool) {
+	// Accounts added, deleted or revoked with gridd user take effect while running.
+	if changed, err := s.users.Refresh(s.now()); err != nil {
+		s.log.Error("accounts file changed but cannot be read; keeping the accounts as they were", "err", err)
+	} else if changed {
+		s.log.Info("accounts file reloaded", "users", s.users.Len())
+	}
 	if tok, ok := bearer(r.Header.Get("Authorization")); ok {
 		if u, ok := s.users.ByToken(tok); ok {
 			return principal{User: u, via: "token"}, true
@@ -66,10 +72,12 @@ func (s *Server) authenticate(r *http.Request) (principal, bool) {
 		return principal{}, false
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil {
-		if name, ok := s.sessions.get(c.Value, s.now()); ok {
-			if u, ok := s.users.Get(name); ok {
+		if ss, ok := s.sessions.get(c.Value, s.now()); ok {
+			// A deleted account or a changed password ends the session.
+			if u, ok := s.users.Get(ss.user); ok && u.PasswordHash == ss.pwHash && u.PasswordHash != "" {
 				return principal{User: u, via: "session"}, true
 			}
+			s.sessions.drop(c.Value)
 		}
 	}
 	return principal{}, false
@@ -246,15 +254,26 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s.limiter.release(slots, now)
 	s.limiter.trust(u.Name, addr, now)
-	id := s.sessions.create(u.Name, now)
+	id := s.sessions.create(u, now)
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode, MaxAge: int(s.sessions.ttl / time.Second)})
 	_ = s.svc.Audit(r.Context(), "user:"+u.Name, "auth.login", "user:"+u.Name, "console login from "+clientIP(r), nil)
 	writeJSON(w, http.StatusOK, meJSON(u))
 }
 
+// logout ends what authenticated the request: the session of a cookie, or the API
+// token of a bearer (which is revoked in the accounts file).
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		s.sessions.drop(c.Value)
+	}
+	if p := from(r); p.via == "token" {
+		tok, _ := bearer(r.Header.Get("Authorization"))
+		if name, ok, err := s.users.revokeTokenValue(tok); err != nil {
+			fail(w, http.StatusInternalServerError, "", "revoke token: %v", err)
+			return
+		} else if ok {
+			_ = s.svc.Audit(r.Context(), p.actor(), "auth.token_revoke", "user:"+name, "API token revoked by logout", nil)
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	writeJSON(w, http.StatusOK, map[string]string{"status": "logged out"})

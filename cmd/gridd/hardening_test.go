@@ -3,10 +3,12 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gridd/gridd/api"
 	"github.com/gridd/gridd/internal/pgtest"
 	"github.com/gridd/gridd/storage"
 )
@@ -133,5 +135,54 @@ func TestAuditVerifyDBLeavesSpoolAlone(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "spool")); !os.IsNotExist(err) {
 		t.Fatalf("audit verify created or opened the spool: %v", err)
+	}
+}
+
+// TestUserRevokeDelete: gridd user revoke removes one token (by the ID printed with it)
+// or all of them, gridd user delete removes the account; bad arguments are usage
+// errors.
+func TestUserRevokeDelete(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, api.UsersFile)
+	var ids []string
+	for range 3 {
+		code, out, errOut := runCLI(t, "user", "add", "--data-dir", dir, "--name", "ann", "--role", "viewer", "--no-password", "--token")
+		if code != 0 {
+			t.Fatalf("user add: %d %s", code, errOut)
+		}
+		m := regexp.MustCompile(`token id (\S+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no token id printed: %s", out)
+		}
+		ids = append(ids, m[1])
+	}
+	tokens := func() int {
+		u, err := api.OpenUsers(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, ok := u.Get("ann")
+		if !ok {
+			return -1
+		}
+		return len(x.Tokens)
+	}
+	steps := []struct {
+		args   []string
+		code   int
+		tokens int
+	}{
+		{[]string{"revoke", "--name", "ann", "--token-id", ids[1]}, 0, 2},
+		{[]string{"revoke", "--name", "ann", "--token-id", ids[1]}, 1, 2}, // already gone
+		{[]string{"revoke", "--name", "ann"}, 2, 2},
+		{[]string{"revoke", "--name", "ann", "--all"}, 0, 0},
+		{[]string{"delete", "--name", "nobody"}, 1, 0},
+		{[]string{"delete", "--name", "ann"}, 0, -1},
+	}
+	for i, st := range steps {
+		code, _, errOut := runCLI(t, append(append([]string{"user"}, st.args...), "--data-dir", dir)...)
+		if code != st.code || tokens() != st.tokens {
+			t.Fatalf("step %d %v: exit %d (want %d), %d tokens (want %d); %s", i, st.args, code, st.code, tokens(), st.tokens, errOut)
+		}
 	}
 }

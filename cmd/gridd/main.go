@@ -25,7 +25,7 @@ Usage:
   gridd scenario gen --seed S --evs N --batteries B --feeders F --steps T [--out FILE]
                                                              reproducible scenario from the bundled real data
   gridd migrate --db DSN                                     apply database migrations
-  gridd user add|token|list ...                              accounts for the API and console
+  gridd user add|token|list|revoke|delete ...               accounts for the API and console
   gridd audit verify [--db DSN] [--data-dir DIR]             check the audit hash chain
   gridd replay --config FILE (--history DIR|builtin | --db DSN) --from T1 --to T2 --strategy S --report DIR [--set K=V...]
                                                              replay history through the dispatch path (strategies: optimize, baseline, rule, hindsight)
