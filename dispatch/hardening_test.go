@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/dispatch/audit"
+	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/storage"
 	"github.com/gridd/gridd/storage/sqlite"
@@ -148,5 +150,57 @@ func TestRestoreIntactChainNotPaused(t *testing.T) {
 	}
 	if svc.Envelope().KillSwitch().Engaged || strings.Contains(sum, "BROKEN") {
 		t.Fatalf("intact chain: %s", sum)
+	}
+}
+
+// TestDeviceIgnoringWrites: a battery that acknowledges writes but never applies them
+// raises an alarm at every mismatch (a device.write_mismatch audit event) and, after
+// repeated mismatches, is no longer "online" but "not_following" (audited as a comms
+// change); once it takes its setpoints again it comes back online.
+func TestDeviceIgnoringWrites(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, "{auto: true}", "", 50, at8)
+	// A setpoint far from what the battery does by itself, so the read-back differs.
+	if _, _, err := r.svc.AddOverride(ctx, safety.Override{DeviceID: "bess", ValueKW: 30, Until: at8.Add(6 * time.Hour), Actor: "user:ann", Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.sm.SetFault("bess", sim.FaultIgnoreWrites); err != nil {
+		t.Fatal(err)
+	}
+	// The override moved the register to 30 already; ask for something else each cycle.
+	values := []float64{20, 25, 15, 10}
+	for i, v := range values {
+		at := at8.Add(time.Duration(i+1) * 15 * time.Minute)
+		// The override is applied at once; its write does not read back (an error).
+		if _, _, err := r.svc.AddOverride(ctx, safety.Override{DeviceID: "bess", ValueKW: v, Until: at8.Add(6 * time.Hour), Actor: "user:ann", Reason: "test"}); errors.Is(err, dispatch.ErrInvalid) {
+			t.Fatal(err)
+		}
+		r.clk.Set(at)
+		r.svc.RunCycle(ctx, at) // the cycle reports the mismatch as an error
+	}
+	if n := len(r.audit(t, "device.write_mismatch")); n < 2 {
+		t.Fatalf("%d device.write_mismatch events, want one per ignored write", n)
+	}
+	if got := r.svc.Envelope().Comms("bess"); got != safety.CommsNotFollowing {
+		t.Fatalf("comms of a battery ignoring its writes: %s, want %s", got, safety.CommsNotFollowing)
+	}
+	found := false
+	for _, e := range r.audit(t, "device.comms") {
+		found = found || strings.Contains(audit.Text(e.Detail), "not_following")
+	}
+	if !found {
+		t.Fatal("no device.comms event for the move to not_following")
+	}
+	// It follows again: back online after the next matching write and poll.
+	if err := r.sm.SetFault("bess", sim.FaultNone); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		at := at8.Add(time.Duration(len(values)+1+i) * 15 * time.Minute)
+		r.clk.Set(at)
+		r.svc.RunCycle(ctx, at)
+	}
+	if got := r.svc.Envelope().Comms("bess"); got != safety.CommsOnline {
+		t.Fatalf("comms after the battery follows again: %s, want online", got)
 	}
 }
