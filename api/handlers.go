@@ -140,7 +140,13 @@ func (s *Server) pin(w http.ResponseWriter, r *http.Request) {
 	if !requireReason(w, &req.Reason) {
 		return
 	}
-	p := dispatch.Pin{DeviceID: req.DeviceID, PowerKW: *req.PowerKW, From: tp(req.From), Until: tp(req.Until), Actor: from(r).actor(), Reason: req.Reason}
+	// A pin by someone who may not approve (a planner) only proposes: the auto-approve
+	// policy never approves what it shapes.
+	mayDecide := false
+	for _, role := range decideRoles {
+		mayDecide = mayDecide || from(r).Role == role
+	}
+	p := dispatch.Pin{DeviceID: req.DeviceID, PowerKW: *req.PowerKW, From: tp(req.From), Until: tp(req.Until), Actor: from(r).actor(), Reason: req.Reason, ProposeOnly: !mayDecide}
 	sc, err := s.svc.Pin(r.Context(), p)
 	if err != nil {
 		failInvalid(w, err)

@@ -296,3 +296,24 @@ func TestRevocationLiveReload(t *testing.T) {
 		t.Fatalf("deleted account's session: %d, want 401", got)
 	}
 }
+
+// TestPlannerPinOnlyProposes: a pin made through the API by a planner is marked
+// propose-only (the auto-approve policy never approves what it shapes); one by a
+// dispatcher is not.
+func TestPlannerPinOnlyProposes(t *testing.T) {
+	r := newRig(t)
+	until := r.clk.Now().Add(2 * time.Hour).Format(time.RFC3339)
+	for _, tc := range []struct {
+		user string
+		want bool
+	}{{"planner", true}, {"disp", false}} {
+		got := r.do(t, tc.user, "POST", "/api/v1/pins", map[string]any{"device_id": "bess", "power_kw": -20, "until": until, "reason": "test"})
+		if got.code != 200 {
+			t.Fatalf("%s pin: %d %s", tc.user, got.code, got.body)
+		}
+		pins := r.svc.Pins()
+		if len(pins) != 1 || pins[0].ProposeOnly != tc.want || pins[0].Actor != "user:"+tc.user {
+			t.Fatalf("%s pin stored as %+v, want propose_only %v", tc.user, pins, tc.want)
+		}
+	}
+}

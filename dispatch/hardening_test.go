@@ -204,3 +204,37 @@ func TestDeviceIgnoringWrites(t *testing.T) {
 		t.Fatalf("comms after the battery follows again: %s, want online", got)
 	}
 }
+
+// TestPlannerPinNeverAutoApproved: with approval.auto and no bounds, a schedule shaped
+// by a pin that only proposes (a planner's) waits for a dispatcher, in the re-solve and
+// in the next cycle while the pin is in force; a dispatcher's pin is approved by the
+// policy as before.
+func TestPlannerPinNeverAutoApproved(t *testing.T) {
+	cases := []struct {
+		name        string
+		proposeOnly bool
+		want        storage.ScheduleStatus
+	}{
+		{"planner pin", true, storage.StatusProposed},
+		{"dispatcher pin", false, storage.StatusApproved},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			r := newRig(t, "{auto: true}", "", 50, at8)
+			r.cycle(t, at8)
+			r.clk.Set(at8.Add(time.Minute))
+			sc, err := r.svc.Pin(ctx, dispatch.Pin{DeviceID: "bess", PowerKW: -40, Until: at8.Add(3 * time.Hour), Actor: "user:pat", Reason: "test", ProposeOnly: tc.proposeOnly})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := r.st.GetSchedule(ctx, sc.ID); err != nil || got.Status != tc.want {
+				t.Fatalf("schedule after the pin: %v %v, want %s", got.Status, err, tc.want)
+			}
+			res := r.cycle(t, at8.Add(15*time.Minute))
+			if res.Schedule == nil || res.Schedule.Status != tc.want {
+				t.Fatalf("next cycle's schedule %+v, want %s", res.Schedule, tc.want)
+			}
+		})
+	}
+}
