@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gridd/gridd/storage"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -69,12 +72,21 @@ type Token struct {
 	Created time.Time `json:"created"`
 }
 
-// Users is the account store: a JSON file (mode 0600) next to the data.
+// Users is the account store: a JSON file (mode 0600) next to the data. A running
+// server sees changes made to the file by `gridd user` (a new account, a deleted one, a
+// revoked token) within ReloadEvery: Refresh re-reads the file when its identity, size
+// or modification time changed.
 type Users struct {
 	mu    sync.Mutex
 	path  string
 	users map[string]*User
+	// stamp identifies the file last read; checked is when Refresh last looked.
+	stamp   os.FileInfo
+	checked time.Time
 }
+
+// ReloadEvery is the least time between two looks at the accounts file by Refresh.
+const ReloadEvery = time.Second
 
 var userName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 
@@ -83,33 +95,151 @@ const UsersFile = "users.json"
 
 // OpenUsers reads the account file at path (a missing file is an empty store).
 func OpenUsers(path string) (*Users, error) {
-	u := &Users{path: path, users: map[string]*User{}}
-	data, err := os.ReadFile(path)
+	users, stamp, err := readUsers(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Users{path: path, users: users, stamp: stamp}, nil
+}
+
+// readUsers reads and checks an accounts file; a missing file is an empty store
+// (stamp nil).
+func readUsers(path string) (map[string]*User, os.FileInfo, error) {
+	users := map[string]*User{}
+	// The file holds password and token hashes: owner only.
+	if err := storage.SecureFile(path, false); err != nil {
+		return nil, nil, fmt.Errorf("read users: %w", err)
+	}
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return u, nil
+		return users, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read users: %w", err)
+		return nil, nil, fmt.Errorf("read users: %w", err)
+	}
+	defer f.Close()
+	stamp, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read users: %w", err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read users: %w", err)
 	}
 	var doc struct {
 		Users []*User `json:"users"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for i, x := range doc.Users {
 		if x == nil {
-			return nil, fmt.Errorf("%s: users[%d]: null entry", path, i)
+			return nil, nil, fmt.Errorf("%s: users[%d]: null entry", path, i)
 		}
 		if !userName.MatchString(x.Name) || !ValidRole(x.Role) {
-			return nil, fmt.Errorf("%s: users[%d]: bad name %q or role %q", path, i, x.Name, x.Role)
+			return nil, nil, fmt.Errorf("%s: users[%d]: bad name %q or role %q", path, i, x.Name, x.Role)
 		}
-		if _, dup := u.users[x.Name]; dup {
-			return nil, fmt.Errorf("%s: users[%d]: user %q appears twice", path, i, x.Name)
+		if _, dup := users[x.Name]; dup {
+			return nil, nil, fmt.Errorf("%s: users[%d]: user %q appears twice", path, i, x.Name)
 		}
-		u.users[x.Name] = x
+		users[x.Name] = x
 	}
-	return u, nil
+	return users, stamp, nil
+}
+
+// sameFile reports whether two stamps are the same version of a file.
+func sameFile(a, b os.FileInfo) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
+// Refresh re-reads the accounts file if it changed since it was last read, looking at
+// most once per ReloadEvery of now. It reports whether the accounts were replaced. A
+// file that does not parse leaves the accounts as they were and returns the error.
+func (u *Users) Refresh(now time.Time) (bool, error) {
+	u.mu.Lock()
+	if u.path == "" || (!u.checked.IsZero() && now.Sub(u.checked) < ReloadEvery && !now.Before(u.checked)) {
+		u.mu.Unlock()
+		return false, nil
+	}
+	u.checked = now
+	path, old := u.path, u.stamp
+	u.mu.Unlock()
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		fi, err = nil, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read users: %w", err)
+	}
+	if sameFile(old, fi) {
+		return false, nil
+	}
+	users, stamp, err := readUsers(path)
+	if err != nil {
+		return false, err
+	}
+	u.mu.Lock()
+	u.users, u.stamp = users, stamp
+	u.mu.Unlock()
+	return true, nil
+}
+
+// Delete removes an account (its password and every token with it).
+func (u *Users) Delete(name string) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, ok := u.users[name]; !ok {
+		return fmt.Errorf("user %q does not exist", name)
+	}
+	delete(u.users, name)
+	return u.saveLocked()
+}
+
+// RevokeToken removes one API token of an account by its ID ("" = every token) and
+// returns how many were removed.
+func (u *Users) RevokeToken(name, id string) (int, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	x, ok := u.users[name]
+	if !ok {
+		return 0, fmt.Errorf("user %q does not exist", name)
+	}
+	keep := x.Tokens[:0:0]
+	for _, t := range x.Tokens {
+		if id != "" && t.ID != id {
+			keep = append(keep, t)
+		}
+	}
+	n := len(x.Tokens) - len(keep)
+	if n == 0 {
+		return 0, fmt.Errorf("user %q has no token %q", name, id)
+	}
+	x.Tokens = keep
+	return n, u.saveLocked()
+}
+
+// revokeTokenValue removes the token whose value is tok (a client logging out with
+// it) and reports whether it existed.
+func (u *Users) revokeTokenValue(tok string) (string, bool, error) {
+	if tok == "" {
+		return "", false, nil
+	}
+	sum := sha256.Sum256([]byte(tok))
+	h := hex.EncodeToString(sum[:])
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, x := range u.users {
+		for i, t := range x.Tokens {
+			if subtle.ConstantTimeCompare([]byte(t.SHA256), []byte(h)) == 1 {
+				x.Tokens = append(x.Tokens[:i:i], x.Tokens[i+1:]...)
+				return x.Name, true, u.saveLocked()
+			}
+		}
+	}
+	return "", false, nil
 }
 
 // NewUsers returns an empty in-memory store (Save is a no-op without a path).
@@ -128,14 +258,20 @@ func (u *Users) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(u.path), 0o755); err != nil {
+	if _, err := storage.SecureDir(filepath.Dir(u.path)); err != nil {
 		return err
 	}
 	tmp := u.path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	if err := os.WriteFile(tmp, data, storage.FileMode); err != nil {
 		return fmt.Errorf("write users: %w", err)
 	}
-	return os.Rename(tmp, u.path)
+	if err := os.Rename(tmp, u.path); err != nil {
+		return fmt.Errorf("write users: %w", err)
+	}
+	if fi, err := os.Stat(u.path); err == nil {
+		u.stamp = fi
+	}
+	return nil
 }
 
 // Len returns the number of accounts.
@@ -197,7 +333,8 @@ func (u *Users) Put(x User, password string, now time.Time) error {
 	return u.saveLocked()
 }
 
-// NewToken creates an API token for a user and returns it; only its hash is stored.
+// NewToken creates an API token for a user and returns it; only its hash is stored. The
+// new token is the last of the user's Tokens (its ID names it for RevokeToken).
 func (u *Users) NewToken(name string, now time.Time) (string, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -278,13 +415,16 @@ type sessions struct {
 type session struct {
 	user    string
 	expires time.Time
+	// pwHash is the password hash the session was opened with: a changed password
+	// ends the account's sessions.
+	pwHash string
 }
 
-func (s *sessions) create(user string, now time.Time) string {
+func (s *sessions) create(u User, now time.Time) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := randomHex(32)
-	s.m[id] = session{user, now.Add(s.ttl)}
+	s.m[id] = session{u.Name, now.Add(s.ttl), u.PasswordHash}
 	for k, v := range s.m {
 		if now.After(v.expires) {
 			delete(s.m, k)
@@ -293,15 +433,15 @@ func (s *sessions) create(user string, now time.Time) string {
 	return id
 }
 
-func (s *sessions) get(id string, now time.Time) (string, bool) {
+func (s *sessions) get(id string, now time.Time) (session, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.m[id]
 	if !ok || now.After(v.expires) {
 		delete(s.m, id)
-		return "", false
+		return session{}, false
 	}
-	return v.user, true
+	return v, true
 }
 
 func (s *sessions) drop(id string) {
@@ -310,13 +450,28 @@ func (s *sessions) drop(id string) {
 	s.mu.Unlock()
 }
 
-// limiter counts failed logins per key in a sliding window.
+// limiter counts failed logins per key in a sliding window. A login reserves its slot
+// before the password is checked (reserve), so parallel attempts cannot all pass the
+// check before any failure is counted; a successful login gives its slot back
+// (release).
 type limiter struct {
 	mu     sync.Mutex
 	max    int
 	window time.Duration
 	fails  map[string][]time.Time
+	// trusted holds "account|address" pairs that logged in successfully, until the
+	// time stored (see trustFor).
+	trusted map[string]time.Time
 }
+
+// slot is one counter a login attempt must fit in: key and its maximum per window.
+type slot struct {
+	key string
+	max int
+}
+
+// trustFor is how long an address that logged in to an account stays trusted for it.
+const trustFor = 30 * 24 * time.Hour
 
 // blocked returns how long key must wait, or 0.
 func (l *limiter) blocked(key string, now time.Time) time.Duration {
@@ -329,6 +484,71 @@ func (l *limiter) blocked(key string, now time.Time) time.Duration {
 	return list[0].Add(l.window).Sub(now)
 }
 
+// reserve counts an attempt at now in every slot, atomically, unless one of them is
+// full: then it counts nothing and returns how long to wait.
+func (l *limiter) reserve(slots []slot, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var wait time.Duration
+	for _, s := range slots {
+		if list := l.prune(s.key, now); len(list) >= s.max {
+			wait = max(wait, list[0].Add(l.window).Sub(now))
+		}
+	}
+	if wait > 0 {
+		return wait
+	}
+	for _, s := range slots {
+		l.add(s.key, now)
+	}
+	return 0
+}
+
+// release gives back the attempts reserve counted at at (the login succeeded).
+func (l *limiter) release(slots []slot, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range slots {
+		list := l.fails[s.key]
+		for i := len(list) - 1; i >= 0; i-- {
+			if list[i].Equal(at) {
+				list = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(l.fails, s.key)
+		} else {
+			l.fails[s.key] = list
+		}
+	}
+}
+
+// trust remembers that address logged in to account at now.
+func (l *limiter) trust(account, address string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.trusted == nil {
+		l.trusted = map[string]time.Time{}
+	}
+	if len(l.trusted) >= limiterSweepAt {
+		for k, until := range l.trusted {
+			if !now.Before(until) {
+				delete(l.trusted, k)
+			}
+		}
+	}
+	l.trusted[account+"|"+address] = now.Add(trustFor)
+}
+
+// trusts reports whether address logged in to account within trustFor.
+func (l *limiter) trusts(account, address string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	until, ok := l.trusted[account+"|"+address]
+	return ok && now.Before(until)
+}
+
 // limiterSweepAt is the number of keys above which fail drops every expired key, so
 // failed logins under ever new names or addresses cannot grow the table without bound.
 const limiterSweepAt = 4096
@@ -336,6 +556,10 @@ const limiterSweepAt = 4096
 func (l *limiter) fail(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.add(key, now)
+}
+
+func (l *limiter) add(key string, now time.Time) {
 	if len(l.fails) >= limiterSweepAt {
 		for k := range l.fails {
 			l.prune(k, now)
@@ -349,12 +573,6 @@ func (l *limiter) size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.fails)
-}
-
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	delete(l.fails, key)
-	l.mu.Unlock()
 }
 
 func (l *limiter) prune(key string, now time.Time) []time.Time {

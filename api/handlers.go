@@ -64,7 +64,7 @@ func (s *Server) forecasts(w http.ResponseWriter, r *http.Request) {
 		for _, q := range []float64{0.1, 0.5, 0.9} {
 			pts, err := s.svc.Store().ForecastAsOf(r.Context(), name, q, now, from, to)
 			if err != nil {
-				fail(w, http.StatusInternalServerError, "", "%v", err)
+				storeError(w, err)
 				return
 			}
 			for _, p := range pts {
@@ -105,7 +105,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, ex)
@@ -140,7 +140,13 @@ func (s *Server) pin(w http.ResponseWriter, r *http.Request) {
 	if !requireReason(w, &req.Reason) {
 		return
 	}
-	p := dispatch.Pin{DeviceID: req.DeviceID, PowerKW: *req.PowerKW, From: tp(req.From), Until: tp(req.Until), Actor: from(r).actor(), Reason: req.Reason}
+	// A pin by someone who may not approve (a planner) only proposes: the auto-approve
+	// policy never approves what it shapes.
+	mayDecide := false
+	for _, role := range decideRoles {
+		mayDecide = mayDecide || from(r).Role == role
+	}
+	p := dispatch.Pin{DeviceID: req.DeviceID, PowerKW: *req.PowerKW, From: tp(req.From), Until: tp(req.Until), Actor: from(r).actor(), Reason: req.Reason, ProposeOnly: !mayDecide}
 	sc, err := s.svc.Pin(r.Context(), p)
 	if err != nil {
 		failInvalid(w, err)
@@ -168,7 +174,7 @@ func (s *Server) unpin(w http.ResponseWriter, r *http.Request) {
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) {
 	rep, err := audit.Verify(r.Context(), s.svc.Store())
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": rep.OK(), "report": rep})
@@ -316,7 +322,7 @@ func (s *Server) opSetpoint(x storage.SetpointWrite) operatorSetpoint {
 func (s *Server) operatorSetpoints(w http.ResponseWriter, r *http.Request) {
 	out, err := s.latestWrites(r.Context(), from(r))
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -339,7 +345,7 @@ func (s *Server) operatorStream(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	cur, err := s.latestWrites(r.Context(), p)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	// The stream outlives the server's WriteTimeout: each write gets its own deadline
@@ -404,7 +410,7 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 	ids, all := s.chargers(p)
 	list, err := s.svc.Store().ListSetpointWrites(r.Context(), 0)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	var found *storage.SetpointWrite

@@ -88,7 +88,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.svc.Store().ListSchedules(r.Context(), storage.Epoch, storage.End, "")
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	states := map[string]float64{}

@@ -59,6 +59,12 @@ func (s *Server) chargers(p principal) (ids map[string]bool, all bool) {
 
 // authenticate finds the caller from a bearer token or a session cookie.
 func (s *Server) authenticate(r *http.Request) (principal, bool) {
+	// Accounts added, deleted or revoked with gridd user take effect while running.
+	if changed, err := s.users.Refresh(s.now()); err != nil {
+		s.log.Error("accounts file changed but cannot be read; keeping the accounts as they were", "err", err)
+	} else if changed {
+		s.log.Info("accounts file reloaded", "users", s.users.Len())
+	}
 	if tok, ok := bearer(r.Header.Get("Authorization")); ok {
 		if u, ok := s.users.ByToken(tok); ok {
 			return principal{User: u, via: "token"}, true
@@ -66,10 +72,12 @@ func (s *Server) authenticate(r *http.Request) (principal, bool) {
 		return principal{}, false
 	}
 	if c, err := r.Cookie(SessionCookie); err == nil {
-		if name, ok := s.sessions.get(c.Value, s.now()); ok {
-			if u, ok := s.users.Get(name); ok {
+		if ss, ok := s.sessions.get(c.Value, s.now()); ok {
+			// A deleted account or a changed password ends the session.
+			if u, ok := s.users.Get(ss.user); ok && u.PasswordHash == ss.pwHash && u.PasswordHash != "" {
 				return principal{User: u, via: "session"}, true
 			}
+			s.sessions.drop(c.Value)
 		}
 	}
 	return principal{}, false
@@ -174,7 +182,7 @@ func failInvalid(w http.ResponseWriter, err error) {
 		fail(w, http.StatusBadRequest, field, "%s", msg)
 		return
 	}
-	fail(w, http.StatusInternalServerError, "", "%v", err)
+	storeError(w, err)
 }
 
 // limitAddr is the client address a login rate limit counts against: the IPv4
@@ -223,31 +231,49 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	ipKey, userKey := "ip:"+limitAddr(r), "user:"+req.User
-	wait := max(s.limiter.blocked(ipKey, now), s.limiter.blocked(userKey, now))
-	if wait > 0 {
+	// The attempt is counted before the (deliberately slow) password check, against
+	// the client address and, unless this address logged in to this account before,
+	// against the account across all addresses (a higher limit, so that failures
+	// from a few addresses cannot lock its owner out; an address the owner used keeps
+	// working even then). See docs/SECURITY.md "Login protection".
+	addr := limitAddr(r)
+	slots := []slot{{"ip:" + addr, s.limiter.max}}
+	if !s.limiter.trusts(req.User, addr, now) {
+		slots = append(slots, slot{"user:" + req.User, s.accountFailures})
+	}
+	if wait := s.limiter.reserve(slots, now); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 		fail(w, http.StatusTooManyRequests, "", "too many failed logins; try again in %s", wait.Round(time.Second))
 		return
 	}
 	u, ok := s.users.CheckPassword(req.User, req.Password)
 	if !ok {
-		s.limiter.fail(ipKey, now)
-		s.limiter.fail(userKey, now)
 		_ = s.svc.Audit(r.Context(), "user:"+req.User, "auth.login_failed", "user:"+req.User, "failed login from "+clientIP(r), nil)
 		fail(w, http.StatusUnauthorized, "password", "wrong user name or password")
 		return
 	}
-	s.limiter.reset(userKey)
-	id := s.sessions.create(u.Name, now)
+	s.limiter.release(slots, now)
+	s.limiter.trust(u.Name, addr, now)
+	id := s.sessions.create(u, now)
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode, MaxAge: int(s.sessions.ttl / time.Second)})
 	_ = s.svc.Audit(r.Context(), "user:"+u.Name, "auth.login", "user:"+u.Name, "console login from "+clientIP(r), nil)
 	writeJSON(w, http.StatusOK, meJSON(u))
 }
 
+// logout ends what authenticated the request: the session of a cookie, or the API
+// token of a bearer (which is revoked in the accounts file).
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		s.sessions.drop(c.Value)
+	}
+	if p := from(r); p.via == "token" {
+		tok, _ := bearer(r.Header.Get("Authorization"))
+		if name, ok, err := s.users.revokeTokenValue(tok); err != nil {
+			fail(w, http.StatusInternalServerError, "", "revoke token: %v", err)
+			return
+		} else if ok {
+			_ = s.svc.Audit(r.Context(), p.actor(), "auth.token_revoke", "user:"+name, "API token revoked by logout", nil)
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	writeJSON(w, http.StatusOK, map[string]string{"status": "logged out"})

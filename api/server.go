@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,11 +32,14 @@ type Server struct {
 	now      func() time.Time
 	sessions *sessions
 	limiter  *limiter
-	secure   bool
-	routes   []route
-	acks     *acks
-	closing  chan struct{}
-	once     sync.Once
+	// accountFailures is the limit of failed logins per account name per window,
+	// across addresses that never logged in to it.
+	accountFailures int
+	secure          bool
+	routes          []route
+	acks            *acks
+	closing         chan struct{}
+	once            sync.Once
 }
 
 // Options configure a Server.
@@ -47,10 +51,14 @@ type Options struct {
 	Now func() time.Time
 	// SessionTTL is how long a console login lasts (default 12h).
 	SessionTTL time.Duration
-	// LoginFailures failed logins per LoginWindow, per user name and per client
-	// address, block further attempts until the window passes (default 5 per 5m).
-	LoginFailures int
-	LoginWindow   time.Duration
+	// LoginFailures login attempts per LoginWindow from one client address that do not
+	// succeed block further attempts from it until the window passes (default 5 per
+	// 5m). AccountFailures (default 4 × LoginFailures) does the same per account name,
+	// counted over every address that has not logged in to that account before (an
+	// address the owner used within 30 days is not blocked by it).
+	LoginFailures   int
+	AccountFailures int
+	LoginWindow     time.Duration
 	// SecureCookies marks the session cookie Secure (set when serving TLS).
 	SecureCookies bool
 }
@@ -72,14 +80,18 @@ func NewServer(svc *dispatch.Service, o Options) (*Server, error) {
 	if o.LoginFailures <= 0 {
 		o.LoginFailures = 5
 	}
+	if o.AccountFailures <= 0 {
+		o.AccountFailures = 4 * o.LoginFailures
+	}
 	if o.LoginWindow <= 0 {
 		o.LoginWindow = 5 * time.Minute
 	}
 	s := &Server{
 		svc: svc, log: o.Logger, mux: http.NewServeMux(), users: o.Users, now: o.Now,
-		sessions: &sessions{ttl: o.SessionTTL, m: map[string]session{}},
-		limiter:  &limiter{max: o.LoginFailures, window: o.LoginWindow, fails: map[string][]time.Time{}},
-		secure:   o.SecureCookies, acks: &acks{m: map[int64]ack{}}, closing: make(chan struct{}),
+		sessions:        &sessions{ttl: o.SessionTTL, m: map[string]session{}},
+		limiter:         &limiter{max: o.LoginFailures, window: o.LoginWindow, fails: map[string][]time.Time{}},
+		accountFailures: o.AccountFailures,
+		secure:          o.SecureCookies, acks: &acks{m: map[int64]ack{}}, closing: make(chan struct{}),
 	}
 	s.register()
 	return s, nil
@@ -276,7 +288,7 @@ func (s *Server) latestTelemetry(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.svc.Store().LatestTelemetry(r.Context(), dev)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	out := make([]sampleJSON, 0, len(list))
@@ -351,23 +363,13 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "status", "unknown status %q", status)
 		return
 	}
-	from, to := storage.Epoch, s.svc.Clock().Now().Add(24*time.Hour)
-	var err error
-	if v := q.Get("from"); v != "" {
-		if from, err = time.Parse(time.RFC3339, v); err != nil {
-			fail(w, http.StatusBadRequest, "from", "want an RFC 3339 time, got %q", v)
-			return
-		}
-	}
-	if v := q.Get("to"); v != "" {
-		if to, err = time.Parse(time.RFC3339, v); err != nil {
-			fail(w, http.StatusBadRequest, "to", "want an RFC 3339 time, got %q", v)
-			return
-		}
+	from, to, ok := queryRange(w, q, storage.Epoch, s.svc.Clock().Now().Add(24*time.Hour))
+	if !ok {
+		return
 	}
 	list, err := s.svc.Store().ListSchedules(r.Context(), from, to, status)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	out := make([]scheduleJSON, 0, len(list))
@@ -375,6 +377,47 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) {
 		out = append(out, toJSON(&list[i], false))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// queryRange reads the optional query parameters from and to (RFC 3339) of a [from, to)
+// range, with defaults. A time outside years 1 to 9999, or from after to, is answered
+// with 400 naming the parameter; ok is false then.
+func queryRange(w http.ResponseWriter, q url.Values, defFrom, defTo time.Time) (from, to time.Time, ok bool) {
+	from, to = defFrom, defTo
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		v := q.Get(p.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			fail(w, http.StatusBadRequest, p.name, "%s: want an RFC 3339 time, got %q", p.name, v)
+			return from, to, false
+		}
+		if y := t.UTC().Year(); t.IsZero() || y < 1 || y > 9999 {
+			fail(w, http.StatusBadRequest, p.name, "%s: %q is outside the times gridd stores (after 0001-01-01T00:00:00Z, before year 10000)", p.name, v)
+			return from, to, false
+		}
+		*p.t = t
+	}
+	if from.After(to) {
+		fail(w, http.StatusBadRequest, "from", "from %s is after to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
+		return from, to, false
+	}
+	return from, to, true
+}
+
+// storeError answers a store error: 400 for input the store refused (naming what it
+// said), 500 otherwise.
+func storeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, storage.ErrInvalid) {
+		fail(w, http.StatusBadRequest, "", "%v", err)
+		return
+	}
+	fail(w, http.StatusInternalServerError, "", "%v", err)
 }
 
 // pathID reads the positive integer path value id; on failure it answers 400 naming
@@ -400,7 +443,7 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, toJSON(sc, true))
@@ -442,7 +485,7 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 			fail(w, http.StatusConflict, "id", "%v", err)
 			return
 		case err != nil && writes == nil:
-			fail(w, http.StatusInternalServerError, "", "%v", err)
+			storeError(w, err)
 			return
 		}
 		resp := map[string]any{"id": id, "status": "rejected"}
@@ -504,7 +547,7 @@ func (s *Server) listWrites(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.svc.Store().ListSetpointWrites(r.Context(), id)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, writesJSON(list))
@@ -513,7 +556,7 @@ func (s *Server) listWrites(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listCycles(w http.ResponseWriter, r *http.Request) {
 	list, err := s.svc.Store().ListCycles(r.Context(), 50)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	type row struct {
@@ -538,7 +581,7 @@ func (s *Server) listCycles(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 	list, err := s.svc.Store().ListAudit(r.Context(), storage.Epoch, s.svc.Clock().Now().Add(time.Hour), 0)
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "", "%v", err)
+		storeError(w, err)
 		return
 	}
 	type row struct {

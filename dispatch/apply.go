@@ -174,6 +174,7 @@ func (s *Service) apply(ctx context.Context, at time.Time, mode applyMode, holdF
 			w.Status, w.WrittenKW, w.ReadBackKW = storage.WriteMismatch, res.Written, res.ReadBack
 			w.Error = fmt.Sprintf("read back %g, wrote %g", res.ReadBack, res.Written)
 			failed++
+			s.writeMismatch(ctx, at, w)
 		default:
 			w.Status, w.WrittenKW, w.ReadBackKW = storage.WriteOK, res.Written, res.ReadBack
 		}

@@ -70,6 +70,11 @@ func (s *Service) EvaluatePolicy(ctx context.Context, sched *storage.Schedule, p
 	if ks := s.env.KillSwitch(); ks.Engaged {
 		no("kill switch engaged by %s: %s", ks.By, ks.Reason)
 	}
+	for _, p := range s.Pins() {
+		if p.ProposeOnly && p.Until.After(at) {
+			no("pin on %s by %s only proposes: a dispatcher decides", p.DeviceID, p.Actor)
+		}
+	}
 	var viol []string
 	for _, sp := range sched.Setpoints {
 		d, ok := s.cfg.Device(sp.DeviceID)
@@ -199,6 +204,10 @@ type Pin struct {
 	Until    time.Time `json:"until"`
 	Actor    string    `json:"actor"`
 	Reason   string    `json:"reason"`
+	// ProposeOnly marks a pin set by someone who may not approve schedules (a
+	// planner): the schedules it shapes are never approved by the auto-approve policy,
+	// whatever its bounds; a dispatcher decides.
+	ProposeOnly bool `json:"propose_only,omitempty"`
 }
 
 // Pins returns the pins in force, ordered by device.

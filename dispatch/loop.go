@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gridd/gridd/clock"
+	"github.com/gridd/gridd/site"
 	"github.com/robfig/cron/v3"
 )
 
@@ -13,16 +14,17 @@ import (
 // and the real-time layer every control.interval, until ctx is cancelled. Cycles never
 // overlap: a tick that arrives while a cycle is still running is skipped and logged.
 func (s *Service) Run(ctx context.Context) error {
+	sched, err := site.ParseCycle(s.cfg.Site.Cycle)
+	if err != nil {
+		return fmt.Errorf("site.cycle %q: %w", s.cfg.Site.Cycle, err)
+	}
 	c := cron.New(cron.WithLocation(s.cfg.Site.Location), cron.WithChain(cron.SkipIfStillRunning(cronLogger{s})))
-	_, err := c.AddFunc(s.cfg.Site.Cycle, func() {
+	c.Schedule(sched, cron.FuncJob(func() {
 		at := s.clock.Now()
 		if _, err := s.RunCycle(ctx, at); err != nil {
 			s.log.Error("cycle", "at", at, "err", err)
 		}
-	})
-	if err != nil {
-		return fmt.Errorf("site.cycle %q: %w", s.cfg.Site.Cycle, err)
-	}
+	}))
 	c.Start()
 	if !s.cfg.Control.Disabled {
 		go s.runControl(ctx)
@@ -37,7 +39,7 @@ func (s *Service) Run(ctx context.Context) error {
 // check that it held), then moves clk to the next tick of the cron spec, and so on.
 // fn, if not nil, is called after each cycle.
 func (s *Service) RunSimulated(ctx context.Context, clk *clock.Sim, start time.Time, n int, fn func(*CycleResult)) error {
-	sched, err := cron.ParseStandard(s.cfg.Site.Cycle)
+	sched, err := site.ParseCycle(s.cfg.Site.Cycle)
 	if err != nil {
 		return fmt.Errorf("site.cycle %q: %w", s.cfg.Site.Cycle, err)
 	}

@@ -16,15 +16,24 @@ import (
 // override leases, pins and reported sessions) from the audit log, so a restart does
 // not silently resume automation or drop a manual lease. Entries that have expired by
 // now are left out. It returns a one-line summary.
+//
+// The events are read with audit.Read, which verifies the hash chain over exactly the
+// list returned. When the chain does not verify (an event was edited, removed or
+// inserted while gridd was stopped), nothing is restored from it: gridd starts with
+// the kill switch engaged, no override, pin or session, logs an ALARM and appends an
+// audit.chain_broken event naming the problems. A dispatcher resumes after
+// investigating.
 func (s *Service) RestoreState(ctx context.Context) (string, error) {
-	list, err := s.store.ListAudit(ctx, storage.Epoch, storage.End, 0)
+	list, rep, err := audit.Read(ctx, s.store)
 	if err != nil {
 		return "", fmt.Errorf("restore state: %w", err)
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
 	recovered, err := s.reconcileScheduleAudit(ctx, list)
 	if err != nil {
 		return "", err
+	}
+	if !rep.OK() {
+		return s.refuseAuditLog(ctx, rep, recovered), nil
 	}
 	var ks *safety.KillSwitch
 	overrides := map[int64]safety.Override{}
@@ -106,6 +115,20 @@ func (s *Service) RestoreState(ctx context.Context) (string, error) {
 	s.mu.Unlock()
 	sum := fmt.Sprintf("kill switch %s, %d overrides, %d pins, %d sessions restored from the audit log; %d unaudited schedule changes recovered", map[bool]string{true: "engaged", false: "released"}[s.env.KillSwitch().Engaged], nOv, nPins, nSess, recovered)
 	return sum, nil
+}
+
+// refuseAuditLog puts the service in its safe state after the audit chain failed to
+// verify at start: kill switch engaged, nothing restored from the log.
+func (s *Service) refuseAuditLog(ctx context.Context, rep *audit.Report, recovered int) string {
+	now := s.clock.Now()
+	first := rep.Problems[0]
+	reason := fmt.Sprintf("audit chain does not verify at start (%d problems; event %d: %s); nothing restored from the audit log",
+		len(rep.Problems), first.ID, first.Msg)
+	s.env.Pause("system", reason, now)
+	s.log.Error("ALARM: "+reason, "problems", len(rep.Problems), "events", rep.Events, "head", rep.Head)
+	s.auditData(ctx, now, "system", "audit.chain_broken", "site", reason, rep)
+	s.auditData(ctx, now, "system", "safety.pause", "site", reason, s.env.KillSwitch())
+	return fmt.Sprintf("AUDIT CHAIN BROKEN (%d problems): kill switch engaged, 0 overrides, 0 pins, 0 sessions restored; %d unaudited schedule changes recovered", len(rep.Problems), recovered)
 }
 
 // statusAction is the audit action that records a move to a schedule status.

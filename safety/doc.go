@@ -9,7 +9,9 @@
 // inside the guard band) win over the ramp limit. A site kill switch pauses automated
 // writes; manual overrides are leases that expire. Each device runs a comms-loss state
 // machine (online → suspect → lost → online) whose lost action is hold, last safe value
-// or zero, by device class.
+// or zero, by device class. A safe action — the device's zero written as the
+// comms-loss action or as the safe state — is exempt from the ramp limit (never from
+// the static limits or the interlocks): stopping a device must always be writable.
 //
 // Guard wraps a writer and refuses any value outside the envelope, so nothing reaches a
 // device outside it even if a caller skips Limit.

@@ -26,6 +26,7 @@ type Limits struct {
 	MinKW float64
 	MaxKW float64
 	// RampKWPerMin bounds the change against the last written value; 0 = no limit.
+	// Safe actions (ZeroKW, the comms-loss action, the safe state) are exempt.
 	RampKWPerMin float64
 	// Battery SoC interlocks (percent); all zero for other kinds.
 	MinSoCPct, MaxSoCPct float64
@@ -122,6 +123,10 @@ const (
 	CommsOnline  CommsState = "online"  // the last poll succeeded
 	CommsSuspect CommsState = "suspect" // polls failed, fewer than the loss threshold
 	CommsLost    CommsState = "lost"    // the comms-loss action applies
+	// CommsNotFollowing: the device answers polls but its read-back did not match the
+	// value written CommsLossAfter times in a row (it ignores or overrides gridd's
+	// writes). Writes go on, so a matching read-back brings it back online.
+	CommsNotFollowing CommsState = "not_following"
 )
 
 // Transition reports a comms state change.
@@ -142,6 +147,7 @@ type devState struct {
 	measuredKW float64
 	hasMeas    bool
 	missed     int
+	mismatches int // consecutive writes whose read-back did not match
 	comms      CommsState
 }
 
@@ -237,6 +243,9 @@ func (e *Envelope) Observe(deviceID string, ok bool, socPct, powerKW *float64) *
 	if ok {
 		st.missed = 0
 		st.comms = CommsOnline
+		if st.mismatches >= e.lossAfter {
+			st.comms = CommsNotFollowing
+		}
 		if socPct != nil && finite(*socPct) {
 			st.socPct, st.hasSoC = *socPct, true
 		}
@@ -278,6 +287,26 @@ func (e *Envelope) Written(deviceID string, valueKW float64, at time.Time) {
 	}
 	st.lastKW, st.hasLast, st.lastAt = valueKW, true, at
 	st.lastSafeKW, st.hasSafe = valueKW, true
+	st.mismatches = 0
+}
+
+// WriteMismatch records that a value written to the device did not read back. After
+// CommsLossAfter mismatches in a row an online device becomes CommsNotFollowing; the
+// transition is returned (nil if none). A matching read-back (Written) clears the count
+// and the next successful poll brings the device back online.
+func (e *Envelope) WriteMismatch(deviceID string) *Transition {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.state[deviceID]
+	if !ok {
+		return nil
+	}
+	st.mismatches++
+	if st.mismatches < e.lossAfter || st.comms != CommsOnline {
+		return nil
+	}
+	st.comms = CommsNotFollowing
+	return &Transition{DeviceID: deviceID, From: CommsOnline, To: CommsNotFollowing, Missed: st.mismatches}
 }
 
 // Source says where a requested value came from.
@@ -386,6 +415,12 @@ func (e *Envelope) Limit(deviceID string, requestedKW float64, src Source, at ti
 		return d, nil
 	}
 	lo, hi, why := e.allowed(l, st, at)
+	if safeSource(src) && requestedKW == l.ZeroKW {
+		// A safe action (the comms-loss or safe-state zero) is never held back by the
+		// ramp limit: stopping a device must always be possible. The interlock band
+		// still applies, and Check admits the same value (see there).
+		lo, hi, why = e.band(l, st)
+	}
 	v := clamp(requestedKW, lo, hi)
 	d.ValueKW, d.Write = v, true
 	if math.Abs(v-requestedKW) > 1e-9 {
@@ -440,11 +475,21 @@ func (e *Envelope) Check(deviceID, point string, value float64, at time.Time) er
 		return fmt.Errorf("safety: write %s.%s = %v: not a finite number", deviceID, point, value)
 	}
 	lo, hi, why := e.allowed(l, e.state[deviceID], at)
+	if blo, bhi, _ := e.band(l, e.state[deviceID]); math.Abs(value-l.ZeroKW) <= Tolerance && value >= blo-Tolerance && value <= bhi+Tolerance {
+		// The device's zero (the comms-loss and kill-switch safe action) is exempt
+		// from the ramp limit, never from the static limits and interlocks.
+		return nil
+	}
 	if value < lo-Tolerance || value > hi+Tolerance {
 		return fmt.Errorf("safety: write %s.%s = %g: %w [%g, %g] (%v)", deviceID, point, value, ErrOutside, lo, hi, why)
 	}
 	return nil
 }
+
+// safeSource reports whether a requested value is a safe action, exempt from the ramp
+// limit: the comms-loss action of a lost device or the site's safe state when no
+// approved schedule covers the step.
+func safeSource(src Source) bool { return src == SourceCommsLoss || src == SourceSafeState }
 
 // ErrOutside is returned by Check (and Guard) for a value outside the envelope.
 var ErrOutside = errors.New("outside the safety envelope")
@@ -565,6 +610,7 @@ type DeviceStatus struct {
 	AllowedHi  float64    `json:"allowed_max_kw"`
 	Comms      CommsState `json:"comms"`
 	Missed     int        `json:"missed_polls"`
+	Mismatches int        `json:"write_mismatches"`
 	LastKW     *float64   `json:"last_written_kw,omitempty"`
 	SoCPct     *float64   `json:"soc_pct,omitempty"`
 	Interlocks []string   `json:"interlocks,omitempty"`
@@ -578,7 +624,7 @@ func (e *Envelope) Status(at time.Time) []DeviceStatus {
 	for id, l := range e.limits {
 		st := e.state[id]
 		lo, hi, why := e.allowed(l, st, at)
-		ds := DeviceStatus{DeviceID: id, Point: l.Point, MinKW: l.MinKW, MaxKW: l.MaxKW, AllowedLo: lo, AllowedHi: hi, Comms: st.comms, Missed: st.missed, Interlocks: why}
+		ds := DeviceStatus{DeviceID: id, Point: l.Point, MinKW: l.MinKW, MaxKW: l.MaxKW, AllowedLo: lo, AllowedHi: hi, Comms: st.comms, Missed: st.missed, Mismatches: st.mismatches, Interlocks: why}
 		if st.hasLast {
 			v := st.lastKW
 			ds.LastKW = &v

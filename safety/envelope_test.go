@@ -317,3 +317,61 @@ func TestFromSite(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSafeActionExemptFromRamp: with a ramp limit and a device far from zero, the
+// comms-loss "zero" and the safe-state zero are still written (decided at zero and
+// admitted by Guard), while a schedule's request for zero stays ramp-limited.
+func TestSafeActionExemptFromRamp(t *testing.T) {
+	cases := []struct {
+		name      string
+		src       Source
+		req, want float64
+	}{
+		{"comms loss zero", SourceCommsLoss, 0, 0},
+		{"safe state zero", SourceSafeState, 0, 0},
+		{"schedule zero is ramped", SourceSchedule, 0, -75},
+		{"safe source, not zero, is ramped", SourceSafeState, 50, -75},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, bess(func(l *Limits) { l.RampKWPerMin = 0.5 }))
+			e.Observe("bess-1", true, ptr(50), nil)
+			e.Written("bess-1", -80, t0)
+			at := t0.Add(10 * time.Minute) // ramp allows [-85, -75]
+			d, err := e.Limit("bess-1", tc.req, tc.src, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(d.ValueKW-tc.want) > 1e-9 || !d.Write {
+				t.Fatalf("decided %+v, want %g", d, tc.want)
+			}
+			w := &recWriter{}
+			g := &Guard{Env: e, Inner: w, Now: func() time.Time { return at }}
+			if _, err := g.Write(context.Background(), "bess-1", "setpoint_kw", d.ValueKW); err != nil {
+				t.Fatalf("guard refused the decided value %g: %v", d.ValueKW, err)
+			}
+		})
+	}
+	// The comms-loss path proper: the device is lost, CommsAction says zero, and the
+	// guard writes it although the ramp allows only [-85, -75].
+	e := newEnv(t, bess(func(l *Limits) { l.RampKWPerMin = 0.5 }))
+	e.Observe("bess-1", true, ptr(50), nil)
+	e.Written("bess-1", -80, t0)
+	e.Observe("bess-1", false, nil, nil)
+	e.Observe("bess-1", false, nil, nil)
+	at := t0.Add(10 * time.Minute)
+	d, lost := e.CommsAction("bess-1", at)
+	if !lost || !d.Write || d.ValueKW != 0 {
+		t.Fatalf("comms action %+v lost=%v", d, lost)
+	}
+	g := &Guard{Env: e, Inner: &recWriter{}, Now: func() time.Time { return at }}
+	if _, err := g.Write(context.Background(), "bess-1", d.Point, d.ValueKW); err != nil {
+		t.Fatalf("comms-loss zero refused: %v", err)
+	}
+	// Zero stays inside the static limits and interlocks: a device whose range
+	// excludes zero has its zero at the nearest bound, and Check still refuses 0.
+	e = newEnv(t, bess(func(l *Limits) { l.MinKW, l.RampKWPerMin = 10, 0.5; l.ZeroKW = 10 }))
+	if err := e.Check("bess-1", "setpoint_kw", 0, t0); !errors.Is(err, ErrOutside) {
+		t.Fatalf("0 outside [10, 100] admitted: %v", err)
+	}
+}

@@ -17,6 +17,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("site: {name: x}\n"))
 	f.Add([]byte("nodes: [{id: a, parent: a, limit_kw: 1}]\n"))
 	f.Add([]byte("site:\n  step: 1e400\n"))
+	// Cycle specs, including those that crash the cron library (robfig/cron#554).
+	for _, spec := range []string{"TZ=0", "CRON_TZ=UTC", "TZ=", "@every 0s", "@every -1s", "@every 2s", "0 0 30 2 *", "@hourly"} {
+		f.Add([]byte(strings.Replace(goodConfig, `cycle: "*/15 * * * *"`, `cycle: "`+spec+`"`, 1)))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse("fuzz.yaml", data)
 		if err != nil {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -248,8 +247,8 @@ func (c *Config) validateSite(v *validator) {
 	} else {
 		s.Location = loc
 	}
-	if _, err := cron.ParseStandard(s.Cycle); err != nil {
-		v.add("site.cycle", s.Cycle, "not a cron spec: %v", err)
+	if _, err := ParseCycle(s.Cycle); err != nil {
+		v.add("site.cycle", s.Cycle, "not a usable cron spec: %v", err)
 	}
 	if s.Step.D < time.Minute || s.Step.D > 24*time.Hour || s.Step.D%time.Minute != 0 {
 		v.add("site.step", s.Step.D.String(), "must be a whole number of minutes between 1m and 24h")

@@ -208,6 +208,9 @@ type Store interface {
 	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
 	// ListAudit returns audit events with Time in [from, to), oldest first (ties by ID), at most limit (0 = no limit).
 	ListAudit(ctx context.Context, from, to time.Time, limit int) ([]AuditEvent, error)
+	// ListAuditAll returns every audit event in ID order, whatever its time or ID: the
+	// hash chain is verified, and state restored at start, from exactly this list.
+	ListAuditAll(ctx context.Context) ([]AuditEvent, error)
 
 	// UpsertAssets creates or updates assets in the registry.
 	UpsertAssets(ctx context.Context, assets []Asset) error

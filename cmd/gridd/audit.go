@@ -9,6 +9,8 @@ import (
 	"io"
 
 	"github.com/gridd/gridd/dispatch/audit"
+	"github.com/gridd/gridd/storage"
+	"github.com/gridd/gridd/storage/timescale"
 )
 
 // cmdAudit verifies the hash chain of the audit log: gridd audit verify [--db DSN] [--data-dir DIR].
@@ -25,7 +27,17 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fl.Parse(args[1:]); err != nil {
 		return err
 	}
-	st, where, err := openStore(ctx, *dsn, *dataDir, newLogger(stderr, false))
+	// Verification only reads: with --db it reads the database directly, without the
+	// write spool openStore puts in front of it (which belongs to the running gridd).
+	var st storage.Store
+	where := "embedded (" + *dataDir + ")"
+	var err error
+	if *dsn != "" {
+		st, err = timescale.Open(ctx, *dsn, newLogger(stderr, false))
+		where = "postgres"
+	} else {
+		st, _, err = openStore(ctx, "", *dataDir, newLogger(stderr, false))
+	}
 	if err != nil {
 		return err
 	}

@@ -40,12 +40,18 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// VACUUM INTO fills an existing empty file: create it owner-only first.
+	if err := storage.SecureFile(abs, true); err != nil {
+		return fmt.Errorf("--out %s: %w", *out, err)
+	}
 	db, err := sql.Open("sqlite", "file:"+src+"?_pragma=busy_timeout(10000)")
 	if err != nil {
+		os.Remove(abs)
 		return err
 	}
 	defer db.Close()
 	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", abs); err != nil {
+		os.Remove(abs)
 		return fmt.Errorf("backup %s: %w", src, err)
 	}
 	counts, err := storeCounts(ctx, filepath.Dir(abs), filepath.Base(abs))
@@ -58,7 +64,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // cmdRestore puts a backup in place as the embedded store of a data dir, after checking
-// that it opens as a gridd store.
+// that it opens as a gridd store. It refuses while a gridd holds the data dir's lock.
 func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("restore", flag.ContinueOnError)
 	cliFlags(fl, stderr)
@@ -71,6 +77,16 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *in == "" {
 		return usageError{errors.New("--from is required")}
 	}
+	// A running gridd holds the data directory's lock: replacing its store under it
+	// would lose everything it writes after the restore.
+	lock, err := storage.LockDir(*dataDir)
+	if errors.Is(err, storage.ErrLocked) {
+		return fmt.Errorf("refusing to restore while gridd is running: %w; stop it first", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	abs, err := filepath.Abs(*in)
 	if err != nil {
 		return err
@@ -79,7 +95,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("--from %s is not a usable gridd backup: %w", *in, err)
 	}
-	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+	if _, err := storage.SecureDir(*dataDir); err != nil {
 		return err
 	}
 	dst := filepath.Join(*dataDir, sqlite.FileName)
@@ -93,6 +109,9 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		for _, suffix := range []string{"-wal", "-shm"} {
 			_ = os.Rename(dst+suffix, keep+suffix) // the WAL and shared-memory files may not exist
+		}
+		if err := storage.SecureFile(keep, false); err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "restore: previous store kept as %s\n", keep)
 	}
@@ -113,7 +132,7 @@ func copyFile(from, to string) error {
 		return err
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, storage.FileMode)
 	if err != nil {
 		return err
 	}

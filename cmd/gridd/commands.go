@@ -136,6 +136,7 @@ func (f *serviceFlags) register(fl *flag.FlagSet) {
 
 // stack is everything a running site needs.
 type stack struct {
+	lock   *storage.DirLock
 	store  storage.Store
 	poller *fieldbus.Poller
 	writer *fieldbus.Writer
@@ -152,16 +153,28 @@ func (s *stack) Close() {
 	if s.store != nil {
 		s.store.Close()
 	}
+	s.lock.Unlock()
 }
 
 // buildStack opens the store and builds the poller, writer and dispatch service;
 // cfgSHA256 is the SHA-256 of the config file's bytes, recorded with every schedule.
 func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fieldbus.Profile, cfgSHA256 string, clk clock.Clock, f *serviceFlags, log *slog.Logger) (*stack, string, error) {
+	if loose, err := storage.SecureDir(f.dataDir); err != nil {
+		return nil, "", fmt.Errorf("--data-dir: %w", err)
+	} else if loose {
+		log.Warn("the data directory lets its group or others in; its files are kept 0600, but consider chmod 700", "dir", f.dataDir)
+	}
+	// One gridd per data directory; gridd restore waits for it to stop.
+	lock, err := storage.LockDir(f.dataDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("--data-dir: %w (is another gridd running on it?)", err)
+	}
 	st, where, err := openStoreWith(ctx, f.db, f.dataDir, f.retention, log)
 	if err != nil {
+		lock.Unlock()
 		return nil, "", err
 	}
-	s := &stack{store: st}
+	s := &stack{lock: lock, store: st}
 	devs := make([]fieldbus.Device, 0, len(cfg.Devices))
 	for _, d := range cfg.Devices {
 		devs = append(devs, fieldbus.Device{Device: d, Profile: profiles[d.ID]})

@@ -16,6 +16,10 @@ const userUsage = `usage:
   gridd user add --name NAME --role ROLE [--operator OWNER] [--chargers ID,ID] [--password PW | --no-password] [--token] [--data-dir DIR]
   gridd user token --name NAME [--data-dir DIR]
   gridd user list [--data-dir DIR]
+  gridd user revoke --name NAME (--token-id ID | --all) [--data-dir DIR]
+  gridd user delete --name NAME [--data-dir DIR]
+A running gridd picks up every change within a second (new, changed and deleted
+accounts, revoked tokens); a deleted account's console sessions end with it.
 roles: admin, dispatcher, operator (scoped to its chargers), planner, viewer
 `
 
@@ -35,6 +39,8 @@ func cmdUser(args []string, stdout, stderr io.Writer) error {
 	password := fl.String("password", "", "password (default: a random one, printed once)")
 	noPassword := fl.Bool("no-password", false, "no console login (API token only)")
 	token := fl.Bool("token", false, "also create an API token (printed once)")
+	tokenID := fl.String("token-id", "", "revoke: the ID of the token to revoke (see gridd user list)")
+	all := fl.Bool("all", false, "revoke: every token of the user")
 	if err := fl.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -66,7 +72,7 @@ func cmdUser(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "API token for %s (shown once): %s\n", *name, tok)
+			printToken(stdout, users, *name, tok)
 		}
 		return nil
 	case "token":
@@ -77,7 +83,26 @@ func cmdUser(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "API token for %s (shown once): %s\n", *name, tok)
+		printToken(stdout, users, *name, tok)
+		return nil
+	case "revoke":
+		if *name == "" || (*tokenID == "") == !*all {
+			return usageError{errors.New("--name and exactly one of --token-id ID and --all are required")}
+		}
+		n, err := users.RevokeToken(*name, *tokenID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %d token(s) of %s\n", n, *name)
+		return nil
+	case "delete":
+		if *name == "" {
+			return usageError{errors.New("--name is required")}
+		}
+		if err := users.Delete(*name); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s deleted\n", *name)
 		return nil
 	case "list":
 		if users.Len() == 0 {
@@ -89,10 +114,24 @@ func cmdUser(args []string, stdout, stderr io.Writer) error {
 			if u.Role == api.RoleOperator {
 				scope = fmt.Sprintf(" operator=%q chargers=%v", u.Operator, u.Chargers)
 			}
-			fmt.Fprintf(stdout, "%s\t%s\tpassword=%v\ttokens=%d%s\n", u.Name, u.Role, u.PasswordHash != "", len(u.Tokens), scope)
+			ids := make([]string, 0, len(u.Tokens))
+			for _, t := range u.Tokens {
+				ids = append(ids, t.ID)
+			}
+			fmt.Fprintf(stdout, "%s\t%s\tpassword=%v\ttokens=%d%v%s\n", u.Name, u.Role, u.PasswordHash != "", len(u.Tokens), ids, scope)
 		}
 		return nil
 	}
 	fmt.Fprint(stderr, userUsage)
 	return usageError{fmt.Errorf("unknown user subcommand %q", args[0])}
+}
+
+// printToken prints a new token once, with the ID that revokes it.
+func printToken(w io.Writer, users *api.Users, name, tok string) {
+	id := ""
+	if u, ok := users.Get(name); ok && len(u.Tokens) > 0 {
+		id = u.Tokens[len(u.Tokens)-1].ID
+	}
+	fmt.Fprintf(w, "token id %s (revoke with gridd user revoke --name %s --token-id %s)\n", id, name, id)
+	fmt.Fprintf(w, "API token for %s (shown once): %s\n", name, tok)
 }

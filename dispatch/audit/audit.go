@@ -8,7 +8,11 @@
 // event whose hash does not match its content or whose prev_hash does not match its
 // predecessor, so an edit, a deletion or an insertion in the middle is found. Events
 // written before the chain began (plain-text Detail) are counted as legacy, and only
-// allowed before the first chained event. Truncating the tail is detectable only
+// allowed before the first chained event. Verify reads every event the store holds,
+// whatever its time or ID (storage.Store.ListAuditAll), and an event whose ID the store
+// could not have assigned (zero or negative) or whose time lies outside years 1 to 9999
+// is a problem however its hash reads; gridd restores its state at start from exactly
+// the list Verify checks (Read). Truncating the tail is detectable only
 // against a head hash recorded elsewhere; Verify reports the head for that purpose.
 //
 // One Log must be the only writer of a store's audit events (one gridd process per
@@ -100,13 +104,11 @@ type Log struct {
 // New returns a Log writing to st.
 func New(st storage.Store) *Log { return &Log{store: st} }
 
-var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-
 func (l *Log) load(ctx context.Context) error {
 	if l.loaded {
 		return nil
 	}
-	list, err := l.store.ListAudit(ctx, storage.Epoch, farFuture, 0)
+	list, err := l.store.ListAuditAll(ctx)
 	if err != nil {
 		return fmt.Errorf("audit: read the chain head: %w", err)
 	}
@@ -174,11 +176,26 @@ func (r *Report) OK() bool { return len(r.Problems) == 0 }
 
 // Verify checks the whole audit log of st.
 func Verify(ctx context.Context, st storage.Store) (*Report, error) {
-	list, err := st.ListAudit(ctx, storage.Epoch, farFuture, 0)
+	_, rep, err := Read(ctx, st)
+	return rep, err
+}
+
+// Read returns every audit event of st in ID order together with the verification of
+// exactly that list. Whatever acts on the log's content (restoring state at start)
+// reads it here, so it can never see an event that verification did not check.
+func Read(ctx context.Context, st storage.Store) ([]storage.AuditEvent, *Report, error) {
+	list, err := st.ListAuditAll(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("audit: read events: %w", err)
+		return nil, nil, fmt.Errorf("audit: read events: %w", err)
 	}
-	return VerifyEvents(list), nil
+	rep := VerifyEvents(list)
+	return list, rep, nil
+}
+
+// storableTime reports whether t lies in years 1 to 9999 (UTC), the times gridd stores.
+func storableTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return !t.IsZero() && y >= 1 && y <= 9999
 }
 
 // VerifyEvents checks a list of events (in any order; they are walked by ID).
@@ -187,6 +204,14 @@ func VerifyEvents(list []storage.AuditEvent) *Report {
 	r := &Report{Events: len(list)}
 	prev, chained := "", false
 	for _, ev := range list {
+		// The store assigns positive IDs and gridd writes storable times: anything else
+		// was put there by hand, whatever its detail says.
+		if ev.ID <= 0 {
+			r.Problems = append(r.Problems, Problem{ev.ID, fmt.Sprintf("id %d is not positive: the store never assigns it (the event was inserted)", ev.ID)})
+		}
+		if !storableTime(ev.Time) {
+			r.Problems = append(r.Problems, Problem{ev.ID, fmt.Sprintf("time %s is outside years 1 to 9999 (the event was inserted or edited)", ev.Time.UTC().Format(time.RFC3339Nano))})
+		}
 		e, ok := Parse(ev.Detail)
 		if !ok {
 			if chained {

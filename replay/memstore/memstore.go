@@ -553,6 +553,18 @@ func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) (int64, e
 	return e.ID, nil
 }
 
+// ListAuditAll implements storage.Store.
+func (s *Store) ListAuditAll(ctx context.Context) ([]storage.AuditEvent, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.check(ctx, "list all audit"); err != nil {
+		return nil, err
+	}
+	out := append([]storage.AuditEvent(nil), s.audit...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
 // ListAudit implements storage.Store.
 func (s *Store) ListAudit(ctx context.Context, from, to time.Time, limit int) ([]storage.AuditEvent, error) {
 	if err := storage.ValidateRange(from, to); err != nil {

@@ -139,8 +139,16 @@ func New(inner storage.Store, dir string, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if _, err := storage.SecureDir(dir); err != nil {
 		return nil, fmt.Errorf("spool: new: create dir: %w", err)
+	}
+	if err := os.Chmod(dir, storage.DirMode); err != nil { // the spool's own directory
+		return nil, fmt.Errorf("spool: new: %w", err)
+	}
+	for _, name := range []string{LogFile, OffsetFile, RejectedFile} {
+		if err := storage.SecureFile(filepath.Join(dir, name), false); err != nil {
+			return nil, fmt.Errorf("spool: new: %w", err)
+		}
 	}
 	s := &Store{Store: inner, dir: dir, opts: opts, log: log}
 	if err := s.recover(); err != nil {
@@ -155,7 +163,7 @@ func New(inner storage.Store, dir string, opts Options) (*Store, error) {
 
 // recover opens spool.log, reads the offset, cuts a torn last line and counts pending records.
 func (s *Store) recover() error {
-	f, err := os.OpenFile(filepath.Join(s.dir, LogFile), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(filepath.Join(s.dir, LogFile), os.O_RDWR|os.O_APPEND|os.O_CREATE, storage.FileMode)
 	if err != nil {
 		return fmt.Errorf("open spool: %w", err)
 	}
@@ -468,7 +476,7 @@ func readLine(f *os.File, offset, size int64) ([]byte, error) {
 // reject moves a record that can never be stored to the rejected file.
 func (s *Store) reject(line []byte, why error) error {
 	s.log.Error("storage: spooled record cannot be stored; moved to the rejected file", "file", filepath.Join(s.dir, RejectedFile), "err", why)
-	f, err := os.OpenFile(filepath.Join(s.dir, RejectedFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(filepath.Join(s.dir, RejectedFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, storage.FileMode)
 	if err != nil {
 		return fmt.Errorf("open rejected file: %w", err)
 	}
@@ -517,7 +525,7 @@ func (s *Store) advance(next int64) error {
 // writeFileAtomic replaces path with data through a temporary file and a rename.
 func writeFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o640); err != nil {
+	if err := os.WriteFile(tmp, data, storage.FileMode); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

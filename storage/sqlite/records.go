@@ -550,6 +550,29 @@ func (s *Store) ListAudit(ctx context.Context, from, to time.Time, limit int) ([
 	return out, nil
 }
 
+// ListAuditAll implements storage.Store.
+func (s *Store) ListAuditAll(ctx context.Context) ([]storage.AuditEvent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, time_us, actor, action, subject, detail FROM audit_events ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list all audit: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.AuditEvent
+	for rows.Next() {
+		var e storage.AuditEvent
+		var us int64
+		if err := rows.Scan(&e.ID, &us, &e.Actor, &e.Action, &e.Subject, &e.Detail); err != nil {
+			return nil, fmt.Errorf("sqlite: list all audit: %w", err)
+		}
+		e.Time = fromUS(us)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list all audit: %w", err)
+	}
+	return out, nil
+}
+
 // UpsertAssets implements storage.Store. The whole batch is stored in one transaction; a later
 // entry with the same ID wins.
 func (s *Store) UpsertAssets(ctx context.Context, assets []storage.Asset) error {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -36,8 +35,8 @@ type Store struct {
 
 var _ storage.Store = (*Store)(nil)
 
-// Open opens (creating if needed) dir/gridd.db, creating dir if needed, and applies pending
-// migrations. Several processes may open the same directory; writers take turns.
+// Open opens (creating if needed) dir/gridd.db, creating dir if needed (0700), and applies
+// pending migrations. The database, its WAL and shared-memory files are 0600. Several processes may open the same directory; writers take turns.
 func Open(ctx context.Context, dir string) (*Store, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("sqlite: open: %w: dir is empty", storage.ErrInvalid)
@@ -46,10 +45,18 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %q: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, 0o750); err != nil {
+	if _, err := storage.SecureDir(abs); err != nil {
 		return nil, fmt.Errorf("sqlite: open: create dir: %w", err)
 	}
 	path := filepath.Join(abs, FileName)
+	// The database file is created 0600 before SQLite opens it, and SQLite gives its WAL
+	// and shared-memory files the database file's mode; files left looser by an older
+	// version are tightened.
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if err := storage.SecureFile(f, f == path); err != nil {
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+	}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")

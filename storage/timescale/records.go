@@ -623,6 +623,25 @@ func (s *Store) ListAudit(ctx context.Context, from, to time.Time, limit int) ([
 	return out, nil
 }
 
+// ListAuditAll implements storage.Store. A time PostgreSQL holds but Go cannot
+// represent (such as 'infinity') is an error: nothing is skipped silently.
+func (s *Store) ListAuditAll(ctx context.Context) ([]storage.AuditEvent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, time, actor, action, subject, detail FROM audit_events ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("timescale: list all audit: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.AuditEvent, error) {
+		var e storage.AuditEvent
+		err := r.Scan(&e.ID, &e.Time, &e.Actor, &e.Action, &e.Subject, &e.Detail)
+		e.Time = e.Time.UTC()
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("timescale: list all audit: %w", err)
+	}
+	return out, nil
+}
+
 // UpsertAssets implements storage.Store. The whole batch is stored in one transaction; a later
 // entry with the same ID wins.
 func (s *Store) UpsertAssets(ctx context.Context, assets []storage.Asset) error {
