@@ -50,6 +50,8 @@ func init() {
 		{"user add", "--name NAME --role ROLE [--operator OWNER] [--chargers ID,ID] [--password PW | --no-password] [--token] [--data-dir DIR]", "add or update an account for the API and console", sub("add", userCmd)},
 		{"user token", "--name NAME [--data-dir DIR]", "create an API token for an account", sub("token", userCmd)},
 		{"user list", "[--data-dir DIR]", "list the accounts", sub("list", userCmd)},
+		{"user revoke", "--name NAME (--token-id ID | --all) [--data-dir DIR]", "revoke one API token of an account, or all of them", sub("revoke", userCmd)},
+		{"user delete", "--name NAME [--data-dir DIR]", "delete an account (its tokens and console sessions end)", sub("delete", userCmd)},
 		{"audit verify", "[--db DSN] [--data-dir DIR] [--json]", "check the audit hash chain", sub("verify", cmdAudit)},
 		{"replay", "--config FILE (--history DIR|builtin | --db DSN) --from T1 --to T2 --strategy S --report DIR [--set K=V...]", "replay history through the dispatch path (strategies: optimize, baseline, rule, hindsight)", cmdReplay},
 		{"replay compare", "[--report DIR] [--json] DIR...", "put replay reports side by side", func(_ context.Context, args []string, stdout, stderr io.Writer) error {
