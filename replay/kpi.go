@@ -2,6 +2,7 @@ package replay
 
 import (
 	"math"
+	"time"
 
 	"github.com/gridd/gridd/site"
 )
@@ -15,8 +16,10 @@ type KPIs struct {
 	ExportKWh float64 `json:"export_kwh"`
 	// EnergyCost is import cost minus export revenue.
 	EnergyCost float64 `json:"energy_cost"`
-	// DemandCharge is the peak import over the whole period times the tariff's
-	// demand_charge_per_kw (the period is one billing period).
+	// DemandCharge is billed as the utility bills it: in each billing period
+	// (tariff.demand_period) the highest mean import over one demand interval
+	// (tariff.demand_interval) times demand_charge_per_kw, summed over the periods
+	// the replay touches.
 	DemandCharge    float64 `json:"demand_charge"`
 	BatteryWearCost float64 `json:"battery_wear_cost"`
 	// EVUnmetPenalty is the unmet EV energy of completed sessions times the site's
@@ -100,7 +103,7 @@ func computeKPIs(cfg *site.Config, r *Result) KPIs {
 			}
 		}
 	}
-	k.DemandCharge = k.PeakImportKW * cfg.Tariff.DemandChargePerKW
+	k.DemandCharge = billedDemandKW(cfg, r.Steps) * cfg.Tariff.DemandChargePerKW
 	if k.PVKWh > 0 {
 		k.SelfConsumptionPct = 100 * math.Max(0, math.Min(1, (k.PVKWh-k.ExportKWh)/k.PVKWh))
 	}
@@ -144,4 +147,43 @@ func (a errAcc) scores() (mae, nmaePct, mae1 float64) {
 		mae1 = a.abs1 / float64(a.n1)
 	}
 	return mae, nmaePct, mae1
+}
+
+// billedDemandKW sums, over the billing periods the steps touch, each period's
+// highest demand-interval mean of net import (a step longer than the interval counts
+// as its own mean).
+func billedDemandKW(cfg *site.Config, steps []StepRecord) float64 {
+	iv := cfg.Tariff.DemandIntervalD()
+	type acc struct {
+		sum float64
+		n   int
+	}
+	intervals := map[time.Time]*acc{}
+	var order []time.Time
+	for _, s := range steps {
+		k := s.Time.Truncate(iv)
+		a := intervals[k]
+		if a == nil {
+			a = &acc{}
+			intervals[k] = a
+			order = append(order, k)
+		}
+		a.sum += s.GridKW
+		a.n++
+	}
+	peaks := map[time.Time]float64{} // by billing period start
+	var periods []time.Time
+	for _, k := range order {
+		from, _ := cfg.Tariff.DemandPeriodAt(k, cfg.Site.Location)
+		if _, seen := peaks[from]; !seen {
+			periods = append(periods, from)
+		}
+		a := intervals[k]
+		peaks[from] = math.Max(peaks[from], a.sum/float64(a.n))
+	}
+	total := 0.0
+	for _, p := range periods { // in time order, so the sum is reproducible
+		total += peaks[p]
+	}
+	return total
 }
