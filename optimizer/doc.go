@@ -65,7 +65,8 @@
 //     max(peak_so_far_kw, max_t(import_t + margin_t)) is the import level
 //     the real-time layer must hold; 0 without a demand charge. The peak
 //     is per step: with steps shorter than the billing's demand interval
-//     it is conservative (a step's import bounds the interval's mean).
+//     it is conservative (the highest step bounds the interval's mean);
+//     with longer steps a step's mean may hide a higher interval mean.
 //
 // Every column's bounds: import ∈ [0, import_limit_kw], export ∈ [0,
 // export_limit_kw], flow ∈ [−limit_kw, limit_kw], PV g ∈ [0, forecast],
