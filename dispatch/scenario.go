@@ -44,6 +44,9 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 		}
 		scn.Grid.PeakSoFarKW = peak
 	}
+	// bandSq sums, per step, the squared forecast band of every series that can
+	// raise import above its forecast (see peakMargins).
+	bandSq := make([]float64, steps)
 	byID := map[string]fieldbus.Reading{}
 	for _, r := range readings {
 		byID[r.DeviceID] = r
@@ -61,6 +64,7 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 				return nil, err
 			}
 			fcs = append(fcs, forecastPoints(res, at)...)
+			addBandSq(bandSq, res.P50, res.P90)
 			scn.Loads = append(scn.Loads, optimizer.Load{ID: d.ID, Node: d.Node, ForecastKW: res.P50})
 		case site.KindPV:
 			res, err := s.forecastDevice(ctx, d, r, fresh, at, start, steps, true)
@@ -68,6 +72,7 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 				return nil, err
 			}
 			fcs = append(fcs, forecastPoints(res, at)...)
+			addBandSq(bandSq, res.P10, res.P50)
 			curtailable := d.PV.Curtailable && fresh
 			scn.PV = append(scn.PV, optimizer.PV{ID: d.ID, Node: d.Node, ForecastKW: res.P50, Curtailable: curtailable})
 		case site.KindBESS:
@@ -82,10 +87,12 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 			}
 			b := d.BESS
 			capKWh := b.CapacityKWh
-			minKWh, maxKWh := capKWh*b.MinSoCPct/100, capKWh*b.MaxSoCPct/100
+			// The reserve is the lower SoC bound, never below min_soc.
+			minKWh, maxKWh := capKWh*math.Max(b.MinSoCPct, cfg.ReserveSoCPct(d))/100, capKWh*b.MaxSoCPct/100
 			socKWh := capKWh * socPct / 100
 			if socKWh < minKWh || socKWh > maxKWh {
-				// The battery is outside its band (e.g. after a manual operation): plan from where it is.
+				// The battery is outside its band (e.g. after a manual operation, or below
+				// its reserve): plan from where it is, with no further discharge below it.
 				s.log.Warn("battery SoC outside its configured band; planning from the measured SoC", "device", d.ID, "soc_pct", socPct)
 				minKWh, maxKWh = math.Min(minKWh, socKWh), math.Max(maxKWh, socKWh)
 			}
@@ -107,6 +114,9 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 				scn.EVSessions = append(scn.EVSessions, ev)
 			}
 		}
+	}
+	if cfg.Tariff.DemandChargePerKW > 0 {
+		scn.Grid.PeakMarginKW = peakMargins(bandSq, cfg.Tariff.MarginFactor())
 	}
 	if len(fcs) > 0 {
 		if err := s.store.WriteForecasts(ctx, fcs); err != nil {
@@ -213,11 +223,10 @@ func (s *Service) evSession(d *site.Device, r fieldbus.Reading, fresh bool, at, 
 			if arr < s.cfg.Site.Steps() && dep > arr {
 				e := d.EV
 				chKW, disKW := envelopeKW(d, e.MaxChargeKW, e.MaxDischargeKW)
-				return optimizer.EVSession{
+				return s.session(optimizer.EVSession{
 					ID: d.ID, Node: d.Node, ArrivalStep: arr, DepartureStep: dep, EnergyKWh: rep.EnergyKWh,
 					MaxChargeKW: chKW, MaxDischargeKW: disKW, V2GBudgetKWh: e.V2GBudgetKWh,
-					WearCostPerKWh: s.cfg.EV.WearCostPerKWh, UnmetPenaltyPerKWh: s.cfg.EV.UnmetPenaltyPerKWh,
-				}, true
+				}), true
 			}
 		}
 		return optimizer.EVSession{}, false
@@ -255,11 +264,54 @@ func (s *Service) evSession(d *site.Device, r fieldbus.Reading, fresh bool, at, 
 	}
 	e := d.EV
 	chKW, disKW := envelopeKW(d, e.MaxChargeKW, e.MaxDischargeKW)
-	return optimizer.EVSession{
+	return s.session(optimizer.EVSession{
 		ID: d.ID, Node: d.Node, ArrivalStep: 0, DepartureStep: depStep, EnergyKWh: need,
 		MaxChargeKW: chKW, MaxDischargeKW: disKW, V2GBudgetKWh: e.V2GBudgetKWh,
-		WearCostPerKWh: s.cfg.EV.WearCostPerKWh, UnmetPenaltyPerKWh: s.cfg.EV.UnmetPenaltyPerKWh,
-	}, true
+	}), true
+}
+
+// session completes a session with the site's EV costs and vehicle losses.
+func (s *Service) session(e optimizer.EVSession) optimizer.EVSession {
+	return SessionCosts(s.cfg, e)
+}
+
+// SessionCosts sets a session's unmet penalty, V2G wear and vehicle efficiencies from
+// the site's ev section (defaults filled in), as dispatch plans every session.
+func SessionCosts(cfg *site.Config, e optimizer.EVSession) optimizer.EVSession {
+	e.UnmetPenaltyPerKWh = cfg.EV.UnmetPenaltyPerKWh
+	e.WearCostPerKWh = cfg.EV.WearPerKWh()
+	e.ChargeEfficiency, e.DischargeEfficiency = cfg.EV.Efficiencies()
+	return e
+}
+
+// addBandSq adds, per step, the square of how far hi lies above lo (never below 0).
+func addBandSq(sq, lo, hi []float64) {
+	for k := range sq {
+		if k < len(lo) && k < len(hi) {
+			if d := hi[k] - lo[k]; d > 0 && !math.IsInf(d, 0) {
+				sq[k] += d * d
+			}
+		}
+	}
+}
+
+// peakMargins turns the summed squared forecast bands into the per-step headroom the
+// plan keeps under its peak target: factor × √Σ band². The band of a load is P90−P50
+// (consumption above its forecast) and of a PV plant P50−P10 (generation below it),
+// each the one-sided 80 % quantile of that series' error. Combined by root sum of
+// squares, as the spread of a sum of independent errors is: a plain sum would
+// assume every series misses in the same direction at once and hold back headroom
+// for a coincidence the site rarely sees, at the demand charge's price; with one
+// series the two agree, and factor > 1 covers correlated errors.
+func peakMargins(bandSq []float64, factor float64) []float64 {
+	if factor <= 0 {
+		return nil
+	}
+	out := make([]float64, len(bandSq))
+	for k, v := range bandSq {
+		out[k] = factor * math.Sqrt(v)
+	}
+	return out
 }
 
 // envelopeKW narrows a device's rated charge and discharge power to its configured
@@ -278,9 +330,14 @@ func envelopeKW(d *site.Device, chargeKW, dischargeKW float64) (float64, float64
 	return chargeKW, dischargeKW
 }
 
-// peakSoFar is the highest grid import measured by the root node's meter in the
-// current billing period (the calendar month in site time) before at, so the demand
-// charge prices only a new peak. Without a root meter it is 0.
+// peakSoFar is the billing period's demand peak before at, as the utility meters
+// it: the highest mean net import over one closed demand interval
+// (tariff.demand_interval) since the period began (tariff.demand_period, in site
+// time), so the demand charge prices only a new peak. The means are the root meter's
+// site.PointImportAvgKW samples, one per closed interval; for the part of the period
+// before the first of them (older data), the mean of the meter's active_power_kw
+// samples in each closed interval. The interval in progress is left out: it is not
+// yet metered, and a poll is one instant of it. Without a root meter it is 0.
 func (s *Service) peakSoFar(ctx context.Context, at time.Time) (float64, error) {
 	root := s.cfg.Root()
 	var meter string
@@ -293,21 +350,33 @@ func (s *Service) peakSoFar(ctx context.Context, at time.Time) (float64, error) 
 	if meter == "" {
 		return 0, nil
 	}
-	lt := at.In(s.cfg.Site.Location)
-	month := time.Date(lt.Year(), lt.Month(), 1, 0, 0, 0, 0, s.cfg.Site.Location)
-	if !month.Before(at) {
+	from, _ := s.cfg.Tariff.DemandPeriodAt(at, s.cfg.Site.Location)
+	iv := s.cfg.Tariff.DemandIntervalD()
+	if !from.Before(at) {
 		return 0, nil
 	}
-	// The store aggregates: buckets wider than a month cover the range in at most two
-	// (they are aligned to the Unix epoch) and count good samples only.
-	buckets, err := s.store.TelemetryBuckets(ctx, meter, "active_power_kw", month, at, 32*24*time.Hour)
-	if err != nil {
-		return 0, fmt.Errorf("peak so far from %s: %w", meter, err)
-	}
 	peak := 0.0
-	for _, b := range buckets {
-		if b.Count > 0 && b.Max > peak {
-			peak = b.Max
+	avgs, err := s.store.TelemetryBuckets(ctx, meter, site.PointImportAvgKW, from, at, iv)
+	if err != nil {
+		return 0, fmt.Errorf("peak so far from %s %s: %w", meter, site.PointImportAvgKW, err)
+	}
+	for _, b := range avgs {
+		peak = math.Max(peak, b.Max)
+	}
+	// Intervals the averages do not cover yet: means of the polls in closed intervals.
+	upTo := at.Truncate(iv)
+	if len(avgs) > 0 && avgs[0].Time.Before(upTo) {
+		upTo = avgs[0].Time
+	}
+	if from.Before(upTo) {
+		polls, err := s.store.TelemetryBuckets(ctx, meter, "active_power_kw", from, upTo, iv)
+		if err != nil {
+			return 0, fmt.Errorf("peak so far from %s: %w", meter, err)
+		}
+		for _, b := range polls {
+			if b.Count > 0 {
+				peak = math.Max(peak, b.Mean)
+			}
 		}
 	}
 	return peak, nil

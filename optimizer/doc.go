@@ -32,10 +32,16 @@
 //     same index ("max_soc at step 40" is soc_kwh[40]).
 //   - EV session: active in [arrival_step, min(departure_step, steps));
 //     p_t = pc_t − pd_t with pc_t ∈ [0, max_charge_kw] and pd_t ∈ [0,
-//     max_discharge_kw] (no pd without V2G); cumulative energy e_k =
-//     Σ_{t<k} dt·p_t ∈ [−v2g_budget_kwh, energy_kwh]; unmet = max(0,
-//     required − e_end) is costed at unmet_penalty_per_kwh and discharge at
-//     wear·dt·pd_t. A shortfall is penalised, never infeasible.
+//     max_discharge_kw] (no pd without V2G). Energy counts at the
+//     charger's meter (energy_kwh is what the meter must deliver); the
+//     vehicle's charge_efficiency ηc and discharge_efficiency ηd (0 or
+//     omitted = 1) charge V2G its round trip: the energy credited to the
+//     session is e_k = Σ_{t<k} dt·(pc_t − pd_t/(ηc·ηd)), so a kWh
+//     discharged takes 1/(ηc·ηd) kWh of charging to put back;
+//     e_k ∈ [−v2g_budget_kwh/ηc, energy_kwh] (the vehicle's battery gives
+//     up at most v2g_budget_kwh); unmet = max(0, required − e_end) is
+//     costed at unmet_penalty_per_kwh and discharge at wear·dt·pd_t. A
+//     shortfall is penalised, never infeasible.
 //     Sessions departing after the horizon: required = max(0, energy_kwh −
 //     max_charge_kw·dt·(departure_step − max(arrival_step, steps))), i.e. the
 //     plan must deliver whatever could not still be delivered at full power
@@ -44,22 +50,54 @@
 //     arriving at or after the end of the horizon have no schedule and no
 //     requirement in this plan.
 //     LP form: with V2G, a chain of energy columns e and rows e_{t+1} =
-//     e_t + dt·(pc_t − pd_t). Without V2G, p ≥ 0 makes e monotone, so the whole
-//     session is one ranged row, required ≤ Σ dt·pc_t + unmet ≤ energy_kwh
-//     (unmet ≥ 0 is positive only below required, so this equals Σ dt·pc_t
-//     ≤ energy_kwh), with no per-step chain.
-//   - Demand charge: a running-peak chain q_t ≥ import_t − peak_so_far_kw,
-//     q_t ≥ q_{t−1}, q ≥ 0, with demand_charge_per_kw·q_{steps−1} in the
-//     objective. (A single peak variable would be a dense column; the chain
-//     keeps the normal equations sparse.)
+//     e_t + dt·(pc_t − pd_t/(ηc·ηd)). Without V2G, p ≥ 0 makes e monotone,
+//     so the whole session is one ranged row, required ≤ Σ dt·pc_t + unmet
+//     ≤ energy_kwh (unmet ≥ 0 is positive only below required, so this
+//     equals Σ dt·pc_t ≤ energy_kwh), with no per-step chain.
+//   - Demand charge: a running-peak chain q_t ≥ import_t + margin_t −
+//     peak_so_far_kw, q_t ≥ q_{t−1}, q ≥ 0, with demand_charge_per_kw·
+//     q_{steps−1} in the objective. (A single peak variable would be a
+//     dense column; the chain keeps the normal equations sparse.) margin_t
+//     is grid.peak_margin_kw[t] (0 when absent): headroom for forecast
+//     error that the plan keeps under its peak target, paid for like a
+//     peak, so the target rises only when that is cheaper than holding
+//     import down. Plan.PeakTargetKW = peak_so_far_kw + q_{steps−1} =
+//     max(peak_so_far_kw, max_t(import_t + margin_t)) is the import level
+//     the real-time layer must hold; 0 without a demand charge. The peak
+//     is per step: with steps shorter than the billing's demand interval
+//     it is conservative (the highest step bounds the interval's mean);
+//     with longer steps a step's mean may hide a higher interval mean.
+//
+// Every column's bounds: import ∈ [0, import_limit_kw], export ∈ [0,
+// export_limit_kw], flow ∈ [−limit_kw, limit_kw], PV g ∈ [0, forecast],
+// battery c ∈ [0, max_charge_kw], d ∈ [0, max_discharge_kw], soc ∈
+// [min_soc_kwh, max_soc_kwh] (the last one's lower bound raised to
+// terminal_soc_kwh), EV pc ∈ [0, max_charge_kw], pd ∈ [0,
+// max_discharge_kw], e ∈ [−v2g_budget_kwh/ηc, energy_kwh], unmet ∈ [0,
+// required] (never more than the energy requested within the horizon),
+// q ∈ [0, ∞); soft-mode violation and stability deviation columns ∈ [0,
+// ∞). Every row is an equality (balances, battery and EV energy) except
+// the peak rows (≤), the EV target (≥, ranged without V2G) and the soft
+// limits (ranged).
 //
 // Objective: Σ_t dt·(import_price_t·import_t − export_price_t·export_t) +
 // demand charge + battery wear + EV wear + unmet penalty. Validation rejects
 // export_price > import_price at any step (simultaneous import and export
 // would be profitable and the LP unbounded). After the solve, equal
 // simultaneous import and export, and EV charge and discharge, are netted,
-// which keeps every constraint and never raises the cost; the reported
-// objective and cost_breakdown are recomputed from the reported schedule.
+// which keeps every constraint and never raises the cost (with vehicle
+// losses netting credits the session the energy the pair would have lost;
+// a lossless battery's simultaneous charge and discharge are netted too);
+// the reported objective and cost_breakdown are recomputed from the
+// reported schedule.
+//
+// Ties: at equal prices, moving energy between storage assets only loses
+// it when the assets have losses or wear, so such plans do not swap
+// charge and discharge between a battery and a vehicle or between
+// vehicles. Assets that are lossless and wear-free (efficiencies 1, wear
+// 0) are genuinely indifferent, and the interior-point method may return
+// any mix of them; gridd's site defaults give batteries and vehicles
+// losses and V2G a wear cost.
 //
 // # Soft mode and plan stability
 //

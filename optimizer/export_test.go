@@ -76,6 +76,18 @@ func exportScenarios(t *testing.T) []exportCase {
 	dc.Grid.DemandChargePerKW = 12
 	dc.Grid.PeakSoFarKW = 40
 	out = append(out, exportCase{"demo-demand-charge", dc, Options{}})
+	// A peak target with forecast margins, and V2G sessions with losses.
+	dm := scaledScenario(40, 5)
+	dm.Grid.DemandChargePerKW = 12
+	dm.Grid.PeakSoFarKW = 40
+	dm.Grid.PeakMarginKW = make([]float64, dm.Steps)
+	for k := range dm.Grid.PeakMarginKW {
+		dm.Grid.PeakMarginKW[k] = 2 + 0.1*float64(k)
+	}
+	for i := range dm.EVSessions {
+		dm.EVSessions[i].ChargeEfficiency, dm.EVSessions[i].DischargeEfficiency = 0.92, 0.9
+	}
+	out = append(out, exportCase{"margin-v2g-losses", dm, Options{}})
 	// Soft mode on an infeasible scenario.
 	inf := demoScenario()
 	inf.Nodes[1].LimitKW = 5

@@ -55,6 +55,9 @@ type evCols struct {
 	e        []int // cumulative energy after each active step; nil without V2G
 	unmet    int   // -1 when the session has no step in the horizon
 	target   float64
+	// roundTrip is ηc·ηd: e counts energy at the charger's meter, so a
+	// kW discharged lowers it by 1/roundTrip kW.
+	roundTrip float64
 }
 
 type batCols struct {
@@ -298,7 +301,8 @@ func formulate(s *Scenario, o formOptions) *formulation {
 	f.ev = make([]evCols, len(s.EVSessions))
 	for k, e := range s.EVSessions {
 		n := f.nodeIdx[e.Node]
-		ec := evCols{from: e.ArrivalStep, to: min(e.DepartureStep, T), unmet: -1, target: evTarget(e, T, dt)}
+		ec := evCols{from: e.ArrivalStep, to: min(e.DepartureStep, T), unmet: -1, target: evTarget(e, T, dt), roundTrip: e.RoundTrip()}
+		etaC, _ := e.Efficiencies()
 		if ec.from >= ec.to {
 			ec.from, ec.to = T, T
 			f.ev[k] = ec
@@ -317,7 +321,7 @@ func formulate(s *Scenario, o formOptions) *formulation {
 				entries[n][t] = append(entries[n][t], term{d, -1})
 			}
 			if e.MaxDischargeKW > 0 {
-				ec.e = append(ec.e, f.addVar(ge, kEVEnergy, k, t+1, -e.V2GBudgetKWh, e.EnergyKWh, 0))
+				ec.e = append(ec.e, f.addVar(ge, kEVEnergy, k, t+1, -e.V2GBudgetKWh/etaC, e.EnergyKWh, 0))
 			}
 		}
 		ec.unmet = f.addVar(f.m.Group("ev."+e.ID+".unmet"), kEVUnmet, k, -1, 0, ec.target, e.UnmetPenaltyPerKWh)
@@ -355,7 +359,7 @@ func formulate(s *Scenario, o formOptions) *formulation {
 		gC := f.m.Group("grid.peak_running")
 		f.peakRow = make([]int, T)
 		for t := 0; t < T; t++ {
-			f.peakRow[t] = f.addRow(gP, kPeakRow, 0, t, -inf, s.Grid.PeakSoFarKW,
+			f.peakRow[t] = f.addRow(gP, kPeakRow, 0, t, -inf, s.Grid.PeakSoFarKW-s.Grid.margin(t),
 				[]int{f.imp[t], f.peak[t]}, []float64{1, -1})
 			if t+1 < T {
 				f.addRow(gC, kPeakChain, 0, t, -inf, 0, []int{f.peak[t], f.peak[t+1]}, []float64{1, -1})
@@ -380,7 +384,7 @@ func formulate(s *Scenario, o formOptions) *formulation {
 			f.batRow[b][t] = f.addRow(g, kBatRow, b, t, rhs, rhs, cols, vals)
 		}
 	}
-	// EV energy with V2G: e[t+1] − e[t] − dt·(pc[t] − pd[t]) = 0,
+	// EV energy with V2G: e[t+1] − e[t] − dt·(pc[t] − pd[t]/(ηc·ηd)) = 0,
 	// e[from] = 0; target: e[to] + unmet ≥ target.
 	f.evRow = make([][]int, len(s.EVSessions))
 	f.evTgt = make([]int, len(s.EVSessions))
@@ -414,7 +418,7 @@ func formulate(s *Scenario, o formOptions) *formulation {
 			vals := []float64{1, -dt}
 			if ec.pd != nil {
 				cols = append(cols, ec.pd[i])
-				vals = append(vals, dt)
+				vals = append(vals, dt/ec.roundTrip)
 			}
 			if i > 0 {
 				cols = append(cols, ec.e[i-1])

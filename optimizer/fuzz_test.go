@@ -24,6 +24,12 @@ func FuzzParseScenario(f *testing.F) {
 		ChargeEfficiency: 1, DischargeEfficiency: 1}}
 	smallJSON, _ := json.Marshal(small)
 	f.Add(smallJSON)
+	// A peak margin and a V2G session with losses.
+	small.Grid.DemandChargePerKW, small.Grid.PeakMarginKW = 3, []float64{1, 2}
+	small.EVSessions = []EVSession{{ID: "ev", Node: "root", DepartureStep: 2, EnergyKWh: 2, MaxChargeKW: 2, MaxDischargeKW: 2,
+		V2GBudgetKWh: 1, ChargeEfficiency: 0.9, DischargeEfficiency: 0.9}}
+	lossJSON, _ := json.Marshal(small)
+	f.Add(lossJSON)
 	for _, s := range []string{
 		``, `{}`, `null`, `[]`, `{"steps":1e400}`, `{"start":"2024-01-01T00:00:00Z","step_minutes":15,"steps":1}`,
 		`{"nodes":[{"id":"a","parent":"a","limit_kw":1}]}`, `{"grid":{"import_price":[1,2,"x"]}}`,

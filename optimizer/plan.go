@@ -87,6 +87,10 @@ type Plan struct {
 	GridExportKW []float64 `json:"grid_export_kw"`
 	// PeakImportKW is the highest grid import of the plan.
 	PeakImportKW float64 `json:"peak_import_kw"`
+	// PeakTargetKW is the import level the plan's demand charge is paid
+	// on and the real-time layer must hold: max(peak_so_far_kw,
+	// max_t(import_t + peak_margin_kw_t)). 0 without a demand charge.
+	PeakTargetKW float64 `json:"peak_target_kw"`
 
 	Assets        []AssetPlan   `json:"assets"`
 	CostBreakdown CostBreakdown `json:"cost_breakdown"`
@@ -147,7 +151,8 @@ type AssetPlan struct {
 	CurtailedKW []float64 `json:"curtailed_kw,omitempty"`
 	// RequiredKWh (EVs) is the energy the session must receive within the
 	// horizon (see doc.go for sessions departing after it); UnmetKWh is
-	// the shortfall, which is penalised.
+	// the shortfall, which is penalised: RequiredKWh less the energy
+	// credited, charging less 1/(ηc·ηd) times V2G discharge.
 	RequiredKWh float64 `json:"required_kwh,omitempty"`
 	UnmetKWh    float64 `json:"unmet_kwh,omitempty"`
 }
@@ -155,7 +160,8 @@ type AssetPlan struct {
 // CostBreakdown splits the objective. Total = EnergyImport −
 // EnergyExportRevenue + DemandCharge + BatteryWear + EVWear + UnmetPenalty
 // + StabilityPenalty + ViolationPenalty. The last two are zero unless
-// Options.StabilityPerKW or Options.Soft apply.
+// Options.StabilityPerKW or Options.Soft apply. DemandCharge is
+// demand_charge_per_kw × (PeakTargetKW − peak_so_far_kw).
 type CostBreakdown struct {
 	EnergyImport        float64 `json:"energy_import"`
 	EnergyExportRevenue float64 `json:"energy_export_revenue"`
@@ -420,19 +426,38 @@ func (f *formulation) describeViolation(i int, a float64) string {
 func (f *formulation) extract(sol *lp.Solution, plan *Plan) {
 	s, T, dt := f.s, f.T, f.dt
 	x := sol.X
-	// Simultaneous import and export (or EV charge and discharge) never
-	// lowers the cost; net them so the schedule is physically clean.
+	// Simultaneous import and export (or EV charge and discharge, or a
+	// lossless battery's charge and discharge) never lowers the cost; net
+	// them so the schedule is physically clean. (With vehicle losses,
+	// netting credits the session the energy the pair would have lost.)
 	for t := 0; t < T; t++ {
 		if m := math.Min(x[f.imp[t]], x[f.exp[t]]); m > 0 {
 			x[f.imp[t]] -= m
 			x[f.exp[t]] -= m
 		}
 	}
+	for b, bt := range s.Batteries {
+		if bt.ChargeEfficiency != 1 || bt.DischargeEfficiency != 1 {
+			continue // with losses the pair changes the SoC; it is not an optimum at positive prices
+		}
+		bc := f.bat[b]
+		for t := 0; t < T; t++ {
+			if m := math.Min(x[bc.c[t]], x[bc.d[t]]); m > 0 {
+				x[bc.c[t]] -= m
+				x[bc.d[t]] -= m
+			}
+		}
+	}
 	for _, ec := range f.ev {
+		cum := 0.0
 		for i := range ec.pd {
 			if m := math.Min(x[ec.pc[i]], x[ec.pd[i]]); m > 0 {
 				x[ec.pc[i]] -= m
 				x[ec.pd[i]] -= m
+			}
+			if ec.roundTrip != 1 {
+				cum += dt * (x[ec.pc[i]] - x[ec.pd[i]]/ec.roundTrip)
+				x[ec.e[i]] = cum
 			}
 		}
 	}
@@ -449,7 +474,13 @@ func (f *formulation) extract(sol *lp.Solution, plan *Plan) {
 		cb.EnergyImport += dt * s.Grid.ImportPrice[t] * x[f.imp[t]]
 		cb.EnergyExportRevenue += dt * s.Grid.ExportPrice[t] * x[f.exp[t]]
 	}
-	cb.DemandCharge = s.Grid.DemandChargePerKW * math.Max(0, plan.PeakImportKW-s.Grid.PeakSoFarKW)
+	if s.Grid.DemandChargePerKW > 0 {
+		plan.PeakTargetKW = s.Grid.PeakSoFarKW
+		for t := 0; t < T; t++ {
+			plan.PeakTargetKW = math.Max(plan.PeakTargetKW, x[f.imp[t]]+s.Grid.margin(t))
+		}
+		cb.DemandCharge = s.Grid.DemandChargePerKW * (plan.PeakTargetKW - s.Grid.PeakSoFarKW)
+	}
 
 	for _, l := range s.Loads {
 		a := AssetPlan{ID: l.ID, Kind: KindLoad, Node: l.Node, PowerKW: append([]float64(nil), l.ForecastKW...)}
@@ -487,17 +518,20 @@ func (f *formulation) extract(sol *lp.Solution, plan *Plan) {
 	for k, e := range s.EVSessions {
 		ec := f.ev[k]
 		a := AssetPlan{ID: e.ID, Kind: KindEV, Node: e.Node, PowerKW: make([]float64, T), RequiredKWh: ec.target}
+		got := 0.0 // energy credited to the session, at the charger's meter
 		for i := range ec.pc {
 			p := x[ec.pc[i]]
+			got += dt * p
 			if ec.pd != nil {
 				d := x[ec.pd[i]]
 				p -= d
+				got -= dt * d / ec.roundTrip
 				cb.EVWear += e.WearCostPerKWh * dt * d
 			}
 			a.PowerKW[ec.from+i] = p
 		}
 		a.EnergyKWh = energy(a.PowerKW, dt)
-		a.UnmetKWh = math.Max(0, ec.target-a.EnergyKWh)
+		a.UnmetKWh = math.Max(0, ec.target-got)
 		cb.UnmetPenalty += e.UnmetPenaltyPerKWh * a.UnmetKWh
 		plan.Assets = append(plan.Assets, a)
 	}

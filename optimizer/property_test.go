@@ -75,6 +75,16 @@ func randomScenario(rng *rand.Rand) *Scenario {
 		}
 		s.EVSessions = append(s.EVSessions, e)
 	}
+	// Forecast margins on the peak and vehicle losses, on some scenarios.
+	if s.Grid.DemandChargePerKW > 0 && rng.IntN(2) == 0 {
+		s.Grid.PeakMarginKW = series(6)
+	}
+	for i := range s.EVSessions {
+		if rng.IntN(2) == 0 {
+			s.EVSessions[i].ChargeEfficiency = 0.8 + 0.2*rng.Float64()
+			s.EVSessions[i].DischargeEfficiency = 0.8 + 0.2*rng.Float64()
+		}
+	}
 	return s
 }
 
@@ -109,7 +119,7 @@ func checkPlan(t *testing.T, s *Scenario, p *Plan, tol float64) {
 			fail("step %d: import %v export %v outside limits", t, imp, exp)
 		}
 		cost += dt * (s.Grid.ImportPrice[t]*imp - s.Grid.ExportPrice[t]*exp)
-		peak = math.Max(peak, imp)
+		peak = math.Max(peak, imp+s.Grid.margin(t))
 		// Subtree sums.
 		sub := map[string]float64{}
 		for id, pw := range power {
@@ -127,6 +137,11 @@ func checkPlan(t *testing.T, s *Scenario, p *Plan, tol float64) {
 		}
 	}
 	cost += s.Grid.DemandChargePerKW * math.Max(0, peak-s.Grid.PeakSoFarKW)
+	if want := math.Max(peak, s.Grid.PeakSoFarKW); s.Grid.DemandChargePerKW > 0 && math.Abs(p.PeakTargetKW-want) > tol*(1+want) {
+		fail("peak target %v, want max(peak so far, import + margin) %v", p.PeakTargetKW, want)
+	} else if s.Grid.DemandChargePerKW == 0 && p.PeakTargetKW != 0 {
+		fail("peak target %v without a demand charge", p.PeakTargetKW)
+	}
 	for _, l := range s.Loads {
 		for t := 0; t < T; t++ {
 			if power[l.ID][t] != l.ForecastKW[t] {
@@ -181,7 +196,8 @@ func checkPlan(t *testing.T, s *Scenario, p *Plan, tol float64) {
 	}
 	for _, e := range s.EVSessions {
 		a := p.Asset(e.ID)
-		cum := 0.0
+		etaC, _ := e.Efficiencies()
+		cum, net := 0.0, 0.0 // energy credited to the session, energy through the meter
 		for t := 0; t < T; t++ {
 			pw := a.PowerKW[t]
 			if (t < e.ArrivalStep || t >= e.DepartureStep) && pw != 0 {
@@ -190,16 +206,17 @@ func checkPlan(t *testing.T, s *Scenario, p *Plan, tol float64) {
 			if pw > e.MaxChargeKW+tol || -pw > e.MaxDischargeKW+tol {
 				fail("ev %s step %d: power %v beyond ratings", e.ID, t, pw)
 			}
-			cum += dt * pw
-			if cum < -e.V2GBudgetKWh-tol || cum > e.EnergyKWh+tol {
-				fail("ev %s step %d: cumulative energy %v outside [%v, %v]", e.ID, t, cum, -e.V2GBudgetKWh, e.EnergyKWh)
+			net += dt * pw
+			cum += dt * (math.Max(pw, 0) - math.Max(-pw, 0)/e.RoundTrip())
+			if cum < -e.V2GBudgetKWh/etaC-tol || cum > e.EnergyKWh+tol {
+				fail("ev %s step %d: cumulative energy %v outside [%v, %v]", e.ID, t, cum, -e.V2GBudgetKWh/etaC, e.EnergyKWh)
 			}
 			cost += e.WearCostPerKWh * dt * math.Max(-pw, 0)
 		}
 		required := evTarget(e, T, dt)
 		unmet := math.Max(0, required-cum)
-		if math.Abs(a.UnmetKWh-unmet) > tol || math.Abs(a.EnergyKWh-cum) > tol {
-			fail("ev %s: unmet %v energy %v, recomputed %v %v", e.ID, a.UnmetKWh, a.EnergyKWh, unmet, cum)
+		if math.Abs(a.UnmetKWh-unmet) > tol || math.Abs(a.EnergyKWh-net) > tol {
+			fail("ev %s: unmet %v energy %v, recomputed %v %v", e.ID, a.UnmetKWh, a.EnergyKWh, unmet, net)
 		}
 		cost += e.UnmetPenaltyPerKWh * unmet
 	}

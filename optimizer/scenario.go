@@ -50,6 +50,11 @@ type Grid struct {
 	// DemandChargePerKW is charged on the import peak above PeakSoFarKW.
 	DemandChargePerKW float64 `json:"demand_charge_per_kw"`
 	PeakSoFarKW       float64 `json:"peak_so_far_kw"`
+	// PeakMarginKW (optional; empty = none) holds one margin per step,
+	// ≥ 0: headroom the peak target keeps above the planned import for
+	// forecast error, so the charged peak covers import_t + margin_t. It
+	// applies only with a demand charge.
+	PeakMarginKW []float64 `json:"peak_margin_kw,omitempty"`
 }
 
 // Node is a node of the radial network tree. The root has Parent "".
@@ -104,10 +109,47 @@ type EVSession struct {
 	MaxChargeKW   float64 `json:"max_charge_kw"`
 	// MaxDischargeKW > 0 allows vehicle-to-grid discharge.
 	MaxDischargeKW float64 `json:"max_discharge_kw"`
-	// V2GBudgetKWh is how far the cumulative net energy may go below zero.
-	V2GBudgetKWh       float64 `json:"v2g_budget_kwh"`
+	// V2GBudgetKWh is how much energy the vehicle's battery may give up
+	// below its level at arrival.
+	V2GBudgetKWh float64 `json:"v2g_budget_kwh"`
+	// WearCostPerKWh is charged per kWh discharged (V2G).
 	WearCostPerKWh     float64 `json:"wear_cost_per_kwh"`
 	UnmetPenaltyPerKWh float64 `json:"unmet_penalty_per_kwh"`
+	// ChargeEfficiency and DischargeEfficiency (in (0, 1]; 0 or omitted
+	// = 1, lossless) are the vehicle's conversion losses between the
+	// charger's meter and its battery. EnergyKWh counts at the charger's
+	// meter, so they cost nothing without V2G; a kWh discharged takes
+	// 1/(ηc·ηd) kWh of charging to put back.
+	ChargeEfficiency    float64 `json:"charge_efficiency,omitempty"`
+	DischargeEfficiency float64 `json:"discharge_efficiency,omitempty"`
+}
+
+// Efficiencies returns the session's charge and discharge efficiencies, 1
+// for those not set.
+func (e EVSession) Efficiencies() (charge, discharge float64) {
+	charge, discharge = e.ChargeEfficiency, e.DischargeEfficiency
+	if charge == 0 {
+		charge = 1
+	}
+	if discharge == 0 {
+		discharge = 1
+	}
+	return charge, discharge
+}
+
+// RoundTrip returns ηc·ηd: the kWh at the charger's meter that one kWh of
+// charging gives back by discharge.
+func (e EVSession) RoundTrip() float64 {
+	c, d := e.Efficiencies()
+	return c * d
+}
+
+// margin returns the peak margin of step t (0 without margins).
+func (g *Grid) margin(t int) float64 {
+	if t < len(g.PeakMarginKW) {
+		return g.PeakMarginKW[t]
+	}
+	return 0
 }
 
 // StepHours returns the step length in hours.
@@ -216,6 +258,9 @@ func (s *Scenario) Validate() error {
 	v.number("grid.export_limit_kw", g.ExportLimitKW, false)
 	v.number("grid.demand_charge_per_kw", g.DemandChargePerKW, false)
 	v.number("grid.peak_so_far_kw", g.PeakSoFarKW, false)
+	if stepsOK && len(g.PeakMarginKW) > 0 {
+		v.series("grid.peak_margin_kw", g.PeakMarginKW, s.Steps, false)
+	}
 	if stepsOK {
 		okI := v.series("grid.import_price", g.ImportPrice, s.Steps, true)
 		okE := v.series("grid.export_price", g.ExportPrice, s.Steps, true)
@@ -309,6 +354,14 @@ func (s *Scenario) Validate() error {
 		v.number(p+".v2g_budget_kwh", e.V2GBudgetKWh, false)
 		v.number(p+".wear_cost_per_kwh", e.WearCostPerKWh, false)
 		v.number(p+".unmet_penalty_per_kwh", e.UnmetPenaltyPerKWh, false)
+		for _, x := range []struct {
+			name string
+			v    float64
+		}{{"charge_efficiency", e.ChargeEfficiency}, {"discharge_efficiency", e.DischargeEfficiency}} {
+			if !(x.v >= 0 && x.v <= 1) {
+				v.add("%s.%s: %v must be in (0, 1] (0 or omitted = 1)", p, x.name, x.v)
+			}
+		}
 	}
 	if len(v.err.Problems) > 0 {
 		return &v.err

@@ -197,10 +197,11 @@ func (f *formulation) warmStart(prev *Plan) (*ipm.Start, string) {
 				}
 			}
 			pw := x[ec.pc[i]]
+			cum += dt * pw
 			if ec.pd != nil {
 				pw -= x[ec.pd[i]]
+				cum -= dt * x[ec.pd[i]] / ec.roundTrip
 			}
-			cum += dt * pw
 			if ec.e != nil {
 				x[ec.e[i]] = cum
 			}
@@ -224,7 +225,7 @@ func (f *formulation) warmStart(prev *Plan) (*ipm.Start, string) {
 		x[f.imp[t]] = math.Max(root, 0)
 		x[f.exp[t]] = math.Max(-root, 0)
 		if f.peak != nil {
-			running = math.Max(running, x[f.imp[t]]-s.Grid.PeakSoFarKW)
+			running = math.Max(running, x[f.imp[t]]+s.Grid.margin(t)-s.Grid.PeakSoFarKW)
 			x[f.peak[t]] = running
 		}
 	}

@@ -2,7 +2,7 @@ package replay
 
 import (
 	"math"
-	"sort"
+	"time"
 
 	"github.com/gridd/gridd/site"
 )
@@ -16,9 +16,10 @@ type KPIs struct {
 	ExportKWh float64 `json:"export_kwh"`
 	// EnergyCost is import cost minus export revenue.
 	EnergyCost float64 `json:"energy_cost"`
-	// DemandCharge is, for each billing period (calendar month in site time) the
-	// replay touches, the highest step-mean import in it times the tariff's
-	// demand_charge_per_kw, summed.
+	// DemandCharge is billed as the utility bills it: in each billing period
+	// (tariff.demand_period) the highest mean import over one demand interval
+	// (tariff.demand_interval) times demand_charge_per_kw, summed over the periods
+	// the replay touches.
 	DemandCharge    float64 `json:"demand_charge"`
 	BatteryWearCost float64 `json:"battery_wear_cost"`
 	// EVUnmetPenalty is the unmet EV energy of completed sessions times the site's
@@ -94,14 +95,9 @@ func computeKPIs(cfg *site.Config, r *Result) KPIs {
 	dt := float64(r.StepMinutes) / 60
 	k.Steps = len(r.Steps)
 	var consKWh float64
-	monthPeak := map[string]float64{}
 	for _, s := range r.Steps {
 		if s.BelowReserve > 0 {
 			k.BelowReserveSteps++
-		}
-		if imp := math.Max(s.GridKW, 0); imp > 0 {
-			m := s.Time.In(cfg.Site.Location).Format("2006-01")
-			monthPeak[m] = math.Max(monthPeak[m], imp)
 		}
 		imp, exp := math.Max(s.GridKW, 0), math.Max(-s.GridKW, 0)
 		k.ImportKWh += imp * dt
@@ -124,14 +120,7 @@ func computeKPIs(cfg *site.Config, r *Result) KPIs {
 			}
 		}
 	}
-	months := make([]string, 0, len(monthPeak))
-	for m := range monthPeak {
-		months = append(months, m)
-	}
-	sort.Strings(months) // a fixed order keeps the sum, and the report, byte-identical
-	for _, m := range months {
-		k.DemandCharge += monthPeak[m] * cfg.Tariff.DemandChargePerKW
-	}
+	k.DemandCharge = billedDemandKW(cfg, r.Steps) * cfg.Tariff.DemandChargePerKW
 	k.PlanPeakTargetKW = r.peakTargetKW
 	k.ControlTicks, k.ControlCorrections, k.ControlErrors = r.controlTicks, r.controlCorrections, r.controlErrors
 	if k.PVKWh > 0 {
@@ -177,4 +166,43 @@ func (a errAcc) scores() (mae, nmaePct, mae1 float64) {
 		mae1 = a.abs1 / float64(a.n1)
 	}
 	return mae, nmaePct, mae1
+}
+
+// billedDemandKW sums, over the billing periods the steps touch, each period's
+// highest demand-interval mean of net import (a step longer than the interval counts
+// as its own mean).
+func billedDemandKW(cfg *site.Config, steps []StepRecord) float64 {
+	iv := cfg.Tariff.DemandIntervalD()
+	type acc struct {
+		sum float64
+		n   int
+	}
+	intervals := map[time.Time]*acc{}
+	var order []time.Time
+	for _, s := range steps {
+		k := s.Time.Truncate(iv)
+		a := intervals[k]
+		if a == nil {
+			a = &acc{}
+			intervals[k] = a
+			order = append(order, k)
+		}
+		a.sum += s.GridKW
+		a.n++
+	}
+	peaks := map[time.Time]float64{} // by billing period start
+	var periods []time.Time
+	for _, k := range order {
+		from, _ := cfg.Tariff.DemandPeriodAt(k, cfg.Site.Location)
+		if _, seen := peaks[from]; !seen {
+			periods = append(periods, from)
+		}
+		a := intervals[k]
+		peaks[from] = math.Max(peaks[from], a.sum/float64(a.n))
+	}
+	total := 0.0
+	for _, p := range periods { // in time order, so the sum is reproducible
+		total += peaks[p]
+	}
+	return total
 }

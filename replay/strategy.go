@@ -223,7 +223,16 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 		}
 	}
 	delivered := map[string]float64{} // by session key
+	// The peak so far is the billing period's (tariff.demand_period): it starts
+	// again at 0 when a period begins.
 	peak := 0.0
+	var periodEnd time.Time
+	peakAt := func(t time.Time) {
+		if !t.Before(periodEnd) {
+			peak = 0
+			_, periodEnd = cfg.Tariff.DemandPeriodAt(t, cfg.Site.Location)
+		}
+	}
 	for w0 := 0; w0 < n; w0 += hindsightKeepDays * perDay {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -231,6 +240,7 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 		w1 := min(w0+hindsightSolveDays*perDay, n)
 		keep := min(hindsightKeepDays*perDay, n-w0)
 		start := from.Add(time.Duration(w0) * step)
+		peakAt(start)
 		steps := w1 - w0
 		dt := step.Hours()
 		imp, exp := cfg.Tariff.Prices(start, step, steps, cfg.Site.Location)
@@ -262,8 +272,11 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 			case site.KindBESS:
 				b := d.BESS
 				capKWh := b.CapacityKWh
-				lo, hi := capKWh*b.MinSoCPct/100, capKWh*b.MaxSoCPct/100
-				s := math.Min(math.Max(soc[d.ID], lo), hi)
+				// The reserve is the lower SoC bound, as in dispatch; a battery that
+				// starts outside its band is planned from where it is.
+				lo, hi := capKWh*math.Max(b.MinSoCPct, cfg.ReserveSoCPct(d))/100, capKWh*b.MaxSoCPct/100
+				s := soc[d.ID]
+				lo, hi = math.Min(lo, s), math.Max(hi, s)
 				bat := optimizer.Battery{ID: d.ID, Node: d.Node, SoCKWh: s, MinSoCKWh: lo, MaxSoCKWh: hi,
 					MaxChargeKW: b.MaxChargeKW, MaxDischargeKW: b.MaxDischargeKW,
 					ChargeEfficiency: b.ChargeEfficiency, DischargeEfficiency: b.DischargeEfficiency, WearCostPerKWh: b.WearCostPerKWh}
@@ -323,9 +336,9 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 					if dep <= arr || arr >= steps {
 						continue
 					}
-					scn.EVSessions = append(scn.EVSessions, optimizer.EVSession{ID: key, Node: d.Node, ArrivalStep: arr, DepartureStep: dep,
+					scn.EVSessions = append(scn.EVSessions, dispatch.SessionCosts(cfg, optimizer.EVSession{ID: key, Node: d.Node, ArrivalStep: arr, DepartureStep: dep,
 						EnergyKWh: math.Max(0, need), MaxChargeKW: d.EV.MaxChargeKW, MaxDischargeKW: d.EV.MaxDischargeKW,
-						V2GBudgetKWh: d.EV.V2GBudgetKWh, WearCostPerKWh: cfg.EV.WearCostPerKWh, UnmetPenaltyPerKWh: cfg.EV.UnmetPenaltyPerKWh})
+						V2GBudgetKWh: d.EV.V2GBudgetKWh}))
 					wins = append(wins, sw)
 				}
 			}
@@ -375,6 +388,7 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 			}
 		}
 		for k := 0; k < keep; k++ {
+			peakAt(start.Add(time.Duration(k) * step))
 			peak = math.Max(peak, pl.GridImportKW[k])
 		}
 	}

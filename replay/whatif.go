@@ -27,7 +27,8 @@ var SetKeys = map[string]string{
 	"tariff":                      "swap the tariff for the one in a YAML file (the tariff: section's fields)",
 	"tariff.import_scale":         "multiply every import price by a factor >= 0",
 	"tariff.export_price_per_kwh": "flat export price",
-	"tariff.demand_charge_per_kw": "demand charge on the period's peak import",
+	"tariff.demand_charge_per_kw": "demand charge on each billing period's peak demand-interval import",
+	"tariff.peak_margin_factor":   "factor >= 0 on the forecast band kept as headroom under the peak target (0 = none)",
 	"grid.import_limit_kw":        "grid import limit",
 	"grid.export_limit_kw":        "grid export limit",
 	"site.horizon":                "optimisation horizon, e.g. 12h",
@@ -210,6 +211,12 @@ func applySet(c *site.Config, k, v string) error {
 			return err
 		}
 		c.Tariff.DemandChargePerKW = f
+	case k == "tariff.peak_margin_factor":
+		f, err := number(v, true)
+		if err != nil {
+			return err
+		}
+		c.Tariff.PeakMarginFactor = &f
 	case k == "grid.import_limit_kw" || k == "grid.export_limit_kw":
 		f, err := number(v, true)
 		if err != nil {

@@ -48,6 +48,9 @@ func TestApplySets(t *testing.T) {
 		{"demand charge and horizon", []string{"tariff.demand_charge_per_kw=12", "site.horizon=6h"}, func(c *site.Config) bool {
 			return c.Tariff.DemandChargePerKW == 12 && c.Site.Steps() == 24
 		}},
+		{"peak margin factor", []string{"tariff.peak_margin_factor=0"}, func(c *site.Config) bool {
+			return c.Tariff.PeakMarginFactor != nil && c.Tariff.MarginFactor() == 0
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,6 +85,7 @@ func TestApplySetsErrors(t *testing.T) {
 		{"site.horizon=200h", []string{"site.horizon", "168h"}},
 		{"tariff=/does/not/exist.yaml", []string{"read tariff"}},
 		{"noequals", []string{"want KEY=VALUE"}},
+		{"tariff.peak_margin_factor=11", []string{"tariff.peak_margin_factor", "11", "[0, 10]"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.set, func(t *testing.T) {

@@ -68,11 +68,11 @@ func FromSite(cfg *site.Config) []Limits {
 			}
 			l.RampKWPerMin = s.RampKWPerMin
 			l.SoCGuardPct = s.SoCGuardPct
-			l.ReserveSoCPct = s.ReserveSoCPct
 			if s.CommsLoss != "" {
 				l.CommsLoss = s.CommsLoss
 			}
 		}
+		l.ReserveSoCPct = cfg.ReserveSoCPct(d)
 		l.ZeroKW = clamp(0, l.MinKW, l.MaxKW)
 		out = append(out, l)
 	}

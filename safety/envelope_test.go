@@ -375,3 +375,30 @@ func TestSafeActionExemptFromRamp(t *testing.T) {
 		t.Fatalf("0 outside [10, 100] admitted: %v", err)
 	}
 }
+
+// TestFromSiteReserve: a battery's reserve is the higher of the site-wide
+// safety.reserve_soc_pct and its own.
+func TestFromSiteReserve(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		site, device float64
+		want         float64
+	}{
+		{"site-wide only", 30, 0, 30},
+		{"device only", 0, 25, 25},
+		{"device higher", 20, 35, 35},
+		{"site higher", 40, 35, 40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := &site.Config{Safety: site.Safety{ReserveSoCPct: tc.site}, Devices: []site.Device{
+				{ID: "b", Kind: site.KindBESS, BESS: &site.BESSParams{MaxChargeKW: 50, MaxDischargeKW: 40, MaxSoCPct: 90},
+					Safety: &site.DeviceSafety{ReserveSoCPct: tc.device}},
+				{ID: "e", Kind: site.KindEVCharger, EV: &site.EVParams{MaxChargeKW: 11}},
+			}}
+			ls := FromSite(cfg)
+			if ls[0].ReserveSoCPct != tc.want || ls[1].ReserveSoCPct != 0 {
+				t.Fatalf("reserves %v (bess), %v (charger), want %v, 0", ls[0].ReserveSoCPct, ls[1].ReserveSoCPct, tc.want)
+			}
+		})
+	}
+}

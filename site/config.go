@@ -63,8 +63,21 @@ type Tariff struct {
 	Export []TOUBand `yaml:"export"`
 	// ExportFlatPerKWh applies when Export is empty.
 	ExportFlatPerKWh float64 `yaml:"export_price_per_kwh"`
-	// DemandChargePerKW is charged on the peak import over the billing period.
+	// DemandChargePerKW is charged on the peak import over the billing period: the
+	// highest mean import over one demand interval, as the utility's meter bills it.
 	DemandChargePerKW float64 `yaml:"demand_charge_per_kw"`
+	// DemandInterval is the metering interval the peak is averaged over; default 15m.
+	// It must be a whole number of minutes that divides a day.
+	DemandInterval *Duration `yaml:"demand_interval,omitempty"`
+	// DemandPeriod is the billing period the peak is taken over: "monthly" (the
+	// default), "weekly" (from Monday 00:00) or "daily", in site time.
+	DemandPeriod string `yaml:"demand_period,omitempty"`
+	// DemandBillingDay (monthly periods) is the day of the month a billing period
+	// starts on, 1-28; default 1.
+	DemandBillingDay int `yaml:"demand_billing_day,omitempty"`
+	// PeakMarginFactor scales the forecast band kept as headroom under the plan's
+	// peak target (see dispatch); default 1, 0 = no margin.
+	PeakMarginFactor *float64 `yaml:"peak_margin_factor,omitempty"`
 }
 
 // TOUBand is a price that applies from From (inclusive) to To (exclusive), "HH:MM", local time.
@@ -148,7 +161,14 @@ type EVDefaults struct {
 	// DefaultEnergyKWh is assumed when a session reports no energy request; default 20.
 	DefaultEnergyKWh   float64 `yaml:"default_energy_kwh"`
 	UnmetPenaltyPerKWh float64 `yaml:"unmet_penalty_per_kwh"` // default 1.0
-	WearCostPerKWh     float64 `yaml:"wear_cost_per_kwh"`
+	// WearCostPerKWh is charged per kWh a vehicle discharges (V2G); default
+	// DefaultV2GWearPerKWh, 0 allowed.
+	WearCostPerKWh *float64 `yaml:"wear_cost_per_kwh,omitempty"`
+	// ChargeEfficiency and DischargeEfficiency are a vehicle's losses between the
+	// charger's meter and its battery, in (0, 1]; defaults DefaultEVEfficiency. They
+	// make V2G pay its round trip.
+	ChargeEfficiency    float64 `yaml:"charge_efficiency,omitempty"`
+	DischargeEfficiency float64 `yaml:"discharge_efficiency,omitempty"`
 }
 
 // Approval is the schedule approval policy.
@@ -188,6 +208,10 @@ type Safety struct {
 	// CommsLoss maps a device kind to its comms-loss action (hold, last_safe, zero);
 	// defaults: bess zero, ev_charger zero, pv hold.
 	CommsLoss map[string]string `yaml:"comms_loss"`
+	// ReserveSoCPct is every battery's reserve: no discharge at or below it (an
+	// interlock), and the optimiser's lower SoC bound. A device's own
+	// safety.reserve_soc_pct applies when higher (Config.ReserveSoCPct).
+	ReserveSoCPct float64 `yaml:"reserve_soc_pct,omitempty"`
 }
 
 // DeviceSafety narrows one device's safety envelope. Powers follow the site sign
@@ -198,7 +222,9 @@ type DeviceSafety struct {
 	MaxKW *float64 `yaml:"max_kw,omitempty"`
 	// RampKWPerMin bounds the change between consecutive setpoints; 0 = no limit.
 	RampKWPerMin float64 `yaml:"ramp_kw_per_min"`
-	// ReserveSoCPct (batteries): no discharge at or below this SoC (an interlock).
+	// ReserveSoCPct (batteries): no discharge at or below this SoC (an interlock), and
+	// the optimiser's lower SoC bound; the higher of it and safety.reserve_soc_pct
+	// applies.
 	ReserveSoCPct float64 `yaml:"reserve_soc_pct"`
 	// SoCGuardPct (batteries): no discharge within this band above min_soc_pct and no
 	// charge within this band below max_soc_pct.

@@ -15,6 +15,8 @@ func FuzzParse(f *testing.F) {
 		f.Add(demo)
 	}
 	f.Add([]byte("site: {name: x}\n"))
+	f.Add([]byte(strings.Replace(goodConfig, "  export_price_per_kwh: 0.05\n",
+		"  export_price_per_kwh: 0.05\n  demand_charge_per_kw: 9\n  demand_interval: 30m\n  demand_period: monthly\n  demand_billing_day: 5\n  peak_margin_factor: 1.5\nev: {charge_efficiency: 0.9, wear_cost_per_kwh: 0}\nsafety: {reserve_soc_pct: 20}\n", 1)))
 	f.Add([]byte("nodes: [{id: a, parent: a, limit_kw: 1}]\n"))
 	f.Add([]byte("site:\n  step: 1e400\n"))
 	// Cycle specs, including those that crash the cron library (robfig/cron#554).

@@ -140,6 +140,20 @@ func (c *Config) applyDefaults() {
 	if c.EV.UnmetPenaltyPerKWh == 0 {
 		c.EV.UnmetPenaltyPerKWh = 1
 	}
+	if c.EV.WearCostPerKWh == nil {
+		w := DefaultV2GWearPerKWh
+		c.EV.WearCostPerKWh = &w
+	}
+	c.EV.ChargeEfficiency, c.EV.DischargeEfficiency = c.EV.Efficiencies()
+	if c.Tariff.DemandInterval == nil {
+		c.Tariff.DemandInterval = &Duration{D: DefaultDemandInterval}
+	}
+	if c.Tariff.DemandPeriod == "" {
+		c.Tariff.DemandPeriod = DemandMonthly
+	}
+	if c.Tariff.DemandBillingDay == 0 && c.Tariff.DemandPeriod == DemandMonthly {
+		c.Tariff.DemandBillingDay = 1
+	}
 	for i := range c.Devices {
 		d := &c.Devices[i]
 		if d.UnitID == 0 {
@@ -224,7 +238,18 @@ func (c *Config) Validate() error {
 	v.positive("ev.default_dwell", c.EV.DefaultDwell.D.Hours())
 	v.nonNeg("ev.default_energy_kwh", c.EV.DefaultEnergyKWh)
 	v.nonNeg("ev.unmet_penalty_per_kwh", c.EV.UnmetPenaltyPerKWh)
-	v.nonNeg("ev.wear_cost_per_kwh", c.EV.WearCostPerKWh)
+	if w := c.EV.WearCostPerKWh; w != nil {
+		v.nonNeg("ev.wear_cost_per_kwh", *w)
+	}
+	for _, e := range []struct {
+		path string
+		f    float64
+	}{{"ev.charge_efficiency", c.EV.ChargeEfficiency}, {"ev.discharge_efficiency", c.EV.DischargeEfficiency}} {
+		if e.f != 0 { // 0 = the default
+			v.fraction(e.path, e.f)
+		}
+	}
+	v.pct("safety.reserve_soc_pct", c.Safety.ReserveSoCPct)
 	if c.Sim.Start != "" {
 		if _, err := time.Parse(time.RFC3339, c.Sim.Start); err != nil {
 			v.add("sim.start", c.Sim.Start, "want an RFC 3339 time such as 2019-06-03T00:00:00Z")
@@ -274,6 +299,31 @@ func (c *Config) validateTariff(v *validator) {
 		v.finite("tariff.export_price_per_kwh", t.ExportFlatPerKWh)
 	}
 	v.nonNeg("tariff.demand_charge_per_kw", t.DemandChargePerKW)
+	if di := t.DemandInterval; di != nil {
+		switch d := di.D; {
+		case d <= 0:
+			v.add("tariff.demand_interval", d.String(), "must be greater than 0 (e.g. 15m)")
+		case d%time.Minute != 0 || d > 24*time.Hour:
+			v.add("tariff.demand_interval", d.String(), "must be a whole number of minutes, at most 24h")
+		case (24*time.Hour)%d != 0:
+			v.add("tariff.demand_interval", d.String(), "must divide a day evenly, and so every billing period (e.g. 5m, 15m, 30m, 1h)")
+		}
+	}
+	switch t.DemandPeriod {
+	case "", DemandDaily, DemandWeekly, DemandMonthly:
+	default:
+		v.add("tariff.demand_period", t.DemandPeriod, "want %s, %s or %s", DemandMonthly, DemandWeekly, DemandDaily)
+	}
+	if bd := t.DemandBillingDay; bd != 0 {
+		if bd < 1 || bd > 28 {
+			v.add("tariff.demand_billing_day", strconv.Itoa(bd), "must be a day of the month in 1..28 (every month has it)")
+		} else if t.DemandPeriod != "" && t.DemandPeriod != DemandMonthly {
+			v.add("tariff.demand_billing_day", strconv.Itoa(bd), "only applies to a monthly demand_period, not %q", t.DemandPeriod)
+		}
+	}
+	if f := t.PeakMarginFactor; f != nil && v.finite("tariff.peak_margin_factor", *f) && (*f < 0 || *f > 10) {
+		v.add("tariff.peak_margin_factor", fmtF(*f), "must be in [0, 10] (0 = no margin)")
+	}
 	if len(v.errs) == 0 {
 		// Export must never pay more than import at the same time (the LP would be unbounded).
 		for m := 0; m < 24*60; m++ {
@@ -599,6 +649,13 @@ func (c *Config) validateParams(v *validator, p string, d *Device) {
 			v.fraction(p+".bess.charge_efficiency", b.ChargeEfficiency)
 			v.fraction(p+".bess.discharge_efficiency", b.DischargeEfficiency)
 			v.nonNeg(p+".bess.wear_cost_per_kwh", b.WearCostPerKWh)
+			if r := c.ReserveSoCPct(d); r > b.MaxSoCPct {
+				path := p + ".safety.reserve_soc_pct"
+				if d.Safety == nil || d.Safety.ReserveSoCPct < r {
+					path = "safety.reserve_soc_pct"
+				}
+				v.add(path, fmtF(r), "is above %s.bess.max_soc_pct %s: the battery could never be above its reserve", p, fmtF(b.MaxSoCPct))
+			}
 			if t := b.TerminalSoCPct; t != nil {
 				v.pct(p+".bess.terminal_soc_pct", *t)
 				if *t > b.MaxSoCPct {

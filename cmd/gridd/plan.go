@@ -99,6 +99,9 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "status %s, objective %.6f, %d iterations, %.1f ms, gap %.2g, primal residual %.2g\n",
 		plan.Status, plan.Objective, plan.Iterations, plan.SolveMS, plan.Gap, plan.PrimalResidual)
+	if plan.PeakTargetKW > 0 {
+		fmt.Fprintf(stdout, "peak target %.3f kW (peak so far %.3f kW)\n", plan.PeakTargetKW, scn.Grid.PeakSoFarKW)
+	}
 	c := plan.CostBreakdown
 	for _, row := range []struct {
 		name string

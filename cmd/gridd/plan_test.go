@@ -103,7 +103,7 @@ func TestPlanJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"status", "objective", "solve_ms", "iterations", "grid_import_kw", "grid_export_kw", "assets",
-		"cost_breakdown", "node_prices", "binding", "primal_residual", "gap"} {
+		"cost_breakdown", "node_prices", "binding", "primal_residual", "gap", "peak_target_kw"} {
 		if _, ok := raw[k]; !ok {
 			t.Errorf("plan JSON lacks %q", k)
 		}
@@ -121,6 +121,10 @@ func TestPlanJSON(t *testing.T) {
 	}
 	if want := "status optimal, objective " + strconv.FormatFloat(p.Objective, 'f', 6, 64); !strings.HasPrefix(text, want) {
 		t.Errorf("text output %q does not start with %q", text, want)
+	}
+	// Generated scenarios have a demand charge: the text names the peak target.
+	if want := "peak target " + strconv.FormatFloat(p.PeakTargetKW, 'f', 3, 64) + " kW"; p.PeakTargetKW <= 0 || !strings.Contains(text, want) {
+		t.Errorf("peak target %v; text output %q does not contain %q", p.PeakTargetKW, text, want)
 	}
 }
 

@@ -1,0 +1,89 @@
+package optimizer
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+)
+
+// TestPeakTargetMargin checks the peak target: max(peak so far, import_t +
+// margin_t), charged in the objective, and lowered by a battery where that
+// pays.
+func TestPeakTargetMargin(t *testing.T) {
+	load := []float64{40, 60, 50, 30}
+	flat := func(v float64) []float64 { return []float64{v, v, v, v} }
+	for _, tc := range []struct {
+		name       string
+		demand     float64
+		peakSoFar  float64
+		margin     []float64
+		battery    bool
+		wantTarget float64
+	}{
+		{"no margin", 10, 0, nil, false, 60},
+		{"flat margin raises the target", 10, 0, flat(5), false, 65},
+		{"margin where the load is lower decides", 10, 0, []float64{0, 0, 20, 0}, false, 70},
+		{"margin under the peak so far costs nothing", 10, 80, flat(5), false, 80},
+		{"peak so far above import but not import + margin", 10, 62, flat(5), false, 65},
+		{"no demand charge, no target", 0, 50, flat(5), false, 0},
+		// 10 kWh shave import + margin [45 65 55 35] to L with
+		// (65−L + 55−L + 45−L)·0.25 h = 10 kWh: L = 41.67 kW.
+		{"battery shaves import + margin", 10, 0, flat(5), true, 125.0 / 3},
+		// Holding 50 kW needs 5 kWh; the rest saves energy.
+		{"battery shaves to the peak so far", 10, 50, flat(5), true, 50},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := baseScenario(4, 15, flat(0.2), flat(0.05))
+			s.Grid.DemandChargePerKW = tc.demand
+			s.Grid.PeakSoFarKW = tc.peakSoFar
+			s.Grid.PeakMarginKW = tc.margin
+			s.Loads = []Load{{ID: "load", Node: "root", ForecastKW: load}}
+			if tc.battery {
+				s.Batteries = []Battery{{ID: "bat", Node: "root", SoCKWh: 10, MinSoCKWh: 0, MaxSoCKWh: 20,
+					MaxChargeKW: 50, MaxDischargeKW: 50, ChargeEfficiency: 1, DischargeEfficiency: 1}}
+			}
+			p := solveOK(t, s)
+			if math.Abs(p.PeakTargetKW-tc.wantTarget) > 1e-5 {
+				t.Errorf("peak target %.6g kW, want %.6g", p.PeakTargetKW, tc.wantTarget)
+			}
+			if tc.demand > 0 {
+				for k, imp := range p.GridImportKW {
+					if m := s.Grid.margin(k); imp+m > p.PeakTargetKW+1e-5 {
+						t.Errorf("step %d: import %.6g + margin %.6g above the target %.6g", k, imp, m, p.PeakTargetKW)
+					}
+				}
+				want := tc.demand * math.Max(0, tc.wantTarget-tc.peakSoFar)
+				if math.Abs(p.CostBreakdown.DemandCharge-want) > 1e-4 {
+					t.Errorf("demand charge %.6g, want %.6g", p.CostBreakdown.DemandCharge, want)
+				}
+			}
+			checkPlan(t, s, p, 1e-5)
+		})
+	}
+}
+
+func TestPeakMarginValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		margin []float64
+		want   string
+	}{
+		{"wrong length", []float64{1, 2}, "grid.peak_margin_kw: has 2 values, want steps = 4"},
+		{"negative", []float64{1, -2, 0, 0}, "grid.peak_margin_kw[1]: -2 must not be negative"},
+		{"not finite", []float64{1, 0, math.NaN(), 0}, "grid.peak_margin_kw[2]: NaN is not a finite number"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := baseScenario(4, 15, []float64{.2, .2, .2, .2}, []float64{0, 0, 0, 0})
+			s.Grid.DemandChargePerKW = 1
+			s.Grid.PeakMarginKW = tc.margin
+			err := s.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate: %v, want %q", err, tc.want)
+			}
+			if _, err := Solve(context.Background(), s, Options{}); err == nil {
+				t.Fatal("Solve accepted the scenario")
+			}
+		})
+	}
+}
