@@ -24,10 +24,6 @@ import (
 // read-back, like the cycle's, when they move by at least control.deadband_kw, and
 // re-written before a device's command watchdog runs out (the keep-alive).
 
-// PointImportAvgKW is the telemetry point, on the root node's meter, that holds the
-// site's net import averaged over each demand interval (time = interval start).
-const PointImportAvgKW = "import_avg_kw"
-
 // TickResult summarises one real-time correction.
 type TickResult struct {
 	At time.Time
@@ -160,10 +156,10 @@ func (s *Service) peakTarget(sched *storage.Schedule) float64 {
 }
 
 // PlanPeakTargetKW is the import level a plan for scenario scn asks the real-time
-// layer to hold when the tariff has a demand charge: the plan's peak, never below
-// the billing period's peak so far.
+// layer to hold when the tariff has a demand charge: the plan's peak target (its
+// planned peak with the forecast margin), never below the billing period's peak so far.
 func PlanPeakTargetKW(scn *optimizer.Scenario, p *optimizer.Plan) float64 {
-	t := p.PeakImportKW
+	t := math.Max(p.PeakTargetKW, p.PeakImportKW)
 	if scn != nil {
 		t = math.Max(t, scn.Grid.PeakSoFarKW)
 	}
@@ -390,7 +386,7 @@ type demandAcc struct {
 
 // demandInterval is the metering interval of the demand charge.
 func (s *Service) demandInterval() time.Duration {
-	return 15 * time.Minute
+	return s.cfg.Tariff.DemandIntervalD()
 }
 
 // intervalStart is the start of the demand interval containing t, aligned in site time.
@@ -484,7 +480,7 @@ func (a *demandAcc) close(meter string, iv time.Duration) storage.Sample {
 	if a.cover < iv/2 {
 		q = storage.QualityBad
 	}
-	smp := storage.Sample{Time: a.start, DeviceID: meter, Point: PointImportAvgKW, Value: a.sumKWh / a.cover.Hours(), Quality: q}
+	smp := storage.Sample{Time: a.start, DeviceID: meter, Point: site.PointImportAvgKW, Value: a.sumKWh / a.cover.Hours(), Quality: q}
 	a.sumKWh, a.cover = 0, 0
 	return smp
 }
