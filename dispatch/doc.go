@@ -18,6 +18,14 @@
 // optimisation. Explain gives each schedule's cost against the previous one, prices
 // and binding constraints per step, and reason texts per asset.
 //
+// The scenario (BuildScenario) prices a demand charge as the utility bills it: the
+// peak so far is the billing period's highest closed demand-interval mean of net
+// import at the root meter (site.PointImportAvgKW samples, else the means of the polls
+// per interval), and each step keeps a margin for forecast error under the plan's
+// peak target (tariff.peak_margin_factor × √Σ of the loads' P90−P50 and the PV's
+// P50−P10 squared). A battery's lower SoC bound is the higher of min_soc_pct and its
+// reserve; sessions carry the site's V2G wear and vehicle losses (SessionCosts).
+//
 // What is written per device, in order: the comms-loss action of a lost device
 // (hold, last safe value or zero), a manual override lease, the schedule in force,
 // the safe state. The envelope clamps each value (ratings, configured min/max, ramp,
@@ -35,5 +43,5 @@
 //
 // dispatch consumes small interfaces (Poller, Writer, Forecaster, Solver) that the
 // fieldbus, forecast and optimizer packages satisfy; it imports safety, storage, site
-// and clock. Only cmd/gridd and api import dispatch.
+// and clock. Only cmd/gridd, api and replay import dispatch.
 package dispatch
