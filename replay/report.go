@@ -2,11 +2,13 @@ package replay
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
+	"html/template"
 	"io"
 	"math"
 	"os"
@@ -333,47 +335,49 @@ func (c *Comparison) WriteHTML(dir string) error {
 	return writeHTML(filepath.Join(dir, ReportFile), c.Summaries, c.Series)
 }
 
+// reportPage is the page of report.html; the plots are SVG that svgPlot builds with
+// every text escaped.
+var reportPage = template.Must(template.New(ReportFile).Funcs(template.FuncMap{"join": strings.Join}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>gridd replay: {{.First.Site}}</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}svg{display:block;margin:1em 0}</style></head><body>
+<h1>Replay of {{.First.Site}}</h1>
+<p>{{.First.From}} to {{.First.To}}, {{.First.StepMinutes}}-minute steps; history: {{.First.Source}}.</p>
+<h2>KPIs</h2>
+<table><tr><th>KPI</th><th>unit</th>{{range .Sums}}<th>{{.Strategy}}{{if .Sets}}<br>{{join .Sets " "}}{{end}}</th>{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>
+{{range .Sums}}{{$s := .Strategy}}{{range .Notes}}<p>Note ({{$s}}): {{.}}</p>
+{{end}}{{if .CycleErrors}}<p>First failed cycles ({{$s}}): {{join .CycleErrors "; "}}</p>
+{{end}}{{if .KPIs.FirstViolations}}<p>First limit violations ({{$s}}): {{join .KPIs.FirstViolations "; "}}</p>
+{{end}}{{end}}{{range .Figures}}<h2>{{.Title}}</h2>
+{{.SVG}}{{end}}</body></html>
+`))
+
+type reportFigure struct {
+	Title string
+	SVG   template.HTML
+}
+
 func writeHTML(path string, sums []Summary, series []Series) error {
-	var b strings.Builder
-	esc := html.EscapeString
 	first := sums[0]
-	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>gridd replay: " + esc(first.Site) + "</title>\n")
-	b.WriteString("<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}svg{display:block;margin:1em 0}</style></head><body>\n")
-	fmt.Fprintf(&b, "<h1>Replay of %s</h1>\n<p>%s to %s, %d-minute steps; history: %s.</p>\n", esc(first.Site), esc(first.From), esc(first.To), first.StepMinutes, esc(first.Source))
-	b.WriteString("<h2>KPIs</h2>\n<table><tr><th>KPI</th><th>unit</th>")
-	for _, s := range sums {
-		b.WriteString("<th>" + esc(s.Strategy))
-		if len(s.Sets) > 0 {
-			b.WriteString("<br>" + esc(strings.Join(s.Sets, " ")))
-		}
-		b.WriteString("</th>")
-	}
-	b.WriteString("</tr>\n")
-	rows := kpiRows(first)
-	for i, r := range rows {
-		b.WriteString("<tr><td>" + esc(r[0]) + "</td><td>" + esc(r[1]) + "</td>")
+	page := struct {
+		First   Summary
+		Sums    []Summary
+		Rows    [][]string // KPI, unit, then one value per summary
+		Figures []reportFigure
+	}{First: first, Sums: sums}
+	for i, r := range kpiRows(first) {
+		row := []string{r[0], r[1]}
 		for _, s := range sums {
-			b.WriteString("<td>" + esc(kpiRows(s)[i][2]) + "</td>")
+			row = append(row, kpiRows(s)[i][2])
 		}
-		b.WriteString("</tr>\n")
-	}
-	b.WriteString("</table>\n")
-	for _, s := range sums {
-		for _, n := range s.Notes {
-			b.WriteString("<p>Note (" + esc(s.Strategy) + "): " + esc(n) + "</p>\n")
-		}
-		if len(s.CycleErrors) > 0 {
-			b.WriteString("<p>First failed cycles (" + esc(s.Strategy) + "): " + esc(strings.Join(s.CycleErrors, "; ")) + "</p>\n")
-		}
-		if len(s.KPIs.FirstViolations) > 0 {
-			b.WriteString("<p>First limit violations (" + esc(s.Strategy) + "): " + esc(strings.Join(s.KPIs.FirstViolations, "; ")) + "</p>\n")
-		}
+		page.Rows = append(page.Rows, row)
 	}
 	dir := filepath.Dir(path)
 	var perr error
 	// plot adds a figure to the page and writes it as NAME.svg next to it.
 	plot := func(name, title, svg string) {
-		b.WriteString("<h2>" + esc(title) + "</h2>\n" + svg)
+		page.Figures = append(page.Figures, reportFigure{Title: title, SVG: template.HTML(svg)}) // svgPlot escapes every text it draws
 		if err := os.WriteFile(filepath.Join(dir, name+".svg"), []byte(svg), 0o644); err != nil && perr == nil {
 			perr = fmt.Errorf("report: %w", err)
 		}
@@ -436,11 +440,14 @@ func writeHTML(path string, sums []Summary, series []Series) error {
 		}
 		plot("prices", "Prices", svgPlot([]line{l1, l2}, first.Currency+"/kWh"))
 	}
-	b.WriteString("</body></html>\n")
 	if perr != nil {
 		return perr
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	var b bytes.Buffer
+	if err := reportPage.Execute(&b, page); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
