@@ -183,6 +183,9 @@ func (s *Server) register() {
 		{"GET", "/api/v1/audit", "the audit log", readRoles, nil, []string{"limit"}, s.listAudit},
 		{"GET", "/api/v1/audit/verify", "verify the audit hash chain", []Role{RoleAdmin, RoleDispatcher}, nil, nil, s.verifyAudit},
 		{"GET", "/api/v1/safety", "kill switch, overrides and each device's envelope and comms state", readRoles, nil, nil, s.safetyStatus},
+		{"GET", "/api/v1/alarms", "alarms: devices lost for control, limits the real-time layer could not keep, writes a device ignored", readRoles, nil, nil, s.listAlarms},
+		{"POST", "/api/v1/alarms/{key}/ack", "acknowledge an alarm (reason required)", decideRoles, reason, nil, s.ackAlarm},
+		{"GET", "/api/v1/control", "the real-time layer: interval, deadband, peak target in force, ticks, latency, corrections, keep-alives", readRoles, nil, nil, s.controlStatus},
 		{"POST", "/api/v1/safety/pause", "engage the site kill switch (pauses automation)", decideRoles, reason, nil, s.pause},
 		{"POST", "/api/v1/safety/resume", "release the kill switch", decideRoles, reason, nil, s.resume},
 		{"POST", "/api/v1/overrides", "manual setpoint lease for a device until a time", decideRoles,
@@ -415,6 +418,10 @@ func queryRange(w http.ResponseWriter, q url.Values, defFrom, defTo time.Time) (
 func storeError(w http.ResponseWriter, err error) {
 	if errors.Is(err, storage.ErrInvalid) {
 		fail(w, http.StatusBadRequest, "", "%v", err)
+		return
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		fail(w, http.StatusNotFound, "", "%v", err)
 		return
 	}
 	fail(w, http.StatusInternalServerError, "", "%v", err)
