@@ -6,16 +6,16 @@ import (
 	"time"
 )
 
-// BenchmarkAuto48h forecasts 48 h ahead from a year of hourly history (all of the
+// BenchmarkFallback48h forecasts 48 h ahead from a year of hourly history (all of the
 // Cambridge testdata), including the backtested P10/P90 band.
-func BenchmarkAuto48h(b *testing.B) {
+func BenchmarkFallback48h(b *testing.B) {
 	hist := readTestdata(b, "cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh")
 	origin := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, step := range []time.Duration{time.Hour, 15 * time.Minute} {
 		b.Run(step.String(), func(b *testing.B) {
 			req := Request{Series: "load:b36", History: hist, Origin: origin, Step: step, Steps: int(48 * time.Hour / step)}
 			for b.Loop() {
-				res, err := Auto{}.Forecast(context.Background(), req)
+				res, err := Fallback{}.Forecast(context.Background(), req)
 				if err != nil {
 					b.Fatal(err)
 				}

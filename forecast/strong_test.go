@@ -171,7 +171,7 @@ func TestStrongNoLeak(t *testing.T) {
 	}
 }
 
-func TestSelectFallsBackToAuto(t *testing.T) {
+func TestSelectFallsBackToFallback(t *testing.T) {
 	origin := t0.Add(3 * Day)
 	hist := series(t0, origin, time.Hour, hourOfWeek)
 	res, err := Select{}.Forecast(context.Background(), Request{Series: "s", History: hist, Origin: origin, Step: time.Hour, Steps: 24})
