@@ -166,4 +166,3 @@ func rollingMAE(p *prepared, m pointMethod, origin time.Time, step time.Duration
 	}
 	return sum / float64(n), true
 }
-
