@@ -77,15 +77,15 @@ type Service struct {
 
 // Options configure a Service.
 type Options struct {
-	Config     *site.Config
-	Store      storage.Store
-	Poller     Poller
-	Writer     Writer
+	Config *site.Config
+	Store  storage.Store
+	Poller Poller
+	Writer Writer
 	// Forecaster forecasts each load and PV series; nil means a *forecast.Auto
 	// (daily model selection per series with a per-cycle nowcast update,
 	// calendar features in the site's time zone).
 	Forecaster Forecaster
-	Solver     Solver     // default optimizer.Solve
+	Solver     Solver // default optimizer.Solve
 	Clock      clock.Clock
 	Logger     *slog.Logger
 	// Envelope is the safety envelope every write passes; default: built from Config
