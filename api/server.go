@@ -171,6 +171,8 @@ func (s *Server) register() {
 		{"GET", "/api/v1/audit", "the audit log", readRoles, nil, []string{"limit"}, s.listAudit},
 		{"GET", "/api/v1/audit/verify", "verify the audit hash chain", []Role{RoleAdmin, RoleDispatcher}, nil, nil, s.verifyAudit},
 		{"GET", "/api/v1/safety", "kill switch, overrides and each device's envelope and comms state", readRoles, nil, nil, s.safetyStatus},
+		{"PUT", "/api/v1/weather", "feed an hourly weather forecast (temperature, GHI) to the load and PV forecasts; must cover the horizon", decideRoles,
+			obj([]string{"points"}, map[string]any{"points": map[string]any{"type": "array", "maxItems": 600, "items": obj([]string{"time"}, map[string]any{"time": tm, "temperature_c": num, "ghi_wm2": num})}}), nil, s.putWeather},
 		{"POST", "/api/v1/safety/pause", "engage the site kill switch (pauses automation)", decideRoles, reason, nil, s.pause},
 		{"POST", "/api/v1/safety/resume", "release the kill switch", decideRoles, reason, nil, s.resume},
 		{"POST", "/api/v1/overrides", "manual setpoint lease for a device until a time", decideRoles,
