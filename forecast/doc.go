@@ -28,7 +28,8 @@
 //     measurements (nowcast blending, decaying with lead time).
 //   - DoubleSeasonal: additive exponential smoothing with daily and weekly
 //     seasonality (Taylor 2003), weights picked from a grid by day-ahead MAE, plus
-//     an AR(1) correction of the latest one-step error.
+//     a correction by the latest one-step error with a coefficient estimated
+//     directly for each lead time up to two days (then an AR(1) decay).
 //   - Select: rolling-origin model selection. It fits weekly seasonal naive,
 //     Regression, DoubleSeasonal and their mean, scores each at 14 earlier daily
 //     origins (parameters from the fit at Origin, data only before each origin)
