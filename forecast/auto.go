@@ -38,12 +38,13 @@ const AutoHistory = DefaultDoubleSeasonalWindow + (DefaultFittedBandOrigins+1)*D
 //     between PVClearSky (with Request.GHI as irradiance when given) and daily
 //     seasonal naive. The winner's forecast from D over a day plus the horizon is
 //     the base; its P10/P90 offsets by lead time come from its residuals at 56
-//     earlier daily origins (as Select's band); phi, the one-step persistence of
-//     its day-ahead errors at the 14 scoring origins, sets the nowcast.
-//   - Every call at Origin: P50 at lead k is the base plus phi^(k+1) times the
-//     latest measured error of the base (the last completed step since D; an
-//     older step's error decays by one factor phi per step of age): the latest
-//     measurement blended into the first steps. P10/P90 are P50 plus the offsets.
+//     earlier daily origins (as Select's band); the nowcast coefficients c_k say
+//     how much of the base's latest error carries k steps ahead, estimated
+//     directly for each lead from the base's errors at the 14 scoring origins.
+//   - Every call at Origin: P50 at lead k is the base plus c_k times the latest
+//     measured error of the base (the last completed step since D; an older
+//     step's error counts at a lead longer by its age): the latest measurement
+//     blended into the first steps. P10/P90 are P50 plus the offsets.
 //
 // With no fitted candidate (less than a week of history, a Step that does not
 // divide a day) every call runs Fallback. Base steps the chosen model cannot
@@ -86,7 +87,7 @@ type autoModel struct {
 	lo, hi []float64 // P10/P90 offsets by lead, len(steps); nil when skipped
 	band   string
 	nres   int
-	phi    float64
+	coef   []float64 // nowcast coefficient by lead, len(steps)
 }
 
 // Forecast implements Forecaster.
@@ -346,52 +347,70 @@ func (a *Auto) fit(ctx context.Context, req Request, p *prepared, key autoKey, s
 			m.lo[k], m.hi[k] = b.p10[k]-m.base[k], b.p90[k]-m.base[k]
 		}
 	}
-	m.phi = errorPersistence(p, best, day, step, steps, nOrig)
+	m.coef = nowcastCoefs(p, best, day, step, spd, steps, nOrig)
 	return m, nil
 }
 
-// errorPersistence is the lag-one regression coefficient of the day-ahead
-// errors of m at the nOrig daily origins before origin, in [0, 0.99].
-func errorPersistence(p *prepared, m pointMethod, origin time.Time, step time.Duration, steps, nOrig int) float64 {
-	var num, den float64
+// nowcastCoefs estimates, for every lead k < steps, how much of the latest
+// measured error of the day's base carries to k steps ahead: the error of the
+// base at offset i+k regressed on its error at offset i−1, pooled over the
+// offsets i of a day and the nOrig daily origins before origin (each base
+// issued at its own origin, as the day's is). Leads with fewer than 20 pairs
+// take the previous lead's coefficient. Coefficients are clamped to [0, 1].
+func nowcastCoefs(p *prepared, m pointMethod, origin time.Time, step time.Duration, spd, steps, nOrig int) []float64 {
+	num := make([]float64, steps)
+	den := make([]float64, steps)
+	cnt := make([]int, steps)
 	for j := 1; j <= nOrig; j++ {
 		oj := origin.Add(-time.Duration(j) * Day)
-		f := m.point(p, oj, step, steps)
-		prev := math.NaN()
+		n := min(spd+steps, j*spd) // only errors known before origin
+		f := m.point(p, oj, step, n)
+		r := make([]float64, n)
 		for k, v := range f {
 			t := oj.Add(time.Duration(k) * step)
-			end := t.Add(step)
-			if end.After(origin) {
-				break
+			r[k] = math.NaN()
+			if a, ok := p.mean(t, t.Add(step)); ok && !math.IsNaN(v) {
+				r[k] = a - v
 			}
-			e := math.NaN()
-			if a, ok := p.mean(t, end); ok && !math.IsNaN(v) {
-				e = a - v
+		}
+		for i := 1; i < spd; i++ {
+			e := r[i-1]
+			if math.IsNaN(e) {
+				continue
 			}
-			if !math.IsNaN(e) && !math.IsNaN(prev) {
-				num += e * prev
-				den += prev * prev
+			for k := 0; k < steps && i+k < n; k++ {
+				if x := r[i+k]; !math.IsNaN(x) {
+					num[k] += e * x
+					den[k] += e * e
+					cnt[k]++
+				}
 			}
-			prev = e
 		}
 	}
-	if !(den > 0) {
-		return 0
+	c := make([]float64, steps)
+	prev := 0.0
+	for k := range c {
+		if cnt[k] >= 20 && den[k] > 0 {
+			prev = math.Max(0, math.Min(1, num[k]/den[k]))
+		}
+		c[k] = prev
 	}
-	return math.Max(0, math.Min(0.99, num/den))
+	return c
 }
 
 // issue builds the forecast at origin from the day's model.
 func (m *autoModel) issue(req Request, p *prepared, origin time.Time) (*Result, error) {
 	step := req.Step
 	i0 := int(origin.Sub(m.key.day) / step)
-	// The latest measured error of the base since D, decayed by its age.
+	// The latest measured error of the base since D; an older one counts as
+	// at a lead that much longer.
 	var e float64
+	age := 0
 	for j := 1; j <= i0; j++ {
 		t := origin.Add(-time.Duration(j) * step)
 		if a, ok := p.mean(t, t.Add(step)); ok {
 			if f := m.base[i0-j]; !math.IsNaN(f) {
-				e = (a - f) * math.Pow(m.phi, float64(j-1))
+				e, age = a-f, j-1
 			}
 			break
 		}
@@ -401,11 +420,12 @@ func (m *autoModel) issue(req Request, p *prepared, origin time.Time) (*Result, 
 	if m.lo == nil {
 		res.Band = BandSkipped
 	}
-	adj := e
 	for k := range res.Times {
 		t := origin.Add(time.Duration(k) * step)
-		adj *= m.phi
-		v := m.base[i0+k] + adj
+		v := m.base[i0+k]
+		if e != 0 {
+			v += m.coef[min(k+age, len(m.coef)-1)] * e
+		}
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("forecast %q: %s: %w: no value for step %d (%s)", req.Series, m.method, errUnfilled, k, t.Format(time.RFC3339))
 		}

@@ -3,6 +3,7 @@ package forecast
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -106,11 +107,13 @@ func TestAutoNowcast(t *testing.T) {
 	step := 15 * time.Minute
 	day := t0.Add(70 * Day)
 	o := day.Add(10 * time.Hour)
-	// Noise with persistence (AR(1)), so the fit finds a positive phi.
+	// A fixed weekly shape plus noise whose persistence fades within hours
+	// (AR(1), 0.9 per step), so the carried share of an error must fade too.
+	rng := rand.New(rand.NewPCG(1, 2))
 	e := 0.0
 	hist := series(t0, o, step, func(tm time.Time) float64 {
-		e = 0.9*e + 2*math.Sin(float64(tm.Unix())*1.3)
-		return weekly15(tm) + e
+		e = 0.9*e + 2*rng.NormFloat64()
+		return weekly15(tm) - 5*math.Sin(2*math.Pi*tm.Sub(t0).Hours()/(24*9)) + e
 	})
 	ctx := context.Background()
 	a := &Auto{}
