@@ -24,9 +24,9 @@
 //   - Regression: weighted least squares (gonum/mat; weights halve every 3
 //     weeks of age) over the last 8 weeks on local
 //     hour-of-day × day type (weekday, Saturday, Sunday/holiday) and, if given,
-//     heating/cooling degrees of a temperature series; an AR model of its residuals
-//     (lags 1, 2, 3 steps and 1 day) corrects the forecast from the latest
-//     measurements (nowcast blending, decaying with lead time).
+//     heating/cooling degrees of a temperature series; the latest residual and
+//     the residual a day before each target correct the forecast (nowcast
+//     blending) with coefficients estimated directly for each lead time.
 //   - DoubleSeasonal: additive exponential smoothing with daily and weekly
 //     seasonality (Taylor 2003), weights picked from a grid by day-ahead MAE, plus
 //     a correction by the latest one-step error with a coefficient estimated
