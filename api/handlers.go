@@ -468,3 +468,31 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted; feeds the next cycle", "session": ss})
 }
+
+// putWeather merges an hourly weather forecast into what the next cycles'
+// load and PV forecasts use.
+func (s *Server) putWeather(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Points []struct {
+			Time         *apiTime `json:"time"`
+			TemperatureC *float64 `json:"temperature_c"`
+			GHIWm2       *float64 `json:"ghi_wm2"`
+		} `json:"points"`
+	}
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	pts := make([]dispatch.WeatherPoint, len(req.Points))
+	for i, p := range req.Points {
+		if p.Time == nil {
+			fail(w, http.StatusBadRequest, "points", "points[%d].time is required (RFC 3339)", i)
+			return
+		}
+		pts[i] = dispatch.WeatherPoint{Time: p.Time.UTC(), TemperatureC: p.TemperatureC, GHIWm2: p.GHIWm2}
+	}
+	if err := s.svc.SetWeather(r.Context(), pts, from(r).actor()); err != nil {
+		failInvalid(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "accepted; feeds the next cycle", "points": len(pts)})
+}

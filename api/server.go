@@ -186,6 +186,8 @@ func (s *Server) register() {
 		{"GET", "/api/v1/alarms", "alarms: devices lost for control, limits the real-time layer could not keep, writes a device ignored", readRoles, nil, nil, s.listAlarms},
 		{"POST", "/api/v1/alarms/{key}/ack", "acknowledge an alarm (reason required)", decideRoles, reason, nil, s.ackAlarm},
 		{"GET", "/api/v1/control", "the real-time layer: interval, deadband, peak target in force, ticks, latency, corrections, keep-alives", readRoles, nil, nil, s.controlStatus},
+		{"PUT", "/api/v1/weather", "feed an hourly weather forecast (temperature, GHI) to the load and PV forecasts; must cover the horizon", decideRoles,
+			obj([]string{"points"}, map[string]any{"points": map[string]any{"type": "array", "maxItems": 600, "items": obj([]string{"time"}, map[string]any{"time": tm, "temperature_c": num, "ghi_wm2": num})}}), nil, s.putWeather},
 		{"POST", "/api/v1/safety/pause", "engage the site kill switch (pauses automation)", decideRoles, reason, nil, s.pause},
 		{"POST", "/api/v1/safety/resume", "release the kill switch", decideRoles, reason, nil, s.resume},
 		{"POST", "/api/v1/overrides", "manual setpoint lease for a device until a time", decideRoles,

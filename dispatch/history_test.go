@@ -26,15 +26,16 @@ func (o *oldestSeen) Forecast(ctx context.Context, req forecast.Request) (*forec
 		}
 	}
 	o.mu.Unlock()
-	return forecast.Auto{}.Forecast(ctx, req)
+	return forecast.Fallback{}.Forecast(ctx, req)
 }
 
 // TestForecastHistory checks how much stored telemetry the load forecast is given:
-// 36 days by default, Options.ForecastHistory when set; a negative value is refused.
+// forecast.AutoHistory by default, Options.ForecastHistory when set; a negative
+// value is refused.
 func TestForecastHistory(t *testing.T) {
 	r := newRig(t, "{auto: true}", "", 30, at8)
 	var smp []storage.Sample
-	for ts := at8.Add(-40 * 24 * time.Hour); ts.Before(at8); ts = ts.Add(15 * time.Minute) {
+	for ts := at8.Add(-forecast.AutoHistory - 4*24*time.Hour); ts.Before(at8); ts = ts.Add(15 * time.Minute) {
 		smp = append(smp, storage.Sample{Time: ts, DeviceID: "building", Point: "active_power_kw", Value: 100, Quality: storage.QualityGood})
 	}
 	if err := r.st.WriteTelemetry(context.Background(), smp); err != nil {
@@ -45,7 +46,7 @@ func TestForecastHistory(t *testing.T) {
 		window time.Duration
 		oldest time.Time
 	}{
-		{"default", 0, at8.Add(-36 * 24 * time.Hour)},
+		{"default", 0, at8.Add(-forecast.AutoHistory)},
 		{"ten days", 10 * 24 * time.Hour, at8.Add(-10 * 24 * time.Hour)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

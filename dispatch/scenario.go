@@ -15,9 +15,14 @@ import (
 )
 
 // historyWindow is how much telemetry the forecasts look back on by default
-// (Options.ForecastHistory): a week for weekly seasonality plus 28 days of earlier
-// origins for the empirical quantile band.
-const historyWindow = 36 * 24 * time.Hour
+// (Options.ForecastHistory): what forecast.Auto fits on.
+const historyWindow = forecast.AutoHistory
+
+// historyFromer is a Forecaster that says how much history a request needs
+// (forecast.Auto: the whole window once a day, the day's values otherwise).
+type historyFromer interface {
+	HistoryFrom(req forecast.Request) time.Time
+}
 
 // BuildScenario turns the site config, the latest readings and fresh forecasts into an
 // optimisation scenario starting at the step that contains at. Forecasts are stored.
@@ -130,11 +135,29 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 }
 
 // forecastDevice forecasts a load (positive kW) or a PV plant (generation, positive kW).
-// A device with no history before the forecast origin (a fresh installation, the first
-// cycle) but a fresh reading now gets a flat forecast at the current reading
-// (method "current_reading", no band).
+// The request carries the site's weather and, for PV on a site with a location, the
+// array for the clear-sky model. A load with no history before the forecast origin
+// (a fresh installation, the first cycle) but a fresh reading now gets a flat
+// forecast at the current reading (method "current_reading", no band); a PV plant
+// gets the forecaster's clear-sky shape (forecast.MethodPVPrior).
 func (s *Service) forecastDevice(ctx context.Context, d *site.Device, r fieldbus.Reading, fresh bool, at, start time.Time, steps int, generation bool) (*forecast.Result, error) {
-	hist, err := s.store.TelemetryRange(ctx, d.ID, "active_power_kw", at.Add(-s.forecastHistory), at.Add(storage.TimePrecision))
+	series := "load:" + d.ID
+	if generation {
+		series = "pv:" + d.ID
+	}
+	step := s.cfg.Site.Step.D
+	req := forecast.Request{Series: series, Origin: start, Step: step, Steps: steps, NonNegative: generation}
+	req.Temperature, req.GHI = s.weather.series()
+	if generation {
+		req.PV = s.pvSite(d)
+	}
+	from := at.Add(-s.forecastHistory)
+	if hf, ok := s.forecaster.(historyFromer); ok {
+		if t := hf.HistoryFrom(req); t.After(from) {
+			from = t
+		}
+	}
+	hist, err := s.store.TelemetryRange(ctx, d.ID, "active_power_kw", from, at.Add(storage.TimePrecision))
 	if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", d.ID, err)
 	}
@@ -149,31 +172,51 @@ func (s *Service) forecastDevice(ctx context.Context, d *site.Device, r fieldbus
 		}
 		pts = append(pts, forecast.Point{Time: h.Time, Value: v})
 	}
-	series := "load:" + d.ID
-	if generation {
-		series = "pv:" + d.ID
-	}
-	res, err := s.forecaster.Forecast(ctx, forecast.Request{
-		Series: series, History: pts, Origin: start, Step: s.cfg.Site.Step.D, Steps: steps, NonNegative: generation,
-	})
+	req.History = pts
+	res, err := s.forecaster.Forecast(ctx, req)
 	if errors.Is(err, forecast.ErrNoHistory) && fresh {
 		if now, ok := value(r, "active_power_kw"); ok {
 			if generation {
 				now = math.Max(0, -now)
 			}
-			res = flatForecast(series, start, s.cfg.Site.Step.D, steps, now)
+			res = flatForecast(series, start, step, steps, now)
 			err = nil
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("forecast %s: %w", series, err)
 	}
-	for k, v := range res.P50 {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("forecast %s: value %v at step %d (%s) is not finite", series, v, k, res.Times[k].Format(time.RFC3339))
+	if len(res.P50) != steps || len(res.P10) != steps || len(res.P90) != steps {
+		return nil, fmt.Errorf("forecast %s: %d/%d/%d values for %d steps", series, len(res.P10), len(res.P50), len(res.P90), steps)
+	}
+	for k := range res.P50 {
+		for _, v := range []float64{res.P10[k], res.P50[k], res.P90[k]} {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("forecast %s: value %v at step %d (%s) is not finite", series, v, k, res.Times[k].Format(time.RFC3339))
+			}
 		}
 	}
 	return res, nil
+}
+
+// pvSite is the clear-sky model's description of a PV device, or nil when the
+// site has no location.
+func (s *Service) pvSite(d *site.Device) *forecast.PVSite {
+	c := s.cfg.Site
+	if c.LatitudeDeg == nil || c.LongitudeDeg == nil || d.PV == nil {
+		return nil
+	}
+	pv := &forecast.PVSite{LatitudeDeg: *c.LatitudeDeg, LongitudeDeg: *c.LongitudeDeg, TiltDeg: 30, AzimuthDeg: 180, CapacityKW: d.PV.CapacityKW}
+	if pv.LatitudeDeg < 0 {
+		pv.AzimuthDeg = 0
+	}
+	if d.PV.TiltDeg != nil {
+		pv.TiltDeg = *d.PV.TiltDeg
+	}
+	if d.PV.AzimuthDeg != nil {
+		pv.AzimuthDeg = *d.PV.AzimuthDeg
+	}
+	return pv
 }
 
 func flatForecast(series string, start time.Time, step time.Duration, steps int, v float64) *forecast.Result {

@@ -50,6 +50,7 @@ type Service struct {
 	forecaster Forecaster
 	// forecastHistory is how far back each load and PV forecast is given telemetry.
 	forecastHistory time.Duration
+	weather         weather
 	solve           Solver
 	clock           clock.Clock
 	log             *slog.Logger
@@ -84,12 +85,15 @@ type Service struct {
 
 // Options configure a Service.
 type Options struct {
-	Config     *site.Config
-	Store      storage.Store
-	Poller     Poller
-	Writer     Writer
-	Forecaster Forecaster // default forecast.Auto{}
-	Solver     Solver     // default optimizer.Solve
+	Config *site.Config
+	Store  storage.Store
+	Poller Poller
+	Writer Writer
+	// Forecaster forecasts each load and PV series; nil means a *forecast.Auto
+	// (daily model selection per series with a per-cycle nowcast update,
+	// calendar features in the site's time zone).
+	Forecaster Forecaster
+	Solver     Solver // default optimizer.Solve
 	Clock      clock.Clock
 	Logger     *slog.Logger
 	// Envelope is the safety envelope every write passes; default: built from Config
@@ -103,9 +107,10 @@ type Options struct {
 	// every schedule next to the hash of the parsed config (optional).
 	ConfigFileSHA256 string
 	// ForecastHistory is how much telemetry before the cycle each load and PV
-	// forecast is given; 0 means 36 days (a week of seasonality and the default
-	// forecast band's 28 earlier origins). A forecaster that needs less (no band,
-	// forecast.BandOptions.Skip) runs faster on less.
+	// forecast may be given; 0 means forecast.AutoHistory (what the default
+	// forecaster fits on). A forecaster with a HistoryFrom method (forecast.Auto)
+	// is given only what it asks for within it: the whole window when it fits the
+	// day's model, the day's telemetry on the other cycles.
 	ForecastHistory time.Duration
 }
 
@@ -115,7 +120,7 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("dispatch: Config, Store, Poller and Writer are required")
 	}
 	if o.Forecaster == nil {
-		o.Forecaster = forecast.Auto{}
+		o.Forecaster = &forecast.Auto{Location: o.Config.Site.Location}
 	}
 	if o.ForecastHistory < 0 {
 		return nil, fmt.Errorf("dispatch: ForecastHistory must be >= 0, got %v", o.ForecastHistory)
@@ -158,6 +163,9 @@ func New(o Options) (*Service, error) {
 		alarms: map[string]*Alarm{}, written: map[string]written{}, attempted: map[string]attempt{}, watchdog: wd,
 	}
 	s.guard = &safety.Guard{Env: s.env, Inner: o.Writer, Now: s.clock.Now}
+	if err := s.loadWeatherFile(o.Config.Weather.File); err != nil {
+		return nil, fmt.Errorf("dispatch: %w", err)
+	}
 	return s, nil
 }
 

@@ -53,15 +53,15 @@ func TestBacktestErrors(t *testing.T) {
 	O := t0.Add(Day)
 	hist := series(t0, O, time.Hour, hourOfWeek)
 	base := Request{Series: "load:q", History: hist, Step: time.Hour, Steps: 4}
-	_, err := Backtest(context.Background(), Auto{}, base, nil)
+	_, err := Backtest(context.Background(), Fallback{}, base, nil)
 	wantErrContains(t, err, "load:q", "no origins")
-	_, err = Backtest(context.Background(), Auto{}, base, []time.Time{t0})
+	_, err = Backtest(context.Background(), Fallback{}, base, []time.Time{t0})
 	wantErrContains(t, err, "load:q", "origin "+t0.Format(time.RFC3339), "no history")
 	// Forecasting past the end of the data has nothing to score against.
-	_, err = Backtest(context.Background(), Auto{}, base, []time.Time{O.Add(Day)})
+	_, err = Backtest(context.Background(), Fallback{}, base, []time.Time{O.Add(Day)})
 	wantErrContains(t, err, "load:q", "no forecast step has a measured actual")
 	bad := base
 	bad.Steps = 0
-	_, err = Backtest(context.Background(), Auto{}, bad, []time.Time{O})
+	_, err = Backtest(context.Background(), Fallback{}, bad, []time.Time{O})
 	wantErrContains(t, err, "Steps", "0")
 }

@@ -95,7 +95,7 @@ func TestBandOverall(t *testing.T) {
 
 func TestBandNone(t *testing.T) {
 	O := t0.Add(Day)
-	res, err := Auto{}.Forecast(context.Background(), Request{Series: "s", History: series(O.Add(-3*time.Hour), O, time.Hour, noisyDaily), Origin: O, Step: time.Hour, Steps: 6})
+	res, err := Fallback{}.Forecast(context.Background(), Request{Series: "s", History: series(O.Add(-3*time.Hour), O, time.Hour, noisyDaily), Origin: O, Step: time.Hour, Steps: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestNonNegative(t *testing.T) {
 	}
 	O := t0.Add(40 * Day)
 	req := Request{Series: "pv", History: series(t0, O, time.Hour, pv), Origin: O, Step: time.Hour, Steps: 48}
-	raw, err := Auto{}.Forecast(context.Background(), req)
+	raw, err := Fallback{}.Forecast(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestNonNegative(t *testing.T) {
 		t.Fatal("test series gives no negative P10 without NonNegative; it tests nothing")
 	}
 	req.NonNegative = true
-	floored, err := Auto{}.Forecast(context.Background(), req)
+	floored, err := Fallback{}.Forecast(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestBandOptionsValidation(t *testing.T) {
 		{BandOptions{MinPerBucket: -1}, []string{"Band.MinPerBucket", "-1"}},
 	}
 	for _, c := range cases {
-		for _, f := range []Forecaster{Auto{Band: c.b}, SeasonalNaive{Period: Day, Band: c.b}, Persistence{Band: c.b}} {
+		for _, f := range []Forecaster{Fallback{Band: c.b}, SeasonalNaive{Period: Day, Band: c.b}, Persistence{Band: c.b}} {
 			_, err := f.Forecast(context.Background(), req)
 			wantErrContains(t, err, c.parts...)
 		}
@@ -181,7 +181,7 @@ func TestBandSkip(t *testing.T) {
 		name       string
 		with, skip Forecaster
 	}{
-		{"auto", Auto{}, Auto{Band: BandOptions{Skip: true}}},
+		{"fallback", Fallback{}, Fallback{Band: BandOptions{Skip: true}}},
 		{"seasonal-daily", SeasonalNaive{Period: Day}, SeasonalNaive{Period: Day, Band: BandOptions{Skip: true}}},
 		{"select", Select{}, Select{Band: BandOptions{Skip: true}}},
 	} {

@@ -6,16 +6,16 @@ import (
 	"time"
 )
 
-// BenchmarkAuto48h forecasts 48 h ahead from a year of hourly history (all of the
+// BenchmarkFallback48h forecasts 48 h ahead from a year of hourly history (all of the
 // Cambridge testdata), including the backtested P10/P90 band.
-func BenchmarkAuto48h(b *testing.B) {
+func BenchmarkFallback48h(b *testing.B) {
 	hist := readTestdata(b, "cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh")
 	origin := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, step := range []time.Duration{time.Hour, 15 * time.Minute} {
 		b.Run(step.String(), func(b *testing.B) {
 			req := Request{Series: "load:b36", History: hist, Origin: origin, Step: step, Steps: int(48 * time.Hour / step)}
 			for b.Loop() {
-				res, err := Auto{}.Forecast(context.Background(), req)
+				res, err := Fallback{}.Forecast(context.Background(), req)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -45,14 +45,53 @@ func BenchmarkSelect48h(b *testing.B) {
 		{"select/15m", Select{}, 15 * time.Minute},
 		{"regression", Regression{}, time.Hour},
 		{"double_seasonal", DoubleSeasonal{}, time.Hour},
+		// A new Auto each time: its daily fit.
+		{"auto-fit/15m", nil, 15 * time.Minute},
 	} {
 		req := Request{Series: "load:b36", History: hist, Origin: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), Step: c.step, Steps: int(48 * time.Hour / c.step)}
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := c.f.Forecast(context.Background(), req); err != nil {
+				f := c.f
+				if f == nil {
+					f = &Auto{}
+				}
+				if _, err := f.Forecast(context.Background(), req); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkAutoUpdate is Auto's per-cycle cost once the day's model is fitted:
+// 48 h ahead in 15-minute steps at the day's later origins, given the day's
+// history (what dispatch reads after HistoryFrom).
+func BenchmarkAutoUpdate(b *testing.B) {
+	hist := readTestdata(b, "cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh")
+	day := time.Date(2019, 12, 2, 0, 0, 0, 0, time.UTC)
+	step := 15 * time.Minute
+	a := &Auto{}
+	ctx := context.Background()
+	req := Request{Series: "load:b36", History: hist, Origin: day, Step: step, Steps: 192}
+	if _, err := a.Forecast(ctx, req); err != nil {
+		b.Fatal(err)
+	}
+	var today []Point
+	for _, p := range hist {
+		if !p.Time.Before(day) && p.Time.Before(day.Add(Day)) {
+			today = append(today, p)
+		}
+	}
+	req.History = today
+	k := 0
+	for b.Loop() {
+		k = k%95 + 1
+		req.Origin = day.Add(time.Duration(k) * step)
+		if _, err := a.Forecast(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if a.fits != 1 {
+		b.Fatalf("%d fits, want 1", a.fits)
 	}
 }

@@ -12,29 +12,44 @@
 //     back are searched; if none has data the forecast fails naming the step.
 //   - Persistence: every step is the mean of the last hour of history (the hour
 //     ending where the latest value ends, at most Origin), however old it is.
-//   - Auto (the default for dispatch): weekly seasonal naive if the history reaches
-//     back at least one week before Origin and every step can be filled; else the
-//     same test for daily; else persistence; else an error wrapping ErrNoHistory
-//     ("no history for SERIES before ORIGIN"). Result.Method names the method used:
-//     "seasonal_naive_weekly", "seasonal_naive_daily" or "persistence".
+//   - Fallback (the naive chain; CLI "fallback"): weekly seasonal naive if the
+//     history reaches back at least one week before Origin and every step can be
+//     filled; else the same test for daily; else persistence; else an error
+//     wrapping ErrNoHistory ("no history for SERIES before ORIGIN").
+//     Result.Method names the method used: "seasonal_naive_weekly",
+//     "seasonal_naive_daily" or "persistence".
 //
 // Stronger methods (fitted on a regular grid of Step, which must divide a day):
 //
 //   - Regression: weighted least squares (gonum/mat; weights halve every 3
 //     weeks of age) over the last 8 weeks on local
 //     hour-of-day × day type (weekday, Saturday, Sunday/holiday) and, if given,
-//     heating/cooling degrees of a temperature series; an AR model of its residuals
-//     (lags 1, 2, 3 steps and 1 day) corrects the forecast from the latest
-//     measurements (nowcast blending, decaying with lead time).
+//     heating/cooling degrees of a temperature series; the latest residual and
+//     the residual a day before each target correct the forecast (nowcast
+//     blending) with coefficients estimated directly for each lead time.
 //   - DoubleSeasonal: additive exponential smoothing with daily and weekly
 //     seasonality (Taylor 2003), weights picked from a grid by day-ahead MAE, plus
-//     an AR(1) correction of the latest one-step error.
+//     a correction by the latest one-step error with a coefficient estimated
+//     directly for each lead time up to two days (then an AR(1) decay).
 //   - Select: rolling-origin model selection. It fits weekly seasonal naive,
 //     Regression, DoubleSeasonal and their mean, scores each at 14 earlier daily
 //     origins (parameters from the fit at Origin, data only before each origin)
 //     and issues the one with the lowest MAE; with too little history, or a Step
-//     that does not divide a day, it is Auto.
-//     Auto stays the cheap default used by dispatch every cycle.
+//     that does not divide a day, it is Fallback. It refits at every call
+//     (CLI "select").
+//   - Auto (the production forecaster: dispatch's default, CLI "auto", the
+//     default of `gridd forecast backtest`): Select's choice (for a PV series
+//     with Request.PV, PVClearSky against daily seasonal naive) fitted once per
+//     series and UTC day of the forecast origin and cached, with the regression
+//     given Request.Temperature; every call then issues the day's base forecast
+//     corrected by the latest measured error with per-lead coefficients (the
+//     nowcast) and the day's P10/P90 offsets. Fallback when nothing can be
+//     fitted; the clear-sky shape (MethodPVPrior) for a PV series without
+//     usable history. It uses the AutoHistory before the day (older history is
+//     dropped) and, through HistoryFrom, tells callers that read a store how
+//     little it needs on the cycles after the day's fit. One Auto serves one
+//     site: the cache is keyed on the series name, the day, Step, Steps, the PV
+//     array and the weather inputs, not on the history's values.
 //   - PVClearSky: clear-sky array power from solar position (PVSite) times a
 //     learned clear-sky index (profile by step of day over 14 days, scaled by the
 //     persistence of the last day's index); with an irradiance series, a fitted
@@ -92,7 +107,11 @@
 //     aggregates must pass only completed intervals.
 //   - NaN and ±Inf values are gaps: skipped, counted in Result.Input.NonFinite,
 //     and still ending the previous value's interval. If every value before Origin
-//     is non-finite the forecast fails with ErrNoHistory.
+//     is non-finite the forecast fails with ErrNoHistory. The same holds for the
+//     weather series (Request.Temperature, Request.GHI, Regression.Temperature,
+//     PVClearSky.Irradiance). No method returns NaN: a step a method cannot
+//     fill is an error naming it (Auto fills such steps from the naive floor
+//     first).
 //   - Duplicate timestamps (same instant, whatever the zone): the last one in
 //     input order is kept, the others are dropped and counted.
 //   - Unsorted history is sorted. A zero timestamp, or a finite value beyond

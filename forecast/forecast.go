@@ -43,7 +43,7 @@ const (
 	MaxBacktestOrigins = 10000
 	// MaxAbsValue bounds the magnitude of finite history values, so sums stay finite.
 	MaxAbsValue = 1e15
-	// MaxGapPeriodsLimit bounds SeasonalNaive.MaxGapPeriods and Auto.MaxGapPeriods.
+	// MaxGapPeriodsLimit bounds SeasonalNaive.MaxGapPeriods and Fallback.MaxGapPeriods.
 	MaxGapPeriodsLimit = 10000
 )
 
@@ -78,6 +78,17 @@ type Request struct {
 	// (it never holds past the next history timestamp). 0 infers it as the median
 	// spacing of consecutive history timestamps (Step if there is only one).
 	SampleInterval time.Duration
+
+	// Weather and site inputs, read by Auto (the other methods take theirs in
+	// their own fields). Temperature (°C) and GHI (global horizontal irradiance,
+	// W/m²) are hourly or finer series covering the history and the horizon (a
+	// weather forecast for the horizon); NaN/Inf values are gaps, as in History.
+	// PV, when set, marks the series as PV generation (a positive magnitude) of
+	// an array with that geometry: Auto then forecasts it with the clear-sky (or,
+	// with GHI, irradiance) model.
+	Temperature []Point
+	GHI         []Point
+	PV          *PVSite
 }
 
 // InputStats reports what was done with Request.History.

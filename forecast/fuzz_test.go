@@ -34,7 +34,7 @@ func FuzzForecast(f *testing.F) {
 		var fc Forecaster
 		switch kind % 8 {
 		case 0:
-			fc = Auto{}
+			fc = Fallback{}
 		case 1:
 			fc = SeasonalNaive{Period: Day}
 		case 2:

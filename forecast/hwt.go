@@ -18,9 +18,13 @@ const DefaultDoubleSeasonalWindow = 16 * Week
 // seasonal component (Taylor 2003): a level, a daily profile and a weekly
 // profile are updated at every step with smoothing weights α, δ, ω chosen from a
 // small grid by the mean absolute error of day-ahead forecasts over the Window.
-// The one-step error then follows an AR(1) whose effect decays with lead time
-// (the nowcast correction). Steps whose history is a gap leave the state
-// unchanged. It needs at least three weeks of history.
+// The latest one-step error then corrects the forecast (the nowcast): at lead k
+// by a coefficient estimated directly for that lead (the error k steps ahead of
+// the uncorrected forecast regressed on the latest one-step error, over origins
+// every hour of the scored window, up to two days ahead), beyond that by an
+// AR(1) decay. Direct estimates keep the slow part of the error that a
+// one-step AR(1) lets fade within hours. Steps whose history is a gap leave the
+// state unchanged. It needs at least three weeks of history.
 type DoubleSeasonal struct {
 	Window time.Duration // smoothing window; 0 means DefaultDoubleSeasonalWindow
 	// Band as for the other methods, but Origins 0 means DefaultFittedBandOrigins.
@@ -47,8 +51,11 @@ type hwtModel struct {
 	level, daily, weekly []float64 // state after the update at each grid index
 	err1                 []float64 // one-step error at each grid index (NaN if unknown)
 	phi                  float64
-	alpha, delta, omega  float64
-	firstState           int // first grid index with a state
+	// direct[k] is the nowcast coefficient at lead k (the error k steps ahead
+	// regressed on the latest one-step error); nil uses phi^(k+1).
+	direct              []float64
+	alpha, delta, omega float64
+	firstState          int // first grid index with a state
 }
 
 func (hwtModel) name() string { return MethodDoubleSeasonal }
@@ -109,6 +116,7 @@ func (d DoubleSeasonal) fit(p *prepared, origin time.Time, step, lookback time.D
 	if den > 0 {
 		m.phi = math.Max(0, math.Min(0.99, num/den))
 	}
+	m.fitDirect(scoreFrom, n)
 	return m, nil
 }
 
@@ -204,6 +212,9 @@ func (m *hwtModel) point(_ *prepared, origin time.Time, step time.Duration, step
 	adj := e
 	for k := range out {
 		adj *= m.phi
+		if k < len(m.direct) {
+			adj = m.direct[k] * e
+		}
 		i := io + k
 		di := i - m.s1*((k+m.s1)/m.s1)
 		wi := i - m.s2*((k+m.s2)/m.s2)
@@ -213,4 +224,39 @@ func (m *hwtModel) point(_ *prepared, origin time.Time, step time.Duration, step
 		out[k] = m.level[last] + m.daily[di] + m.weekly[wi] + adj
 	}
 	return out
+}
+
+// fitDirect estimates the nowcast coefficient for every lead up to two days
+// directly: the error of the forecast without correction at lead k, regressed
+// on the latest one-step error, over origins in [from, n).
+func (m *hwtModel) fitDirect(from, n int) {
+	leads := 2 * m.s1
+	num := make([]float64, leads)
+	den := make([]float64, leads)
+	stride := max(1, m.s1/24)
+	for io := max(from, m.firstState+1); io < n; io += stride {
+		last := io - 1
+		e := m.err1[last]
+		if math.IsNaN(e) {
+			continue
+		}
+		for k := 0; k < leads && io+k < n; k++ {
+			i := io + k
+			v := m.g.vals[i]
+			if math.IsNaN(v) {
+				continue
+			}
+			di := i - m.s1*((k+m.s1)/m.s1)
+			wi := i - m.s2*((k+m.s2)/m.s2)
+			r := v - (m.level[last] + m.daily[di] + m.weekly[wi])
+			num[k] += e * r
+			den[k] += e * e
+		}
+	}
+	m.direct = make([]float64, leads)
+	for k := range m.direct {
+		if den[k] > 0 {
+			m.direct[k] = math.Max(0, math.Min(1, num[k]/den[k]))
+		}
+	}
 }

@@ -24,7 +24,7 @@ func TestNoLeak(t *testing.T) {
 	// Wild values first, so a sort or dedup that looked past Origin would trip.
 	mixed := append(append([]Point(nil), wild...), past...)
 
-	for _, f := range []Forecaster{Auto{}, SeasonalNaive{Period: Day}, SeasonalNaive{Period: Week}, Persistence{},
+	for _, f := range []Forecaster{Fallback{}, SeasonalNaive{Period: Day}, SeasonalNaive{Period: Week}, Persistence{},
 		SeasonalNaive{Period: Day, Band: BandOptions{MinPerBucket: 1000}}} {
 		for _, steps := range []int{24, 24 * 9} {
 			base := Request{Series: "s", History: past, Origin: O, Step: time.Hour, Steps: steps}
@@ -118,7 +118,7 @@ func TestUnsortedEqualsSorted(t *testing.T) {
 	if reflect.DeepEqual(shuffled, hist) {
 		t.Fatal("shuffle did nothing")
 	}
-	for _, f := range []Forecaster{Auto{}, Persistence{}} {
+	for _, f := range []Forecaster{Fallback{}, Persistence{}} {
 		a, err := f.Forecast(context.Background(), Request{Series: "s", History: hist, Origin: O, Step: 15 * time.Minute, Steps: 96})
 		if err != nil {
 			t.Fatal(err)
@@ -161,13 +161,13 @@ func TestRequestValidation(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			req := ok
 			c.mod(&req)
-			for _, f := range []Forecaster{Auto{}, SeasonalNaive{Period: Day}, Persistence{}} {
+			for _, f := range []Forecaster{Fallback{}, SeasonalNaive{Period: Day}, Persistence{}} {
 				_, err := f.Forecast(context.Background(), req)
 				wantErrContains(t, err, c.parts...)
 			}
 		})
 	}
-	for _, f := range []Forecaster{Auto{}, SeasonalNaive{Period: Day}, Persistence{}} {
+	for _, f := range []Forecaster{Fallback{}, SeasonalNaive{Period: Day}, Persistence{}} {
 		if _, err := f.Forecast(context.Background(), ok); err != nil {
 			t.Errorf("%T: valid request failed: %v", f, err)
 		}

@@ -102,17 +102,18 @@ func (s Persistence) Forecast(ctx context.Context, req Request) (*Result, error)
 	return finish(ctx, req, p, m, p50, s.Band)
 }
 
-// Auto is the default forecaster: weekly seasonal naive when the history reaches
-// back a full week before Origin and every step can be filled, else daily seasonal
-// naive under the same rule, else persistence of the mean of the last hour, else
-// an error wrapping ErrNoHistory.
-type Auto struct {
+// Fallback is the cheap chain of naive methods: weekly seasonal naive when the
+// history reaches back a full week before Origin and every step can be filled,
+// else daily seasonal naive under the same rule, else persistence of the mean of
+// the last hour, else an error wrapping ErrNoHistory. Auto falls back to it when
+// no fitted model can be issued.
+type Fallback struct {
 	MaxGapPeriods int // as SeasonalNaive.MaxGapPeriods
 	Band          BandOptions
 }
 
 // Forecast implements Forecaster.
-func (a Auto) Forecast(ctx context.Context, req Request) (*Result, error) {
+func (a Fallback) Forecast(ctx context.Context, req Request) (*Result, error) {
 	if err := validateRequest(req); err != nil {
 		return nil, err
 	}

@@ -253,7 +253,7 @@ func TestPersistence(t *testing.T) {
 	wantErrContains(t, err, "Window", "-1m0s")
 }
 
-func TestAuto(t *testing.T) {
+func TestFallback(t *testing.T) {
 	O := t0.Add(42 * Day)
 	full := series(t0, O, time.Hour, hourOfWeek)
 	cases := []struct {
@@ -278,7 +278,7 @@ func TestAuto(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res, err := Auto{}.Forecast(context.Background(), Request{Series: "load:a", History: c.hist, Origin: O, Step: time.Hour, Steps: 48})
+			res, err := Fallback{}.Forecast(context.Background(), Request{Series: "load:a", History: c.hist, Origin: O, Step: time.Hour, Steps: 48})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -294,7 +294,7 @@ func TestAuto(t *testing.T) {
 	}
 }
 
-func TestAutoNoHistory(t *testing.T) {
+func TestFallbackNoHistory(t *testing.T) {
 	O := t0.Add(Day)
 	cases := []struct {
 		name  string
@@ -308,7 +308,7 @@ func TestAutoNoHistory(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Auto{}.Forecast(context.Background(), Request{Series: "load:z", History: c.hist, Origin: O, Step: time.Hour, Steps: 4})
+			_, err := Fallback{}.Forecast(context.Background(), Request{Series: "load:z", History: c.hist, Origin: O, Step: time.Hour, Steps: 4})
 			wantErrContains(t, err, c.parts...)
 			if !errors.Is(err, ErrNoHistory) {
 				t.Errorf("error %v does not wrap ErrNoHistory", err)
@@ -322,7 +322,7 @@ func TestContextCancelled(t *testing.T) {
 	cancel()
 	O := t0.Add(10 * Day)
 	req := Request{Series: "s", History: series(t0, O, time.Hour, hourOfWeek), Origin: O, Step: time.Hour, Steps: 24}
-	for _, f := range []Forecaster{Auto{}, SeasonalNaive{Period: Day}, Persistence{}} {
+	for _, f := range []Forecaster{Fallback{}, SeasonalNaive{Period: Day}, Persistence{}} {
 		if _, err := f.Forecast(ctx, req); !errors.Is(err, context.Canceled) {
 			t.Errorf("%T: err = %v, want context.Canceled", f, err)
 		}

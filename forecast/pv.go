@@ -146,29 +146,39 @@ func (c PVClearSky) Forecast(ctx context.Context, req Request) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	spd := stepsPerDay(req.Step)
+	m, err := c.fit(p, req.Origin.UTC(), req.Step, req.Steps, c.Band.lookback(req.Step))
+	if err != nil {
+		return nil, err
+	}
+	return finishFitted(ctx, req, p, m, c.Band)
+}
+
+// fit builds the model at origin: clear-sky power over the Days plus lookback
+// before origin and the steps after it, and with Irradiance the fitted scale.
+func (c PVClearSky) fit(p *prepared, origin time.Time, step time.Duration, steps int, lookback time.Duration) (*pvModel, error) {
+	series := p.series
+	spd := stepsPerDay(step)
 	if spd == 0 {
-		return nil, fmt.Errorf("forecast %q: %s: Step %v does not divide a day", req.Series, MethodPVClearSky, req.Step)
+		return nil, fmt.Errorf("forecast %q: %s: %w: Step %v does not divide a day", series, MethodPVClearSky, errUnfilled, step)
 	}
 	m := &pvModel{site: c.Site, days: c.Days, spd: spd}
 	if m.days == 0 {
 		m.days = DefaultPVDays
 	}
 	if c.Irradiance != nil {
-		ip, err := prepare(req.Series+":irradiance", c.Irradiance, farFuture, 0, req.Step)
+		ip, err := prepare(series+":irradiance", c.Irradiance, farFuture, 0, step)
 		if err != nil {
-			return nil, fmt.Errorf("forecast %q: Irradiance: %w", req.Series, err)
+			return nil, fmt.Errorf("forecast %q: Irradiance: %w", series, err)
 		}
 		m.irr = ip
 	}
-	origin := req.Origin.UTC()
-	n := int((time.Duration(m.days)*Day + c.Band.lookback(req.Step)) / req.Step)
-	m.g = newGrid(p, origin, req.Step, n)
-	m.csKW = make([]float64, n+req.Steps)
-	m.csG = make([]float64, n+req.Steps)
+	n := int((time.Duration(m.days)*Day + lookback) / step)
+	m.g = newGrid(p, origin, step, n)
+	m.csKW = make([]float64, n+steps)
+	m.csG = make([]float64, n+steps)
 	for i := range m.csKW {
 		t := m.g.time(i)
-		m.csG[i], m.csKW[i] = m.site.clearSkyMean(t, t.Add(req.Step))
+		m.csG[i], m.csKW[i] = m.site.clearSkyMean(t, t.Add(step))
 	}
 	if m.irr != nil {
 		var num, den float64
@@ -181,11 +191,11 @@ func (c PVClearSky) Forecast(ctx context.Context, req Request) (*Result, error) 
 		}
 		if den == 0 {
 			return nil, fmt.Errorf("forecast %q: %s: %w: no daylight step with both irradiance and measurement in the last %d days",
-				req.Series, MethodPVIrradiance, errUnfilled, m.days)
+				series, MethodPVIrradiance, errUnfilled, m.days)
 		}
 		m.scale = num / den
 	}
-	return finishFitted(ctx, req, p, m, c.Band)
+	return m, nil
 }
 
 // irrKW converts the irradiance at grid index i to array kW at clear-sky

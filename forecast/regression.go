@@ -22,10 +22,12 @@ const DefaultRegressionWindow = 8 * Week
 // Window of history (weights halving every HalfLife of age) on calendar
 // features: local hour of day × day type, with weekdays, Saturdays and
 // Sundays/holidays as the day types, and, when Temperature is given, heating
-// degrees max(0, 15.5 − T) and cooling degrees max(0, T − 22). An
-// autoregressive model of its residuals (lags 1, 2, 3 steps and one day) then
-// corrects the forecast from the latest residuals: this is the nowcast blending,
-// whose effect decays with lead time as the AR recursion does.
+// degrees max(0, 15.5 − T) and cooling degrees max(0, T − 22). The latest
+// residual and the residual a day before each target step then correct the
+// forecast (the nowcast blending), with coefficients estimated directly for
+// each lead time up to a day by least squares over origins every hour of the
+// training window (beyond a day, the last lead's coefficient of the latest
+// residual).
 type Regression struct {
 	Window   time.Duration  // training window; 0 means DefaultRegressionWindow
 	Location *time.Location // zone of the calendar features; nil means UTC
@@ -111,8 +113,9 @@ type regModel struct {
 	beta     []float64
 	fitted   []float64 // fitted value per grid index (NaN where features missing)
 	resid    []float64 // y − fitted, NaN where unknown
-	arLags   []int
-	arCoef   []float64
+	// direct[k] holds the coefficients of the latest residual and of the
+	// residual a day before the target at lead k < a day (nil: no correction).
+	direct [][2]float64
 }
 
 func (regModel) name() string { return MethodRegression }
@@ -239,11 +242,7 @@ func (r Regression) fitUntil(p *prepared, origin time.Time, step, lookback time.
 		m.resid[i] = m.g.vals[i] - m.fitted[i]
 	}
 	if !r.NoAR {
-		m.arLags = []int{1, 2, 3, spd}
-		m.arCoef = fitAR(m.resid[trainFrom:trainTo], m.arLags)
-		if m.arCoef == nil {
-			m.arLags = nil
-		}
+		m.fitDirect(trainFrom, trainTo, spd)
 	}
 	return m, nil
 }
@@ -305,24 +304,16 @@ func (m *regModel) point(_ *prepared, origin time.Time, step time.Duration, step
 		return out
 	}
 	x := make([]float64, len(m.col))
-	// Residual buffer: known residuals before origin, AR predictions after.
-	maxLag := 0
-	for _, l := range m.arLags {
-		maxLag = max(maxLag, l)
-	}
-	buf := make([]float64, maxLag+steps)
-	for j := 0; j < maxLag; j++ {
-		i := io - maxLag + j
-		if i >= 0 && !math.IsNaN(m.resid[i]) {
-			buf[j] = m.resid[i]
-		}
-	}
+	last := m.residAt(io - 1)
 	for k := range out {
 		var ar float64
-		for li, l := range m.arLags {
-			ar += m.arCoef[li] * buf[maxLag+k-l]
+		if d := m.direct; d != nil {
+			if k < len(d) {
+				ar = d[k][0]*last + d[k][1]*m.residAt(io+k-len(d))
+			} else {
+				ar = d[len(d)-1][0] * last
+			}
 		}
-		buf[maxLag+k] = ar
 		out[k] = m.predict(origin.Add(time.Duration(k)*step), x) + ar
 	}
 	return out
@@ -358,55 +349,38 @@ func solveNormal(xtx *mat.SymDense, xty *mat.VecDense) ([]float64, error) {
 	return b.RawVector().Data, nil
 }
 
-// fitAR fits r_t = Σ c_l r_{t−l} by least squares over the rows where all are
-// known. It returns nil when there are too few rows or the fit fails.
-func fitAR(r []float64, lags []int) []float64 {
-	maxLag := 0
-	for _, l := range lags {
-		maxLag = max(maxLag, l)
+// residAt is the residual at grid index i, 0 where unknown.
+func (m *regModel) residAt(i int) float64 {
+	if i < 0 || i >= len(m.resid) || math.IsNaN(m.resid[i]) {
+		return 0
 	}
-	var rows [][]float64
-	var ys []float64
-	for t := maxLag; t < len(r); t++ {
-		if math.IsNaN(r[t]) {
+	return m.resid[i]
+}
+
+// fitDirect estimates, for each lead k < spd, the least-squares coefficients of
+// the residual k steps ahead on the latest residual and on the residual a day
+// before the target, over origins every hour of the training rows.
+func (m *regModel) fitDirect(from, to, spd int) {
+	stride := max(1, spd/24)
+	d := make([][2]float64, spd)
+	for k := 0; k < spd; k++ {
+		var a11, a12, a22, b1, b2 float64
+		for io := from + spd; io+k < to; io += stride {
+			y, x1, x2 := m.resid[io+k], m.resid[io-1], m.resid[io+k-spd]
+			if math.IsNaN(y) || math.IsNaN(x1) || math.IsNaN(x2) {
+				continue
+			}
+			a11 += x1 * x1
+			a12 += x1 * x2
+			a22 += x2 * x2
+			b1 += x1 * y
+			b2 += x2 * y
+		}
+		det := a11*a22 - a12*a12
+		if !(det > 1e-12*(a11*a22+1e-300)) {
 			continue
 		}
-		row := make([]float64, len(lags))
-		ok := true
-		for j, l := range lags {
-			row[j] = r[t-l]
-			if math.IsNaN(row[j]) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			rows = append(rows, row)
-			ys = append(ys, r[t])
-		}
+		d[k] = [2]float64{(b1*a22 - b2*a12) / det, (a11*b2 - a12*b1) / det}
 	}
-	if len(rows) < 10*len(lags) {
-		return nil
-	}
-	X := mat.NewDense(len(rows), len(lags), nil)
-	for i, row := range rows {
-		X.SetRow(i, row)
-	}
-	var c mat.VecDense
-	if err := c.SolveVec(X, mat.NewVecDense(len(ys), ys)); err != nil {
-		return nil
-	}
-	out := c.RawVector().Data
-	// A residual model whose coefficients sum to 1 or more would not decay.
-	var s float64
-	for _, v := range out {
-		s += math.Abs(v)
-	}
-	if !(s < 0.99) {
-		scale := 0.99 / s
-		for i := range out {
-			out[i] *= scale
-		}
-	}
-	return out
+	m.direct = d
 }

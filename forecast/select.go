@@ -37,7 +37,7 @@ const DefaultSelectOrigins = 14
 // Origin) and keeps the one with the lowest mean absolute error over the
 // horizon: a rolling-origin backtest. Candidates that cannot be fitted (too
 // little history, a Step that does not divide a day) are skipped; with none
-// left it behaves as Auto. Result.Method names the winner.
+// left it behaves as Fallback. Result.Method names the winner.
 type Select struct {
 	Origins int // rolling-origin backtest origins; 0 means DefaultSelectOrigins
 	// Regression configures the regression candidate (Location, Holidays,
@@ -74,37 +74,54 @@ func (s Select) Forecast(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	origin := req.Origin.UTC()
+	band := fittedBand(s.Band)
+	best, err := s.choose(ctx, p, origin, req.Step, req.Steps, req.Steps, s.Regression)
+	if err != nil {
+		return nil, err
+	}
+	if best == nil {
+		return Fallback{Band: s.Band}.Forecast(ctx, req)
+	}
+	return finish(ctx, req, p, best, best.point(p, origin, req.Step, req.Steps), band)
+}
+
+// choose fits Select's candidates at origin and returns the one with the lowest
+// rolling-origin MAE over steps, or nil when none can be fitted and scored.
+// A candidate must fill the first need steps from origin. reg is the
+// regression candidate's configuration.
+func (s Select) choose(ctx context.Context, p *prepared, origin time.Time, step time.Duration, steps, need int, reg Regression) (pointMethod, error) {
 	nOrig := s.Origins
 	if nOrig == 0 {
 		nOrig = DefaultSelectOrigins
 	}
 	band := fittedBand(s.Band)
-	lookback := max(band.lookback(req.Step), time.Duration(nOrig+1)*Day)
+	lookback := max(band.lookback(step), time.Duration(nOrig+1)*Day)
 	// Each candidate is scored with score (fitted without the scoring window
 	// where a fit would otherwise see it) and issued with final.
 	type candidate struct{ score, final pointMethod }
 	var cands []candidate
-	if stepsPerDay(req.Step) > 0 && !p.firstStart().After(origin.Add(-Week)) {
+	if stepsPerDay(step) > 0 && !p.firstStart().After(origin.Add(-Week)) {
 		naive := seasonal{period: Week, gap: DefaultMaxGapPeriods}
 		cands = append(cands, candidate{naive, naive})
-		var reg, des candidate
-		if m, err := s.Regression.fit(p, origin, req.Step, lookback); err == nil {
+		var rc, dc candidate
+		if m, err := reg.fit(p, origin, step, lookback); err == nil {
 			// The regression's coefficients would be in-sample on the scoring
 			// days: score a fit that ends before them.
-			early, err := s.Regression.fitUntil(p, origin, req.Step, lookback, origin.Add(-time.Duration(nOrig)*Day))
+			early, err := reg.fitUntil(p, origin, step, lookback, origin.Add(-time.Duration(nOrig)*Day))
 			if err == nil {
-				reg = candidate{early, m}
-				cands = append(cands, reg)
+				rc = candidate{early, m}
+				cands = append(cands, rc)
 			}
 		}
-		if m, err := s.DoubleSeasonal.fit(p, origin, req.Step, lookback); err == nil {
+		if m, err := s.DoubleSeasonal.fit(p, origin, step, lookback); err == nil {
 			// Smoothing states are causal; only the three weights saw the window.
-			des = candidate{m, m}
-			cands = append(cands, des)
+			dc = candidate{m, m}
+			cands = append(cands, dc)
 		}
-		if reg.final != nil && des.final != nil {
-			cands = append(cands, candidate{combined{parts: []pointMethod{reg.score, des.score}}, combined{parts: []pointMethod{reg.final, des.final}}})
+		if rc.final != nil && dc.final != nil {
+			cands = append(cands, candidate{combined{parts: []pointMethod{rc.score, dc.score}}, combined{parts: []pointMethod{rc.final, dc.final}}})
 		}
+
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -112,38 +129,40 @@ func (s Select) Forecast(ctx context.Context, req Request) (*Result, error) {
 	var best pointMethod
 	bestMAE := math.Inf(1)
 	for _, c := range cands {
-		if anyNaN(c.final.point(p, origin, req.Step, req.Steps)) {
+		if anyNaN(c.final.point(p, origin, step, need)) {
 			continue
 		}
-		m := c.score
-		var sum float64
-		var n int
-		for j := 1; j <= nOrig; j++ {
-			oj := origin.Add(-time.Duration(j) * Day)
-			f := m.point(p, oj, req.Step, req.Steps)
-			for k, v := range f {
-				t := oj.Add(time.Duration(k) * req.Step)
-				end := t.Add(req.Step)
-				if end.After(origin) {
-					break
-				}
-				a, ok := p.mean(t, end)
-				if !ok || math.IsNaN(v) {
-					continue
-				}
-				sum += math.Abs(a - v)
-				n++
-			}
-		}
-		if n == 0 {
-			continue
-		}
-		if mae := sum / float64(n); mae < bestMAE {
+		if mae, ok := rollingMAE(p, c.score, origin, step, steps, nOrig); ok && mae < bestMAE {
 			bestMAE, best = mae, c.final
 		}
 	}
-	if best == nil {
-		return Auto{Band: s.Band}.Forecast(ctx, req)
+	return best, nil
+}
+
+// rollingMAE is the mean absolute error of m issued at the nOrig daily origins
+// before origin, over the steps whose actual is known before origin.
+func rollingMAE(p *prepared, m pointMethod, origin time.Time, step time.Duration, steps, nOrig int) (float64, bool) {
+	var sum float64
+	var n int
+	for j := 1; j <= nOrig; j++ {
+		oj := origin.Add(-time.Duration(j) * Day)
+		f := m.point(p, oj, step, steps)
+		for k, v := range f {
+			t := oj.Add(time.Duration(k) * step)
+			end := t.Add(step)
+			if end.After(origin) {
+				break
+			}
+			a, ok := p.mean(t, end)
+			if !ok || math.IsNaN(v) {
+				continue
+			}
+			sum += math.Abs(a - v)
+			n++
+		}
 	}
-	return finish(ctx, req, p, best, best.point(p, origin, req.Step, req.Steps), band)
+	if n == 0 {
+		return 0, false
+	}
+	return sum / float64(n), true
 }

@@ -26,6 +26,10 @@ func TestStrongMethodsBeatNaive(t *testing.T) {
 		{"cambridge_buildings_load_hourly_2019.csv", "building_b9_kwh", Select{Regression: Regression{Location: london}}},
 		{"konstanz_residential4_hourly_2016.csv", "site_load_kwh", Select{}},
 		{"konstanz_residential4_hourly_2016.csv", "site_load_kwh", Regression{}},
+		// The production forecaster: it must never fall below seasonal naive.
+		{"cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh", &Auto{Location: london}},
+		{"cambridge_buildings_load_hourly_2019.csv", "building_b57_kwh", &Auto{Location: london}},
+		{"konstanz_residential4_hourly_2016.csv", "site_load_kwh", &Auto{}},
 	}
 	for _, c := range cases {
 		hist := readTestdata(t, c.file, c.col)
@@ -60,6 +64,8 @@ func typeName(f Forecaster) string {
 		return "double_seasonal"
 	case Regression:
 		return "regression"
+	case *Auto:
+		return "auto"
 	}
 	return "other"
 }
@@ -171,7 +177,7 @@ func TestStrongNoLeak(t *testing.T) {
 	}
 }
 
-func TestSelectFallsBackToAuto(t *testing.T) {
+func TestSelectFallsBackToFallback(t *testing.T) {
 	origin := t0.Add(3 * Day)
 	hist := series(t0, origin, time.Hour, hourOfWeek)
 	res, err := Select{}.Forecast(context.Background(), Request{Series: "s", History: hist, Origin: origin, Step: time.Hour, Steps: 24})

@@ -51,7 +51,7 @@ func TestDayAheadRealData(t *testing.T) {
 		}{
 			{"weekly", SeasonalNaive{Period: Week}, MethodWeekly},
 			{"daily", SeasonalNaive{Period: Day}, MethodDaily},
-			{"auto", Auto{}, MethodWeekly},
+			{"fallback", Fallback{}, MethodWeekly},
 		} {
 			t.Run(c.col+"/"+m.name, func(t *testing.T) {
 				base := Request{Series: c.col, History: hist, Step: time.Hour, Steps: 24, NonNegative: c.nonNegative}

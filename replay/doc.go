@@ -19,9 +19,9 @@
 // used at its own timestamps) and ev_sessions.csv, else the bundled series a device's
 // sim section names, mapped by day of year onto the replayed period as fieldbus/sim
 // does. HistoryFromStore reads what a running site recorded. Both refuse a period the
-// data does not cover. Before the first cycle the recorded load and PV of the 36 days
-// before the period are written to the store, so forecasts see what production
-// would have seen and nothing later.
+// data does not cover. Before the first cycle the recorded load and PV of the
+// forecast.AutoHistory before the period are written to the store, so forecasts
+// see what production would have seen and nothing later.
 //
 // # Strategies
 //
@@ -39,10 +39,12 @@
 //
 // # Speed
 //
+// The forecaster is production's (forecast.Auto): it fits once per series and day
+// and updates every cycle, reading only the day's telemetry after the fit.
 // Options.SkipForecastBand leaves the forecasts' P10/P90 band out (no strategy or
-// KPI uses it; the report is the same) and gives each forecast 15 days of history
-// instead of 36. Options.ForecastEvery computes each forecast only every N cycles;
-// with a week of history the median is the same, the band and fallbacks differ.
+// KPI uses it; the report is the same). Options.ForecastEvery computes each
+// forecast only every N cycles (the cycles between take theirs from it, without
+// the nowcast of the latest measurement), so its median differs from production's.
 //
 // # Reports
 //

@@ -66,7 +66,7 @@ func TestEveryForecaster(t *testing.T) {
 		v := 50 + 20*math.Sin(float64(t0.Unix())/86400*2*math.Pi) + float64(t0.Weekday())
 		hist = append(hist, forecast.Point{Time: t0, Value: v})
 	}
-	c := newEveryForecaster(forecast.Auto{}, 4)
+	c := newEveryForecaster(forecast.Fallback{}, 4)
 	ctx := context.Background()
 	for k := 0; k < 6; k++ {
 		o := origin.Add(time.Duration(k) * 15 * time.Minute)
@@ -81,7 +81,7 @@ func TestEveryForecaster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := forecast.Auto{}.Forecast(ctx, req)
+		want, err := forecast.Fallback{}.Forecast(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}

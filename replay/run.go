@@ -33,12 +33,8 @@ var Strategies = []string{Optimize, Baseline, Rule, Hindsight}
 
 // warmup is how much recorded history before the period is written to the store
 // before the first cycle, so the first forecasts see what production would have:
-// the dispatch forecasts look back 36 days.
-const warmup = 36 * 24 * time.Hour
-
-// bandHistory is the telemetry a forecast without band is given: two weeks (a
-// missing week falls back to the week before, as forecast.Auto does) and a day.
-const bandHistory = 15 * 24 * time.Hour
+// the history dispatch's forecaster fits on.
+const warmup = forecast.AutoHistory
 
 // Options configure a replay.
 type Options struct {
@@ -50,8 +46,8 @@ type Options struct {
 	Sets []string
 	// Store receives telemetry, forecasts, schedules and writes like production; nil
 	// means a fresh in-memory store. An in-memory store (given or not) is pruned as
-	// the replay goes so memory stays bounded: data older than the forecasts' 36-day
-	// window, records older than a day.
+	// the replay goes so memory stays bounded: data older than the forecasts'
+	// window (forecast.AutoHistory), records older than a day.
 	Store  storage.Store
 	Logger *slog.Logger
 	// ForecastEvery > 1 computes each load and PV forecast only every ForecastEvery
@@ -59,11 +55,9 @@ type Options struct {
 	// theirs from it; 0 or 1 forecasts every cycle as production does.
 	ForecastEvery int
 	// SkipForecastBand leaves the P10/P90 band out of the load and PV forecasts
-	// (forecast.BandOptions.Skip: stored with P10 = P50 = P90) and gives each
-	// forecast the bandHistory before the cycle instead of 36 days. No strategy and
-	// no KPI uses the band, and the median needs no more history unless the recorded
-	// history has a gap of more than a week, so the report is the same; the band's
-	// backtest and the longer history are most of the forecasting time.
+	// (forecast.BandOptions.Skip: stored with P10 = P50 = P90). No strategy and
+	// no KPI uses the band, so the report is the same; forecast.Auto computes the
+	// band once a day, so this saves little.
 	SkipForecastBand bool
 	// Progress, if not nil, is called after every cycle.
 	Progress func(done, total int)
@@ -216,21 +210,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		return p, err
 	}
-	var fc dispatch.Forecaster
-	var fcHistory time.Duration // dispatch's default
-	if o.SkipForecastBand {
-		fc = forecast.Auto{Band: forecast.BandOptions{Skip: true}}
-		fcHistory = bandHistory
-	}
+	// Production's forecaster (dispatch's default), with the band left out if asked.
+	var fc dispatch.Forecaster = &forecast.Auto{Location: cfg.Site.Location, Band: forecast.BandOptions{Skip: o.SkipForecastBand}}
 	if o.ForecastEvery > 1 {
-		inner := dispatch.Forecaster(forecast.Auto{})
-		if fc != nil {
-			inner = fc
-		}
-		fc = newEveryForecaster(inner, o.ForecastEvery)
+		fc = newEveryForecaster(fc, o.ForecastEvery)
 	}
 	svc, err := dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: field, Writer: field,
-		Forecaster: fc, ForecastHistory: fcHistory, Solver: measured, Clock: clk, Logger: log})
+		Forecaster: fc, Solver: measured, Clock: clk, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,16 @@ type Config struct {
 	EV       EVDefaults  `yaml:"ev"`
 	Sim      SimSection  `yaml:"sim"`
 	Control  Control     `yaml:"control"`
+	Weather  Weather     `yaml:"weather"`
+}
+
+// Weather names a weather file the forecasts read: CSV with a header row,
+// column timestamp_utc (RFC 3339, one row per hour, the value holding for that
+// hour) and temperature_c (°C) and/or ghi_wm2 (global horizontal irradiance,
+// W/m²). It must cover the horizon from start-up on; the API
+// (PUT /api/v1/weather) can extend it.
+type Weather struct {
+	File string `yaml:"file"` // relative paths are relative to the config file
 }
 
 // SiteSection holds identity and timing.
@@ -41,6 +51,11 @@ type SiteSection struct {
 	Step Duration `yaml:"step"`
 	// Horizon is the optimisation horizon, e.g. "24h".
 	Horizon Duration `yaml:"horizon"`
+
+	// LatitudeDeg and LongitudeDeg locate the site for the PV clear-sky model
+	// (degrees north and east); both or neither.
+	LatitudeDeg  *float64 `yaml:"latitude"`
+	LongitudeDeg *float64 `yaml:"longitude"`
 
 	// Location is the parsed Timezone (set by Validate).
 	Location *time.Location `yaml:"-"`
@@ -145,6 +160,11 @@ type BESSParams struct {
 type PVParams struct {
 	CapacityKW  float64 `yaml:"capacity_kw"`
 	Curtailable bool    `yaml:"curtailable"`
+	// TiltDeg (from horizontal, default 30) and AzimuthDeg (the direction the
+	// modules face, degrees clockwise from north; default 180 north of the
+	// equator, 0 south of it) describe the array for the clear-sky model.
+	TiltDeg    *float64 `yaml:"tilt_deg"`
+	AzimuthDeg *float64 `yaml:"azimuth_deg"`
 }
 
 // EVParams are an EV charger's ratings.

@@ -280,11 +280,27 @@ func (c *Config) validateSite(v *validator) {
 	} else if (24*time.Hour)%s.Step.D != 0 {
 		v.add("site.step", s.Step.D.String(), "must divide a day evenly")
 	}
+	switch {
+	case (s.LatitudeDeg == nil) != (s.LongitudeDeg == nil):
+		v.add("site.latitude", fmtOpt(s.LatitudeDeg), "site.latitude and site.longitude go together (longitude %s)", fmtOpt(s.LongitudeDeg))
+	case s.LatitudeDeg != nil && !(*s.LatitudeDeg >= -90 && *s.LatitudeDeg <= 90):
+		v.add("site.latitude", fmtOpt(s.LatitudeDeg), "must be in [-90, 90] degrees")
+	case s.LongitudeDeg != nil && !(*s.LongitudeDeg >= -180 && *s.LongitudeDeg <= 180):
+		v.add("site.longitude", fmtOpt(s.LongitudeDeg), "must be in [-180, 180] degrees")
+	}
 	if s.Horizon.D < s.Step.D || s.Horizon.D > 7*24*time.Hour {
 		v.add("site.horizon", s.Horizon.D.String(), "must be at least one step and at most 168h")
 	} else if s.Step.D > 0 && s.Horizon.D%s.Step.D != 0 {
 		v.add("site.horizon", s.Horizon.D.String(), "must be a whole number of steps (step %s)", s.Step.D)
 	}
+}
+
+// fmtOpt formats an optional number for error messages.
+func fmtOpt(f *float64) string {
+	if f == nil {
+		return "unset"
+	}
+	return strconv.FormatFloat(*f, 'g', -1, 64)
 }
 
 func (c *Config) validateTariff(v *validator) {
@@ -667,6 +683,12 @@ func (c *Config) validateParams(v *validator, p string, d *Device) {
 		need("pv", d.PV != nil)
 		if d.PV != nil {
 			v.positive(p+".pv.capacity_kw", d.PV.CapacityKW)
+			if t := d.PV.TiltDeg; t != nil && !(*t >= 0 && *t <= 90) {
+				v.add(p+".pv.tilt_deg", fmtOpt(t), "must be in [0, 90] degrees")
+			}
+			if a := d.PV.AzimuthDeg; a != nil && !(*a >= 0 && *a <= 360) {
+				v.add(p+".pv.azimuth_deg", fmtOpt(a), "must be in [0, 360] degrees")
+			}
 		}
 	case KindEVCharger:
 		need("ev_charger", d.EV != nil)

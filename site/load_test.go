@@ -117,6 +117,11 @@ func TestParseBad(t *testing.T) {
 		{"min soc above max", "min_soc_pct: 10", "min_soc_pct: 95", "devices[1].bess.min_soc_pct", "95"},
 		{"bad efficiency", "max_discharge_kw: 50}", "max_discharge_kw: 50, charge_efficiency: 1.5}", "devices[1].bess.charge_efficiency", "1.5"},
 		{"duplicate device", "id: b\n", "id: m\n", "devices[1].id", "m"},
+		{"latitude out of range", "horizon: 24h", "horizon: 24h\n  latitude: 91\n  longitude: 9", "site.latitude", "91"},
+		{"longitude out of range", "horizon: 24h", "horizon: 24h\n  latitude: 47\n  longitude: -181", "site.longitude", "-181"},
+		{"latitude without longitude", "horizon: 24h", "horizon: 24h\n  latitude: 47", "site.latitude", "47"},
+		{"pv tilt out of range", "  - id: b\n", "  - {id: pv, kind: pv, node: f1, endpoint: \"127.0.0.1:1504\", profile: \"builtin:pv-inverter\", pv: {capacity_kw: 10, tilt_deg: 95}}\n  - id: b\n", "devices[1].pv.tilt_deg", "95"},
+		{"pv azimuth out of range", "  - id: b\n", "  - {id: pv, kind: pv, node: f1, endpoint: \"127.0.0.1:1504\", profile: \"builtin:pv-inverter\", pv: {capacity_kw: 10, azimuth_deg: -1}}\n  - id: b\n", "devices[1].pv.azimuth_deg", "-1"},
 		{"missing bess params", "    bess: {capacity_kwh: 100, min_soc_pct: 10, max_soc_pct: 90, max_charge_kw: 50, max_discharge_kw: 50}\n", "", "devices[1].bess", ""},
 	}
 	for _, tc := range cases {

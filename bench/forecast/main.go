@@ -19,7 +19,26 @@ var (
 	halfLife    time.Duration
 	weatherFile string
 	weatherCol  string
+	pvName      bool
 )
+
+// autoWith gives the production forecaster the weather and, for a PV series,
+// the array, as dispatch does.
+type autoWith struct {
+	a    *forecast.Auto
+	temp []forecast.Point
+	pv   forecast.PVSite
+	isPV bool
+}
+
+func (w autoWith) Forecast(ctx context.Context, req forecast.Request) (*forecast.Result, error) {
+	req.Temperature = w.temp
+	if w.isPV {
+		pv := w.pv
+		req.PV = &pv
+	}
+	return w.a.Forecast(ctx, req)
+}
 
 func main() {
 	data := flag.String("data", "", "CSV file")
@@ -28,7 +47,8 @@ func main() {
 	from := flag.String("from", "", "first origin date (YYYY-MM-DD, UTC midnight)")
 	to := flag.String("to", "", "end date, exclusive")
 	every := flag.Int("every", 1, "use every Nth day as an origin")
-	methods := flag.String("methods", "naive,select", "comma-separated methods: naive, daily, regression, des, select, pv")
+	methods := flag.String("methods", "naive,auto", "comma-separated methods: naive, daily, fallback, regression, des, select, pv, auto (the production forecaster; a PV series with -pv-series)")
+	flag.BoolVar(&pvName, "pv-series", false, "the series is PV generation: auto gets the array (-lat, -lon, -tilt, -azimuth, -capacity)")
 	tz := flag.String("tz", "UTC", "time zone of calendar features")
 	nonneg := flag.Bool("nonnegative", false, "floor forecasts at 0")
 	flag.StringVar(&weatherFile, "weather", "", "CSV with temperature (°C) for the regression")
@@ -98,6 +118,11 @@ func run(data, tcol, vcol, from, to string, every int, methods, tz string, nonne
 			fc = forecast.DoubleSeasonal{}
 		case "pv":
 			fc = forecast.PVClearSky{Site: pvSite}
+		case "auto":
+			a := &forecast.Auto{Location: loc, Holidays: reg.Holidays, Origins: selOrigins, Band: forecast.BandOptions{Origins: bandOrigins}}
+			fc = autoWith{a, reg.Temperature, pvSite, pvName}
+		case "fallback":
+			fc = forecast.Fallback{}
 		case "select":
 			fc = forecast.Select{Regression: reg, Origins: selOrigins, Band: forecast.BandOptions{Origins: bandOrigins}}
 		default:

@@ -1,5 +1,7 @@
 #!/bin/sh
-# Builds the table of docs/FORECASTING.md: gridd's methods (forecastbench) and
+# Builds the table of docs/FORECASTING.md: gridd's methods (forecastbench;
+# GRIDD_METHODS, default "naive,auto": weekly seasonal naive and the production
+# forecaster forecast.Auto) and
 # R's forecast package (bench.R, if Rscript is installed) day-ahead from daily
 # origins over the last year of each series.
 #
@@ -27,7 +29,7 @@ rbench() { # file column from to
   fi
 }
 run() { # file column from to tz
-  "$bin" --data "$1" --value-column "$2" --from "$3" --to "$4" --every "$every" --tz "$5" --methods naive,select
+  "$bin" --data "$1" --value-column "$2" --from "$3" --to "$4" --every "$every" --tz "$5" --methods "${GRIDD_METHODS:-naive,auto}"
   rbench "$1" "$2" "$3" "$4"
 }
 # Origins start after eight weeks of training history.
@@ -38,7 +40,7 @@ want konstanz_load && run testdata/konstanz_residential4_hourly_2016.csv site_lo
 if want konstanz_pv; then
   # Array assumed at the site's coordinates, tilt 30°, facing south, 5 kW.
   "$bin" --data testdata/konstanz_residential4_hourly_2016.csv --value-column pv_kwh \
-    --from 2016-02-26 --to 2016-12-31 --every "$every" --methods naive,daily,pv --nonnegative \
+    --from 2016-02-26 --to 2016-12-31 --every "$every" --methods naive,daily,auto --pv-series --nonnegative \
     --lat 47.66 --lon 9.18 --tilt 30 --azimuth 180 --capacity 5
   rbench testdata/konstanz_residential4_hourly_2016.csv pv_kwh 2016-02-26 2016-12-31
 fi

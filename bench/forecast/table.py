@@ -13,7 +13,7 @@ NAMES = {
     "pv_kwh": "Konstanz PV",
     "load_mw": "PJM DUQ zone load",
 }
-GRIDD = {"select": "gridd", "pv": "gridd"}
+GRIDD = {"auto": "gridd"}
 
 rows = {}
 for path in sys.argv[1:]:

@@ -38,7 +38,8 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	step := fl.Duration("step", time.Hour, "forecast step")
 	from := fl.String("from", "", "first origin date, YYYY-MM-DD (origins at 00:00 UTC)")
 	to := fl.String("to", "", "end date, exclusive (default: the day after the last measurement minus the horizon)")
-	method := fl.String("method", "auto", "auto (model selection), naive (weekly seasonal naive), daily, persistence, regression, des (double seasonal smoothing), fallback (the dispatch default), pv (clear-sky index; needs --pv-capacity)")
+	method := fl.String("method", "auto", "auto (what dispatch runs: daily model selection with nowcast; for PV give --pv-*), select (model selection refitted at every origin), naive (weekly seasonal naive), daily, persistence, regression, des (double seasonal smoothing), fallback (the naive chain), pv (clear-sky index; needs --pv-*)")
+	ghiCol := fl.String("weather-ghi-column", "", "GHI (W/m²) column of --weather, given to auto for a PV series")
 	holidays := fl.String("holidays", "", "file of YYYY-MM-DD dates (one a line) treated as Sundays by the regression")
 	var pv forecast.PVSite
 	fl.Float64Var(&pv.LatitudeDeg, "pv-lat", math.NaN(), "PV array latitude, degrees (required for --method pv)")
@@ -60,8 +61,10 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usageError{errors.New("--value-column is required")}
 	case *from == "":
 		return usageError{errors.New("--from is required")}
-	case (*weather == "") != (*wcol == ""):
-		return usageError{errors.New("--weather and --weather-column go together")}
+	case *weather != "" && *wcol == "" && *ghiCol == "":
+		return usageError{errors.New("--weather needs --weather-column or --weather-ghi-column")}
+	case *weather == "" && (*wcol != "" || *ghiCol != ""):
+		return usageError{errors.New("--weather-column and --weather-ghi-column need --weather")}
 	case *step <= 0 || *horizon < *step || *horizon%*step != 0:
 		return usageError{fmt.Errorf("--horizon %v must be a positive multiple of --step %v", *horizon, *step)}
 	}
@@ -78,7 +81,7 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	reg := forecast.Regression{Location: loc}
 	var wx []forecast.Point
-	if *weather != "" {
+	if *weather != "" && *wcol != "" {
 		if wx, err = readSeries(*weather, *wtcol, *wcol); err != nil {
 			return err
 		}
@@ -94,6 +97,21 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var f forecast.Forecaster
 	switch *method {
 	case "auto":
+		a := autoBacktest{a: &forecast.Auto{Location: loc, Holidays: reg.Holidays}, temp: reg.Temperature}
+		if !math.IsNaN(pv.LatitudeDeg) || pv.CapacityKW != 0 {
+			if err := pv.Validate(); err != nil {
+				return usageError{fmt.Errorf("--pv-*: %w", err)}
+			}
+			a.pv, a.temp = &pv, nil
+			*nonneg = true
+			if *ghiCol != "" {
+				if a.ghi, err = readSeries(*weather, *wtcol, *ghiCol); err != nil {
+					return err
+				}
+			}
+		}
+		f = a
+	case "select":
 		f = forecast.Select{Regression: reg}
 	case "naive":
 		f = forecast.SeasonalNaive{Period: forecast.Week}
@@ -106,7 +124,7 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case "des":
 		f = forecast.DoubleSeasonal{}
 	case "fallback":
-		f = forecast.Auto{}
+		f = forecast.Fallback{}
 	case "pv":
 		if err := pv.Validate(); err != nil {
 			return usageError{fmt.Errorf("--pv-*: %w", err)}
@@ -114,7 +132,7 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		f = forecast.PVClearSky{Site: pv, Irradiance: wx}
 		*nonneg = true
 	default:
-		return usageError{fmt.Errorf("--method %q: want auto, naive, daily, persistence, regression, des, fallback or pv", *method)}
+		return usageError{fmt.Errorf("--method %q: want auto, select, naive, daily, persistence, regression, des, fallback or pv", *method)}
 	}
 	d0, err := time.Parse(time.DateOnly, *from)
 	if err != nil {
@@ -196,6 +214,19 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintf(stdout, "%s: %d origins, %d points, method %s (most chosen %s)\nWAPE %.4f  MASE %.4f (vs weekly seasonal naive)  pinball %.4f  P10-P90 coverage %.3f\n",
 		*vcol, s.Forecasts, s.Points, *method, chosen, s.WAPE, s.MASE, s.Pinball, s.Coverage)
 	return nil
+}
+
+// autoBacktest hands forecast.Auto the weather and, for a PV series, the array
+// with every request, as dispatch does.
+type autoBacktest struct {
+	a         *forecast.Auto
+	temp, ghi []forecast.Point
+	pv        *forecast.PVSite
+}
+
+func (b autoBacktest) Forecast(ctx context.Context, req forecast.Request) (*forecast.Result, error) {
+	req.Temperature, req.GHI, req.PV = b.temp, b.ghi, b.pv
+	return b.a.Forecast(ctx, req)
 }
 
 func readSeries(path, tcol, vcol string) ([]forecast.Point, error) {

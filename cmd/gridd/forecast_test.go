@@ -19,12 +19,13 @@ func TestCmdForecastBacktest(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	err := cmdForecast(context.Background(), []string{"backtest",
 		"--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv", "--value-column", "building_b36_kwh",
-		"--from", "2019-06-03", "--to", "2019-06-17", "--horizon", "24h", "--method", "auto", "--tz", "Europe/London",
+		"--from", "2019-06-03", "--to", "2019-06-17", "--horizon", "24h", "--tz", "Europe/London",
 		"--out", out, "--json"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	var got struct {
+		Method   string   `json:"method"`
 		Chosen   string   `json:"chosen"`
 		Origins  int      `json:"origins"`
 		Points   int      `json:"points"`
@@ -38,6 +39,15 @@ func TestCmdForecastBacktest(t *testing.T) {
 	}
 	if got.Origins != 14 || got.Points != 14*24 || got.Chosen == "" {
 		t.Errorf("origins %d points %d chosen %q", got.Origins, got.Points, got.Chosen)
+	}
+	// No --method runs dispatch's forecaster: forecast.Auto, a fitted method chosen.
+	switch got.Chosen {
+	case "regression", "double_seasonal_es", "combined":
+	default:
+		t.Errorf("default method %q chose %q, want a fitted method as dispatch does", got.Method, got.Chosen)
+	}
+	if got.Method != "auto" {
+		t.Errorf("default method %q, want auto", got.Method)
 	}
 	if got.MASE == nil || !(*got.MASE < 1) || got.WAPE == nil || got.Coverage == nil || got.Pinball == nil {
 		t.Errorf("scores %s: want MASE < 1 and all present", stdout.String())
@@ -75,6 +85,12 @@ func TestCmdForecastBacktest(t *testing.T) {
 		{"regression with weather and holidays", []string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv",
 			"--value-column", "building_b40_kwh", "--from", "2019-05-01", "--to", "2019-05-29", "--method", "regression", "--tz", "Europe/London",
 			"--weather", "../../testdata/bedford_weather_hourly_2019.csv", "--weather-column", "air_temperature_degc", "--holidays", hol}, "most chosen regression"},
+		{"select", []string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv",
+			"--value-column", "building_b57_kwh", "--from", "2019-05-01", "--to", "2019-05-15", "--method", "select", "--tz", "Europe/London"}, "method select"},
+		{"fallback", []string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv",
+			"--value-column", "building_b57_kwh", "--from", "2019-05-01", "--to", "2019-05-15", "--method", "fallback"}, "most chosen seasonal_naive_weekly"},
+		{"auto pv", []string{"backtest", "--data", "../../testdata/konstanz_residential4_hourly_2016.csv", "--value-column", "pv_kwh",
+			"--from", "2016-06-01", "--to", "2016-06-15", "--pv-lat", "47.66", "--pv-lon", "9.18", "--pv-capacity", "5"}, "most chosen pv_clear_sky_index"},
 		{"pv", []string{"backtest", "--data", "../../testdata/konstanz_residential4_hourly_2016.csv", "--value-column", "pv_kwh",
 			"--from", "2016-06-01", "--to", "2016-06-15", "--method", "pv", "--pv-lat", "47.66", "--pv-lon", "9.18", "--pv-capacity", "5"}, "most chosen pv_clear_sky_index"},
 	} {
@@ -88,8 +104,12 @@ func TestCmdForecastBacktest(t *testing.T) {
 		var mase float64
 		if i := strings.Index(stdout.String(), "MASE "); i < 0 {
 			t.Fatalf("%s: no MASE in %q", c.name, stdout.String())
-		} else if _, err := fmt.Sscanf(stdout.String()[i:], "MASE %g", &mase); err != nil || !(mase < 1) {
-			t.Errorf("%s: MASE %g (%v), want < 1", c.name, mase, err)
+		} else if _, err := fmt.Sscanf(stdout.String()[i:], "MASE %g", &mase); err != nil {
+			t.Errorf("%s: MASE: %v", c.name, err)
+		} else if c.name == "fallback" && mase != 1 {
+			t.Errorf("fallback: MASE %g, want 1 (it is the weekly seasonal naive the MASE divides by)", mase)
+		} else if c.name != "fallback" && !(mase < 1) {
+			t.Errorf("%s: MASE %g, want < 1", c.name, mase)
 		}
 	}
 
