@@ -455,8 +455,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return usageError{errors.New("--start needs --cycles (a real-time demo runs on the wall clock)")}
 		}
 		t, err := time.Parse(time.RFC3339, *startFlag)
-		if err != nil {
-			return usageError{fmt.Errorf("--start %q: want an RFC 3339 time such as 2019-06-03T06:00:00Z", *startFlag)}
+		if err != nil || t.UTC().Year() < 1970 || t.UTC().Year() > 9999 {
+			return usageError{fmt.Errorf("--start %q: want an RFC 3339 time from 1970 to 9999 such as 2019-06-03T06:00:00Z", *startFlag)}
 		}
 		start = t.Truncate(cfg.Site.Step.D)
 	}

@@ -217,3 +217,14 @@ func TestSpoolSizeFlag(t *testing.T) {
 		t.Fatalf("store %T with bound %v, want the spool with 3 MiB", st, sp.MaxBytes())
 	}
 }
+
+// TestDemoStartStorable: demo --start outside the times gridd stores is a usage error
+// naming the flag (it used to start and fail at the first write).
+func TestDemoStartStorable(t *testing.T) {
+	for _, start := range []string{"0000-06-01T00:00:00Z", "0001-01-01T00:00:00Z"} {
+		code, _, errOut := runCLI(t, "demo", "--cycles", "1", "--start", start, "--data-dir", t.TempDir())
+		if code != 2 || !strings.Contains(errOut, "--start") {
+			t.Errorf("demo --start %s: exit %d, %s", start, code, errOut)
+		}
+	}
+}
