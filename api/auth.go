@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -129,8 +131,17 @@ func readUsers(path string) (map[string]*User, os.FileInfo, error) {
 	var doc struct {
 		Users []*User `json:"users"`
 	}
-	if err := json.Unmarshal(data, &doc); err != nil {
+	// As strict as an API body: exact keys, no unknown or repeated ones.
+	if ke := checkKeys(data, reflect.TypeOf(&doc)); ke != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, ke)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, nil, fmt.Errorf("%s: data after the JSON document", path)
 	}
 	for i, x := range doc.Users {
 		if x == nil {

@@ -95,3 +95,31 @@ func TestAPITimeNamesField(t *testing.T) {
 		t.Fatalf("%+v", e)
 	}
 }
+
+// TestDecodeBodyExactKeys: keys that match a field only when case is ignored, and keys
+// given twice, are refused with a 400 naming the field (encoding/json alone accepts
+// them and the last one wins).
+func TestDecodeBodyExactKeys(t *testing.T) {
+	for _, tc := range []struct {
+		body, field string
+		code        int
+	}{
+		{`{"device_id":"a","energy_kwh":5}`, "", 200},
+		{`{"device_id":"a","Energy_KWH":5}`, "energy_kwh", 400},
+		{`{"device_id":"a","energy_kwh":5,"Energy_KWH":50}`, "energy_kwh", 400},
+		{`{"device_id":"a","energy_kwh":5,"energy_kwh":50}`, "energy_kwh", 400},
+		{`{"DEVICE_ID":"a"}`, "device_id", 400},
+		{`{"\u0064evice_id":"a"}`, "", 200}, // an escape of the exact key is the exact key
+		{`{"device_id":"a","nope":1}`, "nope", 400},
+	} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/x", strings.NewReader(tc.body))
+		var v sessionBody
+		ok := decodeBody(w, r, &v, false)
+		var e apiError
+		json.Unmarshal(w.Body.Bytes(), &e)
+		if ok != (tc.code == 200) || w.Code != tc.code || e.Field != tc.field {
+			t.Errorf("body %s: ok=%v code %d field %q, want %d %q (%s)", tc.body, ok, w.Code, e.Field, tc.code, tc.field, w.Body)
+		}
+	}
+}

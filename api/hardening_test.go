@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -314,6 +315,36 @@ func TestPlannerPinOnlyProposes(t *testing.T) {
 		pins := r.svc.Pins()
 		if len(pins) != 1 || pins[0].ProposeOnly != tc.want || pins[0].Actor != "user:"+tc.user {
 			t.Fatalf("%s pin stored as %+v, want propose_only %v", tc.user, pins, tc.want)
+		}
+	}
+}
+
+// TestUsersFileExactKeys: the accounts file is decoded as strictly as an API body: a
+// role given twice (the second in another case, which would win) or an unknown field is
+// an error naming the file.
+func TestUsersFileExactKeys(t *testing.T) {
+	for _, tc := range []struct {
+		doc string
+		ok  bool
+	}{
+		{`{"users":[{"name":"ann","role":"viewer"}]}`, true},
+		{`{"users":[{"name":"ann","role":"viewer","Role":"admin"}]}`, false},
+		{`{"users":[{"name":"ann","role":"viewer","role":"admin"}]}`, false},
+		{`{"users":[{"name":"ann","role":"viewer","rights":"all"}]}`, false},
+		{`{"Users":[{"name":"ann","role":"admin"}]}`, false},
+	} {
+		path := filepath.Join(t.TempDir(), api.UsersFile)
+		if err := os.WriteFile(path, []byte(tc.doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		u, err := api.OpenUsers(path)
+		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), path)) {
+			t.Errorf("%s: %v, want ok=%v", tc.doc, err, tc.ok)
+		}
+		if err == nil {
+			if x, _ := u.Get("ann"); x.Role != api.RoleViewer {
+				t.Errorf("%s: role %s", tc.doc, x.Role)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -122,8 +123,6 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 	if r.Body == nil {
 		r.Body = http.NoBody
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	dec.DisallowUnknownFields()
 	tooLarge := func(err error) bool {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -132,6 +131,21 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 		}
 		return false
 	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		if !tooLarge(err) {
+			fail(w, http.StatusBadRequest, "", "read body: %v", err)
+		}
+		return false
+	}
+	// Keys are matched exactly: encoding/json alone would take "Energy_KWH" for
+	// "energy_kwh" and let the last of two such keys win.
+	if ke := checkKeys(data, reflect.TypeOf(v)); ke != nil {
+		fail(w, http.StatusBadRequest, ke.field, "invalid JSON body: %v", ke)
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if tooLarge(err) {
 			return false

@@ -8,6 +8,10 @@
 //   - schedule state stays consistent (at most one approved schedule, no proposal older
 //     than the approved one, every state change audited, the audit chain intact).
 //
+// Two subprocess scenarios (hardening_test.go) attack gridd from outside: an audit row
+// forged while gridd is stopped must be refused at restart (safe state, alarm), and
+// gridd restore must refuse to replace the store of a running gridd.
+//
 // The tests live in the package's _test files; ./scripts/chaos runs them with a throwaway
 // PostgreSQL and writes the results table (GRIDD_CHAOS_REPORT) that docs/RELIABILITY.md
 // shows.

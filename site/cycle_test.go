@@ -84,3 +84,19 @@ func FuzzParseCycle(f *testing.F) {
 		}
 	})
 }
+
+// TestSimStartStorable: sim.start must be a time gridd can store records at (the
+// simulated clock starts there); year 0 or 10000 used to pass and fail at the first
+// write.
+func TestSimStartStorable(t *testing.T) {
+	for _, tc := range []struct {
+		start string
+		ok    bool
+	}{{"2019-06-03T00:00:00Z", true}, {"0000-01-01T00:00:00Z", false}, {"0001-01-01T00:00:00Z", false}, {"1969-12-31T23:00:00-02:00", true}} {
+		yml := goodConfig + "sim: {start: \"" + tc.start + "\"}\n"
+		_, err := Parse("s.yaml", []byte(yml))
+		if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "sim.start")) {
+			t.Errorf("sim.start %s: %v, want ok=%v", tc.start, err, tc.ok)
+		}
+	}
+}

@@ -251,8 +251,11 @@ func (c *Config) Validate() error {
 	}
 	v.pct("safety.reserve_soc_pct", c.Safety.ReserveSoCPct)
 	if c.Sim.Start != "" {
-		if _, err := time.Parse(time.RFC3339, c.Sim.Start); err != nil {
+		if t, err := time.Parse(time.RFC3339, c.Sim.Start); err != nil {
 			v.add("sim.start", c.Sim.Start, "want an RFC 3339 time such as 2019-06-03T00:00:00Z")
+		} else if y := t.UTC().Year(); y < 1970 || y > 9999 {
+			// The simulated clock starts here and every stored record is dated by it.
+			v.add("sim.start", c.Sim.Start, "want a time from 1970 to 9999 (UTC)")
 		}
 	}
 	if len(v.errs) > 0 {

@@ -71,14 +71,18 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) error {
 
 // openStore opens PostgreSQL/TimescaleDB when dsn is set, else the embedded store in dataDir.
 func openStore(ctx context.Context, dsn, dataDir string, log *slog.Logger) (storage.Store, string, error) {
-	return openStoreWith(ctx, dsn, dataDir, 0, log)
+	return openStoreWith(ctx, dsn, dataDir, 0, 0, log)
 }
 
 // openStoreWith is openStore with a retention period for PostgreSQL/TimescaleDB
-// (TimescaleDB's retention policy where its license allows, gridd's own job otherwise).
-func openStoreWith(ctx context.Context, dsn, dataDir string, retention time.Duration, log *slog.Logger) (storage.Store, string, error) {
+// (TimescaleDB's retention policy where its license allows, gridd's own job otherwise)
+// and the outage spool's size in bytes (0 = spool.DefaultMaxBytes).
+func openStoreWith(ctx context.Context, dsn, dataDir string, retention time.Duration, spoolBytes int64, log *slog.Logger) (storage.Store, string, error) {
 	if retention != 0 && dsn == "" {
 		return nil, "", usageError{errors.New("--retention needs --db (the embedded store keeps everything; use gridd backup)")}
+	}
+	if spoolBytes != 0 && dsn == "" {
+		return nil, "", usageError{errors.New("--spool-size needs --db (the embedded store has no outage spool)")}
 	}
 	if dsn != "" {
 		db, err := timescale.OpenWith(ctx, dsn, log, timescale.Options{Retention: retention})
@@ -87,7 +91,7 @@ func openStoreWith(ctx context.Context, dsn, dataDir string, retention time.Dura
 		}
 		// While the database is unreachable, telemetry and audit events wait in a
 		// bounded on-disk spool under the data dir and are flushed in order afterwards.
-		sp, err := spool.New(db, filepath.Join(dataDir, "spool"), spool.Options{Log: log})
+		sp, err := spool.New(db, filepath.Join(dataDir, "spool"), spool.Options{Log: log, MaxBytes: spoolBytes})
 		if err != nil {
 			db.Close()
 			return nil, "", err
@@ -124,6 +128,21 @@ type serviceFlags struct {
 	dataDir, listen, db string
 	verbose             bool
 	retention           time.Duration
+	spoolSize           spoolSizeFlag
+}
+
+// spoolSizeFlag is --spool-size: bytes, parsed and bounded by spool.ParseSize.
+type spoolSizeFlag int64
+
+func (f *spoolSizeFlag) String() string { return strconv.FormatInt(int64(*f), 10) }
+
+func (f *spoolSizeFlag) Set(s string) error {
+	n, err := spool.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	*f = spoolSizeFlag(n)
+	return nil
 }
 
 func (f *serviceFlags) register(fl *flag.FlagSet) {
@@ -132,6 +151,7 @@ func (f *serviceFlags) register(fl *flag.FlagSet) {
 	fl.StringVar(&f.db, "db", "", "PostgreSQL/TimescaleDB DSN; default: the embedded store")
 	fl.BoolVar(&f.verbose, "v", false, "debug logging")
 	fl.DurationVar(&f.retention, "retention", 0, "with --db: keep telemetry, forecasts and cycle runs this long, e.g. 8760h (0 = forever)")
+	fl.Var(&f.spoolSize, "spool-size", "with --db: the most the outage spool in DATA-DIR/spool may hold, 1MiB to 1TiB (default 256MiB)")
 }
 
 // stack is everything a running site needs.
@@ -169,7 +189,7 @@ func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fiel
 	if err != nil {
 		return nil, "", fmt.Errorf("--data-dir: %w (is another gridd running on it?)", err)
 	}
-	st, where, err := openStoreWith(ctx, f.db, f.dataDir, f.retention, log)
+	st, where, err := openStoreWith(ctx, f.db, f.dataDir, f.retention, int64(f.spoolSize), log)
 	if err != nil {
 		lock.Unlock()
 		return nil, "", err
@@ -435,8 +455,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return usageError{errors.New("--start needs --cycles (a real-time demo runs on the wall clock)")}
 		}
 		t, err := time.Parse(time.RFC3339, *startFlag)
-		if err != nil {
-			return usageError{fmt.Errorf("--start %q: want an RFC 3339 time such as 2019-06-03T06:00:00Z", *startFlag)}
+		if err != nil || t.UTC().Year() < 1970 || t.UTC().Year() > 9999 {
+			return usageError{fmt.Errorf("--start %q: want an RFC 3339 time from 1970 to 9999 such as 2019-06-03T06:00:00Z", *startFlag)}
 		}
 		start = t.Truncate(cfg.Site.Step.D)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"github.com/gridd/gridd/api"
 	"github.com/gridd/gridd/internal/pgtest"
 	"github.com/gridd/gridd/storage"
+	"github.com/gridd/gridd/storage/spool"
 )
 
 // TestConfigCheckCycleSpecs: `gridd config check` reports a bad cycle spec as an
@@ -183,6 +185,46 @@ func TestUserRevokeDelete(t *testing.T) {
 		code, _, errOut := runCLI(t, append(append([]string{"user"}, st.args...), "--data-dir", dir)...)
 		if code != st.code || tokens() != st.tokens {
 			t.Fatalf("step %d %v: exit %d (want %d), %d tokens (want %d); %s", i, st.args, code, st.code, tokens(), st.tokens, errOut)
+		}
+	}
+}
+
+// TestSpoolSizeFlag: --spool-size is parsed and bounded (a bad value is a usage error
+// naming it), needs --db, and sets the bound of the spool gridd run opens.
+func TestSpoolSizeFlag(t *testing.T) {
+	cfg := filepath.Join("..", "..", "configs", "demo-site.yaml")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--config", cfg, "--spool-size", "12"}, "between 1MiB and 1TiB"},
+		{[]string{"run", "--config", cfg, "--spool-size", "lots"}, `spool size "lots"`},
+		{[]string{"run", "--config", cfg, "--data-dir", t.TempDir(), "--spool-size", "2MiB"}, "--spool-size needs --db"},
+	} {
+		code, _, errOut := runCLI(t, tc.args...)
+		if code == 0 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want an error and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	dsn := pgtest.FreshDatabase(t)
+	st, _, err := openStoreWith(t.Context(), dsn, t.TempDir(), 0, 3<<20, newLogger(io.Discard, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sp, ok := st.(*spool.Store)
+	if !ok || sp.MaxBytes() != 3<<20 {
+		t.Fatalf("store %T with bound %v, want the spool with 3 MiB", st, sp.MaxBytes())
+	}
+}
+
+// TestDemoStartStorable: demo --start outside the times gridd stores is a usage error
+// naming the flag (it used to start and fail at the first write).
+func TestDemoStartStorable(t *testing.T) {
+	for _, start := range []string{"0000-06-01T00:00:00Z", "0001-01-01T00:00:00Z"} {
+		code, _, errOut := runCLI(t, "demo", "--cycles", "1", "--start", start, "--data-dir", t.TempDir())
+		if code != 2 || !strings.Contains(errOut, "--start") {
+			t.Errorf("demo --start %s: exit %d, %s", start, code, errOut)
 		}
 	}
 }

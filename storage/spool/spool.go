@@ -161,6 +161,9 @@ func New(inner storage.Store, dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// MaxBytes returns the spool's bound in bytes.
+func (s *Store) MaxBytes() int64 { return s.opts.MaxBytes }
+
 // recover opens spool.log, reads the offset, cuts a torn last line and counts pending records.
 func (s *Store) recover() error {
 	f, err := os.OpenFile(filepath.Join(s.dir, LogFile), os.O_RDWR|os.O_APPEND|os.O_CREATE, storage.FileMode)
