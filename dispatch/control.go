@@ -157,9 +157,20 @@ func (s *Service) peakTarget(sched *storage.Schedule) float64 {
 
 // PlanPeakTargetKW is the import level a plan for scenario scn asks the real-time
 // layer to hold when the tariff has a demand charge: the plan's peak target (its
-// planned peak with the forecast margin), never below the billing period's peak so far.
+// planned peak with the forecast margin), else its highest planned import, never below
+// the billing period's peak so far. A plan that says nothing of its import (0) asks
+// for no cap.
 func PlanPeakTargetKW(scn *optimizer.Scenario, p *optimizer.Plan) float64 {
-	t := math.Max(p.PeakTargetKW, p.PeakImportKW)
+	t := p.PeakTargetKW
+	if t <= 0 {
+		t = p.PeakImportKW
+		for _, v := range p.GridImportKW {
+			t = math.Max(t, v)
+		}
+	}
+	if t <= 0 {
+		return 0
+	}
 	if scn != nil {
 		t = math.Max(t, scn.Grid.PeakSoFarKW)
 	}

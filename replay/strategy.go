@@ -127,6 +127,9 @@ type hindsightPlan struct {
 	kind      map[string]string
 	node      map[string]string
 	ids       []string
+	// gridKW is the plan's grid import per step, the level the real-time layer is
+	// asked to hold (the plan's peak target).
+	gridKW []float64
 	// notes say where the actuals forced a limit to be relaxed.
 	notes []string
 }
@@ -203,7 +206,7 @@ func (sw sessWindow) tail(need float64) (setKW, energyKWh float64) {
 func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, from time.Time, n int) (*hindsightPlan, error) {
 	step := cfg.Site.Step.D
 	perDay := int(24 * time.Hour / step)
-	hp := &hindsightPlan{from: from, step: step, n: n, power: map[string][]float64{}, curtailed: map[string][]float64{},
+	hp := &hindsightPlan{from: from, step: step, n: n, gridKW: make([]float64, n), power: map[string][]float64{}, curtailed: map[string][]float64{},
 		kind: map[string]string{}, node: map[string]string{}}
 	soc := map[string]float64{}
 	for i := range cfg.Devices {
@@ -390,6 +393,9 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 		for k := 0; k < keep; k++ {
 			peakAt(start.Add(time.Duration(k) * step))
 			peak = math.Max(peak, pl.GridImportKW[k])
+			if w0+k < n {
+				hp.gridKW[w0+k] = pl.GridImportKW[k]
+			}
 		}
 	}
 	return hp, nil
@@ -403,6 +409,18 @@ func (hp *hindsightPlan) solve(ctx context.Context, s *optimizer.Scenario, _ opt
 	}
 	pl := newPlan(s)
 	k0 := int(s.Start.Sub(hp.from) / hp.step)
+	// The import the plan makes, and with a demand charge its peak (never below the
+	// peak so far), for the real-time layer to hold.
+	pl.GridImportKW = make([]float64, s.Steps)
+	for j := range pl.GridImportKW {
+		if k := k0 + j; k >= 0 && k < hp.n {
+			pl.GridImportKW[j] = hp.gridKW[k]
+			pl.PeakImportKW = math.Max(pl.PeakImportKW, hp.gridKW[k])
+		}
+	}
+	if s.Grid.DemandChargePerKW > 0 {
+		pl.PeakTargetKW = math.Max(pl.PeakImportKW, s.Grid.PeakSoFarKW)
+	}
 	for _, id := range hp.ids {
 		a := optimizer.AssetPlan{ID: id, Kind: hp.kind[id], Node: hp.node[id], PowerKW: make([]float64, s.Steps)}
 		c, isPV := hp.curtailed[id]
