@@ -144,6 +144,24 @@ func TestCompare(t *testing.T) {
 		}
 		dirs = append(dirs, dir)
 	}
+	// optimize without the real-time layer splits the cost of forecast error.
+	off, err := ApplySets(cfg, []string{controlOff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(context.Background(), Options{Config: off, History: h, From: from, To: to, Strategy: Optimize, Sets: []string{controlOff}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.KPIs.ControlTicks != 0 {
+		t.Errorf("control.disabled=true replay ran %d ticks", r.KPIs.ControlTicks)
+	}
+	offCost := r.Summary().KPIs.TotalCost
+	dir := filepath.Join(t.TempDir(), "optimize-off")
+	if err := r.WriteReport(dir); err != nil {
+		t.Fatal(err)
+	}
+	dirs = append(dirs, dir)
 	c, err := Compare(dirs)
 	if err != nil {
 		t.Fatal(err)
@@ -152,16 +170,20 @@ func TestCompare(t *testing.T) {
 	if !ok || v != costs[Optimize]-costs[Hindsight] {
 		t.Errorf("cost of forecast error = %v, %v; want %v", v, ok, costs[Optimize]-costs[Hindsight])
 	}
+	plans, rec, left, ok := c.ForecastErrorSplit()
+	if !ok || plans != offCost-costs[Hindsight] || rec != offCost-costs[Optimize] || left != costs[Optimize]-costs[Hindsight] {
+		t.Errorf("split = %v %v %v %v; want %v %v %v", plans, rec, left, ok, offCost-costs[Hindsight], offCost-costs[Optimize], costs[Optimize]-costs[Hindsight])
+	}
 	var buf bytes.Buffer
 	if err := c.WriteText(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"total cost", "cost of forecast error", "optimize", "hindsight", "rule"} {
+	for _, want := range []string{"total cost", "cost of forecast error", "optimize", "hindsight", "rule", "recovered by the real-time layer"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("comparison lacks %q:\n%s", want, buf.String())
 		}
 	}
-	if len(c.Series) != 3 || len(c.Series[0].Steps) != 48 {
+	if len(c.Series) != 4 || len(c.Series[0].Steps) != 48 {
 		t.Errorf("comparison read %d series", len(c.Series))
 	}
 	out := t.TempDir()

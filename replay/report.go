@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -238,17 +239,62 @@ func Compare(dirs []string) (*Comparison, error) {
 // CostOfForecastError returns, when the comparison holds an optimize and a hindsight
 // report over the same period and site edits, optimize's total cost minus hindsight's.
 func (c *Comparison) CostOfForecastError() (float64, bool) {
+	a, b, ok := c.pair(Optimize, "", Hindsight)
+	if !ok {
+		return 0, false
+	}
+	return a.KPIs.TotalCost - b.KPIs.TotalCost, true
+}
+
+// controlOff is the --set edit that replays without the real-time layer.
+const controlOff = "control.disabled=true"
+
+// ForecastErrorSplit splits the cost of forecast error when the comparison also holds
+// an optimize report replayed without the real-time layer (--set control.disabled=true,
+// otherwise the same edits): plans is what planning on forecasts cost against
+// hindsight without the layer, recovered what the layer won back of it, and left what
+// remains with it (plans = recovered + left).
+func (c *Comparison) ForecastErrorSplit() (plans, recovered, left float64, ok bool) {
+	opt, hind, ok1 := c.pair(Optimize, "", Hindsight)
+	off, _, ok2 := c.pair(Optimize, controlOff, Hindsight)
+	if !ok1 || !ok2 {
+		return 0, 0, 0, false
+	}
+	plans = off.KPIs.TotalCost - hind.KPIs.TotalCost
+	recovered = off.KPIs.TotalCost - opt.KPIs.TotalCost
+	left = opt.KPIs.TotalCost - hind.KPIs.TotalCost
+	return plans, recovered, left, true
+}
+
+// pair finds a report of strategy sa whose edits are those of a report of strategy sb
+// plus extra ("" for none), over the same period.
+func (c *Comparison) pair(sa, extra, sb string) (Summary, Summary, bool) {
 	for _, a := range c.Summaries {
-		if a.Strategy != Optimize {
+		if a.Strategy != sa {
+			continue
+		}
+		var sets []string
+		has := extra == ""
+		for _, x := range a.Sets {
+			if x == extra {
+				has = true
+				continue
+			}
+			sets = append(sets, x)
+		}
+		if !has {
+			continue
+		}
+		if extra == "" && slices.Contains(a.Sets, controlOff) {
 			continue
 		}
 		for _, b := range c.Summaries {
-			if b.Strategy == Hindsight && a.From == b.From && a.To == b.To && strings.Join(a.Sets, " ") == strings.Join(b.Sets, " ") {
-				return a.KPIs.TotalCost - b.KPIs.TotalCost, true
+			if b.Strategy == sb && a.From == b.From && a.To == b.To && strings.Join(sets, " ") == strings.Join(b.Sets, " ") {
+				return a, b, true
 			}
 		}
 	}
-	return 0, false
+	return Summary{}, Summary{}, false
 }
 
 // kpiRows are the rows of the KPI tables: label, unit and value.
@@ -276,6 +322,9 @@ func kpiRows(s Summary) [][3]string {
 		{"battery throughput", "kWh", f(k.BatteryThroughputKWh, 0)},
 		{"battery equivalent cycles", "", f(k.BatteryEquivalentCycles, 1)},
 		{"limit violations", "steps", strconv.Itoa(k.LimitViolationSteps)},
+		{"plan peak target (highest)", "kW", f(k.PlanPeakTargetKW, 1)},
+		{"steps below a battery reserve", "steps", strconv.Itoa(k.BelowReserveSteps)},
+		{"real-time corrections", "setpoints", strconv.Itoa(k.ControlCorrections)},
 		{"load forecast MAE (NMAE)", "kW", f(k.ForecastLoadMAEKW, 2) + " (" + f(k.ForecastLoadNMAEPct, 1) + " %)"},
 		{"PV forecast MAE (NMAE)", "kW", f(k.ForecastPVMAEKW, 2) + " (" + f(k.ForecastPVNMAEPct, 1) + " %)"},
 		{"failed cycles", "", strconv.Itoa(k.FailedCycles)},
@@ -303,6 +352,13 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	if v, ok := c.CostOfForecastError(); ok {
 		row := []string{"cost of forecast error", c.Summaries[0].Currency, strconv.FormatFloat(v, 'f', 2, 64)}
 		rows = append(rows, row)
+	}
+	if plans, rec, left, ok := c.ForecastErrorSplit(); ok {
+		cur := c.Summaries[0].Currency
+		rows = append(rows,
+			[]string{"  of the plans (without the real-time layer)", cur, strconv.FormatFloat(plans, 'f', 2, 64)},
+			[]string{"  recovered by the real-time layer", cur, strconv.FormatFloat(rec, 'f', 2, 64)},
+			[]string{"  left with the real-time layer", cur, strconv.FormatFloat(left, 'f', 2, 64)})
 	}
 	width := make([]int, len(head))
 	for _, r := range rows {

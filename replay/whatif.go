@@ -32,6 +32,7 @@ var SetKeys = map[string]string{
 	"grid.import_limit_kw":        "grid import limit",
 	"grid.export_limit_kw":        "grid export limit",
 	"site.horizon":                "optimisation horizon, e.g. 12h",
+	"control.disabled":            "true: replay without the real-time layer (the cycle alone writes setpoints), to measure what the layer recovers",
 }
 
 // SetKeyNames returns the --set keys, sorted.
@@ -227,6 +228,12 @@ func applySet(c *site.Config, k, v string) error {
 		} else {
 			c.Grid.ExportLimitKW = f
 		}
+	case k == "control.disabled":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("value %q: want true or false", v)
+		}
+		c.Control.Disabled = b
 	case k == "site.horizon":
 		d, err := time.ParseDuration(v)
 		if err != nil {

@@ -200,12 +200,21 @@ func cmdReplayCompare(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *asJSON {
+		type split struct {
+			Plans     float64 `json:"plans"`
+			Recovered float64 `json:"recovered_by_real_time_layer"`
+			Left      float64 `json:"left_with_real_time_layer"`
+		}
 		doc := struct {
 			Reports             []replay.Summary `json:"reports"`
 			CostOfForecastError *float64         `json:"cost_of_forecast_error,omitempty"`
+			Split               *split           `json:"cost_of_forecast_error_split,omitempty"`
 		}{Reports: c.Summaries}
 		if v, ok := c.CostOfForecastError(); ok {
 			doc.CostOfForecastError = &v
+		}
+		if p, r, l, ok := c.ForecastErrorSplit(); ok {
+			doc.Split = &split{p, r, l}
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
