@@ -231,3 +231,73 @@ func TestOptionsCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestDemandChargeWeek replays a week of the bundled data on the demo site with a
+// demand charge of 10 per kW and month, every strategy through the production loop
+// (the real-time layer included for optimize and hindsight): optimize beats baseline
+// and rule on total cost and on demand charge, hindsight is no worse than optimize,
+// the cost of forecast error stays within 3 % of hindsight's cost, and no battery goes
+// below its reserve nor any limit is broken. docs/REPLAY.md tables the same figures
+// for five two-week periods.
+func TestDemandChargeWeek(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a week of cycles, four strategies")
+	}
+	base := demoConfig(t)
+	cfg, err := ApplySets(base, []string{"tariff.demand_charge_per_kw=10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2019, 11, 4, 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 0, 7)
+	h := demoHistory(t, cfg, from, to)
+	res := map[string]KPIs{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, len(Strategies))
+	for _, s := range []string{Optimize, Baseline, Rule, Hindsight} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := Run(context.Background(), Options{Config: cfg, History: h, From: from, To: to, Strategy: s})
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			res[s] = r.KPIs
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for s, k := range res {
+		t.Logf("%-9s total %.2f (energy %.2f, demand %.2f on %.1f kW, wear %.2f, EV unmet %.2f), target %.1f kW, corrections %d",
+			s, k.TotalCost, k.EnergyCost, k.DemandCharge, k.PeakImportKW, k.BatteryWearCost, k.EVUnmetPenalty, k.PlanPeakTargetKW, k.ControlCorrections)
+		if k.LimitViolationSteps != 0 || k.BelowReserveSteps != 0 {
+			t.Errorf("%s: %d steps violate a limit (%v), %d end below a reserve", s, k.LimitViolationSteps, k.FirstViolations, k.BelowReserveSteps)
+		}
+		if k.FailedCycles != 0 || k.ControlErrors != 0 {
+			t.Errorf("%s: %d failed cycles, %d failed ticks", s, k.FailedCycles, k.ControlErrors)
+		}
+	}
+	opt, hind := res[Optimize], res[Hindsight]
+	for _, other := range []string{Baseline, Rule} {
+		o := res[other]
+		if opt.TotalCost >= o.TotalCost || opt.DemandCharge >= o.DemandCharge {
+			t.Errorf("optimize (total %.2f, demand %.2f) does not beat %s (total %.2f, demand %.2f)", opt.TotalCost, opt.DemandCharge, other, o.TotalCost, o.DemandCharge)
+		}
+	}
+	if hind.TotalCost > opt.TotalCost {
+		t.Errorf("hindsight costs %.2f, more than optimize %.2f", hind.TotalCost, opt.TotalCost)
+	}
+	if e := opt.TotalCost - hind.TotalCost; e > 0.03*hind.TotalCost {
+		t.Errorf("cost of forecast error %.2f is %.1f %% of hindsight's %.2f, want at most 3 %%", e, 100*e/hind.TotalCost, hind.TotalCost)
+	}
+	if opt.ControlCorrections == 0 {
+		t.Error("the real-time layer corrected nothing in a week")
+	}
+}
