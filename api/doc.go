@@ -6,8 +6,11 @@
 //
 // Authentication: an API token (Authorization: Bearer, created with `gridd user add
 // --token`) or a console login (POST /api/v1/login, bcrypt-hashed passwords, an
-// HttpOnly SameSite=Strict session cookie; failed logins are rate-limited per user name
-// and per client address). Accounts live in users.json in the data directory. Every
+// HttpOnly SameSite=Strict session cookie; login attempts are counted before the
+// password check, per client address and per account name without letting others lock
+// the owner out). Accounts live in users.json in the data directory, re-read while
+// running when it changes (revoked tokens and deleted accounts stop at once); logout
+// ends the session or revokes the bearer token. Every
 // route names the roles it admits (admin, dispatcher, operator, planner, viewer); an
 // operator sees only its own chargers (by device owner or an explicit list). Requests
 // that change state with a session cookie must carry a JSON body. Every decision is
@@ -20,8 +23,9 @@
 //
 // Every route needs a caller: there is no unauthenticated mode.
 //
-// Hardening: request bodies are strict JSON (one value, no unknown fields, no trailing
-// data) of at most MaxBodyBytes (413 beyond); every response carries a
+// Hardening: request bodies are strict JSON (one value, no unknown fields, keys matched
+// exactly and given once, no trailing data); query parameters and ranges are checked
+// and named in a 400 of at most MaxBodyBytes (413 beyond); every response carries a
 // Content-Security-Policy and the other browser hardening headers, API replies are
 // Cache-Control: no-store, and HSTS is sent under TLS. The operator event stream sets a
 // deadline per write (StreamWriteTimeout), so the HTTP server's WriteTimeout can stay

@@ -348,3 +348,15 @@ func TestUsersFileExactKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsCountNotFollowing: a device that ignores its writes is counted under its
+// own comms state in /metrics, not hidden.
+func TestMetricsCountNotFollowing(t *testing.T) {
+	r := newRig(t)
+	r.svc.Envelope().WriteMismatch("bess")
+	r.svc.Envelope().WriteMismatch("bess")
+	got := r.do(t, "admin", "GET", "/metrics", nil)
+	if got.code != 200 || !strings.Contains(string(got.body), `gridd_devices_comms{state="not_following"} 1`) {
+		t.Fatalf("metrics %d:\n%s", got.code, got.body)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/storage"
 )
 
@@ -78,13 +79,14 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	}
 	p.family("gridd_kill_switch_engaged", "gauge", "1 while the site kill switch pauses automation.")
 	p.sample("gridd_kill_switch_engaged", nil, ks)
-	comms := map[string]float64{"online": 0, "suspect": 0, "lost": 0}
+	commsStates := []safety.CommsState{safety.CommsOnline, safety.CommsSuspect, safety.CommsLost, safety.CommsNotFollowing}
+	comms := map[string]float64{}
 	for _, d := range env.Status(s.svc.Clock().Now()) {
 		comms[string(d.Comms)]++
 	}
 	p.family("gridd_devices_comms", "gauge", "Controllable devices by comms state.")
-	for _, k := range []string{"online", "suspect", "lost"} {
-		p.sample("gridd_devices_comms", map[string]string{"state": k}, comms[k])
+	for _, k := range commsStates {
+		p.sample("gridd_devices_comms", map[string]string{"state": string(k)}, comms[string(k)])
 	}
 	list, err := s.svc.Store().ListSchedules(r.Context(), storage.Epoch, storage.End, "")
 	if err != nil {

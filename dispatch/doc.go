@@ -31,13 +31,18 @@
 // the safe state. The envelope clamps each value (ratings, configured min/max, ramp,
 // SoC guard bands, reserve interlock); a clamp is stored as the write's requested vs
 // written value and audited as safety.clamp. The site kill switch stops automated
-// writes and auto-approval.
+// writes and auto-approval. A write whose read-back does not match raises an alarm
+// (device.write_mismatch); repeated mismatches turn the device's comms state to
+// not_following. A schedule shaped by a propose-only pin (a planner's) is never
+// auto-approved.
 //
 // Charging operators report sessions (ReportSession), which feed the next cycle, and
 // follow setpoint writes with Subscribe. The kill switch, overrides, pins and sessions
-// live in memory and are rebuilt from the audit log by RestoreState at start.
+// live in memory and are rebuilt from the audit log by RestoreState at start, from
+// exactly the events the hash chain is verified over; a chain that does not verify
+// restores nothing and starts with the kill switch engaged (audit.chain_broken).
 //
-// The cycle is driven by a cron spec (robfig/cron) in real time, or step by step in
+// The cycle is driven by a cron spec (robfig/cron, parsed by site.ParseCycle) in real time, or step by step in
 // simulated time (RunSimulated) for the demo, replay and tests. All time comes from an
 // injected clock.Clock.
 //

@@ -402,3 +402,38 @@ func TestFromSiteReserve(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteMismatchState: CommsLossAfter mismatches in a row turn an online device
+// not_following; polls that succeed keep it there; a matching write and the next poll
+// bring it back online; a mismatch count broken by a good write starts again.
+func TestWriteMismatchState(t *testing.T) {
+	e := newEnv(t, bess(nil)) // CommsLossAfter 2
+	steps := []struct {
+		do   string // "mismatch", "poll", "written"
+		want CommsState
+		tr   bool // a transition is returned (mismatch only)
+	}{
+		{"mismatch", CommsOnline, false},
+		{"written", CommsOnline, false},
+		{"mismatch", CommsOnline, false},
+		{"mismatch", CommsNotFollowing, true},
+		{"poll", CommsNotFollowing, false},
+		{"mismatch", CommsNotFollowing, false},
+		{"written", CommsNotFollowing, false},
+		{"poll", CommsOnline, false},
+	}
+	for i, st := range steps {
+		var tr *Transition
+		switch st.do {
+		case "mismatch":
+			tr = e.WriteMismatch("bess-1")
+		case "poll":
+			e.Observe("bess-1", true, ptr(50), nil)
+		case "written":
+			e.Written("bess-1", 10, t0)
+		}
+		if got := e.Comms("bess-1"); got != st.want || (tr != nil) != st.tr {
+			t.Fatalf("step %d %s: comms %s transition %v, want %s %v", i, st.do, got, tr, st.want, st.tr)
+		}
+	}
+}
