@@ -196,9 +196,11 @@ func (a *Auto) HistoryFrom(req Request) time.Time {
 	a.mu.Lock()
 	m := a.cache[req.Series]
 	a.mu.Unlock()
-	if m != nil && m.key == key {
+	if m != nil && m.key == key && m.method != "" {
 		return key.day
 	}
+	// Not fitted yet, or nothing fitted (Fallback runs every call on the whole
+	// history).
 	return key.day.Add(-AutoHistory)
 }
 

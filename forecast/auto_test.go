@@ -81,6 +81,18 @@ func TestAutoDailyFit(t *testing.T) {
 	if got := a.HistoryFrom(req); !got.Equal(day.Add(Day - AutoHistory)) {
 		t.Errorf("HistoryFrom unfitted = %s, want %s", got, day.Add(Day-AutoHistory))
 	}
+	// Nothing fitted (three days of history): the whole window is still asked for.
+	few := series(day.Add(-3*Day), day.Add(time.Hour), step, weekly15)
+	fb, err := a.Forecast(ctx, Request{Series: "load:few", History: few, Origin: day.Add(time.Hour), Step: step, Steps: 96})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fb.Method != MethodDaily {
+		t.Errorf("three days of history: method %q, want %q", fb.Method, MethodDaily)
+	}
+	if got := a.HistoryFrom(Request{Series: "load:few", Origin: day.Add(2 * time.Hour), Step: step, Steps: 96}); !got.Equal(day.Add(-AutoHistory)) {
+		t.Errorf("HistoryFrom with nothing fitted = %s, want %s", got, day.Add(-AutoHistory))
+	}
 	// With only the day's history the cached model still forecasts the same.
 	var short []Point
 	for _, p := range hist {
