@@ -217,3 +217,31 @@ func TestAutoPVPrior(t *testing.T) {
 		})
 	}
 }
+
+// TestAutoPVBandByTimeOfDay: at a midday cycle the PV band is as wide as the
+// midday residuals say, not as narrow as the night's (the leads from midnight).
+func TestAutoPVBandByTimeOfDay(t *testing.T) {
+	site := PVSite{LatitudeDeg: 47.66, LongitudeDeg: 9.18, TiltDeg: 30, AzimuthDeg: 180, CapacityKW: 10}
+	day := time.Date(2024, 6, 20, 0, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(3, 4))
+	idx := map[int64]float64{}
+	hist := series(day.Add(-70*Day), day.Add(11*time.Hour), 15*time.Minute, func(tm time.Time) float64 {
+		d := tm.Truncate(Day).Unix()
+		if _, ok := idx[d]; !ok {
+			idx[d] = 0.3 + 0.7*rng.Float64() // a cloudiness per day
+		}
+		return idx[d] * site.ClearSkyKW(tm, tm.Add(15*time.Minute))
+	})
+	a := &Auto{}
+	o := day.Add(11 * time.Hour)
+	res, err := a.Forecast(context.Background(), Request{Series: "pv", History: hist, Origin: o, Step: 15 * time.Minute, Steps: 96, NonNegative: true, PV: &site})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := res.P90[0] - res.P10[0]; !(w > 1) {
+		t.Errorf("method %s: P10–P90 width at 11:00 is %.2f kW, want the midday spread (over 1 kW of a 10 kW array)", res.Method, w)
+	}
+	if w := res.P90[60] - res.P10[60]; w != 0 {
+		t.Errorf("P10–P90 width at 02:00 is %.2f kW, want 0 at night", w)
+	}
+}
