@@ -73,3 +73,53 @@ func TestForecastHistory(t *testing.T) {
 		t.Errorf("negative ForecastHistory: %v, want an error naming the field and value", err)
 	}
 }
+
+// seenAuto is production's forecaster, recording the oldest history point of
+// each call.
+type seenAuto struct {
+	forecast.Auto
+	oldest []time.Time
+}
+
+func (s *seenAuto) Forecast(ctx context.Context, req forecast.Request) (*forecast.Result, error) {
+	if req.Series == "load:building" && len(req.History) > 0 {
+		s.oldest = append(s.oldest, req.History[0].Time)
+	}
+	return s.Auto.Forecast(ctx, req)
+}
+
+// TestForecastHistoryAuto: with production's forecaster a cycle reads the
+// AutoHistory before the day when the day's model is fitted (the first cycle of
+// the day), and only the day's telemetry on the next cycles.
+func TestForecastHistoryAuto(t *testing.T) {
+	r := newRig(t, "{auto: true}", "", 30, at8)
+	day := at8.Truncate(24 * time.Hour)
+	var smp []storage.Sample
+	for ts := day.Add(-forecast.AutoHistory - 4*24*time.Hour); ts.Before(at8); ts = ts.Add(15 * time.Minute) {
+		v := 100 + 30*float64(ts.Hour()%12) + 10*float64(ts.Weekday())
+		smp = append(smp, storage.Sample{Time: ts, DeviceID: "building", Point: "active_power_kw", Value: v, Quality: storage.QualityGood})
+	}
+	if err := r.st.WriteTelemetry(context.Background(), smp); err != nil {
+		t.Fatal(err)
+	}
+	rec := &seenAuto{}
+	svc, err := dispatch.New(dispatch.Options{Config: r.cfg, Store: r.st, Poller: r.poller, Writer: r.writer, Clock: r.clk, Forecaster: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{at8, at8.Add(15 * time.Minute)} {
+		r.clk.Set(at)
+		if _, err := svc.RunCycle(context.Background(), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(rec.oldest) != 2 {
+		t.Fatalf("%d forecasts of load:building, want 2", len(rec.oldest))
+	}
+	if want := day.Add(-forecast.AutoHistory); !rec.oldest[0].Equal(want) {
+		t.Errorf("first cycle: oldest history point %s, want %s", rec.oldest[0].Format(time.RFC3339), want.Format(time.RFC3339))
+	}
+	if rec.oldest[1].Before(day) {
+		t.Errorf("second cycle: oldest history point %s, want the day's only (from %s)", rec.oldest[1].Format(time.RFC3339), day.Format(time.RFC3339))
+	}
+}

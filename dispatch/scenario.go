@@ -153,6 +153,9 @@ func (s *Service) forecastDevice(ctx context.Context, d *site.Device, r fieldbus
 	}
 	from := at.Add(-s.forecastHistory)
 	if hf, ok := s.forecaster.(historyFromer); ok {
+		// The window ends at the start of the day the forecaster fits on, so
+		// its fit sees the same history whichever cycle of the day runs it.
+		from = start.Truncate(24 * time.Hour).Add(-s.forecastHistory)
 		if t := hf.HistoryFrom(req); t.After(from) {
 			from = t
 		}

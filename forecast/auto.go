@@ -37,8 +37,9 @@ const AutoHistory = DefaultDoubleSeasonalWindow + (DefaultFittedBandOrigins+1)*D
 //     the mean of the last two; for a PV series (Request.PV set), the choice
 //     between PVClearSky (with Request.GHI as irradiance when given) and daily
 //     seasonal naive. The winner's forecast from D over a day plus the horizon is
-//     the base; its P10/P90 offsets by lead time come from its residuals at 56
-//     earlier daily origins (as Select's band); the nowcast coefficients c_k say
+//     the base; its P10/P90 offsets for every step of the base (by lead from
+//     D, so by time of day) come from its residuals at 56 earlier daily
+//     origins (as Select's band); the nowcast coefficients c_k say
 //     how much of the base's latest error carries k steps ahead, estimated
 //     directly for each lead from the base's errors at the 14 scoring origins.
 //   - Every call at Origin: P50 at lead k is the base plus c_k times the latest
@@ -84,7 +85,7 @@ type autoModel struct {
 	key    autoKey
 	method string
 	base   []float64 // forecast issued at key.day, len(spd+steps)
-	lo, hi []float64 // P10/P90 offsets by lead, len(steps); nil when skipped
+	lo, hi []float64 // P10/P90 offsets by step of the base, len(base); nil when skipped
 	band   string
 	nres   int
 	coef   []float64 // nowcast coefficient by lead, len(steps)
@@ -196,9 +197,11 @@ func (a *Auto) HistoryFrom(req Request) time.Time {
 	a.mu.Lock()
 	m := a.cache[req.Series]
 	a.mu.Unlock()
-	if m != nil && m.key == key {
+	if m != nil && m.key == key && m.method != "" {
 		return key.day
 	}
+	// Not fitted yet, or nothing fitted (Fallback runs every call on the whole
+	// history).
 	return key.day.Add(-AutoHistory)
 }
 
@@ -334,15 +337,17 @@ func (a *Auto) fit(ctx context.Context, req Request, p *prepared, key autoKey, s
 		}
 	}
 	// The band offsets by lead time, from the model's residuals at D.
+	// Offsets for every step of the base (by its lead from D, so by time of
+	// day: a PV band is wide at noon whatever the cycle).
 	dreq := req
-	dreq.Origin = day
-	b, err := computeBand(ctx, dreq, p, best, m.base[:steps], band)
+	dreq.Origin, dreq.Steps = day, nb
+	b, err := computeBand(ctx, dreq, p, best, m.base, band)
 	if err != nil {
 		return nil, err
 	}
 	m.band, m.nres = b.kind, b.n
 	if !band.Skip {
-		m.lo, m.hi = make([]float64, steps), make([]float64, steps)
+		m.lo, m.hi = make([]float64, nb), make([]float64, nb)
 		for k := range m.lo {
 			m.lo[k], m.hi[k] = b.p10[k]-m.base[k], b.p90[k]-m.base[k]
 		}
@@ -431,7 +436,7 @@ func (m *autoModel) issue(req Request, p *prepared, origin time.Time) (*Result, 
 		}
 		res.Times[k], res.P50[k], res.P10[k], res.P90[k] = t, v, v, v
 		if m.lo != nil {
-			res.P10[k], res.P90[k] = v+m.lo[k], v+m.hi[k]
+			res.P10[k], res.P90[k] = v+m.lo[i0+k], v+m.hi[i0+k]
 		}
 		if req.NonNegative {
 			res.P10[k], res.P50[k], res.P90[k] = math.Max(res.P10[k], 0), math.Max(res.P50[k], 0), math.Max(res.P90[k], 0)

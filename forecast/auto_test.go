@@ -81,6 +81,18 @@ func TestAutoDailyFit(t *testing.T) {
 	if got := a.HistoryFrom(req); !got.Equal(day.Add(Day - AutoHistory)) {
 		t.Errorf("HistoryFrom unfitted = %s, want %s", got, day.Add(Day-AutoHistory))
 	}
+	// Nothing fitted (three days of history): the whole window is still asked for.
+	few := series(day.Add(-3*Day), day.Add(time.Hour), step, weekly15)
+	fb, err := a.Forecast(ctx, Request{Series: "load:few", History: few, Origin: day.Add(time.Hour), Step: step, Steps: 96})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fb.Method != MethodDaily {
+		t.Errorf("three days of history: method %q, want %q", fb.Method, MethodDaily)
+	}
+	if got := a.HistoryFrom(Request{Series: "load:few", Origin: day.Add(2 * time.Hour), Step: step, Steps: 96}); !got.Equal(day.Add(-AutoHistory)) {
+		t.Errorf("HistoryFrom with nothing fitted = %s, want %s", got, day.Add(-AutoHistory))
+	}
 	// With only the day's history the cached model still forecasts the same.
 	var short []Point
 	for _, p := range hist {
@@ -203,5 +215,33 @@ func TestAutoPVPrior(t *testing.T) {
 				t.Errorf("01:00 %.2f kW, 12:00 %.2f kW; want 0 at night and the clear-sky shape by day", night, noon)
 			}
 		})
+	}
+}
+
+// TestAutoPVBandByTimeOfDay: at a midday cycle the PV band is as wide as the
+// midday residuals say, not as narrow as the night's (the leads from midnight).
+func TestAutoPVBandByTimeOfDay(t *testing.T) {
+	site := PVSite{LatitudeDeg: 47.66, LongitudeDeg: 9.18, TiltDeg: 30, AzimuthDeg: 180, CapacityKW: 10}
+	day := time.Date(2024, 6, 20, 0, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(3, 4))
+	idx := map[int64]float64{}
+	hist := series(day.Add(-70*Day), day.Add(11*time.Hour), 15*time.Minute, func(tm time.Time) float64 {
+		d := tm.Truncate(Day).Unix()
+		if _, ok := idx[d]; !ok {
+			idx[d] = 0.3 + 0.7*rng.Float64() // a cloudiness per day
+		}
+		return idx[d] * site.ClearSkyKW(tm, tm.Add(15*time.Minute))
+	})
+	a := &Auto{}
+	o := day.Add(11 * time.Hour)
+	res, err := a.Forecast(context.Background(), Request{Series: "pv", History: hist, Origin: o, Step: 15 * time.Minute, Steps: 96, NonNegative: true, PV: &site})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := res.P90[0] - res.P10[0]; !(w > 1) {
+		t.Errorf("method %s: P10–P90 width at 11:00 is %.2f kW, want the midday spread (over 1 kW of a 10 kW array)", res.Method, w)
+	}
+	if w := res.P90[60] - res.P10[60]; w != 0 {
+		t.Errorf("P10–P90 width at 02:00 is %.2f kW, want 0 at night", w)
 	}
 }

@@ -36,6 +36,10 @@ var Strategies = []string{Optimize, Baseline, Rule, Hindsight}
 // the history dispatch's forecaster fits on.
 const warmup = forecast.AutoHistory
 
+// dataWindow is how much of the other telemetry and of the forecasts an
+// in-memory store keeps: more than a billing month.
+const dataWindow = 36 * 24 * time.Hour
+
 // Options configure a replay.
 type Options struct {
 	Config   *site.Config
@@ -46,8 +50,9 @@ type Options struct {
 	Sets []string
 	// Store receives telemetry, forecasts, schedules and writes like production; nil
 	// means a fresh in-memory store. An in-memory store (given or not) is pruned as
-	// the replay goes so memory stays bounded: data older than the forecasts'
-	// window (forecast.AutoHistory), records older than a day.
+	// the replay goes so memory stays bounded: load and PV power older than the
+	// forecasts' window (forecast.AutoHistory), other telemetry and forecasts
+	// older than 36 days, records older than a day.
 	Store  storage.Store
 	Logger *slog.Logger
 	// ForecastEvery > 1 computes each load and PV forecast only every ForecastEvery
@@ -278,7 +283,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 		if mem != nil && k%perDay == perDay-1 {
-			mem.Prune(at.Add(-warmup-24*time.Hour), at.Add(-24*time.Hour))
+			// The load and PV history the forecaster fits on; a shorter window
+			// for the rest (a billing month and the fallback's band).
+			keep := map[[2]string]time.Time{}
+			for _, d := range cfg.Devices {
+				if d.Kind == site.KindLoad || d.Kind == site.KindPV {
+					keep[[2]string{d.ID, "active_power_kw"}] = at.Add(-warmup - 24*time.Hour)
+				}
+			}
+			mem.PruneKeeping(at.Add(-dataWindow-24*time.Hour), at.Add(-24*time.Hour), keep)
 		}
 		if o.Progress != nil {
 			o.Progress(k+1, n)

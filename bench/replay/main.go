@@ -106,6 +106,9 @@ func run(days int, fromS string, chargers int, strategies, horizon string, every
 		n := len(res.Steps)
 		fmt.Printf("%-9s %6d cycles in %7.1f s wall = %7.1f cycles/s (CPU %.1f s = %.1f cycles per CPU-second); total cost %.2f %s, failed cycles %d, heap %d MB\n",
 			s, n, wall.Seconds(), float64(n)/wall.Seconds(), cpu.Seconds(), float64(n)/cpu.Seconds(), res.KPIs.TotalCost, res.Currency, res.FailedCycles, ms.HeapAlloc>>20)
+		for _, e := range res.CycleErrors {
+			fmt.Printf("  cycle error: %s\n", e)
+		}
 		if report != "" {
 			if err := res.WriteReport(filepath.Join(report, s)); err != nil {
 				return err

@@ -644,10 +644,22 @@ func (s *Store) Close() error {
 // cycle runs and audit events before recordsBefore. Without Prune the store keeps
 // everything.
 func (s *Store) Prune(dataBefore, recordsBefore time.Time) {
+	s.PruneKeeping(dataBefore, recordsBefore, nil)
+}
+
+// PruneKeeping is Prune, except that the telemetry of each device and point
+// named in keep ([2]string{device, point}) is cut at its own time instead of
+// at dataBefore (the history a forecast needs can be longer than what the rest
+// of a replay needs).
+func (s *Store) PruneKeeping(dataBefore, recordsBefore time.Time, keep map[[2]string]time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cut := us(dataBefore)
-	for _, ps := range s.tel {
+	for k, ps := range s.tel {
+		cut := cut
+		if t, ok := keep[[2]string{k.dev, k.point}]; ok {
+			cut = us(t)
+		}
 		i := sort.Search(len(ps.us), func(i int) bool { return ps.us[i] >= cut })
 		if i > 0 {
 			ps.us = append([]int64(nil), ps.us[i:]...)

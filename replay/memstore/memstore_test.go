@@ -62,3 +62,33 @@ func TestPrune(t *testing.T) {
 		})
 	}
 }
+
+// TestPruneKeeping: the points named keep their own cut; the others take
+// dataBefore.
+func TestPruneKeeping(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := New()
+	var smp []storage.Sample
+	for i := 0; i < 10; i++ {
+		for _, d := range []string{"load", "ev"} {
+			smp = append(smp, storage.Sample{Time: t0.Add(time.Duration(i) * time.Hour), DeviceID: d, Point: "active_power_kw", Value: float64(i), Quality: storage.QualityGood})
+		}
+	}
+	if err := s.WriteTelemetry(ctx, smp); err != nil {
+		t.Fatal(err)
+	}
+	s.PruneKeeping(t0.Add(8*time.Hour), t0, map[[2]string]time.Time{{"load", "active_power_kw"}: t0.Add(3 * time.Hour)})
+	for _, tc := range []struct {
+		dev  string
+		want int
+	}{{"load", 7}, {"ev", 2}} {
+		got, err := s.TelemetryRange(ctx, tc.dev, "active_power_kw", t0, t0.Add(24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != tc.want {
+			t.Errorf("%s: %d samples left, want %d", tc.dev, len(got), tc.want)
+		}
+	}
+}
