@@ -186,6 +186,9 @@ func (s *Service) apply(ctx context.Context, at time.Time, mode applyMode, holdF
 			s.attempted[id] = attempt{valueKW: dec.ValueKW, at: at}
 		}
 		s.mu.Unlock()
+		if w.Status == storage.WriteOK {
+			s.writeFollowed(ctx, at, id)
+		}
 		if keepAlive && w.Status == storage.WriteOK {
 			// A keep-alive that read back as written changes nothing worth a record.
 			keptAlive++

@@ -191,6 +191,13 @@ func TestDeviceIgnoringWrites(t *testing.T) {
 	if !found {
 		t.Fatal("no device.comms event for the move to not_following")
 	}
+	active := map[string]bool{}
+	for _, a := range r.svc.Alarms() {
+		active[a.Key] = a.Active
+	}
+	if !active["write.mismatch:bess"] || !active["control.not_following:bess"] {
+		t.Fatalf("alarms %+v, want write.mismatch:bess and control.not_following:bess active", r.svc.Alarms())
+	}
 	// It follows again: back online after the next matching write and poll.
 	if err := r.sm.SetFault("bess", sim.FaultNone); err != nil {
 		t.Fatal(err)
@@ -202,6 +209,11 @@ func TestDeviceIgnoringWrites(t *testing.T) {
 	}
 	if got := r.svc.Envelope().Comms("bess"); got != safety.CommsOnline {
 		t.Fatalf("comms after the battery follows again: %s, want online", got)
+	}
+	for _, a := range r.svc.Alarms() {
+		if a.Active && (a.Key == "write.mismatch:bess" || a.Key == "control.not_following:bess") {
+			t.Fatalf("alarm %s still active after the battery follows again", a.Key)
+		}
 	}
 }
 

@@ -128,6 +128,7 @@ func (s *Service) refuseAuditLog(ctx context.Context, rep *audit.Report, recover
 	s.log.Error("ALARM: "+reason, "problems", len(rep.Problems), "events", rep.Events, "head", rep.Head)
 	s.auditData(ctx, now, "system", "audit.chain_broken", "site", reason, rep)
 	s.auditData(ctx, now, "system", "safety.pause", "site", reason, s.env.KillSwitch())
+	s.raiseAlarm(ctx, now, "audit.chain_broken", SeverityCritical, "site", reason+"; automation paused until a dispatcher resumes")
 	return fmt.Sprintf("AUDIT CHAIN BROKEN (%d problems): kill switch engaged, 0 overrides, 0 pins, 0 sessions restored; %d unaudited schedule changes recovered", len(rep.Problems), recovered)
 }
 
