@@ -122,6 +122,10 @@ func TestParseBad(t *testing.T) {
 		{"latitude without longitude", "horizon: 24h", "horizon: 24h\n  latitude: 47", "site.latitude", "47"},
 		{"pv tilt out of range", "  - id: b\n", "  - {id: pv, kind: pv, node: f1, endpoint: \"127.0.0.1:1504\", profile: \"builtin:pv-inverter\", pv: {capacity_kw: 10, tilt_deg: 95}}\n  - id: b\n", "devices[1].pv.tilt_deg", "95"},
 		{"pv azimuth out of range", "  - id: b\n", "  - {id: pv, kind: pv, node: f1, endpoint: \"127.0.0.1:1504\", profile: \"builtin:pv-inverter\", pv: {capacity_kw: 10, azimuth_deg: -1}}\n  - id: b\n", "devices[1].pv.azimuth_deg", "-1"},
+		{"control interval below the poll time", "export_price_per_kwh: 0.05\n", "export_price_per_kwh: 0.05\ncontrol: {interval: 500ms}\n", "control.interval", "500ms"},
+		{"control interval too short", "export_price_per_kwh: 0.05\n", "export_price_per_kwh: 0.05\ncontrol: {interval: 10ms}\n", "control.interval", "10ms"},
+		{"control interval above the step", "export_price_per_kwh: 0.05\n", "export_price_per_kwh: 0.05\ncontrol: {interval: 20m}\n", "control.interval", "20m0s"},
+		{"negative control deadband", "export_price_per_kwh: 0.05\n", "export_price_per_kwh: 0.05\ncontrol: {deadband_kw: -1}\n", "control.deadband_kw", "-1"},
 		{"missing bess params", "    bess: {capacity_kwh: 100, min_soc_pct: 10, max_soc_pct: 90, max_charge_kw: 50, max_discharge_kw: 50}\n", "", "devices[1].bess", ""},
 	}
 	for _, tc := range cases {
