@@ -240,6 +240,15 @@ func (s *Service) correct(ctx context.Context, at time.Time, sched *storage.Sche
 			if target > 0 && target < cn.ImportLimitKW {
 				cn.ImportLimitKW, cn.ImportWhy = target, "the plan's peak target"
 			}
+			// External limits apply at once, whatever the plan assumed.
+			if imp, exp, iw, ew := s.limitAt(ctx, at); imp < math.Inf(1) || exp < math.Inf(1) {
+				if imp < cn.ImportLimitKW {
+					cn.ImportLimitKW, cn.ImportWhy = imp, iw
+				}
+				if exp < cn.ExportLimitKW {
+					cn.ExportLimitKW, cn.ExportWhy = exp, ew
+				}
+			}
 		}
 		if m, ok := meters[n.ID]; ok {
 			cn.MeasuredKW, cn.Measured = power(m)

@@ -308,3 +308,45 @@ func bessWrites(t *testing.T, s *testsite.Site) []storage.SetpointWrite {
 	}
 	return out
 }
+
+// External limits survive a restart: they are rebuilt from the audit log, and an
+// ended one stays ended.
+func TestExternalLimitsRestored(t *testing.T) {
+	s, _ := startControlSite(t, "")
+	ctx := t.Context()
+	if _, err := s.Service.RunCycle(ctx, controlStart); err != nil {
+		t.Fatal(err)
+	}
+	imp, exp := 100.0, 50.0
+	a, _, err := s.Service.SetLimit(ctx, dispatch.ExternalLimit{Source: dispatch.LimitSourceAPI, ImportKW: &imp, Until: controlStart.Add(time.Hour), Actor: "user:d", Reason: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := s.Service.SetLimit(ctx, dispatch.ExternalLimit{Source: dispatch.LimitSourceIEC104, ExportKW: &exp, Until: controlStart.Add(time.Hour), Actor: "iec104:127.0.0.1", Reason: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Service.EndLimit(ctx, a.ID, "user:d", "done"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := dispatch.New(dispatch.Options{Config: s.Config, Store: s.Store, Poller: s.Poller, Writer: s.Writer, Clock: s.Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := again.RestoreState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := again.Limits(ctx, s.Clock.Now())
+	if len(got) != 1 || got[0].ID != b.ID || got[0].ExportKW == nil || *got[0].ExportKW != 50 || !strings.Contains(sum, "1 external limits") {
+		t.Fatalf("restored %+v (%s), want only limit %d", got, sum, b.ID)
+	}
+	// A new limit gets a fresh ID, and a limit past its end is dropped.
+	c, _, err := again.SetLimit(ctx, dispatch.ExternalLimit{Source: dispatch.LimitSourceAPI, ImportKW: &imp, Until: controlStart.Add(2 * time.Hour), Actor: "user:d", Reason: "third"})
+	if err != nil || c.ID <= b.ID {
+		t.Fatalf("new limit %+v, %v: want an ID after %d", c, err, b.ID)
+	}
+	if n := len(again.Limits(ctx, controlStart.Add(90*time.Minute))); n != 1 {
+		t.Fatalf("%d limits in force after the first hour, want 1", n)
+	}
+}

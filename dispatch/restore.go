@@ -39,6 +39,7 @@ func (s *Service) RestoreState(ctx context.Context) (string, error) {
 	overrides := map[int64]safety.Override{}
 	pins := map[string]Pin{}
 	sessions := map[string]Session{}
+	limits := map[int64]ExternalLimit{}
 	for _, ev := range list {
 		e, ok := audit.Parse(ev.Detail)
 		if !ok {
@@ -71,6 +72,16 @@ func (s *Service) RestoreState(ctx context.Context) (string, error) {
 			var p Pin
 			if json.Unmarshal(e.Data, &p) == nil {
 				delete(pins, p.DeviceID)
+			}
+		case "limit.set":
+			var l ExternalLimit
+			if json.Unmarshal(e.Data, &l) == nil && l.ID > 0 {
+				limits[l.ID] = l
+			}
+		case "limit.end", "limit.expire":
+			var l ExternalLimit
+			if json.Unmarshal(e.Data, &l) == nil {
+				delete(limits, l.ID)
 			}
 		case "session.report":
 			var ss Session
@@ -111,9 +122,18 @@ func (s *Service) RestoreState(ctx context.Context) (string, error) {
 			s.sessions[id] = ss
 		}
 	}
+	for id, l := range limits {
+		if id > s.nextLimitID {
+			s.nextLimitID = id
+		}
+		if now.Before(l.Until) {
+			s.limits[id] = l
+		}
+	}
+	nLim := len(s.limits)
 	nPins, nSess := len(s.pins), len(s.sessions)
 	s.mu.Unlock()
-	sum := fmt.Sprintf("kill switch %s, %d overrides, %d pins, %d sessions restored from the audit log; %d unaudited schedule changes recovered", map[bool]string{true: "engaged", false: "released"}[s.env.KillSwitch().Engaged], nOv, nPins, nSess, recovered)
+	sum := fmt.Sprintf("kill switch %s, %d overrides, %d pins, %d sessions, %d external limits restored from the audit log; %d unaudited schedule changes recovered", map[bool]string{true: "engaged", false: "released"}[s.env.KillSwitch().Engaged], nOv, nPins, nSess, nLim, recovered)
 	return sum, nil
 }
 

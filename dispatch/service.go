@@ -78,6 +78,8 @@ type Service struct {
 	subs         map[int]chan storage.SetpointWrite
 	nextSub      int
 	alarms       map[string]*Alarm
+	limits       map[int64]ExternalLimit // external limits not yet over
+	nextLimitID  int64
 	written      map[string]written // device -> last value written and read back
 	attempted    map[string]attempt // device -> last write attempt that failed
 	demand       demandAcc
@@ -160,7 +162,7 @@ func New(o Options) (*Service, error) {
 		env: o.Envelope, auditLog: audit.New(o.Store), hashes: hashes,
 		pluggedAt: map[string]time.Time{}, latest: map[string]fieldbus.Reading{},
 		pins: map[string]Pin{}, sessions: map[string]Session{}, subs: map[int]chan storage.SetpointWrite{},
-		alarms: map[string]*Alarm{}, written: map[string]written{}, attempted: map[string]attempt{}, watchdog: wd,
+		alarms: map[string]*Alarm{}, limits: map[int64]ExternalLimit{}, written: map[string]written{}, attempted: map[string]attempt{}, watchdog: wd,
 	}
 	s.guard = &safety.Guard{Env: s.env, Inner: o.Writer, Now: s.clock.Now}
 	if err := s.loadWeatherFile(o.Config.Weather.File); err != nil {

@@ -68,8 +68,9 @@
 //     it is conservative (the highest step bounds the interval's mean);
 //     with longer steps a step's mean may hide a higher interval mean.
 //
-// Every column's bounds: import ∈ [0, import_limit_kw], export ∈ [0,
-// export_limit_kw], flow ∈ [−limit_kw, limit_kw], PV g ∈ [0, forecast],
+// Every column's bounds: import_t ∈ [0, min(import_limit_kw,
+// import_cap_kw[t])], export_t ∈ [0, min(export_limit_kw, export_cap_kw[t])]
+// (the per-step caps are optional: limits set from outside for a time), flow ∈ [−limit_kw, limit_kw], PV g ∈ [0, forecast],
 // battery c ∈ [0, max_charge_kw], d ∈ [0, max_discharge_kw], soc ∈
 // [min_soc_kwh, max_soc_kwh] (the last one's lower bound raised to
 // terminal_soc_kwh), EV pc ∈ [0, max_charge_kw], pd ∈ [0,

@@ -231,8 +231,8 @@ func formulate(s *Scenario, o formOptions) *formulation {
 	f.imp = make([]int, T)
 	f.exp = make([]int, T)
 	for t := 0; t < T; t++ {
-		f.imp[t] = f.addVar(gImp, kGridImport, 0, t, 0, s.Grid.ImportLimitKW, dt*s.Grid.ImportPrice[t])
-		f.exp[t] = f.addVar(gExp, kGridExport, 0, t, 0, s.Grid.ExportLimitKW, -dt*s.Grid.ExportPrice[t])
+		f.imp[t] = f.addVar(gImp, kGridImport, 0, t, 0, s.Grid.ImportLimitAt(t), dt*s.Grid.ImportPrice[t])
+		f.exp[t] = f.addVar(gExp, kGridExport, 0, t, 0, s.Grid.ExportLimitAt(t), -dt*s.Grid.ExportPrice[t])
 	}
 	// Node flows: net power of each subtree.
 	f.flow = make([][]int, nN)

@@ -101,16 +101,16 @@ func precheck(s *Scenario) []string {
 		r := sub[root]
 		rl := s.Nodes[root].LimitKW
 		lo, hi := math.Max(r.lo, -rl), math.Min(r.hi, rl)
-		if lo > s.Grid.ImportLimitKW+1e-9*(1+s.Grid.ImportLimitKW) {
+		if il := s.Grid.ImportLimitAt(t); lo > il+1e-9*(1+il) {
 			note(&badImport, func() string {
-				return fmt.Sprintf("grid import_limit_kw %g is below the %.4g kW the site must import at least at step %d (%s) (loads %.4g kW, non-curtailable PV %.4g kW, flexible assets can offset at most %.4g kW)",
-					s.Grid.ImportLimitKW, lo, t, s.StepTime(t).Format("15:04"), r.load, r.fixedPV, r.down)
+				return fmt.Sprintf("grid %s %g is below the %.4g kW the site must import at least at step %d (%s) (loads %.4g kW, non-curtailable PV %.4g kW, flexible assets can offset at most %.4g kW)",
+					s.Grid.importName(t), il, lo, t, s.StepTime(t).Format("15:04"), r.load, r.fixedPV, r.down)
 			})
 		}
-		if hi < -s.Grid.ExportLimitKW-1e-9*(1+s.Grid.ExportLimitKW) {
+		if el := s.Grid.ExportLimitAt(t); hi < -el-1e-9*(1+el) {
 			note(&badExport, func() string {
-				return fmt.Sprintf("grid export_limit_kw %g is below the %.4g kW the site must export at least at step %d (%s): PV is not curtailable (non-curtailable PV %.4g kW, loads %.4g kW, flexible assets can absorb at most %.4g kW)",
-					s.Grid.ExportLimitKW, -hi, t, s.StepTime(t).Format("15:04"), r.fixedPV, r.load, r.up)
+				return fmt.Sprintf("grid %s %g is below the %.4g kW the site must export at least at step %d (%s): PV is not curtailable (non-curtailable PV %.4g kW, loads %.4g kW, flexible assets can absorb at most %.4g kW)",
+					s.Grid.exportName(t), el, -hi, t, s.StepTime(t).Format("15:04"), r.fixedPV, r.load, r.up)
 			})
 		}
 	}

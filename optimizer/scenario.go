@@ -55,6 +55,47 @@ type Grid struct {
 	// forecast error, so the charged peak covers import_t + margin_t. It
 	// applies only with a demand charge.
 	PeakMarginKW []float64 `json:"peak_margin_kw,omitempty"`
+	// ImportCapKW and ExportCapKW (optional; empty = none) hold one cap per
+	// step, ≥ 0, that narrows ImportLimitKW and ExportLimitKW at that step:
+	// limits set from outside for a time (the grid operator's SCADA, a
+	// demand-response event, a district coordinator's share of a shared
+	// transformer).
+	ImportCapKW []float64 `json:"import_cap_kw,omitempty"`
+	ExportCapKW []float64 `json:"export_cap_kw,omitempty"`
+}
+
+// ImportLimitAt returns the import limit of step t: ImportLimitKW, narrowed by
+// ImportCapKW[t] when set.
+func (g *Grid) ImportLimitAt(t int) float64 {
+	if t < len(g.ImportCapKW) {
+		return math.Min(g.ImportLimitKW, g.ImportCapKW[t])
+	}
+	return g.ImportLimitKW
+}
+
+// importName names the field that sets the import limit of step t.
+func (g *Grid) importName(t int) string {
+	if t < len(g.ImportCapKW) && g.ImportCapKW[t] < g.ImportLimitKW {
+		return fmt.Sprintf("import_cap_kw[%d]", t)
+	}
+	return "import_limit_kw"
+}
+
+// exportName names the field that sets the export limit of step t.
+func (g *Grid) exportName(t int) string {
+	if t < len(g.ExportCapKW) && g.ExportCapKW[t] < g.ExportLimitKW {
+		return fmt.Sprintf("export_cap_kw[%d]", t)
+	}
+	return "export_limit_kw"
+}
+
+// ExportLimitAt returns the export limit of step t: ExportLimitKW, narrowed by
+// ExportCapKW[t] when set.
+func (g *Grid) ExportLimitAt(t int) float64 {
+	if t < len(g.ExportCapKW) {
+		return math.Min(g.ExportLimitKW, g.ExportCapKW[t])
+	}
+	return g.ExportLimitKW
 }
 
 // Node is a node of the radial network tree. The root has Parent "".
@@ -260,6 +301,12 @@ func (s *Scenario) Validate() error {
 	v.number("grid.peak_so_far_kw", g.PeakSoFarKW, false)
 	if stepsOK && len(g.PeakMarginKW) > 0 {
 		v.series("grid.peak_margin_kw", g.PeakMarginKW, s.Steps, false)
+	}
+	if stepsOK && len(g.ImportCapKW) > 0 {
+		v.series("grid.import_cap_kw", g.ImportCapKW, s.Steps, false)
+	}
+	if stepsOK && len(g.ExportCapKW) > 0 {
+		v.series("grid.export_cap_kw", g.ExportCapKW, s.Steps, false)
 	}
 	if stepsOK {
 		okI := v.series("grid.import_price", g.ImportPrice, s.Steps, true)
