@@ -49,15 +49,13 @@ func TestQueryParamsNameField(t *testing.T) {
 				probes = append(probes, probe{p + "=" + url.QueryEscape("\x01bad"), p})
 			}
 			if strings.Contains(strings.Join(params, ","), "from") {
-				for _, q := range []probe{
+				probes = append(probes, []probe{
 					{"from=0001-01-01T00:00:00Z", "from"},
 					{"to=0001-01-01T00:00:00Z", "to"},
 					{"from=2030-01-01T00:00:00Z&to=2020-01-01T00:00:00Z", "from"},
 					{"from=" + url.QueryEscape("2024-01-01T00:00:00+23:59") + "&to=2020-01-01T00:00:00Z", "from"},
 					{"to=" + url.QueryEscape("0001-01-01T00:00:00+01:00"), "to"},
-				} {
-					probes = append(probes, q)
-				}
+				}...)
 			}
 			for _, pr := range probes {
 				got := r.do(t, "admin", strings.ToUpper(method), path+"?"+pr.query, nil)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/gridd/gridd/clock"
@@ -36,8 +35,6 @@ type Writer struct {
 	ownConns bool
 	clk      clock.Clock
 	log      *slog.Logger
-
-	mu sync.Mutex
 }
 
 // NewWriter prepares writing to devices.
@@ -134,8 +131,6 @@ func (w *Writer) Write(ctx context.Context, deviceID, point string, value float6
 	}
 	res.ReadBack = rb
 	res.Mismatch = math.Abs(rb-written) > pt.Tolerance(written)
-	w.mu.Lock()
-	w.mu.Unlock()
 	lvl := slog.LevelInfo
 	if res.Mismatch {
 		lvl = slog.LevelWarn

@@ -210,7 +210,7 @@ func (a *Auto) HistoryFrom(req Request) time.Time {
 func (a *Auto) fallback(ctx context.Context, req Request, p *prepared) (*Result, error) {
 	res, err := Fallback{Band: a.Band}.Forecast(ctx, req)
 	if req.PV != nil && (err != nil || res.Method == MethodPersistence) {
-		return pvPrior(req, p, p.stats), nil
+		return pvPrior(req, p, p.stats), nil //nolint:nilerr // PV falls back to its clear-sky prior by design
 	}
 	return res, err
 }

@@ -28,7 +28,7 @@ func ParseCycle(spec string) (sched cron.Schedule, err error) {
 	case strings.HasPrefix(s, "@every"):
 		d, perr := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(s, "@every")))
 		if perr != nil {
-			return nil, fmt.Errorf("@every: %v", perr)
+			return nil, fmt.Errorf("@every: %w", perr)
 		}
 		if d < MinCycleEvery || d%time.Second != 0 {
 			return nil, fmt.Errorf("@every %s: want a whole number of seconds, at least %s", d, MinCycleEvery)

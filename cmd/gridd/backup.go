@@ -86,7 +86,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	defer lock.Unlock()
+	defer func() { _ = lock.Unlock() }() // released by the process exit at the latest
 	abs, err := filepath.Abs(*in)
 	if err != nil {
 		return err

@@ -173,7 +173,7 @@ func (s *stack) Close() {
 	if s.store != nil {
 		s.store.Close()
 	}
-	s.lock.Unlock()
+	_ = s.lock.Unlock() // released by the process exit at the latest
 }
 
 // buildStack opens the store and builds the poller, writer and dispatch service;
@@ -191,7 +191,7 @@ func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fiel
 	}
 	st, where, err := openStoreWith(ctx, f.db, f.dataDir, f.retention, int64(f.spoolSize), log)
 	if err != nil {
-		lock.Unlock()
+		_ = lock.Unlock()
 		return nil, "", err
 	}
 	s := &stack{lock: lock, store: st}
