@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -33,8 +34,21 @@ func main() {
 	report := flag.String("report", "", "write each strategy's report into DIR/STRATEGY")
 	extra := flag.String("set", "", "more what-if edits, comma-separated KEY=VALUE")
 	sqliteDir := flag.String("sqlite", "", "use the embedded SQLite store in this (empty) directory instead of the in-memory store")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the replays to this file")
 	compare := flag.String("compare", "", "instead of replaying, compare these comma-separated report directories into -report")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *compare != "" {
 		c, err := replay.Compare(strings.Split(*compare, ","))
 		if err == nil {
