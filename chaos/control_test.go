@@ -1,11 +1,8 @@
 package chaos
 
 import (
-	"context"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,14 +59,7 @@ devices:
 
 func startCtlSite(t *testing.T, start time.Time) (*testsite.Site, *fieldbus.Poller) {
 	t.Helper()
-	src, err := os.ReadFile("../fieldbus/profiles/ev-charger.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof := filepath.Join(t.TempDir(), "ev-watchdog.yaml")
-	if err := os.WriteFile(prof, append(src, []byte("\nwatchdog: 6s\n")...), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	prof := testsite.WatchdogProfile(t, "ev-charger", "6s")
 	yml := strings.NewReplacer("P1", strconv.Itoa(testsite.FreePort(t)), "P2", strconv.Itoa(testsite.FreePort(t)),
 		"P3", strconv.Itoa(testsite.FreePort(t)), "EVPROFILE", prof).Replace(ctlSite)
 	s := testsite.Start(t, "rt-chaos.yaml", yml, start, quietLog())
@@ -81,16 +71,7 @@ func startCtlSite(t *testing.T, start time.Time) (*testsite.Site, *fieldbus.Poll
 // over reads one point of one device with an independent poller (over Modbus).
 func over(t *testing.T, p *fieldbus.Poller, device, point string) float64 {
 	t.Helper()
-	for _, r := range p.Poll(context.Background()) {
-		if r.DeviceID == device {
-			if v, ok := r.Value(point); ok && v.Quality == fieldbus.Good {
-				return v.Value
-			}
-			t.Fatalf("%s.%s not read good (%v)", device, point, r.Err)
-		}
-	}
-	t.Fatalf("no reading of %s", device)
-	return 0
+	return testsite.Read(t, p, device, point)
 }
 
 // connectedAt finds the first whole hour from from on at which the simulated

@@ -1,7 +1,6 @@
 package dispatch_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"math"
@@ -58,14 +57,7 @@ func startControlSite(t *testing.T, watchdog string) (*testsite.Site, *fieldbus.
 	t.Helper()
 	profile := "builtin:bess"
 	if watchdog != "" {
-		src, err := os.ReadFile("../fieldbus/profiles/bess.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		profile = filepath.Join(t.TempDir(), "bess-watchdog.yaml")
-		if err := os.WriteFile(profile, append(src, []byte("\nwatchdog: "+watchdog+"\n")...), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		profile = testsite.WatchdogProfile(t, "bess", watchdog)
 	}
 	p1, p2 := testsite.FreePort(t), testsite.FreePort(t)
 	yml := strings.NewReplacer("PORT1", strconv.Itoa(p1), "PORT2", strconv.Itoa(p2), "BESSPROFILE", profile).Replace(controlSite)
@@ -80,18 +72,7 @@ func startControlSite(t *testing.T, watchdog string) (*testsite.Site, *fieldbus.
 // read returns one point of one device as an independent Modbus client sees it.
 func read(t *testing.T, p *fieldbus.Poller, device, point string) float64 {
 	t.Helper()
-	for _, r := range p.Poll(context.Background()) {
-		if r.DeviceID != device {
-			continue
-		}
-		v, ok := r.Value(point)
-		if !ok || v.Quality != fieldbus.Good {
-			t.Fatalf("%s.%s not read good: %+v (%v)", device, point, v, r.Err)
-		}
-		return v.Value
-	}
-	t.Fatalf("no reading of %s", device)
-	return 0
+	return testsite.Read(t, p, device, point)
 }
 
 // A battery whose profile has a 6 s command watchdog keeps the plan's setpoint for
@@ -157,14 +138,7 @@ func TestControlKeepsWatchdogAlive(t *testing.T) {
 
 // A control interval too long for a device's watchdog is refused at start.
 func TestControlIntervalTooLongForWatchdog(t *testing.T) {
-	src, err := os.ReadFile("../fieldbus/profiles/bess.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	profile := filepath.Join(t.TempDir(), "bess-watchdog.yaml")
-	if err := os.WriteFile(profile, append(src, []byte("\nwatchdog: 3s\n")...), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	profile := testsite.WatchdogProfile(t, "bess", "3s")
 	yml := strings.NewReplacer("PORT1", "1502", "PORT2", "1503", "BESSPROFILE", profile).Replace(controlSite)
 	cfg, err := site.Parse(filepath.Join(filepath.Dir(profile), "rt.yaml"), []byte(yml))
 	if err != nil {

@@ -126,3 +126,47 @@ func FreePort(t testing.TB) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// WatchdogProfile writes a copy of the bundled profile NAME (e.g. "bess") with a
+// command watchdog of the given duration (e.g. "6s") to a temporary directory and
+// returns its path, for a device's profile: field.
+func WatchdogProfile(t testing.TB, name, watchdog string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src []byte
+	for {
+		if src, err = os.ReadFile(filepath.Join(dir, "fieldbus", "profiles", name+".yaml")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("testsite: no bundled profile %q above the working directory", name)
+		}
+		dir = parent
+	}
+	path := filepath.Join(t.TempDir(), name+"-watchdog.yaml")
+	if err := os.WriteFile(path, append(src, []byte("\nwatchdog: "+watchdog+"\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Read polls every device with p (an independent client of the simulator) and returns
+// one point of one device, failing the test unless it was read with good quality.
+func Read(t testing.TB, p *fieldbus.Poller, device, point string) float64 {
+	t.Helper()
+	for _, r := range p.Poll(context.Background()) {
+		if r.DeviceID != device {
+			continue
+		}
+		if v, ok := r.Value(point); ok && v.Quality == fieldbus.Good {
+			return v.Value
+		}
+		t.Fatalf("%s.%s not read good (%v)", device, point, r.Err)
+	}
+	t.Fatalf("no reading of %s", device)
+	return 0
+}
