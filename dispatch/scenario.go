@@ -136,7 +136,9 @@ func (s *Service) forecastDevice(ctx context.Context, d *site.Device, r fieldbus
 		series = "pv:" + d.ID
 	}
 	step := s.cfg.Site.Step.D
-	req := forecast.Request{Series: series, Origin: start, Step: step, Steps: steps, NonNegative: generation}
+	// Both are magnitudes the optimiser requires to be >= 0: a fitted model can
+	// dip below 0 where the series runs near it, so the quantiles are floored.
+	req := forecast.Request{Series: series, Origin: start, Step: step, Steps: steps, NonNegative: true}
 	req.Temperature, req.GHI = s.weather.series()
 	if generation {
 		req.PV = s.pvSite(d)
