@@ -125,10 +125,14 @@ func TestWeatherFeed(t *testing.T) {
 				t.Fatal(err)
 			}
 			r.clk.Set(at8)
+			before := len(r.audit(t, "weather.set"))
 			err = svc.SetWeather(context.Background(), tc.pts, "test")
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)
+				}
+				if ev := r.audit(t, "weather.set"); len(ev) != before+1 || ev[len(ev)-1].Actor != "test" {
+					t.Fatalf("weather.set audit events %d after %d (want one more, by test)", len(ev), before)
 				}
 				return
 			}
