@@ -491,6 +491,12 @@ func (s *Server) putWeather(w http.ResponseWriter, r *http.Request) {
 		pts[i] = dispatch.WeatherPoint{Time: p.Time.UTC(), TemperatureC: p.TemperatureC, GHIWm2: p.GHIWm2}
 	}
 	if err := s.svc.SetWeather(r.Context(), pts, from(r).actor()); err != nil {
+		if errors.Is(err, dispatch.ErrInvalid) {
+			// The text names the point and value (points[3].ghi_wm2: ...) or the
+			// quantity and hour that the horizon misses.
+			fail(w, http.StatusBadRequest, "points", "%s", strings.TrimPrefix(err.Error(), dispatch.ErrInvalid.Error()+": "))
+			return
+		}
 		failInvalid(w, err)
 		return
 	}

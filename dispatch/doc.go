@@ -36,6 +36,14 @@
 // not_following. A schedule shaped by a propose-only pin (a planner's) is never
 // auto-approved.
 //
+// Forecasts: each load and PV device by the Forecaster (default forecast.Auto: a
+// model chosen once per series and day, updated every cycle by the latest
+// measurement), given its stored history (as much as the forecaster asks for), the
+// site's hourly weather (weather.file at start, SetWeather from the API; held in
+// memory; a feed must cover the horizon) and, for PV on a site with latitude and
+// longitude, the array for the clear-sky model. Forecasts are floored at 0 and
+// refused if not finite.
+//
 // Charging operators report sessions (ReportSession), which feed the next cycle, and
 // follow setpoint writes with Subscribe. The kill switch, overrides, pins and sessions
 // live in memory and are rebuilt from the audit log by RestoreState at start, from

@@ -125,10 +125,14 @@ func TestWeatherFeed(t *testing.T) {
 				t.Fatal(err)
 			}
 			r.clk.Set(at8)
+			before := len(r.audit(t, "weather.set"))
 			err = svc.SetWeather(context.Background(), tc.pts, "test")
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)
+				}
+				if ev := r.audit(t, "weather.set"); len(ev) != before+1 || ev[len(ev)-1].Actor != "test" {
+					t.Fatalf("weather.set audit events %d after %d (want one more, by test)", len(ev), before)
 				}
 				return
 			}
@@ -161,4 +165,49 @@ func FuzzParseWeatherCSV(f *testing.F) {
 			}
 		}
 	})
+}
+
+// negativeForecaster returns a load forecast that dips below 0 unless the
+// request asks for the floor.
+type negativeForecaster struct{}
+
+func (negativeForecaster) Forecast(ctx context.Context, req forecast.Request) (*forecast.Result, error) {
+	res, err := forecast.Fallback{Band: forecast.BandOptions{Skip: true}}.Forecast(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	for k := range res.P50 {
+		v := -5.0
+		if req.NonNegative {
+			v = 0
+		}
+		res.P10[k], res.P50[k], res.P90[k] = v, v, v
+	}
+	return res, nil
+}
+
+// TestLoadForecastFloored: a load forecast is asked for as a non-negative
+// magnitude, so a model that would dip below 0 near a zero load cannot make the
+// cycle's scenario invalid.
+func TestLoadForecastFloored(t *testing.T) {
+	r := newRig(t, "{auto: true}", "", 50, at8)
+	var smp []storage.Sample
+	for ts := at8.Add(-8 * 24 * time.Hour); ts.Before(at8); ts = ts.Add(15 * time.Minute) {
+		smp = append(smp, storage.Sample{Time: ts, DeviceID: "building", Point: "active_power_kw", Value: 1, Quality: storage.QualityGood})
+	}
+	if err := r.st.WriteTelemetry(context.Background(), smp); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := dispatch.New(dispatch.Options{Config: r.cfg, Store: r.st, Poller: r.poller, Writer: r.writer, Clock: r.clk, Forecaster: negativeForecaster{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.clk.Set(at8)
+	res, err := svc.RunCycle(context.Background(), at8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Run.Error != "" {
+		t.Fatalf("cycle error: %s", res.Run.Error)
+	}
 }

@@ -139,15 +139,18 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 // The request carries the site's weather and, for PV on a site with a location, the
 // array for the clear-sky model. A load with no history before the forecast origin
 // (a fresh installation, the first cycle) but a fresh reading now gets a flat
-// forecast at the current reading (method "current_reading", no band); a PV plant
-// gets the forecaster's clear-sky shape (forecast.MethodPVPrior).
+// forecast at the current reading (method "current_reading", no band); so does a PV
+// plant on a site without a location, while one with a location gets the
+// forecaster's clear-sky shape (forecast.MethodPVPrior).
 func (s *Service) forecastDevice(ctx context.Context, d *site.Device, r fieldbus.Reading, fresh bool, at, start time.Time, steps int, generation bool) (*forecast.Result, error) {
 	series := "load:" + d.ID
 	if generation {
 		series = "pv:" + d.ID
 	}
 	step := s.cfg.Site.Step.D
-	req := forecast.Request{Series: series, Origin: start, Step: step, Steps: steps, NonNegative: generation}
+	// Both are magnitudes the optimiser requires to be >= 0: a fitted model can
+	// dip below 0 where the series runs near it, so the quantiles are floored.
+	req := forecast.Request{Series: series, Origin: start, Step: step, Steps: steps, NonNegative: true}
 	req.Temperature, req.GHI = s.weather.series()
 	if generation {
 		req.PV = s.pvSite(d)

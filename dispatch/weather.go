@@ -164,7 +164,8 @@ func (s *Service) weatherKeep(now time.Time) time.Time {
 // forecasts use from the next cycle on: hourly points, later values replacing
 // earlier ones at the same hour. Every quantity the site has must cover the
 // optimisation horizon from now; an invalid or short feed is rejected whole
-// with an error naming the field and value.
+// with an error naming the field and value. An accepted feed is audited
+// (weather.set).
 func (s *Service) SetWeather(ctx context.Context, pts []WeatherPoint, actor string) error {
 	if err := validateWeather(pts); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -175,7 +176,18 @@ func (s *Service) SetWeather(ctx context.Context, pts []WeatherPoint, actor stri
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	s.weather.merge(pts, s.weatherKeep(now))
-	s.log.Info("weather updated", "points", len(pts), "first", pts[0].Time, "actor", actor)
+	first, last := pts[0].Time, pts[0].Time
+	for _, p := range pts {
+		if p.Time.Before(first) {
+			first = p.Time
+		}
+		if p.Time.After(last) {
+			last = p.Time
+		}
+	}
+	s.auditData(ctx, now, actor, "weather.set", "weather",
+		fmt.Sprintf("weather forecast: %d hours from %s to %s", len(pts), first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339)),
+		map[string]any{"points": len(pts), "first": first.UTC(), "last": last.UTC()})
 	return nil
 }
 

@@ -121,16 +121,20 @@ func (a *Auto) Forecast(ctx context.Context, req Request) (*Result, error) {
 		return a.fallback(ctx, req, p)
 	}
 	// History older than AutoHistory before the day is not used.
-	if hist := req.History; len(hist) > 0 {
-		from := key.day.Add(-AutoHistory)
-		if hist[0].Time.Before(from) || hist[len(hist)-1].Time.Before(from) {
+	from := key.day.Add(-AutoHistory)
+	for i, pt := range req.History {
+		if pt.Time.Before(from) && !pt.Time.IsZero() {
+			hist := req.History
 			kept := make([]Point, 0, len(hist))
+			kept = append(kept, hist[:i]...)
+			hist = hist[i:]
 			for _, pt := range hist {
 				if !pt.Time.Before(from) || pt.Time.IsZero() {
 					kept = append(kept, pt)
 				}
 			}
 			req.History = kept
+			break
 		}
 	}
 	p, err := prepare(req.Series, req.History, origin, req.SampleInterval, req.Step)

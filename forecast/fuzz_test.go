@@ -9,14 +9,15 @@ import (
 	"time"
 )
 
-// FuzzForecast feeds arbitrary histories and request shapes to every method: no
-// panics, and any result is well formed and finite.
+// FuzzForecast feeds arbitrary histories and request shapes to every method
+// (Auto for a load and for PV included): no panics, and any result is well
+// formed and finite.
 func FuzzForecast(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0, 10, 0, 0, 0, 2, 0, 20}, uint16(60), uint16(24), int32(0), uint8(0))
 	f.Add([]byte{255, 255, 255, 250, 128, 0, 0, 0, 0, 0, 127, 255, 0, 0, 0, 0, 0, 0}, uint16(15), uint16(96), int32(30), uint8(1))
 	f.Add(make([]byte, 6*200), uint16(1), uint16(500), int32(-7), uint8(2))
 	f.Add([]byte{1, 2, 3}, uint16(0), uint16(0), int32(0), uint8(3))
-	for kind := uint8(4); kind < 8; kind++ {
+	for kind := uint8(4); kind < 10; kind++ {
 		f.Add(make([]byte, 6*300), uint16(60), uint16(48), int32(9000), kind)
 	}
 	f.Fuzz(func(t *testing.T, data []byte, stepMin, steps uint16, originMin int32, kind uint8) {
@@ -32,7 +33,9 @@ func FuzzForecast(f *testing.F) {
 			data = data[6:]
 		}
 		var fc Forecaster
-		switch kind % 8 {
+		var pv *PVSite
+		kind %= 10
+		switch kind {
 		case 0:
 			fc = Fallback{}
 		case 1:
@@ -47,15 +50,20 @@ func FuzzForecast(f *testing.F) {
 			fc = DoubleSeasonal{Window: 3 * Week}
 		case 6:
 			fc = Regression{Window: Week}
-		default:
+		case 7:
 			fc = PVClearSky{Site: PVSite{LatitudeDeg: 52, TiltDeg: 30, AzimuthDeg: 180, CapacityKW: 4}}
+		case 8:
+			fc = &Auto{}
+		default:
+			fc = &Auto{}
+			pv = &PVSite{LatitudeDeg: 52, TiltDeg: 30, AzimuthDeg: 180, CapacityKW: 4}
 		}
-		req := Request{Series: "f", History: hist, Origin: origin, Step: time.Duration(stepMin) * time.Minute, Steps: int(steps), NonNegative: kind&4 != 0}
+		req := Request{Series: "f", History: hist, Origin: origin, Step: time.Duration(stepMin) * time.Minute, Steps: int(steps), NonNegative: kind&4 != 0, PV: pv}
 		res, err := fc.Forecast(context.Background(), req)
 		if err != nil {
 			if errors.Is(err, ErrNoHistory) || errors.Is(err, errUnfilled) || validateRequest(req) != nil ||
-				(kind%8 == 1 && req.Step > Day) || (kind%8 == 3 && req.Step > 90*time.Minute) ||
-				(kind%8 >= 5 && stepsPerDay(req.Step) == 0) {
+				(kind == 1 && req.Step > Day) || (kind == 3 && req.Step > 90*time.Minute) ||
+				(kind >= 5 && kind <= 7 && stepsPerDay(req.Step) == 0) {
 				return
 			}
 			t.Fatalf("unexpected error: %v", err)

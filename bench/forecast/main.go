@@ -13,13 +13,14 @@ import (
 )
 
 var (
-	pvSite      forecast.PVSite
-	bandOrigins int
-	selOrigins  int
-	halfLife    time.Duration
-	weatherFile string
-	weatherCol  string
-	pvName      bool
+	pvSite       forecast.PVSite
+	bandOrigins  int
+	selOrigins   int
+	halfLife     time.Duration
+	weatherFile  string
+	weatherCol   string
+	pvName       bool
+	originOffset time.Duration
 )
 
 // autoWith gives the production forecaster the weather and, for a PV series,
@@ -47,6 +48,7 @@ func main() {
 	from := flag.String("from", "", "first origin date (YYYY-MM-DD, UTC midnight)")
 	to := flag.String("to", "", "end date, exclusive")
 	every := flag.Int("every", 1, "use every Nth day as an origin")
+	flag.DurationVar(&originOffset, "offset", 0, "issue each forecast this long after 00:00 UTC (intraday origins)")
 	methods := flag.String("methods", "naive,auto", "comma-separated methods: naive, daily, fallback, regression, des, select, pv, auto (the production forecaster; a PV series with -pv-series)")
 	flag.BoolVar(&pvName, "pv-series", false, "the series is PV generation: auto gets the array (-lat, -lon, -tilt, -azimuth, -capacity)")
 	tz := flag.String("tz", "UTC", "time zone of calendar features")
@@ -92,7 +94,7 @@ func run(data, tcol, vcol, from, to string, every int, methods, tz string, nonne
 	}
 	var origins []time.Time
 	for d := d0; d.Before(d1); d = d.AddDate(0, 0, every) {
-		origins = append(origins, d)
+		origins = append(origins, d.Add(originOffset))
 	}
 	reg := forecast.Regression{Location: loc, HalfLife: halfLife}
 	if weatherFile != "" {

@@ -26,6 +26,8 @@ for path in sys.argv[1:]:
         rows.setdefault(d["series"], {})[(m, d["origins"])] = d
 
 cols = ["gridd", "naive", "R_stlf", "R_ets"]
+# Only the columns some input holds.
+cols = [c for c in cols if any(k[0] == c for r in rows.values() for k in r)]
 print("| series | origins | " + " | ".join(f"{c} WAPE / MASE / cov." for c in cols) + " |")
 print("|---|---|" + "---|" * len(cols))
 for series, name in NAMES.items():
