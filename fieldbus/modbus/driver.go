@@ -12,12 +12,9 @@ import (
 	"github.com/gridd/gridd/fieldbus"
 )
 
-// Schemes are the endpoint schemes the Modbus driver serves; "" is plain host:port
-// (Modbus TCP).
-var Schemes = []string{"", "tcp", "tls", "tcp+tls", "rtuovertcp", "rtu", "ascii"}
-
+// init registers the driver for every scheme of ParseEndpoint (Schemes).
 func init() {
-	for _, s := range Schemes {
+	for _, s := range Schemes() {
 		fieldbus.Register(s, Driver{})
 	}
 }
