@@ -386,8 +386,8 @@ func TestSiteEndpoints(t *testing.T) {
 		{tlsURL("tls", "127.0.0.1:802", good), "", ""},
 		{"udp://127.0.0.1:502", `unknown scheme "udp"`, ""},
 		{"rtuovertcp://gw", "devices[0].endpoint", ""},
-		{"rtu://?baud=9600", `devices[0].endpoint: "rtu://?baud=9600": endpoint "rtu://?baud=9600": serial device path is empty`, ""},
-		{"rtu:///dev/ttyUSB0?baud=slow", `devices[0].endpoint: "rtu:///dev/ttyUSB0?baud=slow": endpoint "rtu:///dev/ttyUSB0?baud=slow": baud "slow"`, ""},
+		{"rtu://?baud=9600", `devices[0].endpoint: "rtu://?baud=9600": serial device path is empty`, ""},
+		{"rtu:///dev/ttyUSB0?baud=slow", `devices[0].endpoint: "rtu:///dev/ttyUSB0?baud=slow": baud "slow"`, ""},
 		{"tls://127.0.0.1:802?cert=/nonexistent.pem&key=/nonexistent.key&ca=/nonexistent.pem", "", `devices[0].endpoint: "tls://127.0.0.1:802?cert=/nonexistent.pem&key=/nonexistent.key&ca=/nonexistent.pem": tls client certificate /nonexistent.pem`},
 	} {
 		t.Run(tc.endpoint, func(t *testing.T) {

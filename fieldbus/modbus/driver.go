@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/simonvetter/modbus"
 
@@ -22,17 +23,19 @@ func init() {
 // Driver is the fieldbus driver for Modbus over every transport of ParseEndpoint.
 type Driver struct{}
 
-// CheckEndpoint parses the endpoint (ParseEndpoint).
+// CheckEndpoint parses the endpoint (ParseEndpoint). The error says what is wrong
+// without repeating the endpoint: site validation and CheckSite name the field and
+// the value.
 func (Driver) CheckEndpoint(endpoint string) error {
 	_, err := ParseEndpoint(endpoint)
-	return err
+	return reason(endpoint, err)
 }
 
 // VerifyEndpoint parses the endpoint and, for TLS, loads its certificate files.
 func (Driver) VerifyEndpoint(endpoint string) error {
 	e, err := ParseEndpoint(endpoint)
 	if err != nil {
-		return err
+		return reason(endpoint, err)
 	}
 	if e.Transport == TLS {
 		if _, _, err := loadTLS(e); err != nil {
@@ -40,6 +43,28 @@ func (Driver) VerifyEndpoint(endpoint string) error {
 		}
 	}
 	return nil
+}
+
+// reasonError is a ParseEndpoint error without its leading endpoint value.
+type reasonError struct {
+	msg string
+	err error
+}
+
+func (e *reasonError) Error() string { return e.msg }
+func (e *reasonError) Unwrap() error { return e.err }
+
+func reason(endpoint string, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, prefix := range []string{fmt.Sprintf("endpoint %q: ", endpoint), fmt.Sprintf("%q: ", endpoint)} {
+		if strings.HasPrefix(msg, prefix) {
+			return &reasonError{msg: msg[len(prefix):], err: err}
+		}
+	}
+	return err
 }
 
 const (
