@@ -86,3 +86,52 @@ func TestImportDirections(t *testing.T) {
 		t.Fatalf("checked only %d files; the walk is broken", checked)
 	}
 }
+
+// isDriver says whether a package is a fieldbus protocol driver (docs/ARCHITECTURE.md,
+// "Fieldbus drivers"): every package beneath the protocol-neutral core except the
+// simulator. Drivers register themselves by endpoint scheme (fieldbus.Register), so a
+// new one needs no entry here.
+func isDriver(pkg string) bool {
+	return strings.HasPrefix(pkg, "fieldbus/") && pkg != "fieldbus/sim" && !strings.HasPrefix(pkg, "fieldbus/sim/")
+}
+
+// TestDriverLayering checks that the fieldbus core knows no driver (drivers sit
+// beneath it and register themselves) and that nothing above the field imports a
+// driver: dispatch, safety, replay and api see the field only through the core. Only
+// the wiring (cmd, bench, chaos, internal), the simulator and the drivers themselves
+// link drivers in.
+func TestDriverLayering(t *testing.T) {
+	may := map[string]bool{"cmd": true, "bench": true, "chaos": true, "internal": true, "fieldbus/sim": true}
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); name == "testdata" || name == "node_modules" || strings.HasPrefix(name, ".") && path != "." {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		pkg := filepath.ToSlash(filepath.Dir(path))
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			target := strings.TrimPrefix(strings.Trim(imp.Path.Value, `"`), module)
+			switch {
+			case pkg == "fieldbus" && strings.HasPrefix(target, "fieldbus/"):
+				t.Errorf("%s imports %s: the fieldbus core may not import the packages beneath it (drivers register themselves)", path, target)
+			case isDriver(target) && !may[pkg] && !may[strings.SplitN(pkg, "/", 2)[0]] && !isDriver(pkg):
+				t.Errorf("%s imports the driver %s: only cmd, bench, chaos, internal and fieldbus/sim link drivers in; use the fieldbus core", path, target)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

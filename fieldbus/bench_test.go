@@ -12,6 +12,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
+	fbmodbus "github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/site"
 )
@@ -20,13 +21,13 @@ import (
 // 38 registers; point k holds the value k) on loopback, one endpoint each, and
 // returns them with their planned reads, the registers per poll, the servers and
 // the register image.
-func imageDevices(b testing.TB, n int) ([]fieldbus.Device, []fieldbus.Read, int, []*sim.Registers, []uint16) {
+func imageDevices(b testing.TB, n int) ([]fieldbus.Device, []fbmodbus.Read, int, []*sim.Registers, []uint16) {
 	b.Helper()
 	prof, err := fieldbus.LoadProfile("../bench/fieldbus/device.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
-	reads, err := fieldbus.PlanReads(prof.Points, fieldbus.DefaultPlanOptions())
+	reads, err := fbmodbus.PlanReads(prof.Points, fbmodbus.DefaultPlanOptions())
 	if err != nil {
 		b.Fatal(err)
 	}

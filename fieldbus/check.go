@@ -9,8 +9,9 @@ import (
 	"github.com/gridd/gridd/site"
 )
 
-// CheckSite checks every device's endpoint (ParseEndpoint; the certificate files of a
-// TLS endpoint must load), resolves its profile (relative paths against the config
+// CheckSite checks every device's endpoint with the driver registered for its scheme
+// (VerifyEndpoint: syntax and parameters; for Modbus TLS, that the certificate files
+// load), resolves its profile (relative paths against the config
 // file's directory), checks that the profile's kind matches the device's kind and that the
 // points the kind needs exist (writable where they must be). It returns the profiles by
 // device id and all problems joined, each naming FILE: devices[i].profile: "VALUE": reason.
@@ -31,12 +32,8 @@ func CheckSite(cfg *site.Config) (map[string]*Profile, error) {
 	var errs []error
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
-		if e, err := ParseEndpoint(d.Endpoint); err != nil {
-			errs = append(errs, fmt.Errorf("%s: devices[%d].endpoint: %w", file, i, err))
-		} else if e.Transport == TLS {
-			if _, _, err := loadTLS(e); err != nil {
-				errs = append(errs, fmt.Errorf("%s: devices[%d].endpoint: %q: %w", file, i, d.Endpoint, err))
-			}
+		if err := VerifyEndpoint(d.Endpoint); err != nil {
+			errs = append(errs, fmt.Errorf("%s: devices[%d].endpoint: %q: %w", file, i, d.Endpoint, err))
 		}
 		fail := func(format string, args ...any) {
 			errs = append(errs, fmt.Errorf("%s: devices[%d].profile: %q: %s", file, i, d.Profile, fmt.Sprintf(format, args...)))

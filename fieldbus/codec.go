@@ -168,6 +168,10 @@ func (p *Point) decodeValue(regs []uint16) (float64, error) {
 	return v, nil
 }
 
+// DecodeUnchecked decodes and scales like Decode but does not check the point's
+// limits: a write's read-back reports what the device holds, whatever it is.
+func (p *Point) DecodeUnchecked(regs []uint16) (float64, error) { return p.decodeValue(regs) }
+
 // Decode turns the point's registers into its engineering value, honouring type,
 // byte order, word order, scale and offset. For coils and discrete inputs regs holds
 // one element, 0 or 1. NaN/Inf floats, 64-bit integers beyond ±2^53 and values

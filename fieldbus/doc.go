@@ -1,7 +1,28 @@
-// Package fieldbus owns communication with field devices over Modbus (TCP, TLS,
-// RTU over TCP, RTU and ASCII over serial lines): endpoints, device profiles (YAML register maps), the codec between registers and engineering values,
-// request planning, the Poller (telemetry) and the Writer (setpoints with read-back).
-// The simulator that serves a whole site lives in fieldbus/sim.
+// Package fieldbus is the protocol-neutral core of communication with field devices:
+// readings with quality, write results with read-back, the Poller (telemetry: per-device
+// intervals, priority, retries with backoff, the circuit breaker) and the Writer
+// (setpoints: rw points only, inside the limits, quantised, read back), device profiles
+// (YAML point maps), the semantic vocabulary and the codec between registers and
+// engineering values, and a registry of protocol drivers keyed by endpoint scheme.
+// The Modbus driver (TCP, TLS, RTU over TCP, RTU and ASCII; request planning; SunSpec)
+// is fieldbus/modbus; the simulator that serves a whole site lives in fieldbus/sim.
+//
+// # Drivers
+//
+// A driver package registers the endpoint schemes it serves from its init function:
+//
+//	func init() { fieldbus.Register("iec104", Driver{}) } // "" serves plain host:port
+//
+// and a program links it in with a blank import (gridd: cmd/gridd/drivers.go). A Driver
+// checks endpoints (CheckEndpoint, VerifyEndpoint) and opens a device as a Session,
+// which reads the device's points in attempts (Read into a ReadAttempt, resumable
+// through ReadAttempt.Next) and writes one checked, quantised value and reads it back
+// (Write; failures are *WriteError with their stage). Everything else is the core's,
+// the same for every protocol. Drivers share per-endpoint resources (a connection
+// pool) through Shared; a Poller and a Writer share one set with WithShared. The first
+// Register installs CheckEndpoint as site's endpoint check, so site validation, CheckSite
+// (gridd config check), the Poller and the Writer all use one list of schemes
+// (Schemes).
 //
 // # Profiles
 //
@@ -51,46 +72,20 @@
 // values that do not survive the round trip within half a scale step; nothing is
 // clamped.
 //
-// # Endpoints
-//
-// ParseEndpoint reads a device's endpoint: plain host:port is Modbus TCP; the other
-// transports take a URL:
-//
-//	tls://host:802?cert=client.pem&key=client.key&ca=ca.pem   Modbus/TCP Security (also tcp+tls://)
-//	rtuovertcp://host:4001                                      RTU framing over TCP (serial gateways)
-//	rtu:///dev/ttyUSB0?baud=19200&parity=N                      RTU over a serial line
-//	ascii:///dev/ttyUSB0?baud=9600&parity=E&data_bits=7        Modbus ASCII (goburrow/modbus)
-//
-// TLS requires a client certificate and key and the CA (or pinned server certificate)
-// that authenticates the server, as PEM files; relative paths are taken from the
-// working directory. Serial lines default to 19200 baud, even parity, 1 stop bit
-// (2 with parity N), 8 data bits for RTU and 7 for ASCII. site validation accepts the
-// URL forms; CheckSite (gridd config check) checks their parameters and that the TLS
-// files load.
-//
 // # Polling and writing
 //
-// Conns holds one connection per endpoint (devices behind one gateway or on one
-// serial bus share it and are addressed by unit id). PlanReads merges each device's
-// points into few requests. Poller.Poll reads every device concurrently, higher
+// NewPoller and NewWriter open every device with the driver of its endpoint's scheme.
+// Poller.Poll reads every device concurrently, higher
 // Device.Priority first, each request bounded by the device's timeout; a device that
 // does not answer is reported Stale with its last good values. Poller.PollDue reads
 // only the devices whose Device.PollInterval has elapsed on the poller's clock
 // (NextDue says when the next one is due). Inside a poll, a device whose connection
-// failed is retried after a backoff (Retry, WithRetry: connection errors and BUSY /
-// ACKNOWLEDGE exceptions by default, timeouts on request, never past the device's
-// interval). A circuit breaker (Breaker, WithBreaker) stops sending requests to a
+// failed is retried after a backoff (Retry, WithRetry: every failure but timeouts by
+// default, timeouts (ErrTimeout) on request, never past the device's interval; the
+// Modbus driver also retries BUSY / ACKNOWLEDGE exceptions on the same connection
+// within that budget). A circuit breaker (Breaker, WithBreaker) stops sending requests to a
 // device that failed several polls in a row and retries it after a backoff on the
 // poller's clock; while open, the device is reported Stale with ErrCircuitOpen at no
 // cost to the rest, and one answer closes it again.
 // Writer.Write writes only rw points inside their limits, quantises, and reads back.
-//
-// # SunSpec
-//
-// DiscoverSunSpec finds the "SunS" marker at holding register 40000, 50000 or 0,
-// walks the model chain and decodes the models in SunSpecModels (common 1, inverters
-// 101-103, storage 124, meters 201-204) with their scale factors; other models are
-// listed and skipped. ProbeSunSpec does that over Modbus TCP (`gridd probe`), and
-// SunSpecDevice.Semantic maps the result to vocabulary names. EncodeSunSpec lays out
-// a map for the simulator (sim.ServeRegisters).
 package fieldbus

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 )
 
@@ -40,13 +41,13 @@ func TestApplyFaultSpec(t *testing.T) {
 	p := fieldbus.NewPoller(devs, r.clk, quiet, fieldbus.WithRetry(fieldbus.Retry{}))
 	defer p.Close()
 	got := byID(p.Poll(context.Background()))
-	if pv := got["pv"]; !pv.Stale || !errors.Is(pv.Err, fieldbus.ErrTimeout) {
+	if pv := got["pv"]; !pv.Stale || !errors.Is(pv.Err, modbus.ErrTimeout) {
 		t.Errorf("no-answer pv: stale %v err %v", pv.Stale, pv.Err)
 	}
 	if load := got["load"]; load.Stale || load.Err != nil || load.Latency < 150*time.Millisecond {
 		t.Errorf("slow load: latency %v err %v", load.Latency, load.Err)
 	}
-	if bess := got["bess"]; bess.Stale || !errors.Is(bess.Err, fieldbus.ErrServerDeviceFailure) {
+	if bess := got["bess"]; bess.Stale || !errors.Is(bess.Err, modbus.ErrServerDeviceFailure) {
 		t.Errorf("exception bess: stale %v err %v", bess.Stale, bess.Err)
 	}
 	meter := got["meter"]

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/site"
 )
@@ -222,10 +223,10 @@ func TestPollSiteMatchesSim(t *testing.T) {
 
 func TestWriterSetpoints(t *testing.T) {
 	r := startRig(t, testSite(t))
-	conns := fieldbus.NewConns(quiet)
+	conns := modbus.NewConns(quiet)
 	defer conns.Close()
-	w := fieldbus.NewWriter(r.devices, r.clk, quiet, fieldbus.WithConns(conns))
-	p := fieldbus.NewPoller(r.devices, r.clk, quiet, fieldbus.WithConns(conns))
+	w := fieldbus.NewWriter(r.devices, r.clk, quiet, modbus.WithConns(conns))
+	p := fieldbus.NewPoller(r.devices, r.clk, quiet, modbus.WithConns(conns))
 	ctx := context.Background()
 
 	res, err := w.Write(ctx, "bess", "setpoint_kw", 50)
@@ -336,12 +337,12 @@ func TestWriterSurfacesExceptions(t *testing.T) {
 		is         error
 		name       string
 	}{
-		{"bess", "setpoint_kw", 800, fieldbus.ErrIllegalDataValue, "ILLEGAL DATA VALUE"},
-		{"ev1", "max_charge_kw", 5, fieldbus.ErrIllegalDataAddress, "ILLEGAL DATA ADDRESS"},
+		{"bess", "setpoint_kw", 800, modbus.ErrIllegalDataValue, "ILLEGAL DATA VALUE"},
+		{"ev1", "max_charge_kw", 5, modbus.ErrIllegalDataAddress, "ILLEGAL DATA ADDRESS"},
 	}
 	for _, c := range cases {
 		_, err := w.Write(ctx, c.dev, c.point, c.v)
-		var ex *fieldbus.ExceptionError
+		var ex *modbus.ExceptionError
 		if !errors.Is(err, c.is) || !errors.As(err, &ex) || !strings.Contains(err.Error(), c.name) {
 			t.Errorf("Write(%s.%s = %v) error = %v, want %s", c.dev, c.point, c.v, err, c.name)
 		}
@@ -351,7 +352,7 @@ func TestWriterSurfacesExceptions(t *testing.T) {
 	}
 	// A device-level exception fault.
 	r.sim.SetFault("bess", sim.FaultException)
-	if _, err := w.Write(ctx, "bess", "setpoint_kw", 10); !errors.Is(err, fieldbus.ErrServerDeviceFailure) {
+	if _, err := w.Write(ctx, "bess", "setpoint_kw", 10); !errors.Is(err, modbus.ErrServerDeviceFailure) {
 		t.Fatalf("write to excepting device: %v", err)
 	}
 }
@@ -377,7 +378,7 @@ func TestDeadDeviceDoesNotDelayOthers(t *testing.T) {
 		t.Errorf("poll took %v with one dead device (timeout %v)", took, timeout)
 	}
 	dead := m["pv"]
-	if !dead.Stale || dead.Err == nil || !errors.Is(dead.Err, fieldbus.ErrTimeout) {
+	if !dead.Stale || dead.Err == nil || !errors.Is(dead.Err, modbus.ErrTimeout) {
 		t.Fatalf("dead pv: stale=%v err=%v", dead.Stale, dead.Err)
 	}
 	if dead.Latency < timeout {
@@ -459,7 +460,7 @@ func TestPollFaults(t *testing.T) {
 
 	// Exception: the device answered, so not stale, but every value is bad.
 	b := m["bess"]
-	if b.Stale || b.Err == nil || !errors.Is(b.Err, fieldbus.ErrServerDeviceFailure) {
+	if b.Stale || b.Err == nil || !errors.Is(b.Err, modbus.ErrServerDeviceFailure) {
 		t.Fatalf("excepting bess: stale=%v err=%v", b.Stale, b.Err)
 	}
 	for _, v := range b.Values {
@@ -489,7 +490,7 @@ func TestUnknownUnitID(t *testing.T) {
 	defer p.Close()
 	m := byID(p.Poll(context.Background()))
 	g := m["ghost"]
-	if g.Stale || !errors.Is(g.Err, fieldbus.ErrGWTargetFailedToRespond) {
+	if g.Stale || !errors.Is(g.Err, modbus.ErrGWTargetFailedToRespond) {
 		t.Fatalf("unknown unit: stale=%v err=%v", g.Stale, g.Err)
 	}
 	if rd := m["ev2"]; rd.Err != nil || val(t, rd, "connected") != 1 {

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/simonvetter/modbus"
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/site"
@@ -29,18 +28,20 @@ type Device struct {
 	Priority int
 }
 
-func (d *Device) timeout() time.Duration {
+// DefaultTimeout applies to a device whose config sets no timeout.
+const DefaultTimeout = time.Second
+
+// ErrTimeout marks a request the device did not answer in time. Drivers return
+// errors that match it (errors.Is) for timeouts; the poller retries them only when
+// Retry.Timeouts is set.
+var ErrTimeout = errors.New("request timed out")
+
+// RequestTimeout is the device's configured timeout, or DefaultTimeout.
+func (d *Device) RequestTimeout() time.Duration {
 	if d.Timeout.D > 0 {
 		return d.Timeout.D
 	}
 	return DefaultTimeout
-}
-
-func (d *Device) unit() (uint8, error) {
-	if d.UnitID < 0 || d.UnitID > 255 {
-		return 0, fmt.Errorf("device %s: unit_id %d out of range 0..255", d.ID, d.UnitID)
-	}
-	return uint8(d.UnitID), nil
 }
 
 // Quality flags a value. The strings match storage's quality flags.
@@ -100,18 +101,20 @@ func (r *Reading) Value(point string) (Value, bool) {
 type Option func(*options)
 
 type options struct {
-	conns   *Conns
-	workers int
-	plan    PlanOptions
-	breaker Breaker
-	retry   Retry
+	shared    *Shared
+	resources map[string]io.Closer
+	settings  map[string]any
+	workers   int
+	breaker   Breaker
+	retry     Retry
 }
 
 // Retry is how the poller retries a device inside one poll. After a failed attempt
 // it waits Backoff (doubling after every further attempt) and tries the reads that
 // are still missing again, at most Attempts more times. Connection errors (refused,
-// reset, closed by the peer) and the transient exceptions SERVER DEVICE BUSY and
-// ACKNOWLEDGE are retried; timeouts only if Timeouts is set, since each one already
+// reset, closed by the peer) and, inside the driver, its transient errors (Modbus:
+// the exceptions SERVER DEVICE BUSY and ACKNOWLEDGE) are retried; timeouts
+// (ErrTimeout) only if Timeouts is set, since each one already
 // cost the device's full timeout. A retry that would not finish inside the device's
 // PollInterval (backoff plus one timeout) is not started.
 type Retry struct {
@@ -150,21 +153,42 @@ var ErrCircuitOpen = errors.New("circuit open: device skipped after repeated fai
 // WithBreaker sets the circuit breaker for dead devices (default DefaultBreaker()).
 func WithBreaker(b Breaker) Option { return func(o *options) { o.breaker = b } }
 
-// WithConns makes the Poller or Writer use a shared connection pool. The caller
-// closes the pool; Poller.Close and Writer.Close leave it open.
-func WithConns(c *Conns) Option { return func(o *options) { o.conns = c } }
+// WithShared makes the Poller or Writer open devices with a shared resource set
+// (so that a Poller and a Writer share connections). The caller closes it;
+// Poller.Close and Writer.Close leave it open.
+func WithShared(s *Shared) Option { return func(o *options) { o.shared = s } }
+
+// WithResource puts c under key in the resource set the drivers use, owned by the
+// caller (Close leaves it open). Drivers offer typed options built on it, e.g.
+// modbus.WithConns.
+func WithResource(key string, c io.Closer) Option {
+	return func(o *options) {
+		if o.resources == nil {
+			o.resources = map[string]io.Closer{}
+		}
+		o.resources[key] = c
+	}
+}
+
+// WithSetting passes a driver setting (Env.Setting); drivers offer typed options
+// built on it, e.g. modbus.WithPlanOptions.
+func WithSetting(key string, v any) Option {
+	return func(o *options) {
+		if o.settings == nil {
+			o.settings = map[string]any{}
+		}
+		o.settings[key] = v
+	}
+}
 
 // WithWorkers bounds how many devices are polled at once (default 64).
 func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
 
-// WithPlanOptions sets how reads are merged (default DefaultPlanOptions()).
-func WithPlanOptions(p PlanOptions) Option { return func(o *options) { o.plan = p } }
-
 // DefaultWorkers is the default bound on concurrently polled devices.
 const DefaultWorkers = 64
 
-func buildOptions(log *slog.Logger, opts []Option) (options, bool) {
-	o := options{workers: DefaultWorkers, plan: DefaultPlanOptions(), breaker: DefaultBreaker(), retry: DefaultRetry()}
+func buildOptions(opts []Option) (options, bool) {
+	o := options{workers: DefaultWorkers, breaker: DefaultBreaker(), retry: DefaultRetry()}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -172,31 +196,46 @@ func buildOptions(log *slog.Logger, opts []Option) (options, bool) {
 		o.workers = 1
 	}
 	own := false
-	if o.conns == nil {
-		o.conns = NewConns(log)
+	if o.shared == nil {
+		o.shared = NewShared()
 		own = true
+	}
+	for k, c := range o.resources {
+		o.shared.put(k, c)
 	}
 	return o, own
 }
 
-// Poller reads every device's points.
+// put stores a resource its caller owns.
+func (s *Shared) put(key string, c io.Closer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[key] = sharedEntry{c: c}
+}
+
+func (o options) env(clk clock.Clock, log *slog.Logger) Env {
+	return Env{Clock: clk, Log: log, Shared: o.shared, settings: o.settings}
+}
+
+// Poller reads every device's points through the driver registered for each
+// device's endpoint scheme.
 type Poller struct {
-	devs     []*polled
-	conns    *Conns
-	ownConns bool
-	clk      clock.Clock
-	log      *slog.Logger
-	workers  int
-	breaker  Breaker
-	retry    Retry
-	order    []int      // device indices by priority (highest first), then config order
-	mu       sync.Mutex // one Poll at a time
+	devs      []*polled
+	shared    *Shared
+	ownShared bool
+	clk       clock.Clock
+	log       *slog.Logger
+	workers   int
+	breaker   Breaker
+	retry     Retry
+	order     []int      // device indices by priority (highest first), then config order
+	mu        sync.Mutex // one Poll at a time
 }
 
 type polled struct {
 	Device
-	reads   []Read
-	planErr error
+	sess    Session
+	openErr error
 	// last good value per profile point, and whether there is one
 	last     []float64
 	lastText []string
@@ -210,33 +249,31 @@ type polled struct {
 	nextDue time.Time
 }
 
-// NewPoller prepares polling of devices: it plans each device's reads once. A device
-// whose reads cannot be planned (no profile, bad options) reports the problem in every
-// Reading.Err.
+// NewPoller prepares polling of devices: it opens each device with the driver
+// registered for its endpoint's scheme (Register), which plans its reads once. A
+// device that cannot be opened (no profile, no driver for its scheme, bad options)
+// reports the problem in every Reading.Err.
 func NewPoller(devices []Device, clk clock.Clock, log *slog.Logger, opts ...Option) *Poller {
 	if log == nil {
 		log = slog.Default()
 	}
-	o, own := buildOptions(log, opts)
-	p := &Poller{conns: o.conns, ownConns: own, clk: clk, log: log, workers: o.workers, breaker: o.breaker, retry: o.retry}
+	o, own := buildOptions(opts)
+	p := &Poller{shared: o.shared, ownShared: own, clk: clk, log: log, workers: o.workers, breaker: o.breaker, retry: o.retry}
+	env := o.env(clk, log)
 	for _, d := range devices {
 		pd := &polled{Device: d}
 		switch {
 		case d.Profile == nil:
-			pd.planErr = fmt.Errorf("device %s: no profile", d.ID)
+			pd.openErr = fmt.Errorf("device %s: no profile", d.ID)
 		default:
 			pd.last = make([]float64, len(d.Profile.Points))
 			pd.have = make([]bool, len(d.Profile.Points))
 			pd.lastText = make([]string, len(d.Profile.Points))
-			pd.reads, pd.planErr = PlanReads(d.Profile.Points, o.plan)
-			if pd.planErr != nil {
-				pd.planErr = fmt.Errorf("device %s: %w", d.ID, pd.planErr)
+			pd.sess, pd.openErr = open(d, env)
+			if pd.openErr != nil {
+				pd.openErr = fmt.Errorf("device %s: %w", d.ID, pd.openErr)
 			}
 		}
-		if _, err := d.unit(); err != nil && pd.planErr == nil {
-			pd.planErr = err
-		}
-		o.conns.register(d.Endpoint, d.timeout())
 		p.order = append(p.order, len(p.devs))
 		p.devs = append(p.devs, pd)
 	}
@@ -333,59 +370,36 @@ func (p *Poller) poll(ctx context.Context, idx []int, now time.Time) []Reading {
 	return out
 }
 
-type readResult struct {
-	regs []uint16
-	err  error
-}
-
 func (p *Poller) pollDevice(ctx context.Context, d *polled) Reading {
 	r := Reading{DeviceID: d.ID}
-	if d.planErr != nil {
-		r.Err = d.planErr
+	if d.openErr != nil {
+		r.Err = d.openErr
 		r.Time = p.clk.Now()
 		return r
 	}
-	unit, _ := d.unit()
 	if !d.openUntil.IsZero() {
 		if now := p.clk.Now(); now.Before(d.openUntil) {
 			r.Time = now
-			return p.staleReading(r, d, fmt.Errorf("device %s at %s unit %d: %w (retry at %s)", d.ID, d.Endpoint, unit, ErrCircuitOpen, d.openUntil.Format(time.RFC3339)))
+			return p.staleReading(r, d, fmt.Errorf("device %s at %s unit %d: %w (retry at %s)", d.ID, d.Endpoint, d.UnitID, ErrCircuitOpen, d.openUntil.Format(time.RFC3339)))
 		}
 	}
 	start := time.Now()
-	results := make([]readResult, len(d.reads))
-	done := 0 // reads finished (answered or excepted)
+	a := &ReadAttempt{Retry: p.retry, Points: make([]PointRead, len(d.Profile.Points))}
 	backoff := p.retry.Backoff
 	var err error
 	for attempt := 0; ; attempt++ {
+		a.Attempt = attempt
 		err = ctx.Err()
 		if err == nil {
-			err = p.conns.with(ctx, d.Endpoint, unit, func(cl busClient) error {
-				for ; done < len(d.reads); done++ {
-					if err := ctx.Err(); err != nil {
-						return err
-					}
-					rd := d.reads[done]
-					regs, err := p.readRetrying(ctx, cl, rd, attempt)
-					if err != nil {
-						if ex, ok := asException(err); ok {
-							results[done].err = fmt.Errorf("read %s %d..%d: %w", rd.Table, rd.Address, rd.End()-1, ex)
-							continue
-						}
-						return fmt.Errorf("read %s %d..%d: %w", rd.Table, rd.Address, rd.End()-1, err)
-					}
-					results[done].regs = regs
-				}
-				return nil
-			})
+			err = d.sess.Read(ctx, a)
 		}
 		if err == nil || attempt >= p.retry.Attempts || !p.retryable(err) {
 			break
 		}
-		if iv := d.PollInterval; iv > 0 && time.Since(start)+backoff+d.timeout() > iv {
+		if iv := d.PollInterval; iv > 0 && time.Since(start)+backoff+d.RequestTimeout() > iv {
 			break
 		}
-		if !sleep(ctx, backoff) {
+		if !Sleep(ctx, backoff) {
 			break
 		}
 		p.log.Debug("fieldbus: retrying device", "device", d.ID, "attempt", attempt+1, "err", err)
@@ -396,7 +410,7 @@ func (p *Poller) pollDevice(ctx context.Context, d *polled) Reading {
 	if err != nil {
 		p.tripped(d)
 		p.log.Warn("fieldbus: device did not answer", "device", d.ID, "endpoint", d.Endpoint, "err", err, "failures", d.fails)
-		return p.staleReading(r, d, fmt.Errorf("device %s at %s unit %d: %w", d.ID, d.Endpoint, unit, err))
+		return p.staleReading(r, d, fmt.Errorf("device %s at %s unit %d: %w", d.ID, d.Endpoint, d.UnitID, err))
 	}
 	if d.fails > 0 {
 		p.log.Info("fieldbus: device answers again", "device", d.ID, "after_failures", d.fails)
@@ -404,54 +418,26 @@ func (p *Poller) pollDevice(ctx context.Context, d *polled) Reading {
 	d.fails, d.openUntil, d.backoff = 0, time.Time{}, 0
 	values := make([]Value, len(d.Profile.Points))
 	var errs []error
-	for i, rd := range d.reads {
-		for _, pi := range rd.Points {
-			pt := &d.Profile.Points[pi]
-			v := Value{Point: pt.Name, Unit: pt.Unit, Quality: Good}
-			if results[i].err != nil {
-				v.Err = results[i].err
-			} else {
-				off := int(pt.Address) - int(rd.Address)
-				regs := results[i].regs[off : off+pt.Width()]
-				if pt.Type == String {
-					v.Text, v.Err = pt.DecodeText(regs)
-				} else if v.Value, v.Err = pt.Decode(regs); v.Err == nil && pt.HasText() {
-					v.Text = pt.Symbol(v.Value)
-				}
-				if v.Err == nil {
-					d.last[pi], d.lastText[pi], d.have[pi] = v.Value, v.Text, true
-				}
-			}
-			if v.Err != nil {
-				v.Quality = Bad
-				v.Value, v.Text = d.last[pi], d.lastText[pi]
-				v.Err = fmt.Errorf("device %s point %s: %w", d.ID, pt.Name, v.Err)
-				errs = append(errs, v.Err)
-			}
-			values[pi] = v
+	for pi := range d.Profile.Points {
+		pt := &d.Profile.Points[pi]
+		pr := a.Points[pi]
+		v := Value{Point: pt.Name, Unit: pt.Unit, Quality: Good, Value: pr.Value, Text: pr.Text, Err: pr.Err}
+		if !pr.Done && v.Err == nil {
+			v.Err = errors.New("not read by the driver")
 		}
+		if v.Err == nil {
+			d.last[pi], d.lastText[pi], d.have[pi] = v.Value, v.Text, true
+		} else {
+			v.Quality = Bad
+			v.Value, v.Text = d.last[pi], d.lastText[pi]
+			v.Err = fmt.Errorf("device %s point %s: %w", d.ID, pt.Name, v.Err)
+			errs = append(errs, v.Err)
+		}
+		values[pi] = v
 	}
 	r.Values = values
 	r.Err = errors.Join(errs...)
 	return r
-}
-
-// readRetrying performs one read, retrying the transient exceptions SERVER DEVICE
-// BUSY and ACKNOWLEDGE on the same connection within the retry budget left after
-// attempt device-level attempts.
-func (p *Poller) readRetrying(ctx context.Context, cl busClient, rd Read, attempt int) ([]uint16, error) {
-	backoff := p.retry.Backoff
-	for {
-		regs, err := readBlock(cl, rd)
-		if err == nil || attempt >= p.retry.Attempts || !(errors.Is(err, ErrServerDeviceBusy) || errors.Is(err, ErrAcknowledge)) {
-			return regs, err
-		}
-		if !sleep(ctx, backoff) {
-			return regs, err
-		}
-		attempt++
-		backoff *= 2
-	}
 }
 
 // retryable says whether a failed device attempt is worth another one.
@@ -465,8 +451,9 @@ func (p *Poller) retryable(err error) bool {
 	return true
 }
 
-// sleep waits d or until ctx ends; it reports whether the full d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
+// Sleep waits d or until ctx ends; it reports whether the full d passed. Drivers
+// use it for their own backoff.
+func Sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
@@ -515,39 +502,17 @@ func (p *Poller) tripped(d *polled) {
 	p.log.Warn("fieldbus: circuit open", "device", d.ID, "failures", d.fails, "retry_in", d.backoff)
 }
 
-// readBlock performs one planned read, returning bits as 0/1 registers.
-func readBlock(cl busClient, rd Read) ([]uint16, error) {
-	switch rd.Table {
-	case Holding:
-		return cl.ReadRegisters(rd.Address, rd.Count, modbus.HOLDING_REGISTER)
-	case Input:
-		return cl.ReadRegisters(rd.Address, rd.Count, modbus.INPUT_REGISTER)
-	case Coil, Discrete:
-		var bits []bool
-		var err error
-		if rd.Table == Coil {
-			bits, err = cl.ReadCoils(rd.Address, rd.Count)
-		} else {
-			bits, err = cl.ReadDiscreteInputs(rd.Address, rd.Count)
-		}
-		if err != nil {
-			return nil, err
-		}
-		regs := make([]uint16, len(bits))
-		for i, b := range bits {
-			if b {
-				regs[i] = 1
-			}
-		}
-		return regs, nil
-	}
-	return nil, fmt.Errorf("unknown register table %q", rd.Table)
-}
-
-// Close closes the poller's connections (unless they belong to a shared pool).
+// Close closes the devices' sessions and the poller's shared resources (unless they
+// were given by WithShared).
 func (p *Poller) Close() error {
-	if p.ownConns {
-		return p.conns.Close()
+	var errs []error
+	for _, d := range p.devs {
+		if d.sess != nil {
+			errs = append(errs, d.sess.Close())
+		}
 	}
-	return nil
+	if p.ownShared {
+		errs = append(errs, p.shared.Close())
+	}
+	return errors.Join(errs...)
 }

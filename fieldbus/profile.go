@@ -555,6 +555,9 @@ func parseWordOrder(s string) (WordOrder, bool) {
 	return "", false
 }
 
+// maxStringRegisters is the longest string point: what one Modbus read returns.
+const maxStringRegisters = 125
+
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // buildPoint validates one raw point. ok is false when the point's address range
@@ -614,8 +617,8 @@ func buildPoint(i int, r *rawPoint, prof *Profile, e *profileErrors) (Point, boo
 		case r.Length == nil:
 			e.add(path("length"), nil, "missing: a string point needs its length in registers (two characters each)")
 			addrOK = false
-		case *r.Length < 1 || *r.Length > MaxReadRegisters:
-			e.add(path("length"), *r.Length, "must be in 1..%d registers", MaxReadRegisters)
+		case *r.Length < 1 || *r.Length > maxStringRegisters:
+			e.add(path("length"), *r.Length, "must be in 1..%d registers", maxStringRegisters)
 			addrOK = false
 		default:
 			pt.Length = int(*r.Length)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 )
 
@@ -126,7 +127,7 @@ func TestRetryReconnects(t *testing.T) {
 			if r.Stale != tc.wantStale {
 				t.Fatalf("poll after restart: stale %v (err %v), want %v", r.Stale, r.Err, tc.wantStale)
 			}
-			if r.Stale && errors.Is(r.Err, fieldbus.ErrTimeout) {
+			if r.Stale && errors.Is(r.Err, modbus.ErrTimeout) {
 				t.Errorf("dead connection reported as a timeout: %v", r.Err)
 			}
 			if r := p.Poll(ctx)[0]; r.Stale || r.Err != nil {

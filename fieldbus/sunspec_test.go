@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 )
 
@@ -16,7 +16,7 @@ import (
 // no definition for (it must be skipped by its length).
 func sunSpecImage(t testing.TB) []uint16 {
 	t.Helper()
-	regs, err := fieldbus.EncodeSunSpec([]fieldbus.SunSpecModelData{
+	regs, err := modbus.EncodeSunSpec([]modbus.SunSpecModelData{
 		{ID: 1, Text: map[string]string{"Mn": "Acme Solar", "Md": "AS-50", "SN": "SN0042", "Vr": "1.2.3"}, Raw: map[string]int64{"DA": 1}},
 		{ID: 103, Raw: map[string]int64{
 			"A": 7421, "A_SF": -2, "PPVphAB": 4012, "V_SF": -1, "W": 4321, "W_SF": 1,
@@ -30,7 +30,7 @@ func sunSpecImage(t testing.TB) []uint16 {
 	}
 	regs = regs[:len(regs)-2] // drop the end marker to append more
 	regs = append(regs, 64999, 3, 1, 2, 3)
-	meter, err := fieldbus.EncodeSunSpec([]fieldbus.SunSpecModelData{{ID: 203, Raw: map[string]int64{
+	meter, err := modbus.EncodeSunSpec([]modbus.SunSpecModelData{{ID: 203, Raw: map[string]int64{
 		"W": -1520, "W_SF": 1, "VAR": 300, "VAR_SF": 0, "PPV": 4005, "V_SF": -1, "Hz": 4999, "Hz_SF": -2,
 		"A": 222, "A_SF": -1, "TotWhImp": 987654, "TotWhExp": 1000, "TotWh_SF": 1,
 	}}})
@@ -54,7 +54,7 @@ func TestSunSpecDiscovery(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer srv.Stop()
-			dev, err := fieldbus.ProbeSunSpec(context.Background(), addr, 3, 2*time.Second, quiet)
+			dev, err := modbus.ProbeSunSpec(context.Background(), addr, 3, 2*time.Second, quiet)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +80,7 @@ func TestSunSpecDiscovery(t *testing.T) {
 			}
 			inv, _ := dev.Model(103)
 			checks := []struct {
-				model *fieldbus.SunSpecModel
+				model *modbus.SunSpecModel
 				point string
 				want  float64
 				text  string
@@ -95,17 +95,17 @@ func TestSunSpecDiscovery(t *testing.T) {
 			}
 			stor, _ := dev.Model(124)
 			checks = append(checks, struct {
-				model *fieldbus.SunSpecModel
+				model *modbus.SunSpecModel
 				point string
 				want  float64
 				text  string
 			}{stor, "ChaState", 65.5, ""}, struct {
-				model *fieldbus.SunSpecModel
+				model *modbus.SunSpecModel
 				point string
 				want  float64
 				text  string
 			}{stor, "WChaMax", 25000, ""}, struct {
-				model *fieldbus.SunSpecModel
+				model *modbus.SunSpecModel
 				point string
 				want  float64
 				text  string
@@ -139,20 +139,20 @@ func TestSunSpecDiscovery(t *testing.T) {
 }
 
 func TestSunSpecErrors(t *testing.T) {
-	read := func(img map[uint16]uint16) fieldbus.HoldingReader {
+	read := func(img map[uint16]uint16) modbus.HoldingReader {
 		return func(_ context.Context, addr, count uint16) ([]uint16, error) {
 			out := make([]uint16, count)
 			for i := range out {
 				v, ok := img[addr+uint16(i)]
 				if !ok {
-					return nil, &fieldbus.ExceptionError{Code: 2, Name: "ILLEGAL DATA ADDRESS", Err: fieldbus.ErrIllegalDataAddress}
+					return nil, &modbus.ExceptionError{Code: 2, Name: "ILLEGAL DATA ADDRESS", Err: modbus.ErrIllegalDataAddress}
 				}
 				out[i] = v
 			}
 			return out, nil
 		}
 	}
-	if _, err := fieldbus.DiscoverSunSpec(context.Background(), read(map[uint16]uint16{0: 1, 1: 2})); !errors.Is(err, fieldbus.ErrNoSunSpec) {
+	if _, err := modbus.DiscoverSunSpec(context.Background(), read(map[uint16]uint16{0: 1, 1: 2})); !errors.Is(err, modbus.ErrNoSunSpec) {
 		t.Errorf("no marker: %v", err)
 	}
 	short := map[uint16]uint16{40000: 0x5375, 40001: 0x6E53, 40002: 103, 40003: 10}
@@ -160,17 +160,17 @@ func TestSunSpecErrors(t *testing.T) {
 		short[40004+i] = 0
 	}
 	short[40014], short[40015] = 0xFFFF, 0
-	if _, err := fieldbus.DiscoverSunSpec(context.Background(), read(short)); err == nil {
+	if _, err := modbus.DiscoverSunSpec(context.Background(), read(short)); err == nil {
 		t.Error("model 103 with length 10 accepted")
 	}
 	loop := map[uint16]uint16{0: 0x5375, 1: 0x6E53}
 	for a := uint16(2); a < 2+2*70; a += 2 {
 		loop[a], loop[a+1] = 64000, 0
 	}
-	if _, err := fieldbus.DiscoverSunSpec(context.Background(), read(loop)); err == nil {
+	if _, err := modbus.DiscoverSunSpec(context.Background(), read(loop)); err == nil {
 		t.Error("endless model chain accepted")
 	}
-	if _, err := fieldbus.EncodeSunSpec([]fieldbus.SunSpecModelData{{ID: 103, Raw: map[string]int64{"Nope": 1}}}); err == nil {
+	if _, err := modbus.EncodeSunSpec([]modbus.SunSpecModelData{{ID: 103, Raw: map[string]int64{"Nope": 1}}}); err == nil {
 		t.Error("unknown point encoded")
 	}
 }
@@ -193,11 +193,11 @@ func FuzzDiscoverSunSpec(f *testing.F) {
 		}
 		read := func(_ context.Context, addr, count uint16) ([]uint16, error) {
 			if int(addr)+int(count) > len(regs) {
-				return nil, &fieldbus.ExceptionError{Code: 2, Name: "ILLEGAL DATA ADDRESS", Err: fieldbus.ErrIllegalDataAddress}
+				return nil, &modbus.ExceptionError{Code: 2, Name: "ILLEGAL DATA ADDRESS", Err: modbus.ErrIllegalDataAddress}
 			}
 			return regs[addr : int(addr)+int(count)], nil
 		}
-		dev, _ := fieldbus.DiscoverSunSpec(context.Background(), read)
+		dev, _ := modbus.DiscoverSunSpec(context.Background(), read)
 		if dev == nil {
 			return
 		}

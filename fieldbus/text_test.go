@@ -42,10 +42,6 @@ func TestTextPointsParse(t *testing.T) {
 	if al.Bits[31] != "comms_lost" || len(al.Bits) != 3 {
 		t.Errorf("alarm bits: %v", al.Bits)
 	}
-	reads, err := PlanReads(p.Points, DefaultPlanOptions())
-	if err != nil || len(reads) != 2 || reads[1].Count != 8 {
-		t.Errorf("plan: %+v, %v (want holding 10..12 and input 0..7)", reads, err)
-	}
 	bad := []struct{ name, point, wantErr string }{
 		{"string without length", `{name: model, register: input, address: 0, type: string}`, "points[0].length: missing"},
 		{"string too long", `{name: model, register: input, address: 0, type: string, length: 126}`, `points[0].length: 126: must be in 1..125`},

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/site"
 )
@@ -30,23 +31,23 @@ import (
 func TestParseEndpoint(t *testing.T) {
 	good := []struct {
 		in   string
-		want fieldbus.Endpoint
+		want modbus.Endpoint
 	}{
-		{"127.0.0.1:502", fieldbus.Endpoint{Transport: fieldbus.TCP, Addr: "127.0.0.1:502"}},
-		{"[::1]:1502", fieldbus.Endpoint{Transport: fieldbus.TCP, Addr: "[::1]:1502"}},
-		{"tcp://plc.local:502", fieldbus.Endpoint{Transport: fieldbus.TCP, Addr: "plc.local:502"}},
-		{"tls://10.0.0.5:802?cert=c.pem&key=k.pem&ca=ca.pem", fieldbus.Endpoint{Transport: fieldbus.TLS, Addr: "10.0.0.5:802", CertFile: "c.pem", KeyFile: "k.pem", CAFile: "ca.pem"}},
-		{"tcp+tls://[::1]:802?ca=/etc/ca.pem&cert=/etc/c.pem&key=/etc/k.pem", fieldbus.Endpoint{Transport: fieldbus.TLS, Addr: "[::1]:802", CertFile: "/etc/c.pem", KeyFile: "/etc/k.pem", CAFile: "/etc/ca.pem"}},
-		{"rtuovertcp://gw:4001", fieldbus.Endpoint{Transport: fieldbus.RTUOverTCP, Addr: "gw:4001"}},
-		{"rtu:///dev/ttyUSB0", fieldbus.Endpoint{Transport: fieldbus.RTU, Addr: "/dev/ttyUSB0", Baud: 19200, DataBits: 8, Parity: "E", StopBits: 1}},
-		{"rtu:///dev/ttyUSB0?baud=9600&parity=N", fieldbus.Endpoint{Transport: fieldbus.RTU, Addr: "/dev/ttyUSB0", Baud: 9600, DataBits: 8, Parity: "N", StopBits: 2}},
-		{"rtu:///dev/ttyS1?parity=o&stop_bits=2", fieldbus.Endpoint{Transport: fieldbus.RTU, Addr: "/dev/ttyS1", Baud: 19200, DataBits: 8, Parity: "O", StopBits: 2}},
-		{"ascii:///dev/ttyUSB1?baud=4800", fieldbus.Endpoint{Transport: fieldbus.ASCII, Addr: "/dev/ttyUSB1", Baud: 4800, DataBits: 7, Parity: "E", StopBits: 1}},
-		{"ascii://COM3?data_bits=8&parity=N&stop_bits=1", fieldbus.Endpoint{Transport: fieldbus.ASCII, Addr: "COM3", Baud: 19200, DataBits: 8, Parity: "N", StopBits: 1}},
+		{"127.0.0.1:502", modbus.Endpoint{Transport: modbus.TCP, Addr: "127.0.0.1:502"}},
+		{"[::1]:1502", modbus.Endpoint{Transport: modbus.TCP, Addr: "[::1]:1502"}},
+		{"tcp://plc.local:502", modbus.Endpoint{Transport: modbus.TCP, Addr: "plc.local:502"}},
+		{"tls://10.0.0.5:802?cert=c.pem&key=k.pem&ca=ca.pem", modbus.Endpoint{Transport: modbus.TLS, Addr: "10.0.0.5:802", CertFile: "c.pem", KeyFile: "k.pem", CAFile: "ca.pem"}},
+		{"tcp+tls://[::1]:802?ca=/etc/ca.pem&cert=/etc/c.pem&key=/etc/k.pem", modbus.Endpoint{Transport: modbus.TLS, Addr: "[::1]:802", CertFile: "/etc/c.pem", KeyFile: "/etc/k.pem", CAFile: "/etc/ca.pem"}},
+		{"rtuovertcp://gw:4001", modbus.Endpoint{Transport: modbus.RTUOverTCP, Addr: "gw:4001"}},
+		{"rtu:///dev/ttyUSB0", modbus.Endpoint{Transport: modbus.RTU, Addr: "/dev/ttyUSB0", Baud: 19200, DataBits: 8, Parity: "E", StopBits: 1}},
+		{"rtu:///dev/ttyUSB0?baud=9600&parity=N", modbus.Endpoint{Transport: modbus.RTU, Addr: "/dev/ttyUSB0", Baud: 9600, DataBits: 8, Parity: "N", StopBits: 2}},
+		{"rtu:///dev/ttyS1?parity=o&stop_bits=2", modbus.Endpoint{Transport: modbus.RTU, Addr: "/dev/ttyS1", Baud: 19200, DataBits: 8, Parity: "O", StopBits: 2}},
+		{"ascii:///dev/ttyUSB1?baud=4800", modbus.Endpoint{Transport: modbus.ASCII, Addr: "/dev/ttyUSB1", Baud: 4800, DataBits: 7, Parity: "E", StopBits: 1}},
+		{"ascii://COM3?data_bits=8&parity=N&stop_bits=1", modbus.Endpoint{Transport: modbus.ASCII, Addr: "COM3", Baud: 19200, DataBits: 8, Parity: "N", StopBits: 1}},
 	}
 	for _, tc := range good {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := fieldbus.ParseEndpoint(tc.in)
+			got, err := modbus.ParseEndpoint(tc.in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,7 +55,7 @@ func TestParseEndpoint(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
 			// The canonical form parses back to the same endpoint.
-			again, err := fieldbus.ParseEndpoint(got.String())
+			again, err := modbus.ParseEndpoint(got.String())
 			if err != nil || again != got {
 				t.Fatalf("String() %q parses to %+v, %v", got.String(), again, err)
 			}
@@ -81,7 +82,7 @@ func TestParseEndpoint(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run("bad "+tc.in, func(t *testing.T) {
-			_, err := fieldbus.ParseEndpoint(tc.in)
+			_, err := modbus.ParseEndpoint(tc.in)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err %v, want one containing %q", err, tc.wantErr)
 			}
@@ -95,11 +96,11 @@ func FuzzParseEndpoint(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		e, err := fieldbus.ParseEndpoint(s)
+		e, err := modbus.ParseEndpoint(s)
 		if err != nil {
 			return
 		}
-		again, err := fieldbus.ParseEndpoint(e.String())
+		again, err := modbus.ParseEndpoint(e.String())
 		if err != nil {
 			t.Fatalf("%q parsed to %+v whose String %q does not parse: %v", s, e, e.String(), err)
 		}
@@ -278,7 +279,7 @@ func TestRTUOverTCP(t *testing.T) {
 	p := fieldbus.NewPoller([]fieldbus.Device{other}, clock.NewSim(testStart), quiet)
 	defer p.Close()
 	r := p.Poll(context.Background())[0]
-	if !errors.Is(r.Err, fieldbus.ErrGWTargetFailedToRespond) || !strings.Contains(r.Err.Error(), "GATEWAY TARGET DEVICE FAILED TO RESPOND") {
+	if !errors.Is(r.Err, modbus.ErrGWTargetFailedToRespond) || !strings.Contains(r.Err.Error(), "GATEWAY TARGET DEVICE FAILED TO RESPOND") {
 		t.Fatalf("unknown unit: %v", r.Err)
 	}
 }
@@ -358,8 +359,9 @@ func TestSerialOverPTY(t *testing.T) {
 }
 
 // TestSiteEndpoints runs URL endpoints through site validation and CheckSite: site
-// accepts every transport's syntax, CheckSite reports bad parameters and unreadable
-// TLS files naming the device and the value.
+// asks the driver registry, so it accepts every Modbus transport's syntax and reports
+// bad schemes and parameters; CheckSite also reports unreadable TLS files. Both name
+// the device field and the value.
 func TestSiteEndpoints(t *testing.T) {
 	good := newPKI(t, "site")
 	data, err := os.ReadFile("testdata/site.yaml")
@@ -384,9 +386,9 @@ func TestSiteEndpoints(t *testing.T) {
 		{tlsURL("tls", "127.0.0.1:802", good), "", ""},
 		{"udp://127.0.0.1:502", `unknown scheme "udp"`, ""},
 		{"rtuovertcp://gw", "devices[0].endpoint", ""},
-		{"rtu://?baud=9600", "want rtu://DEVICE", ""},
-		{"rtu:///dev/ttyUSB0?baud=slow", "", `devices[0].endpoint: endpoint "rtu:///dev/ttyUSB0?baud=slow": baud "slow"`},
-		{"tls://127.0.0.1:802?cert=/nonexistent.pem&key=/nonexistent.key&ca=/nonexistent.pem", "", "tls client certificate /nonexistent.pem"},
+		{"rtu://?baud=9600", `devices[0].endpoint: "rtu://?baud=9600": serial device path is empty`, ""},
+		{"rtu:///dev/ttyUSB0?baud=slow", `devices[0].endpoint: "rtu:///dev/ttyUSB0?baud=slow": baud "slow"`, ""},
+		{"tls://127.0.0.1:802?cert=/nonexistent.pem&key=/nonexistent.key&ca=/nonexistent.pem", "", `devices[0].endpoint: "tls://127.0.0.1:802?cert=/nonexistent.pem&key=/nonexistent.key&ca=/nonexistent.pem": tls client certificate /nonexistent.pem`},
 	} {
 		t.Run(tc.endpoint, func(t *testing.T) {
 			cfg, err := site.Parse("testdata/site.yaml", []byte(fmt.Sprintf(base, tc.endpoint)))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/gridd/gridd/clock"
@@ -28,26 +29,39 @@ type WriteResult struct {
 	Time     time.Time
 }
 
-// Writer writes setpoints with read-back.
+// Writer writes setpoints with read-back through the driver registered for each
+// device's endpoint scheme.
 type Writer struct {
-	devs     map[string]*Device
-	conns    *Conns
-	ownConns bool
-	clk      clock.Clock
-	log      *slog.Logger
+	devs      map[string]*written
+	shared    *Shared
+	ownShared bool
+	clk       clock.Clock
+	log       *slog.Logger
 }
 
-// NewWriter prepares writing to devices.
+type written struct {
+	Device
+	sess    Session
+	openErr error
+	mu      sync.Mutex // one write at a time per session
+}
+
+// NewWriter prepares writing to devices: it opens each device with the driver of its
+// endpoint's scheme. A device that cannot be opened refuses every write with the
+// reason.
 func NewWriter(devices []Device, clk clock.Clock, log *slog.Logger, opts ...Option) *Writer {
 	if log == nil {
 		log = slog.Default()
 	}
-	o, own := buildOptions(log, opts)
-	w := &Writer{devs: map[string]*Device{}, conns: o.conns, ownConns: own, clk: clk, log: log}
+	o, own := buildOptions(opts)
+	w := &Writer{devs: map[string]*written{}, shared: o.shared, ownShared: own, clk: clk, log: log}
+	env := o.env(clk, log)
 	for i := range devices {
-		d := devices[i]
-		w.devs[d.ID] = &d
-		o.conns.register(d.Endpoint, d.timeout())
+		d := &written{Device: devices[i]}
+		if d.Profile != nil {
+			d.sess, d.openErr = open(d.Device, env)
+		}
+		w.devs[d.ID] = d
 	}
 	return w
 }
@@ -55,10 +69,10 @@ func NewWriter(devices []Device, clk clock.Clock, log *slog.Logger, opts ...Opti
 // Write sets a writable point to value and reads it back. Only points marked rw are
 // written, and only with values inside the profile limits: anything else is refused
 // with an error naming device, point, value and limits, and nothing is sent. The value
-// is quantised to the register's resolution (WriteResult.Written). Modbus exceptions
-// come back wrapped in *ExceptionError (errors.Is works with ErrIllegalDataValue etc.).
-// If the write succeeded but the read-back failed, the result carries Written and the
-// error says so.
+// is quantised to the point's resolution (WriteResult.Written). Protocol errors come
+// back wrapped (Modbus exceptions as *modbus.ExceptionError; errors.Is works with
+// modbus.ErrIllegalDataValue etc.). If the write succeeded but the read-back failed,
+// the result carries Written and the error says so.
 func (w *Writer) Write(ctx context.Context, deviceID, point string, value float64) (WriteResult, error) {
 	res := WriteResult{DeviceID: deviceID, Point: point, Requested: value}
 	d, ok := w.devs[deviceID]
@@ -92,43 +106,32 @@ func (w *Writer) Write(ctx context.Context, deviceID, point string, value float6
 	if !pt.InLimits(written) {
 		return res, fmt.Errorf("%w (after quantising %s to the register's %g step)", limits(written), fmtNum(value), pt.Step())
 	}
-	regs, err := pt.Encode(written)
-	if err != nil {
-		return res, fmt.Errorf("write %s.%s = %s: %w", deviceID, point, fmtNum(value), err)
+	if d.openErr != nil {
+		return res, fmt.Errorf("write %s.%s = %s: device %s: %w", deviceID, point, fmtNum(value), deviceID, d.openErr)
 	}
-	unit, err := d.unit()
-	if err != nil {
-		return res, err
-	}
-	var back []uint16
-	var stage string
-	err = w.conns.with(ctx, d.Endpoint, unit, func(cl busClient) error {
-		if err := ctx.Err(); err != nil {
-			stage = "write"
-			return err
-		}
-		stage = "write"
-		if err := writeBlock(cl, pt, regs); err != nil {
-			return err
-		}
-		res.Written = written
-		stage = "read-back"
-		var err error
-		back, err = readBlock(cl, Read{Table: pt.Register, Address: pt.Address, Count: uint16(pt.Width())})
-		return err
-	})
+	d.mu.Lock()
+	rb, err := d.sess.Write(ctx, pt, written)
+	d.mu.Unlock()
 	res.Time = w.clk.Now()
 	if err != nil {
-		if ex, ok := asException(err); ok {
-			err = ex
+		stage, cause := "write", err
+		var we *WriteError
+		if errors.As(err, &we) {
+			stage, cause = we.Stage, we.Err
 		}
-		w.log.Warn("fieldbus: setpoint write failed", "device", deviceID, "point", point, "value", value, "stage", stage, "err", err)
-		return res, fmt.Errorf("write %s.%s = %s at %s unit %d: %s: %w", deviceID, point, fmtNum(written), d.Endpoint, unit, stage, err)
+		switch stage {
+		case "encode":
+			return res, fmt.Errorf("write %s.%s = %s: %w", deviceID, point, fmtNum(value), cause)
+		case "decode":
+			res.Written = written
+			return res, fmt.Errorf("write %s.%s = %s: read-back: %w", deviceID, point, fmtNum(written), cause)
+		case "read-back":
+			res.Written = written
+		}
+		w.log.Warn("fieldbus: setpoint write failed", "device", deviceID, "point", point, "value", value, "stage", stage, "err", cause)
+		return res, fmt.Errorf("write %s.%s = %s at %s unit %d: %s: %w", deviceID, point, fmtNum(written), d.Endpoint, d.UnitID, stage, cause)
 	}
-	rb, err := pt.decodeValue(back)
-	if err != nil {
-		return res, fmt.Errorf("write %s.%s = %s: read-back: %w", deviceID, point, fmtNum(written), err)
-	}
+	res.Written = written
 	res.ReadBack = rb
 	res.Mismatch = math.Abs(rb-written) > pt.Tolerance(written)
 	lvl := slog.LevelInfo
@@ -140,23 +143,17 @@ func (w *Writer) Write(ctx context.Context, deviceID, point string, value float6
 	return res, nil
 }
 
-func writeBlock(cl busClient, pt *Point, regs []uint16) error {
-	switch pt.Register {
-	case Coil:
-		return cl.WriteCoil(pt.Address, regs[0] != 0)
-	case Holding:
-		if len(regs) == 1 {
-			return cl.WriteRegister(pt.Address, regs[0])
-		}
-		return cl.WriteRegisters(pt.Address, regs)
-	}
-	return fmt.Errorf("%s points cannot be written", pt.Register)
-}
-
-// Close closes the writer's connections (unless they belong to a shared pool).
+// Close closes the devices' sessions and the writer's shared resources (unless they
+// were given by WithShared).
 func (w *Writer) Close() error {
-	if w.ownConns {
-		return w.conns.Close()
+	var errs []error
+	for _, d := range w.devs {
+		if d.sess != nil {
+			errs = append(errs, d.sess.Close())
+		}
 	}
-	return nil
+	if w.ownShared {
+		errs = append(errs, w.shared.Close())
+	}
+	return errors.Join(errs...)
 }

@@ -123,7 +123,8 @@ type Device struct {
 	Kind string `yaml:"kind"`
 	Node string `yaml:"node"`
 	// Endpoint is host:port of a Modbus TCP server, or a URL for the other transports
-	// (tls://, tcp+tls://, rtuovertcp://, rtu://, ascii://; see fieldbus.ParseEndpoint).
+	// (tls://, tcp+tls://, rtuovertcp://, rtu://, ascii://; see fieldbus/modbus.ParseEndpoint);
+	// the scheme selects the fieldbus driver (fieldbus.Register).
 	Endpoint string `yaml:"endpoint"`
 	UnitID   int    `yaml:"unit_id"`
 	// Profile is "builtin:NAME" or a path to a profile YAML file (relative to the config file).

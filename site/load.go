@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"os"
 	"regexp"
 	"sort"
@@ -610,41 +609,6 @@ func validKind(k string) bool {
 		}
 	}
 	return false
-}
-
-// endpointSchemes are the URL forms of a device endpoint; fieldbus.ParseEndpoint
-// checks their parameters (gridd config check runs it).
-var endpointSchemes = map[string]bool{"tcp": true, "tls": true, "tcp+tls": true, "rtuovertcp": true, "rtu": true, "ascii": true}
-
-func checkEndpoint(s string) error {
-	if s == "" {
-		return errors.New("is required (host:port)")
-	}
-	if scheme, rest, ok := strings.Cut(s, "://"); ok {
-		if !endpointSchemes[scheme] {
-			return fmt.Errorf("unknown scheme %q (want host:port for Modbus TCP, or tcp://, tls://, tcp+tls://, rtuovertcp://, rtu:// or ascii://)", scheme)
-		}
-		rest, _, _ = strings.Cut(rest, "?")
-		if scheme == "rtu" || scheme == "ascii" {
-			if rest == "" {
-				return fmt.Errorf("want %s://DEVICE (e.g. %s:///dev/ttyUSB0?baud=19200&parity=N)", scheme, scheme)
-			}
-			return nil
-		}
-		s = rest
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return fmt.Errorf("want host:port (IPv6 as [::1]:502): %w", err)
-	}
-	if host == "" {
-		return errors.New("host is empty")
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("port %q must be in 1..65535", port)
-	}
-	return nil
 }
 
 func (c *Config) validateParams(v *validator, p string, d *Device) {

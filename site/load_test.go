@@ -112,6 +112,8 @@ func TestParseBad(t *testing.T) {
 		{"unknown node", "kind: meter, node: sub", "kind: meter, node: f9", "devices[0].node", "f9"},
 		{"bad port", "127.0.0.1:1502", "127.0.0.1:99999", "devices[0].endpoint", "127.0.0.1:99999"},
 		{"no port", "127.0.0.1:1502", "127.0.0.1", "devices[0].endpoint", "127.0.0.1"},
+		{"unknown endpoint scheme", "127.0.0.1:1502", "udp://127.0.0.1:1502", "devices[0].endpoint", "udp://127.0.0.1:1502"},
+		{"bad endpoint parameter", "127.0.0.1:1502", "rtu:///dev/ttyUSB0?parity=X", "devices[0].endpoint", "rtu:///dev/ttyUSB0?parity=X"},
 		{"bad unit", "unit_id: 1,", "unit_id: 300,", "devices[0].unit_id", "300"},
 		{"missing profile", `profile: "builtin:substation-meter"`, `profile: ""`, "devices[0].profile", ""},
 		{"min soc above max", "min_soc_pct: 10", "min_soc_pct: 95", "devices[1].bess.min_soc_pct", "95"},

@@ -39,6 +39,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
+	fbmodbus "github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/site"
 )
@@ -226,7 +227,7 @@ func closeAll(cs []*modbus.ModbusClient) {
 
 // bareRound polls every device once: workers goroutines take the next device from a
 // shared counter and issue its planned reads, nothing else.
-func bareRound(clients []*modbus.ModbusClient, reads []fieldbus.Read, workers int) error {
+func bareRound(clients []*modbus.ModbusClient, reads []fbmodbus.Read, workers int) error {
 	n := len(clients)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -279,7 +280,7 @@ func check(readings []fieldbus.Reading, prof *fieldbus.Profile) error {
 }
 
 func poll(prof *fieldbus.Profile, n int, host string, port int, rounds, repeat, workers int) error {
-	reads, err := fieldbus.PlanReads(prof.Points, fieldbus.DefaultPlanOptions())
+	reads, err := fbmodbus.PlanReads(prof.Points, fbmodbus.DefaultPlanOptions())
 	if err != nil {
 		return err
 	}

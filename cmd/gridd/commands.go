@@ -199,6 +199,8 @@ func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fiel
 	for _, d := range cfg.Devices {
 		devs = append(devs, fieldbus.Device{Device: d, Profile: profiles[d.ID]})
 	}
+	// Each device is read and written by the driver registered for its endpoint
+	// scheme (drivers.go).
 	s.poller = fieldbus.NewPoller(devs, clk, log)
 	s.writer = fieldbus.NewWriter(devs, clk, log)
 	s.svc, err = dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: s.poller, Writer: s.writer, Clock: clk, Logger: log,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 )
 
@@ -47,9 +48,9 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		p, err := fieldbus.ResolveProfile(f, ".")
-		var reads []fieldbus.Read
+		var reads []modbus.Read
 		if err == nil {
-			reads, err = fieldbus.PlanReads(p.Points, fieldbus.DefaultPlanOptions())
+			reads, err = modbus.PlanReads(p.Points, modbus.DefaultPlanOptions())
 			if err != nil {
 				err = fmt.Errorf("%s: %w", f, err)
 			}
@@ -98,17 +99,17 @@ func cmdProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *timeout <= 0:
 		return usageError{fmt.Errorf("--timeout %v: must be positive", *timeout)}
 	}
-	if _, err := fieldbus.ParseEndpoint(*addr); err != nil {
+	if _, err := modbus.ParseEndpoint(*addr); err != nil {
 		return usageError{fmt.Errorf("--addr %q: %w", *addr, err)}
 	}
-	dev, err := fieldbus.ProbeSunSpec(ctx, *addr, uint8(*unit), *timeout, newLogger(io.Discard, false))
+	dev, err := modbus.ProbeSunSpec(ctx, *addr, uint8(*unit), *timeout, newLogger(io.Discard, false))
 	if dev != nil {
 		printSunSpec(stdout, *addr, *unit, dev)
 	}
 	return err
 }
 
-func printSunSpec(w io.Writer, addr string, unit int, dev *fieldbus.SunSpecDevice) {
+func printSunSpec(w io.Writer, addr string, unit int, dev *modbus.SunSpecDevice) {
 	fmt.Fprintf(w, "%s unit %d: SunSpec map at holding register %d, %d models\n", addr, unit, dev.Base, len(dev.Models))
 	for _, m := range dev.Models {
 		name := m.Name

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 )
 
@@ -139,7 +140,7 @@ func freeLoopback(t *testing.T) string {
 }
 
 func TestProbe(t *testing.T) {
-	img, err := fieldbus.EncodeSunSpec([]fieldbus.SunSpecModelData{
+	img, err := modbus.EncodeSunSpec([]modbus.SunSpecModelData{
 		{ID: 1, Text: map[string]string{"Mn": "Acme", "Md": "Store-1", "SN": "X1"}},
 		{ID: 124, Raw: map[string]int64{"ChaState": 421, "ChaState_SF": -1, "ChaSt": 3}},
 		{ID: 201, Raw: map[string]int64{"W": 150, "W_SF": 1, "Hz": 5000, "Hz_SF": -2}},
@@ -191,7 +192,7 @@ func TestSimFaultFlag(t *testing.T) {
 			}
 		}},
 		{"exception and garbage", []string{"--faults", "meter-sub=exception,meter-fa=garbage"}, "", func(t *testing.T, got map[string]fieldbus.Reading) {
-			if r := got["meter-sub"]; !errors.Is(r.Err, fieldbus.ErrServerDeviceFailure) {
+			if r := got["meter-sub"]; !errors.Is(r.Err, modbus.ErrServerDeviceFailure) {
 				t.Errorf("meter-sub: %v, want SERVER DEVICE FAILURE", r.Err)
 			}
 			if r := got["meter-fa"]; r.Err == nil {

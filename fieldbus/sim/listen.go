@@ -10,7 +10,7 @@ import (
 
 	"github.com/simonvetter/modbus"
 
-	"github.com/gridd/gridd/fieldbus"
+	fbmodbus "github.com/gridd/gridd/fieldbus/modbus"
 )
 
 // TLSServer is the server side of Modbus/TCP Security: the server's certificate and
@@ -22,33 +22,33 @@ type TLSServer struct {
 
 type stopper interface{ Stop() error }
 
-// listen serves h on a device endpoint (fieldbus.ParseEndpoint syntax): Modbus TCP,
+// listen serves h on a device endpoint (modbus.ParseEndpoint syntax): Modbus TCP,
 // Modbus/TCP Security (needs t) or RTU over TCP. Serial endpoints have no network
 // side: serve them with ServeRTU or ServeASCII on a (pseudo-)terminal.
 func listen(endpoint string, h modbus.RequestHandler, t *TLSServer, maxClients uint, log *slog.Logger) (stopper, error) {
-	e, err := fieldbus.ParseEndpoint(endpoint)
+	e, err := fbmodbus.ParseEndpoint(endpoint)
 	if err != nil {
 		return nil, err
 	}
 	return listenOn(e, h, t, maxClients, log)
 }
 
-func listenOn(e fieldbus.Endpoint, h modbus.RequestHandler, t *TLSServer, maxClients uint, log *slog.Logger) (stopper, error) {
+func listenOn(e fbmodbus.Endpoint, h modbus.RequestHandler, t *TLSServer, maxClients uint, log *slog.Logger) (stopper, error) {
 	conf := &modbus.ServerConfiguration{
 		Timeout:    5 * time.Minute,
 		MaxClients: maxClients,
 		Logger:     slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	switch e.Transport {
-	case fieldbus.TCP:
+	case fbmodbus.TCP:
 		conf.URL = "tcp://" + e.Addr
-	case fieldbus.TLS:
+	case fbmodbus.TLS:
 		if t == nil {
 			return nil, errors.New("a TLS endpoint needs the simulator's server certificate (sim.TLSServer)")
 		}
 		cert := t.Cert
 		conf.URL, conf.TLSServerCert, conf.TLSClientCAs = "tcp+tls://"+e.Addr, &cert, t.ClientCAs
-	case fieldbus.RTUOverTCP:
+	case fbmodbus.RTUOverTCP:
 		return ListenRTUOverTCP(e.Addr, h, log)
 	default:
 		return nil, fmt.Errorf("%s endpoints are serial lines and cannot be served over the network (use ServeRTU or ServeASCII on a terminal)", e.Transport)

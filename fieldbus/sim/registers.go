@@ -7,11 +7,11 @@ import (
 
 	"github.com/simonvetter/modbus"
 
-	"github.com/gridd/gridd/fieldbus"
+	fbmodbus "github.com/gridd/gridd/fieldbus/modbus"
 )
 
 // Registers serves a fixed image of holding registers (for example a SunSpec map
-// from fieldbus.EncodeSunSpec) for one unit id over Modbus TCP, TLS or RTU over TCP. Input registers read
+// from modbus.EncodeSunSpec) for one unit id over Modbus TCP, TLS or RTU over TCP. Input registers read
 // the same image. Reads outside the image get ILLEGAL DATA ADDRESS, another unit id
 // GATEWAY TARGET DEVICE FAILED TO RESPOND; writes inside the image are applied.
 type Registers struct {
@@ -25,7 +25,7 @@ type Registers struct {
 // ServeRegisters listens on endpoint (host:port for Modbus TCP, or
 // rtuovertcp://host:port) and serves regs starting at base.
 func ServeRegisters(endpoint string, unit uint8, base uint16, regs []uint16, log *slog.Logger) (*Registers, error) {
-	e, err := fieldbus.ParseEndpoint(endpoint)
+	e, err := fbmodbus.ParseEndpoint(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("sim: serve registers: %w", err)
 	}
@@ -35,10 +35,10 @@ func ServeRegisters(endpoint string, unit uint8, base uint16, regs []uint16, log
 // ServeRegistersTLS is ServeRegisters over Modbus/TCP Security on addr (host:port):
 // clients must present a certificate that chains to t.ClientCAs.
 func ServeRegistersTLS(addr string, unit uint8, base uint16, regs []uint16, t TLSServer, log *slog.Logger) (*Registers, error) {
-	return serveRegisters(fieldbus.Endpoint{Transport: fieldbus.TLS, Addr: addr}, unit, base, regs, &t, log)
+	return serveRegisters(fbmodbus.Endpoint{Transport: fbmodbus.TLS, Addr: addr}, unit, base, regs, &t, log)
 }
 
-func serveRegisters(e fieldbus.Endpoint, unit uint8, base uint16, regs []uint16, t *TLSServer, log *slog.Logger) (*Registers, error) {
+func serveRegisters(e fbmodbus.Endpoint, unit uint8, base uint16, regs []uint16, t *TLSServer, log *slog.Logger) (*Registers, error) {
 	endpoint := e.String()
 	if log == nil {
 		log = slog.Default()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/site"
 )
@@ -65,9 +66,9 @@ func start(t *testing.T, cfg *site.Config, at time.Time) *rig {
 	for _, d := range cfg.Devices {
 		r.devs = append(r.devs, fieldbus.Device{Device: d, Profile: profiles[d.ID]})
 	}
-	conns := fieldbus.NewConns(quiet)
-	r.w = fieldbus.NewWriter(r.devs, clk, quiet, fieldbus.WithConns(conns))
-	r.p = fieldbus.NewPoller(r.devs, clk, quiet, fieldbus.WithConns(conns))
+	conns := modbus.NewConns(quiet)
+	r.w = fieldbus.NewWriter(r.devs, clk, quiet, modbus.WithConns(conns))
+	r.p = fieldbus.NewPoller(r.devs, clk, quiet, modbus.WithConns(conns))
 	t.Cleanup(func() {
 		conns.Close()
 		s.Stop()

@@ -34,6 +34,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
+	_ "github.com/gridd/gridd/fieldbus/modbus" // the Modbus driver, for the simulated devices
 	"github.com/gridd/gridd/site"
 )
 

@@ -1,6 +1,8 @@
-package fieldbus
+package modbus
 
 import (
+	"github.com/gridd/gridd/fieldbus"
+
 	"context"
 	"errors"
 	"fmt"
@@ -12,9 +14,10 @@ import (
 )
 
 // DefaultTimeout applies to a device whose config sets no timeout.
-const DefaultTimeout = time.Second
+const DefaultTimeout = fieldbus.DefaultTimeout
 
-// Modbus exception errors, as returned (wrapped) by Poller and Writer.
+// Modbus exception errors, as returned (wrapped) by fieldbus.Poller and
+// fieldbus.Writer for Modbus devices.
 // Test with errors.Is.
 var (
 	ErrIllegalFunction         error = modbus.ErrIllegalFunction
@@ -26,7 +29,8 @@ var (
 	ErrMemoryParityError       error = modbus.ErrMemoryParityError
 	ErrGWPathUnavailable       error = modbus.ErrGWPathUnavailable
 	ErrGWTargetFailedToRespond error = modbus.ErrGWTargetFailedToRespond
-	// ErrTimeout is a request the device did not answer in time.
+	// ErrTimeout is a request the device did not answer in time. The driver's errors
+	// for it also match fieldbus.ErrTimeout.
 	ErrTimeout error = modbus.ErrRequestTimedOut
 )
 
@@ -78,7 +82,8 @@ func asException(err error) (*ExceptionError, bool) {
 // that share an endpoint (a gateway with several unit ids) share its connection; their
 // requests are serialised and the unit id switched under the endpoint's lock. A
 // connection that fails (anything but a Modbus exception response) is closed and
-// reopened on next use. A Poller and a Writer may share one pool (WithConns).
+// reopened on next use. A fieldbus.Poller and Writer may share one pool (WithConns,
+// or fieldbus.WithShared).
 type Conns struct {
 	log    *slog.Logger
 	mu     sync.Mutex

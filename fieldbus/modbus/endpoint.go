@@ -1,4 +1,4 @@
-package fieldbus
+package modbus
 
 import (
 	"errors"
@@ -28,6 +28,23 @@ const (
 	// ASCII is Modbus ASCII over a serial line.
 	ASCII Transport = "ascii"
 )
+
+// schemes maps each URL scheme of an endpoint to its transport: the one list of
+// Modbus schemes, registered with the fieldbus driver registry (driver.go).
+var schemes = map[string]Transport{
+	"tcp": TCP, "tls": TLS, "tcp+tls": TLS, "rtuovertcp": RTUOverTCP, "rtu": RTU, "ascii": ASCII,
+}
+
+// Schemes lists the endpoint schemes of the Modbus driver, sorted: "" (plain
+// host:port, Modbus TCP) first.
+func Schemes() []string {
+	out := []string{""}
+	for k := range schemes {
+		out = append(out, k)
+	}
+	sort.Strings(out[1:])
+	return out
+}
 
 // Endpoint is a parsed device endpoint.
 type Endpoint struct {
@@ -103,20 +120,11 @@ func ParseEndpoint(s string) (Endpoint, error) {
 		return Endpoint{}, fmt.Errorf("endpoint %q: %w", s, err)
 	}
 	var e Endpoint
-	switch u.Scheme {
-	case "tcp":
-		e.Transport = TCP
-	case "tls", "tcp+tls":
-		e.Transport = TLS
-	case "rtuovertcp":
-		e.Transport = RTUOverTCP
-	case "rtu":
-		e.Transport = RTU
-	case "ascii":
-		e.Transport = ASCII
-	default:
-		return Endpoint{}, fmt.Errorf("endpoint %q: unknown scheme %q (want tcp, tls, tcp+tls, rtuovertcp, rtu or ascii)", s, u.Scheme)
+	t, ok := schemes[u.Scheme]
+	if !ok {
+		return Endpoint{}, fmt.Errorf("endpoint %q: unknown scheme %q (want %s)", s, u.Scheme, strings.Join(Schemes()[1:], ", "))
 	}
+	e.Transport = t
 	if u.User != nil || u.Fragment != "" {
 		return Endpoint{}, fmt.Errorf("endpoint %q: user info and fragments are not allowed", s)
 	}

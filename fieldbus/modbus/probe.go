@@ -1,4 +1,4 @@
-package fieldbus
+package modbus
 
 import (
 	"context"

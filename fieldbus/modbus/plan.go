@@ -1,6 +1,8 @@
-package fieldbus
+package modbus
 
 import (
+	"github.com/gridd/gridd/fieldbus"
+
 	"fmt"
 	"sort"
 )
@@ -48,7 +50,7 @@ func (o PlanOptions) normalised() (PlanOptions, error) {
 
 // Read is one planned read request.
 type Read struct {
-	Table   RegisterTable
+	Table   fieldbus.RegisterTable
 	Address uint16
 	Count   uint16
 	// Points are indices into the planned slice of points, in address order.
@@ -61,12 +63,12 @@ func (r Read) End() int { return int(r.Address) + int(r.Count) }
 // PlanReads merges the points of each register table that are contiguous or within
 // MaxGap of each other into as few reads as the per-request limits allow. Reads come
 // out ordered by table (coil, discrete, holding, input) and address.
-func PlanReads(points []Point, opts PlanOptions) ([]Read, error) {
+func PlanReads(points []fieldbus.Point, opts PlanOptions) ([]Read, error) {
 	o, err := opts.normalised()
 	if err != nil {
 		return nil, err
 	}
-	order := map[RegisterTable]int{Coil: 0, Discrete: 1, Holding: 2, Input: 3}
+	order := map[fieldbus.RegisterTable]int{fieldbus.Coil: 0, fieldbus.Discrete: 1, fieldbus.Holding: 2, fieldbus.Input: 3}
 	idx := make([]int, 0, len(points))
 	for i := range points {
 		p := &points[i]

@@ -1,0 +1,10 @@
+package main
+
+// The fieldbus drivers gridd speaks. Each registers its endpoint schemes with
+// fieldbus.Register when linked in; the Poller, the Writer, `gridd config check`
+// (fieldbus.CheckSite) and site validation then find it by the scheme of a device's
+// endpoint. A new driver is one line here (see CONTRIBUTING.md, "A new protocol
+// driver").
+import (
+	_ "github.com/gridd/gridd/fieldbus/modbus" // Modbus: host:port, tcp, tls, tcp+tls, rtuovertcp, rtu, ascii
+)
