@@ -479,6 +479,14 @@ func TestOperatorStream(t *testing.T) {
 
 func TestMetricsAndHealth(t *testing.T) {
 	r := newRig(t)
+	// Two real-time ticks for the control-loop latency.
+	for k := 1; k <= 2; k++ {
+		at := start.Add(time.Duration(k) * 2 * time.Second)
+		r.clk.Set(at)
+		if _, err := r.svc.ControlTick(t.Context(), at, 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
 	got := r.do(t, "viewer", "GET", "/metrics", nil)
 	if got.code != 200 || !strings.HasPrefix(got.hdr.Get("Content-Type"), "text/plain; version=0.0.4") {
 		t.Fatalf("metrics: %d %s", got.code, got.hdr.Get("Content-Type"))
@@ -489,6 +497,8 @@ func TestMetricsAndHealth(t *testing.T) {
 		"gridd_solver_duration_seconds_sum ", "gridd_poll_errors_total 0\n", "gridd_stale_devices 0\n",
 		`gridd_schedules{state="proposed"} 1` + "\n", `gridd_schedules{state="approved"} 0` + "\n",
 		`gridd_devices_comms{state="online"} 4` + "\n",
+		"# TYPE gridd_control_latency_seconds histogram\n", `gridd_control_latency_seconds_bucket{le="+Inf"} 2` + "\n",
+		"gridd_control_latency_seconds_count 2\n", "gridd_keepalive_writes_total 0\n", "gridd_alarms_active 0\n",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)

@@ -72,6 +72,25 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	for _, st := range []storage.WriteStatus{storage.WriteOK, storage.WriteMismatch, storage.WriteFailed} {
 		p.sample("gridd_setpoint_writes_total", map[string]string{"status": string(st)}, float64(m.WritesByStatus[st]))
 	}
+	p.family("gridd_control_latency_seconds", "histogram", "Real-time layer ticks: wall time from the start of the poll to the last read-back.")
+	for i, le := range m.ControlLatencyBuckets {
+		p.sample("gridd_control_latency_seconds_bucket", map[string]string{"le": strconv.FormatFloat(le, 'g', -1, 64)}, float64(m.ControlLatencyCounts[i]))
+	}
+	p.sample("gridd_control_latency_seconds_bucket", map[string]string{"le": "+Inf"}, float64(m.ControlTicks))
+	p.sample("gridd_control_latency_seconds_sum", nil, m.ControlSecondsSum)
+	p.sample("gridd_control_latency_seconds_count", nil, float64(m.ControlTicks))
+	p.family("gridd_control_corrections_total", "counter", "Setpoints the real-time layer moved for a limit, the peak target or a battery's energy.")
+	p.sample("gridd_control_corrections_total", nil, float64(m.ControlCorrections))
+	p.family("gridd_keepalive_writes_total", "counter", "Keep-alive re-writes of devices with a command watchdog.")
+	p.sample("gridd_keepalive_writes_total", nil, float64(m.KeepAlives))
+	active := 0
+	for _, a := range s.svc.Alarms() {
+		if a.Active {
+			active++
+		}
+	}
+	p.family("gridd_alarms_active", "gauge", "Alarms whose condition lasts.")
+	p.sample("gridd_alarms_active", nil, float64(active))
 	env := s.svc.Envelope()
 	ks := 0.0
 	if env.KillSwitch().Engaged {
