@@ -24,6 +24,7 @@ import (
 )
 
 func main() {
+	replay.ReplayGC() // as gridd replay does
 	days := flag.Int("days", 365, "days to replay")
 	from := flag.String("from", "2019-01-01", "first day (UTC)")
 	chargers := flag.Int("chargers", 50, "EV chargers (ev.chargers)")

@@ -37,6 +37,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fl := flag.NewFlagSet("replay", flag.ContinueOnError)
 	cliFlags(fl, stderr)
+	replay.ReplayGC()
 	fl.Usage = func() {
 		fmt.Fprintln(stderr, replayUsage)
 		fl.PrintDefaults()
