@@ -319,6 +319,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer shutdown()
+	if err := startIEC104(ctx, cfg, st.svc, log, stdout, "gridd", false); err != nil {
+		return err
+	}
 	scheme := "http"
 	if *tlsCert != "" {
 		scheme = "https"
@@ -508,6 +511,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer shutdown()
+	if err := startIEC104(ctx, cfg, st.svc, log, stdout, "gridd demo", true); err != nil {
+		return err
+	}
 	scheme := "http"
 	if *tlsCert != "" {
 		scheme = "https"
