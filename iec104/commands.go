@@ -14,14 +14,14 @@ import (
 
 // commandAudit is the data of an iec104 audit event.
 type commandAudit struct {
-	Master string  `json:"master"`
-	Type   byte    `json:"type_id"`
-	Cause  byte    `json:"cause"`
-	CA     uint16  `json:"common_address"`
-	IOA    uint32  `json:"ioa,omitempty"`
-	Value  float64 `json:"value,omitempty"`
-	Select bool    `json:"select,omitempty"`
-	Result string  `json:"result"`
+	Master string `json:"master"`
+	Type   byte   `json:"type_id"`
+	Cause  byte   `json:"cause"`
+	CA     uint16 `json:"common_address"`
+	IOA    uint32 `json:"ioa,omitempty"`
+	Value  string `json:"value,omitempty"`
+	Select bool   `json:"select,omitempty"`
+	Result string `json:"result"`
 }
 
 // reply sends a copy of the command with another cause (and P/N bit).
@@ -34,15 +34,15 @@ func (s *Server) reply(c *conn, a *ASDU, cause byte, negative bool) {
 
 // refuse answers a command negatively with cause and audits why.
 func (s *Server) refuseCmd(ctx context.Context, c *conn, a *ASDU, cause byte, why string) {
-	s.reply(c, a, cause, true)
 	d := commandAudit{Master: c.host, Type: a.Type, Cause: a.Cause, CA: a.CA, Result: "refused: " + why}
 	subject := fmt.Sprintf("type %d", a.Type)
 	if len(a.Objects) > 0 {
-		d.IOA, d.Value = a.Objects[0].IOA, float64(a.Objects[0].Float)
+		d.IOA, d.Value = a.Objects[0].IOA, fmt.Sprint(a.Objects[0].Float)
 		subject = fmt.Sprintf("ioa %d", d.IOA)
 	}
 	s.log.Warn("iec104 command refused", "master", c.host, "type", a.Type, "why", why)
 	s.audit(ctx, c.host, "iec104.refused", subject, fmt.Sprintf("%s: type %d cause %d common address %d refused: %s", c.host, a.Type, a.Cause, a.CA, why), d)
+	s.reply(c, a, cause, true)
 }
 
 // handle answers one ASDU from a master.
@@ -125,9 +125,9 @@ func (s *Server) clockSync(ctx context.Context, c *conn, a *ASDU, o Object) {
 	}
 	now := s.ctl.Clock().Now()
 	offset := o.Time.Sub(now)
-	s.reply(c, a, CotActCon, false)
 	s.log.Info("iec104 clock sync", "master", c.host, "master_time", o.Time, "offset", offset)
-	s.audit(ctx, c.host, "iec104.clock_sync", "station", fmt.Sprintf("clock sync from %s accepted: master time %s, %s from gridd's clock (the host clock is not set)", c.host, o.Time.Format(time.RFC3339Nano), offset), commandAudit{Master: c.host, Type: a.Type, Cause: a.Cause, CA: a.CA, Value: offset.Seconds(), Result: "accepted"})
+	s.audit(ctx, c.host, "iec104.clock_sync", "station", fmt.Sprintf("clock sync from %s accepted: master time %s, %s from gridd's clock (the host clock is not set)", c.host, o.Time.Format(time.RFC3339Nano), offset), commandAudit{Master: c.host, Type: a.Type, Cause: a.Cause, CA: a.CA, Value: offset.String(), Result: "accepted"})
+	s.reply(c, a, CotActCon, false)
 }
 
 // check validates a command's value without acting on it.
@@ -166,9 +166,9 @@ func (s *Server) command(ctx context.Context, c *conn, a *ASDU, o Object) {
 		selected = false
 	}
 	c.mu.Unlock()
-	d := commandAudit{Master: c.host, Type: a.Type, Cause: a.Cause, CA: a.CA, IOA: o.IOA, Value: float64(o.Float), Select: isSelect}
+	d := commandAudit{Master: c.host, Type: a.Type, Cause: a.Cause, CA: a.CA, IOA: o.IOA, Value: fmt.Sprint(o.Float), Select: isSelect}
 	if a.Type == CScNa1 {
-		d.Value = float64(o.QDS & 1)
+		d.Value = fmt.Sprint(o.QDS & 1)
 	}
 	subject := fmt.Sprintf("ioa %d", o.IOA)
 	if a.Cause == CotDeact {
@@ -179,9 +179,9 @@ func (s *Server) command(ctx context.Context, c *conn, a *ASDU, o Object) {
 		c.mu.Lock()
 		delete(c.selection, o.IOA)
 		c.mu.Unlock()
-		s.reply(c, a, CotDeactCon, false)
 		d.Result = "select cancelled"
 		s.audit(ctx, c.host, "iec104.deselect", subject, fmt.Sprintf("%s cancelled its select of IOA %d", c.host, o.IOA), d)
+		s.reply(c, a, CotDeactCon, false)
 		return
 	}
 	if err := s.check(a, o); err != nil {
@@ -192,9 +192,9 @@ func (s *Server) command(ctx context.Context, c *conn, a *ASDU, o Object) {
 		c.mu.Lock()
 		c.selection[o.IOA] = selection{typ: a.Type, value: o.Float, qual: o.QDS &^ 0x80, until: now.Add(selectTimeout)}
 		c.mu.Unlock()
-		s.reply(c, a, CotActCon, false)
 		d.Result = "selected"
-		s.audit(ctx, c.host, "iec104.select", subject, fmt.Sprintf("%s selected IOA %d with %g", c.host, o.IOA, d.Value), d)
+		s.audit(ctx, c.host, "iec104.select", subject, fmt.Sprintf("%s selected IOA %d with %s", c.host, o.IOA, d.Value), d)
+		s.reply(c, a, CotActCon, false)
 		return
 	}
 	if selected {

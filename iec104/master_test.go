@@ -121,7 +121,7 @@ func parse(b []byte) (rawASDU, error) {
 	if sq {
 		return a, errors.New("SQ=1 not expected from the station")
 	}
-	size := map[byte]int{1: 1, 13: 5, 30: 8, 36: 12, 45: 1, 50: 5, 100: 1, 103: 7}[a.typ]
+	size := map[byte]int{1: 1, 13: 5, 58: 8, 30: 8, 36: 12, 45: 1, 50: 5, 100: 1, 103: 7}[a.typ]
 	if size == 0 {
 		return a, fmt.Errorf("unexpected type %d", a.typ)
 	}

@@ -224,8 +224,8 @@ func (s *Server) acceptLoop(ctx context.Context) {
 		host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
 		ip := net.ParseIP(host)
 		if ip == nil || !s.allowed(ip) {
-			nc.Close()
 			s.refuse(ctx, host)
+			nc.Close()
 			continue
 		}
 		s.wg.Add(1)

@@ -49,7 +49,7 @@ iec104:
   common_address: 7
   allow: ["127.0.0.1"]
   allow_pause: PAUSE
-  clock_sync: accept
+  clock_sync: CLOCK
   deadband_kw: 0.5
 `
 
@@ -62,10 +62,10 @@ type rig struct {
 	watch *fieldbus.Poller
 }
 
-func newRig(t *testing.T, allowPause bool) *rig {
+func newRig(t *testing.T, allowPause bool, clockSync string) *rig {
 	t.Helper()
 	r := strings.NewReplacer("PORT1", strconv.Itoa(testsite.FreePort(t)), "PORT2", strconv.Itoa(testsite.FreePort(t)),
-		"PORT3", strconv.Itoa(testsite.FreePort(t)), "PORT4", strconv.Itoa(testsite.FreePort(t)), "PAUSE", strconv.FormatBool(allowPause))
+		"PORT3", strconv.Itoa(testsite.FreePort(t)), "PORT4", strconv.Itoa(testsite.FreePort(t)), "PAUSE", strconv.FormatBool(allowPause), "CLOCK", clockSync)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	s := testsite.Start(t, "scada.yaml", r.Replace(stationSite), start, log)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -129,7 +129,7 @@ func (r *rig) audits(t *testing.T, action string) []string {
 // root meter, read over Modbus, is under it within two control ticks), and the
 // master then sees 2004 set and 1001 under the limit spontaneously.
 func TestInteropInterrogationAndImportLimit(t *testing.T) {
-	r := newRig(t, false)
+	r := newRig(t, false, "accept")
 	m, err := dialMaster(t, r.addr, "")
 	if err != nil {
 		t.Fatal(err)
