@@ -3,6 +3,7 @@ package iec104_test
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/gridd/gridd/internal/iec104test"
 	"io"
 	"math"
 	"net"
@@ -14,11 +15,11 @@ import (
 // audit event with the master's address, and change nothing.
 func TestBadCommandsRefused(t *testing.T) {
 	r := newRig(t, false, "refuse")
-	m, err := dialMaster(t, r.addr, "")
+	m, err := iec104test.Dial(t, r.addr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.startDT()
+	m.StartDT()
 	c58 := append([]byte{58, 1, 6, 0, 7, 0, 0x1d, 0x0c, 0, 1}, 0, 0, 0, 8, 3, 6, 19)
 	for _, tc := range []struct {
 		name  string
@@ -26,29 +27,29 @@ func TestBadCommandsRefused(t *testing.T) {
 		typ   byte
 		cause byte
 	}{
-		{"unknown IOA", setpoint(7, 6, 3005, 100, 0), 50, 47},
-		{"set-point on a measured value", setpoint(7, 6, 1001, 100, 0), 50, 47},
+		{"unknown IOA", iec104test.Setpoint(7, 6, 3005, 100, 0), 50, 47},
+		{"set-point on a measured value", iec104test.Setpoint(7, 6, 1001, 100, 0), 50, 47},
 		{"unknown type id (C_SC_TA_1)", c58, 58, 44},
 		{"monitoring type from a master", []byte{13, 1, 6, 0, 7, 0, 0xe9, 3, 0, 0, 0, 0x80, 0x3f, 0}, 13, 44},
-		{"wrong common address", setpoint(9, 6, 3001, 100, 0), 50, 46},
+		{"wrong common address", iec104test.Setpoint(9, 6, 3001, 100, 0), 50, 46},
 		{"interrogation to another station", []byte{100, 1, 6, 0, 8, 0, 0, 0, 0, 20}, 100, 46},
-		{"unknown cause", setpoint(7, 3, 3001, 100, 0), 50, 45},
-		{"negative import limit", setpoint(7, 6, 3001, -5, 0), 50, 7},
-		{"NaN import limit", setpoint(7, 6, 3001, float32(math.NaN()), 0), 50, 7},
-		{"infinite export limit", setpoint(7, 6, 3002, float32(math.Inf(1)), 0), 50, 7},
-		{"import limit above the physical 900 kW", setpoint(7, 6, 3001, 1000, 0), 50, 7},
-		{"export limit above the physical 300 kW", setpoint(7, 6, 3002, 400, 0), 50, 7},
-		{"pause not allowed", single(7, 3101, 1), 45, 7},
-		{"single command to an unknown IOA", single(7, 3102, 1), 45, 47},
-		{"clock sync refused", clockSync(7, time.Now()), 103, 7},
-		{"deactivation without a select", setpoint(7, 8, 3001, 100, 0), 50, 9},
+		{"unknown cause", iec104test.Setpoint(7, 3, 3001, 100, 0), 50, 45},
+		{"negative import limit", iec104test.Setpoint(7, 6, 3001, -5, 0), 50, 7},
+		{"NaN import limit", iec104test.Setpoint(7, 6, 3001, float32(math.NaN()), 0), 50, 7},
+		{"infinite export limit", iec104test.Setpoint(7, 6, 3002, float32(math.Inf(1)), 0), 50, 7},
+		{"import limit above the physical 900 kW", iec104test.Setpoint(7, 6, 3001, 1000, 0), 50, 7},
+		{"export limit above the physical 300 kW", iec104test.Setpoint(7, 6, 3002, 400, 0), 50, 7},
+		{"pause not allowed", iec104test.Single(7, 3101, 1), 45, 7},
+		{"single command to an unknown IOA", iec104test.Single(7, 3102, 1), 45, 47},
+		{"clock sync refused", iec104test.ClockSync(7, time.Now()), 103, 7},
+		{"deactivation without a select", iec104test.Setpoint(7, 8, 3001, 100, 0), 50, 9},
 		{"interrogation with group 21 only", []byte{100, 1, 6, 0, 7, 0, 0, 0, 0, 21}, 100, 7},
 	} {
 		before := len(r.audits(t, "iec104.refused"))
-		m.sendI(tc.asdu)
-		a := m.reply(tc.typ, tc.cause)
-		if !a.neg {
-			t.Errorf("%s: reply type %d cause %d without the negative bit", tc.name, a.typ, a.cause)
+		m.SendI(tc.asdu)
+		a := m.Reply(tc.typ, tc.cause)
+		if !a.Neg {
+			t.Errorf("%s: reply type %d cause %d without the negative bit", tc.name, a.Typ, a.Cause)
 		}
 		ev := r.audits(t, "iec104.refused")
 		if len(ev) != before+1 || ev[len(ev)-1][:len("iec104:127.0.0.1")] != "iec104:127.0.0.1" {
@@ -63,53 +64,53 @@ func TestBadCommandsRefused(t *testing.T) {
 		t.Fatal("paused by a refused command")
 	}
 	// The station still serves this master.
-	m.sendI(gi(7))
-	if a := m.reply(100, 7); a.neg {
+	m.SendI(iec104test.GI(7))
+	if a := m.Reply(100, 7); a.Neg {
 		t.Fatal("GI refused after bad commands")
 	}
-	m.reply(100, 10)
+	m.Reply(100, 10)
 }
 
 // Select-before-operate: a select confirms and changes nothing; an execute that
 // differs from the select is refused; a matching execute sets the limit.
 func TestSelectBeforeOperate(t *testing.T) {
 	r := newRig(t, false, "accept")
-	m, err := dialMaster(t, r.addr, "")
+	m, err := iec104test.Dial(t, r.addr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.startDT()
-	m.sendI(setpoint(7, 6, 3002, 50, 0x80))
-	if a := m.reply(50, 7); a.neg {
+	m.StartDT()
+	m.SendI(iec104test.Setpoint(7, 6, 3002, 50, 0x80))
+	if a := m.Reply(50, 7); a.Neg {
 		t.Fatal("select refused")
 	}
 	if ls := r.site.Service.Limits(t.Context(), r.site.Clock.Now()); len(ls) != 0 {
 		t.Fatalf("a select set a limit: %+v", ls)
 	}
-	m.sendI(setpoint(7, 6, 3002, 60, 0))
-	if a := m.reply(50, 7); !a.neg {
+	m.SendI(iec104test.Setpoint(7, 6, 3002, 60, 0))
+	if a := m.Reply(50, 7); !a.Neg {
 		t.Fatal("execute of another value than selected confirmed")
 	}
-	m.sendI(setpoint(7, 6, 3002, 50, 0x80))
-	m.reply(50, 7)
-	m.sendI(setpoint(7, 8, 3002, 50, 0x80))
-	if a := m.reply(50, 9); a.neg {
+	m.SendI(iec104test.Setpoint(7, 6, 3002, 50, 0x80))
+	m.Reply(50, 7)
+	m.SendI(iec104test.Setpoint(7, 8, 3002, 50, 0x80))
+	if a := m.Reply(50, 9); a.Neg {
 		t.Fatal("deactivation of a select refused")
 	}
-	m.sendI(setpoint(7, 6, 3002, 50, 0x80))
-	m.reply(50, 7)
-	m.sendI(setpoint(7, 6, 3002, 50, 0))
-	if a := m.reply(50, 7); a.neg {
+	m.SendI(iec104test.Setpoint(7, 6, 3002, 50, 0x80))
+	m.Reply(50, 7)
+	m.SendI(iec104test.Setpoint(7, 6, 3002, 50, 0))
+	if a := m.Reply(50, 7); a.Neg {
 		t.Fatal("execute after select refused")
 	}
-	m.reply(50, 10)
+	m.Reply(50, 10)
 	ls := r.site.Service.Limits(t.Context(), r.site.Clock.Now())
 	if len(ls) != 1 || ls[0].ExportKW == nil || *ls[0].ExportKW != 50 {
 		t.Fatalf("limits %+v, want an export limit of 50 kW", ls)
 	}
 	// Clock sync is accepted (and audited) when the config says so.
-	m.sendI(clockSync(7, time.Date(2019, 6, 3, 8, 0, 5, 0, time.UTC)))
-	if a := m.reply(103, 7); a.neg {
+	m.SendI(iec104test.ClockSync(7, time.Date(2019, 6, 3, 8, 0, 5, 0, time.UTC)))
+	if a := m.Reply(103, 7); a.Neg {
 		t.Fatal("clock sync refused with clock_sync: accept")
 	}
 	if ev := r.audits(t, "iec104.clock_sync"); len(ev) != 1 {
@@ -121,28 +122,28 @@ func TestSelectBeforeOperate(t *testing.T) {
 // follows.
 func TestPauseResume(t *testing.T) {
 	r := newRig(t, true, "refuse")
-	m, err := dialMaster(t, r.addr, "")
+	m, err := iec104test.Dial(t, r.addr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.startDT()
-	m.sendI(single(7, 3101, 1))
-	if a := m.reply(45, 7); a.neg {
+	m.StartDT()
+	m.SendI(iec104test.Single(7, 3101, 1))
+	if a := m.Reply(45, 7); a.Neg {
 		t.Fatal("pause refused")
 	}
-	m.reply(45, 10)
+	m.Reply(45, 10)
 	ks := r.site.Service.Envelope().KillSwitch()
 	if !ks.Engaged || ks.By != "iec104:127.0.0.1" {
 		t.Fatalf("kill switch %+v after pause", ks)
 	}
-	m.until("2001 = 0", 5*time.Second, func(a rawASDU) bool { p, ok := m.points[2001]; return ok && p.value == 0 })
-	m.sendI(single(7, 3101, 0))
-	m.reply(45, 7)
-	m.reply(45, 10)
+	m.Until("2001 = 0", 5*time.Second, func(a iec104test.ASDU) bool { p, ok := m.Points[2001]; return ok && p.Value == 0 })
+	m.SendI(iec104test.Single(7, 3101, 0))
+	m.Reply(45, 7)
+	m.Reply(45, 10)
 	if r.site.Service.Envelope().KillSwitch().Engaged {
 		t.Fatal("still paused after resume")
 	}
-	m.until("2001 = 1", 5*time.Second, func(a rawASDU) bool { return m.points[2001].value == 1 })
+	m.Until("2001 = 1", 5*time.Second, func(a iec104test.ASDU) bool { return m.Points[2001].Value == 1 })
 }
 
 // closed waits for the station to close the connection.
@@ -168,7 +169,7 @@ func TestGarbageAndAllowList(t *testing.T) {
 		return append(b, asdu...)
 	}
 	startdt := []byte{0x68, 4, 7, 0, 0, 0}
-	short := setpoint(7, 6, 3001, 10, 0)[:10]
+	short := iec104test.Setpoint(7, 6, 3001, 10, 0)[:10]
 	for _, tc := range []struct {
 		name    string
 		started bool
@@ -178,8 +179,8 @@ func TestGarbageAndAllowList(t *testing.T) {
 		{"length below 4", false, []byte{0x68, 2, 7, 0}},
 		{"unknown U function", false, []byte{0x68, 4, 0x0f, 0, 0, 0}},
 		{"U frame with data", false, []byte{0x68, 6, 7, 0, 0, 0, 1, 2}},
-		{"I frame before STARTDT", false, iframe(0, 0, gi(7))},
-		{"wrong send sequence number", true, iframe(5, 0, gi(7))},
+		{"I frame before STARTDT", false, iframe(0, 0, iec104test.GI(7))},
+		{"wrong send sequence number", true, iframe(5, 0, iec104test.GI(7))},
 		{"acknowledges frames never sent", true, []byte{0x68, 4, 1, 0, 10, 0}},
 		{"truncated set-point", true, iframe(0, 0, short)},
 		{"ASDU with no objects", true, iframe(0, 0, []byte{50, 0, 6, 0, 7, 0})},
@@ -212,28 +213,28 @@ func TestGarbageAndAllowList(t *testing.T) {
 		}
 	}
 	// A master not on the allow-list (127.0.0.2) is refused at connect.
-	m, err := dialMaster(t, r.addr, "127.0.0.2")
+	m, err := iec104test.Dial(t, r.addr, "127.0.0.2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.c.Write([]byte{0x68, 4, 7, 0, 0, 0})
-	if !closed(m.c) {
+	m.C.Write([]byte{0x68, 4, 7, 0, 0, 0})
+	if !closed(m.C) {
 		t.Fatal("a master not on the allow-list was not refused")
 	}
 	if ev := r.audits(t, "iec104.refuse"); len(ev) != 1 || ev[0] != "iec104:127.0.0.2 connection" {
 		t.Fatalf("refusal audit events %v", ev)
 	}
 	// The station still serves an allowed master.
-	ok, err := dialMaster(t, r.addr, "")
+	ok, err := iec104test.Dial(t, r.addr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok.startDT()
-	ok.sendI(gi(7))
-	ok.reply(100, 7)
-	a := ok.reply(100, 10)
-	if a.neg || len(ok.points) != 12 {
-		t.Fatalf("GI after garbage: %d points", len(ok.points))
+	ok.StartDT()
+	ok.SendI(iec104test.GI(7))
+	ok.Reply(100, 7)
+	a := ok.Reply(100, 10)
+	if a.Neg || len(ok.Points) != 12 {
+		t.Fatalf("GI after garbage: %d points", len(ok.Points))
 	}
 	_ = binary.LittleEndian
 }

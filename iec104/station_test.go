@@ -2,6 +2,7 @@ package iec104_test
 
 import (
 	"context"
+	"github.com/gridd/gridd/internal/iec104test"
 	"log/slog"
 	"math"
 	"os"
@@ -130,44 +131,44 @@ func (r *rig) audits(t *testing.T, action string) []string {
 // master then sees 2004 set and 1001 under the limit spontaneously.
 func TestInteropInterrogationAndImportLimit(t *testing.T) {
 	r := newRig(t, false, "accept")
-	m, err := dialMaster(t, r.addr, "")
+	m, err := iec104test.Dial(t, r.addr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.startDT()
-	m.sendI(gi(7))
-	if a := m.reply(100, 7); a.neg {
+	m.StartDT()
+	m.SendI(iec104test.GI(7))
+	if a := m.Reply(100, 7); a.Neg {
 		t.Fatalf("GI refused: %+v", a)
 	}
-	m.reply(100, 10)
+	m.Reply(100, 10)
 	want := []uint32{1001, 1002, 1003, 1101, 1102, 1201, 1301, 1400, 2001, 2002, 2003, 2004}
 	for _, ioa := range want {
-		if _, ok := m.points[ioa]; !ok {
-			t.Errorf("GI did not answer IOA %d (got %v)", ioa, m.points)
+		if _, ok := m.Points[ioa]; !ok {
+			t.Errorf("GI did not answer IOA %d (got %v)", ioa, m.Points)
 		}
 	}
-	for _, a := range m.log {
-		if (a.typ == 13 || a.typ == 1) && a.cause != 20 {
-			t.Errorf("GI point of type %d with cause %d, want 20 (inrogen)", a.typ, a.cause)
+	for _, a := range m.Log {
+		if (a.Typ == 13 || a.Typ == 1) && a.Cause != 20 {
+			t.Errorf("GI point of type %d with cause %d, want 20 (inrogen)", a.Typ, a.Cause)
 		}
 	}
 	before := r.meter(t)
-	if got := m.points[1001]; got.qual&0x80 != 0 || math.Abs(got.value-before) > 5 {
-		t.Fatalf("1001 = %.1f (quality %#x), meter reads %.1f", got.value, got.qual, before)
+	if got := m.Points[1001]; got.Qual&0x80 != 0 || math.Abs(got.Value-before) > 5 {
+		t.Fatalf("1001 = %.1f (quality %#x), meter reads %.1f", got.Value, got.Qual, before)
 	}
-	if m.points[2001].value != 1 || m.points[2002].value != 1 || m.points[2004].value != 0 {
-		t.Fatalf("single points 2001 %v 2002 %v 2004 %v, want 1 1 0", m.points[2001], m.points[2002], m.points[2004])
+	if m.Points[2001].Value != 1 || m.Points[2002].Value != 1 || m.Points[2004].Value != 0 {
+		t.Fatalf("single points 2001 %v 2002 %v 2004 %v, want 1 1 0", m.Points[2001], m.Points[2002], m.Points[2004])
 	}
 	limit := math.Round(before - 40)
 	if limit <= 0 {
 		t.Fatalf("import %.1f kW too small for the test", before)
 	}
 
-	m.sendI(setpoint(7, 6, 3001, float32(limit), 0))
-	if a := m.reply(50, 7); a.neg {
+	m.SendI(iec104test.Setpoint(7, 6, 3001, float32(limit), 0))
+	if a := m.Reply(50, 7); a.Neg {
 		t.Fatalf("import limit %.0f refused: %+v", limit, a)
 	}
-	m.reply(50, 10)
+	m.Reply(50, 10)
 	// The limit reaches the devices within two control ticks.
 	iv := r.site.Config.Control.Interval.D
 	now := r.site.Clock.Now()
@@ -189,16 +190,16 @@ func TestInteropInterrogationAndImportLimit(t *testing.T) {
 	if _, err := r.site.Service.ControlTick(t.Context(), now, iv); err != nil {
 		t.Fatal(err)
 	}
-	m.until("1001 under the limit and 2004 set", 5*time.Second, func(rawASDU) bool {
-		p, ok := m.points[1001]
-		return ok && p.value <= limit+0.5 && m.points[2004].value == 1
+	m.Until("1001 under the limit and 2004 set", 5*time.Second, func(iec104test.ASDU) bool {
+		p, ok := m.Points[1001]
+		return ok && p.Value <= limit+0.5 && m.Points[2004].Value == 1
 	})
 	sawTF := false
-	for _, a := range m.log {
-		sawTF = sawTF || (a.typ == 36 && a.cause == 3)
+	for _, a := range m.Log {
+		sawTF = sawTF || (a.Typ == 36 && a.Cause == 3)
 	}
 	if !sawTF {
-		t.Errorf("no spontaneous M_ME_TF_1 (type 36, cause 3) among %d ASDUs", len(m.log))
+		t.Errorf("no spontaneous M_ME_TF_1 (type 36, cause 3) among %d ASDUs", len(m.Log))
 	}
 	// The limit is in force from iec104, audited with the master's address, held
 	// limit_hold; repeating the command replaces it rather than stacking another.
@@ -206,9 +207,9 @@ func TestInteropInterrogationAndImportLimit(t *testing.T) {
 	if len(ls) != 1 || ls[0].Source != "iec104" || ls[0].ImportKW == nil || *ls[0].ImportKW != limit || ls[0].Actor != "iec104:127.0.0.1" || ls[0].Until.Sub(ls[0].From) != 15*time.Minute {
 		t.Fatalf("limits in force %+v", ls)
 	}
-	m.sendI(setpoint(7, 6, 3001, float32(limit+5), 0))
-	m.reply(50, 7)
-	m.reply(50, 10)
+	m.SendI(iec104test.Setpoint(7, 6, 3001, float32(limit+5), 0))
+	m.Reply(50, 7)
+	m.Reply(50, 10)
 	ls = r.site.Service.Limits(t.Context(), now)
 	if len(ls) != 1 || *ls[0].ImportKW != limit+5 {
 		t.Fatalf("after a repeated command: limits %+v, want one of %.0f kW", ls, limit+5)
