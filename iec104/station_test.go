@@ -65,6 +65,14 @@ type rig struct {
 
 func newRig(t *testing.T, allowPause bool, clockSync string) *rig {
 	t.Helper()
+	return startRig(t, allowPause, clockSync, 20*time.Millisecond)
+}
+
+// newBenchRig is a rig with the station's default scan period.
+func newBenchRig(b *testing.B) *rig { return startRig(b, false, "refuse", 0) }
+
+func startRig(t testing.TB, allowPause bool, clockSync string, scan time.Duration) *rig {
+	t.Helper()
 	r := strings.NewReplacer("PORT1", strconv.Itoa(testsite.FreePort(t)), "PORT2", strconv.Itoa(testsite.FreePort(t)),
 		"PORT3", strconv.Itoa(testsite.FreePort(t)), "PORT4", strconv.Itoa(testsite.FreePort(t)), "PAUSE", strconv.FormatBool(allowPause), "CLOCK", clockSync)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -79,7 +87,7 @@ func newRig(t *testing.T, allowPause bool, clockSync string) *rig {
 	if _, err := s.Service.ControlTick(ctx, start.Add(iv), iv); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := iec104.New(s.Service, iec104.Options{Config: s.Config, Logger: log, Scan: 20 * time.Millisecond})
+	srv, err := iec104.New(s.Service, iec104.Options{Config: s.Config, Logger: log, Scan: scan})
 	if err != nil {
 		t.Fatal(err)
 	}
