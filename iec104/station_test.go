@@ -65,18 +65,19 @@ type rig struct {
 
 func newRig(t *testing.T, allowPause bool, clockSync string) *rig {
 	t.Helper()
-	return startRig(t, allowPause, clockSync, 20*time.Millisecond)
+	return startRig(t, allowPause, clockSync, 20*time.Millisecond, "")
 }
 
 // newBenchRig is a rig with the station's default scan period.
-func newBenchRig(b *testing.B) *rig { return startRig(b, false, "refuse", 0) }
+func newBenchRig(b *testing.B) *rig { return startRig(b, false, "refuse", 0, "") }
 
-func startRig(t testing.TB, allowPause bool, clockSync string, scan time.Duration) *rig {
+// startRig starts the site and the station; extra is appended to the iec104 section.
+func startRig(t testing.TB, allowPause bool, clockSync string, scan time.Duration, extra string) *rig {
 	t.Helper()
 	r := strings.NewReplacer("PORT1", strconv.Itoa(testsite.FreePort(t)), "PORT2", strconv.Itoa(testsite.FreePort(t)),
 		"PORT3", strconv.Itoa(testsite.FreePort(t)), "PORT4", strconv.Itoa(testsite.FreePort(t)), "PAUSE", strconv.FormatBool(allowPause), "CLOCK", clockSync)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	s := testsite.Start(t, "scada.yaml", r.Replace(stationSite), start, log)
+	s := testsite.Start(t, "scada.yaml", r.Replace(stationSite)+extra, start, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	if res, err := s.Service.RunCycle(ctx, start); err != nil || res.Schedule == nil {
 		t.Fatalf("first cycle: %v", err)

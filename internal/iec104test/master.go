@@ -55,6 +55,12 @@ func (m *Master) raw(b []byte) {
 	}
 }
 
+// New wraps a connection already made (e.g. over TLS).
+func New(t testing.TB, c net.Conn) *Master {
+	t.Cleanup(func() { c.Close() })
+	return &Master{T: t, C: c, Points: map[uint32]Obj{}}
+}
+
 // startDT sends STARTDT act and waits for STARTDT con.
 func (m *Master) StartDT() {
 	m.T.Helper()
