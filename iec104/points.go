@@ -83,25 +83,6 @@ func newTable(cfg *site.Config) *table {
 	return t
 }
 
-// knownIOA says whether ioa is a monitored point of the table.
-func (t *table) knownIOA(ioa uint32) bool {
-	switch {
-	case ioa >= IOAImportLimit:
-		return false
-	case ioa >= IOAAutomation:
-		return ioa <= IOALimitInForce
-	case ioa == IOAEVChargingKW, ioa >= IOASiteImportKW && ioa <= IOAPeakTargetKW:
-		return true
-	case ioa > IOANodeBase && ioa <= IOANodeBase+uint32(len(t.nodeIDs)):
-		return true
-	case ioa > IOABatterySoC && ioa <= IOABatterySoC+uint32(len(t.batteries)):
-		return true
-	case ioa > IOABatteryPower && ioa <= IOABatteryPower+uint32(len(t.batteries)):
-		return true
-	}
-	return false
-}
-
 // read returns every monitored point at time at, in IOA order.
 func (t *table) read(ctx context.Context, st Station, limits func(context.Context, time.Time) bool, at time.Time) []Point {
 	power := func(id string) (float64, bool) {
