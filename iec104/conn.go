@@ -74,6 +74,12 @@ func (c *conn) fail(err error) {
 	c.close()
 }
 
+func (c *conn) pendingAcks() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unacked
+}
+
 func (c *conn) isStarted() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -98,6 +104,35 @@ func (c *conn) trySend(asdu []byte) bool {
 	default:
 		return false
 	}
+}
+
+// writeSeq writes the frame build returns; build runs under c.mu while the write
+// lock is held, so frames leave in the order of the sequence numbers they carry.
+func (c *conn) writeSeq(build func() []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	b := build()
+	c.mu.Unlock()
+	if b == nil {
+		return nil
+	}
+	if err := c.nc.SetWriteDeadline(time.Now().Add(c.s.t1)); err != nil {
+		return err
+	}
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// ackNow sends an S frame acknowledging every I frame received, if any is pending.
+func (c *conn) ackNow() error {
+	return c.writeSeq(func() []byte {
+		if c.unacked == 0 {
+			return nil
+		}
+		c.unacked = 0
+		return sFrame(c.vr)
+	})
 }
 
 func (c *conn) write(b []byte) error {
@@ -154,11 +189,13 @@ func (c *conn) sender() {
 			c.mu.Unlock()
 			return
 		}
-		frame := iFrame(c.vs, c.vr, asdu)
-		c.vs = (c.vs + 1) % seqMod
-		c.unacked = 0
 		c.mu.Unlock()
-		if err := c.write(frame); err != nil {
+		if err := c.writeSeq(func() []byte {
+			f := iFrame(c.vs, c.vr, asdu)
+			c.vs = (c.vs + 1) % seqMod
+			c.unacked = 0
+			return f
+		}); err != nil {
 			c.fail(err)
 			return
 		}
@@ -221,6 +258,11 @@ func (c *conn) receive(ctx context.Context) error {
 			if err := c.receiveI(a); err != nil {
 				return err
 			}
+			if c.pendingAcks() >= defaultW {
+				if err := c.ackNow(); err != nil {
+					return err
+				}
+			}
 			c.s.handle(ctx, c, a.ASDU)
 		}
 	}
@@ -273,24 +315,11 @@ func (c *conn) receiveI(a APDU) error {
 	}
 	c.vr = (c.vr + 1) % seqMod
 	c.unacked++
-	if c.unacked >= defaultW {
-		c.unacked = 0
-		go c.write(sFrame(c.vr)) //nolint:errcheck // a failed write ends the read loop
-		return nil
-	}
 	if c.unacked == 1 {
 		if c.ackTimer != nil {
 			c.ackTimer.Stop()
 		}
-		c.ackTimer = time.AfterFunc(c.s.t2, func() {
-			c.mu.Lock()
-			pending, nr := c.unacked > 0, c.vr
-			c.unacked = 0
-			c.mu.Unlock()
-			if pending {
-				_ = c.write(sFrame(nr))
-			}
-		})
+		c.ackTimer = time.AfterFunc(c.s.t2, func() { _ = c.ackNow() })
 	}
 	return nil
 }
