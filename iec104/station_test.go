@@ -72,7 +72,7 @@ func newRig(t *testing.T, allowPause bool, clockSync string) *rig {
 func newBenchRig(b *testing.B) *rig { return startRig(b, false, "refuse", 0, "") }
 
 // startRig starts the site and the station; extra is appended to the iec104 section.
-func startRig(t testing.TB, allowPause bool, clockSync string, scan time.Duration, extra string) *rig {
+func startRig(t testing.TB, allowPause bool, clockSync string, scan time.Duration, extra string, opts ...func(*iec104.Options)) *rig {
 	t.Helper()
 	r := strings.NewReplacer("PORT1", strconv.Itoa(testsite.FreePort(t)), "PORT2", strconv.Itoa(testsite.FreePort(t)),
 		"PORT3", strconv.Itoa(testsite.FreePort(t)), "PORT4", strconv.Itoa(testsite.FreePort(t)), "PAUSE", strconv.FormatBool(allowPause), "CLOCK", clockSync)
@@ -88,7 +88,11 @@ func startRig(t testing.TB, allowPause bool, clockSync string, scan time.Duratio
 	if _, err := s.Service.ControlTick(ctx, start.Add(iv), iv); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := iec104.New(s.Service, iec104.Options{Config: s.Config, Logger: log, Scan: scan})
+	o := iec104.Options{Config: s.Config, Logger: log, Scan: scan}
+	for _, f := range opts {
+		f(&o)
+	}
+	srv, err := iec104.New(s.Service, o)
 	if err != nil {
 		t.Fatal(err)
 	}
