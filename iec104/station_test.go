@@ -230,4 +230,10 @@ func TestInteropInterrogationAndImportLimit(t *testing.T) {
 	if a := r.audits(t, "limit.set"); len(a) != 2 || !strings.HasPrefix(a[0], "iec104:127.0.0.1") {
 		t.Fatalf("limit.set audit events %v", a)
 	}
+	// Not refreshed, the limit lapses after limit_hold and 2004 clears.
+	r.site.Clock.Set(now.Add(15*time.Minute + time.Second))
+	m.Until("2004 cleared after limit_hold", 5*time.Second, func(iec104test.ASDU) bool { return m.Points[2004].Value == 0 })
+	if a := r.audits(t, "limit.expire"); len(a) != 1 {
+		t.Fatalf("limit.expire audit events %v", a)
+	}
 }
