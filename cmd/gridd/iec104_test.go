@@ -18,7 +18,9 @@ func TestDemoIEC104Station(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, &out, &errb) }()
+	go func() {
+		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, &out, &errb)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -88,7 +88,9 @@ func (m *Master) SendI(asdu []byte) {
 // TESTFR act and acknowledges every I frame with an S frame.
 func (m *Master) Frame(timeout time.Duration) ([4]byte, []byte, error) {
 	var ctl [4]byte
-	m.C.SetReadDeadline(time.Now().Add(timeout))
+	if err := m.C.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return ctl, nil, err
+	}
 	h := make([]byte, 2)
 	if _, err := io.ReadFull(m.C, h); err != nil {
 		return ctl, nil, err
