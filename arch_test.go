@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"safety":    {"site", "fieldbus"},
 	"dispatch":  {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety"},
 	"api":       {"site", "clock", "dispatch", "storage", "safety"},
+	"iec104":    {"site", "clock", "dispatch", "storage", "safety"},
 	"replay":    {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "dispatch"},
 }
 

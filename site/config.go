@@ -30,6 +30,7 @@ type Config struct {
 	Sim      SimSection  `yaml:"sim"`
 	Control  Control     `yaml:"control"`
 	Weather  Weather     `yaml:"weather"`
+	IEC104   *IEC104     `yaml:"iec104"`
 }
 
 // Weather names a weather file the forecasts read: CSV with a header row,

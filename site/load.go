@@ -130,6 +130,7 @@ func (c *Config) applyDefaults() {
 		c.Safety.CommsLossAfter = 2
 	}
 	c.applyControlDefaults()
+	c.applyIEC104Defaults()
 	if c.EV.DefaultDwell.D == 0 {
 		c.EV.DefaultDwell.D = 8 * time.Hour
 	}
@@ -234,6 +235,7 @@ func (c *Config) Validate() error {
 	c.validateDevices(v, nodes)
 	c.validateApproval(v)
 	c.validateControl(v)
+	c.validateIEC104(v)
 	v.positive("ev.default_dwell", c.EV.DefaultDwell.D.Hours())
 	v.nonNeg("ev.default_energy_kwh", c.EV.DefaultEnergyKWh)
 	v.nonNeg("ev.unmet_penalty_per_kwh", c.EV.UnmetPenaltyPerKWh)

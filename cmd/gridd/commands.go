@@ -321,6 +321,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer shutdown()
+	if err := startIEC104(ctx, cfg, st.svc, log, stdout, "gridd", false); err != nil {
+		return err
+	}
 	scheme := "http"
 	if *tlsCert != "" {
 		scheme = "https"
@@ -510,6 +513,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer shutdown()
+	if err := startIEC104(ctx, cfg, st.svc, log, stdout, "gridd demo", true); err != nil {
+		return err
+	}
 	scheme := "http"
 	if *tlsCert != "" {
 		scheme = "https"

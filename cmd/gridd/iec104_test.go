@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"math"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/gridd/gridd/internal/iec104test"
+)
+
+// The real-time `gridd demo` serves its SCADA over IEC 104 on loopback: a master
+// written from the standard interrogates it and sets an import limit, which the
+// demo confirms and enforces (2004 set, 1001 at or under the limit within two
+// control intervals).
+func TestDemoIEC104Station(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, &out, &errb)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("demo did not stop")
+		}
+	})
+	re := regexp.MustCompile(`IEC 104 station \(common address 1\) at tcp://(\S+) for \[127\.0\.0\.1\]`)
+	var addr string
+	deadline := time.Now().Add(90 * time.Second)
+	for addr == "" {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no IEC 104 station in the demo's output:\n%s\n%s", out.String(), errb.String())
+		}
+	}
+	// Wait for the first cycle so the plan and readings are there.
+	for !regexp.MustCompile(`cycle .*setpoints written`).MatchString(out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no first cycle:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	m, err := iec104test.Dial(t, addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.StartDT()
+	m.SendI(iec104test.GI(1))
+	if a := m.Reply(100, 7); a.Neg {
+		t.Fatal("GI refused")
+	}
+	m.Reply(100, 10)
+	imp, ok := m.Points[1001]
+	if !ok || imp.Qual&0x80 != 0 || m.Points[2004].Value != 0 || m.Points[2001].Value != 1 {
+		t.Fatalf("GI: 1001 %+v, 2001 %+v, 2004 %+v", imp, m.Points[2001], m.Points[2004])
+	}
+	limit := math.Max(0, math.Round(imp.Value-20))
+	m.SendI(iec104test.Setpoint(1, 6, 3001, float32(limit), 0))
+	if a := m.Reply(50, 7); a.Neg {
+		t.Fatalf("import limit %.0f refused", limit)
+	}
+	m.Reply(50, 10)
+	// Two control intervals (2 s each), the poll that reads the result and the scan.
+	m.Until("1001 under the limit with 2004 set", 6*time.Second, func(iec104test.ASDU) bool {
+		return m.Points[2004].Value == 1 && m.Points[1001].Value <= limit+1
+	})
+	t.Logf("demo import %.1f kW, IEC 104 limit %.0f kW, now %.1f kW", imp.Value, limit, m.Points[1001].Value)
+}
