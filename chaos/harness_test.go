@@ -484,9 +484,18 @@ func (r *rig) check() proof {
 	conn := connect(t, r.dsn)
 	p := proof{polls: r.polls, want: len(r.expected)}
 
-	// Telemetry: the stored keys are exactly the polled ones.
+	// Telemetry: the stored keys are exactly the polled ones, besides the root meter's
+	// demand-interval averages, which must sit on interval boundaries, one each.
+	var avgRows, avgOff int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*), count(*) FILTER (WHERE extract(epoch FROM time)::bigint % $1 <> 0)
+		FROM telemetry WHERE point = $2`, int64(r.cfg.Tariff.DemandIntervalD()/time.Second), site.PointImportAvgKW).Scan(&avgRows, &avgOff); err != nil {
+		t.Fatal(err)
+	}
+	if avgOff > 0 {
+		t.Errorf("%d of %d demand-interval averages are not on an interval boundary", avgOff, avgRows)
+	}
 	stored := map[sampleKey]bool{}
-	rows, err := conn.Query(t.Context(), `SELECT time, device_id, point FROM telemetry`)
+	rows, err := conn.Query(t.Context(), `SELECT time, device_id, point FROM telemetry WHERE point <> $1`, site.PointImportAvgKW)
 	if err != nil {
 		t.Fatal(err)
 	}
