@@ -23,4 +23,3 @@ func TestSplitEnergy(t *testing.T) {
 		}
 	}
 }
-
