@@ -21,13 +21,14 @@ var allowed = map[string][]string{
 	"forecast":  {},
 	"optimizer": {},
 	"control":   {},
+	"plant":     {"site"},
 	"storage":   {"clock"},
-	"fieldbus":  {"site", "clock"},
+	"fieldbus":  {"site", "clock", "plant"},
 	"safety":    {"site", "fieldbus"},
 	"dispatch":  {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety"},
 	"api":       {"site", "clock", "dispatch", "storage", "safety"},
 	"iec104":    {"site", "clock", "dispatch", "storage", "safety"},
-	"replay":    {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "dispatch"},
+	"replay":    {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "dispatch", "plant"},
 }
 
 const module = "github.com/gridd/gridd/"

@@ -6,12 +6,15 @@
 // # Field
 //
 // Field is an in-process site that satisfies dispatch.Poller and dispatch.Writer
-// with the physics of fieldbus/sim (battery SoC with efficiencies and SoC limits, PV
-// capped by power_limit_kw, EV sessions that plug in at their recorded time, charge
-// uncontrolled at full power until dispatch writes a setpoint, and stop when the
-// recorded energy is delivered), integrated in whole steps, exactly within a step for
-// batteries and chargers. Polls return instantaneous values at the clock's time, as
-// the simulator's registers do; the per-step records hold step means.
+// over package plant, the device physics fieldbus/sim serves (battery SoC with
+// efficiencies and SoC limits, PV capped by power_limit_kw, EV sessions that plug in
+// at their recorded time, charge uncontrolled at full power until dispatch writes a
+// setpoint, stop when the recorded energy is delivered, and pay V2G's round trip
+// with the vehicles' losses), integrated in whole steps, each exactly (split at
+// every sample of the recorded traces and every event). Polls return instantaneous
+// values at the clock's time, as the simulator's registers do; the per-step records
+// hold step means. TestSimAndReplayAgree checks that the simulator and the field
+// follow the same trajectory for the same data and setpoints.
 //
 // # History
 //

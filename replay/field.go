@@ -9,6 +9,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/plant"
 	"github.com/gridd/gridd/site"
 )
 
@@ -48,18 +49,20 @@ type SessionRecord struct {
 // violation (numerical noise and the 0.1 kW setpoint resolution).
 const violationTolKW = 0.05
 
-// Field is an in-process site: a dispatch.Poller and dispatch.Writer over the same
-// device physics as fieldbus/sim, driven by recorded actuals instead of Modbus. Time
-// comes from the clock; the state is integrated in whole steps.
+// Field is an in-process site: a dispatch.Poller and dispatch.Writer over the device
+// physics of package plant (the model fieldbus/sim serves), driven by recorded
+// actuals instead of Modbus. Time comes from the clock; the state is integrated in
+// whole steps.
 type Field struct {
 	cfg  *site.Config
 	hist *History
 	clk  clock.Clock
 	step time.Duration
 
-	now  time.Time
-	devs []*fdev
-	byID map[string]*fdev
+	now   time.Time
+	plant *plant.Plant
+	devs  []*fdev
+	byID  map[string]*fdev
 	// parentOf maps a node to its parent.
 	parentOf map[string]string
 	nodeKW   map[string]float64
@@ -76,19 +79,12 @@ type Field struct {
 
 type fdev struct {
 	d     *site.Device
+	pd    *plant.Device
 	avgKW float64 // mean power over the last completed step
-	// bess
-	socKWh, minKWh, maxKWh, capKWh float64
-	reserveKWh                     float64
-	setKW                          float64
-	setAt                          time.Time // when setKW was last written
-	// pv
-	limitKW, availKW float64
-	// ev
-	sess      []Session
-	next      int
-	cur       *Session
-	delivered float64
+	// bess: the reserve the BelowReserve count holds it to.
+	reserveKWh float64
+	// ev: the recorded sessions, by plug-in.
+	sess []Session
 }
 
 // NewField returns a field at time start (a step boundary) with every battery at its
@@ -99,127 +95,44 @@ func NewField(cfg *site.Config, hist *History, clk clock.Clock, start time.Time)
 	for _, n := range cfg.Nodes {
 		f.parentOf[n.ID] = n.Parent
 	}
+	pds := make([]*plant.Device, 0, len(cfg.Devices))
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
-		fd := &fdev{d: d}
+		pd, err := plant.NewDevice(cfg, d)
+		if err != nil {
+			return nil, fmt.Errorf("field: %w", err)
+		}
+		fd := &fdev{d: d, pd: pd}
 		switch d.Kind {
 		case site.KindBESS:
-			b := d.BESS
-			fd.capKWh = b.CapacityKWh
-			fd.minKWh, fd.maxKWh = b.CapacityKWh*b.MinSoCPct/100, b.CapacityKWh*b.MaxSoCPct/100
-			fd.reserveKWh = fd.minKWh
+			b := pd.Battery
+			fd.reserveKWh = b.MinKWh
 			if d.Safety != nil {
-				fd.reserveKWh = math.Max(fd.minKWh, b.CapacityKWh*d.Safety.ReserveSoCPct/100)
+				fd.reserveKWh = math.Max(b.MinKWh, b.CapacityKWh*d.Safety.ReserveSoCPct/100)
 			}
-			soc := 50.0
-			if d.Sim != nil && d.Sim.InitialSoCPct != 0 {
-				soc = d.Sim.InitialSoCPct
-			}
-			fd.socKWh = b.CapacityKWh * soc / 100
-		case site.KindPV:
-			fd.limitKW = d.PV.CapacityKW
-		case site.KindLoad:
-			if _, ok := hist.traces[d.ID]; !ok {
+		case site.KindLoad, site.KindPV:
+			tr, ok := hist.traces[d.ID]
+			if !ok {
+				if d.Kind == site.KindPV {
+					return nil, fmt.Errorf("field: no history for PV plant %s", d.ID)
+				}
 				return nil, fmt.Errorf("field: no history for load %s", d.ID)
 			}
+			pd.Trace = tr
 		case site.KindEVCharger:
 			fd.sess = hist.sessions[d.ID]
+			pd.EV.Sessions = plant.SessionList(fd.sess)
 		}
-		if d.Kind == site.KindPV {
-			if _, ok := hist.traces[d.ID]; !ok {
-				return nil, fmt.Errorf("field: no history for PV plant %s", d.ID)
-			}
-		}
+		pds = append(pds, pd)
 		f.devs = append(f.devs, fd)
 		f.byID[d.ID] = fd
 	}
-	// The last step before start gives the first readings.
-	if err := f.measure(start.Add(-f.step), start); err != nil {
-		return nil, err
+	f.plant = plant.New(cfg, pds, start)
+	f.plant.OnPlugOut = func(pd *plant.Device, s plant.Session, deliveredKWh float64) {
+		f.sessions = append(f.sessions, SessionRecord{DeviceID: pd.ID, PlugIn: s.PlugIn, PlugOut: s.PlugOut,
+			RequestedKWh: s.EnergyKWh, DeliveredKWh: deliveredKWh, Complete: true})
 	}
-	f.settle(start)
 	return f, nil
-}
-
-// measure sets the mean power of loads and PV plants over [a, b) without moving state.
-func (f *Field) measure(a, b time.Time) error {
-	for _, fd := range f.devs {
-		switch fd.d.Kind {
-		case site.KindLoad:
-			v, err := f.hist.MeanKW(fd.d.ID, a, b)
-			if err != nil {
-				return err
-			}
-			fd.avgKW = v
-		case site.KindPV:
-			v, err := f.hist.MeanKW(fd.d.ID, a, b)
-			if err != nil {
-				return err
-			}
-			fd.availKW = v
-			fd.avgKW = -math.Min(v, fd.limitKW)
-		}
-	}
-	return nil
-}
-
-// settle applies what happens at instant t: sessions plugging out and in.
-func (f *Field) settle(t time.Time) {
-	for _, fd := range f.devs {
-		if fd.d.Kind != site.KindEVCharger {
-			continue
-		}
-		if fd.cur != nil && !t.Before(fd.cur.PlugOut) {
-			f.sessions = append(f.sessions, SessionRecord{DeviceID: fd.d.ID, PlugIn: fd.cur.PlugIn, PlugOut: fd.cur.PlugOut,
-				RequestedKWh: fd.cur.EnergyKWh, DeliveredKWh: fd.delivered, Complete: true})
-			fd.cur, fd.delivered = nil, 0
-		}
-		for fd.cur == nil && fd.next < len(fd.sess) && !fd.sess[fd.next].PlugIn.After(t) {
-			s := fd.sess[fd.next]
-			fd.next++
-			if !s.PlugOut.After(t) {
-				continue // ended before the replay reached it
-			}
-			if s.PlugIn.Before(t) {
-				s.PlugIn = t // already plugged in when the replay started
-			}
-			fd.cur, fd.delivered = &s, 0
-			if fd.setAt.Before(s.PlugIn) {
-				fd.setKW = fd.d.EV.MaxChargeKW // uncontrolled until dispatch writes a setpoint
-			}
-		}
-	}
-}
-
-// bessPowerKW is the battery's power now: the setpoint within the ratings, 0 at an
-// SoC limit in the setpoint's direction.
-func (fd *fdev) bessPowerKW() float64 {
-	b := fd.d.BESS
-	p := math.Max(-b.MaxDischargeKW, math.Min(fd.setKW, b.MaxChargeKW))
-	if (p > 0 && fd.socKWh >= fd.maxKWh-1e-9) || (p < 0 && fd.socKWh <= fd.minKWh+1e-9) {
-		return 0
-	}
-	return p
-}
-
-func (fd *fdev) evPowerKW() float64 {
-	if fd.cur == nil {
-		return 0
-	}
-	e := fd.d.EV
-	switch {
-	case fd.setKW > 0:
-		if fd.delivered >= fd.cur.EnergyKWh-1e-9 {
-			return 0
-		}
-		return math.Min(fd.setKW, e.MaxChargeKW)
-	case fd.setKW < 0:
-		if e.MaxDischargeKW <= 0 || fd.delivered <= -e.V2GBudgetKWh+1e-9 {
-			return 0
-		}
-		return math.Max(fd.setKW, -e.MaxDischargeKW)
-	}
-	return 0
 }
 
 // pending returns the session that plugged in after stepStart and by now but is not
@@ -227,131 +140,74 @@ func (fd *fdev) evPowerKW() float64 {
 // charger's power in it; with StepMean a poll inside the step shows it, as the meters
 // would.
 func (fd *fdev) pending(stepStart, now time.Time) (*Session, float64) {
-	if fd.cur != nil || fd.next >= len(fd.sess) {
+	c := fd.pd.EV
+	if _, plugged := c.Session(); plugged {
 		return nil, 0
 	}
-	s := &fd.sess[fd.next]
-	if !s.PlugIn.After(stepStart) || s.PlugIn.After(now) || !s.PlugOut.After(now) {
+	i := sort.Search(len(fd.sess), func(i int) bool { return fd.sess[i].PlugIn.After(stepStart) })
+	if i >= len(fd.sess) {
 		return nil, 0
 	}
-	set := fd.d.EV.MaxChargeKW
-	if !fd.setAt.Before(s.PlugIn) {
-		set = fd.setKW
+	s := &fd.sess[i]
+	if s.PlugIn.After(now) || !s.PlugOut.After(now) {
+		return nil, 0
 	}
-	return s, math.Max(math.Min(set, fd.d.EV.MaxChargeKW), 0)
-}
-
-// nextEvent is the first instant after t where the charger's power changes.
-func (fd *fdev) nextEvent(t time.Time) time.Time {
-	var ev time.Time
-	if fd.cur != nil {
-		ev = fd.cur.PlugOut
-		if p := fd.evPowerKW(); p != 0 {
-			var h float64
-			if p > 0 {
-				h = (fd.cur.EnergyKWh - fd.delivered) / p
-			} else {
-				h = (fd.delivered + fd.d.EV.V2GBudgetKWh) / -p
-			}
-			if e := t.Add(time.Duration(math.Ceil(h * float64(time.Hour)))); e.Before(ev) {
-				ev = e
-			}
-		}
-	} else if fd.next < len(fd.sess) {
-		ev = fd.sess[fd.next].PlugIn
+	set := c.MaxChargeKW
+	if !c.SetAt.Before(s.PlugIn) {
+		set = c.SetpointKW
 	}
-	return ev
+	return s, math.Max(math.Min(set, c.MaxChargeKW), 0)
 }
 
 // Advance integrates the site up to t (rounded down to a step boundary).
 func (f *Field) Advance(t time.Time) error {
 	for !f.now.Add(f.step).After(t) {
-		if err := f.integrateStep(); err != nil {
-			return err
-		}
+		f.integrateStep()
 	}
 	return nil
 }
 
-func (f *Field) integrateStep() error {
+// integrateStep advances the plant by one step (exact within it: plug-in, plug-out,
+// full, SoC-limit and PV-cap events and the traces' samples split it) and records the
+// step's means.
+func (f *Field) integrateStep() {
 	t0, t1 := f.now, f.now.Add(f.step)
 	dtH := f.step.Hours()
-	if err := f.measure(t0, t1); err != nil {
-		return err
-	}
 	rec := StepRecord{Time: t0}
 	rec.ImportPrice, rec.ExportPrice = f.cfg.Tariff.PriceAt(t0, f.cfg.Site.Location)
-	for _, fd := range f.devs {
+	net := make([]float64, len(f.devs))
+	avail := make([]float64, len(f.devs))
+	for i, fd := range f.devs {
+		net[i], avail[i] = fd.pd.NetKWh(), fd.pd.AvailKWh
+	}
+	f.plant.Advance(t1)
+	for i, fd := range f.devs {
+		fd.avgKW = (fd.pd.NetKWh() - net[i]) / dtH
 		switch fd.d.Kind {
 		case site.KindLoad:
+			// The recorded actuals' own mean (the plant integrates the same trace; this
+			// keeps the figure independent of where events split the step).
+			if m, err := f.hist.MeanKW(fd.d.ID, t0, t1); err == nil {
+				fd.avgKW = m
+			}
 			rec.LoadKW += fd.avgKW
 		case site.KindPV:
 			rec.PVKW += -fd.avgKW
-			rec.PVAvailKW += fd.availKW
-		case site.KindBESS:
-			b := fd.d.BESS
-			p := math.Max(-b.MaxDischargeKW, math.Min(fd.setKW, b.MaxChargeKW))
-			frac := 1.0
-			switch {
-			case p > 0:
-				room := math.Max(0, fd.maxKWh-fd.socKWh)
-				if in := p * b.ChargeEfficiency * dtH; in > room {
-					frac = room / in
-					fd.socKWh = math.Max(fd.socKWh, fd.maxKWh)
-				} else {
-					fd.socKWh += in
-				}
-			case p < 0:
-				avail := math.Max(0, fd.socKWh-fd.minKWh)
-				if out := -p / b.DischargeEfficiency * dtH; out > avail {
-					frac = avail / out
-					fd.socKWh = math.Min(fd.socKWh, fd.minKWh)
-				} else {
-					fd.socKWh -= out
-				}
+			if m, err := f.hist.MeanKW(fd.d.ID, t0, t1); err == nil {
+				rec.PVAvailKW += m
+			} else {
+				rec.PVAvailKW += (fd.pd.AvailKWh - avail[i]) / dtH
 			}
-			fd.avgKW = p * frac
-			if fd.avgKW < 0 && fd.socKWh < fd.reserveKWh-1e-3 {
+		case site.KindBESS:
+			b := fd.pd.Battery
+			if fd.avgKW < 0 && b.SoCKWh < fd.reserveKWh-1e-3 {
 				rec.BelowReserve++
 			}
 			rec.BESSKW += fd.avgKW
 			rec.BESSThroughputKW += math.Abs(fd.avgKW)
-			rec.BESSWearCost += math.Abs(fd.avgKW) * dtH * b.WearCostPerKWh
-			rec.SoCKWh += fd.socKWh
+			rec.BESSWearCost += math.Abs(fd.avgKW) * dtH * fd.d.BESS.WearCostPerKWh
+			rec.SoCKWh += b.SoCKWh
 		case site.KindEVCharger:
-			fd.avgKW = 0
-		}
-	}
-	// EV chargers: exact within the step, split at plug-in, plug-out and full.
-	x := t0
-	energy := map[*fdev]float64{}
-	for x.Before(t1) {
-		next := t1
-		for _, fd := range f.devs {
-			if fd.d.Kind == site.KindEVCharger {
-				if e := fd.nextEvent(x); !e.IsZero() && e.After(x) && e.Before(next) {
-					next = e
-				}
-			}
-		}
-		h := next.Sub(x).Hours()
-		for _, fd := range f.devs {
-			if fd.d.Kind != site.KindEVCharger || fd.cur == nil {
-				continue
-			}
-			p := fd.evPowerKW()
-			fd.delivered += p * h
-			if p > 0 && fd.delivered > fd.cur.EnergyKWh {
-				fd.delivered = fd.cur.EnergyKWh
-			}
-			energy[fd] += p * h
-		}
-		x = next
-		f.settle(x)
-	}
-	for _, fd := range f.devs {
-		if fd.d.Kind == site.KindEVCharger {
-			fd.avgKW = energy[fd] / dtH
 			rec.EVKW += fd.avgKW
 		}
 	}
@@ -365,11 +221,6 @@ func (f *Field) integrateStep() error {
 		}
 		for n := fd.d.Node; n != ""; n = f.parentOf[n] {
 			f.nodeKW[n] += fd.avgKW
-		}
-	}
-	for _, fd := range f.devs {
-		if fd.d.Kind == site.KindMeter {
-			fd.avgKW = f.nodeKW[fd.d.Node]
 		}
 	}
 	rec.GridKW = f.nodeKW[f.cfg.Root()]
@@ -387,7 +238,6 @@ func (f *Field) integrateStep() error {
 	}
 	f.steps = append(f.steps, rec)
 	f.now = t1
-	return nil
 }
 
 // PlugIns returns the instants in (from, to) at which a vehicle plugs in, in order.
@@ -397,7 +247,7 @@ func (f *Field) PlugIns(from, to time.Time) []time.Time {
 		if fd.d.Kind != site.KindEVCharger {
 			continue
 		}
-		for i := fd.next; i < len(fd.sess); i++ {
+		for i := sort.Search(len(fd.sess), func(i int) bool { return fd.sess[i].PlugIn.After(from) }); i < len(fd.sess); i++ {
 			t := fd.sess[i].PlugIn
 			if !t.Before(to) {
 				break
@@ -420,9 +270,12 @@ func (f *Field) Sessions() []SessionRecord { return f.sessions }
 // Finish records the sessions still plugged in as incomplete.
 func (f *Field) Finish() {
 	for _, fd := range f.devs {
-		if fd.d.Kind == site.KindEVCharger && fd.cur != nil {
-			f.sessions = append(f.sessions, SessionRecord{DeviceID: fd.d.ID, PlugIn: fd.cur.PlugIn, PlugOut: fd.cur.PlugOut,
-				RequestedKWh: fd.cur.EnergyKWh, DeliveredKWh: fd.delivered})
+		if fd.pd.EV == nil {
+			continue
+		}
+		if s, ok := fd.pd.EV.Session(); ok {
+			f.sessions = append(f.sessions, SessionRecord{DeviceID: fd.d.ID, PlugIn: s.PlugIn, PlugOut: s.PlugOut,
+				RequestedKWh: s.EnergyKWh, DeliveredKWh: fd.pd.EV.DeliveredKWh()})
 		}
 	}
 }
@@ -459,11 +312,11 @@ func (f *Field) Poll(ctx context.Context) []fieldbus.Reading {
 					avail = m
 				}
 			}
-			p = -math.Min(math.Max(0, avail), fd.limitKW)
+			p = -fd.pd.PV.GenerationKW(avail)
 		case site.KindBESS:
-			p = fd.bessPowerKW()
+			p = fd.pd.Battery.PowerKW()
 		case site.KindEVCharger:
-			p = fd.evPowerKW()
+			p = fd.pd.EV.PowerKW()
 			if f.StepMean {
 				if ps, pp := fd.pending(f.now, now); ps != nil {
 					p = pp
@@ -490,28 +343,30 @@ func (f *Field) Poll(ctx context.Context) []fieldbus.Reading {
 		}
 		switch fd.d.Kind {
 		case site.KindBESS:
-			add("soc_pct", "%", fd.socKWh/fd.capKWh*100)
-			add("setpoint_kw", "kW", fd.setKW)
+			add("soc_pct", "%", fd.pd.Battery.SoCPct())
+			add("setpoint_kw", "kW", fd.pd.Battery.SetpointKW)
 		case site.KindPV:
-			add("power_limit_kw", "kW", fd.limitKW)
+			add("power_limit_kw", "kW", fd.pd.PV.LimitKW)
 		case site.KindEVCharger:
+			c := fd.pd.EV
+			cur, plugged := c.Session()
 			if ps, _ := fd.pending(f.now, now); f.StepMean && ps != nil {
 				add("connected", "", 1)
 				add("session_energy_kwh", "kWh", 0)
 				add("session_energy_request_kwh", "kWh", ps.EnergyKWh)
 				add("session_departure_unix", "s", float64(ps.PlugOut.Unix()))
-			} else if fd.cur != nil {
+			} else if plugged {
 				add("connected", "", 1)
-				add("session_energy_kwh", "kWh", fd.delivered)
-				add("session_energy_request_kwh", "kWh", fd.cur.EnergyKWh)
-				add("session_departure_unix", "s", float64(fd.cur.PlugOut.Unix()))
+				add("session_energy_kwh", "kWh", c.DeliveredKWh())
+				add("session_energy_request_kwh", "kWh", cur.EnergyKWh)
+				add("session_departure_unix", "s", float64(cur.PlugOut.Unix()))
 			} else {
 				add("connected", "", 0)
 				add("session_energy_kwh", "kWh", 0)
 				add("session_energy_request_kwh", "kWh", 0)
 				add("session_departure_unix", "s", 0)
 			}
-			add("setpoint_kw", "kW", fd.setKW)
+			add("setpoint_kw", "kW", c.SetpointKW)
 		}
 		out = append(out, r)
 	}
@@ -552,11 +407,15 @@ func (f *Field) Write(ctx context.Context, deviceID, point string, value float64
 	if value < lo-tol || value > hi+tol {
 		return res, fmt.Errorf("write %s %s: value %g outside [%g, %g]", deviceID, point, value, lo, hi)
 	}
-	if point == "power_limit_kw" {
-		fd.limitKW = value
-	} else {
-		fd.setKW, fd.setAt = value, now
+	switch {
+	case point == "power_limit_kw":
+		fd.pd.PV.LimitKW = value
+	case fd.pd.Battery != nil:
+		fd.pd.Battery.SetpointKW = value
+	default:
+		fd.pd.EV.SetpointKW, fd.pd.EV.SetAt = value, now
 	}
+	fd.pd.Command(now)
 	res.Written, res.ReadBack = value, value
 	return res, nil
 }

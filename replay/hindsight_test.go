@@ -79,6 +79,7 @@ func TestHindsightQuantise(t *testing.T) {
 		{"LP noise stays zero", sessWindow{arr: 0, dep: 3, maxKW: 11}, []float64{1e-9, 2, 1e-9}, 96, 3, 2},
 		{"at the rating", sessWindow{arr: 0, dep: 2, maxKW: 7.4}, []float64{7.4, 7.4}, 96, 2, 14.8},
 		{"vehicle to grid", sessWindow{arr: 0, dep: 3, maxKW: 11, maxDisKW: 11}, []float64{-3.33, -3.33, 6.66}, 96, 3, 0},
+		{"vehicle to grid with the vehicles' losses", sessWindow{arr: 0, dep: 3, maxKW: 11, maxDisKW: 11, roundTrip: 0.92 * 0.92}, []float64{-3.34, -3.34, 7.9}, 96, 3, 1.3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,8 +90,8 @@ func TestHindsightQuantise(t *testing.T) {
 			var planned, set, total float64
 			for j, v := range q {
 				k := tc.sw.arr + j
-				planned += tc.plan[k] * dt
-				set += v * dt
+				planned += tc.sw.credit(tc.plan[k]) * dt
+				set += tc.sw.credit(v) * dt
 				total += v
 				if u := v / setpointResolutionKW; math.Abs(u-math.Round(u)) > 1e-9 {
 					t.Errorf("step %d: setpoint %g is not a multiple of %g kW", k, v, setpointResolutionKW)

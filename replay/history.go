@@ -14,16 +14,14 @@ import (
 	"time"
 
 	"github.com/gridd/gridd/fieldbus/sim"
+	"github.com/gridd/gridd/plant"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
 )
 
-// Session is one recorded EV charging session on a charger.
-type Session struct {
-	PlugIn, PlugOut time.Time
-	// EnergyKWh is the energy the vehicle took (or asked for).
-	EnergyKWh float64
-}
+// Session is one recorded EV charging session on a charger: plug-in, plug-out and
+// the energy the vehicle took (or asked for), at the charger's meter.
+type Session = plant.Session
 
 // History holds the recorded actuals that drive a replay: per load and PV device a
 // power trace, per EV charger its sessions.
@@ -66,6 +64,19 @@ func (tr *trace) covers(from, to time.Time) error {
 			first.Format(time.RFC3339), last.Format(time.RFC3339), from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// PowerKW implements plant.Trace.
+func (tr *trace) PowerKW(t time.Time) float64 { return tr.at(float64(t.UnixNano()) / 1e9) }
+
+// NextKnot implements plant.Trace: the first sample after t.
+func (tr *trace) NextKnot(t time.Time) time.Time {
+	s := t.Unix()
+	i := sort.Search(len(tr.t), func(i int) bool { return tr.t[i] > s })
+	if i < len(tr.t) {
+		return time.Unix(tr.t[i], 0).UTC()
+	}
+	return time.Time{}
 }
 
 // maxGap is the longest gap between two samples a trace may interpolate over.

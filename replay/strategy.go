@@ -156,12 +156,25 @@ type sessWindow struct {
 	arr, dep        int
 	tailH           float64
 	maxKW, maxDisKW float64
+	// roundTrip is the vehicles' ηc·ηd: a kWh discharged takes 1/roundTrip kWh of
+	// charging to put back (the session's energy counts at the meter).
+	roundTrip float64
+}
+
+// credit is the session energy a charger power p credits per hour: p charging,
+// p/roundTrip discharging (as package plant and the optimiser count it).
+func (sw sessWindow) credit(p float64) float64 {
+	if p < 0 && sw.roundTrip > 0 {
+		return p / sw.roundTrip
+	}
+	return p
 }
 
 // quantise turns the LP's power for the session's kept whole steps into setpoints at
 // setpointResolutionKW that deliver at least the planned energy by every step: each
 // step takes the planned energy so far less what the earlier setpoints deliver,
-// rounded up, within the charger's ratings. It returns the setpoints of steps arr,
+// rounded up, within the charger's ratings (energies as the session counts them,
+// discharge with the vehicles' losses). It returns the setpoints of steps arr,
 // arr+1, … up to dep or keep.
 func (sw sessWindow) quantise(plan []float64, dt float64, keep int) []float64 {
 	r := setpointResolutionKW
@@ -170,11 +183,15 @@ func (sw sessWindow) quantise(plan []float64, dt float64, keep int) []float64 {
 	var out []float64
 	var planned, set float64 // kWh since arr
 	for k := sw.arr; k < min(sw.dep, keep, len(plan)); k++ {
-		planned += plan[k] * dt
-		u := math.Ceil((planned-set)/(r*dt) - 1e-3) // the tolerance keeps LP noise from rounding up
+		planned += sw.credit(plan[k]) * dt
+		gap := planned - set
+		if gap < 0 && sw.roundTrip > 0 {
+			gap *= sw.roundTrip // discharge power that debits the gap
+		}
+		u := math.Ceil(gap/(r*dt) - 1e-3) // the tolerance keeps LP noise from rounding up
 		u = math.Max(lo, math.Min(u, hi))
 		v := u * r
-		set += v * dt
+		set += sw.credit(v) * dt
 		out = append(out, v)
 	}
 	return out
@@ -209,6 +226,7 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 	hp := &hindsightPlan{from: from, step: step, n: n, gridKW: make([]float64, n), power: map[string][]float64{}, curtailed: map[string][]float64{},
 		kind: map[string]string{}, node: map[string]string{}}
 	soc := map[string]float64{}
+	etaC, etaD := cfg.EV.Efficiencies()
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
 		switch d.Kind {
@@ -222,7 +240,7 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 			hp.curtailed[d.ID] = make([]float64, n)
 		}
 		if d.Kind == site.KindBESS {
-			soc[d.ID] = f.byID[d.ID].socKWh
+			soc[d.ID] = f.byID[d.ID].pd.Battery.SoCKWh
 		}
 	}
 	delivered := map[string]float64{} // by session key
@@ -321,7 +339,7 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 					dep := int(math.Floor(float64(s.PlugOut.Sub(start)) / float64(step)))
 					tailH := s.PlugOut.Sub(start.Add(time.Duration(dep) * step)).Hours()
 					sw := sessWindow{dev: d.ID, key: key, energyKWh: s.EnergyKWh, arr: arr, dep: dep, tailH: tailH,
-						maxKW: d.EV.MaxChargeKW, maxDisKW: d.EV.MaxDischargeKW}
+						maxKW: d.EV.MaxChargeKW, maxDisKW: d.EV.MaxDischargeKW, roundTrip: etaC * etaD}
 					if dep == arr && dep < steps {
 						// No whole step: the step it leaves in is the only chance, and
 						// its setpoint is fixed by what is still missing.
@@ -379,7 +397,7 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 			q := sw.quantise(evPlan[sw.key], dt, keep)
 			for k, v := range q {
 				p[w0+sw.arr+k] += v
-				delivered[sw.key] += v * dt
+				delivered[sw.key] += sw.credit(v) * dt
 			}
 			if sw.dep < keep && sw.dep < steps {
 				// The step it leaves in: what the whole steps did not deliver, as far

@@ -13,12 +13,14 @@
 //
 // # Physics
 //
-// State is evaluated lazily: on every request, write and State call the simulator
-// integrates from the last update to clk.Now() with the setpoints that were in force,
-// splitting the interval at every hour (series knots) and every event (a battery
-// reaching an SoC limit, a session plugging in or out, a vehicle full). Each piece is
-// integrated exactly, so an accelerated run on clock.Sim gives the same result however
-// often it is polled.
+// The devices' physics is package plant, the one model the replay field drives too
+// (see plant's doc for the equations). State is evaluated lazily: on every request,
+// write and State call the simulator integrates the plant from the last update to
+// clk.Now() with the setpoints that were in force, split at every hour (series
+// knots) and every event (a battery reaching an SoC limit, PV crossing 0 or its cap,
+// a session plugging in or out, a vehicle full or at its V2G budget, a watchdog
+// running out). Each piece is integrated exactly, so an accelerated run on clock.Sim
+// gives the same result however often it is polled. In short:
 //
 //   - bess: power follows setpoint_kw limited by bess.max_charge_kw/max_discharge_kw;
 //     SoC integrates with charge/discharge efficiency and power drops to 0 the moment
@@ -32,13 +34,18 @@
 //     plug-out time. The setpoint resets to ev_charger.max_charge_kw at plug-in
 //     (uncontrolled charging until dispatch writes one); power = min(setpoint,
 //     max_charge_kw) until the requested energy is delivered. Negative setpoints
-//     discharge (V2G) only if ev_charger.max_discharge_kw > 0, down to a net session
-//     energy of -v2g_budget_kwh. Power is 0 while unplugged; session energy restarts
-//     at every plug-in.
+//     discharge (V2G) only if ev_charger.max_discharge_kw > 0. session_energy_kwh
+//     counts at the charger's meter as the optimiser does: charging adds its energy,
+//     V2G takes 1/(ηc·ηd) times its energy (the vehicles' ev.charge_efficiency and
+//     ev.discharge_efficiency), down to -v2g_budget_kwh/ηc, where the vehicle's
+//     battery has given up v2g_budget_kwh. Power is 0 while unplugged; session energy
+//     restarts at every plug-in.
 //   - meter: active_power_kw = sum over every non-meter device on the meter's node and
 //     the nodes below it (a root meter reads grid import); reactive power 0.1 × active;
 //     voltage 400 V and frequency 50 Hz with a tiny deterministic wobble.
 //   - every device integrates its own energy_import_kwh and energy_export_kwh.
+//   - a profile's command watchdog: with no write for that long a battery falls back
+//     to 0 kW, a charger to max_charge_kw and a PV plant to its capacity.
 //
 // # Series
 //

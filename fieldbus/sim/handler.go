@@ -6,7 +6,6 @@ import (
 	"github.com/simonvetter/modbus"
 
 	"github.com/gridd/gridd/fieldbus"
-	"github.com/gridd/gridd/site"
 )
 
 // unit finds the device addressed by a request and plays out its fault. It returns
@@ -150,13 +149,16 @@ func (srv *server) writeRegs(table fieldbus.RegisterTable, unit uint8, addr uint
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(s.clk.Now())
-	d.lastCmd = s.clk.Now()
+	now := s.clk.Now()
+	d.pd.Command(now)
 	for _, u := range ups {
 		switch {
-		case u.pt.Name == "setpoint_kw" && (d.cfg.Kind == site.KindBESS || d.cfg.Kind == site.KindEVCharger):
-			d.setpointKW = u.v
-		case u.pt.Name == "power_limit_kw" && d.cfg.Kind == site.KindPV:
-			d.limitKW = u.v
+		case u.pt.Name == "setpoint_kw" && d.pd.Battery != nil:
+			d.pd.Battery.SetpointKW = u.v
+		case u.pt.Name == "setpoint_kw" && d.pd.EV != nil:
+			d.pd.EV.SetpointKW, d.pd.EV.SetAt = u.v, now
+		case u.pt.Name == "power_limit_kw" && d.pd.PV != nil:
+			d.pd.PV.LimitKW = u.v
 		default:
 			d.written[u.pt.Name] = u.v
 		}

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gridd/gridd/plant"
 )
 
 // bundledSeries are the hourly series shipped in testdata/.
@@ -383,6 +385,15 @@ func (tl *sessionTimeline) next(t time.Time) time.Time {
 	}
 	return time.Time{}
 }
+
+// Active implements plant.Sessions.
+func (tl *sessionTimeline) Active(t time.Time) (plant.Session, bool) {
+	s, ok := tl.active(t)
+	return plant.Session{PlugIn: s.start, PlugOut: s.end, EnergyKWh: s.energyKWh}, ok
+}
+
+// NextPlugIn implements plant.Sessions.
+func (tl *sessionTimeline) NextPlugIn(t time.Time) time.Time { return tl.next(t) }
 
 // dataLoader reads and caches series files.
 type dataLoader struct {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/plant"
 	"github.com/gridd/gridd/site"
 )
 
@@ -90,11 +91,9 @@ type Sim struct {
 	log *slog.Logger
 
 	mu        sync.Mutex
-	now       time.Time // time the state was last integrated to
 	devs      []*device
 	byID      map[string]*device
-	meters    []*device
-	hasSeries bool
+	plant     *plant.Plant
 	slowDelay time.Duration
 	faultCh   chan struct{} // closed and replaced whenever a fault changes
 	stopped   chan struct{}
@@ -115,7 +114,6 @@ func New(cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Cloc
 		cfg:       cfg,
 		clk:       clk,
 		log:       log,
-		now:       clk.Now(),
 		byID:      map[string]*device{},
 		slowDelay: DefaultSlowDelay,
 		faultCh:   make(chan struct{}),
@@ -146,8 +144,8 @@ func New(cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Cloc
 			fail("profile", c.Profile, fmt.Errorf("no resolved profile for device %s", c.ID))
 			continue
 		}
-		d := &device{cfg: c, prof: p, written: map[string]float64{}, watchdog: p.Watchdog}
-		if err := s.initDevice(d, ld, fail); err != nil {
+		d := &device{cfg: c, prof: p, written: map[string]float64{}}
+		if err := s.initDevice(cfg, d, ld, fail); err != nil {
 			continue
 		}
 		if c.Kind == site.KindEVCharger && d.timeline == nil && d.user == "" {
@@ -160,22 +158,6 @@ func New(cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Cloc
 		if err := s.assignDefaultUsers(defaultUsers, ld); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	// Meters measure every non-meter device on their node and below.
-	for _, m := range s.devs {
-		if m.cfg.Kind != site.KindMeter {
-			continue
-		}
-		in := map[string]bool{}
-		for _, n := range cfg.Subtree(m.cfg.Node) {
-			in[n] = true
-		}
-		for _, d := range s.devs {
-			if d.cfg.Kind != site.KindMeter && in[d.cfg.Node] {
-				m.measured = append(m.measured, d)
-			}
-		}
-		s.meters = append(s.meters, m)
 	}
 	// Endpoints.
 	byEP := map[string]*server{}
@@ -200,14 +182,20 @@ func New(cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Cloc
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("sim: %w", errors.Join(errs...))
 	}
-	for _, d := range s.devs {
-		d.settle(s.now)
+	// The plant: meters measure every non-meter device on their node and below.
+	pds := make([]*plant.Device, len(s.devs))
+	for i, d := range s.devs {
+		pds[i] = d.pd
+		if d.timeline != nil {
+			d.pd.EV.Sessions = d.timeline
+		}
 	}
+	s.plant = plant.New(cfg, pds, clk.Now())
 	return s, nil
 }
 
 // initDevice sets parameters and initial state from the config.
-func (s *Sim) initDevice(d *device, ld *dataLoader, fail func(string, string, error)) error {
+func (s *Sim) initDevice(cfg *site.Config, d *device, ld *dataLoader, fail func(string, string, error)) error {
 	c := &d.cfg
 	bad := errors.New("invalid")
 	sim := c.Sim
@@ -223,6 +211,7 @@ func (s *Sim) initDevice(d *device, ld *dataLoader, fail func(string, string, er
 		return bad
 	}
 	name := sim.Series
+	var trace plant.Trace
 	switch c.Kind {
 	case site.KindPV:
 		if name == "" {
@@ -257,9 +246,11 @@ func (s *Sim) initDevice(d *device, ld *dataLoader, fail func(string, string, er
 			fail("sim.series", name, err)
 			return bad
 		}
-		d.series = sr
-		d.seriesScale = scale
-		s.hasSeries = true
+		tr := seriesTrace{s: sr, scale: scale}
+		if c.Kind == site.KindPV && name == "konstanz:pv" && c.PV != nil {
+			tr.scale = scale * c.PV.CapacityKW
+		}
+		trace = tr
 	}
 	switch c.Kind {
 	case site.KindBESS:
@@ -272,42 +263,16 @@ func (s *Sim) initDevice(d *device, ld *dataLoader, fail func(string, string, er
 			fail("bess.capacity_kwh", fmt.Sprint(b.CapacityKWh), errors.New("must be positive"))
 			return bad
 		}
-		d.capKWh = b.CapacityKWh
-		d.minSoC, d.maxSoC = b.MinSoCPct, b.MaxSoCPct
-		if d.maxSoC == 0 {
-			d.maxSoC = 100
-		}
-		d.etaC, d.etaD = b.ChargeEfficiency, b.DischargeEfficiency
-		if d.etaC == 0 {
-			d.etaC = 1
-		}
-		if d.etaD == 0 {
-			d.etaD = 1
-		}
-		d.maxChKW, d.maxDisKW = b.MaxChargeKW, b.MaxDischargeKW
-		d.socPct = sim.InitialSoCPct
-		if d.socPct == 0 {
-			d.socPct = 50
-		}
 	case site.KindPV:
 		if c.PV == nil || c.PV.CapacityKW <= 0 {
 			fail("pv.capacity_kw", "", errors.New("a positive capacity is required to simulate a pv device"))
 			return bad
-		}
-		d.capKW = c.PV.CapacityKW
-		d.limitKW = c.PV.CapacityKW
-		if name == "konstanz:pv" {
-			d.seriesScale = scale * c.PV.CapacityKW
-		}
-		if lp, ok := d.prof.Point("power_limit_kw"); ok && lp.HasLimits && d.limitKW > lp.Max {
-			d.limitKW = lp.Max
 		}
 	case site.KindEVCharger:
 		if c.EV == nil {
 			fail("ev_charger", "", errors.New("is required to simulate an ev_charger"))
 			return bad
 		}
-		d.v2gFloor = -c.EV.V2GBudgetKWh
 		if name != SeriesTrondheim {
 			fail("sim.series", name, fmt.Errorf("an ev_charger replays %q sessions", SeriesTrondheim))
 			return bad
@@ -327,6 +292,17 @@ func (s *Sim) initDevice(d *device, ld *dataLoader, fail func(string, string, er
 			d.timeline = &sessionTimeline{src: src, cache: map[int][]evSession{}}
 		}
 	}
+	pd, err := plant.NewDevice(cfg, c)
+	if err != nil {
+		fail("kind", c.Kind, err)
+		return bad
+	}
+	pd.Trace = trace
+	pd.Watchdog = d.prof.Watchdog
+	if lp, ok := d.prof.Point("power_limit_kw"); ok && pd.PV != nil && lp.HasLimits && pd.PV.LimitKW > lp.Max {
+		pd.PV.LimitKW = lp.Max
+	}
+	d.pd = pd
 	return nil
 }
 
@@ -406,7 +382,7 @@ func (s *Sim) SetLoadScale(deviceID string, f float64) error {
 		return fmt.Errorf("sim: %q is not a simulated load", deviceID)
 	}
 	s.advance(s.clk.Now())
-	d.loadScale = f
+	d.pd.Scale = f
 	return nil
 }
 
@@ -428,31 +404,33 @@ func (s *Sim) State(deviceID string) (DeviceState, bool) {
 		return DeviceState{}, false
 	}
 	s.advance(s.clk.Now())
-	t := s.now
+	t := s.plant.Now()
 	st := DeviceState{
 		ID:          d.cfg.ID,
 		Kind:        d.cfg.Kind,
 		Time:        t,
-		PowerKW:     d.power(t),
-		SetpointKW:  d.setpointKW,
-		SoCPct:      d.socPct,
-		ImportKWh:   d.importKWh,
-		ExportKWh:   d.exportKWh,
+		PowerKW:     d.pd.PowerKW(t),
+		SetpointKW:  d.setpointKW(),
+		ImportKWh:   d.pd.ImportKWh,
+		ExportKWh:   d.pd.ExportKWh,
 		VoltageV:    voltage(t),
 		FrequencyHz: frequency(t),
 		Fault:       d.fault,
 		User:        d.user,
 	}
-	switch d.cfg.Kind {
-	case site.KindPV:
-		st.PowerLimitKW = d.limitKW
-		st.AvailableKW = math.Max(d.seriesAt(t), 0)
-	case site.KindEVCharger:
-		if d.sess != nil {
+	if b := d.pd.Battery; b != nil {
+		st.SoCPct = b.SoCPct()
+	}
+	if pv := d.pd.PV; pv != nil {
+		st.PowerLimitKW = pv.LimitKW
+		st.AvailableKW = math.Max(d.pd.AvailableKW(t), 0)
+	}
+	if c := d.pd.EV; c != nil {
+		if ss, ok := c.Session(); ok {
 			st.Connected = true
-			st.SessionEnergyKWh = d.delivered
-			st.SessionRequestKWh = d.sess.energyKWh
-			st.Departure = d.sess.end
+			st.SessionEnergyKWh = c.DeliveredKWh()
+			st.SessionRequestKWh = ss.EnergyKWh
+			st.Departure = ss.PlugOut
 		}
 	}
 	return st, true
@@ -472,11 +450,16 @@ func frequency(t time.Time) float64 {
 // pointValue is the engineering value a device reports for a semantic point at the
 // current state time.
 func (s *Sim) pointValue(d *device, name string) float64 {
-	t := s.now
+	t := s.plant.Now()
 	if v, ok := d.written[name]; ok {
 		return v
 	}
-	p := d.power(t)
+	pd := d.pd
+	p := pd.PowerKW(t)
+	ss, plugged := plant.Session{}, false
+	if pd.EV != nil {
+		ss, plugged = pd.EV.Session()
+	}
 	switch name {
 	case "active_power_kw":
 		return p
@@ -492,48 +475,52 @@ func (s *Sim) pointValue(d *device, name string) float64 {
 	case "frequency_hz":
 		return frequency(t)
 	case "energy_import_kwh":
-		return d.importKWh
+		return pd.ImportKWh
 	case "energy_export_kwh":
-		return d.exportKWh
+		return pd.ExportKWh
 	case "soc_pct":
-		return d.socPct
+		if pd.Battery != nil {
+			return pd.Battery.SoCPct()
+		}
 	case "soh_pct":
 		return 100
 	case "capacity_kwh":
-		return d.capKWh
+		if pd.Battery != nil {
+			return pd.Battery.CapacityKWh
+		}
 	case "setpoint_kw":
-		return d.setpointKW
+		return d.setpointKW()
 	case "power_limit_kw":
-		return d.limitKW
+		return d.limitKW()
 	case "max_charge_kw":
-		switch d.cfg.Kind {
-		case site.KindBESS:
-			return d.maxChKW
-		case site.KindEVCharger:
-			return d.evMaxCharge()
+		switch {
+		case pd.Battery != nil:
+			return pd.Battery.MaxChargeKW
+		case pd.EV != nil:
+			return pd.EV.MaxChargeKW
 		}
 	case "max_discharge_kw":
-		switch d.cfg.Kind {
-		case site.KindBESS:
-			return d.maxDisKW
-		case site.KindEVCharger:
-			return d.evMaxDischarge()
+		switch {
+		case pd.Battery != nil:
+			return pd.Battery.MaxDischargeKW
+		case pd.EV != nil:
+			return pd.EV.MaxDischargeKW
 		}
 	case "connected":
-		if d.sess != nil {
+		if plugged {
 			return 1
 		}
 	case "session_energy_kwh":
-		if d.sess != nil {
-			return d.delivered
+		if plugged {
+			return pd.EV.DeliveredKWh()
 		}
 	case "session_energy_request_kwh":
-		if d.sess != nil {
-			return d.sess.energyKWh
+		if plugged {
+			return ss.EnergyKWh
 		}
 	case "session_departure_unix":
-		if d.sess != nil {
-			return float64(d.sess.end.Unix())
+		if plugged {
+			return float64(ss.PlugOut.Unix())
 		}
 	case "temperature_c":
 		return 25
