@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"time"
@@ -74,6 +75,13 @@ func (s *Service) ControlTick(ctx context.Context, at time.Time, holdFor time.Du
 	res := &TickResult{At: at}
 	writes, keep, corr, err := s.apply(ctx, at, applyTick, holdFor)
 	res.Writes, res.KeepAlives, res.Corrections = writes, keep, corr
+	if corr != nil && s.log.Enabled(ctx, slog.LevelDebug) {
+		for _, id := range sortedIDs(corr.Setpoints) {
+			if sp := corr.Setpoints[id]; sp.Corrected {
+				s.log.Debug("real-time correction", "at", at, "device", id, "value_kw", sp.ValueKW, "why", sp.Reasons)
+			}
+		}
+	}
 	res.Latency = time.Since(wall)
 	s.metrics.tick(res)
 	return res, err
@@ -361,6 +369,15 @@ func (s *Service) correct(ctx context.Context, at time.Time, sched *storage.Sche
 		}
 	}
 	return out, &res
+}
+
+func sortedIDs(m map[string]control.Setpoint) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 func clampF(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
