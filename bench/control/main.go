@@ -43,6 +43,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"sort"
@@ -336,16 +337,24 @@ type report struct {
 	RatioP50        float64 `json:"ratio_p50_tick_to_poll"`
 	RatioP99        float64 `json:"ratio_p99_tick_to_poll"`
 	P99OverInterval float64 `json:"p99_over_interval"`
-	CPUPerTickMS    float64 `json:"cpu_per_interval_ms"`
-	CyclesRun       int     `json:"cycles"`
-	FirstCycleS     float64 `json:"first_cycle_s"`
-	WallS           float64 `json:"wall_s"`
-	LateIntervals   int     `json:"late_intervals"`
+	// CPUPerIntervalMS is the process CPU of an interval (reference poll, tick and
+	// the simulator command); CPUPerTickMS that of the ticks alone.
+	CPUPerIntervalMS float64 `json:"cpu_per_interval_ms"`
+	CPUPerTickMS     float64 `json:"cpu_per_tick_ms"`
+	CyclesRun        int     `json:"cycles"`
+	FirstCycleS      float64 `json:"first_cycle_s"`
+	WallS            float64 `json:"wall_s"`
+	LateIntervals    int     `json:"late_intervals"`
 	// TicksUnresolved counts ticks that left a limit exceeded (no flexibility left).
-	TicksUnresolved  int    `json:"ticks_unresolved"`
-	TickErrors       int    `json:"tick_errors"`
-	FirstTickErrText string `json:"first_tick_error,omitempty"`
+	TicksUnresolved int `json:"ticks_unresolved"`
+	// Reasons counts the corrected setpoints of all ticks by node, direction and limit.
+	Reasons          map[string]int `json:"correction_reasons"`
+	TickErrors       int            `json:"tick_errors"`
+	FirstTickErrText string         `json:"first_tick_error,omitempty"`
 }
+
+// reasonRE keeps the node, direction and limit of a correction's reason.
+var reasonRE = regexp.MustCompile(`^(\S+ (?:import|export)) .*\((.*)\)`)
 
 // cpu is the process's user+system CPU time.
 func cpu() time.Duration {
@@ -434,7 +443,8 @@ func tick(ctx context.Context, o options) (*report, error) {
 		return nil, fmt.Errorf("first cycle: %w", err)
 	}
 	rep := &report{Site: cfg.Site.Name, Devices: len(cfg.Devices), Controllable: controllable, Endpoints: len(eps),
-		GOMAXPROCS: runtime.GOMAXPROCS(0), Paced: o.pace, Ticks: o.ticks, CyclesRun: 1, FirstCycleS: time.Since(t0).Seconds()}
+		GOMAXPROCS: runtime.GOMAXPROCS(0), Paced: o.pace, Ticks: o.ticks, CyclesRun: 1, FirstCycleS: time.Since(t0).Seconds(),
+		Reasons: map[string]int{}}
 	iv := cfg.Control.Interval.D
 	rep.IntervalS = iv.Seconds()
 	stepped := steppedLoads(cfg, o.stepShare)
@@ -465,6 +475,7 @@ func tick(ctx context.Context, o options) (*report, error) {
 	}
 	var lat, latAll, polls []time.Duration
 	var perTick []float64
+	var tickCPU time.Duration
 	wall0, cpu0 := time.Now(), cpu()
 	for k := range o.ticks {
 		if o.pace {
@@ -504,6 +515,11 @@ func tick(ctx context.Context, o options) (*report, error) {
 		}
 		var res *dispatch.TickResult
 		var terr error
+		tickFn := func() {
+			c := cpu()
+			res, terr = svc.ControlTick(ctx, at, iv)
+			tickCPU += cpu() - c
+		}
 		pollRef := func() {
 			p0 := time.Now()
 			ref.Poll(ctx)
@@ -511,9 +527,9 @@ func tick(ctx context.Context, o options) (*report, error) {
 		}
 		if k%4 < 2 {
 			pollRef()
-			res, terr = svc.ControlTick(ctx, at, iv)
+			tickFn()
 		} else {
-			res, terr = svc.ControlTick(ctx, at, iv)
+			tickFn()
 			pollRef()
 		}
 		if terr != nil {
@@ -526,8 +542,20 @@ func tick(ctx context.Context, o options) (*report, error) {
 			continue
 		}
 		latAll = append(latAll, res.Latency)
-		if res.Corrections != nil && len(res.Corrections.Unresolved) > 0 {
-			rep.TicksUnresolved++
+		if res.Corrections != nil {
+			if len(res.Corrections.Unresolved) > 0 {
+				rep.TicksUnresolved++
+			}
+			for _, sp := range res.Corrections.Setpoints {
+				if sp.Corrected {
+					for _, r := range sp.Reasons {
+						if m := reasonRE.FindStringSubmatch(r); m != nil {
+							r = m[1] + " (" + m[2] + ")"
+						}
+						rep.Reasons[r]++
+					}
+				}
+			}
 		}
 		if len(res.Writes) > 0 {
 			rep.TicksWrote++
@@ -542,7 +570,8 @@ func tick(ctx context.Context, o options) (*report, error) {
 		}
 	}
 	rep.WallS = time.Since(wall0).Seconds()
-	rep.CPUPerTickMS = float64(cpu()-cpu0) / float64(time.Millisecond) / float64(o.ticks)
+	rep.CPUPerIntervalMS = float64(cpu()-cpu0) / float64(time.Millisecond) / float64(o.ticks)
+	rep.CPUPerTickMS = float64(tickCPU) / float64(time.Millisecond) / float64(o.ticks)
 	rep.Latency, rep.LatencyAll, rep.Poll = summarize(lat), summarize(latAll), summarize(polls)
 	sort.Float64s(perTick)
 	rep.WritesPerTick = pct(perTick, .5)

@@ -99,6 +99,9 @@ func TestTickSmallSite(t *testing.T) {
 	if rep.TicksWrote != 6 || rep.WritesFailed != 0 || rep.TickErrors != 0 {
 		t.Fatalf("ticks wrote %d of 6, %d writes failed, %d tick errors (%s)", rep.TicksWrote, rep.WritesFailed, rep.TickErrors, rep.FirstTickErrText)
 	}
+	if rep.Reasons["sub import (the plan's peak target)"] == 0 {
+		t.Fatalf("corrections %v: want the substation held at the plan's peak target", rep.Reasons)
+	}
 	if rep.Latency.N != 6 || rep.Poll.N != 6 || !(rep.Latency.P50MS > 0) || !(rep.Poll.P50MS > 0) || rep.Latency.MaxMS < rep.Latency.P50MS {
 		t.Fatalf("latency %+v, reference poll %+v", rep.Latency, rep.Poll)
 	}
