@@ -8,7 +8,8 @@
 //
 // With -devices N instead of -config, both sides generate the same site of N devices
 // (genSite: a substation meter and feeders of 50 devices each — a meter, loads,
-// batteries, EV chargers, PV — behind Modbus gateways of 10 unit ids). Endpoints are
+// batteries, EV chargers, PV — behind Modbus gateways of 10 unit ids, with a demand
+// charge so that the plan has a peak target). Endpoints are
 // moved to -port, -port+1, ... in config order (devices that shared an endpoint keep
 // sharing it); the serving side listens for the tick side's commands on -port minus 1.
 //
@@ -20,13 +21,17 @@
 // tick builds what `gridd run` builds (the embedded store in a temporary directory,
 // fieldbus.Poller and fieldbus.Writer, dispatch.Service), runs one cycle at -start so
 // an approved plan is in force, and then every control interval of simulated time:
-// steps every -step-share of the loads up by -step (even ticks) or back to 1 (odd
+// steps a share (-step-share) of the loads up by -step (even ticks) or back to 1 (odd
 // ticks), so that each tick has a deviation to correct; polls every device once with
 // a second fieldbus.Poller of the same devices (the reference: the least a tick can
 // cost); and runs Service.ControlTick. The reference poll and the tick run in
 // alternating order. A cycle runs (untimed) whenever simulated time reaches a step
 // boundary. With -pace (the default) each interval starts on a real-time cadence of
-// control.interval; without it ticks run back to back. It prints one JSON object.
+// control.interval; without it ticks run back to back. It prints one JSON object:
+// latency percentiles of the ticks that wrote (all of them, unless the step corrected
+// nothing, which fails the run), of the reference poll, their ratios, CPU per tick and
+// the corrections by the limit they held. -cpuprofile profiles the measured ticks;
+// -store-dir puts the embedded store elsewhere. bench/control/run.sh wraps both sides.
 package main
 
 import (
