@@ -404,6 +404,10 @@ func tick(ctx context.Context, o options) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
+	stepped := steppedLoads(cfg, o.stepShare)
+	if len(stepped) == 0 {
+		return nil, errors.New("the site has no load to step")
+	}
 	dir, err := os.MkdirTemp(o.storeDir, "controlbench")
 	if err != nil {
 		return nil, err
@@ -452,10 +456,6 @@ func tick(ctx context.Context, o options) (*report, error) {
 		Reasons: map[string]int{}}
 	iv := cfg.Control.Interval.D
 	rep.IntervalS = iv.Seconds()
-	stepped := steppedLoads(cfg, o.stepShare)
-	if len(stepped) == 0 {
-		return nil, errors.New("the site has no load to step")
-	}
 	// Warm-up: one reference poll and one tick without a step (connections open).
 	at := start.Add(iv)
 	clk.Set(at)
