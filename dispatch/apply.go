@@ -61,7 +61,7 @@ func (s *Service) observe(ctx context.Context, at time.Time, readings []fieldbus
 // applyCurrent writes, for every controllable device, the value the safety envelope
 // allows for the step covering at (see apply).
 func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.SetpointWrite, error) {
-	w, _, _, err := s.apply(ctx, at, applyAll, s.cfg.Control.Interval.D)
+	w, _, _, err := s.apply(ctx, at, applyAll, s.cfg.Control.Interval.D, nil)
 	return w, err
 }
 
@@ -71,8 +71,10 @@ func (s *Service) applyCurrent(ctx context.Context, at time.Time) ([]storage.Set
 // corrected by the real-time layer for what the meters measure now, or (when no
 // approved schedule covers at) the site's safe state. In applyAll mode every device is
 // written; in applyTick mode only values that moved by control.deadband_kw or whose
-// command watchdog needs a keep-alive.
-func (s *Service) apply(ctx context.Context, at time.Time, mode applyMode, holdFor time.Duration) ([]storage.SetpointWrite, int, *control.Result, error) {
+// command watchdog needs a keep-alive. Every device is written (and read back) before
+// any write is stored, so that no setpoint waits for the store; fieldDone, when not
+// nil, is called at that moment.
+func (s *Service) apply(ctx context.Context, at time.Time, mode applyMode, holdFor time.Duration, fieldDone func()) ([]storage.SetpointWrite, int, *control.Result, error) {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	for _, o := range s.env.Expire(at) {
@@ -120,12 +122,36 @@ func (s *Service) apply(ctx context.Context, at time.Time, mode applyMode, holdF
 		}
 	}
 	sort.Strings(ids)
-	var writes []storage.SetpointWrite
+	var writes, done []storage.SetpointWrite
 	var failed, unrecorded, keptAlive int
+	// record stores the writes made so far, in order.
+	record := func() {
+		if fieldDone != nil {
+			fieldDone()
+			fieldDone = nil
+		}
+		for _, w := range done {
+			rid, err := s.store.RecordSetpointWrite(ctx, w)
+			if err != nil {
+				// The write happened; keep its record in the audit log (which the outage
+				// spool carries) rather than lose it, and go on with the other devices.
+				s.log.Error("record setpoint write", "device", w.DeviceID, "err", err)
+				s.auditData(ctx, at, "system", "setpoint.unrecorded", "device:"+w.DeviceID,
+					fmt.Sprintf("%s %s = %.2f kW (%s) could not be stored: %v", w.DeviceID, w.Point, w.WrittenKW, w.Status, err), w)
+				unrecorded++
+			}
+			w.ID = rid
+			s.metrics.write(w.Status)
+			s.publish(w)
+			writes = append(writes, w)
+		}
+		done = nil
+	}
 	for _, id := range ids {
 		d, _ := s.cfg.Device(id)
 		dec, ok, err := s.decideWrite(d, sched != nil, planned, at)
 		if err != nil {
+			record()
 			return writes, keptAlive, corr, err
 		}
 		if !ok || !dec.Write {
@@ -194,20 +220,9 @@ func (s *Service) apply(ctx context.Context, at time.Time, mode applyMode, holdF
 			keptAlive++
 			continue
 		}
-		rid, err := s.store.RecordSetpointWrite(ctx, w)
-		if err != nil {
-			// The write happened; keep its record in the audit log (which the outage
-			// spool carries) rather than lose it, and go on with the other devices.
-			s.log.Error("record setpoint write", "device", id, "err", err)
-			s.auditData(ctx, at, "system", "setpoint.unrecorded", "device:"+id,
-				fmt.Sprintf("%s %s = %.2f kW (%s) could not be stored: %v", id, w.Point, w.WrittenKW, w.Status, err), w)
-			unrecorded++
-		}
-		w.ID = rid
-		s.metrics.write(w.Status)
-		s.publish(w)
-		writes = append(writes, w)
+		done = append(done, w)
 	}
+	record()
 	if failed > 0 {
 		return writes, keptAlive, corr, fmt.Errorf("%d of %d setpoint writes failed or did not read back", failed, len(writes))
 	}

@@ -34,7 +34,8 @@ type TickResult struct {
 	KeepAlives int
 	// Corrections is what package control decided (nil when nothing was in force).
 	Corrections *control.Result
-	// Latency is the wall time from the start of the poll to the last read-back.
+	// Latency is the wall time from the start of the poll to the last read-back (the
+	// writes are stored after it).
 	Latency time.Duration
 }
 
@@ -73,7 +74,7 @@ func (s *Service) ControlTick(ctx context.Context, at time.Time, holdFor time.Du
 	s.observe(ctx, at, readings)
 	s.feedDemand(ctx, at, readings)
 	res := &TickResult{At: at}
-	writes, keep, corr, err := s.apply(ctx, at, applyTick, holdFor)
+	writes, keep, corr, err := s.apply(ctx, at, applyTick, holdFor, func() { res.Latency = time.Since(wall) })
 	res.Writes, res.KeepAlives, res.Corrections = writes, keep, corr
 	if corr != nil && s.log.Enabled(ctx, slog.LevelDebug) {
 		for _, id := range sortedIDs(corr.Setpoints) {
@@ -82,7 +83,9 @@ func (s *Service) ControlTick(ctx context.Context, at time.Time, holdFor time.Du
 			}
 		}
 	}
-	res.Latency = time.Since(wall)
+	if res.Latency == 0 {
+		res.Latency = time.Since(wall) // nothing reached the field
+	}
 	s.metrics.tick(res)
 	return res, err
 }

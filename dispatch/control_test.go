@@ -1,6 +1,7 @@
 package dispatch_test
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"math"
@@ -8,9 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/fieldbus/sim"
@@ -322,5 +325,121 @@ func TestExternalLimitsRestored(t *testing.T) {
 	}
 	if n := len(again.Limits(ctx, controlStart.Add(90*time.Minute))); n != 1 {
 		t.Fatalf("%d limits in force after the first hour, want 1", n)
+	}
+}
+
+// fieldFirst logs the order of field writes and stored write records; the store
+// takes delay per record.
+type fieldFirst struct {
+	mu    sync.Mutex
+	log   []string
+	delay time.Duration
+}
+
+func (f *fieldFirst) add(s string) {
+	f.mu.Lock()
+	f.log = append(f.log, s)
+	f.mu.Unlock()
+}
+
+type fieldFirstStore struct {
+	storage.Store
+	f *fieldFirst
+}
+
+func (s fieldFirstStore) RecordSetpointWrite(ctx context.Context, w storage.SetpointWrite) (int64, error) {
+	s.f.add("store " + w.DeviceID)
+	time.Sleep(s.f.delay)
+	return s.Store.RecordSetpointWrite(ctx, w)
+}
+
+type fieldFirstWriter struct {
+	dispatch.Writer
+	f *fieldFirst
+}
+
+func (w fieldFirstWriter) Write(ctx context.Context, id, point string, v float64) (fieldbus.WriteResult, error) {
+	r, err := w.Writer.Write(ctx, id, point, v)
+	w.f.add("field " + id)
+	return r, err
+}
+
+// Every setpoint of a cycle or a tick reaches the field and reads back before any
+// write is stored, so a slow store delays no device; a tick's latency ends at the
+// last read-back.
+func TestControlWritesFieldBeforeStore(t *testing.T) {
+	p1, p2 := testsite.FreePort(t), testsite.FreePort(t)
+	yml := strings.NewReplacer("PORT1", strconv.Itoa(p1), "PORT2", strconv.Itoa(p2), "BESSPROFILE", "builtin:bess").Replace(controlSite) +
+		`  - {id: pv, kind: pv, node: f1, endpoint: "127.0.0.1:PORT1", unit_id: 3, profile: "builtin:pv-inverter", pv: {capacity_kw: 100, curtailable: true}}
+  - {id: ev, kind: ev_charger, node: f1, endpoint: "127.0.0.1:PORT1", unit_id: 4, profile: "builtin:ev-charger", ev_charger: {max_charge_kw: 11}}
+`
+	yml = strings.ReplaceAll(yml, "PORT1", strconv.Itoa(p1))
+	cfg, err := site.Parse("rt.yaml", []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	profiles, err := fieldbus.CheckSite(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	clk := clock.NewSim(controlStart)
+	sm := testsite.StartSim(t, t.Context(), cfg, profiles, clk, log)
+	devs := testsite.Devices(cfg, profiles)
+	poller := fieldbus.NewPoller(devs, clk, log)
+	t.Cleanup(func() { poller.Close() })
+	writer := fieldbus.NewWriter(devs, clk, log)
+	t.Cleanup(func() { writer.Close() })
+	st := memstore.New()
+	t.Cleanup(func() { st.Close() })
+	f := &fieldFirst{}
+	svc, err := dispatch.New(dispatch.Options{Config: cfg, Store: fieldFirstStore{st, f}, Poller: poller,
+		Writer: fieldFirstWriter{writer, f}, Clock: clk, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	check := func(what string, wantWrites int) {
+		t.Helper()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		stored, fields := 0, 0
+		for _, e := range f.log {
+			if strings.HasPrefix(e, "store ") {
+				stored++
+			} else if stored > 0 {
+				t.Fatalf("%s: %v: a field write after a stored record", what, f.log)
+			} else {
+				fields++
+			}
+		}
+		if fields < wantWrites || stored == 0 {
+			t.Fatalf("%s: %v: want at least %d field writes, then their records", what, f.log, wantWrites)
+		}
+		f.log = nil
+	}
+	if _, err := svc.RunCycle(ctx, controlStart); err != nil {
+		t.Fatal(err)
+	}
+	check("cycle", 2)
+	// A load step: the tick corrects the battery; its latency ends at the read-back,
+	// before the store's (slow) record.
+	f.delay = 500 * time.Millisecond
+	iv := cfg.Control.Interval.D
+	now := controlStart.Add(iv)
+	clk.Set(now)
+	if err := sm.SetLoadScale("building", 1.3); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := svc.ControlTick(ctx, now, iv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Writes) == 0 {
+		t.Fatal("the load step corrected nothing")
+	}
+	check("tick", len(tr.Writes))
+	if tr.Latency <= 0 || tr.Latency >= f.delay {
+		t.Fatalf("tick latency %s: want the time to the last read-back, not to the stored record (%s)", tr.Latency, f.delay)
 	}
 }
