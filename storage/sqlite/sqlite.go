@@ -67,19 +67,47 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	// upgrading from a read lock; read-only transactions stay deferred.
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	// Processes opening a new database at the same moment race to switch it to WAL,
+	// which SQLite answers with SQLITE_BUSY without waiting: try again for as long as
+	// a busy write would be waited for.
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		db, err := openDB(ctx, dsn)
+		if err == nil {
+			return &Store{db: db, path: path}, nil
+		}
+		if !isBusy(err) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// openDB opens the database and applies pending migrations.
+func openDB(ctx context.Context, dsn string) (*sql.DB, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, err
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, err
 	}
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, err
 	}
-	return &Store{db: db, path: path}, nil
+	return db, nil
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (another connection holds the lock).
+func isBusy(err error) bool {
+	var se *sqlitedrv.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // Path returns the database file's path.
