@@ -13,7 +13,11 @@ import (
 // Run runs a cycle at every tick of the site's cron spec (in the site's time zone)
 // and the real-time layer every control.interval, until ctx is cancelled. Cycles never
 // overlap: a tick that arrives while a cycle is still running is skipped and logged.
-func (s *Service) Run(ctx context.Context) error {
+func (s *Service) Run(ctx context.Context) error { return s.RunEach(ctx, nil) }
+
+// RunEach is Run with fn, if not nil, called after every cycle with its result and
+// the time of the next one (what `gridd run` and `gridd demo` print).
+func (s *Service) RunEach(ctx context.Context, fn func(r *CycleResult, next time.Time)) error {
 	sched, err := site.ParseCycle(s.cfg.Site.Cycle)
 	if err != nil {
 		return fmt.Errorf("site.cycle %q: %w", s.cfg.Site.Cycle, err)
@@ -21,8 +25,12 @@ func (s *Service) Run(ctx context.Context) error {
 	c := cron.New(cron.WithLocation(s.cfg.Site.Location), cron.WithChain(cron.SkipIfStillRunning(cronLogger{s})))
 	c.Schedule(sched, cron.FuncJob(func() {
 		at := s.clock.Now()
-		if _, err := s.RunCycle(ctx, at); err != nil {
+		r, err := s.RunCycle(ctx, at)
+		if err != nil {
 			s.log.Error("cycle", "at", at, "err", err)
+		}
+		if fn != nil && r != nil {
+			fn(r, sched.Next(s.clock.Now().In(s.cfg.Site.Location)))
 		}
 	}))
 	c.Start()
@@ -32,6 +40,15 @@ func (s *Service) Run(ctx context.Context) error {
 	<-ctx.Done()
 	<-c.Stop().Done()
 	return nil
+}
+
+// NextCycle returns the time of the first cycle after t by the site's cron spec.
+func (s *Service) NextCycle(t time.Time) (time.Time, error) {
+	sched, err := site.ParseCycle(s.cfg.Site.Cycle)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("site.cycle %q: %w", s.cfg.Site.Cycle, err)
+	}
+	return sched.Next(t.In(s.cfg.Site.Location)), nil
 }
 
 // RunSimulated runs n cycles in simulated time: it sets clk to start, runs a cycle,

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gridd/gridd"
@@ -329,7 +330,35 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		scheme = "https"
 	}
 	fmt.Fprintf(stdout, "gridd: site %q, %d devices, store %s, cycle %q\ngridd: console and API at %s://%s/\n", cfg.Site.Name, len(cfg.Devices), where, cfg.Site.Cycle, scheme, addr)
-	return st.svc.Run(ctx)
+	// A first cycle at once: it shows whether every device answers, and puts a plan in
+	// force without waiting for the first tick of the cron spec.
+	return runCycles(ctx, stdout, "gridd", st.svc, log)
+}
+
+// runCycles runs a cycle now, says which devices did not answer and when the next
+// cycle runs, then runs the service, printing one line per cycle.
+func runCycles(ctx context.Context, stdout io.Writer, prefix string, svc *dispatch.Service, log *slog.Logger) error {
+	now := svc.Clock().Now()
+	if r, err := svc.RunCycle(ctx, now); err != nil {
+		log.Error("first cycle", "err", err)
+	} else {
+		printCycle(stdout, r, svc.Config().Site.Location)
+		if len(r.StaleDevices) > 0 {
+			fmt.Fprintf(stdout, "%s: %d of %d devices did not answer: %s\n", prefix, len(r.StaleDevices), r.Run.Devices, strings.Join(r.StaleDevices, ", "))
+		} else {
+			fmt.Fprintf(stdout, "%s: all %d devices answered\n", prefix, r.Run.Devices)
+		}
+	}
+	next, err := svc.NextCycle(svc.Clock().Now())
+	if err != nil {
+		return err
+	}
+	loc := svc.Config().Site.Location
+	fmt.Fprintf(stdout, "%s: next cycle at %s; the real-time layer corrects every %s between cycles; Ctrl-C to stop\n", prefix, next.In(loc).Format("2006-01-02 15:04 MST"), svc.Config().Control.Interval.D)
+	return svc.RunEach(ctx, func(r *dispatch.CycleResult, next time.Time) {
+		printCycle(stdout, r, loc)
+		fmt.Fprintf(stdout, "%s: next cycle at %s\n", prefix, next.In(loc).Format("2006-01-02 15:04 MST"))
+	})
 }
 
 func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -486,7 +515,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "gridd demo: site %q, %d simulated devices, store %s\n", cfg.Site.Name, len(cfg.Devices), where)
 		fmt.Fprintf(stdout, "gridd demo: running %d cycles in simulated time from %s\n", *cycles, start.Format(time.RFC3339))
 		err := st.svc.RunSimulated(ctx, simClock, start, *cycles, func(r *dispatch.CycleResult) {
-			printCycle(stdout, r)
+			printCycle(stdout, r, cfg.Site.Location)
 		})
 		if err != nil {
 			return err
@@ -523,17 +552,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "gridd demo: site %q, %d simulated devices on loopback Modbus TCP, store %s\n", cfg.Site.Name, len(cfg.Devices), where)
 	fmt.Fprintf(stdout, "gridd demo: console at %s://%s/   API at %s://%s/api/v1/schedules\n", scheme, addr, scheme, addr)
 	fmt.Fprintf(stdout, "gridd demo: log in as dispatcher with password %s (new at every start)\n", password)
-	fmt.Fprintf(stdout, "gridd demo: first cycle now, then on %q; Ctrl-C to stop\n", cfg.Site.Cycle)
-	if r, err := st.svc.RunCycle(ctx, clk.Now()); err != nil {
-		log.Error("first cycle", "err", err)
-	} else {
-		printCycle(stdout, r)
-	}
-	return st.svc.Run(ctx)
+	fmt.Fprintf(stdout, "gridd demo: first cycle now, then on %q\n", cfg.Site.Cycle)
+	return runCycles(ctx, stdout, "gridd demo", st.svc, log)
 }
 
-func printCycle(w io.Writer, r *dispatch.CycleResult) {
-	line := fmt.Sprintf("cycle %s: %d devices (%d stale)", r.At.Format("2006-01-02 15:04 MST"), r.Run.Devices, r.Run.StaleDevices)
+// printCycle prints one line for a cycle, its time in the site's time zone.
+func printCycle(w io.Writer, r *dispatch.CycleResult, loc *time.Location) {
+	line := fmt.Sprintf("cycle %s: %d devices (%d stale)", r.At.In(loc).Format("2006-01-02 15:04 MST"), r.Run.Devices, r.Run.StaleDevices)
 	if r.Schedule != nil {
 		line += fmt.Sprintf(", schedule %d %s, cost %.2f, solve %.0f ms", r.Schedule.ID, r.Schedule.Status, r.Schedule.Objective, r.Run.SolveMS)
 	}

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,4 +81,56 @@ func TestDemoIEC104Station(t *testing.T) {
 		return m.Points[2004].Value == 1 && m.Points[1001].Value <= limit+1
 	})
 	t.Logf("demo import %.1f kW, IEC 104 limit %.0f kW, now %.1f kW", imp.Value, limit, m.Points[1001].Value)
+}
+
+// TestDemoLinePerCycle: the real-time demo prints which devices answered, when the
+// next cycle runs, and then one line per cycle, as the README promises.
+func TestDemoLinePerCycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real-time demo for a few seconds")
+	}
+	src, err := os.ReadFile("../../configs/demo-site.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(src), `cycle: "*/15 * * * *"`, `cycle: "@every 2s"`, 1)
+	if cfg == string(src) {
+		t.Fatal("the demo config has no 15-minute cycle line to replace")
+	}
+	path := filepath.Join(t.TempDir(), "demo.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--config", path, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, &out, &errb)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("demo did not stop")
+		}
+	}()
+	cycles := regexp.MustCompile(`(?m)^cycle .*setpoints written and read back`)
+	deadline := time.Now().Add(60 * time.Second)
+	for len(cycles.FindAllString(out.String(), -1)) < 3 {
+		select {
+		case code := <-done:
+			t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than 3 cycle lines in 60 s:\n%s", out.String())
+		}
+	}
+	s := out.String()
+	for _, want := range []string{"gridd demo: all 18 devices answered", "gridd demo: next cycle at "} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
 }
