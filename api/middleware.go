@@ -87,6 +87,41 @@ func (s *Server) authenticate(r *http.Request) (principal, bool) {
 // guard enforces a route's roles and, for cookie-authenticated writes, a JSON body
 // (a cross-site form cannot send one without a CORS preflight, which gridd never allows).
 func (s *Server) guard(rt route) http.Handler {
+	return s.timed(rt, s.authorize(rt))
+}
+
+// timed observes each request's duration by route, method and status code.
+func (s *Server) timed(rt route, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		s.requests.WithLabelValues(rt.path, rt.method, strconv.Itoa(sw.code)).Observe(time.Since(t0).Seconds())
+	})
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Flush passes flushes through (the event stream needs them).
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) authorize(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.roles == nil {
 			rt.h(w, r)

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -25,13 +28,16 @@ var consoleFS embed.FS
 
 // Server serves the API and the console.
 type Server struct {
-	svc      *dispatch.Service
-	log      *slog.Logger
-	mux      *http.ServeMux
-	users    *Users
-	now      func() time.Time
-	sessions *sessions
-	limiter  *limiter
+	svc *dispatch.Service
+
+	requests       *prometheus.HistogramVec
+	metricsHandler http.Handler
+	log            *slog.Logger
+	mux            *http.ServeMux
+	users          *Users
+	now            func() time.Time
+	sessions       *sessions
+	limiter        *limiter
 	// accountFailures is the limit of failed logins per account name per window,
 	// across addresses that never logged in to it.
 	accountFailures int
@@ -61,6 +67,10 @@ type Options struct {
 	LoginWindow     time.Duration
 	// SecureCookies marks the session cookie Secure (set when serving TLS).
 	SecureCookies bool
+	// Registry is the Prometheus registry /metrics serves; the server registers the
+	// dispatch service's metrics, its own request durations and the Go runtime's in it.
+	// Nil means a new registry.
+	Registry *prometheus.Registry
 }
 
 // NewServer returns a Server.
@@ -93,6 +103,23 @@ func NewServer(svc *dispatch.Service, o Options) (*Server, error) {
 		accountFailures: o.AccountFailures,
 		secure:          o.SecureCookies, acks: &acks{m: map[int64]ack{}}, closing: make(chan struct{}),
 	}
+	reg := o.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "gridd_http_request_duration_seconds", Help: "API requests by route, method and status code.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"route", "method", "code"})
+	for _, c := range []prometheus.Collector{s.requests, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("api: metrics: %w", err)
+		}
+	}
+	if err := svc.RegisterMetrics(reg); err != nil {
+		return nil, fmt.Errorf("api: metrics: %w", err)
+	}
+	s.metricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn)})
 	s.register()
 	return s, nil
 }

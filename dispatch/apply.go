@@ -142,6 +142,7 @@ func (s *Service) apply(ctx context.Context, at time.Time, mode applyMode, holdF
 			}
 			w.ID = rid
 			s.metrics.write(w.Status)
+			s.prom.writes.WithLabelValues(string(w.Status)).Inc()
 			s.publish(w)
 			writes = append(writes, w)
 		}
@@ -184,6 +185,7 @@ func (s *Service) apply(ctx context.Context, at time.Time, mode applyMode, holdF
 		}
 		if dec.Clamped && !keepAlive {
 			s.metrics.clamp()
+			s.prom.clamps.Inc()
 			s.auditData(ctx, at, "safety", "safety.clamp", "device:"+id,
 				fmt.Sprintf("%s %s: requested %.2f kW, written %.2f kW: %v", id, dec.Source, dec.RequestedKW, dec.ValueKW, dec.Reasons), dec)
 		}

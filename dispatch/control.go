@@ -87,6 +87,15 @@ func (s *Service) ControlTick(ctx context.Context, at time.Time, holdFor time.Du
 		res.Latency = time.Since(wall) // nothing reached the field
 	}
 	s.metrics.tick(res)
+	s.prom.control.Observe(res.Latency.Seconds())
+	s.prom.keepAlives.Add(float64(res.KeepAlives))
+	if corr != nil {
+		for _, sp := range corr.Setpoints {
+			if sp.Corrected {
+				s.prom.corrections.Inc()
+			}
+		}
+	}
 	return res, err
 }
 

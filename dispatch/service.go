@@ -59,6 +59,7 @@ type Service struct {
 	guard    *safety.Guard
 	auditLog *audit.Log
 	metrics  metrics
+	prom     *prom
 
 	cycleMu sync.Mutex // one cycle (or approval apply) at a time
 	applyMu sync.Mutex // one application of setpoints (cycle, tick, approval) at a time
@@ -162,7 +163,7 @@ func New(o Options) (*Service, error) {
 		env: o.Envelope, auditLog: audit.New(o.Store), hashes: hashes,
 		pluggedAt: map[string]time.Time{}, latest: map[string]fieldbus.Reading{},
 		pins: map[string]Pin{}, sessions: map[string]Session{}, subs: map[int]chan storage.SetpointWrite{},
-		alarms: map[string]*Alarm{}, limits: map[int64]ExternalLimit{}, written: map[string]written{}, attempted: map[string]attempt{}, watchdog: wd,
+		alarms: map[string]*Alarm{}, limits: map[int64]ExternalLimit{}, prom: newProm(), written: map[string]written{}, attempted: map[string]attempt{}, watchdog: wd,
 	}
 	s.guard = &safety.Guard{Env: s.env, Inner: o.Writer, Now: s.clock.Now}
 	if err := s.loadWeatherFile(o.Config.Weather.File); err != nil {
@@ -217,6 +218,7 @@ func (s *Service) RunCycle(ctx context.Context, at time.Time) (*CycleResult, err
 		}
 		run.ID = id
 		s.metrics.cycle(run)
+		s.prom.cycle(run)
 	}()
 
 	// 1. Poll and store telemetry.
@@ -285,6 +287,7 @@ func (s *Service) audit(ctx context.Context, at time.Time, actor, action, subjec
 
 // auditData appends a chained audit event with structured data.
 func (s *Service) auditData(ctx context.Context, at time.Time, actor, action, subject, text string, data any) {
+	s.prom.audited(action)
 	if _, err := s.auditLog.Append(context.WithoutCancel(ctx), storage.AuditEvent{Time: at, Actor: actor, Action: action, Subject: subject}, text, data); err != nil {
 		s.log.Error("audit", "action", action, "err", err)
 	}

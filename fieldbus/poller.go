@@ -230,6 +230,7 @@ type Poller struct {
 	retry     Retry
 	order     []int      // device indices by priority (highest first), then config order
 	mu        sync.Mutex // one Poll at a time
+	metrics   atomic.Pointer[pollMetrics]
 }
 
 type polled struct {
@@ -347,6 +348,7 @@ func (p *Poller) poll(ctx context.Context, idx []int, now time.Time) []Reading {
 				}
 				i := idx[k]
 				out[i] = p.pollDevice(ctx, p.devs[i])
+				p.metrics.Load().observe(out[i])
 			}
 		}()
 	}

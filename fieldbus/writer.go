@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gridd/gridd/clock"
@@ -37,6 +38,7 @@ type Writer struct {
 	ownShared bool
 	clk       clock.Clock
 	log       *slog.Logger
+	metrics   atomic.Pointer[writeMetrics]
 }
 
 type written struct {
@@ -73,7 +75,12 @@ func NewWriter(devices []Device, clk clock.Clock, log *slog.Logger, opts ...Opti
 // back wrapped (Modbus exceptions as *modbus.ExceptionError; errors.Is works with
 // modbus.ErrIllegalDataValue etc.). If the write succeeded but the read-back failed,
 // the result carries Written and the error says so.
-func (w *Writer) Write(ctx context.Context, deviceID, point string, value float64) (WriteResult, error) {
+func (w *Writer) Write(ctx context.Context, deviceID, point string, value float64) (res WriteResult, err error) {
+	defer func() { w.metrics.Load().observe(deviceID, res, err) }()
+	return w.write(ctx, deviceID, point, value)
+}
+
+func (w *Writer) write(ctx context.Context, deviceID, point string, value float64) (WriteResult, error) {
 	res := WriteResult{DeviceID: deviceID, Point: point, Requested: value}
 	d, ok := w.devs[deviceID]
 	if !ok {

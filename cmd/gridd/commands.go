@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -127,6 +128,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 type serviceFlags struct {
 	dataDir, listen, db string
+	metricsListen       string
 	verbose             bool
 	retention           time.Duration
 	spoolSize           spoolSizeFlag
@@ -153,11 +155,13 @@ func (f *serviceFlags) register(fl *flag.FlagSet) {
 	fl.BoolVar(&f.verbose, "v", false, "debug logging")
 	fl.DurationVar(&f.retention, "retention", 0, "with --db: keep telemetry, forecasts and cycle runs this long, e.g. 8760h (0 = forever)")
 	fl.Var(&f.spoolSize, "spool-size", "with --db: the most the outage spool in DATA-DIR/spool may hold, 1MiB to 1TiB (default 256MiB)")
+	fl.StringVar(&f.metricsListen, "metrics-listen", "", "also serve /metrics without authentication on this address (for a Prometheus server; keep it on loopback or a management network)")
 }
 
 // stack is everything a running site needs.
 type stack struct {
 	lock   *storage.DirLock
+	reg    *prometheus.Registry // the metrics of the poller, writer, spool (and, through api, dispatch)
 	store  storage.Store
 	poller *fieldbus.Poller
 	writer *fieldbus.Writer
@@ -204,6 +208,21 @@ func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fiel
 	// scheme (drivers.go).
 	s.poller = fieldbus.NewPoller(devs, clk, log)
 	s.writer = fieldbus.NewWriter(devs, clk, log)
+	s.reg = prometheus.NewRegistry()
+	for _, r := range []interface {
+		RegisterMetrics(prometheus.Registerer) error
+	}{s.poller, s.writer} {
+		if err := r.RegisterMetrics(s.reg); err != nil {
+			s.Close()
+			return nil, "", fmt.Errorf("metrics: %w", err)
+		}
+	}
+	if sp, ok := st.(*spool.Store); ok {
+		if err := sp.RegisterMetrics(s.reg); err != nil {
+			s.Close()
+			return nil, "", fmt.Errorf("metrics: %w", err)
+		}
+	}
 	s.svc, err = dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: s.poller, Writer: s.writer, Clock: clk, Logger: log,
 		Profiles: profiles, ConfigFileSHA256: cfgSHA256})
 	if err != nil {
@@ -313,7 +332,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer st.Close()
-	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: *tlsCert != ""})
+	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: *tlsCert != "", Registry: st.reg})
 	if err != nil {
 		return err
 	}
@@ -322,6 +341,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer shutdown()
+	stopMetrics, err := serveMetrics(f.metricsListen, srv, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	if err := startIEC104(ctx, cfg, st.svc, log, stdout, "gridd", false); err != nil {
 		return err
 	}
@@ -333,6 +357,22 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// A first cycle at once: it shows whether every device answers, and puts a plan in
 	// force without waiting for the first tick of the cron spec.
 	return runCycles(ctx, stdout, "gridd", st.svc, log)
+}
+
+// serveMetrics serves /metrics without authentication on addr (--metrics-listen),
+// as Prometheus exporters do; "" serves nothing.
+func serveMetrics(addr string, srv *api.Server, log *slog.Logger, stdout io.Writer) (func(), error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", srv.MetricsHandler())
+	bound, shutdown, err := serveHTTP(addr, mux, log, "", "")
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	fmt.Fprintf(stdout, "gridd: Prometheus metrics at http://%s/metrics (no authentication)\n", bound)
+	return shutdown, nil
 }
 
 // runCycles runs a cycle now, says which devices did not answer and when the next
@@ -533,7 +573,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := users.Put(api.User{Name: "dispatcher", Role: api.RoleDispatcher}, password, time.Now()); err != nil {
 		return err
 	}
-	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: *tlsCert != ""})
+	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: *tlsCert != "", Registry: st.reg})
 	if err != nil {
 		return err
 	}
@@ -542,6 +582,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer shutdown()
+	stopMetrics, err := serveMetrics(f.metricsListen, srv, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	if err := startIEC104(ctx, cfg, st.svc, log, stdout, "gridd demo", true); err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -105,7 +107,7 @@ func TestDemoLinePerCycle(t *testing.T) {
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "--config", path, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, &out, &errb)
+		done <- run(ctx, []string{"demo", "--config", path, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, &out, &errb)
 	}()
 	defer func() {
 		cancel()
@@ -131,6 +133,22 @@ func TestDemoLinePerCycle(t *testing.T) {
 	for _, want := range []string{"gridd demo: all 18 devices answered", "gridd demo: next cycle at "} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+	// --metrics-listen serves the same metrics without authentication.
+	m := regexp.MustCompile(`Prometheus metrics at (http://\S+/metrics)`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("no metrics address in the output:\n%s", s)
+	}
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"gridd_poll_device_duration_seconds_bucket{device=\"bess-1\"", "gridd_control_latency_seconds_count ", "gridd_cycle_phase_duration_seconds_count{phase=\"total\"} "} {
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("GET %s: %d, lacks %q", m[1], resp.StatusCode, want)
 		}
 	}
 }
