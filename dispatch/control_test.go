@@ -18,7 +18,7 @@ import (
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/internal/testsite"
-	"github.com/gridd/gridd/replay/memstore"
+	"github.com/gridd/gridd/storage/memstore"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"

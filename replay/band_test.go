@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gridd/gridd/replay/memstore"
+	"github.com/gridd/gridd/storage/memstore"
 	"github.com/gridd/gridd/site"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/forecast"
-	"github.com/gridd/gridd/replay/memstore"
+	"github.com/gridd/gridd/storage/memstore"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
 )

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gridd/gridd/forecast"
-	"github.com/gridd/gridd/replay/memstore"
+	"github.com/gridd/gridd/storage/memstore"
 )
 
 // TestNoFutureInForecasts replays a day whose load has a spike no earlier data shows;

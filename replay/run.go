@@ -17,7 +17,7 @@ import (
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/forecast"
 	"github.com/gridd/gridd/optimizer"
-	"github.com/gridd/gridd/replay/memstore"
+	"github.com/gridd/gridd/storage/memstore"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
 )

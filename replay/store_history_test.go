@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gridd/gridd/replay/memstore"
+	"github.com/gridd/gridd/storage/memstore"
 	"github.com/gridd/gridd/storage"
 )
 
