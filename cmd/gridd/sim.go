@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/gridd/gridd"
+	"github.com/gridd/gridd/clock"
+	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/sim"
+	"github.com/gridd/gridd/site"
+)
+
+func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("sim", flag.ContinueOnError)
+	cliFlags(fl, stderr)
+	cfgPath := fl.String("config", "", "site config file")
+	verbose := fl.Bool("v", false, "debug logging")
+	applyFaults := addSimFaultFlag(fl)
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return usageError{errors.New("--config is required")}
+	}
+	log := newLogger(stderr, *verbose)
+	cfg, profiles, err := loadSite(*cfgPath, nil)
+	if err != nil {
+		return err
+	}
+	s, err := startSim(ctx, cfg, profiles, clock.Real{}, log)
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	if err := applyFaults(s); err != nil {
+		return err
+	}
+	for _, d := range cfg.Devices {
+		fmt.Fprintf(stdout, "sim: %-12s %-10s modbus tcp %s unit %d\n", d.ID, d.Kind, d.Endpoint, d.UnitID)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func startSim(ctx context.Context, cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Clock, log *slog.Logger) (*sim.Sim, error) {
+	data, err := fs.Sub(gridd.Files, "testdata")
+	if err != nil {
+		return nil, err
+	}
+	s, err := sim.New(cfg, profiles, clk, data, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Start(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// freePorts moves every endpoint of cfg to a free loopback port, keeping devices that
+// shared an endpoint together.
+func freePorts(cfg *site.Config) error {
+	moved := map[string]string{}
+	for i := range cfg.Devices {
+		d := &cfg.Devices[i]
+		if to, ok := moved[d.Endpoint]; ok {
+			d.Endpoint = to
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("find a free port: %w", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		to := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		moved[d.Endpoint] = to
+		d.Endpoint = to
+	}
+	return nil
+}
