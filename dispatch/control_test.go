@@ -18,10 +18,10 @@ import (
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/internal/testsite"
-	"github.com/gridd/gridd/storage/memstore"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
+	"github.com/gridd/gridd/storage/memstore"
 )
 
 // controlSite has a building large enough for a load step to matter, a battery with

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gridd/gridd/storage/memstore"
 	"github.com/gridd/gridd/site"
+	"github.com/gridd/gridd/storage/memstore"
 )
 
 // TestSkipForecastBand checks that leaving the forecast band out changes neither

@@ -12,9 +12,9 @@ import (
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/forecast"
-	"github.com/gridd/gridd/storage/memstore"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
+	"github.com/gridd/gridd/storage/memstore"
 )
 
 type noField struct{}

@@ -17,9 +17,9 @@ import (
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/forecast"
 	"github.com/gridd/gridd/optimizer"
-	"github.com/gridd/gridd/storage/memstore"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
+	"github.com/gridd/gridd/storage/memstore"
 )
 
 // Strategies a replay can run.

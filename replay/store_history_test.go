@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gridd/gridd/storage/memstore"
 	"github.com/gridd/gridd/storage"
+	"github.com/gridd/gridd/storage/memstore"
 )
 
 // recordSite stores what a running site would have: load and PV power every 15
