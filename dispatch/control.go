@@ -228,24 +228,7 @@ func (s *Service) correct(ctx context.Context, at time.Time, sched *storage.Sche
 	}
 	// Node measurements: the node's meter, else the sum of every device below it
 	// when all of them were read.
-	meters := map[string]string{}
-	below := map[string][]string{}
-	parent := map[string]string{}
-	for _, n := range s.cfg.Nodes {
-		parent[n.ID] = n.Parent
-	}
-	for _, d := range s.cfg.Devices {
-		if d.Kind == site.KindMeter {
-			if _, dup := meters[d.Node]; !dup {
-				meters[d.Node] = d.ID
-			}
-			continue
-		}
-		for n := d.Node; n != ""; n = parent[n] {
-			below[n] = append(below[n], d.ID)
-		}
-	}
-	root := s.cfg.Root()
+	meters, below, root := s.topo.meters, s.topo.below, s.topo.root
 	target := s.peakTarget(sched)
 	for _, n := range s.cfg.Nodes {
 		cn := control.Node{ID: n.ID, Parent: n.Parent, ImportLimitKW: n.LimitKW, ExportLimitKW: n.LimitKW,
@@ -394,7 +377,7 @@ func sortedIDs(m map[string]control.Setpoint) []string {
 
 func clampF(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
 
-// watchdogOf returns each device's command watchdog (0 = none) from its profile.
+// watchdogs returns each device's command watchdog (0 = none) from its profile.
 func watchdogs(cfg *site.Config, profiles map[string]*fieldbus.Profile) map[string]time.Duration {
 	out := map[string]time.Duration{}
 	for _, d := range cfg.Devices {
@@ -535,14 +518,35 @@ func (a *demandAcc) close(meter string, iv time.Duration) storage.Sample {
 }
 
 // rootMeter is the meter at the root node ("" without one).
-func (s *Service) rootMeter() string {
-	root := s.cfg.Root()
-	for _, d := range s.cfg.Devices {
-		if d.Kind == site.KindMeter && d.Node == root {
-			return d.ID
+func (s *Service) rootMeter() string { return s.topo.meters[s.topo.root] }
+
+// topology is what the real-time layer needs of the node tree, derived once from the
+// config: the first meter at each node, the devices below each node (meters left
+// out), and the root.
+type topology struct {
+	meters map[string]string
+	below  map[string][]string
+	root   string
+}
+
+func newTopology(cfg *site.Config) topology {
+	t := topology{meters: map[string]string{}, below: map[string][]string{}, root: cfg.Root()}
+	parent := map[string]string{}
+	for _, n := range cfg.Nodes {
+		parent[n.ID] = n.Parent
+	}
+	for _, d := range cfg.Devices {
+		if d.Kind == site.KindMeter {
+			if _, dup := t.meters[d.Node]; !dup {
+				t.meters[d.Node] = d.ID
+			}
+			continue
+		}
+		for n := d.Node; n != ""; n = parent[n] {
+			t.below[n] = append(t.below[n], d.ID)
 		}
 	}
-	return ""
+	return t
 }
 
 // PeakTarget returns the import level (kW) the real-time layer holds at time at for

@@ -154,6 +154,13 @@ func TestControlIntervalTooLongForWatchdog(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "control.interval = 2s") || !strings.Contains(err.Error(), "bess") || !strings.Contains(err.Error(), "3s") {
 		t.Fatalf("err = %v, want one naming control.interval, the device and its watchdog", err)
 	}
+	// Without the real-time layer nothing would keep the watchdog alive.
+	cfg.Control.Interval.D = time.Second
+	cfg.Control.Disabled = true
+	_, err = dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: fieldbus.NewPoller(devs, nil, nil), Writer: fieldbus.NewWriter(devs, nil, nil)})
+	if err == nil || !strings.Contains(err.Error(), "control.disabled") || !strings.Contains(err.Error(), "bess") {
+		t.Fatalf("err = %v, want one naming control.disabled and the device", err)
+	}
 }
 
 // A battery whose SoC register turns to garbage is lost for control within two

@@ -389,14 +389,7 @@ func envelopeKW(d *site.Device, chargeKW, dischargeKW float64) (float64, float64
 // samples in each closed interval. The interval in progress is left out: it is not
 // yet metered, and a poll is one instant of it. Without a root meter it is 0.
 func (s *Service) peakSoFar(ctx context.Context, at time.Time) (float64, error) {
-	root := s.cfg.Root()
-	var meter string
-	for _, d := range s.cfg.Devices {
-		if d.Kind == site.KindMeter && d.Node == root {
-			meter = d.ID
-			break
-		}
-	}
+	meter := s.rootMeter()
 	if meter == "" {
 		return 0, nil
 	}

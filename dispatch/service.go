@@ -66,6 +66,7 @@ type Service struct {
 	pollMu  sync.Mutex // one poll of the field at a time (cycle or tick)
 
 	watchdog map[string]time.Duration // device -> command watchdog from its profile
+	topo     topology                 // the node tree as the real-time layer reads it
 
 	mu        sync.Mutex
 	pluggedAt map[string]time.Time // EV charger -> when the current session was first seen
@@ -163,7 +164,7 @@ func New(o Options) (*Service, error) {
 		env: o.Envelope, auditLog: audit.New(o.Store), hashes: hashes,
 		pluggedAt: map[string]time.Time{}, latest: map[string]fieldbus.Reading{},
 		pins: map[string]Pin{}, sessions: map[string]Session{}, subs: map[int]chan storage.SetpointWrite{},
-		alarms: map[string]*Alarm{}, limits: map[int64]ExternalLimit{}, prom: newProm(), written: map[string]written{}, attempted: map[string]attempt{}, watchdog: wd,
+		alarms: map[string]*Alarm{}, limits: map[int64]ExternalLimit{}, prom: newProm(), written: map[string]written{}, attempted: map[string]attempt{}, watchdog: wd, topo: newTopology(o.Config),
 	}
 	s.guard = &safety.Guard{Env: s.env, Inner: o.Writer, Now: s.clock.Now}
 	if err := s.loadWeatherFile(o.Config.Weather.File); err != nil {

@@ -123,29 +123,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := users.Put(api.User{Name: "dispatcher", Role: api.RoleDispatcher}, password, time.Now()); err != nil {
 		return err
 	}
-	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: *tlsCert != "", Registry: st.reg})
+	url, stop, err := serve(ctx, st, users, &f, *tlsCert, *tlsKey, "gridd demo", true, log, stdout)
 	if err != nil {
 		return err
 	}
-	addr, shutdown, err := serveHTTP(f.listen, srv, log, *tlsCert, *tlsKey)
-	if err != nil {
-		return err
-	}
-	defer shutdown()
-	stopMetrics, err := serveMetrics(f.metricsListen, srv, log, stdout)
-	if err != nil {
-		return err
-	}
-	defer stopMetrics()
-	if err := startIEC104(ctx, cfg, st.svc, log, stdout, "gridd demo", true); err != nil {
-		return err
-	}
-	scheme := "http"
-	if *tlsCert != "" {
-		scheme = "https"
-	}
+	defer stop()
 	fmt.Fprintf(stdout, "gridd demo: site %q, %d simulated devices on loopback Modbus TCP, store %s\n", cfg.Site.Name, len(cfg.Devices), where)
-	fmt.Fprintf(stdout, "gridd demo: console at %s://%s/   API at %s://%s/api/v1/schedules\n", scheme, addr, scheme, addr)
+	fmt.Fprintf(stdout, "gridd demo: console at %s/   API at %s/api/v1/schedules\n", url, url)
 	fmt.Fprintf(stdout, "gridd demo: log in as dispatcher with password %s (new at every start)\n", password)
 	fmt.Fprintf(stdout, "gridd demo: first cycle now, then on %q\n", cfg.Site.Cycle)
 	return runCycles(ctx, stdout, "gridd demo", st.svc, log)

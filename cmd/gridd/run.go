@@ -64,31 +64,45 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer st.Close()
-	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: *tlsCert != "", Registry: st.reg})
+	url, stop, err := serve(ctx, st, users, &f, *tlsCert, *tlsKey, "gridd", false, log, stdout)
 	if err != nil {
 		return err
 	}
-	addr, shutdown, err := serveHTTP(f.listen, srv, log, *tlsCert, *tlsKey)
-	if err != nil {
-		return err
-	}
-	defer shutdown()
-	stopMetrics, err := serveMetrics(f.metricsListen, srv, log, stdout)
-	if err != nil {
-		return err
-	}
-	defer stopMetrics()
-	if err := startIEC104(ctx, cfg, st.svc, log, stdout, "gridd", false); err != nil {
-		return err
-	}
-	scheme := "http"
-	if *tlsCert != "" {
-		scheme = "https"
-	}
-	fmt.Fprintf(stdout, "gridd: site %q, %d devices, store %s, cycle %q\ngridd: console and API at %s://%s/\n", cfg.Site.Name, len(cfg.Devices), where, cfg.Site.Cycle, scheme, addr)
+	defer stop()
+	fmt.Fprintf(stdout, "gridd: site %q, %d devices, store %s, cycle %q\ngridd: console and API at %s/\n", cfg.Site.Name, len(cfg.Devices), where, cfg.Site.Cycle, url)
 	// A first cycle at once: it shows whether every device answers, and puts a plan in
 	// force without waiting for the first tick of the cron spec.
 	return runCycles(ctx, stdout, "gridd", st.svc, log)
+}
+
+// serve starts what a running site offers besides its cycles: the API and console
+// (with TLS when cert and key are set), the unauthenticated metrics address
+// (--metrics-listen) and the IEC 104 station when the config has one. It returns the
+// console's base URL and a func that stops them all.
+func serve(ctx context.Context, st *stack, users *api.Users, f *serviceFlags, tlsCert, tlsKey, prefix string, demo bool, log *slog.Logger, stdout io.Writer) (string, func(), error) {
+	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: tlsCert != "", Registry: st.reg})
+	if err != nil {
+		return "", nil, err
+	}
+	addr, shutdown, err := serveHTTP(f.listen, srv, log, tlsCert, tlsKey)
+	if err != nil {
+		return "", nil, err
+	}
+	stopMetrics, err := serveMetrics(f.metricsListen, srv, log, stdout)
+	if err != nil {
+		shutdown()
+		return "", nil, err
+	}
+	if err := startIEC104(ctx, st.svc.Config(), st.svc, log, stdout, prefix, demo); err != nil {
+		stopMetrics()
+		shutdown()
+		return "", nil, err
+	}
+	scheme := "http"
+	if tlsCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + addr, func() { stopMetrics(); shutdown() }, nil
 }
 
 // runCycles runs a cycle now, says which devices did not answer and when the next
