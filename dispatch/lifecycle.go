@@ -102,21 +102,25 @@ func (s *Service) EvaluatePolicy(ctx context.Context, sched *storage.Schedule, p
 		if a.MaxCostIncrease > 0 && res.CostChange > a.MaxCostIncrease {
 			no("cost rises %.2f %s over schedule %d, bound %g", res.CostChange, s.cfg.Tariff.Currency, prev.ID, a.MaxCostIncrease)
 		}
-		old := map[string]float64{}
-		for _, sp := range prev.Setpoints {
-			old[sp.DeviceID+"@"+sp.Time.UTC().Format(time.RFC3339)] = sp.PowerKW
+		type at struct {
+			device string
+			unixS  int64 // setpoint times are whole seconds
 		}
-		var worst string
-		for _, sp := range sched.Setpoints {
-			if v, ok := old[sp.DeviceID+"@"+sp.Time.UTC().Format(time.RFC3339)]; ok {
+		old := make(map[at]float64, len(prev.Setpoints))
+		for _, sp := range prev.Setpoints {
+			old[at{sp.DeviceID, sp.Time.Unix()}] = sp.PowerKW
+		}
+		var worst *storage.ScheduleSetpoint
+		for i, sp := range sched.Setpoints {
+			if v, ok := old[at{sp.DeviceID, sp.Time.Unix()}]; ok {
 				if d := math.Abs(sp.PowerKW - v); d > res.MaxSetpointChange {
 					res.MaxSetpointChange = d
-					worst = fmt.Sprintf("%s at %s", sp.DeviceID, sp.Time.In(s.cfg.Site.Location).Format("15:04"))
+					worst = &sched.Setpoints[i]
 				}
 			}
 		}
 		if a.MaxSetpointChangeKW > 0 && res.MaxSetpointChange > a.MaxSetpointChangeKW {
-			no("setpoint of %s changes %.1f kW against schedule %d, bound %g kW", worst, res.MaxSetpointChange, prev.ID, a.MaxSetpointChangeKW)
+			no("setpoint of %s at %s changes %.1f kW against schedule %d, bound %g kW", worst.DeviceID, worst.Time.In(s.cfg.Site.Location).Format("15:04"), res.MaxSetpointChange, prev.ID, a.MaxSetpointChangeKW)
 		}
 	}
 	if res.Approve {

@@ -32,7 +32,8 @@ type Writer interface {
 	Write(ctx context.Context, deviceID, point string, value float64) (fieldbus.WriteResult, error)
 }
 
-// Forecaster forecasts one series.
+// Forecaster forecasts one series. A cycle calls it concurrently for its
+// series (one call per series at a time).
 type Forecaster interface {
 	Forecast(ctx context.Context, req forecast.Request) (*forecast.Result, error)
 }
