@@ -18,6 +18,8 @@ var Kinds = []string{KindMeter, KindBESS, KindPV, KindEVCharger, KindLoad}
 type Config struct {
 	// File is the path the config was read from ("" when built in code).
 	File string `yaml:"-"`
+	// warnings: see Warnings.
+	warnings Errors
 
 	Site     SiteSection `yaml:"site"`
 	Tariff   Tariff      `yaml:"tariff"`

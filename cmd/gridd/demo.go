@@ -66,6 +66,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("config", "warning", w.Error())
+	}
 	cfgSHA256 := sha256Hex(cfgData)
 	if err := freePorts(cfg); err != nil {
 		return err
