@@ -186,9 +186,23 @@ func (s *Service) expireProposals(ctx context.Context, at time.Time) {
 
 // checkDeadline expires a proposal whose deadline passed and reports ErrExpired.
 func (s *Service) checkDeadline(ctx context.Context, id int64, at time.Time) error {
-	sc, err := s.store.GetSchedule(ctx, id)
+	// The proposals' summaries say all it needs; the full schedule (its plan) is
+	// read only for an id that is not a proposal, to report a missing one.
+	var sc *storage.Schedule
+	list, err := s.store.ListSchedules(ctx, storage.Epoch, storage.End, storage.StatusProposed)
 	if err != nil {
 		return err
+	}
+	for i := range list {
+		if list[i].ID == id {
+			sc = &list[i]
+			break
+		}
+	}
+	if sc == nil {
+		if sc, err = s.store.GetSchedule(ctx, id); err != nil {
+			return err
+		}
 	}
 	if sc.Status != storage.StatusProposed {
 		return nil // SetScheduleStatus reports the conflict

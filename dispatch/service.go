@@ -75,6 +75,9 @@ type Service struct {
 	lastPlan  *optimizer.Plan
 	// inForceCache is the schedule in force at the last successful lookup (see InForce).
 	inForceCache *storage.Schedule
+	// inForceFull is the last schedule in force read in full from the store (its
+	// setpoints and plan are immutable; see inForceFromStore).
+	inForceFull *storage.Schedule
 	planMemo     planMemo           // the last plan document encoded or decoded
 	pins         map[string]Pin     // device -> pin in force
 	sessions     map[string]Session // EV charger -> reported session
@@ -446,7 +449,8 @@ func (s *Service) decide(ctx context.Context, id int64, to storage.ScheduleStatu
 	return nil
 }
 
-// InForce returns the approved schedule covering time at, or nil.
+// InForce returns the approved schedule covering time at, or nil. Its Setpoints and
+// Plan are shared with later calls: read them, never write them.
 //
 // While the store cannot be read (a database outage), the schedule found in force at the
 // last successful lookup keeps applying for as long as it covers at, so dispatch goes on
@@ -472,9 +476,28 @@ func (s *Service) inForceFromStore(ctx context.Context, at time.Time) (*storage.
 		return nil, err
 	}
 	for i := range list { // newest first
-		if covers(&list[i], at) {
-			return s.store.GetSchedule(ctx, list[i].ID)
+		if !covers(&list[i], at) {
+			continue
 		}
+		// A schedule's setpoints and plan never change once stored (only its status
+		// and decision do, which the list carries): the last one read in full is
+		// reused rather than copied from the store at every tick.
+		s.mu.Lock()
+		full := s.inForceFull
+		s.mu.Unlock()
+		if full != nil && full.ID == list[i].ID {
+			sc := list[i]
+			sc.Plan, sc.Setpoints = full.Plan, full.Setpoints
+			return &sc, nil
+		}
+		sc, err := s.store.GetSchedule(ctx, list[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.inForceFull = sc
+		s.mu.Unlock()
+		return sc, nil
 	}
 	return nil, nil
 }

@@ -20,6 +20,8 @@ type Config struct {
 	File string `yaml:"-"`
 	// warnings: see Warnings.
 	warnings Errors
+	// doc indexes the parsed file's lines (nil for a config built in code).
+	doc *docIndex
 
 	Site     SiteSection `yaml:"site"`
 	Tariff   Tariff      `yaml:"tariff"`

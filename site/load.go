@@ -34,6 +34,18 @@ func (e *FieldError) Error() string {
 		b.WriteString(e.File)
 		b.WriteString(": ")
 	}
+	b.WriteString(e.where())
+	if e.Value != "" {
+		fmt.Fprintf(&b, ": %q", e.Value)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// where is "line N: PATH (device ID)", with the parts that are known.
+func (e *FieldError) where() string {
+	var b strings.Builder
 	if e.Line > 0 {
 		fmt.Fprintf(&b, "line %d: ", e.Line)
 	}
@@ -45,11 +57,6 @@ func (e *FieldError) Error() string {
 		}
 		fmt.Fprintf(&b, " (%s %s)", kind, e.ID)
 	}
-	if e.Value != "" {
-		fmt.Fprintf(&b, ": %q", e.Value)
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Msg)
 	return b.String()
 }
 
@@ -127,7 +134,20 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 	cfg.warnings = cfg.plausibility()
 	idx.annotate(cfg.warnings)
+	cfg.doc = idx
 	return cfg, nil
+}
+
+// Where names a field of the config for a message from outside package site:
+// "line 91: devices[4].endpoint (device bess-1)" for path "devices[4].endpoint", the
+// line when the config was parsed from a file.
+func (c *Config) Where(path string) string {
+	e := &FieldError{Path: path}
+	if c.doc != nil {
+		c.doc.annotate(Errors{e})
+	}
+	c.nameItems(Errors{e})
+	return e.where()
 }
 
 // Warnings are what Parse found implausible but not invalid (a charge rate
