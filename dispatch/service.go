@@ -78,17 +78,17 @@ type Service struct {
 	// inForceFull is the last schedule in force read in full from the store (its
 	// setpoints and plan are immutable; see inForceFromStore).
 	inForceFull *storage.Schedule
-	planMemo     planMemo           // the last plan document encoded or decoded
-	pins         map[string]Pin     // device -> pin in force
-	sessions     map[string]Session // EV charger -> reported session
-	subs         map[int]chan storage.SetpointWrite
-	nextSub      int
-	alarms       map[string]*Alarm
-	limits       map[int64]ExternalLimit // external limits not yet over
-	nextLimitID  int64
-	written      map[string]written // device -> last value written and read back
-	attempted    map[string]attempt // device -> last write attempt that failed
-	demand       demandAcc
+	planMemo    planMemo           // the last plan document encoded or decoded
+	pins        map[string]Pin     // device -> pin in force
+	sessions    map[string]Session // EV charger -> reported session
+	subs        map[int]chan storage.SetpointWrite
+	nextSub     int
+	alarms      map[string]*Alarm
+	limits      map[int64]ExternalLimit // external limits not yet over
+	nextLimitID int64
+	written     map[string]written // device -> last value written and read back
+	attempted   map[string]attempt // device -> last write attempt that failed
+	demand      demandAcc
 }
 
 // Options configure a Service.
