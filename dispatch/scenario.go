@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sort"
 	"sync"
 	"time"
 
@@ -50,6 +51,9 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 			return nil, err
 		}
 		scn.Grid.PeakSoFarKW = peak
+		if scn.Grid.PeakCostSteps, err = s.peakCostSteps(ctx, at, start.Add(time.Duration(steps)*step), peak); err != nil {
+			return nil, err
+		}
 	}
 	// bandSq sums, per step, the squared forecast band of every series that can
 	// raise import above its forecast (see peakMargins).
@@ -454,4 +458,81 @@ func (s *Service) peakSoFar(ctx context.Context, at time.Time) (float64, error) 
 		}
 	}
 	return peak, nil
+}
+
+// Expected demand charge. The billing period's peak is its highest demand
+// interval; raising it now costs the demand charge only if none of the days still
+// to come after the horizon would have raised it as far anyway. peakCostSteps
+// prices the peak above the peak so far by that probability: with the root meter's
+// daily peaks (the highest demand-interval average of each day) over the last
+// peakHistoryDays days taken as draws for each remaining day, a kW at level u costs
+// demand_charge × (1 − p(u))^D, where p(u) is the share of those days that peaked
+// above u and D the days left in the period after the horizon. The result is a list
+// of bands with non-decreasing prices (optimizer.Grid.PeakCostSteps); none, and so
+// the full demand charge, with fewer than peakHistoryMinDays days of history or no
+// day left after the horizon.
+const (
+	peakHistoryDays    = 28
+	peakHistoryMinDays = 7
+)
+
+func (s *Service) peakCostSteps(ctx context.Context, at, horizonEnd time.Time, peakSoFarKW float64) ([]optimizer.PeakCostStep, error) {
+	if s.cfg.Tariff.PeakBandsDisabled() {
+		return nil, nil
+	}
+	meter := s.rootMeter()
+	if meter == "" {
+		return nil, nil
+	}
+	loc := s.cfg.Site.Location
+	_, periodEnd := s.cfg.Tariff.DemandPeriodAt(at, loc)
+	daysLeft := periodEnd.Sub(horizonEnd).Hours() / 24
+	if daysLeft <= 0 {
+		return nil, nil
+	}
+	y, m, d := at.In(loc).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	var peaks []float64
+	for k := 1; k <= peakHistoryDays; k++ {
+		day := today.AddDate(0, 0, -k)
+		b, err := s.store.TelemetryBuckets(ctx, meter, site.PointImportAvgKW, day, day.AddDate(0, 0, 1), 24*time.Hour)
+		if err != nil {
+			return nil, fmt.Errorf("daily peaks of %s %s: %w", meter, site.PointImportAvgKW, err)
+		}
+		// The buckets are cut on the store's grid, not the site's midnight: the
+		// day's peak is the highest of them.
+		dayPeak, seen := 0.0, false
+		for _, x := range b {
+			if x.Count > 0 {
+				dayPeak, seen = math.Max(dayPeak, x.Max), true
+			}
+		}
+		if seen {
+			peaks = append(peaks, dayPeak)
+		}
+	}
+	if len(peaks) < peakHistoryMinDays {
+		return nil, nil
+	}
+	return peakBands(peaks, peakSoFarKW, daysLeft, s.cfg.Tariff.DemandChargePerKW), nil
+}
+
+// peakBands turns past daily peaks into priced bands above peakSoFarKW (see
+// peakCostSteps).
+func peakBands(peaks []float64, peakSoFarKW, daysLeft, chargePerKW float64) []optimizer.PeakCostStep {
+	sort.Float64s(peaks)
+	n := float64(len(peaks))
+	var out []optimizer.PeakCostStep
+	lo := peakSoFarKW
+	for i, u := range peaks {
+		if u <= lo {
+			continue
+		}
+		// Below u, the days that peaked at u or above (len − i of them) exceed the level.
+		p := float64(len(peaks)-i) / n
+		price := chargePerKW * math.Pow(1-p, daysLeft)
+		out = append(out, optimizer.PeakCostStep{WidthKW: u - lo, PricePerKW: price})
+		lo = u
+	}
+	return out
 }

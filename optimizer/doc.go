@@ -67,6 +67,12 @@
 //     is per step: with steps shorter than the billing's demand interval
 //     it is conservative (the highest step bounds the interval's mean);
 //     with longer steps a step's mean may hide a higher interval mean.
+//     With grid.peak_cost_steps, q_{steps−1} = Σ_k b_k (one row), b_k ∈
+//     [0, width_kw_k] priced price_per_kw_k, and a last band b ∈ [0, ∞)
+//     at demand_charge_per_kw in place of q_{steps−1}'s own cost: the
+//     expected cost of the peak (prices do not decrease, so the cheapest
+//     bands fill first); CostBreakdown.DemandCharge is then that
+//     expected cost.
 //
 // Every column's bounds: import_t ∈ [0, min(import_limit_kw,
 // import_cap_kw[t])], export_t ∈ [0, min(export_limit_kw, export_cap_kw[t])]

@@ -24,6 +24,7 @@ const (
 	kEVDischarge
 	kEVEnergy
 	kEVUnmet
+	kPeakStep
 
 	kBalance
 	kGridRow
@@ -34,6 +35,7 @@ const (
 	kEVTarget
 	kSoftRow
 	kStabRow
+	kPeakSplit
 
 	kViolation
 	kDeviation
@@ -80,6 +82,7 @@ type formulation struct {
 	imp, exp []int
 	flow     [][]int // [node][t]
 	peak     []int   // running import peak above PeakSoFarKW; nil without demand charge
+	peakStep []int   // the last peak split into Grid.PeakCostSteps and the rest; nil without steps
 	bat      []batCols
 	pvGen    [][]int // [pv][t]; nil when not curtailable
 	ev       []evCols
@@ -250,10 +253,19 @@ func formulate(s *Scenario, o formOptions) *formulation {
 		f.peak = make([]int, T)
 		for t := 0; t < T; t++ {
 			cost := 0.0
-			if t == T-1 {
+			if t == T-1 && len(s.Grid.PeakCostSteps) == 0 {
 				cost = s.Grid.DemandChargePerKW
 			}
 			f.peak[t] = f.addVar(gP, kPeak, 0, t, 0, inf, cost)
+		}
+		// The charged peak as the sum of its priced bands, cheapest first (the
+		// prices do not decrease, so the LP fills them in order).
+		if len(s.Grid.PeakCostSteps) > 0 {
+			gS := f.m.Group("grid.peak_step")
+			for k, st := range s.Grid.PeakCostSteps {
+				f.peakStep = append(f.peakStep, f.addVar(gS, kPeakStep, k, -1, 0, st.WidthKW, st.PricePerKW))
+			}
+			f.peakStep = append(f.peakStep, f.addVar(gS, kPeakStep, len(s.Grid.PeakCostSteps), -1, 0, inf, s.Grid.DemandChargePerKW))
 		}
 	}
 
@@ -364,6 +376,13 @@ func formulate(s *Scenario, o formOptions) *formulation {
 			if t+1 < T {
 				f.addRow(gC, kPeakChain, 0, t, -inf, 0, []int{f.peak[t], f.peak[t+1]}, []float64{1, -1})
 			}
+		}
+		if f.peakStep != nil {
+			cols, vals := []int{f.peak[T-1]}, []float64{1}
+			for _, c := range f.peakStep {
+				cols, vals = append(cols, c), append(vals, -1)
+			}
+			f.addRow(f.m.Group("grid.peak_split"), kPeakSplit, 0, -1, 0, 0, cols, vals)
 		}
 	}
 	// Battery energy: soc[t+1] − soc[t] − dt·ηc·c[t] + dt/ηd·d[t] = 0.
@@ -590,6 +609,8 @@ func (f *formulation) describeRow(i int) string {
 		return fmt.Sprintf("demand peak at %s", f.stepLabel(r.step))
 	case kPeakChain:
 		return fmt.Sprintf("running demand peak at %s", f.stepLabel(r.step))
+	case kPeakSplit:
+		return "demand peak by its priced bands"
 	case kBatRow:
 		return fmt.Sprintf("battery %s energy balance at %s", s.Batteries[r.obj].ID, f.stepLabel(r.step))
 	case kEVRow:

@@ -87,3 +87,62 @@ func TestPeakMarginValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestPeakCostSteps: a peak the rest of the billing period will likely reach anyway
+// is priced below the demand charge by bands; the plan raises the peak through the
+// cheap bands where that saves energy, and stops where the next band costs more
+// than it saves.
+func TestPeakCostSteps(t *testing.T) {
+	// Two 1 h steps, 50 kW of load, import 0.10 then 0.50: moving x kWh into the
+	// first step saves 0.40 x and raises the peak by x kW above 50.
+	for _, tc := range []struct {
+		name       string
+		steps      []PeakCostStep
+		wantTarget float64
+	}{
+		{"full demand charge: no arbitrage", nil, 50},
+		{"a free band: filled, no further at the full charge", []PeakCostStep{{WidthKW: 15, PricePerKW: 0}}, 65},
+		// 15 kW free, then 10 kW at 0.3 (< 0.40 saved), then 0.5 (> 0.40): stops at 75.
+		{"bands priced up to the saving", []PeakCostStep{{15, 0}, {10, 0.3}, {30, 0.5}}, 75},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := baseScenario(2, 60, []float64{0.1, 0.5}, []float64{0, 0})
+			s.Grid.DemandChargePerKW = 10
+			s.Grid.PeakSoFarKW = 50
+			s.Grid.PeakCostSteps = tc.steps
+			s.Loads = []Load{{ID: "load", Node: "root", ForecastKW: []float64{50, 50}}}
+			s.Batteries = []Battery{{ID: "bat", Node: "root", SoCKWh: 0, MinSoCKWh: 0, MaxSoCKWh: 40,
+				MaxChargeKW: 40, MaxDischargeKW: 40, ChargeEfficiency: 1, DischargeEfficiency: 1}}
+			p := solveOK(t, s)
+			if math.Abs(p.PeakTargetKW-tc.wantTarget) > 1e-4 {
+				t.Errorf("peak target %.6g kW, want %.6g", p.PeakTargetKW, tc.wantTarget)
+			}
+			if want := s.Grid.PeakCostOf(tc.wantTarget - 50); math.Abs(p.CostBreakdown.DemandCharge-want) > 1e-3 {
+				t.Errorf("demand charge %.6g, want %.6g", p.CostBreakdown.DemandCharge, want)
+			}
+			checkPlan(t, s, p, 1e-5)
+		})
+	}
+}
+
+func TestPeakCostStepsValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		steps []PeakCostStep
+		want  string
+	}{
+		{"negative width", []PeakCostStep{{-1, 0}}, "grid.peak_cost_steps[0].width_kw: -1 must not be negative"},
+		{"decreasing price", []PeakCostStep{{5, 3}, {5, 1}}, "grid.peak_cost_steps[1].price_per_kw: 1 is below the step before (3)"},
+		{"above the demand charge", []PeakCostStep{{5, 12}}, "grid.peak_cost_steps[0].price_per_kw: 12 exceeds grid.demand_charge_per_kw 10"},
+		{"NaN price", []PeakCostStep{{5, math.NaN()}}, "grid.peak_cost_steps[0].price_per_kw: NaN is not a finite number"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := baseScenario(2, 60, []float64{.2, .2}, []float64{0, 0})
+			s.Grid.DemandChargePerKW = 10
+			s.Grid.PeakCostSteps = tc.steps
+			if err := s.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

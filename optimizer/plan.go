@@ -480,6 +480,10 @@ func (f *formulation) extract(sol *lp.Solution, plan *Plan) {
 			plan.PeakTargetKW = math.Max(plan.PeakTargetKW, x[f.imp[t]]+s.Grid.margin(t))
 		}
 		cb.DemandCharge = s.Grid.DemandChargePerKW * (plan.PeakTargetKW - s.Grid.PeakSoFarKW)
+		if f.peakStep != nil {
+			// The expected charge: each band of the increase at its price.
+			cb.DemandCharge = s.Grid.PeakCostOf(plan.PeakTargetKW - s.Grid.PeakSoFarKW)
+		}
 	}
 
 	for _, l := range s.Loads {

@@ -55,6 +55,13 @@ type Grid struct {
 	// forecast error, so the charged peak covers import_t + margin_t. It
 	// applies only with a demand charge.
 	PeakMarginKW []float64 `json:"peak_margin_kw,omitempty"`
+	// PeakCostSteps (optional) price the peak above PeakSoFarKW by the kW:
+	// each step's WidthKW at its PricePerKW, in order, and any peak beyond them
+	// at DemandChargePerKW. Prices must not decrease and not exceed
+	// DemandChargePerKW. They hold the expected cost of raising the billing
+	// period's peak when the rest of the period may raise it anyway (a kW the
+	// coming days will likely reach costs little now).
+	PeakCostSteps []PeakCostStep `json:"peak_cost_steps,omitempty"`
 	// ImportCapKW and ExportCapKW (optional; empty = none) hold one cap per
 	// step, ≥ 0, that narrows ImportLimitKW and ExportLimitKW at that step:
 	// limits set from outside for a time (the grid operator's SCADA, a
@@ -62,6 +69,12 @@ type Grid struct {
 	// transformer).
 	ImportCapKW []float64 `json:"import_cap_kw,omitempty"`
 	ExportCapKW []float64 `json:"export_cap_kw,omitempty"`
+}
+
+// PeakCostStep is one band of the peak above Grid.PeakSoFarKW and its price.
+type PeakCostStep struct {
+	WidthKW    float64 `json:"width_kw"`
+	PricePerKW float64 `json:"price_per_kw"`
 }
 
 // ImportLimitAt returns the import limit of step t: ImportLimitKW, narrowed by
@@ -309,6 +322,20 @@ func (s *Scenario) Validate() error {
 	if stepsOK && len(g.PeakMarginKW) > 0 {
 		v.series("grid.peak_margin_kw", g.PeakMarginKW, s.Steps, false)
 	}
+	prev := 0.0
+	for k, st := range g.PeakCostSteps {
+		path := fmt.Sprintf("grid.peak_cost_steps[%d]", k)
+		v.number(path+".width_kw", st.WidthKW, false)
+		if v.number(path+".price_per_kw", st.PricePerKW, false) {
+			if st.PricePerKW < prev {
+				v.add("%s.price_per_kw: %g is below the step before (%g); prices must not decrease", path, st.PricePerKW, prev)
+			}
+			if st.PricePerKW > g.DemandChargePerKW {
+				v.add("%s.price_per_kw: %g exceeds grid.demand_charge_per_kw %g", path, st.PricePerKW, g.DemandChargePerKW)
+			}
+			prev = st.PricePerKW
+		}
+	}
 	if stepsOK && len(g.ImportCapKW) > 0 {
 		v.series("grid.import_cap_kw", g.ImportCapKW, s.Steps, false)
 	}
@@ -486,4 +513,16 @@ func (s *Scenario) validateNodes(v *validator) {
 			cur = s.Nodes[j].Parent
 		}
 	}
+}
+
+// PeakCostOf is what raising the peak by riseKW above PeakSoFarKW costs: by
+// PeakCostSteps where given, the rest at DemandChargePerKW.
+func (g *Grid) PeakCostOf(riseKW float64) float64 {
+	cost, left := 0.0, math.Max(0, riseKW)
+	for _, st := range g.PeakCostSteps {
+		v := math.Min(left, st.WidthKW)
+		cost += v * st.PricePerKW
+		left -= v
+	}
+	return cost + left*g.DemandChargePerKW
 }

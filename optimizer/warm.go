@@ -229,6 +229,7 @@ func (f *formulation) warmStart(prev *Plan) (*ipm.Start, string) {
 			x[f.peak[t]] = running
 		}
 	}
+	fillPeakSteps(s, f, x, running)
 	return &ipm.Start{X: x, Y: f.warmDuals(prev.duals, off)}, ""
 }
 
@@ -316,4 +317,18 @@ func (d *rowDuals) at(name string, idx int) (float64, bool) {
 	k := min(max(idx-ds.first, 0), len(ds.y)-1)
 	v := ds.y[k]
 	return v, !math.IsNaN(v)
+}
+
+// fillPeakSteps splits peak (the last running peak) into the priced bands,
+// cheapest first, as the LP would.
+func fillPeakSteps(s *Scenario, f *formulation, x []float64, peak float64) {
+	left := peak
+	for k, c := range f.peakStep {
+		v := left
+		if k < len(s.Grid.PeakCostSteps) {
+			v = math.Min(left, s.Grid.PeakCostSteps[k].WidthKW)
+		}
+		x[c] = v
+		left -= v
+	}
 }

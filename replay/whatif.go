@@ -32,6 +32,7 @@ var SetKeys = map[string]string{
 	"grid.import_limit_kw":        "grid import limit",
 	"grid.export_limit_kw":        "grid export limit",
 	"site.horizon":                "optimisation horizon, e.g. 12h",
+	"tariff.expected_peak":        "false: charge every kW above the billing period's peak so far in full (no expected-peak bands)",
 	"control.disabled":            "true: replay without the real-time layer (the cycle alone writes setpoints), to measure what the layer recovers",
 }
 
@@ -228,6 +229,12 @@ func applySet(c *site.Config, k, v string) error {
 		} else {
 			c.Grid.ExportLimitKW = f
 		}
+	case k == "tariff.expected_peak":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("value %q: want true or false", v)
+		}
+		c.Tariff.ExpectedPeak = &b
 	case k == "control.disabled":
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -175,3 +175,8 @@ func (c *Config) ReserveSoCPct(d *Device) float64 {
 	}
 	return r
 }
+
+// PeakBandsDisabled reports whether tariff.expected_peak is false: the plans then
+// charge every kW above the billing period's peak so far at the full demand charge,
+// as if the horizon were the rest of the period.
+func (t Tariff) PeakBandsDisabled() bool { return t.ExpectedPeak != nil && !*t.ExpectedPeak }
