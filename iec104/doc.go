@@ -10,5 +10,6 @@
 // The APCI/ASDU subset it needs (apdu.go: U, S and I frames; the ASDU header with
 // two-octet cause and common address and three-octet IOAs; the types of the default
 // point table) is implemented here without a dependency and fuzzed (FuzzDecode).
-// The point table is in docs/IEC104.md.
+// The point table (the default, or iec104.points from the site config) is in
+// docs/IEC104.md.
 package iec104
