@@ -49,7 +49,9 @@ func (s *Server) refuseCmd(ctx context.Context, c *conn, a *ASDU, cause byte, wh
 // handle answers one ASDU from a master.
 func (s *Server) handle(ctx context.Context, c *conn, a *ASDU) {
 	broadcastOK := a.Type == CIcNa1 || a.Type == CCsNa1
-	if elemLen(a.Type) < 0 || a.Type < CScNa1 {
+	switch a.Type {
+	case CIcNa1, CCsNa1, CSeNc1, CScNa1:
+	default:
 		s.refuseCmd(ctx, c, a, CotUnknownType, fmt.Sprintf("type %d is not a command this station takes", a.Type))
 		return
 	}

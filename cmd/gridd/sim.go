@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/gridd/gridd"
 	"github.com/gridd/gridd/clock"
@@ -44,6 +45,10 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	for _, d := range cfg.Devices {
+		if strings.HasPrefix(d.Endpoint, "iec104") {
+			fmt.Fprintf(stdout, "sim: %-12s %-10s iec104 rtu %s common address %d\n", d.ID, d.Kind, d.Endpoint, d.UnitID)
+			continue
+		}
 		fmt.Fprintf(stdout, "sim: %-12s %-10s modbus tcp %s unit %d\n", d.ID, d.Kind, d.Endpoint, d.UnitID)
 	}
 	<-ctx.Done()

@@ -96,6 +96,9 @@ func (Driver) Open(d fieldbus.Device, env fieldbus.Env) (fieldbus.Session, error
 	if d.Profile == nil {
 		return nil, errors.New("no profile")
 	}
+	if pr := d.Profile.Protocol; pr != "" && pr != fieldbus.ProtocolModbus {
+		return nil, fmt.Errorf("profile %s is for protocol %s, endpoint %s is Modbus", d.Profile.Name, pr, d.Endpoint)
+	}
 	opts := DefaultPlanOptions()
 	if v, ok := env.Setting(planKey); ok {
 		opts = v.(PlanOptions)
