@@ -87,6 +87,9 @@ func freePorts(cfg *site.Config) error {
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 		to := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if scheme, _, ok := strings.Cut(d.Endpoint, "://"); ok && scheme == "iec104" {
+			to = scheme + "://" + to
+		}
 		moved[d.Endpoint] = to
 		d.Endpoint = to
 	}
