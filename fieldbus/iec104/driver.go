@@ -42,6 +42,18 @@ func (Driver) VerifyEndpoint(endpoint string) error {
 	return err
 }
 
+// CheckProfile accepts protocol iec104 profiles (IOA maps) only.
+func (Driver) CheckProfile(p *fieldbus.Profile) error {
+	if p.Protocol != fieldbus.ProtocolIEC104 {
+		proto := p.Protocol
+		if proto == "" {
+			proto = fieldbus.ProtocolModbus
+		}
+		return fmt.Errorf("profile %s is for protocol %s; an IEC 104 endpoint needs a protocol iec104 profile (IOAs)", p.Name, proto)
+	}
+	return nil
+}
+
 const (
 	connsKey = "iec104.conns"
 	linkKey  = "iec104.link"
@@ -66,8 +78,8 @@ func (Driver) Open(d fieldbus.Device, env fieldbus.Env) (fieldbus.Session, error
 	if d.Profile == nil {
 		return nil, errors.New("no profile")
 	}
-	if d.Profile.Protocol != fieldbus.ProtocolIEC104 {
-		return nil, fmt.Errorf("profile %s is for protocol %s; an %s:// endpoint needs a protocol iec104 profile", d.Profile.Name, d.Profile.Protocol, Scheme)
+	if err := (Driver{}).CheckProfile(d.Profile); err != nil {
+		return nil, err
 	}
 	if d.UnitID < 1 || d.UnitID > 65534 {
 		return nil, fmt.Errorf("unit_id %d (the ASDU common address) out of range 1..65534", d.UnitID)

@@ -266,3 +266,22 @@ func FuzzParseEndpoint(f *testing.F) {
 		}
 	})
 }
+
+// A profile for the other protocol is refused at config check, naming the device's
+// profile field and value.
+func TestProfileProtocolMismatch(t *testing.T) {
+	yml := strings.NewReplacer("RTU", "2404", "MB", "1502", `"builtin:rtu104-bess"`, `"builtin:bess"`, `"builtin:load-meter"`, `"builtin:rtu104-feeder-meter"`).Replace(rtuSite)
+	cfg, err := site.Parse("rtu.yaml", []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fieldbus.CheckSite(cfg)
+	for _, want := range []string{
+		`devices[1].profile: "builtin:bess": profile bess is for protocol modbus; an IEC 104 endpoint needs a protocol iec104 profile`,
+		`devices[2].profile: "builtin:rtu104-feeder-meter": profile rtu104-feeder-meter is for protocol iec104; a Modbus endpoint needs a register map`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckSite: %v\nwant %s", err, want)
+		}
+	}
+}

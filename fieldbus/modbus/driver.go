@@ -45,6 +45,14 @@ func (Driver) VerifyEndpoint(endpoint string) error {
 	return nil
 }
 
+// CheckProfile accepts Modbus register maps (protocol modbus) only.
+func (Driver) CheckProfile(p *fieldbus.Profile) error {
+	if p.Protocol != "" && p.Protocol != fieldbus.ProtocolModbus {
+		return fmt.Errorf("profile %s is for protocol %s; a Modbus endpoint needs a register map (protocol modbus)", p.Name, p.Protocol)
+	}
+	return nil
+}
+
 // reasonError is a ParseEndpoint error without its leading endpoint value.
 type reasonError struct {
 	msg string
@@ -96,8 +104,8 @@ func (Driver) Open(d fieldbus.Device, env fieldbus.Env) (fieldbus.Session, error
 	if d.Profile == nil {
 		return nil, errors.New("no profile")
 	}
-	if pr := d.Profile.Protocol; pr != "" && pr != fieldbus.ProtocolModbus {
-		return nil, fmt.Errorf("profile %s is for protocol %s, endpoint %s is Modbus", d.Profile.Name, pr, d.Endpoint)
+	if err := (Driver{}).CheckProfile(d.Profile); err != nil {
+		return nil, err
 	}
 	opts := DefaultPlanOptions()
 	if v, ok := env.Setting(planKey); ok {

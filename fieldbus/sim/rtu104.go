@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -48,17 +49,27 @@ type sent struct {
 	qds   byte
 }
 
-func listenRTU(srv *server) (*rtu, error) {
+// listenRTU serves an iec104:// endpoint, or an iec104+tls:// one with the
+// simulator's server certificate (SetTLS; masters must present a certificate signed
+// by its ClientCAs when set).
+func listenRTU(srv *server, t *TLSServer) (*rtu, error) {
 	ep, err := fbiec104.ParseEndpoint(srv.endpoint)
 	if err != nil {
 		return nil, err
 	}
-	if ep.TLS {
-		return nil, errors.New("the simulator serves IEC 104 RTUs without TLS (iec104://)")
+	if ep.TLS && t == nil {
+		return nil, errors.New("an iec104+tls endpoint needs the simulator's server certificate (sim.TLSServer)")
 	}
 	ln, err := net.Listen("tcp", ep.Addr)
 	if err != nil {
 		return nil, err
+	}
+	if ep.TLS {
+		c := &tls.Config{Certificates: []tls.Certificate{t.Cert}, MinVersion: tls.VersionTLS12}
+		if t.ClientCAs != nil {
+			c.ClientCAs, c.ClientAuth = t.ClientCAs, tls.RequireAndVerifyClientCert
+		}
+		ln = tls.NewListener(ln, c)
 	}
 	r := &rtu{srv: srv, ln: ln, stop: make(chan struct{}), links: map[*apdu.Link]bool{}, last: map[uint32]sent{}}
 	r.wg.Add(2)

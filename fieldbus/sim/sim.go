@@ -555,7 +555,7 @@ func (s *Sim) Start(ctx context.Context) error {
 		var ms stopper
 		var err error
 		if isIEC104(srv.endpoint) {
-			ms, err = listenRTU(srv)
+			ms, err = listenRTU(srv, tlsSrv)
 		} else {
 			ms, err = listen(srv.endpoint, srv, tlsSrv, 256, s.log)
 		}
