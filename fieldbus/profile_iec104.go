@@ -255,7 +255,7 @@ func (p *Point) IEC104Raw(v float64) (float64, error) {
 		}
 		n, err := apdu.Int16(v)
 		if err != nil {
-			return 0, fmt.Errorf("%w: %v", ErrDecode, err)
+			return 0, fmt.Errorf("%w: %s", ErrDecode, err.Error())
 		}
 		regs = []uint16{uint16(n)}
 	default:

@@ -74,10 +74,8 @@ type table struct {
 func newTable(cfg *site.Config) *table {
 	t := &table{cfg: cfg, meters: map[string]string{}, below: map[string][]string{}, commands: map[uint32]spec{}, cmdIOA: map[string]uint32{}}
 	parent := map[string]string{}
-	var nodeIDs, batteries []string
 	for _, n := range cfg.Nodes {
 		parent[n.ID] = n.Parent
-		nodeIDs = append(nodeIDs, n.ID)
 	}
 	for _, d := range cfg.Devices {
 		switch d.Kind {
@@ -86,8 +84,6 @@ func newTable(cfg *site.Config) *table {
 				t.meters[d.Node] = d.ID
 			}
 			continue
-		case site.KindBESS:
-			batteries = append(batteries, d.ID)
 		case site.KindEVCharger:
 			t.chargers = append(t.chargers, d.ID)
 		}

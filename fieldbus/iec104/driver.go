@@ -279,7 +279,9 @@ func (c *client) connectOnce() (bool, error) {
 	}()
 	if err := l.StartDT(ctx); err != nil {
 		l.Close()
-		<-done
+		if lerr := <-done; lerr != nil {
+			c.log.Debug("iec104 link closed before STARTDT con", "endpoint", c.ep.String(), "err", lerr)
+		}
 		return false, fmt.Errorf("STARTDT with %s: %w", c.ep.Addr, err)
 	}
 	c.mu.Lock()

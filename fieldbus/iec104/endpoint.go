@@ -36,7 +36,7 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	scheme, rest, ok := strings.Cut(s, "://")
 	switch {
 	case !ok:
-		return e, errors.New("want iec104://host:port or iec104+tls://host:port?ca=...")
+		return e, errors.New("want iec104://host:port or iec104+tls://host:port?ca=FILE")
 	case scheme == SchemeTLS:
 		e.TLS = true
 	case scheme != Scheme:
@@ -68,7 +68,7 @@ func ParseEndpoint(s string) (Endpoint, error) {
 	e.Addr = net.JoinHostPort(host, strconv.Itoa(p))
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		return e, fmt.Errorf("query %q: %v", query, err)
+		return e, fmt.Errorf("query %q: %w", query, err)
 	}
 	for k, v := range q {
 		if len(v) != 1 {
