@@ -88,6 +88,8 @@ points:
 	}{
 		{"good file", []string{good}, 0, []string{good + ": ok", `"acme-meter"`, "3 points", "1 writable", "2 reads"}},
 		{"builtin", []string{"builtin:bess"}, 0, []string{"builtin:bess: ok"}},
+		{"builtin IEC 104", []string{"builtin:rtu104-bess"}, 0, []string{"builtin:rtu104-bess: ok", "IEC 104", "1 writable by command"}},
+		{"IEC 104 duplicate IOA", []string{write("ioa.yaml", "name: r\nkind: meter\nprotocol: iec104\npoints:\n  - {name: active_power_kw, ioa: 7, type: M_ME_NC_1}\n  - {name: voltage_v, ioa: 7, type: M_ME_NB_1}\n")}, 1, []string{"points[1].ioa", "already used by points[0]"}},
 		{"overlap", []string{overlap}, 1, []string{overlap + ":5", "points[1].address", "overlaps points[0]"}},
 		{"unknown type", []string{unknownType}, 1, []string{"points[0].type", `"u17"`}},
 		{"limits that cannot be met", []string{badLimits}, 1, []string{"points[0].min", "-5", "not representable"}},
