@@ -44,6 +44,7 @@ type rig struct {
 	sim    *sim.Sim
 	poller *fieldbus.Poller
 	writer *fieldbus.Writer
+	devs   []fieldbus.Device
 }
 
 func newRig(t *testing.T) *rig {
@@ -67,7 +68,7 @@ func newRig(t *testing.T) *rig {
 		fieldbus.WithRetry(fieldbus.Retry{}))
 	w := fieldbus.NewWriter(devs, clk, log, fieldbus.WithShared(shared))
 	t.Cleanup(func() { p.Close(); w.Close() })
-	return &rig{sim: sm, poller: p, writer: w}
+	return &rig{sim: sm, poller: p, writer: w, devs: devs}
 }
 
 func (r *rig) reading(t *testing.T, dev string) fieldbus.Reading {
@@ -284,4 +285,25 @@ func TestProfileProtocolMismatch(t *testing.T) {
 			t.Errorf("CheckSite: %v\nwant %s", err, want)
 		}
 	}
+}
+
+// A device at a common address the RTU does not serve: the RTU refuses its
+// interrogation (cause 46) and every point is bad, naming the IOA; the other
+// devices on the link are unaffected.
+func TestRTUUnknownCommonAddress(t *testing.T) {
+	r := newRig(t)
+	ghost := r.devs[0]
+	ghost.ID, ghost.UnitID = "ghost", 9
+	p := fieldbus.NewPoller([]fieldbus.Device{ghost, r.devs[0]}, clock.Real{}, slog.New(slog.DiscardHandler),
+		fieldbus.WithBreaker(fieldbus.Breaker{}), fieldbus.WithRetry(fieldbus.Retry{}))
+	t.Cleanup(func() { p.Close() })
+	rds := p.Poll(t.Context())
+	if rds[0].Stale {
+		t.Fatalf("ghost: the link is up, the reading should not be stale: %v", rds[0].Err)
+	}
+	v, _ := rds[0].Value("active_power_kw")
+	if v.Quality != fieldbus.Bad || !strings.Contains(v.Err.Error(), "IOA 1001: no value received from common address 9") {
+		t.Fatalf("ghost active power %+v", v)
+	}
+	good(t, rds[1], "active_power_kw")
 }
