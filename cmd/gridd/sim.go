@@ -71,9 +71,16 @@ func startSim(ctx context.Context, cfg *site.Config, profiles map[string]*fieldb
 }
 
 // freePorts moves every endpoint of cfg to a free loopback port, keeping devices that
-// shared an endpoint together.
+// shared an endpoint together (and the iec104:// scheme of an RTU). The ports are held
+// until all are chosen, so two endpoints never get the same one.
 func freePorts(cfg *site.Config) error {
 	moved := map[string]string{}
+	var held []net.Listener
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
+		}
+	}()
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
 		if to, ok := moved[d.Endpoint]; ok {
@@ -84,8 +91,8 @@ func freePorts(cfg *site.Config) error {
 		if err != nil {
 			return fmt.Errorf("find a free port: %w", err)
 		}
+		held = append(held, ln)
 		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
 		to := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		if scheme, _, ok := strings.Cut(d.Endpoint, "://"); ok && scheme == "iec104" {
 			to = scheme + "://" + to
