@@ -18,7 +18,8 @@
 // interrogated values are kept as the latest per IOA, and a read serves them (no
 // request goes to the RTU). A value with IV, NT or OV set, of another type than the
 // profile names, or never received, is bad. When the link is lost every read fails
-// until it is back (the poller reports the device stale) and the driver reconnects
+// until it is back (the poller reports the device stale; between connection attempts
+// at once, so a dead RTU does not hold up a control tick) and the driver reconnects
 // with a backoff from 0.5 s doubling to 30 s, interrogating again.
 //
 // A write sends the point's command (act, direct execute) and waits for its

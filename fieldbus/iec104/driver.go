@@ -153,15 +153,16 @@ type client struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	mu      sync.Mutex
-	link    *apdu.Link // nil while down
-	lastErr error
-	values  map[key]entry
-	cas     map[uint16]bool // common addresses of the devices
-	gi      map[uint16]bool // interrogation of the CA finished on this connection
-	waiters map[key]chan *apdu.ASDU
-	changed chan struct{} // closed and replaced on every change
-	closed  bool
+	mu         sync.Mutex
+	link       *apdu.Link // nil while down
+	connecting bool       // a connection attempt is under way
+	lastErr    error
+	values     map[key]entry
+	cas        map[uint16]bool // common addresses of the devices
+	gi         map[uint16]bool // interrogation of the CA finished on this connection
+	waiters    map[key]chan *apdu.ASDU
+	changed    chan struct{} // closed and replaced on every change
+	closed     bool
 }
 
 func (c *client) addCA(ca uint16) {
@@ -173,6 +174,9 @@ func (c *client) addCA(ca uint16) {
 // start runs the connection loop (once).
 func (c *client) start() {
 	c.once.Do(func() {
+		c.mu.Lock()
+		c.connecting = true
+		c.mu.Unlock()
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
@@ -208,8 +212,12 @@ func (c *client) notify() {
 func (c *client) loop() {
 	backoff := MinBackoff
 	for {
+		c.mu.Lock()
+		c.connecting = true
+		c.mu.Unlock()
 		established, err := c.connectOnce()
 		c.mu.Lock()
+		c.connecting = false
 		c.link = nil
 		c.gi = map[uint16]bool{}
 		c.lastErr = err
@@ -286,6 +294,7 @@ func (c *client) connectOnce() (bool, error) {
 	}
 	c.mu.Lock()
 	c.link = l
+	c.connecting = false
 	c.lastErr = nil
 	cas := make([]uint16, 0, len(c.cas))
 	for ca := range c.cas {
@@ -334,17 +343,23 @@ func (c *client) handle(a *apdu.ASDU) {
 }
 
 // ready waits until the link is up and the device's common address interrogated,
-// or the deadline passes.
+// or the deadline passes; while the link is down between connection attempts it
+// fails at once.
 func (c *client) ready(ctx context.Context, ca uint16, timeout time.Duration) (*apdu.Link, error) {
 	c.start()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	for {
 		c.mu.Lock()
-		l, done, ch, lastErr := c.link, c.gi[ca], c.changed, c.lastErr
+		l, done, ch, lastErr, connecting := c.link, c.gi[ca], c.changed, c.lastErr, c.connecting
 		c.mu.Unlock()
 		if l != nil && done {
 			return l, nil
+		}
+		if l == nil && !connecting {
+			// Down and waiting out the reconnection backoff: fail at once rather
+			// than hold up the poll (the device is reported stale).
+			return nil, fmt.Errorf("iec104 %s: link down: %w", c.ep.Addr, lastErr)
 		}
 		select {
 		case <-ch:

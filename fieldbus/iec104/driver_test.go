@@ -200,8 +200,12 @@ func TestRTUQualityLossAndReconnect(t *testing.T) {
 	if v, ok := rd.Value("soc_pct"); !ok || v.Quality != fieldbus.Stale || v.Value == 0 {
 		t.Fatalf("stale reading keeps the last value: %+v", v)
 	}
+	t0 := time.Now()
 	if rd := r.reading(t, "feeder"); !rd.Stale || !strings.Contains(rd.Err.Error(), "link down") {
 		t.Fatalf("feeder after link loss: stale %v err %v", rd.Stale, rd.Err)
+	}
+	if d := time.Since(t0); d > 500*time.Millisecond {
+		t.Errorf("a poll with the link down took %s; between reconnection attempts it should fail at once", d)
 	}
 	if _, err := r.writer.Write(t.Context(), "bess", "setpoint_kw", 5); err == nil {
 		t.Fatal("a write with the link down succeeded")
