@@ -165,10 +165,18 @@ type client struct {
 	closed     bool
 }
 
+// addCA adds a device's common address; one added while the link is up is
+// interrogated at once.
 func (c *client) addCA(ca uint16) {
 	c.mu.Lock()
+	added := !c.cas[ca]
 	c.cas[ca] = true
+	l := c.link
 	c.mu.Unlock()
+	if added && l != nil {
+		gi := &apdu.ASDU{Type: apdu.CIcNa1, Cause: apdu.CotAct, CA: ca, Objects: []apdu.Object{{IOA: 0, QDS: 20}}}
+		_ = l.Send(gi.Encode())
+	}
 }
 
 // start runs the connection loop (once).
