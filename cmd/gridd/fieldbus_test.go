@@ -201,6 +201,15 @@ func TestSimFaultFlag(t *testing.T) {
 				t.Errorf("meter-fa with garbage registers decoded cleanly")
 			}
 		}},
+		{"RTU gone", []string{"--faults", "meter-fb=no-answer"}, "", func(t *testing.T, got map[string]fieldbus.Reading) {
+			// meter-fb is read from a simulated RTU over IEC 104: its link is refused.
+			if r := got["meter-fb"]; !r.Stale || r.Err == nil || !strings.Contains(r.Err.Error(), "iec104") {
+				t.Errorf("meter-fb behind a silent RTU: stale %v, %v", r.Stale, r.Err)
+			}
+			if r := got["meter-fa"]; r.Stale || r.Err != nil {
+				t.Errorf("meter-fa (Modbus) should not suffer: %v", r.Err)
+			}
+		}},
 		{"unknown device", []string{"--faults", "nope=slow"}, `unknown device "nope"`, nil},
 		{"bad fault", []string{"--faults", "meter-sub=wobbly"}, `unknown fault "wobbly"`, nil},
 	} {
