@@ -32,31 +32,12 @@ const (
 	CotUnknownCA    = apdu.CotUnknownCA
 	CotUnknownIOA   = apdu.CotUnknownIOA
 
-	frameI      = apdu.FrameI
-	frameS      = apdu.FrameS
-	frameU      = apdu.FrameU
-	uStartDTAct = apdu.UStartDTAct
-	uStartDTCon = apdu.UStartDTCon
-	uStopDTAct  = apdu.UStopDTAct
-	uStopDTCon  = apdu.UStopDTCon
-	uTestFRAct  = apdu.UTestFRAct
-	uTestFRCon  = apdu.UTestFRCon
-	qdsInvalid  = apdu.QDSInvalid
-	maxAPDULen  = apdu.MaxAPDULen
+	qdsInvalid = apdu.QDSInvalid
 )
 
 // ErrFrame is returned for a byte sequence that is not a valid APDU.
 var ErrFrame = apdu.ErrFrame
 
 var (
-	iFrame     = apdu.IFrame
-	sFrame     = apdu.SFrame
-	uFrame     = apdu.UFrame
 	maxObjects = apdu.MaxObjects
-)
-
-// ReadFrame and Decode read and decode one APDU (package apdu).
-var (
-	ReadFrame = apdu.ReadFrame
-	Decode    = apdu.Decode
 )

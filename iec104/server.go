@@ -357,9 +357,8 @@ func (s *Server) scanOnce(ctx context.Context) {
 			continue
 		}
 		for _, a := range asdus {
-			if !c.trySend(a) {
-				c.fail(fmt.Errorf("%w: master does not keep up: send queue full", errProtocol))
-				break
+			if c.link.Send(a) != nil {
+				break // closed, or closed now for not keeping up
 			}
 		}
 	}
