@@ -311,3 +311,27 @@ func TestRTUUnknownCommonAddress(t *testing.T) {
 	}
 	good(t, rds[1], "active_power_kw")
 }
+
+// A device opened on a link that is already up (a Writer sharing the Poller's
+// connections, say) is interrogated at once: its first read is good.
+func TestRTUDeviceAddedToLiveLink(t *testing.T) {
+	r := newRig(t)
+	log := slog.New(slog.DiscardHandler)
+	shared := fieldbus.NewShared()
+	t.Cleanup(func() { shared.Close() })
+	var feeder, bess fieldbus.Device
+	for _, d := range r.devs {
+		switch d.ID {
+		case "feeder":
+			feeder = d
+		case "bess":
+			bess = d
+		}
+	}
+	p1 := fieldbus.NewPoller([]fieldbus.Device{feeder}, clock.Real{}, log, fieldbus.WithShared(shared))
+	t.Cleanup(func() { p1.Close() })
+	good(t, p1.Poll(t.Context())[0], "active_power_kw")
+	p2 := fieldbus.NewPoller([]fieldbus.Device{bess}, clock.Real{}, log, fieldbus.WithShared(shared), fieldbus.WithRetry(fieldbus.Retry{}))
+	t.Cleanup(func() { p2.Close() })
+	good(t, p2.Poll(t.Context())[0], "soc_pct")
+}
