@@ -53,6 +53,14 @@ func CheckSite(cfg *site.Config) (map[string]*Profile, error) {
 			continue
 		}
 		p := l.p
+		if drv, err := Lookup(d.Endpoint); err == nil {
+			if pc, ok := drv.(ProfileChecker); ok {
+				if err := pc.CheckProfile(p); err != nil {
+					fail("%v (endpoint %s)", err, d.Endpoint)
+					continue
+				}
+			}
+		}
 		if p.Kind != d.Kind {
 			fail("profile %s is for kind %q, device %s is %q", p.Name, p.Kind, d.ID, d.Kind)
 			continue

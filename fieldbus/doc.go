@@ -5,7 +5,8 @@
 // (YAML point maps), the semantic vocabulary and the codec between registers and
 // engineering values, and a registry of protocol drivers keyed by endpoint scheme.
 // The Modbus driver (TCP, TLS, RTU over TCP, RTU and ASCII; request planning; SunSpec)
-// is fieldbus/modbus; the simulator that serves a whole site lives in fieldbus/sim.
+// is fieldbus/modbus, the IEC 60870-5-104 driver for substation RTUs fieldbus/iec104;
+// the simulator that serves a whole site lives in fieldbus/sim.
 //
 // # Drivers
 //
@@ -47,6 +48,11 @@
 //	    word_order: low_first  # optional per-point override (byte_order too)
 //	    enum: {1: off, 7: fault}  # status words: names of values (integer types) ...
 //	    bits: {0: ground_fault}   # ... or of bits (unsigned types); string points take length:
+//
+// A profile with "protocol: iec104" maps points to an RTU's information objects
+// instead (ioa, an IEC 104 type such as M_ME_NC_1, and for rw points command and
+// command_ioa; profile_iec104.go, docs/PROFILES.md). A driver that serves one kind of
+// profile implements ProfileChecker and CheckSite refuses the other.
 //
 // Unknown fields, names, types, tables and access modes are errors, as are duplicate
 // names, overlapping points in one table, rw on input/discrete, limits that the type

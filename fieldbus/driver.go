@@ -32,6 +32,13 @@ type Driver interface {
 	Open(d Device, env Env) (Session, error)
 }
 
+// ProfileChecker is implemented by a driver that serves only some profiles (by
+// Profile.Protocol: Modbus register maps, IEC 104 IOA maps): CheckSite reports a
+// device whose profile its endpoint's driver cannot serve.
+type ProfileChecker interface {
+	CheckProfile(p *Profile) error
+}
+
 // Session is one open device of a driver: the combined read-and-write interface the
 // Poller and the Writer drive. The Poller owns retries, backoff, the circuit breaker,
 // last good values and quality; the Writer owns the checks before a write (rw

@@ -140,6 +140,9 @@ func TestPollPymodbusServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if p.Protocol != fieldbus.ProtocolModbus {
+			continue // served over IEC 104 (fieldbus/iec104's tests)
+		}
 		profiles = append(profiles, p)
 	}
 	feeder, err := fieldbus.LoadProfile("testdata/profiles/feeder-meter.yaml")

@@ -125,6 +125,9 @@ type Profile struct {
 	Watchdog time.Duration
 	// Source is where the profile came from: a file path or "builtin:NAME".
 	Source string
+	// Protocol is the protocol the point addresses are for: ProtocolModbus (register
+	// and address) or ProtocolIEC104 (IOA and type; profile_iec104.go).
+	Protocol string
 }
 
 // Point is one value in a device's register map. Engineering value = raw*Scale + Offset.
@@ -157,6 +160,8 @@ type Point struct {
 	Bits map[int]string
 	// Line is the YAML line the point starts on (0 if unknown).
 	Line int
+	// IEC104 addresses the point in a protocol iec104 profile (nil otherwise).
+	IEC104 *IEC104Address
 }
 
 // Width is the number of registers (bits, for coils and discrete inputs) the point spans.
@@ -190,6 +195,10 @@ func (pr *Profile) Clone() *Profile {
 	c.Points = append([]Point(nil), pr.Points...)
 	for i := range c.Points {
 		pt := &c.Points[i]
+		if pt.IEC104 != nil {
+			a := *pt.IEC104
+			pt.IEC104 = &a
+		}
 		if pt.Enum != nil {
 			m := make(map[int64]string, len(pt.Enum))
 			for k, v := range pt.Enum {
@@ -279,6 +288,7 @@ type rawProfile struct {
 	ByteOrder   string     `yaml:"byte_order"`
 	WordOrder   string     `yaml:"word_order"`
 	Watchdog    string     `yaml:"watchdog"`
+	Protocol    string     `yaml:"protocol"`
 	Points      []rawPoint `yaml:"points"`
 }
 
@@ -298,6 +308,10 @@ type rawPoint struct {
 	Length    *int64           `yaml:"length"`
 	Enum      map[int64]string `yaml:"enum"`
 	Bits      map[int64]string `yaml:"bits"`
+	// IEC 104 profiles (profile_iec104.go).
+	IOA        *int64 `yaml:"ioa"`
+	Command    string `yaml:"command"`
+	CommandIOA *int64 `yaml:"command_ioa"`
 }
 
 // profileErrors collects validation errors naming file, line, field path and value.
@@ -490,13 +504,25 @@ func buildProfile(raw *rawProfile, e *profileErrors) *Profile {
 			e.add("word_order", raw.WordOrder, "unknown word order (want high_first or low_first)")
 		}
 	}
+	switch raw.Protocol {
+	case "", ProtocolModbus:
+		p.Protocol = ProtocolModbus
+	case ProtocolIEC104:
+		p.Protocol = ProtocolIEC104
+	default:
+		e.add("protocol", raw.Protocol, "unknown protocol (want %s or %s)", ProtocolModbus, ProtocolIEC104)
+	}
 	if len(raw.Points) == 0 {
 		e.add("points", nil, "no points defined")
 	}
 	seen := map[string]int{}
 	valid := make([]bool, len(raw.Points))
 	for i := range raw.Points {
-		pt, ok := buildPoint(i, &raw.Points[i], p, e)
+		build := buildPoint
+		if p.Protocol == ProtocolIEC104 {
+			build = buildIEC104Point
+		}
+		pt, ok := build(i, &raw.Points[i], p, e)
 		if pt.Name != "" {
 			if j, dup := seen[pt.Name]; dup {
 				e.add(fmt.Sprintf("points[%d].name", i), pt.Name, "duplicate point (first defined at points[%d])", j)
@@ -508,7 +534,11 @@ func buildProfile(raw *rawProfile, e *profileErrors) *Profile {
 		valid[i] = ok
 		p.Points = append(p.Points, pt)
 	}
-	checkOverlaps(p.Points, valid, e)
+	if p.Protocol == ProtocolIEC104 {
+		checkIOAs(p.Points, e)
+	} else {
+		checkOverlaps(p.Points, valid, e)
+	}
 	if raw.Watchdog != "" {
 		d, err := time.ParseDuration(raw.Watchdog)
 		switch {
@@ -574,6 +604,9 @@ func buildPoint(i int, r *rawPoint, prof *Profile, e *profileErrors) (Point, boo
 		ByteOrder: prof.ByteOrder,
 		WordOrder: prof.WordOrder,
 		Line:      e.lines[fmt.Sprintf("points[%d]", i)],
+	}
+	if r.IOA != nil || r.Command != "" || r.CommandIOA != nil {
+		e.add(path("ioa"), nil, "ioa, command and command_ioa are for protocol iec104 profiles; a Modbus point takes register and address")
 	}
 	var sem Semantic
 	semOK := false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/gridd/gridd/dispatch"
@@ -48,7 +49,9 @@ func (s *Server) refuseCmd(ctx context.Context, c *conn, a *ASDU, cause byte, wh
 // handle answers one ASDU from a master.
 func (s *Server) handle(ctx context.Context, c *conn, a *ASDU) {
 	broadcastOK := a.Type == CIcNa1 || a.Type == CCsNa1
-	if elemLen(a.Type) < 0 || a.Type < CScNa1 {
+	switch a.Type {
+	case CIcNa1, CCsNa1, CSeNc1, CScNa1:
+	default:
 		s.refuseCmd(ctx, c, a, CotUnknownType, fmt.Sprintf("type %d is not a command this station takes", a.Type))
 		return
 	}
@@ -71,14 +74,14 @@ func (s *Server) handle(ctx context.Context, c *conn, a *ASDU) {
 	case CCsNa1:
 		s.clockSync(ctx, c, a, o)
 	case CSeNc1:
-		if o.IOA != IOAImportLimit && o.IOA != IOAExportLimit {
-			s.refuseCmd(ctx, c, a, CotUnknownIOA, fmt.Sprintf("IOA %d takes no set-point (3001 import limit, 3002 export limit)", o.IOA))
+		if sp, ok := s.tab.commands[o.IOA]; !ok || sp.point == site.IEC104PauseAutomation {
+			s.refuseCmd(ctx, c, a, CotUnknownIOA, fmt.Sprintf("IOA %d takes no set-point (%s)", o.IOA, s.tab.commandList(site.IEC104ImportLimitKW, site.IEC104ExportLimitKW)))
 			return
 		}
 		s.command(ctx, c, a, o)
 	case CScNa1:
-		if o.IOA != IOAPause {
-			s.refuseCmd(ctx, c, a, CotUnknownIOA, fmt.Sprintf("IOA %d takes no single command (3101 pause/resume)", o.IOA))
+		if sp, ok := s.tab.commands[o.IOA]; !ok || sp.point != site.IEC104PauseAutomation {
+			s.refuseCmd(ctx, c, a, CotUnknownIOA, fmt.Sprintf("IOA %d takes no single command (%s)", o.IOA, s.tab.commandList(site.IEC104PauseAutomation)))
 			return
 		}
 		s.command(ctx, c, a, o)
@@ -140,7 +143,7 @@ func (s *Server) check(a *ASDU, o Object) error {
 	}
 	v := float64(o.Float)
 	physical, name := s.tab.cfg.Grid.ImportLimitKW, "import"
-	if o.IOA == IOAExportLimit {
+	if s.tab.commands[o.IOA].point == site.IEC104ExportLimitKW {
 		physical, name = s.tab.cfg.Grid.ExportLimitKW, "export"
 	}
 	switch {
@@ -236,7 +239,7 @@ type appliedErr struct{ err error }
 func (e *appliedErr) Error() string { return e.err.Error() }
 func (e *appliedErr) Unwrap() error { return e.err }
 
-// setLimit puts the import (IOA 3001) or export (3002) limit in force for
+// setLimit puts the import (default IOA 3001) or export (3002) limit in force for
 // iec104.limit_hold, replacing the one this station set before (so repeating the
 // command refreshes it).
 func (s *Server) setLimit(ctx context.Context, host string, ioa uint32, v float64) error {
@@ -244,7 +247,8 @@ func (s *Server) setLimit(ctx context.Context, host string, ioa uint32, v float6
 	defer s.limitMu.Unlock()
 	actor := "iec104:" + host
 	l := dispatch.ExternalLimit{Source: dispatch.LimitSourceIEC104, Until: s.ctl.Clock().Now().Add(s.cfg.LimitHold.D), Actor: actor}
-	if ioa == IOAImportLimit {
+	which := s.tab.commands[ioa].point
+	if which == site.IEC104ImportLimitKW {
 		l.ImportKW, l.Reason = &v, fmt.Sprintf("C_SE_NC_1 IOA %d (site import limit) from %s", ioa, host)
 	} else {
 		l.ExportKW, l.Reason = &v, fmt.Sprintf("C_SE_NC_1 IOA %d (site export limit) from %s", ioa, host)
@@ -257,8 +261,8 @@ func (s *Server) setLimit(ctx context.Context, host string, ioa uint32, v float6
 		return err
 	}
 	s.mu.Lock()
-	old := s.held[ioa]
-	s.held[ioa] = set.ID
+	old := s.held[which]
+	s.held[which] = set.ID
 	s.mu.Unlock()
 	if old != 0 {
 		if e := s.ctl.EndLimit(ctx, old, actor, fmt.Sprintf("replaced by external limit %d (command repeated)", set.ID)); e != nil && !errors.Is(e, storage.ErrNotFound) {
@@ -269,4 +273,18 @@ func (s *Server) setLimit(ctx context.Context, host string, ioa uint32, v float6
 		return &appliedErr{err}
 	}
 	return nil
+}
+
+// commandList names the IOAs of the given commands, for a refusal's reason.
+func (t *table) commandList(names ...string) string {
+	var out []string
+	for _, n := range names {
+		if ioa, ok := t.cmdIOA[n]; ok {
+			out = append(out, fmt.Sprintf("%d %s", ioa, n))
+		}
+	}
+	if len(out) == 0 {
+		return "none in this station's table"
+	}
+	return strings.Join(out, ", ")
 }

@@ -7,8 +7,10 @@
 // command is audited with the master's address and answered with a positive or
 // negative confirmation.
 //
-// The APCI/ASDU subset it needs (apdu.go: U, S and I frames; the ASDU header with
-// two-octet cause and common address and three-octet IOAs; the types of the default
-// point table) is implemented here without a dependency and fuzzed (FuzzDecode).
-// The point table is in docs/IEC104.md.
+// The APCI/ASDU subset and the link layer (package iec104/apdu: U, S and I frames;
+// the ASDU header with two-octet cause and common address and three-octet IOAs; the
+// sequence numbers, windows and timers) are implemented without a dependency, shared
+// with the RTU driver fieldbus/iec104 and the simulator, and fuzzed.
+// The point table (the default, or iec104.points from the site config) is in
+// docs/IEC104.md.
 package iec104

@@ -74,7 +74,7 @@ type Server struct {
 	mu      sync.Mutex
 	conns   map[*conn]bool
 	last    map[uint32]Point // as last sent spontaneously (or read at start)
-	held    map[uint32]int64 // IOA 3001/3002 -> the limit it set last
+	held    map[string]int64 // import_limit_kw / export_limit_kw -> the limit it set last
 	refused map[string]time.Time
 	limitMu sync.Mutex // one limit command at a time
 }
@@ -87,7 +87,7 @@ func New(ctl Controller, opt Options) (*Server, error) {
 	x := opt.Config.IEC104
 	s := &Server{ctl: ctl, cfg: x, ca: uint16(x.CommonAddress), log: opt.Logger, tab: newTable(opt.Config),
 		scan: opt.Scan, t1: opt.T1, t2: opt.T2, t3: opt.T3,
-		conns: map[*conn]bool{}, last: map[uint32]Point{}, held: map[uint32]int64{}, refused: map[string]time.Time{}}
+		conns: map[*conn]bool{}, last: map[uint32]Point{}, held: map[string]int64{}, refused: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -156,10 +156,10 @@ func (s *Server) Start(ctx context.Context) (net.Addr, error) {
 			continue
 		}
 		if l.ImportKW != nil {
-			s.held[IOAImportLimit] = max(s.held[IOAImportLimit], l.ID)
+			s.held[site.IEC104ImportLimitKW] = max(s.held[site.IEC104ImportLimitKW], l.ID)
 		}
 		if l.ExportKW != nil {
-			s.held[IOAExportLimit] = max(s.held[IOAExportLimit], l.ID)
+			s.held[site.IEC104ExportLimitKW] = max(s.held[site.IEC104ExportLimitKW], l.ID)
 		}
 	}
 	for _, p := range s.read(ctx) {
@@ -308,16 +308,18 @@ func (s *Server) scanLoop(ctx context.Context) {
 func (s *Server) scanOnce(ctx context.Context) {
 	now := s.ctl.Clock().Now()
 	pts := s.tab.read(ctx, s.ctl, s.limitInForce, now)
-	var meas, bins []Object
+	// Spontaneous objects by type: measured and single, with and without time tag.
+	var meas, bins, measNT, binsNT []Object
 	s.mu.Lock()
-	for _, p := range pts {
+	for i, p := range pts {
+		sp := s.tab.specs[i]
 		old, seen := s.last[p.IOA]
 		changed := !seen || old.Good != p.Good
 		if !changed {
 			if p.Binary {
 				changed = old.Value != p.Value
 			} else {
-				changed = math.Abs(old.Value-p.Value) >= s.cfg.DeadbandKW
+				changed = math.Abs(old.Value-p.Value) >= sp.deadband && (sp.deadband > 0 || old.Value != p.Value)
 			}
 		}
 		if !changed {
@@ -325,11 +327,17 @@ func (s *Server) scanOnce(ctx context.Context) {
 		}
 		s.last[p.IOA] = p
 		o := p.object()
-		o.Time, o.HasTime = now, true
-		if p.Binary {
+		switch {
+		case p.Binary && sp.timeTag:
+			o.Time, o.HasTime = now, true
 			bins = append(bins, o)
-		} else {
+		case p.Binary:
+			binsNT = append(binsNT, o)
+		case sp.timeTag:
+			o.Time, o.HasTime = now, true
 			meas = append(meas, o)
+		default:
+			measNT = append(measNT, o)
 		}
 	}
 	conns := make([]*conn, 0, len(s.conns))
@@ -337,19 +345,20 @@ func (s *Server) scanOnce(ctx context.Context) {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	if len(meas)+len(bins) == 0 {
+	if len(meas)+len(bins)+len(measNT)+len(binsNT) == 0 {
 		return
 	}
 	asdus := s.chunk(MMeTf1, CotSpontaneous, meas)
+	asdus = append(asdus, s.chunk(MMeNc1, CotSpontaneous, measNT)...)
 	asdus = append(asdus, s.chunk(MSpTb1, CotSpontaneous, bins)...)
+	asdus = append(asdus, s.chunk(MSpNa1, CotSpontaneous, binsNT)...)
 	for _, c := range conns {
 		if !c.isStarted() {
 			continue
 		}
 		for _, a := range asdus {
-			if !c.trySend(a) {
-				c.fail(fmt.Errorf("%w: master does not keep up: send queue full", errProtocol))
-				break
+			if c.link.Send(a) != nil {
+				break // closed, or closed now for not keeping up
 			}
 		}
 	}

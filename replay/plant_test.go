@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,9 @@ func TestSimAndReplayAgree(t *testing.T) {
 		d := &cfg.Devices[i]
 		if _, ok := eps[d.Endpoint]; !ok {
 			eps[d.Endpoint] = testsite.FreeAddr(t)
+			if strings.HasPrefix(d.Endpoint, "iec104://") {
+				eps[d.Endpoint] = "iec104://" + eps[d.Endpoint] // an RTU stays an RTU
+			}
 		}
 		d.Endpoint = eps[d.Endpoint]
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/gridd/gridd/fieldbus"
 	// The site tests check endpoints the way gridd does: through the fieldbus driver
 	// registry, with the Modbus driver registered.
+	_ "github.com/gridd/gridd/fieldbus/iec104"
 	_ "github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/site"
 )

@@ -1,8 +1,10 @@
 package site
 
 import (
+	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -35,7 +37,76 @@ type IEC104 struct {
 	TLSCert     string `yaml:"tls_cert"`
 	TLSKey      string `yaml:"tls_key"`
 	TLSClientCA string `yaml:"tls_client_ca"`
+	// Points, when set, replaces the default point table (docs/IEC104.md): the
+	// station serves exactly these points at these IOAs.
+	Points []IEC104Point `yaml:"points"`
 }
+
+// IEC104Point is one entry of a configured point table.
+type IEC104Point struct {
+	// Point names what is served (IEC104PointNames): a measured value, a single
+	// point or a command.
+	Point string `yaml:"point"`
+	// Of names the node (node_power_kw) or battery (battery_soc_pct,
+	// battery_power_kw) the point is about; the other points take none.
+	Of string `yaml:"of"`
+	// IOA is the information object address, 1 to 16777215 (0 addresses the station).
+	IOA int `yaml:"ioa"`
+	// Deadband overrides iec104.deadband_kw for this measured value (in its unit).
+	Deadband *float64 `yaml:"deadband"`
+	// TimeTag: spontaneous sends carry a CP56Time2a (M_ME_TF_1, M_SP_TB_1) when
+	// true (the default), none (M_ME_NC_1, M_SP_NA_1) when false.
+	TimeTag *bool `yaml:"time_tag"`
+}
+
+// Point names of a configured IEC 104 point table.
+const (
+	IEC104SiteImportKW     = "site_import_kw"
+	IEC104PlanImportKW     = "plan_import_kw"
+	IEC104PeakTargetKW     = "peak_target_kw"
+	IEC104NodePowerKW      = "node_power_kw"
+	IEC104BatterySoCPct    = "battery_soc_pct"
+	IEC104BatteryPowerKW   = "battery_power_kw"
+	IEC104EVChargingKW     = "ev_charging_kw"
+	IEC104Automation       = "automation_running"
+	IEC104ScheduleInForce  = "schedule_in_force"
+	IEC104CommsLost        = "comms_lost"
+	IEC104LimitInForce     = "limit_in_force"
+	IEC104ImportLimitKW    = "import_limit_kw"
+	IEC104ExportLimitKW    = "export_limit_kw"
+	IEC104PauseAutomation  = "pause"
+	IEC104MaxIOA           = 1<<24 - 1
+	iec104PointKindMeasure = "measured"
+	iec104PointKindSingle  = "single"
+	iec104PointKindCommand = "command"
+)
+
+// IEC104PointNames lists the point names a configured table may use, in the order
+// of the default table.
+var IEC104PointNames = []string{IEC104SiteImportKW, IEC104PlanImportKW, IEC104PeakTargetKW, IEC104NodePowerKW,
+	IEC104BatterySoCPct, IEC104BatteryPowerKW, IEC104EVChargingKW, IEC104Automation, IEC104ScheduleInForce,
+	IEC104CommsLost, IEC104LimitInForce, IEC104ImportLimitKW, IEC104ExportLimitKW, IEC104PauseAutomation}
+
+// iec104PointKind says what a point name is: a measured value, a single point or a
+// command ("" for an unknown name).
+func iec104PointKind(name string) string {
+	switch name {
+	case IEC104SiteImportKW, IEC104PlanImportKW, IEC104PeakTargetKW, IEC104NodePowerKW, IEC104BatterySoCPct,
+		IEC104BatteryPowerKW, IEC104EVChargingKW:
+		return iec104PointKindMeasure
+	case IEC104Automation, IEC104ScheduleInForce, IEC104CommsLost, IEC104LimitInForce:
+		return iec104PointKindSingle
+	case IEC104ImportLimitKW, IEC104ExportLimitKW, IEC104PauseAutomation:
+		return iec104PointKindCommand
+	}
+	return ""
+}
+
+// IEC104PointIsCommand reports whether a point name is a command.
+func IEC104PointIsCommand(name string) bool { return iec104PointKind(name) == iec104PointKindCommand }
+
+// IEC104PointIsSingle reports whether a point name is a single point (M_SP_*).
+func IEC104PointIsSingle(name string) bool { return iec104PointKind(name) == iec104PointKindSingle }
 
 // IEC 104 defaults.
 const (
@@ -108,5 +179,78 @@ func (c *Config) validateIEC104(v *validator) {
 	}
 	if x.TLSClientCA != "" && x.TLSCert == "" {
 		v.add("iec104.tls_client_ca", x.TLSClientCA, "needs iec104.tls_cert and iec104.tls_key")
+	}
+	c.validateIEC104Points(v)
+}
+
+// validateIEC104Points checks a configured point table: known names, the node or
+// battery each per-node or per-battery point is about, IOAs in range and unique, and
+// no point served twice.
+func (c *Config) validateIEC104Points(v *validator) {
+	nodes := map[string]bool{}
+	for _, n := range c.Nodes {
+		nodes[n.ID] = true
+	}
+	batteries := map[string]bool{}
+	for _, d := range c.Devices {
+		if d.Kind == KindBESS {
+			batteries[d.ID] = true
+		}
+	}
+	ioas := map[int]int{}
+	served := map[string]int{}
+	for i, p := range c.IEC104.Points {
+		path := func(f string) string { return fmt.Sprintf("iec104.points[%d].%s", i, f) }
+		kind := iec104PointKind(p.Point)
+		switch {
+		case p.Point == "":
+			v.add(path("point"), "", "missing (want one of %s)", strings.Join(IEC104PointNames, ", "))
+		case kind == "":
+			v.add(path("point"), p.Point, "unknown point (want one of %s)", strings.Join(IEC104PointNames, ", "))
+		}
+		switch p.Point {
+		case IEC104NodePowerKW:
+			if !nodes[p.Of] {
+				v.add(path("of"), p.Of, "%s needs the id of a node under nodes:", p.Point)
+			}
+		case IEC104BatterySoCPct, IEC104BatteryPowerKW:
+			if !batteries[p.Of] {
+				v.add(path("of"), p.Of, "%s needs the id of a bess device under devices:", p.Point)
+			}
+		default:
+			if p.Of != "" && kind != "" {
+				v.add(path("of"), p.Of, "%s is about the whole site and takes no of:", p.Point)
+			}
+		}
+		switch {
+		case p.IOA < 1 || p.IOA > IEC104MaxIOA:
+			v.add(path("ioa"), strconv.Itoa(p.IOA), "must be from 1 to %d (three octets; 0 addresses the station)", IEC104MaxIOA)
+		default:
+			if j, dup := ioas[p.IOA]; dup {
+				v.add(path("ioa"), strconv.Itoa(p.IOA), "already used by iec104.points[%d] (%s)", j, c.IEC104.Points[j].Point)
+			} else {
+				ioas[p.IOA] = i
+			}
+		}
+		if kind != "" {
+			key := p.Point + "/" + p.Of
+			if j, dup := served[key]; dup {
+				v.add(path("point"), p.Point, "already served by iec104.points[%d] (IOA %d)", j, c.IEC104.Points[j].IOA)
+			} else {
+				served[key] = i
+			}
+		}
+		if p.Deadband != nil {
+			d := *p.Deadband
+			switch {
+			case kind != "" && kind != iec104PointKindMeasure:
+				v.add(path("deadband"), fmtF(d), "only measured values take a deadband")
+			case v.finite(path("deadband"), d) && (d < 0 || d > 1000):
+				v.add(path("deadband"), fmtF(d), "must be in [0, 1000]")
+			}
+		}
+		if p.TimeTag != nil && kind == iec104PointKindCommand {
+			v.add(path("time_tag"), strconv.FormatBool(*p.TimeTag), "a command takes no time tag setting")
+		}
 	}
 }

@@ -18,6 +18,10 @@ func TestIEC104Config(t *testing.T) {
 	if x == nil || x.Listen != ":2404" || x.CommonAddress != 1 || x.LimitHold.D != 15*time.Minute || x.ClockSync != "refuse" || x.DeadbandKW != 1 || x.AllowPause {
 		t.Fatalf("defaults %+v", x)
 	}
+	table := "iec104: {allow: [10.1.2.3], points: [{point: site_import_kw, ioa: 5001, deadband: 0.2, time_tag: false}, {point: node_power_kw, of: f1, ioa: 5002}, {point: battery_soc_pct, of: b, ioa: 5003}, {point: import_limit_kw, ioa: 6001}]}\n"
+	if cfg, err := Parse("site.yaml", []byte(goodConfig+table)); err != nil || len(cfg.IEC104.Points) != 4 || *cfg.IEC104.Points[0].Deadband != 0.2 || cfg.IEC104.Points[2].Of != "b" {
+		t.Fatalf("a configured table: %v", err)
+	}
 	if cfg, err := Parse("site.yaml", []byte(goodConfig)); err != nil || cfg.IEC104 != nil {
 		t.Fatalf("no iec104 section: %+v, %v", cfg.IEC104, err)
 	}
@@ -39,9 +43,28 @@ func TestIEC104Config(t *testing.T) {
 		{"NaN deadband", "{deadband_kw: .nan, allow: [127.0.0.1]}", "iec104.deadband_kw", "NaN"},
 		{"cert without key", "{tls_cert: c.pem, allow: [127.0.0.1]}", "iec104.tls_cert", "c.pem"},
 		{"client CA without cert", "{tls_client_ca: ca.pem, allow: [127.0.0.1]}", "iec104.tls_client_ca", "ca.pem"},
+		{"unknown point", "{allow: [127.0.0.1], points: [{point: site_import_kw, ioa: 1}, {point: site_power, ioa: 2}]}", "iec104.points[1].point", "site_power"},
+		{"duplicate IOA", "{allow: [127.0.0.1], points: [{point: site_import_kw, ioa: 7}, {point: comms_lost, ioa: 7}]}", "iec104.points[1].ioa", "7"},
+		{"IOA zero", "{allow: [127.0.0.1], points: [{point: site_import_kw, ioa: 0}]}", "iec104.points[0].ioa", "0"},
+		{"IOA past three octets", "{allow: [127.0.0.1], points: [{point: site_import_kw, ioa: 16777216}]}", "iec104.points[0].ioa", "16777216"},
+		{"point served twice", "{allow: [127.0.0.1], points: [{point: pause, ioa: 1}, {point: pause, ioa: 2}]}", "iec104.points[1].point", "pause"},
+		{"node point without node", "{allow: [127.0.0.1], points: [{point: node_power_kw, ioa: 1}]}", "iec104.points[0].of", ""},
+		{"node point of unknown node", "{allow: [127.0.0.1], points: [{point: node_power_kw, of: f9, ioa: 1}]}", "iec104.points[0].of", "f9"},
+		{"battery point of a meter", "{allow: [127.0.0.1], points: [{point: battery_soc_pct, of: m, ioa: 1}]}", "iec104.points[0].of", "m"},
+		{"site point with of", "{allow: [127.0.0.1], points: [{point: site_import_kw, of: sub, ioa: 1}]}", "iec104.points[0].of", "sub"},
+		{"deadband on a single point", "{allow: [127.0.0.1], points: [{point: comms_lost, ioa: 1, deadband: 2}]}", "iec104.points[0].deadband", "2"},
+		{"negative point deadband", "{allow: [127.0.0.1], points: [{point: site_import_kw, ioa: 1, deadband: -1}]}", "iec104.points[0].deadband", "-1"},
+		{"time tag on a command", "{allow: [127.0.0.1], points: [{point: import_limit_kw, ioa: 1, time_tag: false}]}", "iec104.points[0].time_tag", "false"},
+		{"unknown point field", "{allow: [127.0.0.1], points: [{point: site_import_kw, ioa: 1, type: M_ME_NA_1}]}", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("site.yaml", []byte(goodConfig+"iec104: "+tc.section+"\n"))
+			if tc.path == "" {
+				if err == nil || !strings.Contains(err.Error(), "type") {
+					t.Fatalf("unknown field: error %v", err)
+				}
+				return
+			}
 			var errs Errors
 			if !errors.As(err, &errs) {
 				t.Fatalf("error %T %v, want site.Errors", err, err)

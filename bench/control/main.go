@@ -157,6 +157,9 @@ func load(o options) (*site.Config, map[string]*fieldbus.Profile, error) {
 				return nil, nil, fmt.Errorf("-port %d: endpoint %d would be on port %d, outside 2..65535", o.port, len(moved), p)
 			}
 			to = net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+			if strings.HasPrefix(d.Endpoint, "iec104://") {
+				to = "iec104://" + to // an RTU stays an RTU
+			}
 			moved[d.Endpoint] = to
 		}
 		d.Endpoint = to

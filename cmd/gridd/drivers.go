@@ -6,5 +6,6 @@ package main
 // endpoint. A new driver is one line here (see CONTRIBUTING.md, "A new protocol
 // driver").
 import (
+	_ "github.com/gridd/gridd/fieldbus/iec104" // IEC 60870-5-104 RTUs: iec104, iec104+tls
 	_ "github.com/gridd/gridd/fieldbus/modbus" // Modbus: host:port, tcp, tls, tcp+tls, rtuovertcp, rtu, ascii
 )

@@ -49,7 +49,7 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		p, err := fieldbus.ResolveProfile(f, ".")
 		var reads []modbus.Read
-		if err == nil {
+		if err == nil && p.Protocol == fieldbus.ProtocolModbus {
 			reads, err = modbus.PlanReads(p.Points, modbus.DefaultPlanOptions())
 			if err != nil {
 				err = fmt.Errorf("%s: %w", f, err)
@@ -65,6 +65,11 @@ func cmdProfile(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if p.Points[i].Writable() {
 				rw++
 			}
+		}
+		if p.Protocol == fieldbus.ProtocolIEC104 {
+			fmt.Fprintf(stdout, "%s: ok (profile %q, kind %s, IEC 104, %d points, %d writable by command)\n",
+				f, p.Name, p.Kind, len(p.Points), rw)
+			continue
 		}
 		fmt.Fprintf(stdout, "%s: ok (profile %q, kind %s, %d points, %d writable, %d reads per poll)\n",
 			f, p.Name, p.Kind, len(p.Points), rw, len(reads))

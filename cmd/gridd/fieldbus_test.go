@@ -88,6 +88,8 @@ points:
 	}{
 		{"good file", []string{good}, 0, []string{good + ": ok", `"acme-meter"`, "3 points", "1 writable", "2 reads"}},
 		{"builtin", []string{"builtin:bess"}, 0, []string{"builtin:bess: ok"}},
+		{"builtin IEC 104", []string{"builtin:rtu104-bess"}, 0, []string{"builtin:rtu104-bess: ok", "IEC 104", "1 writable by command"}},
+		{"IEC 104 duplicate IOA", []string{write("ioa.yaml", "name: r\nkind: meter\nprotocol: iec104\npoints:\n  - {name: active_power_kw, ioa: 7, type: M_ME_NC_1}\n  - {name: voltage_v, ioa: 7, type: M_ME_NB_1}\n")}, 1, []string{"points[1].ioa", "already used by points[0]"}},
 		{"overlap", []string{overlap}, 1, []string{overlap + ":5", "points[1].address", "overlaps points[0]"}},
 		{"unknown type", []string{unknownType}, 1, []string{"points[0].type", `"u17"`}},
 		{"limits that cannot be met", []string{badLimits}, 1, []string{"points[0].min", "-5", "not representable"}},
@@ -197,6 +199,15 @@ func TestSimFaultFlag(t *testing.T) {
 			}
 			if r := got["meter-fa"]; r.Err == nil {
 				t.Errorf("meter-fa with garbage registers decoded cleanly")
+			}
+		}},
+		{"RTU gone", []string{"--faults", "meter-fb=no-answer"}, "", func(t *testing.T, got map[string]fieldbus.Reading) {
+			// meter-fb is read from a simulated RTU over IEC 104: its link is refused.
+			if r := got["meter-fb"]; !r.Stale || r.Err == nil || !strings.Contains(r.Err.Error(), "iec104") {
+				t.Errorf("meter-fb behind a silent RTU: stale %v, %v", r.Stale, r.Err)
+			}
+			if r := got["meter-fa"]; r.Stale || r.Err != nil {
+				t.Errorf("meter-fa (Modbus) should not suffer: %v", r.Err)
 			}
 		}},
 		{"unknown device", []string{"--faults", "nope=slow"}, `unknown device "nope"`, nil},

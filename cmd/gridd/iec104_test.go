@@ -72,6 +72,11 @@ func TestDemoIEC104Station(t *testing.T) {
 	if !ok || imp.Qual&0x80 != 0 || m.Points[2004].Value != 0 || m.Points[2001].Value != 1 {
 		t.Fatalf("GI: 1001 %+v, 2001 %+v, 2004 %+v", imp, m.Points[2001], m.Points[2004])
 	}
+	// Feeder B's power (1103, the third node) comes from its meter, which the demo
+	// reads from a simulated RTU over IEC 104: good, and inside the feeder's rating.
+	if fb, ok := m.Points[1103]; !ok || fb.Qual&0x80 != 0 || math.Abs(fb.Value) > 160 {
+		t.Fatalf("1103 feeder-b power (read over IEC 104 from its RTU): %+v", fb)
+	}
 	limit := math.Max(0, math.Round(imp.Value-20))
 	m.SendI(iec104test.Setpoint(1, 6, 3001, float32(limit), 0))
 	if a := m.Reply(50, 7); a.Neg {

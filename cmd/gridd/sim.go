@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/gridd/gridd"
 	"github.com/gridd/gridd/clock"
@@ -44,6 +45,10 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	for _, d := range cfg.Devices {
+		if strings.HasPrefix(d.Endpoint, "iec104") {
+			fmt.Fprintf(stdout, "sim: %-12s %-10s iec104 rtu %s common address %d\n", d.ID, d.Kind, d.Endpoint, d.UnitID)
+			continue
+		}
 		fmt.Fprintf(stdout, "sim: %-12s %-10s modbus tcp %s unit %d\n", d.ID, d.Kind, d.Endpoint, d.UnitID)
 	}
 	<-ctx.Done()
@@ -66,11 +71,10 @@ func startSim(ctx context.Context, cfg *site.Config, profiles map[string]*fieldb
 }
 
 // freePorts moves every endpoint of cfg to a free loopback port, keeping devices that
-// shared an endpoint together.
+// shared an endpoint together (and the iec104:// scheme of an RTU). The ports are held
+// until all are chosen, so two endpoints never get the same one.
 func freePorts(cfg *site.Config) error {
 	moved := map[string]string{}
-	// Every listener stays open until all ports are chosen, so no two endpoints
-	// get the same port.
 	var held []net.Listener
 	defer func() {
 		for _, ln := range held {
@@ -90,6 +94,9 @@ func freePorts(cfg *site.Config) error {
 		held = append(held, ln)
 		port := ln.Addr().(*net.TCPAddr).Port
 		to := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if scheme, _, ok := strings.Cut(d.Endpoint, "://"); ok && scheme == "iec104" {
+			to = scheme + "://" + to
+		}
 		moved[d.Endpoint] = to
 		d.Endpoint = to
 	}

@@ -45,6 +45,14 @@ func (Driver) VerifyEndpoint(endpoint string) error {
 	return nil
 }
 
+// CheckProfile accepts Modbus register maps (protocol modbus) only.
+func (Driver) CheckProfile(p *fieldbus.Profile) error {
+	if p.Protocol != "" && p.Protocol != fieldbus.ProtocolModbus {
+		return fmt.Errorf("profile %s is for protocol %s; a Modbus endpoint needs a register map (protocol modbus)", p.Name, p.Protocol)
+	}
+	return nil
+}
+
 // reasonError is a ParseEndpoint error without its leading endpoint value.
 type reasonError struct {
 	msg string
@@ -95,6 +103,9 @@ func (Driver) Open(d fieldbus.Device, env fieldbus.Env) (fieldbus.Session, error
 	conns.register(d.Endpoint, d.RequestTimeout())
 	if d.Profile == nil {
 		return nil, errors.New("no profile")
+	}
+	if err := (Driver{}).CheckProfile(d.Profile); err != nil {
+		return nil, err
 	}
 	opts := DefaultPlanOptions()
 	if v, ok := env.Setting(planKey); ok {

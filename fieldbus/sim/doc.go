@@ -1,6 +1,7 @@
 // Package sim is a site simulator: it serves every device of a site config over
 // Modbus TCP (or RTU over TCP, or Modbus/TCP Security after SetTLS, as the device's
-// endpoint says) on the device's endpoint, using the same profiles and codec as the
+// endpoint says), or as a substation RTU over IEC 60870-5-104 for iec104:// (and,
+// after SetTLS, iec104+tls://) endpoints (rtu104.go), on the device's endpoint, using the same profiles and codec as the
 // poller, with simple physics. `gridd sim` and the demo run it; tests use it as the
 // real device on the other end of the wire.
 //

@@ -149,22 +149,28 @@ func (srv *server) writeRegs(table fieldbus.RegisterTable, unit uint8, addr uint
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advance(s.clk.Now())
-	now := s.clk.Now()
-	d.pd.Command(now)
 	for _, u := range ups {
-		switch {
-		case u.pt.Name == "setpoint_kw" && d.pd.Battery != nil:
-			d.pd.Battery.SetpointKW = u.v
-		case u.pt.Name == "setpoint_kw" && d.pd.EV != nil:
-			d.pd.EV.SetpointKW, d.pd.EV.SetAt = u.v, now
-		case u.pt.Name == "power_limit_kw" && d.pd.PV != nil:
-			d.pd.PV.LimitKW = u.v
-		default:
-			d.written[u.pt.Name] = u.v
-		}
-		s.log.Debug("sim: write", "device", d.cfg.ID, "point", u.pt.Name, "value", u.v)
+		s.apply(d, u.pt.Name, u.v)
 	}
 	return nil
+}
+
+// apply writes a value to a device's point (a command for its watchdog); s.mu is
+// held and the plant advanced to now.
+func (s *Sim) apply(d *device, name string, v float64) {
+	now := s.clk.Now()
+	d.pd.Command(now)
+	switch {
+	case name == "setpoint_kw" && d.pd.Battery != nil:
+		d.pd.Battery.SetpointKW = v
+	case name == "setpoint_kw" && d.pd.EV != nil:
+		d.pd.EV.SetpointKW, d.pd.EV.SetAt = v, now
+	case name == "power_limit_kw" && d.pd.PV != nil:
+		d.pd.PV.LimitKW = v
+	default:
+		d.written[name] = v
+	}
+	s.log.Debug("sim: write", "device", d.cfg.ID, "point", name, "value", v)
 }
 
 // HandleCoils implements modbus.RequestHandler.

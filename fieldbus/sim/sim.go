@@ -552,7 +552,13 @@ func (s *Sim) Start(ctx context.Context) error {
 	tlsSrv := s.tls
 	s.mu.Unlock()
 	for i, srv := range s.servers {
-		ms, err := listen(srv.endpoint, srv, tlsSrv, 256, s.log)
+		var ms stopper
+		var err error
+		if isIEC104(srv.endpoint) {
+			ms, err = listenRTU(srv, tlsSrv)
+		} else {
+			ms, err = listen(srv.endpoint, srv, tlsSrv, 256, s.log)
+		}
 		if err != nil {
 			for _, o := range s.servers[:i] {
 				_ = o.ms.Stop()

@@ -128,7 +128,7 @@ func Parse(b []byte) (ASDU, error) {
 	if sq {
 		return a, errors.New("SQ=1 not expected from the station")
 	}
-	size := map[byte]int{1: 1, 13: 5, 58: 8, 30: 8, 36: 12, 45: 1, 50: 5, 100: 1, 103: 7}[a.Typ]
+	size := map[byte]int{1: 1, 3: 1, 13: 5, 58: 8, 30: 8, 36: 12, 45: 1, 48: 3, 49: 3, 50: 5, 100: 1, 103: 7}[a.Typ]
 	if size == 0 {
 		return a, fmt.Errorf("unexpected type %d", a.Typ)
 	}

@@ -1,4 +1,4 @@
-package iec104
+package apdu
 
 import (
 	"encoding/binary"
@@ -11,43 +11,77 @@ import (
 
 // Start octet and size bounds of an APDU (IEC 60870-5-104 §5).
 const (
-	startByte  = 0x68
-	maxAPDULen = 253 // length octet: control field (4) + ASDU (at most 249)
-	maxASDULen = maxAPDULen - 4
+	StartByte  = 0x68
+	MaxAPDULen = 253 // length octet: control field (4) + ASDU (at most 249)
+	MaxASDULen = MaxAPDULen - 4
 	asduHeader = 6 // type, VSQ, COT (2), common address (2)
 	ioaLen     = 3
 )
 
 // Frame formats.
-type frameKind int
+type FrameKind int
 
 const (
-	frameI frameKind = iota
-	frameS
-	frameU
+	FrameI FrameKind = iota
+	FrameS
+	FrameU
 )
 
 // U-frame functions (control octet 1).
 const (
-	uStartDTAct = 0x07
-	uStartDTCon = 0x0B
-	uStopDTAct  = 0x13
-	uStopDTCon  = 0x23
-	uTestFRAct  = 0x43
-	uTestFRCon  = 0x83
+	UStartDTAct = 0x07
+	UStartDTCon = 0x0B
+	UStopDTAct  = 0x13
+	UStopDTCon  = 0x23
+	UTestFRAct  = 0x43
+	UTestFRCon  = 0x83
 )
 
-// Type identifications used by the station.
+// Type identifications of the subset (IEC 60870-5-101 §7.2.1.1).
 const (
 	MSpNa1 = 1   // single point
+	MDpNa1 = 3   // double point
+	MMeNa1 = 9   // measured value, normalised
+	MMeNb1 = 11  // measured value, scaled
 	MMeNc1 = 13  // measured value, short float
 	MSpTb1 = 30  // single point with CP56Time2a
+	MDpTb1 = 31  // double point with CP56Time2a
+	MMeTd1 = 34  // measured value, normalised with CP56Time2a
+	MMeTe1 = 35  // measured value, scaled with CP56Time2a
 	MMeTf1 = 36  // measured value, short float with CP56Time2a
 	CScNa1 = 45  // single command
+	CSeNa1 = 48  // set-point command, normalised
+	CSeNb1 = 49  // set-point command, scaled
 	CSeNc1 = 50  // set-point command, short float
 	CIcNa1 = 100 // interrogation command
 	CCsNa1 = 103 // clock synchronisation command
 )
+
+// TypeNames maps the subset's type identifications to their names.
+var TypeNames = map[byte]string{
+	MSpNa1: "M_SP_NA_1", MDpNa1: "M_DP_NA_1", MMeNa1: "M_ME_NA_1", MMeNb1: "M_ME_NB_1", MMeNc1: "M_ME_NC_1",
+	MSpTb1: "M_SP_TB_1", MDpTb1: "M_DP_TB_1", MMeTd1: "M_ME_TD_1", MMeTe1: "M_ME_TE_1", MMeTf1: "M_ME_TF_1",
+	CScNa1: "C_SC_NA_1", CSeNa1: "C_SE_NA_1", CSeNb1: "C_SE_NB_1", CSeNc1: "C_SE_NC_1", CIcNa1: "C_IC_NA_1",
+	CCsNa1: "C_CS_NA_1",
+}
+
+// Untimed returns the type without time tag of a monitoring type with one
+// (M_ME_TF_1 -> M_ME_NC_1, ...); other types are returned as they are.
+func Untimed(t byte) byte {
+	switch t {
+	case MSpTb1:
+		return MSpNa1
+	case MDpTb1:
+		return MDpNa1
+	case MMeTd1:
+		return MMeNa1
+	case MMeTe1:
+		return MMeNb1
+	case MMeTf1:
+		return MMeNc1
+	}
+	return t
+}
 
 // Causes of transmission.
 const (
@@ -66,9 +100,13 @@ const (
 	CotUnknownIOA   = 47
 )
 
-// Quality descriptor bits.
+// Quality descriptor bits (QDS of measured values; SIQ and DIQ share IV, NT, SB, BL).
 const (
-	qdsInvalid = 0x80
+	QDSOverflow    = 0x01 // OV, measured values
+	QDSBlocked     = 0x10 // BL
+	QDSSubstituted = 0x20 // SB
+	QDSNotTopical  = 0x40 // NT
+	QDSInvalid     = 0x80 // IV
 )
 
 // ErrFrame is returned for a byte sequence that is not a valid APDU.
@@ -76,7 +114,7 @@ var ErrFrame = errors.New("iec104: bad APDU")
 
 // APDU is one decoded application protocol data unit.
 type APDU struct {
-	Kind     frameKind
+	Kind     FrameKind
 	SendSeq  uint16 // N(S), I frames
 	RecvSeq  uint16 // N(R), I and S frames
 	UFunc    byte   // U frames
@@ -101,23 +139,30 @@ type ASDU struct {
 
 // Object is one information object: its address and the element of its type.
 type Object struct {
-	IOA     uint32
-	Float   float32   // M_ME_NC_1, M_ME_TF_1, C_SE_NC_1
-	QDS     byte      // quality (monitoring), QOS (C_SE_NC_1), SCO (C_SC_NA_1), QOI (C_IC_NA_1), SIQ (M_SP_*)
+	IOA uint32
+	// Float is the value: a short float (M_ME_NC_1, M_ME_TF_1, C_SE_NC_1), a scaled
+	// value (M_ME_NB_1, M_ME_TE_1, C_SE_NB_1) or a normalised one as a fraction in
+	// [-1, 1) (M_ME_NA_1, M_ME_TD_1, C_SE_NA_1).
+	Float   float32
+	QDS     byte      // quality (monitoring), QOS (C_SE_*), SCO (C_SC_NA_1), QOI (C_IC_NA_1), SIQ (M_SP_*), DIQ (M_DP_*)
 	Time    time.Time // CP56Time2a (M_*_T*, C_CS_NA_1)
 	HasTime bool
 }
 
-// elemLen is the length of one information element (without the IOA) of type t, or
+// ElemLen is the length of one information element (without the IOA) of type t, or
 // -1 for a type the station does not decode.
-func elemLen(t byte) int {
+func ElemLen(t byte) int {
 	switch t {
-	case MSpNa1, CScNa1, CIcNa1:
+	case MSpNa1, MDpNa1, CScNa1, CIcNa1:
 		return 1
+	case MMeNa1, MMeNb1, CSeNa1, CSeNb1:
+		return 3
 	case MMeNc1, CSeNc1:
 		return 5
-	case MSpTb1:
+	case MSpTb1, MDpTb1:
 		return 8
+	case MMeTd1, MMeTe1:
+		return 10
 	case MMeTf1:
 		return 12
 	case CCsNa1:
@@ -128,17 +173,17 @@ func elemLen(t byte) int {
 
 // ReadFrame reads one APDU's bytes (start octet, length and body) from r.
 func ReadFrame(r io.Reader, buf []byte) ([]byte, error) {
-	if len(buf) < 2+maxAPDULen {
-		buf = make([]byte, 2+maxAPDULen)
+	if len(buf) < 2+MaxAPDULen {
+		buf = make([]byte, 2+MaxAPDULen)
 	}
 	if _, err := io.ReadFull(r, buf[:2]); err != nil {
 		return nil, err
 	}
-	if buf[0] != startByte {
+	if buf[0] != StartByte {
 		return nil, fmt.Errorf("%w: start octet 0x%02x, want 0x68", ErrFrame, buf[0])
 	}
 	n := int(buf[1])
-	if n < 4 || n > maxAPDULen {
+	if n < 4 || n > MaxAPDULen {
 		return nil, fmt.Errorf("%w: length %d, want 4-253", ErrFrame, n)
 	}
 	if _, err := io.ReadFull(r, buf[2:2+n]); err != nil {
@@ -149,17 +194,17 @@ func ReadFrame(r io.Reader, buf []byte) ([]byte, error) {
 
 // Decode decodes one whole APDU (as ReadFrame returns it).
 func Decode(b []byte) (APDU, error) {
-	if len(b) < 6 || b[0] != startByte {
+	if len(b) < 6 || b[0] != StartByte {
 		return APDU{}, fmt.Errorf("%w: %d octets", ErrFrame, len(b))
 	}
-	if int(b[1]) != len(b)-2 || b[1] > maxAPDULen {
+	if int(b[1]) != len(b)-2 || b[1] > MaxAPDULen {
 		return APDU{}, fmt.Errorf("%w: length octet %d for %d octets", ErrFrame, b[1], len(b)-2)
 	}
 	c := b[2:6]
 	a := APDU{RawBytes: len(b)}
 	switch {
 	case c[0]&1 == 0:
-		a.Kind = frameI
+		a.Kind = FrameI
 		a.SendSeq = binary.LittleEndian.Uint16(c[0:2]) >> 1
 		if c[2]&1 != 0 {
 			return APDU{}, fmt.Errorf("%w: I frame with receive-sequence bit 0 set", ErrFrame)
@@ -174,18 +219,18 @@ func Decode(b []byte) (APDU, error) {
 		if len(b) != 6 || c[0] != 1 || c[1] != 0 || c[2]&1 != 0 {
 			return APDU{}, fmt.Errorf("%w: bad S frame % x", ErrFrame, b)
 		}
-		a.Kind = frameS
+		a.Kind = FrameS
 		a.RecvSeq = binary.LittleEndian.Uint16(c[2:4]) >> 1
 	default:
 		if len(b) != 6 || c[1] != 0 || c[2] != 0 || c[3] != 0 {
 			return APDU{}, fmt.Errorf("%w: bad U frame % x", ErrFrame, b)
 		}
 		switch c[0] {
-		case uStartDTAct, uStartDTCon, uStopDTAct, uStopDTCon, uTestFRAct, uTestFRCon:
+		case UStartDTAct, UStartDTCon, UStopDTAct, UStopDTCon, UTestFRAct, UTestFRCon:
 		default:
 			return APDU{}, fmt.Errorf("%w: U frame function 0x%02x", ErrFrame, c[0])
 		}
-		a.Kind = frameU
+		a.Kind = FrameU
 		a.UFunc = c[0]
 	}
 	return a, nil
@@ -194,7 +239,7 @@ func Decode(b []byte) (APDU, error) {
 // DecodeASDU decodes an ASDU. Objects of types the station does not know are left in
 // Raw (the header is still decoded, so the station can answer "unknown type").
 func DecodeASDU(b []byte) (*ASDU, error) {
-	if len(b) < asduHeader || len(b) > maxASDULen {
+	if len(b) < asduHeader || len(b) > MaxASDULen {
 		return nil, fmt.Errorf("%w: ASDU of %d octets", ErrFrame, len(b))
 	}
 	a := &ASDU{
@@ -205,7 +250,7 @@ func DecodeASDU(b []byte) (*ASDU, error) {
 	if a.Count == 0 {
 		return nil, fmt.Errorf("%w: ASDU with no objects", ErrFrame)
 	}
-	el := elemLen(a.Type)
+	el := ElemLen(a.Type)
 	if el < 0 {
 		return a, nil
 	}
@@ -239,31 +284,41 @@ func DecodeASDU(b []byte) (*ASDU, error) {
 func decodeElem(t byte, e []byte) (Object, error) {
 	var o Object
 	switch t {
-	case MSpNa1, CScNa1, CIcNa1:
-		o.QDS = e[0]
-	case MMeNc1, CSeNc1:
-		o.Float = math.Float32frombits(binary.LittleEndian.Uint32(e))
-		o.QDS = e[4]
-	case MSpTb1, MMeTf1, CCsNa1:
-		tb := e[len(e)-7:]
-		tm, err := decodeCP56(tb)
+	case MSpTb1, MDpTb1, MMeTd1, MMeTe1, MMeTf1, CCsNa1:
+		tm, err := DecodeCP56(e[len(e)-7:])
 		if err != nil {
 			return o, err
 		}
 		o.Time, o.HasTime = tm, true
-		switch t {
-		case MSpTb1:
-			o.QDS = e[0]
-		case MMeTf1:
-			o.Float = math.Float32frombits(binary.LittleEndian.Uint32(e))
-			o.QDS = e[4]
-		}
+	}
+	switch Untimed(t) {
+	case MSpNa1, MDpNa1, CScNa1, CIcNa1:
+		o.QDS = e[0]
+	case MMeNa1, CSeNa1:
+		o.Float = float32(int16(binary.LittleEndian.Uint16(e))) / 32768
+		o.QDS = e[2]
+	case MMeNb1, CSeNb1:
+		o.Float = float32(int16(binary.LittleEndian.Uint16(e)))
+		o.QDS = e[2]
+	case MMeNc1, CSeNc1:
+		o.Float = math.Float32frombits(binary.LittleEndian.Uint32(e))
+		o.QDS = e[4]
 	}
 	return o, nil
 }
 
-// decodeCP56 decodes a CP56Time2a time tag (read as UTC).
-func decodeCP56(b []byte) (time.Time, error) {
+// Int16 is a scaled value (or a normalised one times 32768) as it goes on the wire:
+// rounded, and an error if it does not fit in 16 bits. Nothing is clamped.
+func Int16(v float64) (int16, error) {
+	r := math.Round(v)
+	if math.IsNaN(r) || r < math.MinInt16 || r > math.MaxInt16 {
+		return 0, fmt.Errorf("%v does not fit a 16-bit value (-32768..32767)", v)
+	}
+	return int16(r), nil
+}
+
+// DecodeCP56 decodes a CP56Time2a time tag (read as UTC).
+func DecodeCP56(b []byte) (time.Time, error) {
 	ms := int(binary.LittleEndian.Uint16(b[0:2]))
 	min, hour, day, mon, year := int(b[2]&0x3f), int(b[3]&0x1f), int(b[4]&0x1f), int(b[5]&0x0f), int(b[6]&0x7f)
 	if ms > 59999 || min > 59 || hour > 23 || day < 1 || day > 31 || mon < 1 || mon > 12 {
@@ -276,8 +331,8 @@ func decodeCP56(b []byte) (time.Time, error) {
 	return t, nil
 }
 
-// encodeCP56 encodes t (in UTC) as CP56Time2a.
-func encodeCP56(dst []byte, t time.Time) []byte {
+// EncodeCP56 encodes t (in UTC) as CP56Time2a.
+func EncodeCP56(dst []byte, t time.Time) []byte {
 	t = t.UTC()
 	ms := uint16(t.Second()*1000 + t.Nanosecond()/int(time.Millisecond))
 	wd := int(t.Weekday())
@@ -291,7 +346,7 @@ func encodeCP56(dst []byte, t time.Time) []byte {
 // Encode encodes the ASDU's header and objects (SQ=0, Raw ignored unless Objects is
 // empty, as when mirroring a command of an unknown type).
 func (a *ASDU) Encode() []byte {
-	out := make([]byte, 0, maxASDULen)
+	out := make([]byte, 0, MaxASDULen)
 	n := len(a.Objects)
 	raw := n == 0
 	if raw {
@@ -310,42 +365,45 @@ func (a *ASDU) Encode() []byte {
 	}
 	for _, o := range a.Objects {
 		out = append(out, byte(o.IOA), byte(o.IOA>>8), byte(o.IOA>>16))
-		switch a.Type {
-		case MSpNa1, CScNa1, CIcNa1:
+		switch Untimed(a.Type) {
+		case MSpNa1, MDpNa1, CScNa1, CIcNa1:
+			out = append(out, o.QDS)
+		case MMeNa1, CSeNa1:
+			n, _ := Int16(float64(o.Float) * 32768) // callers check the range first
+			out = binary.LittleEndian.AppendUint16(out, uint16(n))
+			out = append(out, o.QDS)
+		case MMeNb1, CSeNb1:
+			n, _ := Int16(float64(o.Float))
+			out = binary.LittleEndian.AppendUint16(out, uint16(n))
 			out = append(out, o.QDS)
 		case MMeNc1, CSeNc1:
 			out = binary.LittleEndian.AppendUint32(out, math.Float32bits(o.Float))
 			out = append(out, o.QDS)
-		case MSpTb1:
-			out = append(out, o.QDS)
-			out = encodeCP56(out, o.Time)
-		case MMeTf1:
-			out = binary.LittleEndian.AppendUint32(out, math.Float32bits(o.Float))
-			out = append(out, o.QDS)
-			out = encodeCP56(out, o.Time)
-		case CCsNa1:
-			out = encodeCP56(out, o.Time)
+		}
+		switch a.Type {
+		case MSpTb1, MDpTb1, MMeTd1, MMeTe1, MMeTf1, CCsNa1:
+			out = EncodeCP56(out, o.Time)
 		}
 	}
 	return out
 }
 
-// iFrame, sFrame and uFrame build APDUs.
-func iFrame(ns, nr uint16, asdu []byte) []byte {
+// IFrame, SFrame and UFrame build APDUs.
+func IFrame(ns, nr uint16, asdu []byte) []byte {
 	b := make([]byte, 0, 6+len(asdu))
-	b = append(b, startByte, byte(4+len(asdu)), byte(ns<<1), byte(ns>>7), byte(nr<<1), byte(nr>>7))
+	b = append(b, StartByte, byte(4+len(asdu)), byte(ns<<1), byte(ns>>7), byte(nr<<1), byte(nr>>7))
 	return append(b, asdu...)
 }
 
-func sFrame(nr uint16) []byte {
-	return []byte{startByte, 4, 1, 0, byte(nr << 1), byte(nr >> 7)}
+func SFrame(nr uint16) []byte {
+	return []byte{StartByte, 4, 1, 0, byte(nr << 1), byte(nr >> 7)}
 }
 
-func uFrame(f byte) []byte {
-	return []byte{startByte, 4, f, 0, 0, 0}
+func UFrame(f byte) []byte {
+	return []byte{StartByte, 4, f, 0, 0, 0}
 }
 
-// maxObjects is how many objects of type t fit in one ASDU.
-func maxObjects(t byte) int {
-	return (maxASDULen - asduHeader) / (ioaLen + elemLen(t))
+// MaxObjects is how many objects of type t fit in one ASDU.
+func MaxObjects(t byte) int {
+	return (MaxASDULen - asduHeader) / (ioaLen + ElemLen(t))
 }
