@@ -282,8 +282,8 @@ func TestProfileProtocolMismatch(t *testing.T) {
 	}
 	_, err = fieldbus.CheckSite(cfg)
 	for _, want := range []string{
-		`devices[1].profile: "builtin:bess": profile bess is for protocol modbus; an IEC 104 endpoint needs a protocol iec104 profile`,
-		`devices[2].profile: "builtin:rtu104-feeder-meter": profile rtu104-feeder-meter is for protocol iec104; a Modbus endpoint needs a register map`,
+		`devices[1].profile (device bess): "builtin:bess": profile bess is for protocol modbus; an IEC 104 endpoint needs a protocol iec104 profile`,
+		`devices[2].profile (device load): "builtin:rtu104-feeder-meter": profile rtu104-feeder-meter is for protocol iec104; a Modbus endpoint needs a register map`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("CheckSite: %v\nwant %s", err, want)
