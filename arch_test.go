@@ -1,6 +1,7 @@
 package gridd
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -135,5 +136,51 @@ func TestDriverLayering(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// consumerInterfaces lists packages that act on another through an interface they
+// own: they may use the other package's types but never name its concrete service.
+// api handlers take api.Dispatcher, so they can be tested with a fake.
+var consumerInterfaces = map[string][]string{
+	"api": {"dispatch.Service"},
+}
+
+func TestConsumerOwnedInterfaces(t *testing.T) {
+	for pkg, banned := range consumerInterfaces {
+		files, err := filepath.Glob(filepath.Join(pkg, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		for _, path := range files {
+			if strings.HasSuffix(path, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked++
+			ast.Inspect(f, func(n ast.Node) bool {
+				sel, ok := n.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				x, ok := sel.X.(*ast.Ident)
+				if !ok {
+					return true
+				}
+				for _, b := range banned {
+					if x.Name+"."+sel.Sel.Name == b {
+						t.Errorf("%s names %s: %s acts through an interface it owns (see docs/ARCHITECTURE.md)", path, b, pkg)
+					}
+				}
+				return true
+			})
+		}
+		if checked == 0 {
+			t.Errorf("no Go files in %s", pkg)
+		}
 	}
 }

@@ -58,14 +58,13 @@ devices:
 var start = time.Date(2019, 6, 3, 8, 0, 0, 0, time.UTC)
 
 type rig struct {
-	srv    *httptest.Server
-	svc    *dispatch.Service
-	st     storage.Store
-	sm     *sim.Sim
-	clk    *clock.Sim
-	tokens map[string]string // user -> token
-	sched  *storage.Schedule // proposed by the first cycle
-	now    *time.Time        // the server's wall clock for sessions and rate limits
+	*client
+	svc   *dispatch.Service
+	st    storage.Store
+	sm    *sim.Sim
+	clk   *clock.Sim
+	sched *storage.Schedule // proposed by the first cycle
+	now   *time.Time        // the server's wall clock for sessions and rate limits
 }
 
 // newRig starts a simulated site, a dispatch service with the embedded store, one
@@ -81,27 +80,9 @@ func newRig(t testing.TB) *rig {
 	if err != nil || res.Schedule == nil {
 		t.Fatalf("first cycle: %v %+v", err, res)
 	}
-	users := api.NewUsers()
-	r := &rig{svc: s.Service, st: s.Store, sm: s.Sim, clk: s.Clock, tokens: map[string]string{}, sched: res.Schedule}
-	wall := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	users, tokens, wall := testUsers(t)
+	r := &rig{svc: s.Service, st: s.Store, sm: s.Sim, clk: s.Clock, sched: res.Schedule}
 	r.now = &wall
-	for _, u := range []api.User{
-		{Name: "admin", Role: api.RoleAdmin},
-		{Name: "disp", Role: api.RoleDispatcher},
-		{Name: "planner", Role: api.RolePlanner},
-		{Name: "viewer", Role: api.RoleViewer},
-		{Name: "op1", Role: api.RoleOperator, Operator: "chargeco"},
-		{Name: "op2", Role: api.RoleOperator, Chargers: []string{"ev-3"}},
-	} {
-		if err := users.Put(u, "", wall); err != nil {
-			t.Fatal(err)
-		}
-		tok, err := users.NewToken(u.Name, wall)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.tokens[u.Name] = tok
-	}
 	// Metrics as gridd run registers them: the poller's, the writer's and a spool's.
 	reg := prometheus.NewRegistry()
 	sp, err := spool.New(s.Store, t.TempDir(), spool.Options{Log: log})
@@ -119,9 +100,48 @@ func newRig(t testing.TB) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.srv = httptest.NewServer(srv)
-	t.Cleanup(r.srv.Close)
+	r.client = newClient(t, srv, tokens)
 	return r
+}
+
+// testUsers returns an account store with one user per role (two operators: op1 of
+// chargeco by owner, op2 with ev-3 listed), a bearer token per user, and the wall time
+// they were made at.
+func testUsers(t testing.TB) (*api.Users, map[string]string, time.Time) {
+	t.Helper()
+	users := api.NewUsers()
+	tokens := map[string]string{}
+	wall := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, u := range []api.User{
+		{Name: "admin", Role: api.RoleAdmin},
+		{Name: "disp", Role: api.RoleDispatcher},
+		{Name: "planner", Role: api.RolePlanner},
+		{Name: "viewer", Role: api.RoleViewer},
+		{Name: "op1", Role: api.RoleOperator, Operator: "chargeco"},
+		{Name: "op2", Role: api.RoleOperator, Chargers: []string{"ev-3"}},
+	} {
+		if err := users.Put(u, "", wall); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := users.NewToken(u.Name, wall)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[u.Name] = tok
+	}
+	return users, tokens, wall
+}
+
+// client calls a test server as one of the test users.
+type client struct {
+	srv    *httptest.Server
+	tokens map[string]string // user -> token
+}
+
+func newClient(t testing.TB, h http.Handler, tokens map[string]string) *client {
+	c := &client{srv: httptest.NewServer(h), tokens: tokens}
+	t.Cleanup(c.srv.Close)
+	return c
 }
 
 type reply struct {
@@ -138,7 +158,7 @@ func (x reply) json(t *testing.T, v any) {
 }
 
 // do sends a request as user ("" = anonymous) with an optional JSON body.
-func (r *rig) do(t *testing.T, user, method, path string, body any) reply {
+func (r *client) do(t *testing.T, user, method, path string, body any) reply {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {

@@ -28,7 +28,7 @@ var consoleFS embed.FS
 
 // Server serves the API and the console.
 type Server struct {
-	svc *dispatch.Service
+	svc Dispatcher
 
 	requests       *prometheus.HistogramVec
 	metricsHandler http.Handler
@@ -73,8 +73,8 @@ type Options struct {
 	Registry *prometheus.Registry
 }
 
-// NewServer returns a Server.
-func NewServer(svc *dispatch.Service, o Options) (*Server, error) {
+// NewServer returns a Server acting on svc (a *dispatch.Service in production).
+func NewServer(svc Dispatcher, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
