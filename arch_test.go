@@ -23,13 +23,14 @@ var allowed = map[string][]string{
 	"optimizer": {},
 	"control":   {},
 	"plant":     {"site"},
+	"prices":    {"site"},
 	"storage":   {"clock"},
 	"fieldbus":  {"site", "clock", "plant"},
 	"safety":    {"site", "fieldbus"},
-	"dispatch":  {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety"},
-	"api":       {"site", "clock", "dispatch", "storage", "safety"},
+	"dispatch":  {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "prices"},
+	"api":       {"site", "clock", "dispatch", "storage", "safety", "prices"},
 	"iec104":    {"site", "clock", "dispatch", "storage", "safety"},
-	"replay":    {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "dispatch", "plant"},
+	"replay":    {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "dispatch", "plant", "prices"},
 }
 
 const module = "github.com/gridd/gridd/"

@@ -13,6 +13,7 @@ import (
 	"github.com/gridd/gridd/api"
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/dispatch"
+	"github.com/gridd/gridd/prices"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
@@ -42,6 +43,7 @@ type fake struct {
 	endLimitErr   error
 	peakKW        float64
 	weatherErr    error
+	pricesErr     error
 }
 
 var (
@@ -183,6 +185,11 @@ func (f *fake) ReportSession(ctx context.Context, ss dispatch.Session) error {
 func (f *fake) SetWeather(ctx context.Context, pts []dispatch.WeatherPoint, actor string) error {
 	f.record("SetWeather %d %s", len(pts), actor)
 	return f.weatherErr
+}
+
+func (f *fake) SetPrices(ctx context.Context, pts []prices.Point, actor string) error {
+	f.record("SetPrices %d %s", len(pts), actor)
+	return f.pricesErr
 }
 
 func (f *fake) Subscribe(buf int) (<-chan storage.SetpointWrite, func()) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/dispatch/audit"
+	"github.com/gridd/gridd/prices"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
@@ -501,4 +502,46 @@ func (s *Server) putWeather(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "accepted; feeds the next cycle", "points": len(pts)})
+}
+
+// putPrices merges day-ahead prices into the feed the next cycles are priced from
+// (tariff.day_ahead).
+func (s *Server) putPrices(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Points []struct {
+			Time         *apiTime `json:"time"`
+			ImportPerKWh *float64 `json:"import_price_per_kwh"`
+			ExportPerKWh *float64 `json:"export_price_per_kwh"`
+		} `json:"points"`
+	}
+	if !decodeBody(w, r, &req, false) {
+		return
+	}
+	pts := make([]prices.Point, len(req.Points))
+	for i, p := range req.Points {
+		switch {
+		case p.Time == nil:
+			fail(w, http.StatusBadRequest, "points", "points[%d].time is required (RFC 3339)", i)
+			return
+		case p.ImportPerKWh == nil:
+			fail(w, http.StatusBadRequest, "points", "points[%d].import_price_per_kwh is required (per kWh)", i)
+			return
+		}
+		pts[i] = prices.Point{Time: p.Time.UTC(), ImportPerKWh: *p.ImportPerKWh, ExportPerKWh: p.ExportPerKWh}
+	}
+	if err := s.svc.SetPrices(r.Context(), pts, from(r).actor()); err != nil {
+		if errors.Is(err, dispatch.ErrInvalid) {
+			// The text names the point, field and value (points[3].import_price_per_kwh: ...).
+			msg := strings.TrimPrefix(err.Error(), dispatch.ErrInvalid.Error()+": ")
+			field := "points"
+			if strings.HasPrefix(msg, "tariff:") {
+				field = "tariff"
+			}
+			fail(w, http.StatusBadRequest, field, "%s", msg)
+			return
+		}
+		failInvalid(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "accepted; prices the next cycle", "points": len(pts)})
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/dispatch/audit"
+	"github.com/gridd/gridd/prices"
 	"github.com/gridd/gridd/storage"
 )
 
@@ -220,6 +221,8 @@ func (s *Server) register() {
 		{"GET", "/api/v1/control", "the real-time layer: interval, deadband, peak target in force, ticks, latency, corrections, keep-alives", readRoles, nil, nil, s.controlStatus},
 		{"PUT", "/api/v1/weather", "feed an hourly weather forecast (temperature, GHI) to the load and PV forecasts; must cover the horizon", decideRoles,
 			obj([]string{"points"}, map[string]any{"points": map[string]any{"type": "array", "maxItems": 600, "items": obj([]string{"time"}, map[string]any{"time": tm, "temperature_c": num, "ghi_wm2": num})}}), nil, s.putWeather},
+		{"PUT", "/api/v1/prices", "feed day-ahead prices (tariff.day_ahead): one price per interval from its time on, import and optionally export per kWh", decideRoles,
+			obj([]string{"points"}, map[string]any{"points": map[string]any{"type": "array", "maxItems": prices.MaxPoints, "items": obj([]string{"time", "import_price_per_kwh"}, map[string]any{"time": tm, "import_price_per_kwh": num, "export_price_per_kwh": num})}}), nil, s.putPrices},
 		{"POST", "/api/v1/safety/pause", "engage the site kill switch (pauses automation)", decideRoles, reason, nil, s.pause},
 		{"POST", "/api/v1/safety/resume", "release the kill switch", decideRoles, reason, nil, s.resume},
 		{"POST", "/api/v1/overrides", "manual setpoint lease for a device until a time", decideRoles,

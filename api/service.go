@@ -8,6 +8,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/dispatch"
+	"github.com/gridd/gridd/prices"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
@@ -64,11 +65,13 @@ type RealTime interface {
 	Metrics() dispatch.Metrics
 }
 
-// Inputs takes what callers feed the next cycles: charging sessions and weather; and
+// Inputs takes what callers feed the next cycles: charging sessions, weather and
+// day-ahead prices; and
 // streams the setpoints written.
 type Inputs interface {
 	ReportSession(ctx context.Context, ss dispatch.Session) error
 	SetWeather(ctx context.Context, pts []dispatch.WeatherPoint, actor string) error
+	SetPrices(ctx context.Context, pts []prices.Point, actor string) error
 	Subscribe(buf int) (<-chan storage.SetpointWrite, func())
 }
 

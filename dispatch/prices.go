@@ -1,0 +1,47 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gridd/gridd/prices"
+)
+
+// PriceSource prices a run of steps (per kWh): package prices has the time-of-use
+// bands and the day-ahead feed.
+type PriceSource interface {
+	Prices(ctx context.Context, start time.Time, step time.Duration, steps int) (imp, exp []float64, err error)
+}
+
+// pricePusher is a PriceSource that takes prices pushed over the API (prices.Feed).
+type pricePusher interface {
+	Put(pts []prices.Point) error
+	Prune(before time.Time)
+	Coverage() (first, end time.Time, n int)
+}
+
+// priceKeep is how long pushed prices are kept after their interval ended.
+const priceKeep = 48 * time.Hour
+
+// SetPrices merges day-ahead prices into the feed the next cycles are priced from
+// (tariff.day_ahead): later prices replace earlier ones for the same interval. An
+// invalid point rejects the whole call with an error naming the point, the field and
+// the value; a site priced by its time-of-use bands only takes no prices. An accepted
+// call is audited (prices.set).
+func (s *Service) SetPrices(ctx context.Context, pts []prices.Point, actor string) error {
+	feed, ok := s.prices.(pricePusher)
+	if !ok {
+		return fmt.Errorf("%w: tariff: the site is priced by its time-of-use bands; set tariff.day_ahead to take day-ahead prices", ErrInvalid)
+	}
+	if err := feed.Put(pts); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	now := s.clock.Now()
+	feed.Prune(now.Add(-priceKeep))
+	first, end, n := feed.Coverage()
+	s.auditData(ctx, now, actor, "prices.set", "tariff",
+		fmt.Sprintf("day-ahead prices: %d points; the feed covers %s to %s", len(pts), first.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339)),
+		map[string]any{"points": len(pts), "first": first.UTC(), "end": end.UTC(), "held": n})
+	return nil
+}
