@@ -138,14 +138,18 @@ func testUsers(t testing.TB) (*api.Users, map[string]string, time.Time) {
 	return users, tokens, wall
 }
 
-// client calls a test server as one of the test users.
+// client calls a test server as one of the test users; http checks every exchange
+// against the server's OpenAPI document (openapi_check_test.go).
 type client struct {
-	srv    *httptest.Server
-	tokens map[string]string // user -> token
+	srv      *httptest.Server
+	tokens   map[string]string // user -> token
+	http     *http.Client
+	contract *contract
 }
 
-func newClient(t testing.TB, h http.Handler, tokens map[string]string) *client {
-	c := &client{srv: httptest.NewServer(h), tokens: tokens}
+func newClient(t testing.TB, srv *api.Server, tokens map[string]string) *client {
+	c := &client{srv: httptest.NewServer(srv), tokens: tokens, contract: newContract(t, srv)}
+	c.http = &http.Client{Transport: &transport{c: c.contract, base: http.DefaultTransport}}
 	t.Cleanup(c.srv.Close)
 	return c
 }
@@ -180,7 +184,7 @@ func (r *client) do(t *testing.T, user, method, path string, body any) reply {
 	if user != "" {
 		req.Header.Set("Authorization", "Bearer "+r.tokens[user])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.http.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,6 +252,10 @@ func TestEveryRouteEnforcesRoles(t *testing.T) {
 	}
 	if checked < 100 {
 		t.Fatalf("only %d role checks ran", checked)
+	}
+	// Each of those exchanges was checked against the document.
+	if n := r.contract.Checks(); n < checked {
+		t.Fatalf("only %d of the %d exchanges were checked against the OpenAPI document", n, checked)
 	}
 	// A bad token is no token.
 	r.tokens["forged"] = "gridd_" + strings.Repeat("0", 48)
@@ -419,16 +427,15 @@ func TestLoginRateLimitAndCookie(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
+	hs := newClient(t, srv, nil)
 	post := func(path string, body any, cookie *http.Cookie, ctype string) *http.Response {
 		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", hs.URL+path, bytes.NewReader(b))
+		req, _ := http.NewRequest("POST", hs.srv.URL+path, bytes.NewReader(b))
 		req.Header.Set("Content-Type", ctype)
 		if cookie != nil {
 			req.AddCookie(cookie)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := hs.http.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -481,7 +488,7 @@ func TestOperatorStream(t *testing.T) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", r.srv.URL+"/api/v1/operator/stream", nil)
 	req.Header.Set("Authorization", "Bearer "+r.tokens["op1"])
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.http.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,9 +504,12 @@ func TestOperatorStream(t *testing.T) {
 			req, _ := http.NewRequest("POST", r.srv.URL+"/api/v1/overrides", bytes.NewReader(b))
 			req.Header.Set("Authorization", "Bearer "+r.tokens["disp"])
 			req.Header.Set("Content-Type", "application/json")
-			if resp, err := http.DefaultClient.Do(req); err == nil {
-				resp.Body.Close()
+			resp, err := r.http.Do(req)
+			if err != nil {
+				t.Error(err)
+				continue
 			}
+			resp.Body.Close()
 		}
 	}()
 	buf := make([]byte, 0, 4096)

@@ -68,8 +68,7 @@ func FuzzAPIBodies(f *testing.F) {
 		if rt.user != "" {
 			req.Header.Set("Authorization", "Bearer "+r.tokens[rt.user])
 		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
+		w := r.contract.serveChecked(t, h, req)
 		code := w.Code
 		if code >= 500 {
 			t.Fatalf("%s %s %q: %d %s", rt.method, rt.path, body, code, w.Body.String())
@@ -121,7 +120,7 @@ func pathParam(field string) bool { return field == "id" || field == "device" }
 // fuzz target calls them).
 func schemaFields(tb testing.TB, r *rig) map[string]map[string]bool {
 	tb.Helper()
-	resp, err := http.Get(r.srv.URL + "/api/v1/openapi.json")
+	resp, err := r.http.Get(r.srv.URL + "/api/v1/openapi.json")
 	if err != nil {
 		tb.Fatal(err)
 	}
