@@ -195,7 +195,7 @@ func (l *dataLoader) open(name string) (*csvTable, bool, error) {
 	if errors.Is(err, fs.ErrNotExist) && l.data != nil {
 		b, err = fs.ReadFile(l.data, name)
 		if errors.Is(err, fs.ErrNotExist) {
-			b, err = fs.ReadFile(l.data, "testdata/"+name)
+			b, err = fs.ReadFile(l.data, "data/"+name)
 		}
 		path = name
 	}

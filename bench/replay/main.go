@@ -92,7 +92,7 @@ func run(days int, fromS string, chargers int, strategies, horizon string, every
 		return fmt.Errorf("-from: %w", err)
 	}
 	to := from.AddDate(0, 0, days)
-	h, err := replay.LoadHistory(cfg, "testdata", gridd.Files, from, to)
+	h, err := replay.LoadHistory(cfg, gridd.DataDir, gridd.Files, from, to)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/gridd/gridd/plant"
 )
 
-// bundledSeries are the hourly series shipped in testdata/.
+// bundledSeries are the hourly series shipped in the module's data/.
 var bundledSeries = map[string]struct {
 	file, column string
 	// perUnit normalises to the year's maximum (then times pv.capacity_kw).
@@ -409,8 +409,8 @@ func (l *dataLoader) read(file string) ([]byte, error) {
 	}
 	data, err := fs.ReadFile(l.data, file)
 	if errors.Is(err, fs.ErrNotExist) {
-		// An embed.FS of the module root holds the files under testdata/.
-		if d, err2 := fs.ReadFile(l.data, "testdata/"+file); err2 == nil {
+		// An embed.FS of the module root holds the files under data/.
+		if d, err2 := fs.ReadFile(l.data, "data/"+file); err2 == nil {
 			return d, nil
 		}
 	}
