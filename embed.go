@@ -4,13 +4,11 @@ package gridd
 
 import "embed"
 
-// Files holds configs/demo-site.yaml and data/*.csv (see data/ATTRIBUTION.md).
+// Files holds configs/demo-site.yaml and data/*.csv (see data/ATTRIBUTION.md;
+// fieldbus/sim.ReadData finds a data file in it).
 //
 //go:embed configs/demo-site.yaml data/*.csv data/ATTRIBUTION.md
 var Files embed.FS
-
-// DataDir is the folder of the bundled data series inside Files.
-const DataDir = "data"
 
 // DemoConfigPath is the path of the demo site config inside Files.
 const DemoConfigPath = "configs/demo-site.yaml"

@@ -177,7 +177,7 @@ func startTime(o options, cfg *site.Config) (time.Time, error) {
 	return t, nil
 }
 
-func bundledData() (fs.FS, error) { return fs.Sub(gridd.Files, gridd.DataDir) }
+func bundledData() (fs.FS, error) { return fs.Sub(gridd.Files, sim.DataDir) }
 
 // serve runs the simulator until ctx ends; ready gets the command address. The
 // simulator starts, on a simulated clock, at the time of the first step.

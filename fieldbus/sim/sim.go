@@ -285,7 +285,7 @@ func (s *Sim) initDevice(cfg *site.Config, d *device, ld *dataLoader, fail func(
 			}
 			src := ev.byUser[sim.User]
 			if len(src) == 0 {
-				fail("sim.user", sim.User, fmt.Errorf("no sessions for this user in %s", trondheimFile))
+				fail("sim.user", sim.User, fmt.Errorf("no sessions for this user in %s", TrondheimFile))
 				return bad
 			}
 			d.user = sim.User
