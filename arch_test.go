@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -37,6 +38,35 @@ const module = "github.com/gridd/gridd/"
 
 func TestImportDirections(t *testing.T) {
 	checked := 0
+	eachGoFile(t, func(path, pkg string, f *ast.File) {
+		top := strings.SplitN(pkg, "/", 2)[0]
+		rules, ok := allowed[top]
+		if !ok {
+			return // cmd, bench, chaos, internal and the module root wire everything
+		}
+		checked++
+		for _, imp := range f.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			if !strings.HasPrefix(p, module) {
+				continue
+			}
+			target := strings.TrimPrefix(p, module)
+			targetTop := strings.SplitN(target, "/", 2)[0]
+			if targetTop == top || slices.Contains(rules, targetTop) {
+				continue
+			}
+			t.Errorf("%s imports %s: package %s may import only %v (see docs/ARCHITECTURE.md)", path, target, top, rules)
+		}
+	})
+	if checked < 50 {
+		t.Fatalf("checked only %d files; the walk is broken", checked)
+	}
+}
+
+// eachGoFile calls fn with every non-test Go file of the module (its package
+// directory and its imports), skipping testdata, node_modules and hidden folders.
+func eachGoFile(t *testing.T, fn func(path, pkg string, f *ast.File)) {
+	t.Helper()
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -50,44 +80,15 @@ func TestImportDirections(t *testing.T) {
 		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		pkg := filepath.ToSlash(filepath.Dir(path))
-		top := strings.SplitN(pkg, "/", 2)[0]
-		rules, ok := allowed[top]
-		if !ok {
-			return nil // cmd, bench, chaos, internal and the module root wire everything
-		}
 		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
 		if err != nil {
 			return err
 		}
-		checked++
-		for _, imp := range f.Imports {
-			p := strings.Trim(imp.Path.Value, `"`)
-			if !strings.HasPrefix(p, module) {
-				continue
-			}
-			target := strings.TrimPrefix(p, module)
-			targetTop := strings.SplitN(target, "/", 2)[0]
-			if targetTop == top {
-				continue
-			}
-			ok := false
-			for _, a := range rules {
-				if targetTop == a {
-					ok = true
-				}
-			}
-			if !ok {
-				t.Errorf("%s imports %s: package %s may import only %v (see docs/ARCHITECTURE.md)", path, target, top, rules)
-			}
-		}
+		fn(path, filepath.ToSlash(filepath.Dir(path)), f)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if checked < 50 {
-		t.Fatalf("checked only %d files; the walk is broken", checked)
 	}
 }
 
@@ -106,24 +107,7 @@ func isDriver(pkg string) bool {
 // link drivers in.
 func TestDriverLayering(t *testing.T) {
 	may := map[string]bool{"cmd": true, "bench": true, "chaos": true, "internal": true, "fieldbus/sim": true}
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if name := d.Name(); name == "testdata" || name == "node_modules" || strings.HasPrefix(name, ".") && path != "." {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		pkg := filepath.ToSlash(filepath.Dir(path))
-		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
-		if err != nil {
-			return err
-		}
+	eachGoFile(t, func(path, pkg string, f *ast.File) {
 		for _, imp := range f.Imports {
 			target := strings.TrimPrefix(strings.Trim(imp.Path.Value, `"`), module)
 			switch {
@@ -133,11 +117,7 @@ func TestDriverLayering(t *testing.T) {
 				t.Errorf("%s imports the driver %s: only cmd, bench, chaos, internal and fieldbus/sim link drivers in; use the fieldbus core", path, target)
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // consumerInterfaces lists packages that act on another through an interface they

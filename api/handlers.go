@@ -88,12 +88,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex, err := s.svc.Explain(r.Context(), id)
-	if errors.Is(err, storage.ErrNotFound) {
-		fail(w, http.StatusNotFound, "id", "no schedule %d", id)
-		return
-	}
-	if err != nil {
-		storeError(w, err)
+	if scheduleError(w, id, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, ex)
@@ -413,13 +408,7 @@ func (s *Server) putWeather(w http.ResponseWriter, r *http.Request) {
 		pts[i] = dispatch.WeatherPoint{Time: p.Time.UTC(), TemperatureC: p.TemperatureC, GHIWm2: p.GHIWm2}
 	}
 	if err := s.svc.SetWeather(r.Context(), pts, from(r).actor()); err != nil {
-		if errors.Is(err, dispatch.ErrInvalid) {
-			// The text names the point and value (points[3].ghi_wm2: ...) or the
-			// quantity and hour that the horizon misses.
-			fail(w, http.StatusBadRequest, "points", "%s", strings.TrimPrefix(err.Error(), dispatch.ErrInvalid.Error()+": "))
-			return
-		}
-		failInvalid(w, err)
+		failFeed(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, acceptedJSON{Status: "accepted; feeds the next cycle", Points: len(pts)})
@@ -437,18 +426,25 @@ func (s *Server) putPrices(w http.ResponseWriter, r *http.Request) {
 		pts[i] = prices.Point{Time: p.Time.UTC(), ImportPerKWh: *p.ImportPerKWh, ExportPerKWh: p.ExportPerKWh}
 	}
 	if err := s.svc.SetPrices(r.Context(), pts, from(r).actor()); err != nil {
-		if errors.Is(err, dispatch.ErrInvalid) {
-			// The text names the point, field and value (points[3].import_price_per_kwh: ...).
-			msg := strings.TrimPrefix(err.Error(), dispatch.ErrInvalid.Error()+": ")
-			field := "points"
-			if strings.HasPrefix(msg, "tariff:") {
-				field = "tariff"
-			}
-			fail(w, http.StatusBadRequest, field, "%s", msg)
-			return
-		}
-		failInvalid(w, err)
+		failFeed(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, acceptedJSON{Status: "accepted; prices the next cycle", Points: len(pts)})
+}
+
+// failFeed answers the error of a feed of points (weather, prices): a refusal
+// (dispatch.ErrInvalid) is a 400 whose text names the point, field and value
+// (points[3].ghi_wm2: ...) or what the feed misses; its field is "points", or
+// "tariff" when the site's tariff takes no such feed.
+func failFeed(w http.ResponseWriter, err error) {
+	if !errors.Is(err, dispatch.ErrInvalid) {
+		failInvalid(w, err)
+		return
+	}
+	msg := strings.TrimPrefix(err.Error(), dispatch.ErrInvalid.Error()+": ")
+	field := "points"
+	if strings.HasPrefix(msg, "tariff:") {
+		field = "tariff"
+	}
+	fail(w, http.StatusBadRequest, field, "%s", msg)
 }

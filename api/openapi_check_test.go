@@ -130,9 +130,8 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// serveChecked serves req on h as httptest does and checks the exchange.
-func (c *contract) serveChecked(t testing.TB, h http.Handler, req *http.Request) *httptest.ResponseRecorder {
-	t.Helper()
+// serve serves req on h as httptest does and checks the exchange.
+func (c *contract) serve(h http.Handler, req *http.Request) (*httptest.ResponseRecorder, error) {
 	var body []byte
 	if req.Body != nil {
 		body, _ = io.ReadAll(req.Body)
@@ -144,8 +143,14 @@ func (c *contract) serveChecked(t testing.TB, h http.Handler, req *http.Request)
 	if strings.HasPrefix(w.Header().Get("Content-Type"), "text/event-stream") {
 		resp = nil
 	}
-	check := req.Clone(context.Background())
-	if err := c.check(check, body, w.Code, w.Header(), resp); err != nil {
+	return w, c.check(req.Clone(context.Background()), body, w.Code, w.Header(), resp)
+}
+
+// serveChecked serves req on h and fails t on a mismatch with the document.
+func (c *contract) serveChecked(t testing.TB, h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	w, err := c.serve(h, req)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -156,14 +161,8 @@ func (c *contract) serveChecked(t testing.TB, h http.Handler, req *http.Request)
 func checked(t testing.TB, srv *api.Server) http.Handler {
 	c := newContract(t, srv)
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var body []byte
-		if req.Body != nil {
-			body, _ = io.ReadAll(req.Body)
-			req.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		rec := httptest.NewRecorder()
-		srv.ServeHTTP(rec, req)
-		if err := c.check(req.Clone(context.Background()), body, rec.Code, rec.Header(), rec.Body.Bytes()); err != nil {
+		rec, err := c.serve(srv, req)
+		if err != nil {
 			t.Error(err)
 		}
 		for k, v := range rec.Header() {

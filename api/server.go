@@ -474,6 +474,20 @@ func storeError(w http.ResponseWriter, err error) {
 	fail(w, http.StatusInternalServerError, "", "%v", err)
 }
 
+// scheduleError answers err of reading schedule id, if any: 404 naming the id for a
+// missing schedule, storeError otherwise. It reports whether it answered.
+func scheduleError(w http.ResponseWriter, id int64, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, storage.ErrNotFound):
+		fail(w, http.StatusNotFound, "id", "no schedule %d", id)
+	default:
+		storeError(w, err)
+	}
+	return true
+}
+
 // pathID reads the positive integer path value id; on failure it answers 400 naming
 // what the id is of (e.g. "schedule").
 func pathID(w http.ResponseWriter, r *http.Request, what string) (int64, bool) {
@@ -492,12 +506,7 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sc, err := s.svc.Store().GetSchedule(r.Context(), id)
-	if errors.Is(err, storage.ErrNotFound) {
-		fail(w, http.StatusNotFound, "id", "no schedule %d", id)
-		return
-	}
-	if err != nil {
-		storeError(w, err)
+	if scheduleError(w, id, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, toJSON(sc, true))
