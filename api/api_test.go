@@ -149,7 +149,7 @@ type client struct {
 
 func newClient(t testing.TB, srv *api.Server, tokens map[string]string) *client {
 	c := &client{srv: httptest.NewServer(srv), tokens: tokens, contract: newContract(t, srv)}
-	c.http = &http.Client{Transport: &transport{c: c.contract, base: http.DefaultTransport}}
+	c.http = c.contract.Client(nil)
 	t.Cleanup(c.srv.Close)
 	return c
 }

@@ -68,7 +68,7 @@ func FuzzAPIBodies(f *testing.F) {
 		if rt.user != "" {
 			req.Header.Set("Authorization", "Bearer "+r.tokens[rt.user])
 		}
-		w := r.contract.serveChecked(t, h, req)
+		w := serveChecked(t, r.contract, h, req)
 		code := w.Code
 		if code >= 500 {
 			t.Fatalf("%s %s %q: %d %s", rt.method, rt.path, body, code, w.Body.String())
