@@ -63,6 +63,11 @@ func TestReplayDayAheadPrices(t *testing.T) {
 		}
 	}
 
+	// The what-if price scale applies to bands, not to a feed: refused, not ignored.
+	if _, err := ApplySets(cfg, []string{"tariff.import_scale=2"}); err == nil || !strings.Contains(err.Error(), "tariff.day_ahead") {
+		t.Errorf("import_scale on a day-ahead site: %v", err)
+	}
+
 	// A file that ends at 02:00 without a fallback: the replay cannot account the
 	// step after it, and says so.
 	short := strings.Join(strings.SplitAfter(csv.String(), "\n")[:3], "")

@@ -161,6 +161,9 @@ func applySet(c *site.Config, k, v string) error {
 		if err != nil {
 			return err
 		}
+		if c.Tariff.DayAhead != nil {
+			return errors.New("scales the time-of-use bands, but this site prices import from its tariff.day_ahead feed (swap the tariff with --set tariff=FILE)")
+		}
 		for i := range c.Tariff.Import {
 			c.Tariff.Import[i].PricePerKWh *= f
 		}

@@ -145,3 +145,25 @@ func TestDemoDayAheadPrices(t *testing.T) {
 		t.Errorf("exit %d; output does not name the uncovered step (%q):\n%s\n%s", code, want, out, errOut)
 	}
 }
+
+// TestConfigCheckPriceFile: gridd config check reads the day-ahead price file the
+// tariff names and reports a bad line by line, column and value.
+func TestConfigCheckPriceFile(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := demoWithDayAhead(t, dir, "  day_ahead: {file: agile.csv}\n")
+	bad := "timestamp_utc,import_price_per_kwh\n2019-06-03T06:00:00Z,0.12\n2019-06-03T06:30:00Z,12O\n"
+	if err := os.WriteFile(filepath.Join(dir, "agile.csv"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "config", "check", cfgPath)
+	if want := `line 3: import_price_per_kwh: "12O" is not a number`; code == 0 || !strings.Contains(out+errOut, want) {
+		t.Fatalf("exit %d, want an error containing %q:\n%s%s", code, want, out, errOut)
+	}
+	good := "timestamp_utc,import_price_per_kwh\n2019-06-03T06:00:00Z,0.12\n"
+	if err := os.WriteFile(filepath.Join(dir, "agile.csv"), []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCLI(t, "config", "check", cfgPath); code != 0 {
+		t.Fatalf("good file: exit %d\n%s%s", code, out, errOut)
+	}
+}
