@@ -433,18 +433,18 @@ func (s *Server) putPrices(w http.ResponseWriter, r *http.Request) {
 }
 
 // failFeed answers the error of a feed of points (weather, prices): a refusal
-// (dispatch.ErrInvalid) is a 400 whose text names the point, field and value
-// (points[3].ghi_wm2: ...) or what the feed misses; its field is "points", or
-// "tariff" when the site's tariff takes no such feed.
+// (dispatch.ErrInvalid) is a 400 with field "points" whose text names the point,
+// field and value (points[3].ghi_wm2: ...) or what the feed misses; a site whose
+// config takes no such feed ("tariff: ...") is a 409.
 func failFeed(w http.ResponseWriter, err error) {
 	if !errors.Is(err, dispatch.ErrInvalid) {
 		failInvalid(w, err)
 		return
 	}
 	msg := strings.TrimPrefix(err.Error(), dispatch.ErrInvalid.Error()+": ")
-	field := "points"
 	if strings.HasPrefix(msg, "tariff:") {
-		field = "tariff"
+		fail(w, http.StatusConflict, "", "%s", msg)
+		return
 	}
-	fail(w, http.StatusBadRequest, field, "%s", msg)
+	fail(w, http.StatusBadRequest, "points", "%s", msg)
 }

@@ -73,9 +73,9 @@ func TestPutPricesFeedsTheNextCycle(t *testing.T) {
 	}
 }
 
-// TestPutPricesRefusedOnBands: a site priced by its bands alone takes no prices.
+// TestPutPricesRefusedOnBands: a site priced by its bands alone takes no prices (409).
 func TestPutPricesRefusedOnBands(t *testing.T) {
 	r := newRig(t)
 	got := r.do(t, "disp", "PUT", "/api/v1/prices", map[string]any{"points": []map[string]any{{"time": "2019-06-03T08:00:00Z", "import_price_per_kwh": 0.1}}})
-	checkReply(t, got, 400, "tariff", "set tariff.day_ahead")
+	checkReply(t, got, 409, "", "set tariff.day_ahead")
 }
