@@ -46,6 +46,12 @@ type Asset struct {
 	// Input.HoldFor never crosses either.
 	AboveReserveKWh, BelowMaxKWh float64
 	ChargeEff, DischargeEff      float64
+	// Chargers: MinChargeKW is the lowest charging power that still delivers the
+	// vehicle's session by its departure (charging at full power after
+	// Input.HoldFor); 0 when nothing is due. A correction for a node's economic
+	// target (Node.TargetKW) does not take the charger below it; one for a limit
+	// does.
+	MinChargeKW float64
 }
 
 // Node is a node of the site's radial tree with the limits the layer must hold.
@@ -61,6 +67,12 @@ type Node struct {
 	Measured   bool
 	// ImportWhy and ExportWhy name what sets each limit, for the reasons.
 	ImportWhy, ExportWhy string
+	// TargetKW, when positive, is an economic import level below the limits (the
+	// plan's peak target for a demand charge): held with batteries and with EV
+	// charging that vehicles can make up before they leave (Asset.MinChargeKW),
+	// never at the cost of a session's energy. TargetWhy names it.
+	TargetKW  float64
+	TargetWhy string
 }
 
 // Input is everything one correction needs.
@@ -120,6 +132,9 @@ func (in *Input) Validate() error {
 				return fmt.Errorf("control: node %s: %s = %v: must be a non-negative number", n.ID, f.name, f.v)
 			}
 		}
+		if !finite(n.TargetKW) || n.TargetKW < 0 {
+			return fmt.Errorf("control: node %s: target_kw = %v: must be a non-negative number", n.ID, n.TargetKW)
+		}
 		if n.Measured && !finite(n.MeasuredKW) {
 			return fmt.Errorf("control: node %s: measured_kw = %v: not a finite number", n.ID, n.MeasuredKW)
 		}
@@ -141,7 +156,7 @@ func (in *Input) Validate() error {
 		for _, f := range []struct {
 			name string
 			v    float64
-		}{{"intent_kw", a.IntentKW}, {"actual_kw", a.ActualKW}, {"lo_kw", a.LoKW}, {"hi_kw", a.HiKW}} {
+		}{{"intent_kw", a.IntentKW}, {"actual_kw", a.ActualKW}, {"lo_kw", a.LoKW}, {"hi_kw", a.HiKW}, {"min_charge_kw", a.MinChargeKW}} {
 			if !finite(f.v) {
 				return fmt.Errorf("control: asset %s: %s = %v: not a finite number", a.ID, f.name, f.v)
 			}
@@ -193,11 +208,20 @@ func (s *state) projected() float64 {
 }
 
 // down is how far the asset's power can still be lowered (kW ≥ 0).
-func (s *state) down() float64 {
+func (s *state) down(economic bool) float64 {
 	if s.a.Fixed || s.a.Idle || s.a.Kind == PV {
 		return 0
 	}
-	return math.Max(0, s.projected()-s.lo)
+	return math.Max(0, s.projected()-s.floor(economic))
+}
+
+// floor is the lowest value a correction may write: for an economic target, a
+// charger keeps what its vehicle needs to leave with its energy.
+func (s *state) floor(economic bool) float64 {
+	if economic && s.a.Kind == Charger && s.a.MinChargeKW > s.lo {
+		return math.Min(s.a.MinChargeKW, s.hi)
+	}
+	return s.lo
 }
 
 // up is how far the asset's power can still be raised (kW ≥ 0); for PV, the
@@ -221,7 +245,10 @@ func (s *state) up() float64 {
 // import, batteries discharge (or charge less) first, then EV charging is reduced;
 // for export, batteries charge first, then EV charging rises, then PV is curtailed.
 // Within a class the correction is shared in proportion to each asset's headroom.
-// Limits that cannot be kept are reported in Result.Unresolved.
+// A node's economic target (Node.TargetKW) is then held the same way for import,
+// except that chargers keep what their vehicles need to leave with their energy
+// (Asset.MinChargeKW). Limits and targets that cannot be kept are reported in
+// Result.Unresolved.
 func Correct(in Input) (Result, error) {
 	if err := in.Validate(); err != nil {
 		return Result{}, err
@@ -332,14 +359,23 @@ func Correct(in Input) (Result, error) {
 		}
 		if ex := proj() - n.ImportLimitKW; ex > 1e-6 {
 			why := fmt.Sprintf("%s import %.1f kW > %.1f kW (%s)", id, proj(), n.ImportLimitKW, n.ImportWhy)
-			left := shift(sub, -ex, why, []Kind{Battery, Charger})
+			left := shift(sub, -ex, why, []Kind{Battery, Charger}, false)
 			if left > 1e-6 {
 				res.Unresolved = append(res.Unresolved, Excess{Node: id, Direction: "import", ExcessKW: left, Why: why})
 			}
 		}
+		if t := n.TargetKW; t > 0 && t < n.ImportLimitKW {
+			if ex := proj() - t; ex > 1e-6 {
+				why := fmt.Sprintf("%s import %.1f kW > %.1f kW (%s)", id, proj(), t, n.TargetWhy)
+				left := shift(sub, -ex, why, []Kind{Battery, Charger}, true)
+				if left > 1e-6 {
+					res.Unresolved = append(res.Unresolved, Excess{Node: id, Direction: "import", ExcessKW: left, Why: why})
+				}
+			}
+		}
 		if ex := -proj() - n.ExportLimitKW; ex > 1e-6 {
 			why := fmt.Sprintf("%s export %.1f kW > %.1f kW (%s)", id, -proj(), n.ExportLimitKW, n.ExportWhy)
-			left := shift(sub, ex, why, []Kind{Battery, Charger, PV})
+			left := shift(sub, ex, why, []Kind{Battery, Charger, PV}, false)
 			if left > 1e-6 {
 				res.Unresolved = append(res.Unresolved, Excess{Node: id, Direction: "export", ExcessKW: left, Why: why})
 			}
@@ -358,8 +394,9 @@ func Correct(in Input) (Result, error) {
 
 // shift moves the subtree's power by deltaKW (negative: less import) in class order,
 // sharing each class's part in proportion to headroom, and returns what it could not
-// move (a magnitude).
-func shift(sub []*state, deltaKW float64, why string, classes []Kind) float64 {
+// move (a magnitude). economic shifts (for a target, not a limit) keep chargers at
+// or above their vehicles' MinChargeKW.
+func shift(sub []*state, deltaKW float64, why string, classes []Kind, economic bool) float64 {
 	need := math.Abs(deltaKW)
 	for _, k := range classes {
 		if need <= 1e-9 {
@@ -371,7 +408,7 @@ func shift(sub []*state, deltaKW float64, why string, classes []Kind) float64 {
 			if s.a.Kind != k {
 				continue
 			}
-			room := s.down()
+			room := s.down(economic)
 			if deltaKW > 0 {
 				room = s.up()
 			}
@@ -386,7 +423,7 @@ func shift(sub []*state, deltaKW float64, why string, classes []Kind) float64 {
 		sort.Slice(group, func(i, j int) bool { return group[i].a.ID < group[j].a.ID })
 		take := math.Min(need, total)
 		for _, s := range group {
-			room := s.down()
+			room := s.down(economic)
 			if deltaKW > 0 {
 				room = s.up()
 			}
@@ -401,7 +438,7 @@ func shift(sub []*state, deltaKW float64, why string, classes []Kind) float64 {
 				if deltaKW > 0 {
 					s.target = clamp(p+part, s.lo, s.hi)
 				} else {
-					s.target = clamp(p-part, s.lo, s.hi)
+					s.target = clamp(p-part, s.floor(economic), s.hi)
 				}
 			}
 			if s.target != before {

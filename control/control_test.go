@@ -57,6 +57,39 @@ func TestCorrect(t *testing.T) {
 			unresolved: map[string]float64{"import": 8},
 		},
 		{
+			name: "economic target: a vehicle that must charge to leave with its energy is not held back",
+			// Hard limit 400 not reached; target 300 exceeded by 30. Battery at its
+			// reserve; e1 needs its full 11 kW, e2 can give 6 of its 11.
+			in: Input{HoldFor: hold, Nodes: []Node{func() Node {
+				n := root(330, 400, 100)
+				n.TargetKW, n.TargetWhy = 300, "the plan's peak target"
+				return n
+			}()}, Assets: []Asset{
+				func() Asset { a := bat("b", "sub", 0, 0); a.LoKW = 0; return a }(),
+				func() Asset { a := ev("e1", "sub", 11, 11); a.MinChargeKW = 11; return a }(),
+				func() Asset { a := ev("e2", "sub", 11, 11); a.MinChargeKW = 5; return a }()}},
+			want:       map[string]float64{"b": 0, "e1": 11, "e2": 5},
+			unresolved: map[string]float64{"import": 24},
+		},
+		{
+			name: "hard limit: vehicles are held back whatever they need",
+			in: Input{HoldFor: hold, Nodes: []Node{root(330, 300, 100)}, Assets: []Asset{
+				func() Asset { a := bat("b", "sub", 0, 0); a.LoKW = 0; return a }(),
+				func() Asset { a := ev("e1", "sub", 11, 11); a.MinChargeKW = 11; return a }(),
+				func() Asset { a := ev("e2", "sub", 11, 11); a.MinChargeKW = 5; return a }()}},
+			want:       map[string]float64{"b": 0, "e1": 0, "e2": 0},
+			unresolved: map[string]float64{"import": 8},
+		},
+		{
+			name: "economic target under the limit: the battery still discharges for it",
+			in: Input{HoldFor: hold, Nodes: []Node{func() Node {
+				n := root(330, 400, 100)
+				n.TargetKW = 300
+				return n
+			}()}, Assets: []Asset{bat("b", "sub", 20, 20), func() Asset { a := ev("e", "sub", 11, 11); a.MinChargeKW = 11; return a }()}},
+			want: map[string]float64{"b": -10, "e": 11},
+		},
+		{
 			name: "energy above the reserve bounds the discharge for the hold time",
 			// 1 kWh above reserve for 15 min at eff 1: at most 4 kW of discharge.
 			in: Input{HoldFor: 15 * time.Minute, Nodes: []Node{root(330, 300, 100)}, Assets: []Asset{
@@ -211,6 +244,8 @@ func TestCorrectRefusesBadInput(t *testing.T) {
 			in.Nodes = append(in.Nodes, Node{ID: "x", Parent: "y"}, Node{ID: "y", Parent: "x"})
 		}},
 		{"negative hold", "hold_for", func(in *Input) { in.HoldFor = -time.Second }},
+		{"negative target", "target_kw", func(in *Input) { in.Nodes[0].TargetKW = -5 }},
+		{"NaN vehicle need", "min_charge_kw", func(in *Input) { in.Assets[0].MinChargeKW = math.NaN() }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -240,8 +240,10 @@ func (s *Service) correct(ctx context.Context, at time.Time, sched *storage.Sche
 			if g := s.cfg.Grid.ExportLimitKW; g < cn.ExportLimitKW {
 				cn.ExportLimitKW, cn.ExportWhy = g, "grid export limit"
 			}
-			if target > 0 && target < cn.ImportLimitKW {
-				cn.ImportLimitKW, cn.ImportWhy = target, "the plan's peak target"
+			// The peak target is economic: the layer holds it without costing a
+			// vehicle its energy (control.Node.TargetKW).
+			if target > 0 {
+				cn.TargetKW, cn.TargetWhy = target, "the plan's peak target"
 			}
 			// External limits apply at once, whatever the plan assumed.
 			if imp, exp, iw, ew := s.limitAt(ctx, at); imp < math.Inf(1) || exp < math.Inf(1) {
@@ -324,6 +326,9 @@ func (s *Service) correct(ctx context.Context, at time.Time, sched *storage.Sche
 			}
 		case site.KindEVCharger:
 			a.Idle = fresh && !connected(r)
+			if !a.Idle && fresh {
+				a.MinChargeKW = s.minChargeKW(&d, r, at, holdFor)
+			}
 		}
 		if a.LoKW > a.HiKW {
 			a.LoKW = a.HiKW
@@ -558,4 +563,22 @@ func (s *Service) PeakTarget(ctx context.Context, at time.Time) (float64, *stora
 		return 0, sched, err
 	}
 	return s.peakTarget(sched), sched, nil
+}
+
+// minChargeKW is the lowest charging power the vehicle on charger d can be held
+// at for holdFor and still receive its session's energy by its departure,
+// charging at the charger's full power after that (0 when nothing is due).
+func (s *Service) minChargeKW(d *site.Device, r fieldbus.Reading, at time.Time, holdFor time.Duration) float64 {
+	ev, ok := s.evSession(d, r, true, at, at)
+	if !ok || ev.EnergyKWh <= 0 || ev.MaxChargeKW <= 0 {
+		return 0
+	}
+	h := holdFor.Hours()
+	if h <= 0 {
+		return 0
+	}
+	left := time.Duration(ev.DepartureStep) * s.cfg.Site.Step.D // whole steps before it leaves
+	after := math.Max(0, left.Hours()-h)
+	need := (ev.EnergyKWh - ev.MaxChargeKW*after) / h
+	return math.Max(0, math.Min(need, ev.MaxChargeKW))
 }

@@ -102,21 +102,25 @@ func (s *Service) EvaluatePolicy(ctx context.Context, sched *storage.Schedule, p
 		if a.MaxCostIncrease > 0 && res.CostChange > a.MaxCostIncrease {
 			no("cost rises %.2f %s over schedule %d, bound %g", res.CostChange, s.cfg.Tariff.Currency, prev.ID, a.MaxCostIncrease)
 		}
-		old := map[string]float64{}
-		for _, sp := range prev.Setpoints {
-			old[sp.DeviceID+"@"+sp.Time.UTC().Format(time.RFC3339)] = sp.PowerKW
+		type at struct {
+			device string
+			unixS  int64 // setpoint times are whole seconds
 		}
-		var worst string
-		for _, sp := range sched.Setpoints {
-			if v, ok := old[sp.DeviceID+"@"+sp.Time.UTC().Format(time.RFC3339)]; ok {
+		old := make(map[at]float64, len(prev.Setpoints))
+		for _, sp := range prev.Setpoints {
+			old[at{sp.DeviceID, sp.Time.Unix()}] = sp.PowerKW
+		}
+		var worst *storage.ScheduleSetpoint
+		for i, sp := range sched.Setpoints {
+			if v, ok := old[at{sp.DeviceID, sp.Time.Unix()}]; ok {
 				if d := math.Abs(sp.PowerKW - v); d > res.MaxSetpointChange {
 					res.MaxSetpointChange = d
-					worst = fmt.Sprintf("%s at %s", sp.DeviceID, sp.Time.In(s.cfg.Site.Location).Format("15:04"))
+					worst = &sched.Setpoints[i]
 				}
 			}
 		}
 		if a.MaxSetpointChangeKW > 0 && res.MaxSetpointChange > a.MaxSetpointChangeKW {
-			no("setpoint of %s changes %.1f kW against schedule %d, bound %g kW", worst, res.MaxSetpointChange, prev.ID, a.MaxSetpointChangeKW)
+			no("setpoint of %s at %s changes %.1f kW against schedule %d, bound %g kW", worst.DeviceID, worst.Time.In(s.cfg.Site.Location).Format("15:04"), res.MaxSetpointChange, prev.ID, a.MaxSetpointChangeKW)
 		}
 	}
 	if res.Approve {
@@ -182,9 +186,23 @@ func (s *Service) expireProposals(ctx context.Context, at time.Time) {
 
 // checkDeadline expires a proposal whose deadline passed and reports ErrExpired.
 func (s *Service) checkDeadline(ctx context.Context, id int64, at time.Time) error {
-	sc, err := s.store.GetSchedule(ctx, id)
+	// The proposals' summaries say all it needs; the full schedule (its plan) is
+	// read only for an id that is not a proposal, to report a missing one.
+	var sc *storage.Schedule
+	list, err := s.store.ListSchedules(ctx, storage.Epoch, storage.End, storage.StatusProposed)
 	if err != nil {
 		return err
+	}
+	for i := range list {
+		if list[i].ID == id {
+			sc = &list[i]
+			break
+		}
+	}
+	if sc == nil {
+		if sc, err = s.store.GetSchedule(ctx, id); err != nil {
+			return err
+		}
 	}
 	if sc.Status != storage.StatusProposed {
 		return nil // SetScheduleStatus reports the conflict

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/gridd/gridd/fieldbus"
@@ -60,6 +62,10 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 		byID[r.DeviceID] = r
 	}
 
+	forecasts, err := s.forecastAll(ctx, cfg, byID, at, start, steps)
+	if err != nil {
+		return nil, err
+	}
 	var fcs []storage.ForecastPoint
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
@@ -67,18 +73,12 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 		fresh := polled && !r.Stale
 		switch d.Kind {
 		case site.KindLoad:
-			res, err := s.forecastDevice(ctx, d, r, fresh, at, start, steps, false)
-			if err != nil {
-				return nil, err
-			}
+			res := forecasts[i]
 			fcs = append(fcs, forecastPoints(res, at)...)
 			addBandSq(bandSq, res.P50, res.P90)
 			scn.Loads = append(scn.Loads, optimizer.Load{ID: d.ID, Node: d.Node, ForecastKW: res.P50})
 		case site.KindPV:
-			res, err := s.forecastDevice(ctx, d, r, fresh, at, start, steps, true)
-			if err != nil {
-				return nil, err
-			}
+			res := forecasts[i]
 			fcs = append(fcs, forecastPoints(res, at)...)
 			addBandSq(bandSq, res.P10, res.P50)
 			curtailable := d.PV.Curtailable && fresh
@@ -136,6 +136,37 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
 	return scn, nil
+}
+
+// forecastAll forecasts every load and PV device of cfg, concurrently (the
+// series are independent and a day's first cycle fits a model per series), and
+// returns the results by device index; the first error in device order wins.
+func (s *Service) forecastAll(ctx context.Context, cfg *site.Config, byID map[string]fieldbus.Reading, at, start time.Time, steps int) ([]*forecast.Result, error) {
+	out := make([]*forecast.Result, len(cfg.Devices))
+	errs := make([]error, len(cfg.Devices))
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	for i := range cfg.Devices {
+		d := &cfg.Devices[i]
+		if d.Kind != site.KindLoad && d.Kind != site.KindPV {
+			continue
+		}
+		r, polled := byID[d.ID]
+		fresh := polled && !r.Stale
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i], errs[i] = s.forecastDevice(ctx, d, r, fresh, at, start, steps, d.Kind == site.KindPV)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // forecastDevice forecasts a load (positive kW) or a PV plant (generation, positive kW).

@@ -33,7 +33,8 @@ type Writer interface {
 	Write(ctx context.Context, deviceID, point string, value float64) (fieldbus.WriteResult, error)
 }
 
-// Forecaster forecasts one series.
+// Forecaster forecasts one series. A cycle calls it concurrently for its
+// series (one call per series at a time).
 type Forecaster interface {
 	Forecast(ctx context.Context, req forecast.Request) (*forecast.Result, error)
 }
@@ -76,17 +77,20 @@ type Service struct {
 	lastPlan  *optimizer.Plan
 	// inForceCache is the schedule in force at the last successful lookup (see InForce).
 	inForceCache *storage.Schedule
-	planMemo     planMemo           // the last plan document encoded or decoded
-	pins         map[string]Pin     // device -> pin in force
-	sessions     map[string]Session // EV charger -> reported session
-	subs         map[int]chan storage.SetpointWrite
-	nextSub      int
-	alarms       map[string]*Alarm
-	limits       map[int64]ExternalLimit // external limits not yet over
-	nextLimitID  int64
-	written      map[string]written // device -> last value written and read back
-	attempted    map[string]attempt // device -> last write attempt that failed
-	demand       demandAcc
+	// inForceFull is the last schedule in force read in full from the store (its
+	// setpoints and plan are immutable; see inForceFromStore).
+	inForceFull *storage.Schedule
+	planMemo    planMemo           // the last plan document encoded or decoded
+	pins        map[string]Pin     // device -> pin in force
+	sessions    map[string]Session // EV charger -> reported session
+	subs        map[int]chan storage.SetpointWrite
+	nextSub     int
+	alarms      map[string]*Alarm
+	limits      map[int64]ExternalLimit // external limits not yet over
+	nextLimitID int64
+	written     map[string]written // device -> last value written and read back
+	attempted   map[string]attempt // device -> last write attempt that failed
+	demand      demandAcc
 }
 
 // Options configure a Service.
@@ -458,7 +462,8 @@ func (s *Service) decide(ctx context.Context, id int64, to storage.ScheduleStatu
 	return nil
 }
 
-// InForce returns the approved schedule covering time at, or nil.
+// InForce returns the approved schedule covering time at, or nil. Its Setpoints and
+// Plan are shared with later calls: read them, never write them.
 //
 // While the store cannot be read (a database outage), the schedule found in force at the
 // last successful lookup keeps applying for as long as it covers at, so dispatch goes on
@@ -484,9 +489,28 @@ func (s *Service) inForceFromStore(ctx context.Context, at time.Time) (*storage.
 		return nil, err
 	}
 	for i := range list { // newest first
-		if covers(&list[i], at) {
-			return s.store.GetSchedule(ctx, list[i].ID)
+		if !covers(&list[i], at) {
+			continue
 		}
+		// A schedule's setpoints and plan never change once stored (only its status
+		// and decision do, which the list carries): the last one read in full is
+		// reused rather than copied from the store at every tick.
+		s.mu.Lock()
+		full := s.inForceFull
+		s.mu.Unlock()
+		if full != nil && full.ID == list[i].ID {
+			sc := list[i]
+			sc.Plan, sc.Setpoints = full.Plan, full.Setpoints
+			return &sc, nil
+		}
+		sc, err := s.store.GetSchedule(ctx, list[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.inForceFull = sc
+		s.mu.Unlock()
+		return sc, nil
 	}
 	return nil, nil
 }

@@ -33,10 +33,10 @@ func CheckSite(cfg *site.Config) (map[string]*Profile, error) {
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
 		if err := VerifyEndpoint(d.Endpoint); err != nil {
-			errs = append(errs, fmt.Errorf("%s: devices[%d].endpoint: %q: %w", file, i, d.Endpoint, err))
+			errs = append(errs, fmt.Errorf("%s: %s: %q: %w", file, cfg.Where(fmt.Sprintf("devices[%d].endpoint", i)), d.Endpoint, err))
 		}
 		fail := func(format string, args ...any) {
-			errs = append(errs, fmt.Errorf("%s: devices[%d].profile: %q: %s", file, i, d.Profile, fmt.Sprintf(format, args...)))
+			errs = append(errs, fmt.Errorf("%s: %s: %q: %s", file, cfg.Where(fmt.Sprintf("devices[%d].profile", i)), d.Profile, fmt.Sprintf(format, args...)))
 		}
 		key := d.Profile
 		if !strings.HasPrefix(key, BuiltinPrefix) && key != "" && !filepath.IsAbs(key) {
@@ -49,7 +49,7 @@ func CheckSite(cfg *site.Config) (map[string]*Profile, error) {
 			cache[key] = l
 		}
 		if l.err != nil {
-			errs = append(errs, fmt.Errorf("%s: devices[%d].profile: %q: %w", file, i, d.Profile, l.err))
+			errs = append(errs, fmt.Errorf("%s: %s: %q: %w", file, cfg.Where(fmt.Sprintf("devices[%d].profile", i)), d.Profile, l.err))
 			continue
 		}
 		p := l.p

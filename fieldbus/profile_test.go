@@ -257,10 +257,10 @@ func TestCheckSite(t *testing.T) {
 		t.Fatal("CheckSite succeeded on a broken site")
 	}
 	wantErrs := []string{
-		`testdata/site.yaml: devices[3].profile: "profiles/pv-no-limit.yaml": profile pv-no-limit has no power_limit_kw point (pv.curtailable is set)`,
-		`testdata/site.yaml: devices[4].profile: "builtin:pv-inverter": profile pv-inverter is for kind "pv", device ev is "ev_charger"`,
-		`testdata/site.yaml: devices[5].profile: "profiles/bess-readonly.yaml": profile bess-readonly point setpoint_kw must be access rw (every bess device needs it)`,
-		`testdata/site.yaml: devices[6].profile: "profiles/missing.yaml": read profile:`,
+		`testdata/site.yaml: devices[3].profile (device pv2): "profiles/pv-no-limit.yaml": profile pv-no-limit has no power_limit_kw point (pv.curtailable is set)`,
+		`testdata/site.yaml: devices[4].profile (device ev): "builtin:pv-inverter": profile pv-inverter is for kind "pv", device ev is "ev_charger"`,
+		`testdata/site.yaml: devices[5].profile (device bess2): "profiles/bess-readonly.yaml": profile bess-readonly point setpoint_kw must be access rw (every bess device needs it)`,
+		`testdata/site.yaml: devices[6].profile (device load): "profiles/missing.yaml": read profile:`,
 	}
 	for _, w := range wantErrs {
 		if !strings.Contains(err.Error(), w) {

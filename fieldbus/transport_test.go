@@ -386,9 +386,9 @@ func TestSiteEndpoints(t *testing.T) {
 		{tlsURL("tls", "127.0.0.1:802", good), "", ""},
 		{"udp://127.0.0.1:502", `unknown scheme "udp"`, ""},
 		{"rtuovertcp://gw", "devices[0].endpoint", ""},
-		{"rtu://?baud=9600", `devices[0].endpoint: "rtu://?baud=9600": serial device path is empty`, ""},
-		{"rtu:///dev/ttyUSB0?baud=slow", `devices[0].endpoint: "rtu:///dev/ttyUSB0?baud=slow": baud "slow"`, ""},
-		{"tls://127.0.0.1:802?cert=/nonexistent.pem&key=/nonexistent.key&ca=/nonexistent.pem", "", `devices[0].endpoint: "tls://127.0.0.1:802?cert=/nonexistent.pem&key=/nonexistent.key&ca=/nonexistent.pem": tls client certificate /nonexistent.pem`},
+		{"rtu://?baud=9600", `devices[0].endpoint (device meter): "rtu://?baud=9600": serial device path is empty`, ""},
+		{"rtu:///dev/ttyUSB0?baud=slow", `devices[0].endpoint (device meter): "rtu:///dev/ttyUSB0?baud=slow": baud "slow"`, ""},
+		{"tls://127.0.0.1:802?cert=/nonexistent.pem&key=/nonexistent.key&ca=/nonexistent.pem", "", `devices[0].endpoint (device meter): "tls://127.0.0.1:802?cert=/nonexistent.pem&key=/nonexistent.key&ca=/nonexistent.pem": tls client certificate /nonexistent.pem`},
 	} {
 		t.Run(tc.endpoint, func(t *testing.T) {
 			cfg, err := site.Parse("testdata/site.yaml", []byte(fmt.Sprintf(base, tc.endpoint)))

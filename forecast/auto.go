@@ -284,10 +284,10 @@ func (a *Auto) fit(ctx context.Context, req Request, p *prepared, key autoKey, s
 	if nOrig == 0 {
 		nOrig = DefaultSelectOrigins
 	}
-	band := fittedBand(a.Band)
+	bandOpts := fittedBand(a.Band)
 	var best pointMethod
 	if req.PV != nil {
-		lookback := max(band.lookback(step), time.Duration(nOrig+1)*Day)
+		lookback := max(bandOpts.lookback(step), time.Duration(nOrig+1)*Day)
 		var cands []pointMethod
 		pv := PVClearSky{Site: *req.PV, Irradiance: req.GHI}
 		if pm, err := pv.fit(p, day, step, nb, lookback); err == nil {
@@ -345,18 +345,23 @@ func (a *Auto) fit(ctx context.Context, req Request, p *prepared, key autoKey, s
 	// day: a PV band is wide at noon whatever the cycle).
 	dreq := req
 	dreq.Origin, dreq.Steps = day, nb
-	b, err := computeBand(ctx, dreq, p, best, m.base, band)
+	// The band and the nowcast coefficients are independent: concurrently.
+	var b band
+	var err error
+	parallel(
+		func() { b, err = computeBand(ctx, dreq, p, best, m.base, bandOpts) },
+		func() { m.coef = nowcastCoefs(p, best, day, step, spd, steps, nOrig) },
+	)
 	if err != nil {
 		return nil, err
 	}
 	m.band, m.nres = b.kind, b.n
-	if !band.Skip {
+	if !bandOpts.Skip {
 		m.lo, m.hi = make([]float64, nb), make([]float64, nb)
 		for k := range m.lo {
 			m.lo[k], m.hi[k] = b.p10[k]-m.base[k], b.p90[k]-m.base[k]
 		}
 	}
-	m.coef = nowcastCoefs(p, best, day, step, spd, steps, nOrig)
 	return m, nil
 }
 

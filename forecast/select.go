@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -103,19 +106,26 @@ func (s Select) choose(ctx context.Context, p *prepared, origin time.Time, step 
 	if stepsPerDay(step) > 0 && !p.firstStart().After(origin.Add(-Week)) {
 		naive := seasonal{period: Week, gap: DefaultMaxGapPeriods}
 		cands = append(cands, candidate{naive, naive})
+		// The three fits are independent: they run concurrently.
 		var rc, dc candidate
-		if m, err := reg.fit(p, origin, step, lookback); err == nil {
+		var regFinal, regEarly, ds pointMethod
+		var regErr, earlyErr, dsErr error
+		parallel(
+			func() { regFinal, regErr = reg.fit(p, origin, step, lookback) },
 			// The regression's coefficients would be in-sample on the scoring
 			// days: score a fit that ends before them.
-			early, err := reg.fitUntil(p, origin, step, lookback, origin.Add(-time.Duration(nOrig)*Day))
-			if err == nil {
-				rc = candidate{early, m}
-				cands = append(cands, rc)
-			}
+			func() {
+				regEarly, earlyErr = reg.fitUntil(p, origin, step, lookback, origin.Add(-time.Duration(nOrig)*Day))
+			},
+			func() { ds, dsErr = s.DoubleSeasonal.fit(p, origin, step, lookback) },
+		)
+		if regErr == nil && earlyErr == nil {
+			rc = candidate{regEarly, regFinal}
+			cands = append(cands, rc)
 		}
-		if m, err := s.DoubleSeasonal.fit(p, origin, step, lookback); err == nil {
+		if dsErr == nil {
 			// Smoothing states are causal; only the three weights saw the window.
-			dc = candidate{m, m}
+			dc = candidate{ds, ds}
 			cands = append(cands, dc)
 		}
 		if rc.final != nil && dc.final != nil {
@@ -126,17 +136,57 @@ func (s Select) choose(ctx context.Context, p *prepared, origin time.Time, step 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Scored concurrently, chosen in candidate order (ties go to the first).
+	maes := make([]float64, len(cands))
+	oks := make([]bool, len(cands))
+	fns := make([]func(), len(cands))
+	for i, c := range cands {
+		fns[i] = func() {
+			if anyNaN(c.final.point(p, origin, step, need)) {
+				return
+			}
+			maes[i], oks[i] = rollingMAE(p, c.score, origin, step, steps, nOrig)
+		}
+	}
+	parallel(fns...)
 	var best pointMethod
 	bestMAE := math.Inf(1)
-	for _, c := range cands {
-		if anyNaN(c.final.point(p, origin, step, need)) {
-			continue
-		}
-		if mae, ok := rollingMAE(p, c.score, origin, step, steps, nOrig); ok && mae < bestMAE {
-			bestMAE, best = mae, c.final
+	for i, c := range cands {
+		if oks[i] && maes[i] < bestMAE {
+			bestMAE, best = maes[i], c.final
 		}
 	}
 	return best, nil
+}
+
+// parallel runs fns concurrently, on up to GOMAXPROCS goroutines (the
+// caller's included), and returns when all are done. The functions must not
+// share written state.
+func parallel(fns ...func()) {
+	workers := min(len(fns), runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for _, f := range fns {
+			f()
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	run := func() {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= len(fns) {
+				return
+			}
+			fns[i]()
+		}
+	}
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); run() }()
+	}
+	run()
+	wg.Wait()
 }
 
 // rollingMAE is the mean absolute error of m issued at the nOrig daily origins

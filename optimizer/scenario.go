@@ -264,6 +264,11 @@ func (v *validator) number(path string, x float64, allowNegative bool) bool {
 	return false
 }
 
+// numberOK reports whether number would accept x.
+func numberOK(x float64, allowNegative bool) bool {
+	return !math.IsNaN(x) && !math.IsInf(x, 0) && math.Abs(x) <= MaxMagnitude && (allowNegative || x >= 0)
+}
+
 // series checks a per-step array.
 func (v *validator) series(path string, xs []float64, steps int, allowNegative bool) bool {
 	if len(xs) != steps {
@@ -272,9 +277,11 @@ func (v *validator) series(path string, xs []float64, steps int, allowNegative b
 	}
 	ok := true
 	for t, x := range xs {
-		if !v.number(fmt.Sprintf("%s[%d]", path, t), x, allowNegative) {
-			ok = false
+		if numberOK(x, allowNegative) {
+			continue // the path is formatted only for a bad value
 		}
+		v.number(fmt.Sprintf("%s[%d]", path, t), x, allowNegative)
+		ok = false
 	}
 	return ok
 }

@@ -18,6 +18,10 @@ var Kinds = []string{KindMeter, KindBESS, KindPV, KindEVCharger, KindLoad}
 type Config struct {
 	// File is the path the config was read from ("" when built in code).
 	File string `yaml:"-"`
+	// warnings: see Warnings.
+	warnings Errors
+	// doc indexes the parsed file's lines (nil for a config built in code).
+	doc *docIndex
 
 	Site     SiteSection `yaml:"site"`
 	Tariff   Tariff      `yaml:"tariff"`

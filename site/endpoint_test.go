@@ -30,13 +30,13 @@ func TestEndpointCheckHook(t *testing.T) {
 		check func(string) error
 		want  string // "" = accepted
 	}{
-		{"registry", fieldbus.CheckEndpoint, `devices[4].endpoint: "abc://x": unknown scheme "abc"`},
+		{"registry", fieldbus.CheckEndpoint, `devices[4].endpoint (device bess-1): "abc://x": unknown scheme "abc"`},
 		{"another check", func(s string) error {
 			if strings.HasPrefix(s, "abc://") {
 				return errors.New("abc is not spoken here")
 			}
 			return nil
-		}, `devices[4].endpoint: "abc://x": abc is not spoken here`},
+		}, `devices[4].endpoint (device bess-1): "abc://x": abc is not spoken here`},
 		{"accepting check", func(string) error { return nil }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

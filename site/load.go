@@ -19,23 +19,44 @@ import (
 // FieldError is one problem with one field of a config file.
 type FieldError struct {
 	File  string
+	Line  int    // line in File (0: unknown)
 	Path  string // e.g. "devices[3].endpoint"
+	ID    string // id of the device or node the path is in ("" if none)
 	Value string // the bad value as written ("" if missing)
 	Msg   string
 }
 
+// Error reads e.g. `site.yaml: line 95: devices[4].bess.capacity_kwh (device
+// bess-1): "-5": must be greater than 0`.
 func (e *FieldError) Error() string {
 	var b strings.Builder
 	if e.File != "" {
 		b.WriteString(e.File)
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Path)
+	b.WriteString(e.where())
 	if e.Value != "" {
 		fmt.Fprintf(&b, ": %q", e.Value)
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// where is "line N: PATH (device ID)", with the parts that are known.
+func (e *FieldError) where() string {
+	var b strings.Builder
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	b.WriteString(e.Path)
+	if e.ID != "" {
+		kind := "device"
+		if strings.HasPrefix(e.Path, "nodes[") {
+			kind = "node"
+		}
+		fmt.Fprintf(&b, " (%s %s)", kind, e.ID)
+	}
 	return b.String()
 }
 
@@ -82,21 +103,58 @@ func Load(path string) (*Config, error) {
 // resolve relative paths.
 func Parse(file string, data []byte) (*Config, error) {
 	cfg := &Config{}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, Errors{{File: file, Path: "(yaml)", Msg: cleanYAMLError(err)}}
+	}
+	if root.Kind == 0 || (len(root.Content) > 0 && root.Content[0].Tag == "!!null") {
+		return nil, Errors{{File: file, Path: "(file)", Msg: "empty config"}}
+	}
+	errs, idx := checkDocument(file, &root, cfg)
+	if len(errs) > 0 {
+		idx.annotate(errs)
+		return nil, errs
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, Errors{{File: file, Path: "(file)", Msg: "empty config"}}
 		}
-		return nil, Errors{{File: file, Path: "(yaml)", Msg: cleanYAMLError(err)}}
+		return nil, idx.decodeErrors(file, err)
 	}
 	cfg.File = file
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
+		var es Errors
+		if errors.As(err, &es) {
+			idx.annotate(es)
+		}
 		return nil, err
 	}
+	cfg.warnings = cfg.plausibility()
+	idx.annotate(cfg.warnings)
+	cfg.doc = idx
 	return cfg, nil
 }
+
+// Where names a field of the config for a message from outside package site:
+// "line 91: devices[4].endpoint (device bess-1)" for path "devices[4].endpoint", the
+// line when the config was parsed from a file.
+func (c *Config) Where(path string) string {
+	e := &FieldError{Path: path}
+	if c.doc != nil {
+		c.doc.annotate(Errors{e})
+	}
+	c.nameItems(Errors{e})
+	return e.where()
+}
+
+// Warnings are what Parse found implausible but not invalid (a charge rate
+// far above what a battery's capacity allows, watts typed as kW), each naming
+// the field, its line and value. `gridd config check` prints them and
+// `gridd run`/`demo` log them at start.
+func (c *Config) Warnings() Errors { return c.warnings }
 
 func cleanYAMLError(err error) string {
 	s := err.Error()
@@ -280,9 +338,43 @@ func (c *Config) Validate() error {
 		}
 	}
 	if len(v.errs) > 0 {
+		c.nameItems(v.errs)
 		return v.errs
 	}
 	return nil
+}
+
+// nameItems sets the ID of errors whose path is in a device or node.
+func (c *Config) nameItems(errs Errors) {
+	for _, e := range errs {
+		if e.ID != "" {
+			continue
+		}
+		var i int
+		switch {
+		case scanIndex(e.Path, "devices[", &i) && i < len(c.Devices):
+			e.ID = c.Devices[i].ID
+		case scanIndex(e.Path, "nodes[", &i) && i < len(c.Nodes):
+			e.ID = c.Nodes[i].ID
+		}
+	}
+}
+
+func scanIndex(path, prefix string, i *int) bool {
+	rest, ok := strings.CutPrefix(path, prefix)
+	if !ok {
+		return false
+	}
+	num, _, ok := strings.Cut(rest, "]")
+	if !ok {
+		return false
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 0 {
+		return false
+	}
+	*i = n
+	return true
 }
 
 func (c *Config) validateSite(v *validator) {

@@ -184,17 +184,23 @@ func (s *Schedule) Validate() error {
 	}
 	seen := make(map[key]bool, len(s.Setpoints))
 	for i, sp := range s.Setpoints {
-		if err := checkText(fmt.Sprintf("Setpoints[%d].DeviceID", i), sp.DeviceID, true); err != nil {
-			return err
+		// Field names are formatted only when a check fails (a schedule has
+		// thousands of setpoints).
+		if checkText("", sp.DeviceID, true) != nil {
+			if err := checkText(fmt.Sprintf("Setpoints[%d].DeviceID", i), sp.DeviceID, true); err != nil {
+				return err
+			}
 		}
 		if sp.Step < 0 || sp.Step >= s.Steps {
 			return invalid("Setpoints[%d].Step %d is outside [0, %d)", i, sp.Step, s.Steps)
 		}
-		if err := checkTime(fmt.Sprintf("Setpoints[%d].Time", i), sp.Time); err != nil {
-			return err
+		if checkTime("", sp.Time) != nil {
+			if err := checkTime(fmt.Sprintf("Setpoints[%d].Time", i), sp.Time); err != nil {
+				return err
+			}
 		}
-		if err := checkFinite(fmt.Sprintf("Setpoints[%d].PowerKW", i), sp.PowerKW); err != nil {
-			return err
+		if math.IsNaN(sp.PowerKW) || math.IsInf(sp.PowerKW, 0) {
+			return checkFinite(fmt.Sprintf("Setpoints[%d].PowerKW", i), sp.PowerKW)
 		}
 		k := key{sp.DeviceID, sp.Step}
 		if seen[k] {

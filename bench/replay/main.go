@@ -37,8 +37,22 @@ func main() {
 	extra := flag.String("set", "", "more what-if edits, comma-separated KEY=VALUE")
 	sqliteDir := flag.String("sqlite", "", "use the embedded SQLite store in this (empty) directory instead of the in-memory store")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the replays to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the replays to this file at the end")
 	compare := flag.String("compare", "", "instead of replaying, compare these comma-separated report directories into -report")
 	flag.Parse()
+	if *memProfile != "" {
+		runtime.MemProfileRate = 64 * 1024
+		defer func() {
+			f, err := os.Create(*memProfile)
+			if err == nil {
+				err = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}()
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

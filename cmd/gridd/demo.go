@@ -31,6 +31,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfgPath := fl.String("config", "", "site config (default: the bundled demo site)")
 	tlsCert := fl.String("tls-cert", "", "TLS certificate (PEM) for the API and console")
 	tlsKey := fl.String("tls-key", "", "TLS private key (PEM)")
+	noHistory := fl.Bool("no-history", false, "start with an empty store (the first forecasts are flat lines from the first readings) instead of the simulated devices' recorded history")
 	insecure := fl.Bool(insecureListenFlag, false, "allow plain HTTP on a non-loopback --listen address (credentials in clear text)")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -66,6 +67,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("config", "warning", w.Error())
+	}
 	cfgSHA256 := sha256Hex(cfgData)
 	if err := freePorts(cfg); err != nil {
 		return err
@@ -100,6 +104,17 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
+	if !*noHistory {
+		days, err := seedHistory(ctx, cfg, st.store, start)
+		switch {
+		case err != nil:
+			// The demo still runs: its forecasts start from the first readings.
+			log.Warn("demo: no recorded history written; the first forecasts start from the first readings", "err", err)
+		case days > 0:
+			fmt.Fprintf(stdout, "gridd demo: %d days of the simulated devices' recorded history written before %s, so the first cycle forecasts with fitted models\n",
+				days, start.In(cfg.Site.Location).Format("2006-01-02 15:04 -07:00"))
+		}
+	}
 
 	if *cycles > 0 {
 		fmt.Fprintf(stdout, "gridd demo: site %q, %d simulated devices, store %s\n", cfg.Site.Name, len(cfg.Devices), where)

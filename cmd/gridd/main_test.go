@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gridd/gridd/forecast"
 	"github.com/gridd/gridd/storage"
 	"github.com/gridd/gridd/storage/sqlite"
 )
@@ -161,5 +162,63 @@ func TestUsageErrors(t *testing.T) {
 		if code != 2 {
 			t.Errorf("gridd %v: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// TestDemoStartsWithHistory: the demo writes its simulated devices' recorded history
+// before the start, so the first cycle's load and PV forecasts are fitted models; with
+// --no-history they start from the first readings.
+func TestDemoStartsWithHistory(t *testing.T) {
+	start := time.Date(2019, 6, 3, 6, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		extra     []string
+		wantSeed  bool
+		wantFlat  bool
+		wantLines string
+	}{
+		{"history", nil, true, false, "days of the simulated devices' recorded history written"},
+		{"no history", []string{"--no-history"}, false, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{"demo", "--cycles", "1", "--start", start.Format(time.RFC3339), "--data-dir", dir}, tc.extra...)
+			code, out, errOut := runCLI(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+			}
+			if tc.wantLines != "" && !strings.Contains(out, tc.wantLines) {
+				t.Errorf("stdout lacks %q:\n%s", tc.wantLines, out)
+			}
+			ctx := context.Background()
+			st, err := sqlite.Open(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			before, err := st.TelemetryRange(ctx, "building-1", "active_power_kw", start.Add(-30*24*time.Hour), start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seeded := len(before) > 0; seeded != tc.wantSeed {
+				t.Fatalf("%d samples of the building before the start, want history %v", len(before), tc.wantSeed)
+			}
+			for _, series := range []string{"load:building-1", "pv:pv-1"} {
+				pts, err := st.ForecastAsOf(ctx, series, 0.5, start, start, start.Add(24*time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(pts) == 0 {
+					t.Fatalf("no %s forecast stored", series)
+				}
+				flat := pts[0].Method == "current_reading"
+				if series == "load:building-1" && flat != tc.wantFlat {
+					t.Errorf("%s forecast by %q, want flat %v", series, pts[0].Method, tc.wantFlat)
+				}
+				if tc.wantSeed && (pts[0].Method == "current_reading" || pts[0].Method == forecast.MethodPVPrior) {
+					t.Errorf("%s forecast by %q with 36 days of history", series, pts[0].Method)
+				}
+			}
+		})
 	}
 }

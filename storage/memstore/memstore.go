@@ -352,13 +352,15 @@ func (s *Store) InsertSchedule(ctx context.Context, sc *storage.Schedule) (int64
 	for i := range c.Setpoints {
 		c.Setpoints[i].Time = trunc(c.Setpoints[i].Time)
 	}
-	sort.SliceStable(c.Setpoints, func(i, j int) bool {
-		a, b := c.Setpoints[i], c.Setpoints[j]
+	less := func(a, b storage.ScheduleSetpoint) bool {
 		if a.Step != b.Step {
 			return a.Step < b.Step
 		}
 		return a.DeviceID < b.DeviceID
-	})
+	}
+	if !sort.SliceIsSorted(c.Setpoints, func(i, j int) bool { return less(c.Setpoints[i], c.Setpoints[j]) }) {
+		sort.SliceStable(c.Setpoints, func(i, j int) bool { return less(c.Setpoints[i], c.Setpoints[j]) })
+	}
 	s.schedules[c.ID] = &c
 	s.index(c.ID, "", c.Status)
 	return c.ID, nil
