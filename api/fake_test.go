@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"log/slog"
 	"sync"
 	"testing"
@@ -80,6 +81,14 @@ func (f *fake) Calls() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.calls...)
+}
+
+// wantCall fails t unless the dispatcher was called as want.
+func (f *fake) wantCall(t *testing.T, want string) {
+	t.Helper()
+	if calls := f.Calls(); !slices.Contains(calls, want) {
+		t.Errorf("calls %q, want %q", calls, want)
+	}
 }
 
 func (f *fake) Config() *site.Config { return f.cfg }

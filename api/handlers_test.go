@@ -3,7 +3,6 @@ package api_test
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,12 +53,11 @@ func TestApproveHandler(t *testing.T) {
 			c := newFakeServer(t, f)
 			got := c.do(t, tc.user, "POST", tc.path, tc.body)
 			checkReply(t, got, tc.wantCode, tc.wantField, tc.wantBody)
-			calls := f.Calls()
-			if tc.wantCall == "" && len(calls) > 0 {
+			if calls := f.Calls(); tc.wantCall == "" && len(calls) > 0 {
 				t.Errorf("dispatcher called: %q", calls)
 			}
-			if tc.wantCall != "" && !slices.Contains(calls, tc.wantCall) {
-				t.Errorf("calls %q, want %q", calls, tc.wantCall)
+			if tc.wantCall != "" {
+				f.wantCall(t, tc.wantCall)
 			}
 		})
 	}
@@ -70,9 +68,7 @@ func TestRejectHandler(t *testing.T) {
 	c := newFakeServer(t, f)
 	got := c.do(t, "disp", "POST", "/api/v1/schedules/4/reject", map[string]string{"reason": "too expensive"})
 	checkReply(t, got, 200, "", `"status": "rejected"`)
-	if !slices.Contains(f.Calls(), "Reject 4 user:disp too expensive") {
-		t.Errorf("calls %q", f.Calls())
-	}
+	f.wantCall(t, "Reject 4 user:disp too expensive")
 	f.rejectErr = fmt.Errorf("schedule 4: %w", dispatch.ErrNotProposed)
 	checkReply(t, c.do(t, "disp", "POST", "/api/v1/schedules/4/reject", map[string]string{"reason": "again"}), 409, "id", "proposed")
 }
@@ -96,9 +92,7 @@ func TestLimitHandlers(t *testing.T) {
 	// Accepted: the limit reaches the dispatcher as the API's, with the caller as actor.
 	got := c.do(t, "disp", "PUT", "/api/v1/limits", map[string]any{"import_kw": 100, "until": until, "reason": "dso request"})
 	checkReply(t, got, 200, "", `"import_kw": 100`)
-	if !slices.Contains(f.Calls(), "SetLimit "+dispatch.LimitSourceAPI+" user:disp dso request") {
-		t.Errorf("calls %q", f.Calls())
-	}
+	f.wantCall(t, "SetLimit "+dispatch.LimitSourceAPI+" user:disp dso request")
 	var put struct {
 		Limit dispatch.ExternalLimit `json:"limit"`
 	}
@@ -123,9 +117,7 @@ func TestLimitHandlers(t *testing.T) {
 
 	// Ending one: the id and reason reach the dispatcher; an unknown one is 404.
 	checkReply(t, c.do(t, "disp", "DELETE", "/api/v1/limits/1", map[string]string{"reason": "lifted"}), 200, "", `"limits"`)
-	if !slices.Contains(f.Calls(), "EndLimit 1 user:disp lifted") {
-		t.Errorf("calls %q", f.Calls())
-	}
+	f.wantCall(t, "EndLimit 1 user:disp lifted")
 	f.endLimitErr = fmt.Errorf("limit 3: %w", storage.ErrNotFound)
 	checkReply(t, c.do(t, "disp", "DELETE", "/api/v1/limits/3", map[string]string{"reason": "lifted"}), 404, "", "limit 3")
 	checkReply(t, c.do(t, "planner", "DELETE", "/api/v1/limits/1", map[string]string{"reason": "lifted"}), 403, "", "")
@@ -143,9 +135,7 @@ func TestAlarmAckHandler(t *testing.T) {
 
 	got := c.do(t, "disp", "POST", "/api/v1/alarms/control.lost:bess/ack", map[string]string{"reason": "technician on the way"})
 	checkReply(t, got, 200, "", `"acked_by": "user:disp"`)
-	if !slices.Contains(f.Calls(), "AckAlarm control.lost:bess user:disp technician on the way") {
-		t.Errorf("calls %q", f.Calls())
-	}
+	f.wantCall(t, "AckAlarm control.lost:bess user:disp technician on the way")
 	f.ackErr = fmt.Errorf("%w: actor and reason are required", dispatch.ErrInvalid)
 	checkReply(t, c.do(t, "disp", "POST", "/api/v1/alarms/control.lost:bess/ack", map[string]string{"reason": "again"}), 400, "", "actor and reason are required")
 }
@@ -181,10 +171,8 @@ func TestPinAndWeatherHandlersOnFake(t *testing.T) {
 	// A planner's pin only proposes; a dispatcher's may be approved automatically.
 	checkReply(t, c.do(t, "planner", "POST", "/api/v1/pins", map[string]any{"device_id": "bess", "power_kw": -20, "until": until, "reason": "test"}), 200, "", `"status": "proposed"`)
 	checkReply(t, c.do(t, "disp", "POST", "/api/v1/pins", map[string]any{"device_id": "bess", "power_kw": 10, "until": until, "reason": "test"}), 200, "", `"id": 2`)
-	calls := f.Calls()
-	if !slices.Contains(calls, "Pin bess -20 user:planner propose-only=true") || !slices.Contains(calls, "Pin bess 10 user:disp propose-only=false") {
-		t.Errorf("calls %q", calls)
-	}
+	f.wantCall(t, "Pin bess -20 user:planner propose-only=true")
+	f.wantCall(t, "Pin bess 10 user:disp propose-only=false")
 	checkReply(t, c.do(t, "disp", "POST", "/api/v1/pins", map[string]any{"device_id": "bess", "until": until, "reason": "test"}), 400, "power_kw", "power_kw is required")
 	checkReply(t, c.do(t, "disp", "DELETE", "/api/v1/pins/ev-9", map[string]string{"reason": "done"}), 404, "device", "ev-9")
 	// An override the dispatcher refuses names the field.

@@ -1,20 +1,33 @@
 package site
 
 import (
+	"maps"
 	"reflect"
 	"time"
 )
 
 // Clone returns a deep copy of the config: no pointer, slice or map is shared
 // between the copy and c, so editing one (a what-if --set, a test) never changes the
-// other. The copy is made field by field by reflection, so a field added to Config
-// or below it is copied too. The time zone (*time.Location, immutable) is the one
-// thing both keep.
+// other. The copy is made field by field by reflection, so an exported field added
+// to Config or below it is copied too; the unexported results of parsing (warnings,
+// the line index), which reflection cannot set, are copied here by hand. The time
+// zone (*time.Location, immutable) is the one thing both keep.
 func (c *Config) Clone() *Config {
 	if c == nil {
 		return nil
 	}
-	return deepCopy(reflect.ValueOf(c)).Interface().(*Config)
+	out := deepCopy(reflect.ValueOf(c)).Interface().(*Config)
+	out.warnings = deepCopy(reflect.ValueOf(c.warnings)).Interface().(Errors)
+	out.doc = c.doc.clone()
+	return out
+}
+
+// clone copies the index (nil for nil).
+func (d *docIndex) clone() *docIndex {
+	if d == nil {
+		return nil
+	}
+	return &docIndex{lines: maps.Clone(d.lines), ids: maps.Clone(d.ids), byLine: maps.Clone(d.byLine)}
 }
 
 // Clone returns a deep copy of the device (see Config.Clone).
@@ -26,8 +39,8 @@ func (d Device) Clone() Device {
 var immutable = map[reflect.Type]bool{reflect.TypeFor[*time.Location](): true}
 
 // deepCopy returns a copy of v that shares no pointer, slice or map with it. An
-// unexported field is copied by value (Config has none that refer to memory;
-// TestCloneSharesNothing fails on one that does).
+// unexported field is copied by value: Config.Clone copies the ones that refer to
+// memory by hand (TestCloneSharesNothing fails on one it does not).
 func deepCopy(v reflect.Value) reflect.Value {
 	if immutable[v.Type()] {
 		return v
