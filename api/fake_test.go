@@ -3,8 +3,8 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
