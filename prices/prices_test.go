@@ -29,7 +29,7 @@ tariff:
   export_price_per_kwh: 0.05
 `
 
-func parse(t *testing.T, dir, yml string) *site.Config {
+func parse(t testing.TB, dir, yml string) *site.Config {
 	t.Helper()
 	path := filepath.Join(dir, "site.yaml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
