@@ -21,6 +21,34 @@ type pricePusher interface {
 	Coverage() (first, end time.Time, n int)
 }
 
+// priceReloader is a PriceSource with a file it reads again when it changes
+// (prices.Feed with tariff.day_ahead.file).
+type priceReloader interface {
+	Reload() (bool, error)
+}
+
+// AlarmPriceFile is the alarm raised while the day-ahead price file's last version
+// could not be read.
+const AlarmPriceFile = "prices.file"
+
+// reloadPrices reads the price file again before a cycle when it changed. A version
+// that does not parse raises the alarm AlarmPriceFile naming its line and value, and
+// the prices held stay in use; the next good version clears it.
+func (s *Service) reloadPrices(ctx context.Context, at time.Time) {
+	r, ok := s.prices.(priceReloader)
+	if !ok {
+		return
+	}
+	read, err := r.Reload()
+	switch {
+	case err != nil:
+		s.raiseAlarm(ctx, at, AlarmPriceFile, SeverityWarning, "tariff", err.Error()+"; the prices held stay in use")
+	case read:
+		s.log.Info("day-ahead price file read again")
+		s.clearAlarm(ctx, at, AlarmPriceFile, "the day-ahead price file was read")
+	}
+}
+
 // priceKeep is how long pushed prices are kept after their interval ended.
 const priceKeep = 48 * time.Hour
 

@@ -33,6 +33,7 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 	step := cfg.Site.Step.D
 	steps := cfg.Site.Steps()
 	start := at.Truncate(step)
+	s.reloadPrices(ctx, at)
 	imp, exp, err := s.prices.Prices(ctx, start, step, steps)
 	if err != nil {
 		return nil, err

@@ -7,7 +7,9 @@
 //   - TOU, the time-of-use bands of tariff.import and tariff.export (or the flat
 //     tariff.export_price_per_kwh), in site local time;
 //   - Feed, a dynamic day-ahead series (tariff.day_ahead), e.g. an Agile-style
-//     half-hourly series: read from a CSV file at start and/or pushed over the API
+//     half-hourly series: read from a CSV file at start and again whenever it
+//     changes (Feed.Reload, called before each cycle: a job that rewrites the file
+//     each afternoon feeds the next day's prices) and/or pushed over the API
 //     (PUT /api/v1/prices, Feed.Put). Each price holds for the feed's interval from
 //     its time on; a step takes the price in force at its start, as with TOU. A step
 //     the feed does not cover takes the import bands' price when

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,56 @@ type Feed struct {
 
 	mu  sync.RWMutex
 	pts map[int64]Point // by Unix second of the interval start
+
+	file *priceFile // tariff.day_ahead.file, if any
+}
+
+// priceFile is the feed's file and the version of it last read.
+type priceFile struct {
+	path                         string
+	timeCol, importCol, exportCol string
+
+	mu      sync.Mutex
+	modTime time.Time
+	size    int64
+	read    bool
+}
+
+// Reload reads the feed's file (tariff.day_ahead.file) when it changed since it was
+// last read, by modification time and size, and merges its prices as a push does: a
+// file that a job rewrites each afternoon with the next day's prices feeds the next
+// cycles without a restart. It reports whether it read the file. A file that cannot
+// be read or does not parse is refused whole with an error naming it and the line,
+// column and value; the prices held stay, and the same version is not read again.
+func (f *Feed) Reload() (bool, error) {
+	pf := f.file
+	if pf == nil {
+		return false, nil
+	}
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	st, err := os.Stat(pf.path)
+	if err != nil {
+		return false, fmt.Errorf("tariff.day_ahead.file: %w", err)
+	}
+	if pf.read && st.ModTime().Equal(pf.modTime) && st.Size() == pf.size {
+		return false, nil
+	}
+	pf.read, pf.modTime, pf.size = true, st.ModTime(), st.Size()
+	fh, err := os.Open(pf.path)
+	if err != nil {
+		return false, fmt.Errorf("tariff.day_ahead.file: %w", err)
+	}
+	defer fh.Close()
+	pts, err := ParseCSV(fh, pf.timeCol, pf.importCol, pf.exportCol)
+	if err != nil {
+		return false, fmt.Errorf("tariff.day_ahead.file %s: %w", pf.path, err)
+	}
+	col := map[string]string{"time": pf.timeCol, "import_price_per_kwh": pf.importCol, "export_price_per_kwh": pf.exportCol}
+	if err := f.put(pts, func(i int, field string) string { return fmt.Sprintf("line %d: %s", i+2, col[field]) }); err != nil {
+		return false, fmt.Errorf("tariff.day_ahead.file %s: %w", pf.path, err)
+	}
+	return true, nil
 }
 
 // NewFeed returns an empty feed with the site's tariff.day_ahead settings.
@@ -232,7 +283,7 @@ func (f *Feed) uncovered(k int, t time.Time) error {
 // Point i comes from line i+2.
 func ParseCSV(r io.Reader, timeCol, importCol, exportCol string) ([]Point, error) {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
+	cr.FieldsPerRecord = 0 // every row as many fields as the header
 	header, err := cr.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -265,6 +316,9 @@ func ParseCSV(r io.Reader, timeCol, importCol, exportCol string) ([]Point, error
 			break
 		}
 		if err != nil {
+			if pe, ok := errors.AsType[*csv.ParseError](err); ok && errors.Is(pe.Err, csv.ErrFieldCount) {
+				return nil, fmt.Errorf("line %d: %d fields, the header has %d (a decimal comma?)", pe.Line, len(rec), len(header))
+			}
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
 		if len(pts) >= MaxPoints {

@@ -3,7 +3,6 @@ package prices
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -61,18 +60,9 @@ func FromConfig(cfg *site.Config) (Source, error) {
 	if !filepath.IsAbs(path) && cfg.File != "" {
 		path = filepath.Join(filepath.Dir(cfg.File), path)
 	}
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("tariff.day_ahead.file: %w", err)
-	}
-	defer fh.Close()
-	pts, err := ParseCSV(fh, da.TimeColumn, da.ImportColumn, da.ExportColumn)
-	if err != nil {
-		return nil, fmt.Errorf("tariff.day_ahead.file %s: %w", path, err)
-	}
-	col := map[string]string{"time": da.TimeColumn, "import_price_per_kwh": da.ImportColumn, "export_price_per_kwh": da.ExportColumn}
-	if err := f.put(pts, func(i int, field string) string { return fmt.Sprintf("line %d: %s", i+2, col[field]) }); err != nil {
-		return nil, fmt.Errorf("tariff.day_ahead.file %s: %w", path, err)
+	f.file = &priceFile{path: path, timeCol: da.TimeColumn, importCol: da.ImportColumn, exportCol: da.ExportColumn}
+	if _, err := f.Reload(); err != nil {
+		return nil, err
 	}
 	return f, nil
 }

@@ -198,6 +198,7 @@ func TestPriceFileErrors(t *testing.T) {
 		{"timestamp_utc,import_price_per_kwh\n2019-01-07 15:00,0.1\n", `line 2: timestamp_utc: "2019-01-07 15:00" is not an RFC 3339 time`},
 		{"timestamp_utc,import_price_per_kwh\n2019-01-07T15:00:00Z,cheap\n", `line 2: import_price_per_kwh: "cheap" is not a number`},
 		{"timestamp_utc,import_price_per_kwh,export_price_per_kwh\n2019-01-07T15:00:00Z,0.1,x\n", `line 2: export_price_per_kwh: "x" is not a number`},
+		{"timestamp_utc,import_price_per_kwh\n2019-01-07T15:00:00Z,0,12\n", "line 2: 3 fields, the header has 2 (a decimal comma?)"},
 		// Valid CSV, refused by the feed: named by line and column.
 		{"timestamp_utc,import_price_per_kwh\n2019-01-07T15:00:00Z,0.1\n2019-01-07T15:30:00Z,250\n", "line 3: import_price_per_kwh: 250 is not a price per kWh"},
 		{"timestamp_utc,import_price_per_kwh\n2019-01-07T15:00:00Z,0.1\n2019-01-07T15:20:00Z,0.2\n", "line 3: timestamp_utc: 2019-01-07T15:20:00Z is not on a 30m0s boundary"},
