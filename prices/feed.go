@@ -47,7 +47,7 @@ type Feed struct {
 
 // priceFile is the feed's file and the version of it last read.
 type priceFile struct {
-	path                         string
+	path                          string
 	timeCol, importCol, exportCol string
 
 	mu      sync.Mutex
