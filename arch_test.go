@@ -1,10 +1,12 @@
 package gridd
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -22,16 +24,17 @@ var allowed = map[string][]string{
 	"optimizer": {},
 	"control":   {},
 	"plant":     {"site"},
+	"prices":    {"site"},
 	"storage":   {"clock"},
 	"fieldbus":  {"site", "clock", "plant", "iec104/apdu"},
 	"safety":    {"site", "fieldbus"},
-	"dispatch":  {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety"},
-	"api":       {"site", "clock", "dispatch", "storage", "safety"},
+	"dispatch":  {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "prices"},
+	"api":       {"site", "clock", "dispatch", "storage", "safety", "prices"},
 	"iec104":    {"site", "clock", "dispatch", "storage", "safety"},
 	// The IEC 60870-5-104 codec and link layer, shared by the station (iec104), the
 	// field driver (fieldbus/iec104) and the simulator's RTUs: a leaf.
 	"iec104/apdu": {},
-	"replay":      {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "dispatch", "plant"},
+	"replay":      {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "dispatch", "plant", "prices"},
 }
 
 const module = "github.com/gridd/gridd/"
@@ -50,6 +53,35 @@ func ruleKey(pkg string) string {
 
 func TestImportDirections(t *testing.T) {
 	checked := 0
+	eachGoFile(t, func(path, pkg string, f *ast.File) {
+		top := ruleKey(pkg)
+		rules, ok := allowed[top]
+		if !ok {
+			return // cmd, bench, chaos, internal and the module root wire everything
+		}
+		checked++
+		for _, imp := range f.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			if !strings.HasPrefix(p, module) {
+				continue
+			}
+			target := strings.TrimPrefix(p, module)
+			targetTop := ruleKey(target)
+			if targetTop == top || strings.HasPrefix(target, top+"/") || slices.Contains(rules, targetTop) {
+				continue
+			}
+			t.Errorf("%s imports %s: package %s may import only %v (see docs/ARCHITECTURE.md)", path, target, top, rules)
+		}
+	})
+	if checked < 50 {
+		t.Fatalf("checked only %d files; the walk is broken", checked)
+	}
+}
+
+// eachGoFile calls fn with every non-test Go file of the module (its package
+// directory and its imports), skipping testdata, node_modules and hidden folders.
+func eachGoFile(t *testing.T, fn func(path, pkg string, f *ast.File)) {
+	t.Helper()
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -63,44 +95,15 @@ func TestImportDirections(t *testing.T) {
 		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		pkg := filepath.ToSlash(filepath.Dir(path))
-		top := ruleKey(pkg)
-		rules, ok := allowed[top]
-		if !ok {
-			return nil // cmd, bench, chaos, internal and the module root wire everything
-		}
 		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
 		if err != nil {
 			return err
 		}
-		checked++
-		for _, imp := range f.Imports {
-			p := strings.Trim(imp.Path.Value, `"`)
-			if !strings.HasPrefix(p, module) {
-				continue
-			}
-			target := strings.TrimPrefix(p, module)
-			targetTop := ruleKey(target)
-			if targetTop == top || strings.HasPrefix(target, top+"/") {
-				continue
-			}
-			ok := false
-			for _, a := range rules {
-				if targetTop == a {
-					ok = true
-				}
-			}
-			if !ok {
-				t.Errorf("%s imports %s: package %s may import only %v (see docs/ARCHITECTURE.md)", path, target, top, rules)
-			}
-		}
+		fn(path, filepath.ToSlash(filepath.Dir(path)), f)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if checked < 50 {
-		t.Fatalf("checked only %d files; the walk is broken", checked)
 	}
 }
 
@@ -119,24 +122,7 @@ func isDriver(pkg string) bool {
 // link drivers in.
 func TestDriverLayering(t *testing.T) {
 	may := map[string]bool{"cmd": true, "bench": true, "chaos": true, "internal": true, "fieldbus/sim": true}
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if name := d.Name(); name == "testdata" || name == "node_modules" || strings.HasPrefix(name, ".") && path != "." {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		pkg := filepath.ToSlash(filepath.Dir(path))
-		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
-		if err != nil {
-			return err
-		}
+	eachGoFile(t, func(path, pkg string, f *ast.File) {
 		for _, imp := range f.Imports {
 			target := strings.TrimPrefix(strings.Trim(imp.Path.Value, `"`), module)
 			switch {
@@ -146,9 +132,51 @@ func TestDriverLayering(t *testing.T) {
 				t.Errorf("%s imports the driver %s: only cmd, bench, chaos, internal and fieldbus/sim link drivers in; use the fieldbus core", path, target)
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
+}
+
+// consumerInterfaces lists packages that act on another through an interface they
+// own: they may use the other package's types but never name its concrete service.
+// api handlers take api.Dispatcher, so they can be tested with a fake.
+var consumerInterfaces = map[string][]string{
+	"api": {"dispatch.Service"},
+}
+
+func TestConsumerOwnedInterfaces(t *testing.T) {
+	for pkg, banned := range consumerInterfaces {
+		files, err := filepath.Glob(filepath.Join(pkg, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		for _, path := range files {
+			if strings.HasSuffix(path, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked++
+			ast.Inspect(f, func(n ast.Node) bool {
+				sel, ok := n.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				x, ok := sel.X.(*ast.Ident)
+				if !ok {
+					return true
+				}
+				for _, b := range banned {
+					if x.Name+"."+sel.Sel.Name == b {
+						t.Errorf("%s names %s: %s acts through an interface it owns (see docs/ARCHITECTURE.md)", path, b, pkg)
+					}
+				}
+				return true
+			})
+		}
+		if checked == 0 {
+			t.Errorf("no Go files in %s", pkg)
+		}
 	}
 }

@@ -1,12 +1,13 @@
 // Package gridd holds the files bundled into the gridd binary: the demo site
-// configuration and the real open data series in testdata/ that the simulator replays.
+// configuration and the real open data series in data/ that the simulator replays.
 package gridd
 
 import "embed"
 
-// Files holds configs/demo-site.yaml and testdata/*.csv (see testdata/ATTRIBUTION.md).
+// Files holds configs/demo-site.yaml and data/*.csv (see data/ATTRIBUTION.md;
+// fieldbus/sim.ReadData finds a data file in it).
 //
-//go:embed configs/demo-site.yaml testdata/*.csv testdata/ATTRIBUTION.md
+//go:embed configs/demo-site.yaml data/*.csv data/ATTRIBUTION.md
 var Files embed.FS
 
 // DemoConfigPath is the path of the demo site config inside Files.

@@ -14,21 +14,25 @@ func (s *Server) listAlarms(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []dispatch.Alarm{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alarms": list})
+	writeJSON(w, http.StatusOK, alarmsJSON{Alarms: list})
 }
 
 // ackAlarm acknowledges one alarm with a reason (audited).
 func (s *Server) ackAlarm(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	var req decisionRequest
-	if !decodeBody(w, r, &req, false) || !requireReason(w, &req.Reason) {
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) || !requireReason(w, &req.Reason) {
 		return
 	}
 	if err := s.svc.AckAlarm(r.Context(), key, from(r).actor(), req.Reason); err != nil {
 		failInvalid(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alarms": s.svc.Alarms()})
+	list := s.svc.Alarms()
+	if list == nil {
+		list = []dispatch.Alarm{}
+	}
+	writeJSON(w, http.StatusOK, alarmsJSON{Alarms: list})
 }
 
 // controlStatus reports the real-time layer: its settings, the peak target in force
@@ -42,49 +46,35 @@ func (s *Server) controlStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := s.svc.Metrics()
-	out := map[string]any{
-		"enabled":              !cfg.Control.Disabled,
-		"interval_seconds":     cfg.Control.Interval.D.Seconds(),
-		"deadband_kw":          cfg.Control.DeadbandKW,
-		"at":                   at.UTC().Format(time.RFC3339),
-		"peak_target_kw":       target,
-		"ticks":                m.ControlTicks,
-		"last_latency_seconds": m.LastControlSeconds,
-		"corrections":          m.ControlCorrections,
-		"keep_alives":          m.KeepAlives,
+	out := controlJSON{
+		Enabled: !cfg.Control.Disabled, IntervalSeconds: cfg.Control.Interval.D.Seconds(), DeadbandKW: cfg.Control.DeadbandKW,
+		At: at.UTC().Format(time.RFC3339), PeakTargetKW: target, Ticks: m.ControlTicks, LastLatencySeconds: m.LastControlSeconds,
+		Corrections: m.ControlCorrections, KeepAlives: m.KeepAlives,
 	}
 	if sched != nil {
-		out["schedule_id"] = sched.ID
+		out.ScheduleID = sched.ID
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 // listLimits returns the external limits not yet over.
 func (s *Server) listLimits(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.limitsJSON(r))
+}
+
+func (s *Server) limitsJSON(r *http.Request) limitsJSON {
 	list := s.svc.Limits(r.Context(), s.svc.Clock().Now())
 	if list == nil {
 		list = []dispatch.ExternalLimit{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"limits": list})
+	return limitsJSON{Limits: list}
 }
 
 // putLimit puts an external limit on the site's import and/or export in force; the
 // real-time layer applies it at once.
 func (s *Server) putLimit(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		ImportKW      *float64  `json:"import_kw"`
-		ExportKW      *float64  `json:"export_kw"`
-		ImportStepsKW []float64 `json:"import_steps_kw"`
-		ExportStepsKW []float64 `json:"export_steps_kw"`
-		From          *apiTime  `json:"from"`
-		Until         *apiTime  `json:"until"`
-		Reason        string    `json:"reason"`
-	}
-	if !decodeBody(w, r, &req, false) {
-		return
-	}
-	if req.Until == nil {
-		fail(w, http.StatusBadRequest, "until", "until is required (RFC 3339)")
+	var req limitRequest
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) {
 		return
 	}
 	if !requireReason(w, &req.Reason) {
@@ -100,12 +90,12 @@ func (s *Server) putLimit(w http.ResponseWriter, r *http.Request) {
 		failInvalid(w, err)
 		return
 	}
-	resp := map[string]any{"limit": l}
+	resp := limitJSON{Limit: l}
 	if tick != nil {
-		resp["writes"] = writesJSON(tick.Writes)
+		resp.Writes = writesJSON(tick.Writes)
 	}
 	if err != nil {
-		resp["write_error"] = err.Error()
+		resp.WriteError = err.Error()
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -117,12 +107,12 @@ func (s *Server) endLimit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req decisionRequest
-	if !decodeBody(w, r, &req, false) || !requireReason(w, &req.Reason) {
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) || !requireReason(w, &req.Reason) {
 		return
 	}
 	if err := s.svc.EndLimit(r.Context(), id, from(r).actor(), req.Reason); err != nil {
 		failInvalid(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"limits": s.svc.Limits(r.Context(), s.svc.Clock().Now())})
+	writeJSON(w, http.StatusOK, s.limitsJSON(r))
 }

@@ -58,50 +58,37 @@ devices:
 var start = time.Date(2019, 6, 3, 8, 0, 0, 0, time.UTC)
 
 type rig struct {
-	srv    *httptest.Server
-	svc    *dispatch.Service
-	st     storage.Store
-	sm     *sim.Sim
-	clk    *clock.Sim
-	tokens map[string]string // user -> token
-	sched  *storage.Schedule // proposed by the first cycle
-	now    *time.Time        // the server's wall clock for sessions and rate limits
+	*client
+	svc   *dispatch.Service
+	st    storage.Store
+	sm    *sim.Sim
+	clk   *clock.Sim
+	sched *storage.Schedule // proposed by the first cycle
+	now   *time.Time        // the server's wall clock for sessions and rate limits
 }
 
 // newRig starts a simulated site, a dispatch service with the embedded store, one
 // cycle, and an authenticated API server with one user per role (two operators).
 func newRig(t testing.TB) *rig {
 	t.Helper()
+	return newRigSite(t, apiSite)
+}
+
+// newRigSite is newRig with another site config (apiSite's ports as PORT1..3).
+func newRigSite(t testing.TB, siteYAML string) *rig {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	yml := strings.NewReplacer("PORT1", strconv.Itoa(testsite.FreePort(t)), "PORT2", strconv.Itoa(testsite.FreePort(t)), "PORT3", strconv.Itoa(testsite.FreePort(t))).Replace(apiSite)
+	yml := strings.NewReplacer("PORT1", strconv.Itoa(testsite.FreePort(t)), "PORT2", strconv.Itoa(testsite.FreePort(t)), "PORT3", strconv.Itoa(testsite.FreePort(t))).Replace(siteYAML)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	s := testsite.Start(t, "api.yaml", yml, start, log)
 	res, err := s.Service.RunCycle(ctx, start)
 	if err != nil || res.Schedule == nil {
 		t.Fatalf("first cycle: %v %+v", err, res)
 	}
-	users := api.NewUsers()
-	r := &rig{svc: s.Service, st: s.Store, sm: s.Sim, clk: s.Clock, tokens: map[string]string{}, sched: res.Schedule}
-	wall := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	users, tokens, wall := testUsers(t)
+	r := &rig{svc: s.Service, st: s.Store, sm: s.Sim, clk: s.Clock, sched: res.Schedule}
 	r.now = &wall
-	for _, u := range []api.User{
-		{Name: "admin", Role: api.RoleAdmin},
-		{Name: "disp", Role: api.RoleDispatcher},
-		{Name: "planner", Role: api.RolePlanner},
-		{Name: "viewer", Role: api.RoleViewer},
-		{Name: "op1", Role: api.RoleOperator, Operator: "chargeco"},
-		{Name: "op2", Role: api.RoleOperator, Chargers: []string{"ev-3"}},
-	} {
-		if err := users.Put(u, "", wall); err != nil {
-			t.Fatal(err)
-		}
-		tok, err := users.NewToken(u.Name, wall)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.tokens[u.Name] = tok
-	}
 	// Metrics as gridd run registers them: the poller's, the writer's and a spool's.
 	reg := prometheus.NewRegistry()
 	sp, err := spool.New(s.Store, t.TempDir(), spool.Options{Log: log})
@@ -119,9 +106,52 @@ func newRig(t testing.TB) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.srv = httptest.NewServer(srv)
-	t.Cleanup(r.srv.Close)
+	r.client = newClient(t, srv, tokens)
 	return r
+}
+
+// testUsers returns an account store with one user per role (two operators: op1 of
+// chargeco by owner, op2 with ev-3 listed), a bearer token per user, and the wall time
+// they were made at.
+func testUsers(t testing.TB) (*api.Users, map[string]string, time.Time) {
+	t.Helper()
+	users := api.NewUsers()
+	tokens := map[string]string{}
+	wall := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, u := range []api.User{
+		{Name: "admin", Role: api.RoleAdmin},
+		{Name: "disp", Role: api.RoleDispatcher},
+		{Name: "planner", Role: api.RolePlanner},
+		{Name: "viewer", Role: api.RoleViewer},
+		{Name: "op1", Role: api.RoleOperator, Operator: "chargeco"},
+		{Name: "op2", Role: api.RoleOperator, Chargers: []string{"ev-3"}},
+	} {
+		if err := users.Put(u, "", wall); err != nil {
+			t.Fatal(err)
+		}
+		tok, err := users.NewToken(u.Name, wall)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[u.Name] = tok
+	}
+	return users, tokens, wall
+}
+
+// client calls a test server as one of the test users; http checks every exchange
+// against the server's OpenAPI document (openapi_check_test.go).
+type client struct {
+	srv      *httptest.Server
+	tokens   map[string]string // user -> token
+	http     *http.Client
+	contract *contract
+}
+
+func newClient(t testing.TB, srv *api.Server, tokens map[string]string) *client {
+	c := &client{srv: httptest.NewServer(srv), tokens: tokens, contract: newContract(t, srv)}
+	c.http = c.contract.Client(nil)
+	t.Cleanup(c.srv.Close)
+	return c
 }
 
 type reply struct {
@@ -138,7 +168,7 @@ func (x reply) json(t *testing.T, v any) {
 }
 
 // do sends a request as user ("" = anonymous) with an optional JSON body.
-func (r *rig) do(t *testing.T, user, method, path string, body any) reply {
+func (r *client) do(t *testing.T, user, method, path string, body any) reply {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -154,7 +184,7 @@ func (r *rig) do(t *testing.T, user, method, path string, body any) reply {
 	if user != "" {
 		req.Header.Set("Authorization", "Bearer "+r.tokens[user])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.http.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,6 +252,10 @@ func TestEveryRouteEnforcesRoles(t *testing.T) {
 	}
 	if checked < 100 {
 		t.Fatalf("only %d role checks ran", checked)
+	}
+	// Each of those exchanges was checked against the document.
+	if n := r.contract.Checks(); n < checked {
+		t.Fatalf("only %d of the %d exchanges were checked against the OpenAPI document", n, checked)
 	}
 	// A bad token is no token.
 	r.tokens["forged"] = "gridd_" + strings.Repeat("0", 48)
@@ -393,16 +427,15 @@ func TestLoginRateLimitAndCookie(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
+	hs := newClient(t, srv, nil)
 	post := func(path string, body any, cookie *http.Cookie, ctype string) *http.Response {
 		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", hs.URL+path, bytes.NewReader(b))
+		req, _ := http.NewRequest("POST", hs.srv.URL+path, bytes.NewReader(b))
 		req.Header.Set("Content-Type", ctype)
 		if cookie != nil {
 			req.AddCookie(cookie)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := hs.http.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -455,7 +488,7 @@ func TestOperatorStream(t *testing.T) {
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", r.srv.URL+"/api/v1/operator/stream", nil)
 	req.Header.Set("Authorization", "Bearer "+r.tokens["op1"])
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.http.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,9 +504,12 @@ func TestOperatorStream(t *testing.T) {
 			req, _ := http.NewRequest("POST", r.srv.URL+"/api/v1/overrides", bytes.NewReader(b))
 			req.Header.Set("Authorization", "Bearer "+r.tokens["disp"])
 			req.Header.Set("Content-Type", "application/json")
-			if resp, err := http.DefaultClient.Do(req); err == nil {
-				resp.Body.Close()
+			resp, err := r.http.Do(req)
+			if err != nil {
+				t.Error(err)
+				continue
 			}
+			resp.Body.Close()
 		}
 	}()
 	buf := make([]byte, 0, 4096)

@@ -1,7 +1,8 @@
 // Package api owns gridd's HTTP interface: the JSON API under /api/v1 (described by the
 // OpenAPI 3 document at /api/v1/openapi.json), /healthz, Prometheus /metrics and the web
 // console embedded in the binary (api/console). It reads through storage.Store and acts
-// through dispatch.Service; besides login sessions and setpoint acknowledgements it
+// through Dispatcher, an interface it owns made of role-sized parts (Scheduler,
+// SafetyControl, AlarmDesk, RealTime, ...) that *dispatch.Service implements; besides login sessions and setpoint acknowledgements it
 // holds no state of its own.
 //
 // Authentication: an API token (Authorization: Bearer, created with `gridd user add

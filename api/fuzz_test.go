@@ -35,6 +35,10 @@ func bodyRoutes(r *rig) []bodyRoute {
 		{"disp", "DELETE", "/api/v1/overrides/1", []int{200}, []string{`{"reason":"done"}`}},
 		{"op1", "POST", "/api/v1/operator/setpoints/1/ack", []int{200}, []string{`{"note":"seen"}`, ``}},
 		{"op1", "POST", "/api/v1/operator/sessions", []int{200, 202}, []string{`{"device_id":"ev-1","arrival":"` + arr + `","departure":"` + dep + `","energy_kwh":12}`}},
+		{"disp", "PUT", "/api/v1/weather", []int{200}, []string{`{"points":[{"time":"` + until + `","temperature_c":12}]}`}},
+		// The rig's site is priced by its bands: a valid push is a 409.
+		{"disp", "PUT", "/api/v1/prices", []int{409}, []string{`{"points":[{"time":"` + until + `","import_price_per_kwh":0.2,"export_price_per_kwh":0.05}]}`}},
+		{"disp", "PUT", "/api/v1/limits", []int{200}, []string{`{"import_kw":300,"until":"` + until + `","reason":"dso"}`}},
 	}
 }
 
@@ -68,8 +72,7 @@ func FuzzAPIBodies(f *testing.F) {
 		if rt.user != "" {
 			req.Header.Set("Authorization", "Bearer "+r.tokens[rt.user])
 		}
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
+		w := serveChecked(t, r.contract, h, req)
 		code := w.Code
 		if code >= 500 {
 			t.Fatalf("%s %s %q: %d %s", rt.method, rt.path, body, code, w.Body.String())
@@ -87,7 +90,7 @@ func FuzzAPIBodies(f *testing.F) {
 			if e.Error == "" {
 				t.Fatalf("%s %s %q: 400 without an error text: %s", rt.method, rt.path, body, w.Body.String())
 			}
-			if e.Field != "" && !schema[rt.method+" "+rt.path][e.Field] && !pathParam(e.Field) && !strings.Contains(string([]rune(body)), e.Field) {
+			if e.Field != "" && !schema[rt.method+" "+rt.path][e.Field] && !pathParam(e.Field) && !strings.Contains(string([]rune(body)), e.Field) && !bodyKeys(body)[e.Field] {
 				t.Fatalf("%s %s %q: 400 names field %q, not in the body schema or the body", rt.method, rt.path, body, e.Field)
 			}
 		case code == http.StatusRequestEntityTooLarge:
@@ -102,6 +105,41 @@ func FuzzAPIBodies(f *testing.F) {
 			t.Fatalf("%s %s %q: unexpected status %d %s", rt.method, rt.path, body, code, w.Body.String())
 		}
 	})
+}
+
+// bodyKeys returns the object keys of a JSON body as decoded (escapes resolved), as
+// far as it parses.
+func bodyKeys(body string) map[string]bool {
+	keys := map[string]bool{}
+	dec := json.NewDecoder(strings.NewReader(body))
+	var inObject []bool // per open delimiter: an object?
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return keys
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				inObject = append(inObject, true)
+				expectKey = true
+				continue
+			case '[':
+				inObject = append(inObject, false)
+			case '}', ']':
+				inObject = inObject[:len(inObject)-1]
+			}
+		case string:
+			if expectKey {
+				keys[v] = true
+				expectKey = false
+				continue
+			}
+		}
+		expectKey = len(inObject) > 0 && inObject[len(inObject)-1]
+	}
 }
 
 func contains(list []int, v int) bool {
@@ -121,7 +159,7 @@ func pathParam(field string) bool { return field == "id" || field == "device" }
 // fuzz target calls them).
 func schemaFields(tb testing.TB, r *rig) map[string]map[string]bool {
 	tb.Helper()
-	resp, err := http.Get(r.srv.URL + "/api/v1/openapi.json")
+	resp, err := r.http.Get(r.srv.URL + "/api/v1/openapi.json")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/dispatch/audit"
+	"github.com/gridd/gridd/prices"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
@@ -44,22 +44,10 @@ func (s *Server) forecasts(w http.ResponseWriter, r *http.Request) {
 	now := s.svc.Clock().Now()
 	from := now.Truncate(cfg.Site.Step.D)
 	to := from.Add(cfg.Site.Horizon.D)
-	type point struct {
-		Time time.Time `json:"time"`
-		P10  float64   `json:"p10"`
-		P50  float64   `json:"p50"`
-		P90  float64   `json:"p90"`
-	}
-	type fc struct {
-		Series   string    `json:"series"`
-		Method   string    `json:"method,omitempty"`
-		IssuedAt time.Time `json:"issued_at,omitempty"`
-		Points   []point   `json:"points"`
-	}
-	out := []fc{}
+	out := []forecastJSON{}
 	for _, name := range series {
-		f := fc{Series: name, Points: []point{}}
-		byT := map[time.Time]*point{}
+		f := forecastJSON{Series: name, Points: []forecastPointJSON{}}
+		byT := map[time.Time]*forecastPointJSON{}
 		var order []time.Time
 		for _, q := range []float64{0.1, 0.5, 0.9} {
 			pts, err := s.svc.Store().ForecastAsOf(r.Context(), name, q, now, from, to)
@@ -70,7 +58,7 @@ func (s *Server) forecasts(w http.ResponseWriter, r *http.Request) {
 			for _, p := range pts {
 				x := byT[p.ValidAt]
 				if x == nil {
-					x = &point{Time: p.ValidAt}
+					x = &forecastPointJSON{Time: p.ValidAt}
 					byT[p.ValidAt] = x
 					order = append(order, p.ValidAt)
 				}
@@ -100,12 +88,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex, err := s.svc.Explain(r.Context(), id)
-	if errors.Is(err, storage.ErrNotFound) {
-		fail(w, http.StatusNotFound, "id", "no schedule %d", id)
-		return
-	}
-	if err != nil {
-		storeError(w, err)
+	if scheduleError(w, id, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, ex)
@@ -116,25 +99,8 @@ func (s *Server) listPins(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pin(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		DeviceID string   `json:"device_id"`
-		PowerKW  *float64 `json:"power_kw"`
-		From     *apiTime `json:"from"`
-		Until    *apiTime `json:"until"`
-		Reason   string   `json:"reason"`
-	}
-	if !decodeBody(w, r, &req, false) {
-		return
-	}
-	switch {
-	case req.DeviceID == "":
-		fail(w, http.StatusBadRequest, "device_id", "device_id is required")
-		return
-	case req.PowerKW == nil:
-		fail(w, http.StatusBadRequest, "power_kw", "power_kw is required (kW, positive = charging)")
-		return
-	case req.Until == nil:
-		fail(w, http.StatusBadRequest, "until", "until is required (RFC 3339)")
+	var req pinRequest
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) {
 		return
 	}
 	if !requireReason(w, &req.Reason) {
@@ -157,7 +123,7 @@ func (s *Server) pin(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) unpin(w http.ResponseWriter, r *http.Request) {
 	var req decisionRequest
-	if !decodeBody(w, r, &req, false) || !requireReason(w, &req.Reason) {
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) || !requireReason(w, &req.Reason) {
 		return
 	}
 	if err := s.svc.Unpin(r.Context(), r.PathValue("device"), from(r).actor(), req.Reason); err != nil {
@@ -168,7 +134,7 @@ func (s *Server) unpin(w http.ResponseWriter, r *http.Request) {
 		failInvalid(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "unpinned"})
+	writeJSON(w, http.StatusOK, statusJSON{Status: "unpinned"})
 }
 
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) {
@@ -177,19 +143,17 @@ func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": rep.OK(), "report": rep})
+	writeJSON(w, http.StatusOK, verifyJSON{OK: rep.OK(), Report: rep})
 }
 
 func (s *Server) safetyStatus(w http.ResponseWriter, r *http.Request) {
 	env := s.svc.Envelope()
-	writeJSON(w, http.StatusOK, map[string]any{
-		"kill_switch": env.KillSwitch(), "overrides": env.Overrides(), "devices": env.Status(s.svc.Clock().Now()),
-	})
+	writeJSON(w, http.StatusOK, safetyJSON{KillSwitch: env.KillSwitch(), Overrides: env.Overrides(), Devices: env.Status(s.svc.Clock().Now())})
 }
 
 func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
 	var req decisionRequest
-	if !decodeBody(w, r, &req, false) || !requireReason(w, &req.Reason) {
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) || !requireReason(w, &req.Reason) {
 		return
 	}
 	if err := s.svc.Pause(r.Context(), from(r).actor(), req.Reason); err != nil {
@@ -201,36 +165,20 @@ func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 	var req decisionRequest
-	if !decodeBody(w, r, &req, false) || !requireReason(w, &req.Reason) {
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) || !requireReason(w, &req.Reason) {
 		return
 	}
 	writes, err := s.svc.Resume(r.Context(), from(r).actor(), req.Reason)
-	resp := map[string]any{"kill_switch": s.svc.Envelope().KillSwitch(), "writes": writesJSON(writes)}
+	resp := resumeJSON{KillSwitch: s.svc.Envelope().KillSwitch(), Writes: writesJSON(writes)}
 	if err != nil {
-		resp["write_error"] = err.Error()
+		resp.WriteError = err.Error()
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) addOverride(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		DeviceID string   `json:"device_id"`
-		ValueKW  *float64 `json:"value_kw"`
-		Until    *apiTime `json:"until"`
-		Reason   string   `json:"reason"`
-	}
-	if !decodeBody(w, r, &req, false) {
-		return
-	}
-	switch {
-	case req.DeviceID == "":
-		fail(w, http.StatusBadRequest, "device_id", "device_id is required")
-		return
-	case req.ValueKW == nil:
-		fail(w, http.StatusBadRequest, "value_kw", "value_kw is required")
-		return
-	case req.Until == nil:
-		fail(w, http.StatusBadRequest, "until", "until is required (RFC 3339)")
+	var req overrideRequest
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) {
 		return
 	}
 	if !requireReason(w, &req.Reason) {
@@ -241,9 +189,9 @@ func (s *Server) addOverride(w http.ResponseWriter, r *http.Request) {
 		failInvalid(w, err)
 		return
 	}
-	resp := map[string]any{"override": o, "writes": writesJSON(writes)}
+	resp := overrideJSON{Override: o, Writes: writesJSON(writes)}
 	if err != nil {
-		resp["write_error"] = err.Error()
+		resp.WriteError = err.Error()
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -254,14 +202,14 @@ func (s *Server) cancelOverride(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req decisionRequest
-	if !decodeBody(w, r, &req, false) || !requireReason(w, &req.Reason) {
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) || !requireReason(w, &req.Reason) {
 		return
 	}
 	if err := s.svc.CancelOverride(r.Context(), id, from(r).actor(), req.Reason); err != nil {
 		fail(w, http.StatusNotFound, "id", "%v", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "cancelled"})
+	writeJSON(w, http.StatusOK, statusJSON{Status: "cancelled"})
 }
 
 // acks remembers which setpoint writes an operator acknowledged (the audit log keeps them).
@@ -396,9 +344,7 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req struct {
-		Note string `json:"note"`
-	}
+	var req ackRequest
 	if !decodeBody(w, r, &req, true) {
 		return
 	}
@@ -433,32 +379,13 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) session(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		DeviceID  string   `json:"device_id"`
-		Arrival   *apiTime `json:"arrival"`
-		Departure *apiTime `json:"departure"`
-		EnergyKWh *float64 `json:"energy_kwh"`
-	}
-	if !decodeBody(w, r, &req, false) {
+	var req sessionRequest
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) {
 		return
 	}
 	p := from(r)
-	ids, all := s.chargers(p)
-	switch {
-	case req.DeviceID == "":
-		fail(w, http.StatusBadRequest, "device_id", "device_id is required")
-		return
-	case !all && !ids[req.DeviceID]:
+	if ids, all := s.chargers(p); !all && !ids[req.DeviceID] {
 		fail(w, http.StatusBadRequest, "device_id", "%q is not one of your chargers", req.DeviceID)
-		return
-	case req.Arrival == nil:
-		fail(w, http.StatusBadRequest, "arrival", "arrival is required (RFC 3339)")
-		return
-	case req.Departure == nil:
-		fail(w, http.StatusBadRequest, "departure", "departure is required (RFC 3339)")
-		return
-	case req.EnergyKWh == nil || math.IsNaN(*req.EnergyKWh):
-		fail(w, http.StatusBadRequest, "energy_kwh", "energy_kwh is required (kWh still needed)")
 		return
 	}
 	ss := dispatch.Session{DeviceID: req.DeviceID, Arrival: tp(req.Arrival), Departure: tp(req.Departure), EnergyKWh: *req.EnergyKWh, Actor: p.actor()}
@@ -466,39 +393,58 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 		failInvalid(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted; feeds the next cycle", "session": ss})
+	writeJSON(w, http.StatusAccepted, sessionResponse{Status: "accepted; feeds the next cycle", Session: ss})
 }
 
 // putWeather merges an hourly weather forecast into what the next cycles'
 // load and PV forecasts use.
 func (s *Server) putWeather(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Points []struct {
-			Time         *apiTime `json:"time"`
-			TemperatureC *float64 `json:"temperature_c"`
-			GHIWm2       *float64 `json:"ghi_wm2"`
-		} `json:"points"`
-	}
-	if !decodeBody(w, r, &req, false) {
+	var req weatherRequest
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) {
 		return
 	}
 	pts := make([]dispatch.WeatherPoint, len(req.Points))
 	for i, p := range req.Points {
-		if p.Time == nil {
-			fail(w, http.StatusBadRequest, "points", "points[%d].time is required (RFC 3339)", i)
-			return
-		}
 		pts[i] = dispatch.WeatherPoint{Time: p.Time.UTC(), TemperatureC: p.TemperatureC, GHIWm2: p.GHIWm2}
 	}
 	if err := s.svc.SetWeather(r.Context(), pts, from(r).actor()); err != nil {
-		if errors.Is(err, dispatch.ErrInvalid) {
-			// The text names the point and value (points[3].ghi_wm2: ...) or the
-			// quantity and hour that the horizon misses.
-			fail(w, http.StatusBadRequest, "points", "%s", strings.TrimPrefix(err.Error(), dispatch.ErrInvalid.Error()+": "))
-			return
-		}
+		failFeed(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, acceptedJSON{Status: "accepted; feeds the next cycle", Points: len(pts)})
+}
+
+// putPrices merges day-ahead prices into the feed the next cycles are priced from
+// (tariff.day_ahead).
+func (s *Server) putPrices(w http.ResponseWriter, r *http.Request) {
+	var req pricesRequest
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) {
+		return
+	}
+	pts := make([]prices.Point, len(req.Points))
+	for i, p := range req.Points {
+		pts[i] = prices.Point{Time: p.Time.UTC(), ImportPerKWh: *p.ImportPerKWh, ExportPerKWh: p.ExportPerKWh}
+	}
+	if err := s.svc.SetPrices(r.Context(), pts, from(r).actor()); err != nil {
+		failFeed(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, acceptedJSON{Status: "accepted; prices the next cycle", Points: len(pts)})
+}
+
+// failFeed answers the error of a feed of points (weather, prices): a refusal
+// (dispatch.ErrInvalid) is a 400 with field "points" whose text names the point,
+// field and value (points[3].ghi_wm2: ...) or what the feed misses; a site whose
+// config takes no such feed ("tariff: ...") is a 409.
+func failFeed(w http.ResponseWriter, err error) {
+	if !errors.Is(err, dispatch.ErrInvalid) {
 		failInvalid(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "accepted; feeds the next cycle", "points": len(pts)})
+	msg := strings.TrimPrefix(err.Error(), dispatch.ErrInvalid.Error()+": ")
+	if strings.HasPrefix(msg, "tariff:") {
+		fail(w, http.StatusConflict, "", "%s", msg)
+		return
+	}
+	fail(w, http.StatusBadRequest, "points", "%s", msg)
 }

@@ -97,7 +97,7 @@ func passwordServer(t *testing.T, r *rig, failures, accountFailures int) http.Ha
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv
+	return checked(t, srv)
 }
 
 // TestLoginLimitCountsBeforeBcrypt: 40 parallel wrong passwords from one address get
@@ -177,10 +177,11 @@ func TestRevocationLiveReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.NewServer(r.svc, api.Options{Users: users, Now: func() time.Time { return *r.now }})
+	apiSrv, err := api.NewServer(r.svc, api.Options{Users: users, Now: func() time.Time { return *r.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv := checked(t, apiSrv)
 	// cli is what `gridd user` does: its own Users on the same file.
 	cli := func() *api.Users {
 		u, err := api.OpenUsers(path)

@@ -259,24 +259,13 @@ func clientIP(r *http.Request) string {
 const maxUserName = 128
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		User     string `json:"user"`
-		Password string `json:"password"`
-	}
-	if !decodeBody(w, r, &req, false) {
-		return
-	}
-	if req.User == "" {
-		fail(w, http.StatusBadRequest, "user", "user is required")
+	var req loginRequest
+	if !decodeBody(w, r, &req, false) || !requireFields(w, &req) {
 		return
 	}
 	// Failed logins are audited under the name given: keep it short and printable.
 	if len(req.User) > maxUserName || strings.IndexFunc(req.User, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
 		fail(w, http.StatusBadRequest, "user", "user must be at most %d printable characters", maxUserName)
-		return
-	}
-	if req.Password == "" {
-		fail(w, http.StatusBadRequest, "password", "password is required")
 		return
 	}
 	now := s.now()
@@ -325,11 +314,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode, MaxAge: -1})
-	writeJSON(w, http.StatusOK, map[string]string{"status": "logged out"})
+	writeJSON(w, http.StatusOK, statusJSON{Status: "logged out"})
 }
 
-func meJSON(u User) map[string]any {
-	return map[string]any{"name": u.Name, "role": u.Role, "operator": u.Operator, "chargers": u.Chargers}
+func meJSON(u User) meResponse {
+	return meResponse{Name: u.Name, Role: u.Role, Operator: u.Operator, Chargers: u.Chargers}
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request) {
@@ -337,7 +326,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	out := meJSON(p.User)
 	ids, all := s.chargers(p)
 	if !all {
-		out["chargers"] = sortedMapKeys(ids)
+		out.Chargers = sortedMapKeys(ids)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -2,40 +2,66 @@ package api
 
 import (
 	"net/http"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
 var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
 
-// OpenAPI returns the OpenAPI 3 document of the routes the server serves.
+// OpenAPI returns the OpenAPI 3 document of the routes the server serves. Request and
+// response schemas are derived from the handlers' Go types (schema.go); every error
+// answer is an Error.
 func (s *Server) OpenAPI() map[string]any {
 	errSchema := map[string]any{"$ref": "#/components/schemas/Error"}
-	resp := func(desc string) map[string]any {
+	errResp := func(desc string) map[string]any {
 		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": errSchema}}}
 	}
 	paths := map[string]any{}
 	for _, rt := range s.routes {
+		code, ct := rt.code, rt.contentType
+		if code == 0 {
+			code = http.StatusOK
+		}
+		if ct == "" {
+			ct = "application/json"
+		}
+		ok := map[string]any{"description": http.StatusText(code)}
+		if rt.resp != nil {
+			ok["content"] = map[string]any{ct: map[string]any{"schema": responseSchema(reflect.TypeOf(rt.resp))}}
+		}
+		responses := map[string]any{
+			strconv.Itoa(code): ok,
+			"default":          errResp("an error; field names the request field that is wrong"),
+		}
 		op := map[string]any{
 			"summary":     rt.summary,
 			"operationId": strings.ToLower(rt.method) + strings.NewReplacer("/", "_", "{", "", "}", "", ".", "_").Replace(rt.path),
-			"responses": map[string]any{
-				"200": map[string]any{"description": "OK"},
-				"400": resp("invalid request; field names the bad field"),
-			},
+			"responses":   responses,
 		}
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
 		}
 		for _, q := range rt.query {
-			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": map[string]any{"type": "string"}})
+			sch := map[string]any{"type": q.typ}
+			if q.format != "" {
+				sch["format"] = q.format
+			}
+			params = append(params, map[string]any{"name": q.name, "in": "query", "required": false, "schema": sch})
 		}
 		if len(params) > 0 {
 			op["parameters"] = params
 		}
+		if rt.body != nil || rt.method != http.MethodGet {
+			responses["400"] = errResp("invalid request; field names the bad field")
+			responses["413"] = errResp("request body larger than MaxBodyBytes")
+		} else if len(rt.query) > 0 || strings.Contains(rt.path, "{") {
+			responses["400"] = errResp("invalid parameter; field names it")
+		}
 		if rt.body != nil {
-			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": rt.body}}}
+			op["requestBody"] = map[string]any{"required": !rt.optionalBody, "content": map[string]any{"application/json": map[string]any{"schema": requestSchema(reflect.TypeOf(rt.body))}}}
 		}
 		if rt.roles == nil {
 			op["security"] = []any{}
@@ -46,18 +72,17 @@ func (s *Server) OpenAPI() map[string]any {
 			}
 			op["x-roles"] = roles
 			op["description"] = "Roles: " + strings.Join(roles, ", ") + "."
-			rs := op["responses"].(map[string]any)
-			rs["401"] = resp("not authenticated")
-			rs["403"] = resp("the caller's role may not use this route")
+			responses["401"] = errResp("not authenticated")
+			responses["403"] = errResp("the caller's role may not use this route")
 		}
-		if strings.Contains(rt.path, "{id}") {
-			op["responses"].(map[string]any)["404"] = resp("no such record")
+		if strings.Contains(rt.path, "{") {
+			responses["404"] = errResp("no such record")
 		}
 		if strings.HasSuffix(rt.path, "/approve") || strings.HasSuffix(rt.path, "/reject") {
-			op["responses"].(map[string]any)["409"] = resp("the schedule is no longer proposed, or its approval deadline passed")
+			responses["409"] = errResp("the schedule is no longer proposed, or its approval deadline passed")
 		}
 		if rt.path == "/api/v1/login" {
-			op["responses"].(map[string]any)["429"] = resp("too many failed logins; see Retry-After")
+			responses["429"] = errResp("too many failed logins; see Retry-After")
 		}
 		item, _ := paths[rt.path].(map[string]any)
 		if item == nil {
@@ -81,9 +106,7 @@ func (s *Server) OpenAPI() map[string]any {
 				"cookieAuth": map[string]any{"type": "apiKey", "in": "cookie", "name": SessionCookie, "description": "console session from POST /api/v1/login"},
 			},
 			"schemas": map[string]any{
-				"Error": map[string]any{"type": "object", "required": []string{"error"}, "properties": map[string]any{
-					"error": map[string]any{"type": "string"}, "field": map[string]any{"type": "string", "description": "the request field that is wrong"},
-				}},
+				"Error": responseSchema(reflect.TypeFor[apiError]()),
 			},
 		},
 	}

@@ -74,7 +74,7 @@ func TestBodyLimit(t *testing.T) {
 			req, _ := http.NewRequest("POST", r.srv.URL+"/api/v1/safety/pause", bytes.NewReader([]byte(body)))
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+r.tokens["disp"])
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := r.http.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

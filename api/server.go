@@ -20,6 +20,7 @@ import (
 
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/dispatch/audit"
+	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/storage"
 )
 
@@ -28,7 +29,7 @@ var consoleFS embed.FS
 
 // Server serves the API and the console.
 type Server struct {
-	svc *dispatch.Service
+	svc Dispatcher
 
 	requests       *prometheus.HistogramVec
 	metricsHandler http.Handler
@@ -73,8 +74,8 @@ type Options struct {
 	Registry *prometheus.Registry
 }
 
-// NewServer returns a Server.
-func NewServer(svc *dispatch.Service, o Options) (*Server, error) {
+// NewServer returns a Server acting on svc (a *dispatch.Service in production).
+func NewServer(svc Dispatcher, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -167,69 +168,77 @@ var (
 	anyRole       = []Role{RoleAdmin, RoleDispatcher, RoleOperator, RolePlanner, RoleViewer}
 )
 
-// route is one API route; nil roles means public.
+// route is one API route; nil roles means public. body is a value of the request
+// type the handler decodes (nil: no body) and resp one of the type it answers with
+// (code, default 200; contentType, default application/json): the OpenAPI document
+// derives both schemas from them.
 type route struct {
 	method, path, summary string
 	roles                 []Role
-	body                  map[string]any // JSON schema of the request body, if any
-	query                 []string
+	body                  any
+	query                 []queryParam
 	h                     http.HandlerFunc
+	resp                  any
+	code                  int
+	contentType           string
+	optionalBody          bool // the body may be left out
 }
 
+// queryParam is a query parameter and its JSON schema type ("string", "integer") and
+// format ("date-time").
+type queryParam struct{ name, typ, format string }
+
+var (
+	qFrom     = queryParam{"from", "string", "date-time"}
+	qTo       = queryParam{"to", "string", "date-time"}
+	qString   = func(name string) queryParam { return queryParam{name, "string", ""} }
+	qInteger  = func(name string) queryParam { return queryParam{name, "integer", ""} }
+	textPlain = "text/plain"
+)
+
 func (s *Server) register() {
-	str := map[string]any{"type": "string"}
-	num := map[string]any{"type": "number"}
-	tm := map[string]any{"type": "string", "format": "date-time"}
-	obj := func(required []string, props map[string]any) map[string]any {
-		return map[string]any{"type": "object", "required": required, "properties": props, "additionalProperties": false}
-	}
-	reason := obj([]string{"reason"}, map[string]any{"reason": str, "user": str})
+	reason := decisionRequest{}
 	s.routes = []route{
-		{"GET", "/healthz", "liveness and store health", nil, nil, nil, s.healthz},
-		{"GET", "/api/v1/openapi.json", "this OpenAPI 3 document", nil, nil, nil, s.openapi},
-		{"POST", "/api/v1/login", "console login with user name and password; sets the session cookie", nil, obj([]string{"user", "password"}, map[string]any{"user": str, "password": str}), nil, s.login},
-		{"POST", "/api/v1/logout", "end the console session", anyRole, nil, nil, s.logout},
-		{"GET", "/api/v1/me", "the authenticated user", anyRole, nil, nil, s.me},
-		{"GET", "/metrics", "Prometheus metrics (text exposition format)", readRoles, nil, nil, s.metrics},
-		{"GET", "/api/v1/sites", "the sites this server dispatches (one per gridd process)", readRoles, nil, nil, s.listSites},
-		{"GET", "/api/v1/site", "site, tariff summary, node tree", readRoles, nil, nil, s.getSite},
-		{"GET", "/api/v1/devices", "devices (an operator sees only its chargers)", anyRole, nil, nil, s.listDevices},
-		{"GET", "/api/v1/telemetry/latest", "latest value of every point (an operator sees only its chargers)", anyRole, nil, []string{"device"}, s.latestTelemetry},
-		{"GET", "/api/v1/forecasts", "latest P10/P50/P90 forecasts of each load and PV series", readRoles, nil, []string{"series"}, s.forecasts},
-		{"GET", "/api/v1/schedules", "schedules, newest first", readRoles, nil, []string{"status", "from", "to"}, s.listSchedules},
-		{"GET", "/api/v1/schedules/{id}", "one schedule with setpoints and plan", readRoles, nil, nil, s.getSchedule},
-		{"GET", "/api/v1/schedules/{id}/explain", "cost against the previous schedule, prices and binding constraints per step, reasons per asset", readRoles, nil, nil, s.explain},
-		{"POST", "/api/v1/schedules/{id}/approve", "approve a proposed schedule (reason required)", decideRoles, reason, nil, s.decide(true)},
-		{"POST", "/api/v1/schedules/{id}/reject", "reject a proposed schedule (reason required)", decideRoles, reason, nil, s.decide(false)},
-		{"GET", "/api/v1/pins", "pins in force", readRoles, nil, nil, s.listPins},
-		{"POST", "/api/v1/pins", "pin a battery or charger at a power until a time; re-solves and returns the new proposal", pinRoles,
-			obj([]string{"device_id", "power_kw", "until", "reason"}, map[string]any{"device_id": str, "power_kw": num, "from": tm, "until": tm, "reason": str}), nil, s.pin},
-		{"DELETE", "/api/v1/pins/{device}", "remove a pin (reason in the body)", pinRoles, reason, nil, s.unpin},
-		{"GET", "/api/v1/setpoints", "setpoint writes with requested, written and read-back values", readRoles, nil, []string{"schedule"}, s.listWrites},
-		{"GET", "/api/v1/cycles", "recent dispatch cycles", readRoles, nil, nil, s.listCycles},
-		{"GET", "/api/v1/audit", "the audit log", readRoles, nil, []string{"limit"}, s.listAudit},
-		{"GET", "/api/v1/audit/verify", "verify the audit hash chain", []Role{RoleAdmin, RoleDispatcher}, nil, nil, s.verifyAudit},
-		{"GET", "/api/v1/safety", "kill switch, overrides and each device's envelope and comms state", readRoles, nil, nil, s.safetyStatus},
-		{"GET", "/api/v1/alarms", "alarms: devices lost for control, limits the real-time layer could not keep, writes a device ignored", readRoles, nil, nil, s.listAlarms},
-		{"POST", "/api/v1/alarms/{key}/ack", "acknowledge an alarm (reason required)", decideRoles, reason, nil, s.ackAlarm},
-		{"GET", "/api/v1/limits", "external limits on the site's grid import and export not yet over", readRoles, nil, nil, s.listLimits},
-		{"PUT", "/api/v1/limits", "put an external limit on the site's import and/or export in force (constant or per step); applied at once", decideRoles,
-			obj([]string{"until", "reason"}, map[string]any{"import_kw": num, "export_kw": num, "import_steps_kw": map[string]any{"type": "array", "items": num, "maxItems": 2016},
-				"export_steps_kw": map[string]any{"type": "array", "items": num, "maxItems": 2016}, "from": tm, "until": tm, "reason": str}), nil, s.putLimit},
-		{"DELETE", "/api/v1/limits/{id}", "end an external limit early (reason in the body)", decideRoles, reason, nil, s.endLimit},
-		{"GET", "/api/v1/control", "the real-time layer: interval, deadband, peak target in force, ticks, latency, corrections, keep-alives", readRoles, nil, nil, s.controlStatus},
-		{"PUT", "/api/v1/weather", "feed an hourly weather forecast (temperature, GHI) to the load and PV forecasts; must cover the horizon", decideRoles,
-			obj([]string{"points"}, map[string]any{"points": map[string]any{"type": "array", "maxItems": 600, "items": obj([]string{"time"}, map[string]any{"time": tm, "temperature_c": num, "ghi_wm2": num})}}), nil, s.putWeather},
-		{"POST", "/api/v1/safety/pause", "engage the site kill switch (pauses automation)", decideRoles, reason, nil, s.pause},
-		{"POST", "/api/v1/safety/resume", "release the kill switch", decideRoles, reason, nil, s.resume},
-		{"POST", "/api/v1/overrides", "manual setpoint lease for a device until a time", decideRoles,
-			obj([]string{"device_id", "value_kw", "until", "reason"}, map[string]any{"device_id": str, "value_kw": num, "until": tm, "reason": str}), nil, s.addOverride},
-		{"DELETE", "/api/v1/overrides/{id}", "end an override early (reason in the body)", decideRoles, reason, nil, s.cancelOverride},
-		{"GET", "/api/v1/operator/setpoints", "current setpoint of each of the operator's chargers", operatorRoles, nil, nil, s.operatorSetpoints},
-		{"GET", "/api/v1/operator/stream", "Server-Sent Events: every new setpoint of the operator's chargers (event: setpoint)", operatorRoles, nil, nil, s.operatorStream},
-		{"POST", "/api/v1/operator/setpoints/{id}/ack", "acknowledge a setpoint write", operatorRoles, obj(nil, map[string]any{"note": str}), nil, s.ack},
-		{"POST", "/api/v1/operator/sessions", "report a charging session; feeds the next cycle", operatorRoles,
-			obj([]string{"device_id", "arrival", "departure", "energy_kwh"}, map[string]any{"device_id": str, "arrival": tm, "departure": tm, "energy_kwh": num}), nil, s.session},
+		{method: "GET", path: "/healthz", summary: "liveness and store health", h: s.healthz, resp: statusJSON{}},
+		{method: "GET", path: "/api/v1/openapi.json", summary: "this OpenAPI 3 document", h: s.openapi, resp: map[string]any{}},
+		{method: "POST", path: "/api/v1/login", summary: "console login with user name and password; sets the session cookie", body: loginRequest{}, h: s.login, resp: meResponse{}},
+		{method: "POST", path: "/api/v1/logout", summary: "end the console session", roles: anyRole, h: s.logout, resp: statusJSON{}},
+		{method: "GET", path: "/api/v1/me", summary: "the authenticated user", roles: anyRole, h: s.me, resp: meResponse{}},
+		{method: "GET", path: "/metrics", summary: "Prometheus metrics (text exposition format)", roles: readRoles, h: s.metrics, resp: "", contentType: textPlain},
+		{method: "GET", path: "/api/v1/sites", summary: "the sites this server dispatches (one per gridd process)", roles: readRoles, h: s.listSites, resp: []siteResponse{}},
+		{method: "GET", path: "/api/v1/site", summary: "site, tariff summary, node tree", roles: readRoles, h: s.getSite, resp: siteResponse{}},
+		{method: "GET", path: "/api/v1/devices", summary: "devices (an operator sees only its chargers)", roles: anyRole, h: s.listDevices, resp: []deviceJSON{}},
+		{method: "GET", path: "/api/v1/telemetry/latest", summary: "latest value of every point (an operator sees only its chargers)", roles: anyRole, query: []queryParam{qString("device")}, h: s.latestTelemetry, resp: []sampleJSON{}},
+		{method: "GET", path: "/api/v1/forecasts", summary: "latest P10/P50/P90 forecasts of each load and PV series", roles: readRoles, query: []queryParam{qString("series")}, h: s.forecasts, resp: []forecastJSON{}},
+		{method: "GET", path: "/api/v1/schedules", summary: "schedules, newest first", roles: readRoles, query: []queryParam{qString("status"), qFrom, qTo}, h: s.listSchedules, resp: []scheduleJSON{}},
+		{method: "GET", path: "/api/v1/schedules/{id}", summary: "one schedule with setpoints and plan", roles: readRoles, h: s.getSchedule, resp: scheduleJSON{}},
+		{method: "GET", path: "/api/v1/schedules/{id}/explain", summary: "cost against the previous schedule, prices and binding constraints per step, reasons per asset", roles: readRoles, h: s.explain, resp: dispatch.Explanation{}},
+		{method: "POST", path: "/api/v1/schedules/{id}/approve", summary: "approve a proposed schedule (reason required)", roles: decideRoles, body: reason, h: s.decide(true), resp: decisionResponse{}},
+		{method: "POST", path: "/api/v1/schedules/{id}/reject", summary: "reject a proposed schedule (reason required)", roles: decideRoles, body: reason, h: s.decide(false), resp: decisionResponse{}},
+		{method: "GET", path: "/api/v1/pins", summary: "pins in force", roles: readRoles, h: s.listPins, resp: []dispatch.Pin{}},
+		{method: "POST", path: "/api/v1/pins", summary: "pin a battery or charger at a power until a time; re-solves and returns the new proposal", roles: pinRoles, body: pinRequest{}, h: s.pin, resp: scheduleJSON{}},
+		{method: "DELETE", path: "/api/v1/pins/{device}", summary: "remove a pin (reason in the body)", roles: pinRoles, body: reason, h: s.unpin, resp: statusJSON{}},
+		{method: "GET", path: "/api/v1/setpoints", summary: "setpoint writes with requested, written and read-back values", roles: readRoles, query: []queryParam{qInteger("schedule")}, h: s.listWrites, resp: []writeJSONRow{}},
+		{method: "GET", path: "/api/v1/cycles", summary: "recent dispatch cycles", roles: readRoles, h: s.listCycles, resp: []cycleJSON{}},
+		{method: "GET", path: "/api/v1/audit", summary: "the audit log", roles: readRoles, query: []queryParam{qInteger("limit")}, h: s.listAudit, resp: []auditJSON{}},
+		{method: "GET", path: "/api/v1/audit/verify", summary: "verify the audit hash chain", roles: []Role{RoleAdmin, RoleDispatcher}, h: s.verifyAudit, resp: verifyJSON{}},
+		{method: "GET", path: "/api/v1/safety", summary: "kill switch, overrides and each device's envelope and comms state", roles: readRoles, h: s.safetyStatus, resp: safetyJSON{}},
+		{method: "GET", path: "/api/v1/alarms", summary: "alarms: devices lost for control, limits the real-time layer could not keep, writes a device ignored", roles: readRoles, h: s.listAlarms, resp: alarmsJSON{}},
+		{method: "POST", path: "/api/v1/alarms/{key}/ack", summary: "acknowledge an alarm (reason required)", roles: decideRoles, body: reason, h: s.ackAlarm, resp: alarmsJSON{}},
+		{method: "GET", path: "/api/v1/limits", summary: "external limits on the site's grid import and export not yet over", roles: readRoles, h: s.listLimits, resp: limitsJSON{}},
+		{method: "PUT", path: "/api/v1/limits", summary: "put an external limit on the site's import and/or export in force (constant or per step); applied at once", roles: decideRoles, body: limitRequest{}, h: s.putLimit, resp: limitJSON{}},
+		{method: "DELETE", path: "/api/v1/limits/{id}", summary: "end an external limit early (reason in the body)", roles: decideRoles, body: reason, h: s.endLimit, resp: limitsJSON{}},
+		{method: "GET", path: "/api/v1/control", summary: "the real-time layer: interval, deadband, peak target in force, ticks, latency, corrections, keep-alives", roles: readRoles, h: s.controlStatus, resp: controlJSON{}},
+		{method: "PUT", path: "/api/v1/weather", summary: "feed an hourly weather forecast (temperature, GHI) to the load and PV forecasts; must cover the horizon", roles: decideRoles, body: weatherRequest{}, h: s.putWeather, resp: acceptedJSON{}},
+		{method: "PUT", path: "/api/v1/prices", summary: "feed day-ahead prices (tariff.day_ahead): one price per interval from its time on, import and optionally export per kWh", roles: decideRoles, body: pricesRequest{}, h: s.putPrices, resp: acceptedJSON{}},
+		{method: "POST", path: "/api/v1/safety/pause", summary: "engage the site kill switch (pauses automation)", roles: decideRoles, body: reason, h: s.pause, resp: safety.KillSwitch{}},
+		{method: "POST", path: "/api/v1/safety/resume", summary: "release the kill switch", roles: decideRoles, body: reason, h: s.resume, resp: resumeJSON{}},
+		{method: "POST", path: "/api/v1/overrides", summary: "manual setpoint lease for a device until a time", roles: decideRoles, body: overrideRequest{}, h: s.addOverride, resp: overrideJSON{}},
+		{method: "DELETE", path: "/api/v1/overrides/{id}", summary: "end an override early (reason in the body)", roles: decideRoles, body: reason, h: s.cancelOverride, resp: statusJSON{}},
+		{method: "GET", path: "/api/v1/operator/setpoints", summary: "current setpoint of each of the operator's chargers", roles: operatorRoles, h: s.operatorSetpoints, resp: []operatorSetpoint{}},
+		{method: "GET", path: "/api/v1/operator/stream", summary: "Server-Sent Events: every new setpoint of the operator's chargers (event: setpoint)", roles: operatorRoles, h: s.operatorStream, resp: "", contentType: "text/event-stream"},
+		{method: "POST", path: "/api/v1/operator/setpoints/{id}/ack", summary: "acknowledge a setpoint write", roles: operatorRoles, body: ackRequest{}, optionalBody: true, h: s.ack, resp: operatorSetpoint{}},
+		{method: "POST", path: "/api/v1/operator/sessions", summary: "report a charging session; feeds the next cycle", roles: operatorRoles, body: sessionRequest{}, h: s.session, resp: sessionResponse{}, code: http.StatusAccepted},
 	}
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.guard(rt))
@@ -262,7 +271,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusServiceUnavailable, "", "store: %v", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, statusJSON{Status: "ok"})
 }
 
 func (s *Server) getSite(w http.ResponseWriter, r *http.Request) {
@@ -270,17 +279,21 @@ func (s *Server) getSite(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listSites(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, []map[string]any{s.siteJSON()})
+	writeJSON(w, http.StatusOK, []siteResponse{s.siteJSON()})
 }
 
-func (s *Server) siteJSON() map[string]any {
+func (s *Server) siteJSON() siteResponse {
 	cfg := s.svc.Config()
-	return map[string]any{
-		"name": cfg.Site.Name, "timezone": cfg.Site.Timezone, "cycle": cfg.Site.Cycle,
-		"step_minutes": int(cfg.Site.Step.D / time.Minute), "steps": cfg.Site.Steps(),
-		"currency": cfg.Tariff.Currency, "grid": cfg.Grid, "nodes": cfg.Nodes,
-		"auto_approve": cfg.Approval.Auto, "now": s.svc.Clock().Now(),
-		"approval_deadline": cfg.Approval.Deadline.D.String(), "safe_state": cfg.Approval.SafeState,
+	src := "tou"
+	if cfg.Tariff.DayAhead != nil {
+		src = "day_ahead"
+	}
+	return siteResponse{
+		Name: cfg.Site.Name, Timezone: cfg.Site.Timezone, Cycle: cfg.Site.Cycle,
+		StepMinutes: int(cfg.Site.Step.D / time.Minute), Steps: cfg.Site.Steps(),
+		Currency: cfg.Tariff.Currency, PriceSource: src, Grid: cfg.Grid, Nodes: cfg.Nodes,
+		AutoApprove: cfg.Approval.Auto, Now: s.svc.Clock().Now(),
+		ApprovalDeadline: cfg.Approval.Deadline.D.String(), SafeState: cfg.Approval.SafeState,
 	}
 }
 
@@ -461,6 +474,20 @@ func storeError(w http.ResponseWriter, err error) {
 	fail(w, http.StatusInternalServerError, "", "%v", err)
 }
 
+// scheduleError answers err of reading schedule id, if any: 404 naming the id for a
+// missing schedule, storeError otherwise. It reports whether it answered.
+func scheduleError(w http.ResponseWriter, id int64, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, storage.ErrNotFound):
+		fail(w, http.StatusNotFound, "id", "no schedule %d", id)
+	default:
+		storeError(w, err)
+	}
+	return true
+}
+
 // pathID reads the positive integer path value id; on failure it answers 400 naming
 // what the id is of (e.g. "schedule").
 func pathID(w http.ResponseWriter, r *http.Request, what string) (int64, bool) {
@@ -479,20 +506,10 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sc, err := s.svc.Store().GetSchedule(r.Context(), id)
-	if errors.Is(err, storage.ErrNotFound) {
-		fail(w, http.StatusNotFound, "id", "no schedule %d", id)
-		return
-	}
-	if err != nil {
-		storeError(w, err)
+	if scheduleError(w, id, err) {
 		return
 	}
 	writeJSON(w, http.StatusOK, toJSON(sc, true))
-}
-
-type decisionRequest struct {
-	User   string `json:"user"`
-	Reason string `json:"reason"`
 }
 
 func (s *Server) decide(approve bool) http.HandlerFunc {
@@ -502,7 +519,7 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 			return
 		}
 		var req decisionRequest
-		if !decodeBody(w, r, &req, true) || !requireReason(w, &req.Reason) {
+		if !decodeBody(w, r, &req, true) || !requireFields(w, &req) || !requireReason(w, &req.Reason) {
 			return
 		}
 		p := from(r)
@@ -529,12 +546,12 @@ func (s *Server) decide(approve bool) http.HandlerFunc {
 			storeError(w, err)
 			return
 		}
-		resp := map[string]any{"id": id, "status": "rejected"}
+		resp := decisionResponse{ID: id, Status: "rejected"}
 		if approve {
-			resp["status"] = "approved"
-			resp["writes"] = writesJSON(writes)
+			resp.Status = "approved"
+			resp.Writes = writesJSON(writes)
 			if err != nil {
-				resp["write_error"] = err.Error()
+				resp.WriteError = err.Error()
 			}
 		}
 		writeJSON(w, http.StatusOK, resp)
@@ -600,21 +617,9 @@ func (s *Server) listCycles(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err)
 		return
 	}
-	type row struct {
-		ID           int64     `json:"id"`
-		Started      time.Time `json:"started"`
-		TotalMS      float64   `json:"total_ms"`
-		PollMS       float64   `json:"poll_ms"`
-		SolveMS      float64   `json:"solve_ms"`
-		Devices      int       `json:"devices"`
-		StaleDevices int       `json:"stale_devices"`
-		SolverStatus string    `json:"solver_status"`
-		ScheduleID   int64     `json:"schedule_id"`
-		Error        string    `json:"error,omitempty"`
-	}
-	out := make([]row, 0, len(list))
+	out := make([]cycleJSON, 0, len(list))
 	for _, c := range list {
-		out = append(out, row{c.ID, c.Started, c.TotalMS, c.PollMS, c.SolveMS, c.Devices, c.StaleDevices, c.SolverStatus, c.ScheduleID, c.Error})
+		out = append(out, cycleJSON{c.ID, c.Started, c.TotalMS, c.PollMS, c.SolveMS, c.Devices, c.StaleDevices, c.SolverStatus, c.ScheduleID, c.Error})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -624,16 +629,6 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		storeError(w, err)
 		return
-	}
-	type row struct {
-		ID      int64           `json:"id"`
-		Time    time.Time       `json:"time"`
-		Actor   string          `json:"actor"`
-		Action  string          `json:"action"`
-		Subject string          `json:"subject"`
-		Detail  string          `json:"detail"`
-		Data    json.RawMessage `json:"data,omitempty"`
-		Hash    string          `json:"hash,omitempty"`
 	}
 	limit := 0
 	if v := r.URL.Query().Get("limit"); v != "" {
@@ -647,9 +642,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 	if limit > 0 && len(list) > limit {
 		list = list[len(list)-limit:] // the newest
 	}
-	out := make([]row, 0, len(list))
+	out := make([]auditJSON, 0, len(list))
 	for _, e := range list {
-		x := row{ID: e.ID, Time: e.Time, Actor: e.Actor, Action: e.Action, Subject: e.Subject, Detail: e.Detail}
+		x := auditJSON{ID: e.ID, Time: e.Time, Actor: e.Actor, Action: e.Action, Subject: e.Subject, Detail: e.Detail}
 		if en, ok := audit.Parse(e.Detail); ok {
 			x.Detail, x.Data, x.Hash = en.Text, en.Data, en.Hash
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/dispatch/audit"
+	"github.com/gridd/gridd/internal/apitest"
 	"github.com/gridd/gridd/internal/pgtest"
 	"github.com/gridd/gridd/internal/testsite"
 	"github.com/gridd/gridd/safety"
@@ -127,9 +128,11 @@ func TestForgedAuditRowAtRestart(t *testing.T) {
 	})
 
 	// The API: kill switch engaged by the system, no override.
+	// Checked against the OpenAPI document the running binary serves.
+	client := apitest.Fetch(t, http.DefaultClient, "http://"+listen).Client(nil)
 	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+listen+"/api/v1/safety", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

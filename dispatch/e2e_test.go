@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gridd/gridd/api"
+	"github.com/gridd/gridd/internal/apitest"
 	"github.com/gridd/gridd/internal/testsite"
 	"github.com/gridd/gridd/storage"
 	"github.com/simonvetter/modbus"
@@ -94,11 +95,13 @@ func TestApprovedSetpointReachesDevice(t *testing.T) {
 	}
 	srv := httptest.NewServer(handler)
 	defer srv.Close()
+	// Every exchange is checked against the server's OpenAPI document.
+	client := apitest.New(t, handler.OpenAPI()).Client(nil)
 	body, _ := json.Marshal(map[string]string{"reason": "cheap hours"})
 	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/api/v1/schedules/%d/approve", srv.URL, res.Schedule.ID), bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,11 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 	step := cfg.Site.Step.D
 	steps := cfg.Site.Steps()
 	start := at.Truncate(step)
-	imp, exp := cfg.Tariff.Prices(start, step, steps, cfg.Site.Location)
+	s.reloadPrices(ctx, at)
+	imp, exp, err := s.prices.Prices(ctx, start, step, steps)
+	if err != nil {
+		return nil, err
+	}
 	scn := &optimizer.Scenario{
 		Start: start, StepMinutes: int(step / time.Minute), Steps: steps,
 		Grid: optimizer.Grid{

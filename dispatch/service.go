@@ -17,6 +17,7 @@ import (
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/forecast"
 	"github.com/gridd/gridd/optimizer"
+	"github.com/gridd/gridd/prices"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
@@ -52,6 +53,7 @@ type Service struct {
 	// forecastHistory is how far back each load and PV forecast is given telemetry.
 	forecastHistory time.Duration
 	weather         weather
+	prices          PriceSource
 	solve           Solver
 	clock           clock.Clock
 	log             *slog.Logger
@@ -120,6 +122,10 @@ type Options struct {
 	// is given only what it asks for within it: the whole window when it fits the
 	// day's model, the day's telemetry on the other cycles.
 	ForecastHistory time.Duration
+	// Prices prices each cycle's steps; nil means what the config selects
+	// (prices.FromConfig: the time-of-use bands, or the tariff.day_ahead feed with
+	// its file loaded).
+	Prices PriceSource
 }
 
 // New returns a Service.
@@ -138,6 +144,13 @@ func New(o Options) (*Service, error) {
 	}
 	if o.Solver == nil {
 		o.Solver = optimizer.Solve
+	}
+	if o.Prices == nil {
+		src, err := prices.FromConfig(o.Config)
+		if err != nil {
+			return nil, fmt.Errorf("dispatch: %w", err)
+		}
+		o.Prices = src
 	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
@@ -164,7 +177,7 @@ func New(o Options) (*Service, error) {
 	}
 	s := &Service{
 		cfg: o.Config, store: o.Store, poller: o.Poller, writer: o.Writer,
-		forecaster: o.Forecaster, forecastHistory: o.ForecastHistory, solve: o.Solver, clock: o.Clock, log: o.Logger,
+		forecaster: o.Forecaster, forecastHistory: o.ForecastHistory, prices: o.Prices, solve: o.Solver, clock: o.Clock, log: o.Logger,
 		env: o.Envelope, auditLog: audit.New(o.Store), hashes: hashes,
 		pluggedAt: map[string]time.Time{}, latest: map[string]fieldbus.Reading{},
 		pins: map[string]Pin{}, sessions: map[string]Session{}, subs: map[int]chan storage.SetpointWrite{},

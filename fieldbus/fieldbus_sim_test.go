@@ -86,7 +86,7 @@ func startRig(t testing.TB, cfg *site.Config) *rig {
 		t.Fatal(err)
 	}
 	clk := clock.NewSim(testStart)
-	s, err := sim.New(cfg, profiles, clk, os.DirFS("../testdata"), quiet)
+	s, err := sim.New(cfg, profiles, clk, os.DirFS("../data"), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,9 @@ import (
 )
 
 // BenchmarkFallback48h forecasts 48 h ahead from a year of hourly history (all of the
-// Cambridge testdata), including the backtested P10/P90 band.
+// Cambridge data), including the backtested P10/P90 band.
 func BenchmarkFallback48h(b *testing.B) {
-	hist := readTestdata(b, "cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh")
+	hist := readData(b, "cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh")
 	origin := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, step := range []time.Duration{time.Hour, 15 * time.Minute} {
 		b.Run(step.String(), func(b *testing.B) {
@@ -30,7 +30,7 @@ func BenchmarkFallback48h(b *testing.B) {
 // BenchmarkSelect48h fits every Select candidate and forecasts 48 h ahead with
 // the band from two years of hourly history (the Cambridge year repeated).
 func BenchmarkSelect48h(b *testing.B) {
-	one := readTestdata(b, "cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh")
+	one := readData(b, "cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh")
 	hist := make([]Point, 0, 2*len(one))
 	for _, p := range one {
 		hist = append(hist, Point{Time: p.Time.AddDate(-1, 0, 0), Value: p.Value})
@@ -67,7 +67,7 @@ func BenchmarkSelect48h(b *testing.B) {
 // 48 h ahead in 15-minute steps at the day's later origins, given the day's
 // history (what dispatch reads after HistoryFrom).
 func BenchmarkAutoUpdate(b *testing.B) {
-	hist := readTestdata(b, "cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh")
+	hist := readData(b, "cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh")
 	day := time.Date(2019, 12, 2, 0, 0, 0, 0, time.UTC)
 	step := 15 * time.Minute
 	a := &Auto{}

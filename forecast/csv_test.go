@@ -60,8 +60,8 @@ func TestReadCSV(t *testing.T) {
 	}
 }
 
-func TestReadCSVTestdata(t *testing.T) {
-	pts := readTestdata(t, "konstanz_residential4_hourly_2016.csv", "pv_kwh")
+func TestReadCSVBundledData(t *testing.T) {
+	pts := readData(t, "konstanz_residential4_hourly_2016.csv", "pv_kwh")
 	// 8784 hourly rows in 2016, some blank: blanks are dropped, not zero-filled.
 	if len(pts) >= 8784 || len(pts) < 8000 {
 		t.Fatalf("got %d points, want fewer than the 8784 rows (blank ones dropped) and more than 8000", len(pts))

@@ -65,9 +65,9 @@ func wantErrContains(t *testing.T, err error, parts ...string) {
 	}
 }
 
-func readTestdata(t testing.TB, file, col string) []Point {
+func readData(t testing.TB, file, col string) []Point {
 	t.Helper()
-	f, err := os.Open("../testdata/" + file)
+	f, err := os.Open("../data/" + file)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ type DoubleSeasonal struct {
 
 // Forecast implements Forecaster.
 func (d DoubleSeasonal) Forecast(ctx context.Context, req Request) (*Result, error) {
-	p, err := prepareStrong(ctx, req, d.Band)
+	p, err := prepareRequest(ctx, req, d.Band)
 	if err != nil {
 		return nil, err
 	}

@@ -37,22 +37,7 @@ type SeasonalNaive struct {
 // Forecast implements Forecaster. It fails (naming the step) if some step has no
 // data in any searched period.
 func (s SeasonalNaive) Forecast(ctx context.Context, req Request) (*Result, error) {
-	if err := validateRequest(req); err != nil {
-		return nil, err
-	}
-	if err := validatePeriod(req.Series, s.Period, req.Step); err != nil {
-		return nil, err
-	}
-	if err := validateGap(req.Series, s.MaxGapPeriods); err != nil {
-		return nil, err
-	}
-	if err := s.Band.validate(req.Series); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	p, err := prepare(req.Series, req.History, req.Origin, req.SampleInterval, req.Step)
+	p, err := prepareRequest(ctx, req, s.Band, validatePeriod(req.Series, s.Period, req.Step), validateGap(req.Series, s.MaxGapPeriods))
 	if err != nil {
 		return nil, err
 	}
@@ -78,19 +63,11 @@ type Persistence struct {
 
 // Forecast implements Forecaster.
 func (s Persistence) Forecast(ctx context.Context, req Request) (*Result, error) {
-	if err := validateRequest(req); err != nil {
-		return nil, err
-	}
+	var windowErr error
 	if s.Window < 0 {
-		return nil, fmt.Errorf("forecast %q: persistence Window must be >= 0, got %v", req.Series, s.Window)
+		windowErr = fmt.Errorf("forecast %q: persistence Window must be >= 0, got %v", req.Series, s.Window)
 	}
-	if err := s.Band.validate(req.Series); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	p, err := prepare(req.Series, req.History, req.Origin, req.SampleInterval, req.Step)
+	p, err := prepareRequest(ctx, req, s.Band, windowErr)
 	if err != nil {
 		return nil, err
 	}
@@ -114,19 +91,7 @@ type Fallback struct {
 
 // Forecast implements Forecaster.
 func (a Fallback) Forecast(ctx context.Context, req Request) (*Result, error) {
-	if err := validateRequest(req); err != nil {
-		return nil, err
-	}
-	if err := validateGap(req.Series, a.MaxGapPeriods); err != nil {
-		return nil, err
-	}
-	if err := a.Band.validate(req.Series); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	p, err := prepare(req.Series, req.History, req.Origin, req.SampleInterval, req.Step)
+	p, err := prepareRequest(ctx, req, a.Band, validateGap(req.Series, a.MaxGapPeriods))
 	if err != nil {
 		return nil, err
 	}

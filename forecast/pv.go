@@ -142,7 +142,7 @@ func (c PVClearSky) Forecast(ctx context.Context, req Request) (*Result, error) 
 	if c.Days < 0 || c.Days > 366 {
 		return nil, fmt.Errorf("forecast %q: PVClearSky.Days must be in [0, 366], got %d", req.Series, c.Days)
 	}
-	p, err := prepareStrong(ctx, req, c.Band)
+	p, err := prepareRequest(ctx, req, c.Band)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ type Regression struct {
 
 // Forecast implements Forecaster.
 func (r Regression) Forecast(ctx context.Context, req Request) (*Result, error) {
-	p, err := prepareStrong(ctx, req, r.Band)
+	p, err := prepareRequest(ctx, req, r.Band)
 	if err != nil {
 		return nil, err
 	}
@@ -60,10 +60,16 @@ func (r Regression) Forecast(ctx context.Context, req Request) (*Result, error) 
 	return finishFitted(ctx, req, p, m, band)
 }
 
-// prepareStrong validates and prepares a request for the fitted methods.
-func prepareStrong(ctx context.Context, req Request, band BandOptions) (*prepared, error) {
+// prepareRequest validates a request (then a method's own checks, in order, and its
+// band settings) and prepares its history: the start of every method's Forecast.
+func prepareRequest(ctx context.Context, req Request, band BandOptions, checks ...error) (*prepared, error) {
 	if err := validateRequest(req); err != nil {
 		return nil, err
+	}
+	for _, err := range checks {
+		if err != nil {
+			return nil, err
+		}
 	}
 	if err := band.validate(req.Series); err != nil {
 		return nil, err

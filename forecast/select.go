@@ -72,7 +72,7 @@ func (s Select) Forecast(ctx context.Context, req Request) (*Result, error) {
 	if s.Origins < 0 || s.Origins > MaxBacktestOrigins {
 		return nil, fmt.Errorf("forecast %q: Select.Origins must be in [0, %d], got %d", req.Series, MaxBacktestOrigins, s.Origins)
 	}
-	p, err := prepareStrong(ctx, req, s.Band)
+	p, err := prepareRequest(ctx, req, s.Band)
 	if err != nil {
 		return nil, err
 	}

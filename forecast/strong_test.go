@@ -32,7 +32,7 @@ func TestStrongMethodsBeatNaive(t *testing.T) {
 		{"konstanz_residential4_hourly_2016.csv", "site_load_kwh", &Auto{}},
 	}
 	for _, c := range cases {
-		hist := readTestdata(t, c.file, c.col)
+		hist := readData(t, c.file, c.col)
 		var origins []time.Time
 		// 61 origins, every 4th day from April to November.
 		for d := 0; d < 61; d++ {
@@ -296,8 +296,8 @@ func TestPVSiteValidate(t *testing.T) {
 	}
 }
 
-func TestEVProfilesTestdata(t *testing.T) {
-	f, err := os.Open("../testdata/trondheim_ev_sessions_2019.csv")
+func TestEVProfilesBundledData(t *testing.T) {
+	f, err := os.Open("../data/trondheim_ev_sessions_2019.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +506,7 @@ func TestRegressionDST(t *testing.T) {
 // TestEVExpectHoldout: dwell and energy expected from a charger's history must
 // beat the fleet-wide medians on later sessions.
 func TestEVExpectHoldout(t *testing.T) {
-	f, err := os.Open("../testdata/trondheim_ev_sessions_2019.csv")
+	f, err := os.Open("../data/trondheim_ev_sessions_2019.csv")
 	if err != nil {
 		t.Fatal(err)
 	}

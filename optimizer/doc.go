@@ -131,7 +131,7 @@
 // compare the objectives to 1e-6 relative.
 //
 // optimizer/scengen generates reproducible scenarios of any size from the
-// real data in testdata/ (`gridd scenario gen`).
+// real data in data/ (`gridd scenario gen`).
 //
 // # Validation
 //

@@ -10,6 +10,7 @@ import (
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/plant"
+	"github.com/gridd/gridd/prices"
 	"github.com/gridd/gridd/site"
 )
 
@@ -54,10 +55,11 @@ const violationTolKW = 0.05
 // actuals instead of Modbus. Time comes from the clock; the state is integrated in
 // whole steps.
 type Field struct {
-	cfg  *site.Config
-	hist *History
-	clk  clock.Clock
-	step time.Duration
+	cfg    *site.Config
+	hist   *History
+	clk    clock.Clock
+	prices prices.Source // what the site pays and earns per step (the config's source)
+	step   time.Duration
 
 	now   time.Time
 	plant *plant.Plant
@@ -90,7 +92,11 @@ type fdev struct {
 // NewField returns a field at time start (a step boundary) with every battery at its
 // sim.initial_soc_pct (default 50) and every charger's sessions from hist.
 func NewField(cfg *site.Config, hist *History, clk clock.Clock, start time.Time) (*Field, error) {
-	f := &Field{cfg: cfg, hist: hist, clk: clk, step: cfg.Site.Step.D, now: start,
+	src, err := prices.FromConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("field: %w", err)
+	}
+	f := &Field{cfg: cfg, hist: hist, clk: clk, prices: src, step: cfg.Site.Step.D, now: start,
 		byID: map[string]*fdev{}, parentOf: map[string]string{}, nodeKW: map[string]float64{}}
 	for _, n := range cfg.Nodes {
 		f.parentOf[n.ID] = n.Parent
@@ -162,7 +168,9 @@ func (fd *fdev) pending(stepStart, now time.Time) (*Session, float64) {
 // Advance integrates the site up to t (rounded down to a step boundary).
 func (f *Field) Advance(t time.Time) error {
 	for !f.now.Add(f.step).After(t) {
-		f.integrateStep()
+		if err := f.integrateStep(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -170,11 +178,15 @@ func (f *Field) Advance(t time.Time) error {
 // integrateStep advances the plant by one step (exact within it: plug-in, plug-out,
 // full, SoC-limit and PV-cap events and the traces' samples split it) and records the
 // step's means.
-func (f *Field) integrateStep() {
+func (f *Field) integrateStep() error {
 	t0, t1 := f.now, f.now.Add(f.step)
 	dtH := f.step.Hours()
 	rec := StepRecord{Time: t0}
-	rec.ImportPrice, rec.ExportPrice = f.cfg.Tariff.PriceAt(t0, f.cfg.Site.Location)
+	imp, exp, err := f.prices.Prices(context.Background(), t0, f.step, 1)
+	if err != nil {
+		return fmt.Errorf("field: %w", err)
+	}
+	rec.ImportPrice, rec.ExportPrice = imp[0], exp[0]
 	net := make([]float64, len(f.devs))
 	avail := make([]float64, len(f.devs))
 	for i, fd := range f.devs {
@@ -238,6 +250,7 @@ func (f *Field) integrateStep() {
 	}
 	f.steps = append(f.steps, rec)
 	f.now = t1
+	return nil
 }
 
 // PlugIns returns the instants in (from, to) at which a vehicle plugs in, in order.

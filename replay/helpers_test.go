@@ -19,7 +19,7 @@ func demoConfig(t testing.TB) *site.Config {
 
 func demoHistory(t testing.TB, cfg *site.Config, from, to time.Time) *History {
 	t.Helper()
-	h, err := LoadHistory(cfg, filepath.Join("..", "testdata"), nil, from, to)
+	h, err := LoadHistory(cfg, filepath.Join("..", "data"), nil, from, to)
 	if err != nil {
 		t.Fatal(err)
 	}

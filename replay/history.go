@@ -193,10 +193,7 @@ func (l *dataLoader) open(name string) (*csvTable, bool, error) {
 	path := filepath.Join(l.dir, name)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) && l.data != nil {
-		b, err = fs.ReadFile(l.data, name)
-		if errors.Is(err, fs.ErrNotExist) {
-			b, err = fs.ReadFile(l.data, "testdata/"+name)
-		}
+		b, err = sim.ReadData(l.data, name)
 		path = name
 	}
 	if errors.Is(err, fs.ErrNotExist) {
@@ -212,21 +209,6 @@ func (l *dataLoader) open(name string) (*csvTable, bool, error) {
 	l.tables[name] = t
 	return t, true, nil
 }
-
-// bundled names the hourly series that the simulator ships (fieldbus/sim).
-var bundled = map[string]struct {
-	file, column string
-	perUnit      bool
-}{
-	"cambridge:b9":  {"cambridge_buildings_load_hourly_2019.csv", "building_b9_kwh", false},
-	"cambridge:b57": {"cambridge_buildings_load_hourly_2019.csv", "building_b57_kwh", false},
-	"cambridge:b36": {"cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh", false},
-	"cambridge:b40": {"cambridge_buildings_load_hourly_2019.csv", "building_b40_kwh", false},
-	"konstanz:pv":   {"konstanz_residential4_hourly_2016.csv", "pv_kwh", true},
-	"konstanz:load": {"konstanz_residential4_hourly_2016.csv", "site_load_kwh", false},
-}
-
-const trondheimFile = "trondheim_ev_sessions_2019.csv"
 
 func (l *dataLoader) deviceTrace(cfg *site.Config, d *site.Device, from, to time.Time) (*trace, error) {
 	name, column, scale := "", "", 1.0
@@ -266,11 +248,11 @@ func (l *dataLoader) deviceTrace(cfg *site.Config, d *site.Device, from, to time
 			return nil, fmt.Errorf("sim.series %q needs sim.column", name)
 		}
 	default:
-		b, ok := bundled[name]
+		b, ok := sim.BundledSeries(name)
 		if !ok {
 			return nil, fmt.Errorf("sim.series %q: unknown series and no %s.csv in the history directory", name, d.ID)
 		}
-		file, column, perUnit = b.file, b.column, b.perUnit
+		file, column, perUnit = b.File, b.Column, b.PerUnit
 	}
 	t, ok, err := l.open(file)
 	if err != nil {
@@ -359,12 +341,12 @@ func (l *dataLoader) sessions(cfg *site.Config, chargers []*site.Device, h *Hist
 		}
 		return nil
 	}
-	t, ok, err := l.open(trondheimFile)
+	t, ok, err := l.open(sim.TrondheimFile)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("EV chargers: neither ev_sessions.csv nor %s is in %s", trondheimFile, l.dir)
+		return fmt.Errorf("EV chargers: neither ev_sessions.csv nor %s is in %s", sim.TrondheimFile, l.dir)
 	}
 	byUser, err := t.sessionsBy("user_id")
 	if err != nil {
@@ -376,7 +358,7 @@ func (l *dataLoader) sessions(cfg *site.Config, chargers []*site.Device, h *Hist
 	for _, d := range chargers {
 		if d.Sim != nil && d.Sim.User != "" {
 			if _, ok := byUser[d.Sim.User]; !ok {
-				return fmt.Errorf("history of %s: sim.user %q has no sessions in %s", d.ID, d.Sim.User, trondheimFile)
+				return fmt.Errorf("history of %s: sim.user %q has no sessions in %s", d.ID, d.Sim.User, sim.TrondheimFile)
 			}
 			taken[d.Sim.User] = true
 		}
@@ -402,7 +384,7 @@ func (l *dataLoader) sessions(cfg *site.Config, chargers []*site.Device, h *Hist
 		}
 		if u == "" {
 			if len(free) == 0 {
-				return fmt.Errorf("history of %s: no EV users left in %s to assign", d.ID, trondheimFile)
+				return fmt.Errorf("history of %s: no EV users left in %s to assign", d.ID, sim.TrondheimFile)
 			}
 			u = free[k%len(free)]
 			k++

@@ -157,7 +157,7 @@ func TestBundledMapping(t *testing.T) {
 	cfg := demoConfig(t)
 	from := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC) // day 60 in 2023 and in 2019
 	h := demoHistory(t, cfg, from, from.Add(24*time.Hour))
-	raw, err := os.ReadFile(filepath.Join("..", "testdata", "cambridge_buildings_load_hourly_2019.csv"))
+	raw, err := os.ReadFile(filepath.Join("..", "data", "cambridge_buildings_load_hourly_2019.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}

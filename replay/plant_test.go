@@ -67,7 +67,7 @@ func agreeOverDay(t *testing.T, cfg *site.Config, profiles map[string]*fieldbus.
 	devs := testsite.Devices(cfg, profiles)
 	w := fieldbus.NewWriter(devs, clk, log)
 	defer w.Close()
-	h, err := LoadHistory(cfg, "../testdata", nil, from, to)
+	h, err := LoadHistory(cfg, "../data", nil, from, to)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// TestWeekOfRealData replays a week of the bundled testdata (Cambridge building load,
+// TestWeekOfRealData replays a week of the bundled data (Cambridge building load,
 // Konstanz PV, Trondheim EV sessions) on the demo site through the production
 // dispatch cycle.
 func TestWeekOfRealData(t *testing.T) {

@@ -223,7 +223,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		fc = newEveryForecaster(fc, o.ForecastEvery)
 	}
 	svc, err := dispatch.New(dispatch.Options{Config: cfg, Store: st, Poller: field, Writer: field,
-		Forecaster: fc, Solver: measured, Clock: clk, Logger: log})
+		Forecaster: fc, Solver: measured, Clock: clk, Logger: log, Prices: field.prices})
 	if err != nil {
 		return nil, err
 	}

@@ -264,7 +264,10 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 		peakAt(start)
 		steps := w1 - w0
 		dt := step.Hours()
-		imp, exp := cfg.Tariff.Prices(start, step, steps, cfg.Site.Location)
+		imp, exp, err := f.prices.Prices(ctx, start, step, steps)
+		if err != nil {
+			return nil, err
+		}
 		scn := &optimizer.Scenario{Start: start, StepMinutes: int(step / time.Minute), Steps: steps,
 			Grid: optimizer.Grid{ImportLimitKW: cfg.Grid.ImportLimitKW, ExportLimitKW: cfg.Grid.ExportLimitKW,
 				ImportPrice: imp, ExportPrice: exp, DemandChargePerKW: cfg.Tariff.DemandChargePerKW, PeakSoFarKW: peak}}

@@ -49,7 +49,7 @@ func SetKeyNames() []string {
 // ApplySets returns a copy of cfg with the what-if edits applied, validated. cfg is not
 // changed. An unknown key or a bad value is an error naming it.
 func ApplySets(cfg *site.Config, sets []string) (*site.Config, error) {
-	c := cloneConfig(cfg)
+	c := cfg.Clone()
 	for _, kv := range sets {
 		k, v, ok := strings.Cut(kv, "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
@@ -64,42 +64,6 @@ func ApplySets(cfg *site.Config, sets []string) (*site.Config, error) {
 		return nil, fmt.Errorf("site after --set: %w", err)
 	}
 	return c, nil
-}
-
-func cloneConfig(cfg *site.Config) *site.Config {
-	c := *cfg
-	c.Nodes = append([]site.Node(nil), cfg.Nodes...)
-	c.Tariff.Import = append([]site.TOUBand(nil), cfg.Tariff.Import...)
-	c.Tariff.Export = append([]site.TOUBand(nil), cfg.Tariff.Export...)
-	c.Devices = make([]site.Device, len(cfg.Devices))
-	for i, d := range cfg.Devices {
-		c.Devices[i] = cloneDevice(d)
-	}
-	return &c
-}
-
-func cloneDevice(d site.Device) site.Device {
-	if d.BESS != nil {
-		b := *d.BESS
-		if b.TerminalSoCPct != nil {
-			t := *b.TerminalSoCPct
-			b.TerminalSoCPct = &t
-		}
-		d.BESS = &b
-	}
-	if d.PV != nil {
-		p := *d.PV
-		d.PV = &p
-	}
-	if d.EV != nil {
-		e := *d.EV
-		d.EV = &e
-	}
-	if d.Sim != nil {
-		s := *d.Sim
-		d.Sim = &s
-	}
-	return d
 }
 
 func number(v string, nonNeg bool) (float64, error) {
@@ -198,6 +162,9 @@ func applySet(c *site.Config, k, v string) error {
 		if err != nil {
 			return err
 		}
+		if c.Tariff.DayAhead != nil {
+			return errors.New("scales the time-of-use bands, but this site prices import from its tariff.day_ahead feed (swap the tariff with --set tariff=FILE)")
+		}
 		for i := range c.Tariff.Import {
 			c.Tariff.Import[i].PricePerKWh *= f
 		}
@@ -288,7 +255,7 @@ func addBattery(c *site.Config, v string) error {
 	for _, d := range c.Devices {
 		if d.Kind == site.KindBESS {
 			if n == 0 {
-				tmpl = cloneDevice(d)
+				tmpl = d.Clone()
 			}
 			n++
 		}
@@ -337,7 +304,7 @@ func setChargers(c *site.Config, n int) error {
 	}
 	tmpl := c.Devices[idx[len(idx)-1]]
 	for k := len(idx); k < n; k++ {
-		d := cloneDevice(tmpl)
+		d := tmpl.Clone()
 		d.ID = fmt.Sprintf("ev-whatif-%03d", k+1)
 		d.Endpoint = fmt.Sprintf("127.0.0.1:%d", 41000+k/200)
 		d.UnitID = k%200 + 1

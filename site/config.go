@@ -102,7 +102,43 @@ type Tariff struct {
 	// by the chance that the days still to come would not reach it anyway, from the
 	// root meter's daily peaks of the last four weeks; false charges it in full.
 	ExpectedPeak *bool `yaml:"expected_peak,omitempty"`
+	// DayAhead, when set, prices import (and export where the feed gives it) from a
+	// dynamic day-ahead series instead of the bands above (package prices).
+	DayAhead *DayAhead `yaml:"day_ahead,omitempty"`
 }
+
+// DayAhead is a dynamic day-ahead price feed, e.g. an Agile-style half-hourly
+// series: a CSV file read at start and/or prices pushed over the API
+// (PUT /api/v1/prices). Each price holds for Interval from its time on.
+type DayAhead struct {
+	// File is a CSV price file (relative paths are relative to the config file):
+	// a header row with TimeColumn (RFC 3339), ImportColumn and, optionally,
+	// ExportColumn. Empty means prices come only over the API.
+	File         string `yaml:"file,omitempty"`
+	TimeColumn   string `yaml:"time_column,omitempty"`   // default timestamp_utc
+	ImportColumn string `yaml:"import_column,omitempty"` // default import_price_per_kwh
+	ExportColumn string `yaml:"export_column,omitempty"` // default export_price_per_kwh (optional in the file)
+	// Interval is how long each price holds; default 30m. It must divide a day.
+	Interval *Duration `yaml:"interval,omitempty"`
+	// Fallback says what prices a step the feed does not cover: "tou" (the import
+	// bands; the default when bands are given) or "none" (the cycle fails with an
+	// error naming the step; the default without bands).
+	Fallback string `yaml:"fallback,omitempty"`
+}
+
+// Day-ahead fallbacks.
+const (
+	FallbackTOU  = "tou"
+	FallbackNone = "none"
+)
+
+// Default day-ahead settings.
+const (
+	DefaultDayAheadInterval     = 30 * time.Minute
+	DefaultDayAheadTimeColumn   = "timestamp_utc"
+	DefaultDayAheadImportColumn = "import_price_per_kwh"
+	DefaultDayAheadExportColumn = "export_price_per_kwh"
+)
 
 // TOUBand is a price that applies from From (inclusive) to To (exclusive), "HH:MM", local time.
 // To may be "24:00".

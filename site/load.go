@@ -206,6 +206,26 @@ func (c *Config) applyDefaults() {
 	if c.Tariff.DemandInterval == nil {
 		c.Tariff.DemandInterval = &Duration{D: DefaultDemandInterval}
 	}
+	if da := c.Tariff.DayAhead; da != nil {
+		if da.TimeColumn == "" {
+			da.TimeColumn = DefaultDayAheadTimeColumn
+		}
+		if da.ImportColumn == "" {
+			da.ImportColumn = DefaultDayAheadImportColumn
+		}
+		if da.ExportColumn == "" {
+			da.ExportColumn = DefaultDayAheadExportColumn
+		}
+		if da.Interval == nil {
+			da.Interval = &Duration{D: DefaultDayAheadInterval}
+		}
+		if da.Fallback == "" {
+			da.Fallback = FallbackNone
+			if len(c.Tariff.Import) > 0 {
+				da.Fallback = FallbackTOU
+			}
+		}
+	}
 	if c.Tariff.DemandPeriod == "" {
 		c.Tariff.DemandPeriod = DemandMonthly
 	}
@@ -401,10 +421,16 @@ func fmtOpt(f *float64) string {
 
 func (c *Config) validateTariff(v *validator) {
 	t := &c.Tariff
-	if len(t.Import) == 0 {
-		v.add("tariff.import", "", "at least one time-of-use band is required")
+	da := t.DayAhead
+	switch {
+	case len(t.Import) == 0 && da == nil:
+		v.add("tariff.import", "", "at least one time-of-use band is required (or a tariff.day_ahead feed)")
+	case len(t.Import) > 0:
+		validateBands(v, "tariff.import", t.Import)
 	}
-	validateBands(v, "tariff.import", t.Import)
+	if da != nil {
+		validateDayAhead(v, da, len(t.Import) > 0)
+	}
 	if len(t.Export) > 0 {
 		validateBands(v, "tariff.export", t.Export)
 	} else {
@@ -436,7 +462,7 @@ func (c *Config) validateTariff(v *validator) {
 	if f := t.PeakMarginFactor; f != nil && v.finite("tariff.peak_margin_factor", *f) && (*f < 0 || *f > 10) {
 		v.add("tariff.peak_margin_factor", fmtF(*f), "must be in [0, 10] (0 = no margin)")
 	}
-	if len(v.errs) == 0 {
+	if len(v.errs) == 0 && len(t.Import) > 0 {
 		// Export must never pay more than import at the same time (the LP would be unbounded).
 		for m := 0; m < 24*60; m++ {
 			imp := bandPrice(t.Import, m)
@@ -449,6 +475,33 @@ func (c *Config) validateTariff(v *validator) {
 					"export price %s is above import price %s at this time", fmtF(exp), fmtF(imp))
 				break
 			}
+		}
+	}
+}
+
+func validateDayAhead(v *validator, da *DayAhead, bands bool) {
+	if d := da.Interval; d != nil {
+		switch {
+		case d.D <= 0 || d.D%time.Minute != 0 || d.D > 24*time.Hour:
+			v.add("tariff.day_ahead.interval", d.D.String(), "must be a whole number of minutes from 1m to 24h (e.g. 30m)")
+		case (24*time.Hour)%d.D != 0:
+			v.add("tariff.day_ahead.interval", d.D.String(), "must divide a day evenly (e.g. 30m, 1h)")
+		}
+	}
+	switch da.Fallback {
+	case FallbackNone:
+	case FallbackTOU:
+		if !bands {
+			v.add("tariff.day_ahead.fallback", da.Fallback, "needs tariff.import bands to fall back on")
+		}
+	default:
+		v.add("tariff.day_ahead.fallback", da.Fallback, "want %s or %s", FallbackTOU, FallbackNone)
+	}
+	for _, c := range []struct{ path, name string }{
+		{"tariff.day_ahead.time_column", da.TimeColumn}, {"tariff.day_ahead.import_column", da.ImportColumn}, {"tariff.day_ahead.export_column", da.ExportColumn},
+	} {
+		if strings.TrimSpace(c.name) != c.name || strings.ContainsAny(c.name, ",\"\n") {
+			v.add(c.path, c.name, "must be a CSV column name without spaces around it, commas, quotes or line breaks")
 		}
 	}
 }

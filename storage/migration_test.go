@@ -2,7 +2,9 @@ package storage
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 func TestParseMigrationName(t *testing.T) {
@@ -46,4 +48,48 @@ func FuzzParseMigrationName(f *testing.F) {
 			t.Fatalf("ParseMigrationName(%q) = %d, %q; does not rebuild the name (%q)", name, v, n, want)
 		}
 	})
+}
+
+func TestLoadMigrations(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		files   []string
+		want    string // versions' names, "|" between versions
+		wantErr string
+	}{
+		{"in order", []string{"0002_b.sql", "0001_a.sql"}, "a|b", ""},
+		{"alternatives sorted", []string{"0001_a.sql", "0002_timescale.sql", "0002_plain.sql"}, "a|plain,timescale", ""},
+		{"gap", []string{"0001_a.sql", "0003_c.sql"}, "", "versions must run 1..2 without gaps"},
+		{"bad name", []string{"0001_a.sql", "2_b.sql"}, "", "NNNN_name.sql"},
+		{"none", nil, "", "read migrations"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := fstest.MapFS{}
+			for _, f := range tc.files {
+				fsys["migrations/"+f] = &fstest.MapFile{Data: []byte("-- " + f)}
+			}
+			vs, err := LoadMigrations(fsys)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for i, v := range vs {
+				for _, m := range v {
+					if m.Version != i+1 || !strings.Contains(m.SQL, m.Name) {
+						t.Errorf("version %d holds %+v", i+1, m)
+					}
+				}
+				got = append(got, strings.Join(MigrationNames(v), ","))
+			}
+			if g := strings.Join(got, "|"); g != tc.want {
+				t.Errorf("got %s, want %s", g, tc.want)
+			}
+		})
+	}
 }

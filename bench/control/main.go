@@ -180,7 +180,7 @@ func startTime(o options, cfg *site.Config) (time.Time, error) {
 	return t, nil
 }
 
-func testdata() (fs.FS, error) { return fs.Sub(gridd.Files, "testdata") }
+func bundledData() (fs.FS, error) { return fs.Sub(gridd.Files, sim.DataDir) }
 
 // serve runs the simulator until ctx ends; ready gets the command address. The
 // simulator starts, on a simulated clock, at the time of the first step.
@@ -189,7 +189,7 @@ func serve(ctx context.Context, o options, ready func(string)) error {
 	if err != nil {
 		return err
 	}
-	data, err := testdata()
+	data, err := bundledData()
 	if err != nil {
 		return err
 	}

@@ -34,15 +34,15 @@ run() { # file column from to tz
 }
 # Origins start after eight weeks of training history.
 for b in b9 b57 b36 b40; do
-  want $b && run testdata/cambridge_buildings_load_hourly_2019.csv building_${b}_kwh 2019-02-26 2019-12-31 Europe/London
+  want $b && run data/cambridge_buildings_load_hourly_2019.csv building_${b}_kwh 2019-02-26 2019-12-31 Europe/London
 done
-want konstanz_load && run testdata/konstanz_residential4_hourly_2016.csv site_load_kwh 2016-02-26 2016-12-31 Europe/Berlin
+want konstanz_load && run data/konstanz_residential4_hourly_2016.csv site_load_kwh 2016-02-26 2016-12-31 Europe/Berlin
 if want konstanz_pv; then
   # Array assumed at the site's coordinates, tilt 30°, facing south, 5 kW.
-  "$bin" --data testdata/konstanz_residential4_hourly_2016.csv --value-column pv_kwh \
+  "$bin" --data data/konstanz_residential4_hourly_2016.csv --value-column pv_kwh \
     --from 2016-02-26 --to 2016-12-31 --every "$every" --methods naive,daily,auto --pv-series --nonnegative \
     --lat 47.66 --lon 9.18 --tilt 30 --azimuth 180 --capacity 5
-  rbench testdata/konstanz_residential4_hourly_2016.csv pv_kwh 2016-02-26 2016-12-31
+  rbench data/konstanz_residential4_hourly_2016.csv pv_kwh 2016-02-26 2016-12-31
 fi
 if [ -n "$shared" ] && want duq; then
   run "$shared/pjm_duq_hourly_load_2005-2015.csv" load_mw 2015-01-01 2015-12-31 America/New_York

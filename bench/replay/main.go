@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gridd/gridd"
+	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/replay"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage/sqlite"
@@ -106,7 +107,7 @@ func run(days int, fromS string, chargers int, strategies, horizon string, every
 		return fmt.Errorf("-from: %w", err)
 	}
 	to := from.AddDate(0, 0, days)
-	h, err := replay.LoadHistory(cfg, "testdata", gridd.Files, from, to)
+	h, err := replay.LoadHistory(cfg, sim.DataDir, gridd.Files, from, to)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/prices"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage/timescale"
 )
@@ -27,6 +28,10 @@ func loadSite(path string, data []byte) (*site.Config, map[string]*fieldbus.Prof
 	profiles, err := fieldbus.CheckSite(cfg)
 	if err != nil {
 		return nil, nil, err
+	}
+	// The price source the tariff selects, with its file (tariff.day_ahead.file).
+	if _, err := prices.FromConfig(cfg); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, profiles, nil
 }

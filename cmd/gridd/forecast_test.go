@@ -18,7 +18,7 @@ func TestCmdForecastBacktest(t *testing.T) {
 	out := filepath.Join(dir, "fc.csv")
 	var stdout, stderr bytes.Buffer
 	err := cmdForecast(context.Background(), []string{"backtest",
-		"--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv", "--value-column", "building_b36_kwh",
+		"--data", "../../data/cambridge_buildings_load_hourly_2019.csv", "--value-column", "building_b36_kwh",
 		"--from", "2019-06-03", "--to", "2019-06-17", "--horizon", "24h", "--tz", "Europe/London",
 		"--out", out, "--json"}, &stdout, &stderr)
 	if err != nil {
@@ -82,16 +82,16 @@ func TestCmdForecastBacktest(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"regression with weather and holidays", []string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv",
+		{"regression with weather and holidays", []string{"backtest", "--data", "../../data/cambridge_buildings_load_hourly_2019.csv",
 			"--value-column", "building_b40_kwh", "--from", "2019-05-01", "--to", "2019-05-29", "--method", "regression", "--tz", "Europe/London",
-			"--weather", "../../testdata/bedford_weather_hourly_2019.csv", "--weather-column", "air_temperature_degc", "--holidays", hol}, "most chosen regression"},
-		{"select", []string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv",
+			"--weather", "../../data/bedford_weather_hourly_2019.csv", "--weather-column", "air_temperature_degc", "--holidays", hol}, "most chosen regression"},
+		{"select", []string{"backtest", "--data", "../../data/cambridge_buildings_load_hourly_2019.csv",
 			"--value-column", "building_b57_kwh", "--from", "2019-05-01", "--to", "2019-05-15", "--method", "select", "--tz", "Europe/London"}, "method select"},
-		{"fallback", []string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv",
+		{"fallback", []string{"backtest", "--data", "../../data/cambridge_buildings_load_hourly_2019.csv",
 			"--value-column", "building_b57_kwh", "--from", "2019-05-01", "--to", "2019-05-15", "--method", "fallback"}, "most chosen seasonal_naive_weekly"},
-		{"auto pv", []string{"backtest", "--data", "../../testdata/konstanz_residential4_hourly_2016.csv", "--value-column", "pv_kwh",
+		{"auto pv", []string{"backtest", "--data", "../../data/konstanz_residential4_hourly_2016.csv", "--value-column", "pv_kwh",
 			"--from", "2016-06-01", "--to", "2016-06-15", "--pv-lat", "47.66", "--pv-lon", "9.18", "--pv-capacity", "5"}, "most chosen pv_clear_sky_index"},
-		{"pv", []string{"backtest", "--data", "../../testdata/konstanz_residential4_hourly_2016.csv", "--value-column", "pv_kwh",
+		{"pv", []string{"backtest", "--data", "../../data/konstanz_residential4_hourly_2016.csv", "--value-column", "pv_kwh",
 			"--from", "2016-06-01", "--to", "2016-06-15", "--method", "pv", "--pv-lat", "47.66", "--pv-lon", "9.18", "--pv-capacity", "5"}, "most chosen pv_clear_sky_index"},
 	} {
 		stdout.Reset()
@@ -117,11 +117,11 @@ func TestCmdForecastBacktest(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"backtest", "--data", "../../testdata/konstanz_residential4_hourly_2016.csv", "--value-column", "pv_kwh", "--from", "2016-06-01", "--method", "pv", "--pv-capacity", "5"}, "LatitudeDeg"},
+		{[]string{"backtest", "--data", "../../data/konstanz_residential4_hourly_2016.csv", "--value-column", "pv_kwh", "--from", "2016-06-01", "--method", "pv", "--pv-capacity", "5"}, "LatitudeDeg"},
 		{[]string{"backtest", "--value-column", "x", "--from", "2019-01-01"}, "--data"},
 		{[]string{"backtest", "--data", "x.csv", "--value-column", "x", "--from", "2019-01-01", "--method", "magic"}, "no such file"},
-		{[]string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv", "--value-column", "building_b9_kwh", "--from", "2019-01-01", "--method", "magic"}, "--method"},
-		{[]string{"backtest", "--data", "../../testdata/cambridge_buildings_load_hourly_2019.csv", "--value-column", "nope", "--from", "2019-01-01"}, "nope"},
+		{[]string{"backtest", "--data", "../../data/cambridge_buildings_load_hourly_2019.csv", "--value-column", "building_b9_kwh", "--from", "2019-01-01", "--method", "magic"}, "--method"},
+		{[]string{"backtest", "--data", "../../data/cambridge_buildings_load_hourly_2019.csv", "--value-column", "nope", "--from", "2019-01-01"}, "nope"},
 		{[]string{"train"}, "usage"},
 	} {
 		err := cmdForecast(context.Background(), c.args, &stdout, &stderr)

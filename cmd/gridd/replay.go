@@ -47,7 +47,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	cfgPath := fl.String("config", "", "site config YAML")
-	histDir := fl.String("history", "", "directory of history CSVs ("+replay.HistoryFiles+"); \"builtin\" for the bundled testdata")
+	histDir := fl.String("history", "", "directory of history CSVs ("+replay.HistoryFiles+"); \"builtin\" for the bundled data")
 	dsn := fl.String("db", "", "read the history from a store: a postgres:// DSN, or the embedded store's data directory")
 	fromS := fl.String("from", "", "start of the period, RFC 3339 or YYYY-MM-DD (UTC)")
 	toS := fl.String("to", "", "end of the period (exclusive), RFC 3339 or YYYY-MM-DD (UTC)")

@@ -21,7 +21,7 @@ func runReplayCLI(t *testing.T, args ...string) (stdout, stderr string, err erro
 }
 
 func TestReplayBadInput(t *testing.T) {
-	base := []string{"--config", demoConfigFile, "--history", "../../testdata", "--from", "2019-06-03", "--to", "2019-06-04", "--report", t.TempDir()}
+	base := []string{"--config", demoConfigFile, "--history", "../../data", "--from", "2019-06-03", "--to", "2019-06-04", "--report", t.TempDir()}
 	tests := []struct {
 		name  string
 		args  []string
@@ -31,7 +31,7 @@ func TestReplayBadInput(t *testing.T) {
 		{"unknown set key", append(base, "--set", "bess.size=2"), true, `unknown key "bess.size"`},
 		{"bad set value", append(base, "--set", "pv.scale=big"), true, `"big" is not a finite number`},
 		{"unknown strategy", append(base, "--strategy", "greedy"), true, `--strategy "greedy"`},
-		{"bad time", []string{"--config", demoConfigFile, "--history", "../../testdata", "--from", "June", "--to", "2019-06-04", "--report", "x"}, true, `--from "June"`},
+		{"bad time", []string{"--config", demoConfigFile, "--history", "../../data", "--from", "June", "--to", "2019-06-04", "--report", "x"}, true, `--from "June"`},
 		{"no history", []string{"--config", demoConfigFile, "--from", "2019-06-03", "--to", "2019-06-04", "--report", "x"}, true, "exactly one of --history"},
 		{"history not a directory", []string{"--config", demoConfigFile, "--history", "/nonexistent", "--from", "2019-06-03", "--to", "2019-06-04", "--report", "x"}, true, "not a directory"},
 		{"history does not cover", nil, false, "does not cover"},

@@ -56,7 +56,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 func startSim(ctx context.Context, cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Clock, log *slog.Logger) (*sim.Sim, error) {
-	data, err := fs.Sub(gridd.Files, "testdata")
+	data, err := fs.Sub(gridd.Files, sim.DataDir)
 	if err != nil {
 		return nil, err
 	}

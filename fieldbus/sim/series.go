@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -18,12 +19,17 @@ import (
 	"github.com/gridd/gridd/plant"
 )
 
-// bundledSeries are the hourly series shipped in testdata/.
-var bundledSeries = map[string]struct {
-	file, column string
-	// perUnit normalises to the year's maximum (then times pv.capacity_kw).
-	perUnit bool
-}{
+// Bundled is one of the hourly series shipped in the module's data/: its file, its
+// column, and whether it is normalised per unit (to the year's maximum, then times
+// pv.capacity_kw). The simulator serves them and replay reads them (replay's
+// history), both from this one catalogue.
+type Bundled struct {
+	File, Column string
+	PerUnit      bool
+}
+
+// bundledSeries is the catalogue, by sim.series name.
+var bundledSeries = map[string]Bundled{
 	"cambridge:b9":  {"cambridge_buildings_load_hourly_2019.csv", "building_b9_kwh", false},
 	"cambridge:b57": {"cambridge_buildings_load_hourly_2019.csv", "building_b57_kwh", false},
 	"cambridge:b36": {"cambridge_buildings_load_hourly_2019.csv", "building_b36_kwh", false},
@@ -32,10 +38,32 @@ var bundledSeries = map[string]struct {
 	"konstanz:load": {"konstanz_residential4_hourly_2016.csv", "site_load_kwh", false},
 }
 
+// BundledSeries returns the bundled hourly series of that name (e.g. "cambridge:b36").
+func BundledSeries(name string) (Bundled, bool) {
+	b, ok := bundledSeries[name]
+	return b, ok
+}
+
 // SeriesTrondheim names the bundled EV session data.
 const SeriesTrondheim = "trondheim"
 
-const trondheimFile = "trondheim_ev_sessions_2019.csv"
+// TrondheimFile is the bundled EV session file.
+const TrondheimFile = "trondheim_ev_sessions_2019.csv"
+
+// DataDir is where the bundled files sit in an embed.FS of the module root.
+const DataDir = "data"
+
+// ReadData reads a bundled data file from fsys: at its root, or under DataDir (an
+// embed.FS of the module root holds them there).
+func ReadData(fsys fs.FS, file string) ([]byte, error) {
+	data, err := fs.ReadFile(fsys, file)
+	if errors.Is(err, fs.ErrNotExist) {
+		if d, err2 := fs.ReadFile(fsys, path.Join(DataDir, file)); err2 == nil {
+			return d, nil
+		}
+	}
+	return data, err
+}
 
 // SeriesNames lists the bundled series names (plus "file:PATH").
 func SeriesNames() []string {
@@ -407,14 +435,7 @@ func (l *dataLoader) read(file string) ([]byte, error) {
 	if l.data == nil {
 		return nil, fmt.Errorf("no data files given (need %s)", file)
 	}
-	data, err := fs.ReadFile(l.data, file)
-	if errors.Is(err, fs.ErrNotExist) {
-		// An embed.FS of the module root holds the files under testdata/.
-		if d, err2 := fs.ReadFile(l.data, "testdata/"+file); err2 == nil {
-			return d, nil
-		}
-	}
-	return data, err
+	return ReadData(l.data, file)
 }
 
 func (l *dataLoader) bundled(name string) (*series, error) {
@@ -426,21 +447,21 @@ func (l *dataLoader) bundled(name string) (*series, error) {
 	if s, ok := l.series[key]; ok {
 		return s, nil
 	}
-	data, err := l.read(b.file)
+	data, err := l.read(b.File)
 	if err != nil {
 		return nil, err
 	}
-	s, err := parseSeries(b.file, data, b.column)
+	s, err := parseSeries(b.File, data, b.Column)
 	if err != nil {
 		return nil, err
 	}
-	if b.perUnit {
+	if b.PerUnit {
 		peak := 0.0
 		for _, x := range s.v {
 			peak = math.Max(peak, x)
 		}
 		if peak <= 0 {
-			return nil, fmt.Errorf("%s: column %s has no positive value to normalise by", b.file, b.column)
+			return nil, fmt.Errorf("%s: column %s has no positive value to normalise by", b.File, b.Column)
 		}
 		for i := range s.v {
 			s.v[i] /= peak
@@ -477,11 +498,11 @@ func (l *dataLoader) sessions() (*evData, error) {
 	if l.ev != nil {
 		return l.ev, nil
 	}
-	data, err := l.read(trondheimFile)
+	data, err := l.read(TrondheimFile)
 	if err != nil {
 		return nil, err
 	}
-	d, err := parseSessions(trondheimFile, data)
+	d, err := parseSessions(TrondheimFile, data)
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ func TestParseSeriesErrors(t *testing.T) {
 }
 
 func TestBundledSeries(t *testing.T) {
-	ld := &dataLoader{data: os.DirFS("../../testdata"), series: map[string]*series{}}
+	ld := &dataLoader{data: os.DirFS("../../data"), series: map[string]*series{}}
 	for _, name := range SeriesNames() {
 		if name == SeriesTrondheim {
 			continue
@@ -155,8 +155,8 @@ func TestSessionTimeline(t *testing.T) {
 	}
 }
 
-func TestDataUnderTestdataDir(t *testing.T) {
-	// An embed.FS of the module root holds the files under testdata/.
+func TestDataUnderDataDir(t *testing.T) {
+	// An embed.FS of the module root holds the files under data/.
 	ld := &dataLoader{data: os.DirFS("../.."), series: map[string]*series{}}
 	if _, err := ld.bundled("cambridge:b40"); err != nil {
 		t.Fatal(err)

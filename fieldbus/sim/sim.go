@@ -104,7 +104,7 @@ type Sim struct {
 
 // New builds the simulator for cfg. profiles maps device id to its resolved profile
 // (as fieldbus.CheckSite returns). data holds the bundled series files (the repo's
-// testdata/*.csv, at its root or under testdata/); "file:" series are read from disk
+// data/*.csv, at its root or under data/); "file:" series are read from disk
 // relative to the config file. Only the files the configured devices use are read.
 func New(cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Clock, data fs.FS, log *slog.Logger) (*Sim, error) {
 	if log == nil {
@@ -285,7 +285,7 @@ func (s *Sim) initDevice(cfg *site.Config, d *device, ld *dataLoader, fail func(
 			}
 			src := ev.byUser[sim.User]
 			if len(src) == 0 {
-				fail("sim.user", sim.User, fmt.Errorf("no sessions for this user in %s", trondheimFile))
+				fail("sim.user", sim.User, fmt.Errorf("no sessions for this user in %s", TrondheimFile))
 				return bad
 			}
 			d.user = sim.User

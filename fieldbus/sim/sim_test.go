@@ -55,7 +55,7 @@ func start(t *testing.T, cfg *site.Config, at time.Time) *rig {
 		t.Fatal(err)
 	}
 	clk := clock.NewSim(at)
-	s, err := sim.New(cfg, profiles, clk, os.DirFS("../../testdata"), quiet)
+	s, err := sim.New(cfg, profiles, clk, os.DirFS("../../data"), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +413,7 @@ func TestNewErrors(t *testing.T) {
 			if c.prof != nil {
 				profiles[c.dev.ID] = c.prof
 			}
-			_, err := sim.New(cfg, profiles, clock.NewSim(june), os.DirFS("../../testdata"), quiet)
+			_, err := sim.New(cfg, profiles, clock.NewSim(june), os.DirFS("../../data"), quiet)
 			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "s.yaml") {
 				t.Fatalf("New error = %v, want %q", err, c.want)
 			}

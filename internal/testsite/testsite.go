@@ -67,10 +67,10 @@ func Start(t testing.TB, name, yml string, start time.Time, log *slog.Logger) *S
 }
 
 // StartSim starts the simulator for cfg on clk, serving the series in the
-// repository's testdata directory. It stops when ctx ends or the test ends.
+// repository's data directory. It stops when ctx ends or the test ends.
 func StartSim(t testing.TB, ctx context.Context, cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Clock, log *slog.Logger) *sim.Sim {
 	t.Helper()
-	sm, err := sim.New(cfg, profiles, clk, Testdata(t), log)
+	sm, err := sim.New(cfg, profiles, clk, Data(t), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,9 +90,9 @@ func Devices(cfg *site.Config, profiles map[string]*fieldbus.Profile) []fieldbus
 	return devs
 }
 
-// Testdata returns the repository's testdata directory, found from the working
+// Data returns the repository's bundled data directory (data/), found from the working
 // directory upwards (the directory holding go.mod).
-func Testdata(t testing.TB) fs.FS {
+func Data(t testing.TB) fs.FS {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -100,7 +100,7 @@ func Testdata(t testing.TB) fs.FS {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return os.DirFS(filepath.Join(dir, "testdata"))
+			return os.DirFS(filepath.Join(dir, "data"))
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {

@@ -1,6 +1,6 @@
 // Package scengen generates reproducible optimisation scenarios
 // (optimizer.Scenario) of any size from the real open data in gridd's
-// testdata/ (see testdata/ATTRIBUTION.md): building loads from the
+// data/ (see data/ATTRIBUTION.md): building loads from the
 // Cambridge estates archive, PV from the Konstanz CoSSMic house, import
 // prices from Octopus Agile, and EV sessions from the Trondheim housing
 // cooperative. `gridd scenario gen` and the optimizer benchmarks use it.

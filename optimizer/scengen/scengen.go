@@ -17,10 +17,10 @@ import (
 // Data file paths inside the file system passed to Generate (gridd.Files
 // holds them).
 const (
-	LoadFile  = "testdata/cambridge_buildings_load_hourly_2019.csv"
-	PVFile    = "testdata/konstanz_residential4_hourly_2016.csv"
-	PriceFile = "testdata/agile_octopus_import_price_hourly_2019.csv"
-	EVFile    = "testdata/trondheim_ev_sessions_2019.csv"
+	LoadFile  = "data/cambridge_buildings_load_hourly_2019.csv"
+	PVFile    = "data/konstanz_residential4_hourly_2016.csv"
+	PriceFile = "data/agile_octopus_import_price_hourly_2019.csv"
+	EVFile    = "data/trondheim_ev_sessions_2019.csv"
 )
 
 // Params say what to generate.

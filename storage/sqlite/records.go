@@ -528,10 +528,16 @@ func (s *Store) ListAudit(ctx context.Context, from, to time.Time, limit int) ([
 	if err := storage.ValidateLimit(limit); err != nil {
 		return nil, fmt.Errorf("sqlite: list audit: %w", err)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time_us, actor, action, subject, detail FROM audit_events
+	return s.queryAudit(ctx, "list audit", `SELECT id, time_us, actor, action, subject, detail FROM audit_events
 		WHERE time_us >= ? AND time_us < ? ORDER BY time_us, id LIMIT ?`, toUS(from), toUS(to), sqlLimit(limit))
+}
+
+// queryAudit runs a query of audit events (id, time_us, actor, action, subject,
+// detail); op names it in errors.
+func (s *Store) queryAudit(ctx context.Context, op, query string, args ...any) ([]storage.AuditEvent, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list audit: %w", err)
+		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	defer rows.Close()
 	var out []storage.AuditEvent
@@ -539,38 +545,20 @@ func (s *Store) ListAudit(ctx context.Context, from, to time.Time, limit int) ([
 		var e storage.AuditEvent
 		var us int64
 		if err := rows.Scan(&e.ID, &us, &e.Actor, &e.Action, &e.Subject, &e.Detail); err != nil {
-			return nil, fmt.Errorf("sqlite: list audit: %w", err)
+			return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 		}
 		e.Time = fromUS(us)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list audit: %w", err)
+		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	return out, nil
 }
 
 // ListAuditAll implements storage.Store.
 func (s *Store) ListAuditAll(ctx context.Context) ([]storage.AuditEvent, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time_us, actor, action, subject, detail FROM audit_events ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: list all audit: %w", err)
-	}
-	defer rows.Close()
-	var out []storage.AuditEvent
-	for rows.Next() {
-		var e storage.AuditEvent
-		var us int64
-		if err := rows.Scan(&e.ID, &us, &e.Actor, &e.Action, &e.Subject, &e.Detail); err != nil {
-			return nil, fmt.Errorf("sqlite: list all audit: %w", err)
-		}
-		e.Time = fromUS(us)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list all audit: %w", err)
-	}
-	return out, nil
+	return s.queryAudit(ctx, "list all audit", `SELECT id, time_us, actor, action, subject, detail FROM audit_events ORDER BY id`)
 }
 
 // UpsertAssets implements storage.Store. The whole batch is stored in one transaction; a later

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net/url"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/gridd/gridd/storage"
@@ -128,29 +127,20 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads the migrations in fsys's "migrations" directory; versions must run 1..n.
+// loadMigrations reads the migrations in fsys's "migrations" directory
+// (storage.LoadMigrations): versions 1..n, one file each.
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, "migrations")
+	versions, err := storage.LoadMigrations(fsys)
 	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
+		return nil, err
 	}
-	var ms []migration
-	for _, e := range entries {
-		v, name, err := storage.ParseMigrationName(e.Name())
-		if err != nil {
-			return nil, err
+	ms := make([]migration, 0, len(versions))
+	for _, files := range versions {
+		if len(files) != 1 {
+			return nil, fmt.Errorf("migration version %d has files %v: want one file", files[0].Version, storage.MigrationNames(files))
 		}
-		b, err := fs.ReadFile(fsys, "migrations/"+e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %04d_%s: expected version %d (versions must run 1..n without gaps or repeats)", m.version, m.name, i+1)
-		}
+		m := files[0]
+		ms = append(ms, migration{version: m.Version, name: m.Name, sql: m.SQL})
 	}
 	return ms, nil
 }

@@ -192,8 +192,8 @@ func TestLoadMigrations(t *testing.T) {
 		wantErr string
 	}{
 		{"ordered", []string{"0002_b.sql", "0001_a.sql"}, ""},
-		{"gap", []string{"0001_a.sql", "0003_c.sql"}, "expected version 2"},
-		{"repeat", []string{"0001_a.sql", "0001_b.sql"}, "expected version 2"},
+		{"gap", []string{"0001_a.sql", "0003_c.sql"}, "without gaps"},
+		{"repeat", []string{"0001_a.sql", "0001_b.sql"}, "want one file"},
 		{"bad name", []string{"0001_a.sql", "2_b.sql"}, "NNNN_name.sql"},
 		{"version zero", []string{"0000_a.sql"}, "not positive"},
 	} {

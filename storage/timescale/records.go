@@ -606,10 +606,16 @@ func (s *Store) ListAudit(ctx context.Context, from, to time.Time, limit int) ([
 	if err := storage.ValidateLimit(limit); err != nil {
 		return nil, fmt.Errorf("timescale: list audit: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, time, actor, action, subject, detail FROM audit_events
+	return s.queryAudit(ctx, "list audit", `SELECT id, time, actor, action, subject, detail FROM audit_events
 		WHERE time >= $1 AND time < $2 ORDER BY time, id LIMIT $3`, ts(from), ts(to), sqlLimit(limit))
+}
+
+// queryAudit runs a query of audit events (id, time, actor, action, subject, detail);
+// op names it in errors.
+func (s *Store) queryAudit(ctx context.Context, op, query string, args ...any) ([]storage.AuditEvent, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("timescale: list audit: %w", err)
+		return nil, fmt.Errorf("timescale: %s: %w", op, err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.AuditEvent, error) {
 		var e storage.AuditEvent
@@ -618,7 +624,7 @@ func (s *Store) ListAudit(ctx context.Context, from, to time.Time, limit int) ([
 		return e, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("timescale: list audit: %w", err)
+		return nil, fmt.Errorf("timescale: %s: %w", op, err)
 	}
 	return out, nil
 }
@@ -626,20 +632,7 @@ func (s *Store) ListAudit(ctx context.Context, from, to time.Time, limit int) ([
 // ListAuditAll implements storage.Store. A time PostgreSQL holds but Go cannot
 // represent (such as 'infinity') is an error: nothing is skipped silently.
 func (s *Store) ListAuditAll(ctx context.Context) ([]storage.AuditEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, time, actor, action, subject, detail FROM audit_events ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("timescale: list all audit: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.AuditEvent, error) {
-		var e storage.AuditEvent
-		err := r.Scan(&e.ID, &e.Time, &e.Actor, &e.Action, &e.Subject, &e.Detail)
-		e.Time = e.Time.UTC()
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("timescale: list all audit: %w", err)
-	}
-	return out, nil
+	return s.queryAudit(ctx, "list all audit", `SELECT id, time, actor, action, subject, detail FROM audit_events ORDER BY id`)
 }
 
 // UpsertAssets implements storage.Store. The whole batch is stored in one transaction; a later

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"sort"
 	"strings"
 	"time"
 
@@ -137,41 +136,24 @@ func isTimescale(name string) bool {
 	return name == "timescale" || strings.HasSuffix(name, "_timescale")
 }
 
-// loadMigrations reads fsys's "migrations" directory into versions 1..n, each with its alternatives.
+// loadMigrations reads fsys's "migrations" directory (storage.LoadMigrations) into
+// versions 1..n, each one file or a _plain and a _timescale alternative.
 func loadMigrations(fsys fs.FS) ([][]migration, error) {
-	entries, err := fs.ReadDir(fsys, "migrations")
+	versions, err := storage.LoadMigrations(fsys)
 	if err != nil {
-		return nil, fmt.Errorf("read migrations: %w", err)
+		return nil, err
 	}
-	byVersion := map[int][]migration{}
-	for _, e := range entries {
-		v, name, err := storage.ParseMigrationName(e.Name())
-		if err != nil {
-			return nil, err
-		}
-		b, err := fs.ReadFile(fsys, "migrations/"+e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", e.Name(), err)
-		}
-		byVersion[v] = append(byVersion[v], migration{version: v, name: name, sql: string(b)})
-	}
-	out := make([][]migration, len(byVersion))
-	for v, ms := range byVersion {
-		if v > len(byVersion) {
-			return nil, fmt.Errorf("migration version %d: versions must run 1..%d without gaps", v, len(byVersion))
-		}
-		sort.Slice(ms, func(i, j int) bool { return ms[i].name < ms[j].name })
+	out := make([][]migration, len(versions))
+	for i, files := range versions {
 		switch {
-		case len(ms) == 1 && !isPlain(ms[0].name) && !isTimescale(ms[0].name):
-		case len(ms) == 2 && isPlain(ms[0].name) && isTimescale(ms[1].name):
+		case len(files) == 1 && !isPlain(files[0].Name) && !isTimescale(files[0].Name):
+		case len(files) == 2 && isPlain(files[0].Name) && isTimescale(files[1].Name):
 		default:
-			var names []string
-			for _, m := range ms {
-				names = append(names, m.name)
-			}
-			return nil, fmt.Errorf("migration version %d has files %v: want one file, or one _plain and one _timescale alternative", v, names)
+			return nil, fmt.Errorf("migration version %d has files %v: want one file, or one _plain and one _timescale alternative", i+1, storage.MigrationNames(files))
 		}
-		out[v-1] = ms
+		for _, m := range files {
+			out[i] = append(out[i], migration{version: m.Version, name: m.Name, sql: m.SQL})
+		}
 	}
 	return out, nil
 }

@@ -19,7 +19,7 @@ func TestDayAheadRealData(t *testing.T) {
 		{"konstanz_residential4_hourly_2016.csv", "pv_kwh", true, time.Date(2016, 5, 30, 0, 0, 0, 0, time.UTC)},
 	}
 	for _, c := range cases {
-		hist := readTestdata(t, c.file, c.col)
+		hist := readData(t, c.file, c.col)
 		var origins []time.Time
 		for d := 0; d < 28; d++ {
 			origins = append(origins, c.start.AddDate(0, 0, d))
