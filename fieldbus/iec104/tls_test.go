@@ -90,7 +90,7 @@ devices:
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	sm, err := sim.New(cfg, profiles, clock.Real{}, testsite.Testdata(t), log)
+	sm, err := sim.New(cfg, profiles, clock.Real{}, testsite.Data(t), log)
 	if err != nil {
 		t.Fatal(err)
 	}
