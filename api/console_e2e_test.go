@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,13 +20,7 @@ import (
 // the setpoint reaches the simulated battery. A screenshot is kept under
 // $GRIDD_ARTIFACTS (default: the test's temporary directory).
 func TestConsoleApproveInChromium(t *testing.T) {
-	bin := chromiumPath()
-	if bin == "" {
-		if os.Getenv("GRIDD_REQUIRE_PEERS") == "1" {
-			t.Fatal("chromium not found and GRIDD_REQUIRE_PEERS=1 (scripts/lib/browser.sh installs it)")
-		}
-		t.Skip("chromium not found (apt-get install chromium, or set GRIDD_CHROMIUM)")
-	}
+	bin := needChromium(t)
 	r := newRig(t)
 	users := api.NewUsers()
 	const password = "dispatch-me-please"
@@ -54,36 +47,30 @@ func TestConsoleApproveInChromium(t *testing.T) {
 		t.Fatalf("test premise: setpoint already %v before approval", st.SetpointKW)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	b := startBrowser(t, bin)
-	step := stepper(t, b, "console-failure.png")
-	step("open console", b.open(ctx, hs.URL+"/"))
-	step("login form", b.waitFor(ctx, `document.querySelector("#login") && !document.querySelector("#login").hidden`))
-	step("type user", b.typeText(ctx, "#user", "dana"))
-	step("type password", b.typeText(ctx, "#password", password))
-	step("submit", b.click(ctx, "#login-btn"))
-	step("logged in", b.waitFor(ctx, `!document.querySelector("#app").hidden && document.querySelector("#whoami").textContent.includes("dana")`))
-	step("site tree", b.waitFor(ctx, `document.querySelectorAll("#tree .dev-row").length >= 5`))
-	step("schedules tab", b.click(ctx, `nav button[data-view="schedules"]`))
+	p := openPage(t, bin, "console", hs.URL+"/", desktop)
+	p.wait("login form", `document.querySelector("#login") && !document.querySelector("#login").hidden`)
+	p.typeText("#user", "dana")
+	p.typeText("#password", password)
+	p.click("#login-btn")
+	p.wait("logged in", `!document.querySelector("#app").hidden && document.querySelector("#whoami").textContent.includes("dana")`)
+	p.wait("site tree", `document.querySelectorAll("#tree .dev-row").length >= 5`)
+	p.click(`nav button[data-view="schedules"]`)
 	open := fmt.Sprintf(`button[data-open="%d"]`, r.sched.ID)
-	step("schedule listed", b.waitFor(ctx, fmt.Sprintf(`document.querySelector(%q)`, open)))
-	step("open schedule", b.click(ctx, open))
-	step("chart drawn", b.waitFor(ctx, `document.querySelectorAll("#plan-svg path.layer").length >= 2 && document.querySelector('#plan-svg path.layer[data-asset="bess"]') && document.querySelector("#plan-svg path.price-line")`))
-	step("status proposed", b.waitFor(ctx, `document.querySelector("#d-status").textContent === "proposed"`))
-	var disabled bool
-	step("approve needs a reason", b.eval(ctx, `document.querySelector("#approve").disabled`, &disabled))
-	if !disabled {
+	p.wait("schedule listed", fmt.Sprintf(`document.querySelector(%q)`, open))
+	p.click(open)
+	p.wait("chart drawn", `document.querySelectorAll("#plan-svg path.layer").length >= 2 && document.querySelector('#plan-svg path.layer[data-asset="bess"]') && document.querySelector("#plan-svg path.price-line")`)
+	p.wait("status proposed", `document.querySelector("#d-status").dataset.status === "proposed"`)
+	if !eval[bool](p, `document.querySelector("#approve").disabled`) {
 		t.Fatal("approve button enabled without a reason")
 	}
-	step("type reason", b.typeText(ctx, "#reason", "checked the cheap-hour charge"))
-	step("approve enabled", b.waitFor(ctx, `!document.querySelector("#approve").disabled`))
-	step("approve", b.click(ctx, "#approve"))
-	step("approved", b.waitFor(ctx, `document.querySelector("#d-status").textContent === "approved"`))
-	shot := filepath.Join(artifacts(t), "console-approved.png")
-	step("screenshot", b.screenshot(ctx, shot))
+	p.typeText("#reason", "checked the cheap-hour charge")
+	p.wait("approve enabled", `!document.querySelector("#approve").disabled`)
+	p.click("#approve")
+	p.wait("approved", `document.querySelector("#d-status").dataset.status === "approved"`)
+	shot := p.screenshot("console-approved")
 	t.Logf("screenshot: %s", shot)
 
+	ctx := context.Background()
 	// The setpoint reached the simulated device.
 	st, _ := r.sm.State("bess")
 	if math.Abs(st.SetpointKW-planned) > 0.051 {
@@ -98,40 +85,10 @@ func TestConsoleApproveInChromium(t *testing.T) {
 	}
 }
 
-// stepper returns a check for one browser step: on error it keeps a screenshot named
-// failureShot under artifacts(t) and fails the test naming the step.
-func stepper(t *testing.T, b *browser, failureShot string) func(what string, err error) {
-	return func(what string, err error) {
-		t.Helper()
-		if err != nil {
-			shot := filepath.Join(artifacts(t), failureShot)
-			_ = b.screenshot(context.Background(), shot)
-			t.Fatalf("%s: %v (screenshot %s)", what, err, shot)
-		}
-	}
-}
-
-func artifacts(t *testing.T) string {
-	dir := os.Getenv("GRIDD_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // TestConsoleOperatorLive: a charging operator logs in, sees only its chargers, a new
 // setpoint for one of them appears live (Server-Sent Events) and is acknowledged.
 func TestConsoleOperatorLive(t *testing.T) {
-	bin := chromiumPath()
-	if bin == "" {
-		if os.Getenv("GRIDD_REQUIRE_PEERS") == "1" {
-			t.Fatal("chromium not found and GRIDD_REQUIRE_PEERS=1")
-		}
-		t.Skip("chromium not found")
-	}
+	bin := needChromium(t)
 	r := newRig(t)
 	users := api.NewUsers()
 	const password = "operate-the-chargers"
@@ -148,19 +105,14 @@ func TestConsoleOperatorLive(t *testing.T) {
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close) // after the browser (cleanups run last-in first-out)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	b := startBrowser(t, bin)
-	step := stepper(t, b, "operator-failure.png")
-	step("open", b.open(ctx, hs.URL+"/"))
-	step("login form", b.waitFor(ctx, `!document.querySelector("#login").hidden`))
-	step("user", b.typeText(ctx, "#user", "olga"))
-	step("password", b.typeText(ctx, "#password", password))
-	step("submit", b.click(ctx, "#login-btn"))
-	step("chargers view", b.waitFor(ctx, `!document.querySelector("#view-chargers").hidden && document.querySelector("#stream-state").textContent === "live"`))
-	var opts []string
-	step("charger list", b.waitFor(ctx, `document.querySelectorAll("#s-device option").length > 0`))
-	step("read options", b.eval(ctx, `[...document.querySelectorAll("#s-device option")].map(o => o.value)`, &opts))
+	p := openPage(t, bin, "operator", hs.URL+"/", desktop)
+	p.wait("login form", `!document.querySelector("#login").hidden`)
+	p.typeText("#user", "olga")
+	p.typeText("#password", password)
+	p.click("#login-btn")
+	p.wait("chargers view", `!document.querySelector("#view-chargers").hidden && document.querySelector("#stream-state").dataset.state === "live"`)
+	p.wait("charger list", `document.querySelectorAll("#s-device option").length > 0`)
+	opts := eval[[]string](p, `[...document.querySelectorAll("#s-device option")].map(o => o.value)`)
 	if len(opts) != 2 || opts[0] != "ev-1" || opts[1] != "ev-2" {
 		t.Fatalf("operator sees chargers %v, want ev-1 and ev-2", opts)
 	}
@@ -176,13 +128,11 @@ func TestConsoleOperatorLive(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	step("setpoint arrives live", b.waitFor(ctx, `[...document.querySelectorAll("#op-setpoints tbody tr")].some(tr => tr.textContent.includes("ev-2"))`))
-	var text string
-	step("table text", b.eval(ctx, `document.querySelector("#op-setpoints").textContent`, &text))
-	if strings.Contains(text, "ev-3") {
+	p.wait("setpoint arrives live", `[...document.querySelectorAll("#op-setpoints tbody tr")].some(tr => tr.textContent.includes("ev-2"))`)
+	if text := eval[string](p, `document.querySelector("#op-setpoints").textContent`); strings.Contains(text, "ev-3") {
 		t.Fatalf("operator sees ev-3: %s", text)
 	}
-	step("ack", b.click(ctx, `#op-setpoints button[data-ack]`))
-	step("acknowledged", b.waitFor(ctx, `document.querySelector("#op-setpoints").textContent.includes("user:olga")`))
-	step("screenshot", b.screenshot(ctx, filepath.Join(artifacts(t), "console-operator.png")))
+	p.click(`#op-setpoints button[data-ack]`)
+	p.wait("acknowledged", `document.querySelector("#op-setpoints").textContent.includes("user:olga")`)
+	p.screenshot("console-operator")
 }

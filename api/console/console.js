@@ -154,7 +154,7 @@ async function openSchedule(id) {
   current = s;
   $("#detail").hidden = false;
   $("#d-id").textContent = s.id;
-  $("#d-status").textContent = s.status; $("#d-status").className = s.status;
+  $("#d-status").textContent = s.status; $("#d-status").className = s.status; $("#d-status").dataset.status = s.status;
   $("#d-msg").textContent = "";
   chart(s, prev);
   $("#reasons").replaceChildren(...ex.reasons.filter((r) => r.step === 0).map((r) => { const li = document.createElement("li"); li.textContent = `${ts(r.time)} ${r.text}`; return li; }));
@@ -267,8 +267,8 @@ let stream = null;
 function startStream() {
   if (stream) stream.close();
   stream = new EventSource("/api/v1/operator/stream");
-  stream.addEventListener("open", () => ($("#stream-state").textContent = "live"));
-  stream.addEventListener("error", () => ($("#stream-state").textContent = "reconnecting…"));
+  stream.addEventListener("open", () => { $("#stream-state").textContent = "live"; $("#stream-state").dataset.state = "live"; });
+  stream.addEventListener("error", () => { $("#stream-state").textContent = "reconnecting…"; $("#stream-state").dataset.state = "reconnecting"; });
   stream.addEventListener("setpoint", () => { if (view === "chargers") refreshChargers(); });
 }
 
