@@ -46,7 +46,7 @@ type page struct {
 	t    *testing.T
 	ctx  context.Context // the steps' context (with the test's timeout)
 	bctx context.Context // the browser's
-	name string // prefix of the screenshots
+	name string          // prefix of the screenshots
 }
 
 // viewport is a page size and colour scheme to test the console at.
