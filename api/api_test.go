@@ -70,11 +70,14 @@ type rig struct {
 
 // newRig starts a simulated site, a dispatch service with the embedded store, one
 // cycle, and an authenticated API server with one user per role (two operators).
-func newRig(t testing.TB) *rig {
+func newRig(t testing.TB) *rig { t.Helper(); return newRigSite(t, apiSite) }
+
+// newRigSite is newRig with another site config (PORT1..PORT3 replaced by free ports).
+func newRigSite(t testing.TB, siteYAML string) *rig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	yml := strings.NewReplacer("PORT1", strconv.Itoa(testsite.FreePort(t)), "PORT2", strconv.Itoa(testsite.FreePort(t)), "PORT3", strconv.Itoa(testsite.FreePort(t))).Replace(apiSite)
+	yml := strings.NewReplacer("PORT1", strconv.Itoa(testsite.FreePort(t)), "PORT2", strconv.Itoa(testsite.FreePort(t)), "PORT3", strconv.Itoa(testsite.FreePort(t))).Replace(siteYAML)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	s := testsite.Start(t, "api.yaml", yml, start, log)
 	res, err := s.Service.RunCycle(ctx, start)

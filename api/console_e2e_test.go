@@ -136,3 +136,78 @@ func TestConsoleOperatorLive(t *testing.T) {
 	p.wait("acknowledged", `document.querySelector("#op-setpoints").textContent.includes("user:olga")`)
 	p.screenshot("console-operator")
 }
+
+// loginAs opens the console at vp and logs in.
+func loginAs(t *testing.T, bin, name, url, user, password string, vp viewport) *page {
+	t.Helper()
+	p := openPage(t, bin, name, url, vp)
+	p.wait("login form", `document.querySelector("#login") && !document.querySelector("#login").hidden`)
+	p.typeText("#user", user)
+	p.typeText("#password", password)
+	p.click("#login-btn")
+	p.wait("logged in", `!document.querySelector("#app").hidden`)
+	return p
+}
+
+// consoleServer serves the rig's service with one account per role, all with password.
+func consoleServer(t *testing.T, r *rig, password string) string {
+	t.Helper()
+	users := api.NewUsers()
+	for _, u := range []api.User{
+		{Name: "dana", Role: api.RoleDispatcher},
+		{Name: "pat", Role: api.RolePlanner},
+		{Name: "olga", Role: api.RoleOperator, Operator: "chargeco"},
+		{Name: "vic", Role: api.RoleViewer},
+	} {
+		if err := users.Put(u, password, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := api.NewServer(r.svc, api.Options{Users: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// TestConsoleSiteTimeInChromium: on an Asia/Shanghai site the schedule chart's time
+// axis, the header's site time and the reasons are in Shanghai time with +08:00, not
+// in UTC and not in the browser's zone.
+func TestConsoleSiteTimeInChromium(t *testing.T) {
+	bin := needChromium(t)
+	r := newRigSite(t, strings.Replace(apiSite, "timezone: UTC", "timezone: Asia/Shanghai", 1))
+	url := consoleServer(t, r, "site-time-check")
+	p := loginAs(t, bin, "sitetime", url+"/", "dana", "site-time-check", desktop)
+	p.wait("header site time", `document.querySelector("#now").textContent.includes("+08:00")`)
+	p.click(`nav button[data-view="schedules"]`)
+	open := fmt.Sprintf(`button[data-open="%d"]`, r.sched.ID)
+	p.wait("schedule listed", fmt.Sprintf(`document.querySelector(%q)`, open))
+	p.click(open)
+	p.wait("chart drawn", `document.querySelectorAll("#plan-svg .tick-x").length >= 4`)
+	type tick struct{ Time, Text string }
+	ticks := eval[[]tick](p, `[...document.querySelectorAll("#plan-svg .tick-x")].map(e => ({Time: e.dataset.time, Text: e.textContent}))`)
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	if ticks[0].Time != r.sched.Start.UTC().Format("2006-01-02T15:04:05.000Z") || ticks[0].Text != r.sched.Start.In(sh).Format("15:04") {
+		t.Errorf("first tick %+v, schedule starts %s (%s in Shanghai)", ticks[0], r.sched.Start.UTC(), r.sched.Start.In(sh).Format("15:04"))
+	}
+	for _, tk := range ticks {
+		at, err := time.Parse(time.RFC3339, tk.Time)
+		if err != nil {
+			t.Fatalf("tick %+v: %v", tk, err)
+		}
+		if want := at.In(sh).Format("15:04"); tk.Text != want {
+			t.Errorf("tick at %s reads %q, want Shanghai time %q", tk.Time, tk.Text, want)
+		}
+	}
+	if axis := eval[string](p, `document.querySelector("#plan-svg .axis-x").textContent`); !strings.Contains(axis, "+08:00") {
+		t.Errorf("time axis label %q names no +08:00", axis)
+	}
+	p.wait("reasons", `document.querySelectorAll("#reasons li").length > 0`)
+	first := eval[string](p, `document.querySelector("#reasons li").textContent`)
+	if want := r.sched.Start.In(sh).Format("2006-01-02 15:04 +08:00"); !strings.HasPrefix(first, want) {
+		t.Errorf("first reason %q, want it to start with %q", first, want)
+	}
+	p.screenshot("console-site-time-shanghai")
+}

@@ -231,6 +231,7 @@ func (s *Server) register() {
 		{"POST", "/api/v1/operator/sessions", "report a charging session; feeds the next cycle", operatorRoles,
 			obj([]string{"device_id", "arrival", "departure", "energy_kwh"}, map[string]any{"device_id": str, "arrival": tm, "departure": tm, "energy_kwh": num}), nil, s.session},
 	}
+	s.routes = append(s.routes, s.consoleRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.guard(rt))
 	}

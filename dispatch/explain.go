@@ -108,7 +108,7 @@ func (s *Service) Explain(ctx context.Context, id int64) (*Explanation, error) {
 	for _, b := range plan.Binding {
 		if m := stepRef.FindStringSubmatch(b); m != nil {
 			k, _ := strconv.Atoi(m[1])
-			binding[k] = append(binding[k], b)
+			binding[k] = append(binding[k], localBinding(b, plan.Start, plan.StepMinutes, s.cfg.Site.Location))
 		}
 	}
 	steps := plan.Steps
@@ -191,7 +191,8 @@ func (s *Service) reasons(plan *optimizer.Plan, scn *optimizer.Scenario, steps [
 	if loc == nil {
 		loc = time.UTC
 	}
-	hhmm := func(t time.Time) string { return t.In(loc).Format("15:04") }
+	var ref time.Time // the step a reason is about: times on its local day go without the date
+	hhmm := func(t time.Time) string { return SiteTime(loc, t, ref) }
 	price := func(node string, k int) float64 {
 		if k < len(steps) {
 			if p, ok := steps[k].NodePrices[node]; ok {
@@ -219,6 +220,7 @@ func (s *Service) reasons(plan *optimizer.Plan, scn *optimizer.Scenario, steps [
 		a := plan.Asset(id)
 		for k := 0; k < n; k++ {
 			t := steps[k].Time
+			ref = t
 			r := AssetReason{DeviceID: id, Step: k, Time: t}
 			if p, ok := pinned[id]; ok && !t.Before(p.From.Truncate(time.Duration(plan.StepMinutes)*time.Minute)) && t.Before(p.Until) {
 				r.PowerKW = p.PowerKW

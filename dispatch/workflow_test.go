@@ -269,7 +269,7 @@ func TestExplainReasons(t *testing.T) {
 	if len(ex.Steps) != 96 || ex.Steps[0].ImportPrice != 0.05 || len(ex.Steps[0].NodePrices) == 0 {
 		t.Fatalf("steps: %d, first %+v", len(ex.Steps), ex.Steps[0])
 	}
-	want := "bess charges 50 kW: price 0.05 now vs 0.60 at 17:00"
+	want := "bess charges 50 kW: price 0.05 now vs 0.60 at 17:00 +00:00"
 	if ex.Reasons[0].DeviceID != "bess" || !strings.HasPrefix(ex.Reasons[0].Text, want) {
 		t.Fatalf("reason %q, want prefix %q", ex.Reasons[0].Text, want)
 	}

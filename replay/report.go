@@ -587,7 +587,8 @@ func svgPlot(lines []line, unit string) string {
 		fmt.Fprintf(&b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", left, W-right, y(0), y(0))
 	}
 	fmt.Fprintf(&b, "<text x=\"12\" y=\"%.1f\" transform=\"rotate(-90 12 %.1f)\" text-anchor=\"middle\">%s</text>\n", (H-bottom)/2, (H-bottom)/2, html.EscapeString(unit))
-	// Time ticks: days (or months for long periods).
+	// Time ticks: days (or months for long periods), UTC days as the axis says.
+	fmt.Fprintf(&b, "<text class=\"axis-x\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">UTC</text>\n", W-right, H-bottom+28)
 	days := tmax.Sub(tmin).Hours() / 24
 	for t := time.Date(tmin.Year(), tmin.Month(), tmin.Day(), 0, 0, 0, 0, time.UTC); !t.After(tmax); {
 		if !t.Before(tmin) {

@@ -44,6 +44,7 @@ func TestReportHTMLEscapes(t *testing.T) {
 		"<p>First limit violations (optimize): viol " + esc + "</p>",
 		"<h2>Cumulative energy cost</h2>\n<svg",
 		"<h2>Power per asset: optimize " + esc + "</h2>",
+		`text-anchor="end">UTC</text>`, // the day axis says its zone
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report.html lacks %q", want)

@@ -4,7 +4,45 @@
 const $ = (s) => document.querySelector(s);
 const $$ = (s) => [...document.querySelectorAll(s)];
 const num = (v, d = 1) => (typeof v === "number" && isFinite(v) ? v.toFixed(d) : "");
-const ts = (t) => (t ? new Date(t).toISOString().replace("T", " ").slice(0, 16) : "");
+// Every time is shown in the site's time zone with its UTC offset ("2026-12-07 16:00
+// +08:00"); info.timezone comes from /api/v1/console.
+let info = { timezone: "UTC" };
+const fmtCache = {};
+function zoneFmt(kind) {
+  const key = kind + "|" + info.timezone;
+  if (!fmtCache[key]) {
+    const o = { timeZone: info.timezone, hourCycle: "h23" };
+    if (kind === "offset") Object.assign(o, { timeZoneName: "longOffset", hour: "2-digit" });
+    else Object.assign(o, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+    fmtCache[key] = new Intl.DateTimeFormat("en-CA", o);
+  }
+  return fmtCache[key];
+}
+// siteParts returns the wall-clock fields of t in the site's zone.
+function siteParts(t) {
+  const p = Object.fromEntries(zoneFmt("dt").formatToParts(new Date(t)).map((x) => [x.type, x.value]));
+  return { y: p.year, mo: p.month, d: p.day, h: p.hour === "24" ? "00" : p.hour, mi: p.minute };
+}
+// offset returns the site's UTC offset at t as "+08:00".
+function offset(t) {
+  const n = zoneFmt("offset").formatToParts(new Date(t)).find((x) => x.type === "timeZoneName");
+  const m = n && n.value.match(/GMT([+-]\d{2}):?(\d{2})?/);
+  return m ? `${m[1]}:${m[2] || "00"}` : "+00:00";
+}
+const hm = (t) => { const p = siteParts(t); return `${p.h}:${p.mi}`; };
+const ts = (t) => { if (!t || String(t).startsWith("0001-")) return ""; const p = siteParts(t); return `${p.y}-${p.mo}-${p.d} ${p.h}:${p.mi} ${offset(t)}`; };
+// siteLocal converts a datetime-local value ("2026-12-07T16:00"), read as the site's
+// wall-clock time, to a Date.
+function siteLocal(v) {
+  const [d, h] = v.split("T"), [y, mo, da] = d.split("-").map(Number), [hh, mi] = h.split(":").map(Number);
+  const wall = Date.UTC(y, mo - 1, da, hh, mi);
+  let t = wall;
+  for (let i = 0; i < 2; i++) {
+    const p = siteParts(t);
+    t -= Date.UTC(+p.y, +p.mo - 1, +p.d, +p.h, +p.mi) - wall;
+  }
+  return new Date(t);
+}
 const colors = ["#3367d6", "#e8710a", "#1e8e3e", "#d93025", "#9334e6", "#12b5cb", "#f9ab00", "#5f6368", "#a142f4", "#24c1e0", "#ff8bcb", "#7cb342"];
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
@@ -42,6 +80,8 @@ function showLogin() {
 
 async function start() {
   try { me = await api("/api/v1/me"); } catch (e) { showLogin(); return; }
+  info = await api("/api/v1/console");
+  $("#now").textContent = "site time " + ts(info.now);
   $("#login").hidden = true; $("#app").hidden = false; $("#logout").hidden = false;
   $("#whoami").textContent = `${me.name} (${me.role})`;
   const operator = me.role === "operator";
@@ -90,7 +130,8 @@ async function refresh() {
     if (view === "site") await refreshSite(safety);
     if (view === "schedules") await refreshSchedules();
     if (view === "audit") await refreshAudit();
-    $("#now").textContent = "site time " + ts((await api("/api/v1/site")).now);
+    info = await api("/api/v1/console");
+    $("#now").textContent = "site time " + ts(info.now);
   } catch (e) { console.log(e); }
 }
 
@@ -194,7 +235,7 @@ $("#reject").addEventListener("click", () => decide("reject"));
 $("#pin").addEventListener("click", async () => {
   const reason = $("#reason").value.trim();
   const hours = parseFloat($("#pin-hours").value || "1");
-  const until = new Date(new Date(siteInfo.now).getTime() + hours * 3600e3).toISOString();
+  const until = new Date(new Date(info.now).getTime() + hours * 3600e3).toISOString();
   try {
     const s = await post("/api/v1/pins", { device_id: $("#pin-device").value, power_kw: parseFloat($("#pin-kw").value), until, reason });
     $("#reason").value = "";
@@ -252,8 +293,10 @@ function chart(s, prev) {
     svg += `<path class="soc-line" data-asset="${esc(a.id)}" d="${path(a.soc_kwh.slice(0, n).map((v) => (v / max) * 100), (v) => H - P - (v * (H - 2 * P)) / 100)}" fill="none" stroke="#1e8e3e" stroke-dasharray="1 2" stroke-width="2"/>`;
   }
   for (let k = 0; k <= n; k += Math.max(1, Math.round(n / 8))) {
-    svg += `<text x="${X(k)}" y="${H - P + 14}" text-anchor="middle">${new Date(new Date(s.start).getTime() + k * s.step_minutes * 60e3).toISOString().slice(11, 16)}</text>`;
+    const at = new Date(new Date(s.start).getTime() + k * s.step_minutes * 60e3);
+    svg += `<text class="tick-x" data-time="${at.toISOString()}" x="${X(k)}" y="${H - P + 14}" text-anchor="middle">${hm(at)}</text>`;
   }
+  svg += `<text class="axis-x" x="${W / 2}" y="${H - P + 30}" text-anchor="middle">site time (UTC${offset(s.start)})</text>`;
   svg += `<text x="4" y="${Y(hi) + 4}">${hi.toFixed(0)} kW</text><text x="4" y="${Y(lo)}">${lo.toFixed(0)} kW</text>`;
   svg += `<text x="${W - P + 4}" y="${YP(pmax) + 4}" fill="#d93025">${pmax.toFixed(2)}/kWh</text>`;
   svg += "</svg>";
@@ -293,8 +336,8 @@ $("#session-form").addEventListener("submit", async (ev) => {
   try {
     await post("/api/v1/operator/sessions", {
       device_id: $("#s-device").value,
-      arrival: new Date($("#s-arrival").value).toISOString(),
-      departure: new Date($("#s-departure").value).toISOString(),
+      arrival: siteLocal($("#s-arrival").value).toISOString(),
+      departure: siteLocal($("#s-departure").value).toISOString(),
       energy_kwh: parseFloat($("#s-energy").value),
     });
     $("#s-msg").textContent = "Reported; the next cycle plans with it.";
