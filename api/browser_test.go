@@ -106,14 +106,19 @@ func openPage(t *testing.T, bin, name, url string, vp viewport) *page {
 	if vp.Dark {
 		scheme = "dark"
 	}
-	p.do("colour scheme", chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tgt, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-		})
-		return err
-	}))
+	p.do("colour scheme", chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error { return emulateScheme(ctx, tgt, scheme) }))
 	p.do("open "+url, chromedp.Navigate(url))
 	return p
+}
+
+type contextT = context.Context
+
+// emulateScheme sets the page's prefers-color-scheme ("light" or "dark").
+func emulateScheme(ctx context.Context, tgt *chromedp.Target, scheme string) error {
+	_, err := cdp.Call(ctx, tgt, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+	})
+	return err
 }
 
 // do runs one step; on error it keeps a screenshot and fails the test.
@@ -156,7 +161,16 @@ func eval[T any](p *page, expr string) T {
 // click clicks the element with real mouse events.
 func (p *page) click(sel string) {
 	p.t.Helper()
-	p.do("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	// A view redrawn between finding the element and clicking it replaces the node:
+	// find it again.
+	var err error
+	for range 3 {
+		if _, err = chromedp.Run(p.ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	p.fail("click "+sel, err)
 }
 
 // typeText types text into the element as keyboard input.

@@ -22,9 +22,16 @@ func (s *Server) consoleInfo(w http.ResponseWriter, r *http.Request) {
 		loc = time.UTC
 	}
 	_, off := now.In(loc).Zone()
+	capacity := map[string]float64{} // battery id -> capacity kWh, for SoC in % of capacity
+	for _, d := range cfg.Devices {
+		if d.BESS != nil {
+			capacity[d.ID] = d.BESS.CapacityKWh
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"site": cfg.Site.Name, "timezone": loc.String(), "utc_offset": now.In(loc).Format("-07:00"), "utc_offset_seconds": off,
 		"currency": cfg.Tariff.Currency, "now": now, "step_minutes": int(cfg.Site.Step.D / time.Minute),
 		"auto_approve": cfg.Approval.Auto, "approval_deadline_seconds": int64(cfg.Approval.Deadline.D / time.Second),
+		"batteries": capacity,
 	})
 }

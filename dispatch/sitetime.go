@@ -21,11 +21,12 @@ func SiteTime(loc *time.Location, t, ref time.Time) string {
 	return lt.Format("2006-01-02 15:04 -07:00")
 }
 
-// stepLabel matches the optimiser's "at step 36 (09:00)": the step index and the
-// step's clock time in the scenario's (UTC) zone.
-var stepLabel = regexp.MustCompile(`at step (\d+) \(\d\d:\d\d\)`)
+// stepLabel matches the optimiser's "at step 36 (09:00)" (the step index and the
+// step's clock time in the scenario's UTC zone) and "at step 37" (a state of charge at
+// the start of step 37).
+var stepLabel = regexp.MustCompile(`at step (\d+)(?: \(\d\d:\d\d\))?`)
 
-// localBinding rewrites a binding constraint's "at step N (hh:mm)" to the step's
+// localBinding rewrites a binding constraint's "at step N (hh:mm)" or "at step N" to the step's
 // start in the site's time zone with its offset ("at 16:00 +08:00").
 func localBinding(b string, start time.Time, stepMinutes int, loc *time.Location) string {
 	return stepLabel.ReplaceAllStringFunc(b, func(m string) string {

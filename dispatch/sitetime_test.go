@@ -34,7 +34,8 @@ func TestLocalBinding(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"grid import limit at step 32 (08:00)", "grid import limit at 16:00 +08:00"},
 		{"node f1 limit at step 68 (17:00)", "node f1 limit at 2026-12-08 01:00 +08:00"},
-		{"battery bess SoC limits at step 4", "battery bess SoC limits at step 4"},
+		{"battery bess max_soc at step 4", "battery bess max_soc at 09:00 +08:00"},
+		{"battery bess max_charge", "battery bess max_charge"},
 	} {
 		if got := localBinding(tc.in, start, 15, sh); got != tc.want {
 			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)

@@ -273,6 +273,11 @@ func TestExplainReasons(t *testing.T) {
 	if ex.Reasons[0].DeviceID != "bess" || !strings.HasPrefix(ex.Reasons[0].Text, want) {
 		t.Fatalf("reason %q, want prefix %q", ex.Reasons[0].Text, want)
 	}
+	near := func(v any, want float64) bool { f, ok := v.(float64); return ok && math.Abs(f-want) < 1e-4 }
+	a := ex.Reasons[0].Args
+	if ex.Reasons[0].Key != "bess.charge" || !near(a["kw"], 50) || !near(a["then"], 0.60) || !near(a["now"], 0.05) || !a["at"].(time.Time).Equal(time.Date(2019, 6, 3, 17, 0, 0, 0, time.UTC)) {
+		t.Fatalf("reason key %q args %v", ex.Reasons[0].Key, a)
+	}
 	if len(ex.Cost) != 7 || ex.Cost[6].Term != "total" || ex.Cost[6].This != res.Schedule.Objective || ex.Cost[6].Previous != nil {
 		t.Fatalf("cost %+v", ex.Cost)
 	}

@@ -1,12 +1,61 @@
 "use strict";
 // gridd console: plain JavaScript, no build step. Talks to /api/v1 with the session
-// cookie set by POST /api/v1/login.
+// cookie set by POST /api/v1/login. Every UI string comes from i18n.json (English and
+// Simplified Chinese); every time is shown in the site's time zone with its offset.
 const $ = (s) => document.querySelector(s);
 const $$ = (s) => [...document.querySelectorAll(s)];
-const num = (v, d = 1) => (typeof v === "number" && isFinite(v) ? v.toFixed(d) : "");
-// Every time is shown in the site's time zone with its UTC offset ("2026-12-07 16:00
-// +08:00"); info.timezone comes from /api/v1/console.
-let info = { timezone: "UTC" };
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+
+// ---- language ----
+let dict = { en: {} }, lang = "en";
+const LANGS = ["en", "zh-CN"];
+function pickLang() {
+  const q = new URLSearchParams(location.search).get("lang");
+  if (LANGS.includes(q)) { localStorage.setItem("gridd.lang", q); return q; }
+  const saved = localStorage.getItem("gridd.lang");
+  if (LANGS.includes(saved)) return saved;
+  return (navigator.languages || [navigator.language]).some((l) => /^zh/i.test(l)) ? "zh-CN" : "en";
+}
+// t returns the UI string for key in the current language with {name} filled from args.
+function t(key, args) {
+  let s = (dict[lang] && dict[lang][key]) ?? dict.en[key];
+  if (s === undefined) { console.warn("i18n: no string", key); s = key; }
+  return args ? s.replace(/\{(\w+)\}/g, (m, k) => (args[k] === undefined ? m : args[k])) : s;
+}
+function applyI18n() {
+  document.documentElement.lang = lang;
+  $$("[data-i18n]").forEach((e) => (e.textContent = t(e.dataset.i18n)));
+  $$("[data-i18n-placeholder]").forEach((e) => (e.placeholder = t(e.dataset.i18nPlaceholder)));
+  $$("[data-i18n-aria-label]").forEach((e) => e.setAttribute("aria-label", t(e.dataset.i18nAriaLabel)));
+  document.title = t("ui.title");
+  $("#lang").value = lang;
+  themeButton();
+}
+
+// ---- colour scheme: auto (the system's), light or dark ----
+function theme() { return localStorage.getItem("gridd.theme") || "auto"; }
+function themeButton() {
+  const th = theme();
+  if (th === "auto") delete document.documentElement.dataset.theme; else document.documentElement.dataset.theme = th;
+  $("#theme").textContent = t("theme." + th);
+}
+$("#theme").addEventListener("click", () => {
+  const order = ["auto", "dark", "light"];
+  localStorage.setItem("gridd.theme", order[(order.indexOf(theme()) + 1) % order.length]);
+  themeButton();
+  if (current) drawChart();
+});
+
+// ---- numbers and times ----
+let info = { timezone: "UTC", currency: "" };
+const nfCache = {};
+function num(v, d = 1) {
+  if (typeof v !== "number" || !isFinite(v)) return "";
+  const k = lang + d;
+  nfCache[k] ||= new Intl.NumberFormat(lang, { minimumFractionDigits: d, maximumFractionDigits: d });
+  return nfCache[k].format(v);
+}
+const signed = (v, d = 2) => (v > 0 ? "+" : "") + num(v, d);
 const fmtCache = {};
 function zoneFmt(kind) {
   const key = kind + "|" + info.timezone;
@@ -29,8 +78,13 @@ function offset(t) {
   const m = n && n.value.match(/GMT([+-]\d{2}):?(\d{2})?/);
   return m ? `${m[1]}:${m[2] || "00"}` : "+00:00";
 }
+const valid = (t) => t && !String(t).startsWith("0001-");
 const hm = (t) => { const p = siteParts(t); return `${p.h}:${p.mi}`; };
-const ts = (t) => { if (!t || String(t).startsWith("0001-")) return ""; const p = siteParts(t); return `${p.y}-${p.mo}-${p.d} ${p.h}:${p.mi} ${offset(t)}`; };
+const day = (t) => { const p = siteParts(t); return lang === "zh-CN" ? `${+p.y}年${+p.mo}月${+p.d}日` : `${p.y}-${p.mo}-${p.d}`; };
+// ts writes a date and time in the site's zone with its offset.
+const ts = (t) => (valid(t) ? `${day(t)} ${hm(t)} ${offset(t)}` : "");
+// tsShort omits the date when t falls on the site's current day.
+const tsShort = (t) => (valid(t) ? (day(t) === day(info.now || Date.now()) ? `${hm(t)} ${offset(t)}` : ts(t)) : "");
 // siteLocal converts a datetime-local value ("2026-12-07T16:00"), read as the site's
 // wall-clock time, to a Date.
 function siteLocal(v) {
@@ -43,36 +97,40 @@ function siteLocal(v) {
   }
   return new Date(t);
 }
-const colors = ["#3367d6", "#e8710a", "#1e8e3e", "#d93025", "#9334e6", "#12b5cb", "#f9ab00", "#5f6368", "#a142f4", "#24c1e0", "#ff8bcb", "#7cb342"];
-const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const tr = (prefix, v) => (v ? t(prefix + "." + v) : "");
 
-let me = null, siteInfo = null, current = null, view = "site";
+// ---- API ----
+let me = null, siteInfo = null, current = null, currentEx = null, currentPrev = null, view = "site";
 
 async function api(path, opts = {}) {
   const r = await fetch(path, { credentials: "same-origin", ...opts });
   let body = null;
   try { body = await r.json(); } catch (e) { body = null; }
-  if (r.status === 401 && path !== "/api/v1/login") { showLogin(); throw new Error("not logged in"); }
+  if (r.status === 401 && path !== "/api/v1/login") { showLogin(); throw new Error(t("err.login")); }
   if (!r.ok) throw new Error((body && body.error) || path + ": " + r.status);
   return body;
 }
 const post = (path, data, method = "POST") =>
   api(path, { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(data || {}) });
 
+// fill writes rows into a table; each cell is labelled with its column for phones.
 function fill(sel, rows) {
+  const labels = $$(sel + " thead th").map((th) => th.textContent.trim());
   const tb = $(sel + " tbody");
   tb.replaceChildren(...rows.map((cells) => {
-    const tr = document.createElement("tr");
-    for (const c of cells) {
+    const row = document.createElement("tr");
+    cells.forEach((c, i) => {
       const td = document.createElement("td");
+      if (labels[i]) td.dataset.label = labels[i];
       if (c instanceof Node) td.append(c);
       else if (c && typeof c === "object") { td.textContent = c.text; if (c.cls) td.className = c.cls; }
-      else { td.textContent = c ?? ""; if (typeof c === "number") td.className = "num"; }
-      tr.append(td);
-    }
-    return tr;
+      else { td.textContent = c ?? ""; if (typeof c === "number") { td.className = "num"; td.textContent = num(c, 1); } }
+      row.append(td);
+    });
+    return row;
   }));
 }
+const li = (text, cls) => { const e = document.createElement("li"); e.textContent = text; if (cls) e.className = cls; return e; };
 
 function showLogin() {
   $("#app").hidden = true; $("#login").hidden = false; $("#logout").hidden = true; $("#whoami").textContent = "";
@@ -81,14 +139,15 @@ function showLogin() {
 async function start() {
   try { me = await api("/api/v1/me"); } catch (e) { showLogin(); return; }
   info = await api("/api/v1/console");
-  $("#now").textContent = "site time " + ts(info.now);
   $("#login").hidden = true; $("#app").hidden = false; $("#logout").hidden = false;
-  $("#whoami").textContent = `${me.name} (${me.role})`;
+  $("#whoami").textContent = `${me.name} (${t("role." + me.role)})`;
+  $("#now").textContent = t("ui.site_time", { t: ts(info.now) });
   const operator = me.role === "operator";
   $$("nav button").forEach((b) => (b.hidden = operator ? b.dataset.view !== "chargers" : b.dataset.view === "chargers" && me.role !== "admin"));
   if (operator || me.role === "admin") startStream();
+  $("#s-zone").textContent = t("op.zone", { zone: info.timezone, offset: offset(info.now) });
   if (operator) {
-    $("#site").textContent = "charging operator";
+    $("#site").textContent = t("role.operator");
     $$("nav button").find((b) => b.dataset.view === "chargers").click();
     return;
   }
@@ -97,7 +156,7 @@ async function start() {
   $$(".dispatcher-only").forEach((e) => (e.hidden = !canDecide));
   $$(".planner-only").forEach((e) => (e.hidden = !canPin));
   siteInfo = await api("/api/v1/site");
-  $("#site").textContent = siteInfo.name;
+  $("#site").textContent = info.site;
   refresh();
 }
 
@@ -111,34 +170,69 @@ $("#login").addEventListener("submit", async (ev) => {
   } catch (e) { $("#login-error").textContent = e.message; }
 });
 $("#logout").addEventListener("click", async () => { await post("/api/v1/logout"); showLogin(); });
+$("#lang").addEventListener("change", () => {
+  lang = $("#lang").value;
+  localStorage.setItem("gridd.lang", lang);
+  delete document.body.dataset.rendered;
+  applyI18n();
+  if (me) { $("#whoami").textContent = `${me.name} (${t("role." + me.role)})`; $("#s-zone").textContent = t("op.zone", { zone: info.timezone, offset: offset(info.now) }); }
+  refresh();
+  if (current) renderSchedule();
+});
 
 $$("nav button").forEach((b) => b.addEventListener("click", () => {
   view = b.dataset.view;
+  delete document.body.dataset.rendered;
   $$("nav button").forEach((x) => x.classList.toggle("active", x === b));
   $$(".view").forEach((v) => (v.hidden = v.id !== "view-" + view));
   refresh();
 }));
 
+// refresh redraws the current view; body[data-rendered] says which view in which
+// language is on screen once it is drawn.
 async function refresh() {
   if (!me) return;
-  if (view === "chargers") { try { await refreshChargers(); } catch (e) { console.log(e); } return; }
+  const want = view + ":" + lang;
   try {
+    await refreshView();
+    if (view + ":" + lang === want) document.body.dataset.rendered = want;
+  } catch (e) { console.log(e); }
+}
+async function refreshView() {
+  {
+    info = await api("/api/v1/console");
+    $("#now").textContent = t("ui.site_time", { t: ts(info.now) });
+    if (me.role === "operator") $("#site").textContent = t("role.operator");
+    if (view === "chargers") { await refreshChargers(); return; }
     const safety = await api("/api/v1/safety");
     const ks = safety.kill_switch;
-    $("#killswitch").textContent = ks.engaged ? "AUTOMATION PAUSED" : "";
+    $("#killswitch").textContent = ks.engaged ? t("safety.paused_banner") : "";
     $("#killswitch").classList.toggle("on", ks.engaged);
     if (view === "site") await refreshSite(safety);
     if (view === "schedules") await refreshSchedules();
     if (view === "audit") await refreshAudit();
-    info = await api("/api/v1/console");
-    $("#now").textContent = "site time " + ts(info.now);
-  } catch (e) { console.log(e); }
+  }
+}
+
+// ---- site ----
+function setAsOf(at) {
+  if (!valid(at)) return;
+  const age = (new Date(info.now) - new Date(at)) / 1000;
+  $("#asof").textContent = t("ui.as_of", { t: tsShort(at) });
+  $("#asof").dataset.state = age > 120 ? "stale" : "fresh";
+  $("#asof").dataset.time = new Date(at).toISOString();
 }
 
 async function refreshSite(safety) {
-  const [devices, tel] = await Promise.all([api("/api/v1/devices"), api("/api/v1/telemetry/latest")]);
+  const [devices, tel, alarms] = await Promise.all([api("/api/v1/devices"), api("/api/v1/telemetry/latest"), api("/api/v1/alarms")]);
+  renderAlarms(alarms.alarms || []);
   const pts = {};
-  for (const s of tel) (pts[s.device_id] ||= {})[s.point] = s;
+  let newest = null;
+  for (const s of tel) {
+    (pts[s.device_id] ||= {})[s.point] = s;
+    if (!newest || s.time > newest) newest = s.time;
+  }
+  setAsOf(newest);
   const env = Object.fromEntries(safety.devices.map((d) => [d.device_id, d]));
   const kids = {};
   for (const n of siteInfo.nodes) (kids[n.Parent] ||= []).push(n);
@@ -146,41 +240,70 @@ async function refreshSite(safety) {
     const meter = devices.find((d) => d.kind === "meter" && d.node === n.ID);
     const p = meter && pts[meter.id] && pts[meter.id].active_power_kw;
     let flow = "";
-    if (p) flow = `<span class="flow ${p.value >= 0 ? "in" : "out"}">${p.value >= 0 ? "▼" : "▲"} ${num(Math.abs(p.value))} kW ${n.Parent ? (p.value >= 0 ? "into feeder" : "out of feeder") : (p.value >= 0 ? "import" : "export")}</span>`;
+    if (p) {
+      const dir = n.Parent ? (p.value >= 0 ? "flow.into" : "flow.out_of") : (p.value >= 0 ? "flow.import" : "flow.export");
+      flow = `<span class="flow ${p.value >= 0 ? "in" : "out"}">${p.value >= 0 ? "▼" : "▲"} ${num(Math.abs(p.value))} kW ${esc(t(dir))}</span>`;
+    }
     const devs = devices.filter((d) => d.node === n.ID && d.kind !== "meter").map((d) => {
       const v = pts[d.id] || {}, e = env[d.id];
       const pw = v.active_power_kw, soc = v.soc_pct, conn = v.connected;
-      const q = pw ? pw.quality : "no data";
-      let state = d.kind === "bess" && soc ? `SoC ${num(soc.value, 0)}%` : d.kind === "ev_charger" && conn ? (conn.value >= 0.5 ? "plugged in" : "free") : "";
-      return `<li class="dev-row" data-device="${esc(d.id)}"><span class="dev"><b>${esc(d.id)}</b><span>${esc(d.kind)}</span>` +
-        `<span class="num">${pw ? num(pw.value) + " kW" : ""}</span><span>${esc(state)} <span class="${esc(q)}">${esc(q)}</span>` +
-        `${e ? ` <span class="${esc(e.comms)}">comms ${esc(e.comms)}</span>` : ""}</span></span></li>`;
+      const q = pw ? pw.quality : "none";
+      const state = d.kind === "bess" && soc ? `${t("dev.soc")} ${num(soc.value, 0)}%` : d.kind === "ev_charger" && conn ? t(conn.value >= 0.5 ? "dev.plugged" : "dev.free") : "";
+      return `<li class="dev-row" data-device="${esc(d.id)}"><span class="dev"><b>${esc(d.id)}</b><span>${esc(tr("kind", d.kind))}</span>` +
+        `<span class="num">${pw ? num(pw.value) + " kW" : ""}</span><span>${esc(state)} <span class="${esc(q)}">${esc(tr("quality", q))}</span>` +
+        `${e ? ` <span class="${esc(e.comms)}">${esc(tr("comms", e.comms))}</span>` : ""}</span></span></li>`;
     }).join("");
     const sub = (kids[n.ID] || []).map(node).join("");
-    return `<li><span class="node">${esc(n.ID)}</span> <small>limit ${num(n.LimitKW, 0)} kW</small> ${flow}<ul>${devs}${sub}</ul></li>`;
+    return `<li><span class="node">${esc(n.ID)}</span> <small>${esc(t("site.limit", { kw: num(n.LimitKW, 0) }))}</small> ${flow}<ul>${devs}${sub}</ul></li>`;
   };
   $("#tree").innerHTML = `<ul class="tree">${(kids[""] || []).map(node).join("")}</ul>`;
   const ks = safety.kill_switch;
-  $("#ks-text").textContent = ks.engaged ? `Kill switch engaged by ${ks.by} since ${ts(ks.since)}: ${ks.reason}` : "Automation running.";
+  $("#ks-text").textContent = ks.engaged ? t("safety.engaged", { by: ks.by, since: ts(ks.since), reason: ks.reason }) : t("safety.running");
   fill("#overrides", safety.overrides.map((o) => [o.id, o.device_id, o.value_kw, ts(o.until), o.actor, o.reason]));
+}
+
+function renderAlarms(list) {
+  const canAck = me.role === "admin" || me.role === "dispatcher";
+  const open = list.filter((a) => a.active || !a.acked);
+  $("#alarm-count").textContent = open.length ? t("alarms.count", { n: open.length }) : t("alarms.none");
+  $("#alarms").replaceChildren(...open.map((a) => {
+    const e = li("", a.severity);
+    e.dataset.key = a.key;
+    e.innerHTML = `<b>${esc(tr("severity", a.severity))}</b> <span>${esc(a.subject)}</span> <span>${esc(a.text)}</span> <small>${esc(t("alarms.since", { t: tsShort(a.since) }))}</small>` +
+      (a.active ? "" : ` <small>${esc(t("alarms.cleared"))}</small>`) + (a.acked ? ` <small>${esc(t("alarms.acked", { by: a.acked_by }))}</small>` : "");
+    if (canAck && !a.acked) {
+      const b = document.createElement("button");
+      b.type = "button"; b.textContent = t("alarms.ack"); b.dataset.ack = a.key;
+      b.addEventListener("click", async () => {
+        const reason = prompt(t("alarms.ack_reason"));
+        if (!reason) return;
+        try { await post(`/api/v1/alarms/${encodeURIComponent(a.key)}/ack`, { reason }); } catch (err) { alert(err.message); }
+        refresh();
+      });
+      e.append(" ", b);
+    }
+    return e;
+  }));
 }
 
 $("#pause").addEventListener("click", () => ksAction("pause"));
 $("#resume").addEventListener("click", () => ksAction("resume"));
 async function ksAction(what) {
   const reason = $("#ks-reason").value.trim();
-  if (!reason) { $("#ks-text").textContent = "A reason is required."; return; }
+  if (!reason) { $("#ks-text").textContent = t("common.reason_needed"); return; }
   try { await post("/api/v1/safety/" + what, { reason }); $("#ks-reason").value = ""; } catch (e) { $("#ks-text").textContent = e.message; }
   refresh();
 }
 
+// ---- schedules ----
 async function refreshSchedules() {
   const list = await api("/api/v1/schedules");
   fill("#schedules", list.slice(0, 50).map((s) => {
     const b = document.createElement("button");
-    b.textContent = "open"; b.dataset.open = s.id;
+    b.type = "button"; b.textContent = t("sched.open"); b.dataset.open = s.id;
+    b.setAttribute("aria-label", t("sched.open_n", { id: s.id }));
     b.addEventListener("click", () => openSchedule(s.id));
-    return [s.id, ts(s.created_at), { text: s.status, cls: s.status }, s.objective.toFixed(2), s.approver || "", b];
+    return [String(s.id), ts(s.created_at), { text: tr("status", s.status), cls: s.status }, `${num(s.objective, 2)} ${info.currency}`, s.approver || "", b];
   }));
   if (current) {
     const s = list.find((x) => x.id === current.id);
@@ -192,21 +315,81 @@ async function openSchedule(id) {
   const [s, ex] = await Promise.all([api(`/api/v1/schedules/${id}`), api(`/api/v1/schedules/${id}/explain`)]);
   let prev = null;
   if (ex.previous) { try { prev = await api(`/api/v1/schedules/${ex.previous}`); } catch (e) { prev = null; } }
-  current = s;
+  current = s; currentEx = ex; currentPrev = prev;
   $("#detail").hidden = false;
-  $("#d-id").textContent = s.id;
-  $("#d-status").textContent = s.status; $("#d-status").className = s.status; $("#d-status").dataset.status = s.status;
-  $("#d-msg").textContent = "";
-  chart(s, prev);
-  $("#reasons").replaceChildren(...ex.reasons.filter((r) => r.step === 0).map((r) => { const li = document.createElement("li"); li.textContent = `${ts(r.time)} ${r.text}`; return li; }));
-  $("#cost-prev").textContent = ex.previous ? `vs schedule ${ex.previous}` : "(no previous schedule)";
-  fill("#cost", ex.cost.map((c) => [c.term, c.this.toFixed(2), c.previous == null ? "" : c.previous.toFixed(2), c.change == null ? "" : (c.change >= 0 ? "+" : "") + c.change.toFixed(2)]));
-  fill("#diff", (ex.diff || []).map((d) => [d.device_id, d.max_change_kw.toFixed(1), d.max_change_kw > 0 ? ts(d.at) : ""]));
-  const binding = ex.steps.flatMap((st) => st.binding || []);
-  $("#binding").replaceChildren(...(binding.length ? binding.slice(0, 20) : ["none"]).map((b) => { const li = document.createElement("li"); li.textContent = b; return li; }));
-  const sel = $("#pin-device");
+  renderSchedule();
+  const sel = $("#pin-device"), keep = sel.value;
   sel.replaceChildren(...Object.keys(s.setpoints_kw || {}).filter((d) => !d.startsWith("pv")).map((d) => { const o = document.createElement("option"); o.value = o.textContent = d; return o; }));
+  if (keep) sel.value = keep;
   updateButtons();
+}
+
+// reasonText writes an explanation reason in the current language from its key and args.
+function reasonText(r) {
+  const a = r.args || {};
+  if (!r.key || !dict.en["why." + r.key]) return r.text;
+  const f = {};
+  for (const [k, v] of Object.entries(a)) {
+    if (k === "at" || k === "until") f[k] = tsShort(v);
+    else if (k === "departs") f[k] = ts(v);
+    else if (k === "soc_pct" || k === "kw" || k === "curtailed_kw") f[k] = num(v, k === "soc_pct" ? 0 : 1);
+    else if (k === "now" || k === "then" || k === "export") f[k] = `${num(v, 2)} ${info.currency}/kWh`;
+    else if (k === "energy_kwh") f[k] = num(v, 1);
+    else if (k === "by" || k === "reason" || k === "device" || k === "node") f[k] = v;
+  }
+  let s = t("why." + r.key, f);
+  if (a.departs) s += t("why.departs", f);
+  if (a.soc_pct !== undefined) s += t("why.soc", f);
+  if (a.binding) s += t("why.binding", { list: a.binding.map(bindingText).join(lang === "zh-CN" ? "；" : "; ") });
+  return s;
+}
+
+// bindingText translates a binding constraint ("node f1 limit at 16:00 +08:00").
+const BINDING = [
+  [/^grid import limit at (.+)$/, "bind.grid_import", ["at"]],
+  [/^grid export limit at (.+)$/, "bind.grid_export", ["at"]],
+  [/^demand peak at (.+)$/, "bind.peak", ["at"]],
+  [/^node (\S+) limit at (.+)$/, "bind.node", ["id", "at"]],
+  [/^node (\S+) reverse-flow limit at (.+)$/, "bind.node_reverse", ["id", "at"]],
+  [/^battery (\S+) (max_charge|max_discharge|max_soc|min_soc|terminal_soc) at (.+)$/, "bind.battery", ["id", "what", "at"]],
+];
+function bindingParts(b) {
+  for (const [re, key, names] of BINDING) {
+    const m = b.match(re);
+    if (m) { const a = {}; names.forEach((n, i) => (a[n] = m[i + 1])); if (a.what) a.what = t("bind." + a.what); return { key, a }; }
+  }
+  return null;
+}
+function bindingText(b) { const p = bindingParts(b); return p ? t("bind.at", { what: t(p.key, p.a), at: p.a.at }) : b; }
+
+function renderSchedule() {
+  const s = current, ex = currentEx;
+  if (!s) return;
+  $("#d-id").textContent = s.id;
+  $("#d-status").textContent = tr("status", s.status); $("#d-status").className = s.status; $("#d-status").dataset.status = s.status;
+  $("#d-msg").textContent = "";
+  // Approval deadline and the auto-approve verdict.
+  const dl = info.approval_deadline_seconds > 0 ? new Date(new Date(s.created_at).getTime() + info.approval_deadline_seconds * 1000) : null;
+  $("#d-deadline").textContent = s.status === "proposed" ? (dl ? t("sched.deadline", { t: ts(dl), min: Math.max(0, Math.round((dl - new Date(info.now)) / 60000)) }) : t("sched.no_deadline")) :
+    (valid(s.decided_at) ? t("sched.decided", { status: tr("status", s.status), by: s.approver || "", t: ts(s.decided_at), reason: s.reason || "" }) : "");
+  const pol = ex.policy;
+  $("#d-policy").textContent = pol ? (pol.approve ? t("sched.policy_yes") : t("sched.policy_no", { why: (pol.reasons || []).join("; ") })) + (info.auto_approve ? "" : " " + t("sched.policy_manual")) : "";
+  drawChart();
+  $("#reasons").replaceChildren(...ex.reasons.filter((r) => r.step === 0).map((r) => li(`${ts(r.time)} ${reasonText(r)}`)));
+  $("#cost-prev").textContent = ex.previous ? t("sched.vs", { id: ex.previous }) : t("sched.no_previous");
+  const money = (v) => (v == null ? "" : `${num(v, 2)} ${info.currency}`);
+  fill("#cost", ex.cost.map((c) => [t("cost." + c.term), money(c.this), money(c.previous), c.change == null ? "" : `${signed(c.change)} ${info.currency}`]));
+  fill("#diff", (ex.diff || []).map((d) => [d.device_id, num(d.max_change_kw, 1), d.max_change_kw > 0 ? tsShort(d.at) : ""]));
+  // Binding constraints grouped by constraint, with the times they bind.
+  const groups = new Map();
+  for (const st of ex.steps) for (const b of st.binding || []) {
+    const p = bindingParts(b);
+    const name = p ? t(p.key, p.a) : b;
+    if (!groups.has(name)) groups.set(name, []);
+    groups.get(name).push(st.time);
+  }
+  const items = [...groups].map(([name, times]) => li(`${name}: ${times.slice(0, 6).map(tsShort).join(", ")}${times.length > 6 ? " " + t("sched.more", { n: times.length - 6 }) : ""}`));
+  $("#binding").replaceChildren(...(items.length ? items : [li(t("sched.none"))]));
 }
 
 function updateButtons() {
@@ -214,10 +397,11 @@ function updateButtons() {
   const proposed = current && current.status === "proposed";
   $("#approve").disabled = !(hasReason && proposed);
   $("#reject").disabled = !(hasReason && proposed);
-  $("#pin").disabled = !(hasReason && $("#pin-kw").value !== "");
+  $("#pin").disabled = !($("#pin-reason").value.trim() !== "" && $("#pin-kw").value !== "");
 }
 $("#reason").addEventListener("input", updateButtons);
 $("#pin-kw").addEventListener("input", updateButtons);
+$("#pin-reason").addEventListener("input", updateButtons);
 
 async function decide(action) {
   const reason = $("#reason").value.trim();
@@ -233,85 +417,130 @@ async function decide(action) {
 $("#approve").addEventListener("click", () => decide("approve"));
 $("#reject").addEventListener("click", () => decide("reject"));
 $("#pin").addEventListener("click", async () => {
-  const reason = $("#reason").value.trim();
+  const reason = $("#pin-reason").value.trim();
   const hours = parseFloat($("#pin-hours").value || "1");
   const until = new Date(new Date(info.now).getTime() + hours * 3600e3).toISOString();
   try {
     const s = await post("/api/v1/pins", { device_id: $("#pin-device").value, power_kw: parseFloat($("#pin-kw").value), until, reason });
-    $("#reason").value = "";
+    $("#pin-reason").value = "";
     await refreshSchedules();
     await openSchedule(s.id);
   } catch (e) { $("#d-msg").textContent = e.message; }
 });
 
-// chart draws the plan: stacked power per asset (positive up, negative down), the grid
-// import of this plan (solid) and of the previous plan (dashed), battery SoC lines
-// (dotted, % of the battery's maximum) and the import price (right axis).
-function chart(s, prev) {
-  const doc = s.plan, plan = doc && doc.plan, scn = doc && doc.scenario;
-  if (!plan) { $("#chart").textContent = "no plan stored"; return; }
-  const W = 940, H = 300, P = 60, n = s.steps;
-  const assets = plan.assets || [];
+// ---- the schedule chart ----
+// Okabe-Ito colours, safe for the common colour-vision deficiencies. Assets take the
+// first six; the lines take colours no asset uses: grid import (this plan) the text
+// colour, the previous plan grey, the price vermillion.
+const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442"];
+const PRICE = "#D55E00", PREV = "#8C8C8C";
+const niceStep = (span, n) => { const r = span / n, p = Math.pow(10, Math.floor(Math.log10(r))); return [1, 2, 2.5, 5, 10].map((m) => m * p).find((s) => s >= r) || p * 10; };
+
+// layersOf returns the stacked layers: each battery and PV plant, and the EV chargers
+// together (a dozen chargers are one layer, each on the operator's view).
+function layersOf(plan, n) {
+  const groups = [];
+  const evs = [];
+  for (const a of plan.assets || []) {
+    if (a.kind === "ev") evs.push(a);
+    else groups.push({ id: a.id, label: a.id, assets: [a] });
+  }
+  if (evs.length) groups.push({ id: "ev", label: t("chart.evs", { n: evs.length }), assets: evs });
+  return groups.map((g, i) => ({ ...g, color: PALETTE[i % PALETTE.length], pattern: i >= PALETTE.length, power: Array.from({ length: n }, (_, k) => g.assets.reduce((x, a) => x + (a.power_kw[k] || 0), 0)) }));
+}
+
+function drawChart() {
+  const s = current, prev = currentPrev;
+  const doc = s && s.plan, plan = doc && doc.plan, scn = doc && doc.scenario;
+  if (!plan) { $("#chart").textContent = t("chart.no_plan"); return; }
+  const W = Math.max(340, Math.min(1400, $("#chart").clientWidth || 940)), small = W < 600;
+  const L = small ? 44 : 60, R = small ? 50 : 76, H = small ? 240 : 300, top = 12, bot = 40;
+  const SH = 110, sTop = H + 16, total = sTop + SH + 34; // the SoC panel below the power panel
+  const n = s.steps;
+  const layers = layersOf(plan, n);
   const up = new Array(n).fill(0), down = new Array(n).fill(0);
-  const layers = [];
-  assets.forEach((a, i) => {
-    const lo = [], hi = [];
+  for (const l of layers) {
+    l.lo = []; l.hi = [];
     for (let k = 0; k < n; k++) {
-      const v = a.power_kw[k] || 0;
-      if (v >= 0) { lo.push(up[k]); up[k] += v; hi.push(up[k]); } else { hi.push(down[k]); down[k] += v; lo.push(down[k]); }
+      const v = l.power[k];
+      if (v >= 0) { l.lo.push(up[k]); up[k] += v; l.hi.push(up[k]); } else { l.hi.push(down[k]); down[k] += v; l.lo.push(down[k]); }
     }
-    layers.push({ id: a.id, color: colors[i % colors.length], lo, hi });
-  });
+  }
   const grid = (p) => (p.grid_import_kw || []).map((v, k) => v - ((p.grid_export_kw || [])[k] || 0));
-  const lines = [grid(plan)];
+  const now = grid(plan);
   let prevLine = null;
   if (prev && prev.plan && prev.plan.plan) {
     const off = Math.round((new Date(s.start) - new Date(prev.start)) / (s.step_minutes * 60e3));
     const g = grid(prev.plan.plan);
     prevLine = Array.from({ length: n }, (_, k) => g[k + off]);
-    lines.push(prevLine.filter((v) => v !== undefined));
   }
-  let lo = Math.min(0, ...down, ...lines.flat()), hi = Math.max(1, ...up, ...lines.flat());
-  const X = (k) => P + (k * (W - 2 * P)) / n, Y = (v) => H - P - ((v - lo) * (H - 2 * P)) / (hi - lo);
+  const all = [...down, ...up, ...now, ...(prevLine || []).filter((v) => v !== undefined)];
+  const step = niceStep(Math.max(1, Math.max(...all) - Math.min(0, ...all)), 5);
+  const lo = Math.floor(Math.min(0, ...all) / step) * step, hi = Math.ceil(Math.max(1, ...all) / step) * step;
+  const X = (k) => L + (k * (W - L - R)) / n, Y = (v) => top + ((hi - v) * (H - top - bot)) / (hi - lo);
   const price = (scn && scn.grid && scn.grid.import_price) || [];
-  const pmax = Math.max(0.01, ...price), YP = (v) => H - P - (v * (H - 2 * P)) / pmax;
-  let svg = `<svg id="plan-svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="schedule ${s.id} power chart">`;
-  svg += `<line x1="${P}" y1="${Y(0)}" x2="${W - P}" y2="${Y(0)}" stroke="#999"/>`;
-  for (const L of layers) {
+  const pstep = niceStep(Math.max(0.01, ...price), 4), pmax = Math.ceil(Math.max(0.01, ...price) / pstep) * pstep;
+  const YP = (v) => top + ((pmax - v) * (H - top - bot)) / pmax;
+  const YS = (v) => sTop + ((100 - v) * SH) / 100;
+  let svg = `<svg id="plan-svg" viewBox="0 0 ${W} ${total}" width="${W}" height="${total}" role="img" aria-label="${esc(t("chart.aria", { id: s.id }))}">`;
+  svg += `<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="3" height="6" fill="#0006"/></pattern></defs>`;
+  // Gridlines and the kW axis; the zero line stronger.
+  for (let v = lo; v <= hi + 1e-9; v += step) {
+    svg += `<line class="${Math.abs(v) < 1e-9 ? "zero" : "gridline"}" x1="${L}" x2="${W - R}" y1="${Y(v)}" y2="${Y(v)}"/>`;
+    svg += `<text class="tick-y" x="${L - 4}" y="${Y(v) + 4}" text-anchor="end">${num(v, 0)}</text>`;
+  }
+  svg += `<text x="4" y="${top + 2}" dominant-baseline="hanging">kW</text>`;
+  for (let v = 0; v <= pmax + 1e-9; v += pstep) svg += `<text class="tick-price" x="${W - R + 4}" y="${YP(v) + 4}" fill="${PRICE}">${num(v, 2)}</text>`;
+  svg += `<text class="axis-price" x="${W - 2}" y="${top + 2}" text-anchor="end" dominant-baseline="hanging">${esc(info.currency)}/kWh</text>`;
+  for (const l of layers) {
     let d = "";
-    for (let k = 0; k < n; k++) d += `${k ? "L" : "M"}${X(k)},${Y(L.hi[k])}L${X(k + 1)},${Y(L.hi[k])}`;
-    for (let k = n - 1; k >= 0; k--) d += `L${X(k + 1)},${Y(L.lo[k])}L${X(k)},${Y(L.lo[k])}`;
-    svg += `<path class="layer" data-asset="${esc(L.id)}" d="${d}Z" fill="${L.color}" fill-opacity=".55" stroke="none"><title>${esc(L.id)}</title></path>`;
+    for (let k = 0; k < n; k++) d += `${k ? "L" : "M"}${X(k)},${Y(l.hi[k])}L${X(k + 1)},${Y(l.hi[k])}`;
+    for (let k = n - 1; k >= 0; k--) d += `L${X(k + 1)},${Y(l.lo[k])}L${X(k)},${Y(l.lo[k])}`;
+    svg += `<path class="layer" data-asset="${esc(l.id)}" data-color="${l.color}" d="${d}Z" fill="${l.color}" fill-opacity=".75" stroke="none"><title>${esc(l.label)}</title></path>`;
+    if (l.pattern) svg += `<path d="${d}Z" fill="url(#hatch)" stroke="none"/>`;
   }
   const path = (vals, y) => vals.map((v, k) => (v === undefined ? "" : `${k && vals[k - 1] !== undefined ? "L" : "M"}${X(k + 0.5)},${y(v)}`)).join("");
-  svg += `<path class="grid-line" d="${path(lines[0], Y)}" fill="none" stroke="#111" stroke-width="1.5"/>`;
-  if (prevLine) svg += `<path class="prev-line" d="${path(prevLine, Y)}" fill="none" stroke="#777" stroke-dasharray="4 3"/>`;
-  if (price.length) svg += `<path class="price-line" d="${path(price, YP)}" fill="none" stroke="#d93025" stroke-width="1.2"/>`;
-  for (const a of assets.filter((a) => a.soc_kwh)) {
-    const b = ((scn && scn.batteries) || []).find((x) => x.id === a.id);
-    const max = (b && b.max_soc_kwh) || Math.max(...a.soc_kwh) || 1;
-    svg += `<path class="soc-line" data-asset="${esc(a.id)}" d="${path(a.soc_kwh.slice(0, n).map((v) => (v / max) * 100), (v) => H - P - (v * (H - 2 * P)) / 100)}" fill="none" stroke="#1e8e3e" stroke-dasharray="1 2" stroke-width="2"/>`;
-  }
-  for (let k = 0; k <= n; k += Math.max(1, Math.round(n / 8))) {
+  // The previous plan under the current one: wide and grey, so both stay visible where they agree.
+  if (prevLine) svg += `<path class="prev-line" d="${path(prevLine, Y)}" fill="none" stroke="${PREV}" stroke-width="5" stroke-opacity=".7" stroke-linejoin="round"/>`;
+  svg += `<path class="grid-line" d="${path(now, Y)}" fill="none" stroke="currentColor" style="color: var(--fg)" stroke-width="1.8"/>`;
+  if (price.length) svg += `<path class="price-line" d="${path(price.slice(0, n), YP)}" fill="none" stroke="${PRICE}" stroke-width="1.5" stroke-dasharray="6 3"/>`;
+  // Time axis: site time.
+  const every = Math.max(1, Math.round(n / (small ? 4 : 8)));
+  for (let k = 0; k <= n; k += every) {
     const at = new Date(new Date(s.start).getTime() + k * s.step_minutes * 60e3);
-    svg += `<text class="tick-x" data-time="${at.toISOString()}" x="${X(k)}" y="${H - P + 14}" text-anchor="middle">${hm(at)}</text>`;
+    svg += `<line class="gridline" x1="${X(k)}" x2="${X(k)}" y1="${top}" y2="${H - bot}"/><line class="gridline" x1="${X(k)}" x2="${X(k)}" y1="${sTop}" y2="${sTop + SH}"/>`;
+    svg += `<text class="tick-x" data-time="${at.toISOString()}" x="${X(k)}" y="${H - bot + 14}" text-anchor="middle">${hm(at)}</text>`;
   }
-  svg += `<text class="axis-x" x="${W / 2}" y="${H - P + 30}" text-anchor="middle">site time (UTC${offset(s.start)})</text>`;
-  svg += `<text x="4" y="${Y(hi) + 4}">${hi.toFixed(0)} kW</text><text x="4" y="${Y(lo)}">${lo.toFixed(0)} kW</text>`;
-  svg += `<text x="${W - P + 4}" y="${YP(pmax) + 4}" fill="#d93025">${pmax.toFixed(2)}/kWh</text>`;
+  svg += `<text class="axis-x" x="${(L + W - R) / 2}" y="${H - bot + 30}" text-anchor="middle">${esc(t("chart.time_axis", { offset: offset(s.start), day: day(s.start) }))}</text>`;
+  // SoC panel: each battery's state of charge in % of capacity, in its layer's colour.
+  for (const v of [0, 50, 100]) {
+    svg += `<line class="${v === 0 ? "zero" : "gridline"}" x1="${L}" x2="${W - R}" y1="${YS(v)}" y2="${YS(v)}"/><text class="tick-soc" x="${L - 4}" y="${YS(v) + 4}" text-anchor="end">${v}%</text>`;
+  }
+  svg += `<text class="axis-soc" x="4" y="${sTop - 4}">${esc(t("chart.soc_axis"))}</text>`;
+  for (const a of (plan.assets || []).filter((a) => a.soc_kwh)) {
+    const cap = (info.batteries && info.batteries[a.id]) || Math.max(...a.soc_kwh) || 1;
+    const l = layers.find((x) => x.id === a.id);
+    svg += `<path class="soc-line" data-asset="${esc(a.id)}" d="${path(a.soc_kwh.slice(0, n).map((v) => Math.min(100, (v / cap) * 100)), YS)}" fill="none" stroke="${l ? l.color : PALETTE[0]}" stroke-width="2"/>`;
+  }
   svg += "</svg>";
   $("#chart").innerHTML = svg;
-  $("#legend").innerHTML = layers.map((L) => `<span><i style="background:${L.color}"></i>${esc(L.id)}</span>`).join("") +
-    `<span><i style="background:#111"></i>grid import (this plan)</span>` + (prevLine ? `<span><i style="background:#777"></i>grid import (previous plan)</span>` : "") +
-    `<span><i style="background:#d93025"></i>import price</span><span><i style="background:#1e8e3e"></i>battery SoC %</span>`;
+  const key = (style, label, cls) => `<span class="${cls || ""}"><i style="${style}"></i>${esc(label)}</span>`;
+  $("#legend").innerHTML = layers.map((l) => key(`background:${l.color}`, l.label, "legend-layer")).join("") +
+    key("background:var(--fg);height:2px", t("chart.grid_now")) + (prevLine ? key(`background:${PREV};height:5px`, t("chart.grid_prev", { id: prev.id })) : "") +
+    key(`border-top:2px dashed ${PRICE};height:0`, t("chart.price", { cur: info.currency })) +
+    (plan.assets || []).filter((a) => a.soc_kwh).map((a) => { const l = layers.find((x) => x.id === a.id); return key(`background:${l ? l.color : PALETTE[0]};height:2px`, t("chart.soc", { id: a.id }), "legend-soc"); }).join("");
 }
+let resizeTimer = null;
+window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => current && drawChart(), 150); });
 
+// ---- charging operators ----
 let stream = null;
 function startStream() {
   if (stream) stream.close();
   stream = new EventSource("/api/v1/operator/stream");
-  stream.addEventListener("open", () => { $("#stream-state").textContent = "live"; $("#stream-state").dataset.state = "live"; });
-  stream.addEventListener("error", () => { $("#stream-state").textContent = "reconnecting…"; $("#stream-state").dataset.state = "reconnecting"; });
+  const state = (s) => { $("#stream-state").textContent = t("op.stream_" + s); $("#stream-state").dataset.state = s; };
+  stream.addEventListener("open", () => state("live"));
+  stream.addEventListener("error", () => state("reconnecting"));
   stream.addEventListener("setpoint", () => { if (view === "chargers") refreshChargers(); });
 }
 
@@ -321,10 +550,10 @@ async function refreshChargers() {
     let ack = w.acked ? `${w.acked.by} ${ts(w.acked.at)}` : null;
     if (!ack) {
       ack = document.createElement("button");
-      ack.textContent = "acknowledge"; ack.dataset.ack = w.id;
+      ack.type = "button"; ack.textContent = t("op.ack"); ack.dataset.ack = w.id;
       ack.addEventListener("click", async () => { await post(`/api/v1/operator/setpoints/${w.id}/ack`, {}); refreshChargers(); });
     }
-    return [w.id, ts(w.time), w.device_id, w.written_kw, w.read_back_kw, { text: w.status, cls: w.status }, ack];
+    return [String(w.id), ts(w.time), w.device_id, w.written_kw, w.read_back_kw, { text: tr("wstatus", w.status), cls: w.status }, ack];
   }));
   const sel = $("#s-device"), keep = sel.value;
   sel.replaceChildren(...devs.filter((d) => d.kind === "ev_charger").map((d) => { const o = document.createElement("option"); o.value = o.textContent = d.id; return o; }));
@@ -340,15 +569,22 @@ $("#session-form").addEventListener("submit", async (ev) => {
       departure: siteLocal($("#s-departure").value).toISOString(),
       energy_kwh: parseFloat($("#s-energy").value),
     });
-    $("#s-msg").textContent = "Reported; the next cycle plans with it.";
+    $("#s-msg").textContent = t("op.reported");
   } catch (e) { $("#s-msg").textContent = e.message; }
 });
 
+// ---- audit ----
 async function refreshAudit() {
   const [list, v] = await Promise.all([api("/api/v1/audit?limit=300"), api("/api/v1/audit/verify").catch(() => null)]);
-  $("#audit-chain").textContent = v ? (v.ok ? `hash chain intact (${v.report.chained} events)` : `HASH CHAIN BROKEN: ${v.report.problems.length} problems`) : "";
+  $("#audit-chain").textContent = v ? (v.ok ? t("audit.ok", { n: v.report.chained }) : t("audit.broken", { n: v.report.problems.length })) : "";
   fill("#audit", list.slice().reverse().map((e) => [ts(e.time), e.actor, e.action, e.subject, e.detail]));
 }
 
-start();
-setInterval(refresh, 10000);
+async function boot() {
+  try { dict = await (await fetch("i18n.json")).json(); } catch (e) { console.warn("i18n", e); }
+  lang = pickLang();
+  applyI18n();
+  await start();
+  setInterval(refresh, 10000);
+}
+boot();
