@@ -148,6 +148,19 @@ func (p *page) wait(what, cond string) {
 	}
 }
 
+// waitWithin polls a JavaScript condition until it is true, for at most d.
+func (p *page) waitWithin(what, cond string, d time.Duration) {
+	p.t.Helper()
+	if _, err := chromedp.Run(p.ctx, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d))); err != nil {
+		p.fail(fmt.Sprintf("%s within %s (waiting for %s)", what, d, cond), err)
+	}
+}
+
+// chromedpSetValue selects a value in a <select> and fires its change event.
+func chromedpSetValue(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("change")); })()`, sel, value))
+}
+
 // eval evaluates a JavaScript expression (awaiting promises) into T.
 func eval[T any](p *page, expr string) T {
 	p.t.Helper()

@@ -8,6 +8,7 @@ import (
 // consoleRoutes are the routes the web console needs beyond the rest of the API.
 func (s *Server) consoleRoutes() []route {
 	return []route{
+		{"GET", "/api/v1/live", "Server-Sent Events: the values every poll reads, as the real-time layer (and each cycle) reads them (event: values; an operator gets only its chargers)", anyRole, nil, nil, s.liveStream},
 		{"GET", "/api/v1/console", "what every console view needs first: site name, time zone and its current UTC offset, currency, the server's time, step, approval deadline", anyRole, nil, nil, s.consoleInfo},
 	}
 }

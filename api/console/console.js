@@ -80,6 +80,7 @@ function offset(t) {
 }
 const valid = (t) => t && !String(t).startsWith("0001-");
 const hm = (t) => { const p = siteParts(t); return `${p.h}:${p.mi}`; };
+const hms = (t) => `${hm(t)}:${String(new Date(t).getUTCSeconds()).padStart(2, "0")}`;
 const day = (t) => { const p = siteParts(t); return lang === "zh-CN" ? `${+p.y}年${+p.mo}月${+p.d}日` : `${p.y}-${p.mo}-${p.d}`; };
 // ts writes a date and time in the site's zone with its offset.
 const ts = (t) => (valid(t) ? `${day(t)} ${hm(t)} ${offset(t)}` : "");
@@ -133,6 +134,8 @@ function fill(sel, rows) {
 const li = (text, cls) => { const e = document.createElement("li"); e.textContent = text; if (cls) e.className = cls; return e; };
 
 function showLogin() {
+  if (live) { live.close(); live = null; }
+  if (stream) { stream.close(); stream = null; }
   $("#app").hidden = true; $("#login").hidden = false; $("#logout").hidden = true; $("#whoami").textContent = "";
 }
 
@@ -145,6 +148,7 @@ async function start() {
   const operator = me.role === "operator";
   $$("nav button").forEach((b) => (b.hidden = operator ? b.dataset.view !== "chargers" : b.dataset.view === "chargers" && me.role !== "admin"));
   if (operator || me.role === "admin") startStream();
+  startLive();
   $("#s-zone").textContent = t("op.zone", { zone: info.timezone, offset: offset(info.now) });
   if (operator) {
     $("#site").textContent = t("role.operator");
@@ -218,21 +222,36 @@ async function refreshView() {
 function setAsOf(at) {
   if (!valid(at)) return;
   const age = (new Date(info.now) - new Date(at)) / 1000;
-  $("#asof").textContent = t("ui.as_of", { t: tsShort(at) });
+  $("#asof").textContent = t("ui.as_of", { t: (day(at) === day(info.now) ? "" : day(at) + " ") + `${hms(at)} ${offset(at)}` });
   $("#asof").dataset.state = age > 120 ? "stale" : "fresh";
   $("#asof").dataset.time = new Date(at).toISOString();
 }
 
+// siteState holds what the site view shows; the live stream updates pts in place.
+const siteState = { devices: [], pts: {}, safety: null, alarms: [], limits: [], proposed: [] };
+
 async function refreshSite(safety) {
-  const [devices, tel, alarms] = await Promise.all([api("/api/v1/devices"), api("/api/v1/telemetry/latest"), api("/api/v1/alarms")]);
-  renderAlarms(alarms.alarms || []);
-  const pts = {};
+  const [devices, tel, alarms, limits, proposed] = await Promise.all([api("/api/v1/devices"), api("/api/v1/telemetry/latest"), api("/api/v1/alarms"),
+    api("/api/v1/limits").catch(() => []), api("/api/v1/schedules?status=proposed").catch(() => [])]);
+  siteState.devices = devices; siteState.safety = safety; siteState.alarms = alarms.alarms || [];
+  siteState.limits = Array.isArray(limits) ? limits : (limits.limits || []); siteState.proposed = proposed;
+  for (const v of tel) mergeValue(v);
+  renderSite();
+}
+
+// mergeValue keeps the newest value of each device's point.
+function mergeValue(v) {
+  const d = (siteState.pts[v.device_id] ||= {});
+  if (!d[v.point] || d[v.point].time <= v.time) d[v.point] = v;
+}
+
+function renderSite() {
+  const { devices, pts, safety } = siteState;
+  if (!safety || !siteInfo) return;
   let newest = null;
-  for (const s of tel) {
-    (pts[s.device_id] ||= {})[s.point] = s;
-    if (!newest || s.time > newest) newest = s.time;
-  }
+  for (const d of Object.values(pts)) for (const v of Object.values(d)) if (!newest || v.time > newest) newest = v.time;
   setAsOf(newest);
+  renderAttention();
   const env = Object.fromEntries(safety.devices.map((d) => [d.device_id, d]));
   const kids = {};
   for (const n of siteInfo.nodes) (kids[n.Parent] ||= []).push(n);
@@ -250,7 +269,7 @@ async function refreshSite(safety) {
       const q = pw ? pw.quality : "none";
       const state = d.kind === "bess" && soc ? `${t("dev.soc")} ${num(soc.value, 0)}%` : d.kind === "ev_charger" && conn ? t(conn.value >= 0.5 ? "dev.plugged" : "dev.free") : "";
       return `<li class="dev-row" data-device="${esc(d.id)}"><span class="dev"><b>${esc(d.id)}</b><span>${esc(tr("kind", d.kind))}</span>` +
-        `<span class="num">${pw ? num(pw.value) + " kW" : ""}</span><span>${esc(state)} <span class="${esc(q)}">${esc(tr("quality", q))}</span>` +
+        `<span class="num pw" data-time="${pw ? esc(pw.time) : ""}">${pw ? num(pw.value) + " kW" : ""}</span><span>${esc(state)} <span class="${esc(q)}">${esc(tr("quality", q))}</span>` +
         `${e ? ` <span class="${esc(e.comms)}">${esc(tr("comms", e.comms))}</span>` : ""}</span></span></li>`;
     }).join("");
     const sub = (kids[n.ID] || []).map(node).join("");
@@ -259,31 +278,100 @@ async function refreshSite(safety) {
   $("#tree").innerHTML = `<ul class="tree">${(kids[""] || []).map(node).join("")}</ul>`;
   const ks = safety.kill_switch;
   $("#ks-text").textContent = ks.engaged ? t("safety.engaged", { by: ks.by, since: ts(ks.since), reason: ks.reason }) : t("safety.running");
-  fill("#overrides", safety.overrides.map((o) => [o.id, o.device_id, o.value_kw, ts(o.until), o.actor, o.reason]));
+  const canDecide = me.role === "admin" || me.role === "dispatcher";
+  fill("#overrides", safety.overrides.map((o) => {
+    let cancel = "";
+    if (canDecide) {
+      cancel = document.createElement("button");
+      cancel.type = "button"; cancel.textContent = t("ovr.cancel"); cancel.dataset.cancel = o.id;
+      cancel.addEventListener("click", () => overrideAction(() => api(`/api/v1/overrides/${o.id}`, { method: "DELETE", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ reason: $("#ks-reason").value.trim() }) })));
+    }
+    return [String(o.id), o.device_id, o.value_kw, ts(o.until), o.actor, o.reason, cancel];
+  }));
+  const sel = $("#o-device"), keep = sel.value;
+  sel.replaceChildren(...devices.filter((d) => ["bess", "ev_charger", "pv"].includes(d.kind)).map((d) => { const o = document.createElement("option"); o.value = o.textContent = d.id; return o; }));
+  if (keep) sel.value = keep;
 }
 
-function renderAlarms(list) {
+// overrideAction sets or cancels an override with the safety card's reason; the
+// device is written at once and the site redrawn.
+async function overrideAction(call) {
+  $("#o-msg").textContent = "";
+  if (!$("#ks-reason").value.trim()) { $("#o-msg").textContent = t("common.reason_needed"); return; }
+  try {
+    const r = await call();
+    $("#ks-reason").value = "";
+    if (r && r.write_error) $("#o-msg").textContent = r.write_error;
+  } catch (e) { $("#o-msg").textContent = e.message; }
+  refresh();
+}
+$("#o-add").addEventListener("click", () => overrideAction(() => post("/api/v1/overrides", {
+  device_id: $("#o-device").value, value_kw: parseFloat($("#o-kw").value),
+  until: new Date(new Date(info.now).getTime() + parseFloat($("#o-hours").value || "1") * 3600e3).toISOString(), reason: $("#ks-reason").value.trim(),
+})));
+
+// renderAttention lists what needs a dispatcher's eye: the server's alarms (which a
+// dispatcher acknowledges), devices not answering, batteries at their reserve, the
+// external limits in force and the schedules waiting for approval with their deadline.
+function renderAttention() {
   const canAck = me.role === "admin" || me.role === "dispatcher";
-  const open = list.filter((a) => a.active || !a.acked);
-  $("#alarm-count").textContent = open.length ? t("alarms.count", { n: open.length }) : t("alarms.none");
-  $("#alarms").replaceChildren(...open.map((a) => {
+  const items = [];
+  for (const a of siteState.alarms.filter((a) => a.active || !a.acked)) {
+    const kind = a.key.split(":")[0];
     const e = li("", a.severity);
     e.dataset.key = a.key;
-    e.innerHTML = `<b>${esc(tr("severity", a.severity))}</b> <span>${esc(a.subject)}</span> <span>${esc(a.text)}</span> <small>${esc(t("alarms.since", { t: tsShort(a.since) }))}</small>` +
+    e.innerHTML = `<b>${esc(tr("severity", a.severity))}</b> <span>${esc(dict.en["alarm." + kind] ? t("alarm." + kind) : kind)}</span> <span>${esc(a.subject)}</span> <small>${esc(a.text)}</small> <small>${esc(t("alarms.since", { t: tsShort(a.since) }))}</small>` +
       (a.active ? "" : ` <small>${esc(t("alarms.cleared"))}</small>`) + (a.acked ? ` <small>${esc(t("alarms.acked", { by: a.acked_by }))}</small>` : "");
     if (canAck && !a.acked) {
       const b = document.createElement("button");
       b.type = "button"; b.textContent = t("alarms.ack"); b.dataset.ack = a.key;
+      const inp = document.createElement("input");
+      inp.placeholder = t("alarms.ack_reason"); inp.setAttribute("aria-label", t("alarms.ack_reason")); inp.dataset.ackReason = a.key;
       b.addEventListener("click", async () => {
-        const reason = prompt(t("alarms.ack_reason"));
-        if (!reason) return;
-        try { await post(`/api/v1/alarms/${encodeURIComponent(a.key)}/ack`, { reason }); } catch (err) { alert(err.message); }
+        const reason = inp.value.trim();
+        if (!reason) { inp.focus(); return; }
+        try { await post(`/api/v1/alarms/${encodeURIComponent(a.key)}/ack`, { reason }); } catch (err) { e.append(" " + err.message); }
         refresh();
       });
-      e.append(" ", b);
+      e.append(" ", inp, " ", b);
     }
-    return e;
-  }));
+    items.push(e);
+  }
+  for (const d of siteState.safety.devices) {
+    if (d.comms !== "online") {
+      const e = li("", d.comms === "suspect" ? "warning" : "critical");
+      e.dataset.kind = "comms";
+      e.textContent = t("attn.comms", { device: d.device_id, state: tr("comms", d.comms), n: d.missed_polls });
+      items.push(e);
+    }
+    for (const why of d.interlocks || []) {
+      if (/^reserve interlock/.test(why)) {
+        const e = li("", "warning");
+        e.dataset.kind = "reserve";
+        e.textContent = t("attn.reserve", { device: d.device_id, soc: num(d.soc_pct, 1) });
+        items.push(e);
+      }
+    }
+  }
+  for (const l of siteState.limits) {
+    const e = li("", "warning");
+    e.dataset.kind = "limit";
+    const parts = [];
+    if (l.import_kw != null) parts.push(t("attn.limit_import", { kw: num(l.import_kw, 0) }));
+    if (l.export_kw != null) parts.push(t("attn.limit_export", { kw: num(l.export_kw, 0) }));
+    if (l.import_steps_kw || l.export_steps_kw) parts.push(t("attn.limit_steps"));
+    e.textContent = t("attn.limit", { what: parts.join(", "), source: l.source, by: l.actor, reason: l.reason, until: tsShort(l.until) });
+    items.push(e);
+  }
+  for (const sc of siteState.proposed) {
+    const e = li("", "warning");
+    e.dataset.kind = "approval";
+    const dl = info.approval_deadline_seconds > 0 ? new Date(new Date(sc.created_at).getTime() + info.approval_deadline_seconds * 1000) : null;
+    e.textContent = dl ? t("attn.approval", { id: sc.id, t: tsShort(dl) }) : t("attn.approval_open", { id: sc.id });
+    items.push(e);
+  }
+  $("#alarm-count").textContent = items.length ? t("alarms.count", { n: items.length }) : t("alarms.none");
+  $("#alarms").replaceChildren(...items);
 }
 
 $("#pause").addEventListener("click", () => ksAction("pause"));
@@ -533,6 +621,19 @@ function drawChart() {
 let resizeTimer = null;
 window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => current && drawChart(), 150); });
 
+// ---- live values ----
+let live = null;
+function startLive() {
+  if (live) live.close();
+  live = new EventSource("/api/v1/live");
+  live.addEventListener("values", (ev) => {
+    const u = JSON.parse(ev.data);
+    for (const v of u.values) mergeValue(v);
+    if (view === "site") renderSite();
+    if (view === "chargers") renderChargers();
+  });
+}
+
 // ---- charging operators ----
 let stream = null;
 function startStream() {
@@ -544,8 +645,27 @@ function startStream() {
   stream.addEventListener("setpoint", () => { if (view === "chargers") refreshChargers(); });
 }
 
+// renderChargers lists every charger of the operator, free ones included, with its
+// live state.
+function renderChargers() {
+  const { devices, pts } = siteState;
+  const chargers = devices.filter((d) => d.kind === "ev_charger");
+  let newest = null;
+  fill("#op-chargers", chargers.map((d) => {
+    const v = pts[d.id] || {}, pw = v.active_power_kw, conn = v.connected;
+    if (pw && (!newest || pw.time > newest)) newest = pw.time;
+    const state = conn ? t(conn.value >= 0.5 ? "dev.plugged" : "dev.free") : t("quality.none");
+    const p = pw ? { text: num(pw.value, 1) + (pw.value < -0.05 ? " " + t("op.v2g") : ""), cls: pw.quality } : "";
+    return [d.id, state, p, pw ? tsShort(pw.time) : ""];
+  }));
+  if (newest) setAsOf(newest);
+}
+
 async function refreshChargers() {
   const [sps, devs] = await Promise.all([api("/api/v1/operator/setpoints"), api("/api/v1/devices")]);
+  siteState.devices = devs;
+  if (!Object.keys(siteState.pts).length) for (const v of await api("/api/v1/telemetry/latest")) mergeValue(v);
+  renderChargers();
   fill("#op-setpoints", sps.map((w) => {
     let ack = w.acked ? `${w.acked.by} ${ts(w.acked.at)}` : null;
     if (!ack) {

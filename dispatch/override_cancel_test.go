@@ -1,0 +1,71 @@
+package dispatch_test
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/gridd/gridd/safety"
+	"github.com/gridd/gridd/storage"
+)
+
+// TestCancelOverrideWritesThePlan: cancelling an override writes the approved plan's
+// setpoint at once, not at the next cycle.
+func TestCancelOverrideWritesThePlan(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, "{auto: true}", "", 30, at8)
+	res := r.cycle(t, at8)
+	if res.Schedule.Status != storage.StatusApproved {
+		t.Fatalf("test premise: schedule %s", res.Schedule.Status)
+	}
+	planned := math.NaN()
+	for _, sp := range res.Schedule.Setpoints {
+		if sp.DeviceID == "bess" && sp.Step == 0 {
+			planned = sp.PowerKW
+		}
+	}
+	if math.Abs(planned-(-20)) < 1 {
+		t.Fatalf("test premise: plan already at the override value %v", planned)
+	}
+	r.clk.Set(at8.Add(time.Minute))
+	o, _, err := r.svc.AddOverride(ctx, safety.Override{DeviceID: "bess", ValueKW: -20, Until: at8.Add(2 * time.Hour), Actor: "user:ann", Reason: "hold"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.sm.State("bess"); math.Abs(st.SetpointKW-(-20)) > 0.1 {
+		t.Fatalf("override not written: device at %v", st.SetpointKW)
+	}
+	r.clk.Set(at8.Add(2 * time.Minute))
+	if err := r.svc.CancelOverride(ctx, o.ID, "user:ann", "done"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.sm.State("bess"); math.Abs(st.SetpointKW-planned) > 0.1 {
+		t.Fatalf("after the cancel the device is at %v kW, the plan says %v", st.SetpointKW, planned)
+	}
+}
+
+// TestPauseTwiceKeepsTheFirstReason: a second pause does not replace who paused, why
+// and since when; it is audited on its own.
+func TestPauseTwiceKeepsTheFirstReason(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, "{auto: true}", "", 30, at8)
+	if err := r.svc.Pause(ctx, "user:ann", "storm warning"); err != nil {
+		t.Fatal(err)
+	}
+	r.clk.Set(at8.Add(time.Minute))
+	if err := r.svc.Pause(ctx, "user:bob", "testing"); err != nil {
+		t.Fatal(err)
+	}
+	ks := r.svc.Envelope().KillSwitch()
+	if !ks.Engaged || ks.By != "user:ann" || ks.Reason != "storm warning" || !ks.Since.Equal(at8) {
+		t.Fatalf("kill switch %+v, want ann's storm warning since %v", ks, at8)
+	}
+	if n := len(r.audit(t, "safety.pause")); n != 1 {
+		t.Errorf("%d safety.pause events, want 1", n)
+	}
+	again := r.audit(t, "safety.pause.again")
+	if len(again) != 1 || again[0].Actor != "user:bob" {
+		t.Errorf("second pause audited as %+v", again)
+	}
+}
