@@ -2,6 +2,7 @@ package dispatch_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -67,5 +68,33 @@ func TestPauseTwiceKeepsTheFirstReason(t *testing.T) {
 	again := r.audit(t, "safety.pause.again")
 	if len(again) != 1 || again[0].Actor != "user:bob" {
 		t.Errorf("second pause audited as %+v", again)
+	}
+}
+
+// TestSupersedeKeepsTheApproval: approving schedule 2 supersedes schedule 1 without
+// rewriting who approved schedule 1, why and when; the supersede is audited apart.
+func TestSupersedeKeepsTheApproval(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, "{auto: false}", "", 30, at8)
+	first := r.cycle(t, at8).Schedule
+	r.clk.Set(at8.Add(time.Minute))
+	if _, err := r.svc.Approve(ctx, first.ID, "user:ann", "checked the morning plan"); err != nil {
+		t.Fatal(err)
+	}
+	second := r.cycle(t, at8.Add(15*time.Minute)).Schedule
+	r.clk.Set(at8.Add(16 * time.Minute))
+	if _, err := r.svc.Approve(ctx, second.ID, "user:bob", "checked the update"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.st.GetSchedule(ctx, first.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != storage.StatusSuperseded || got.Approver != "user:ann" || got.Reason != "checked the morning plan" || !got.DecidedAt.Equal(at8.Add(time.Minute)) {
+		t.Fatalf("schedule %d after the supersede: %s by %q (%q) at %v", first.ID, got.Status, got.Approver, got.Reason, got.DecidedAt)
+	}
+	sup := r.audit(t, "schedule.supersede")
+	if len(sup) != 1 || sup[0].Subject != fmt.Sprintf("schedule:%d", first.ID) {
+		t.Fatalf("supersede audit %+v", sup)
 	}
 }
