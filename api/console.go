@@ -33,6 +33,6 @@ func (s *Server) consoleInfo(w http.ResponseWriter, r *http.Request) {
 		"site": cfg.Site.Name, "timezone": loc.String(), "utc_offset": now.In(loc).Format("-07:00"), "utc_offset_seconds": off,
 		"currency": cfg.Tariff.Currency, "now": now, "step_minutes": int(cfg.Site.Step.D / time.Minute),
 		"auto_approve": cfg.Approval.Auto, "approval_deadline_seconds": int64(cfg.Approval.Deadline.D / time.Second),
-		"batteries": capacity,
+		"batteries": capacity, "kill_switch": s.svc.Envelope().KillSwitch(),
 	})
 }

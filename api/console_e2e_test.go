@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/gridd/gridd/api"
 	"github.com/gridd/gridd/storage"
 )
@@ -134,7 +136,23 @@ func TestConsoleOperatorLive(t *testing.T) {
 	}
 	p.click(`#op-setpoints button[data-ack]`)
 	p.wait("acknowledged", `document.querySelector("#op-setpoints").textContent.includes("user:olga")`)
+	// The plan ahead lists both chargers, free or not; a session is reported, listed
+	// with the time it was reported and what the next cycle does with it, and cancelled.
+	p.wait("plan ahead", `document.querySelectorAll("#op-plan tbody tr").length === 2`)
+	if n := eval[int](p, `document.querySelectorAll("#op-chargers tbody tr").length`); n != 2 {
+		t.Errorf("chargers table has %d rows, want ev-1 and ev-2", n)
+	}
+	arr, dep := start.Add(-30*time.Minute).Format("2006-01-02T15:04"), start.Add(4*time.Hour).Format("2006-01-02T15:04")
+	p.do("session fields", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.querySelector("#s-device"); s.value = "ev-1";
+		document.querySelector("#s-arrival").value = %q; document.querySelector("#s-departure").value = %q; })()`, arr, dep)))
+	p.typeText("#s-energy", "15")
+	p.click("#s-submit")
+	p.wait("answered", `document.querySelector("#s-msg").dataset.status === "plugged_in"`)
+	p.wait("session listed", `[...document.querySelectorAll("#op-sessions tbody tr")].some(tr => tr.textContent.includes("ev-1") && tr.textContent.includes("2019-06-03 08:00 +00:00"))`)
 	p.screenshot("console-operator")
+	p.typeText("#sess-reason", "driver left early")
+	p.click(`#op-sessions button[data-cancel-session="ev-1"]`)
+	p.wait("session cancelled", `document.querySelectorAll("#op-sessions tbody tr").length === 0`)
 }
 
 // loginAs opens the console at vp and logs in.

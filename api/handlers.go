@@ -466,7 +466,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 		failInvalid(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"status": "accepted; feeds the next cycle", "session": ss})
+	s.sessionReply(w, ss)
 }
 
 // putWeather merges an hourly weather forecast into what the next cycles'

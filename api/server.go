@@ -232,6 +232,7 @@ func (s *Server) register() {
 			obj([]string{"device_id", "arrival", "departure", "energy_kwh"}, map[string]any{"device_id": str, "arrival": tm, "departure": tm, "energy_kwh": num}), nil, s.session},
 	}
 	s.routes = append(s.routes, s.consoleRoutes()...)
+	s.routes = append(s.routes, s.operatorRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.guard(rt))
 	}

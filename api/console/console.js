@@ -207,6 +207,9 @@ async function refreshView() {
     info = await api("/api/v1/console");
     $("#now").textContent = t("ui.site_time", { t: ts(info.now) });
     if (me.role === "operator") $("#site").textContent = t("role.operator");
+    const ksi = info.kill_switch || {};
+    $("#killswitch").textContent = ksi.engaged ? t("safety.paused_banner") : "";
+    $("#killswitch").classList.toggle("on", !!ksi.engaged);
     if (view === "chargers") { await refreshChargers(); return; }
     const safety = await api("/api/v1/safety");
     const ks = safety.kill_switch;
@@ -661,8 +664,34 @@ function renderChargers() {
   if (newest) setAsOf(newest);
 }
 
+// renderPlan shows the next steps of each charger's plan in site time.
+function renderPlan(plan) {
+  const ids = Object.keys(plan.chargers || {}).sort();
+  const n = Math.min(plan.steps || 0, $("#op-plan").clientWidth < 500 ? 4 : 8);
+  const times = Array.from({ length: n }, (_, k) => new Date(new Date(plan.start).getTime() + k * plan.step_minutes * 60e3));
+  $("#op-plan thead tr").innerHTML = `<th>${esc(t("col.charger"))}</th>` + times.map((x) => `<th>${esc(hm(x))}</th>`).join("");
+  $("#op-plan-note").textContent = plan.schedule_id ? t("op.plan_note", { id: plan.schedule_id, status: tr("status", plan.status), offset: offset(plan.start) }) : t("sched.none");
+  fill("#op-plan", ids.map((id) => [id, ...plan.chargers[id].slice(0, n).map((v) => ({ text: num(v, 1) + (v < -0.05 ? " V2G" : ""), cls: v < -0.05 ? "v2g" : "" }))]));
+}
+
+function renderSessions(list) {
+  fill("#op-sessions", list.map((x) => {
+    const b = document.createElement("button");
+    b.type = "button"; b.textContent = t("ovr.cancel"); b.dataset.cancelSession = x.session.device_id;
+    b.addEventListener("click", async () => {
+      const reason = $("#sess-reason").value.trim();
+      if (!reason) { $("#sess-reason").focus(); return; }
+      try { await api(`/api/v1/operator/sessions/${encodeURIComponent(x.session.device_id)}`, { method: "DELETE", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ reason }) }); $("#sess-reason").value = ""; } catch (e) { $("#s-msg").textContent = e.message; }
+      refreshChargers();
+    });
+    return [x.session.device_id, ts(x.session.arrival), ts(x.session.departure), x.session.energy_kwh, ts(x.session.reported), { text: t("sess." + x.status, { device: x.session.device_id }), cls: x.status }, b];
+  }));
+}
+
 async function refreshChargers() {
-  const [sps, devs] = await Promise.all([api("/api/v1/operator/setpoints"), api("/api/v1/devices")]);
+  const [sps, devs, plan, sessions] = await Promise.all([api("/api/v1/operator/setpoints"), api("/api/v1/devices"), api("/api/v1/operator/plan"), api("/api/v1/operator/sessions")]);
+  renderPlan(plan);
+  renderSessions(sessions);
   siteState.devices = devs;
   if (!Object.keys(siteState.pts).length) for (const v of await api("/api/v1/telemetry/latest")) mergeValue(v);
   renderChargers();
@@ -683,13 +712,15 @@ async function refreshChargers() {
 $("#session-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   try {
-    await post("/api/v1/operator/sessions", {
+    const r = await post("/api/v1/operator/sessions", {
       device_id: $("#s-device").value,
       arrival: siteLocal($("#s-arrival").value).toISOString(),
       departure: siteLocal($("#s-departure").value).toISOString(),
       energy_kwh: parseFloat($("#s-energy").value),
     });
-    $("#s-msg").textContent = t("op.reported");
+    $("#s-msg").textContent = t("sess." + r.status, { device: r.session.device_id });
+    $("#s-msg").dataset.status = r.status;
+    refreshChargers();
   } catch (e) { $("#s-msg").textContent = e.message; }
 });
 
