@@ -46,7 +46,7 @@ func TestConsoleTranslations(t *testing.T) {
 	for _, m := range regexp.MustCompile(`\? "([a-z_]+\.[a-z_.]+)" : "([a-z_]+\.[a-z_.]+)"`).FindAllStringSubmatch(string(js), -1) {
 		need[m[1]], need[m[2]] = "console.js", "console.js"
 	}
-	for _, m := range regexp.MustCompile(`"(bind\.[a-z_]+)"`).FindAllStringSubmatch(string(js), -1) {
+	for _, m := range regexp.MustCompile(`"((?:bind|policy)\.[a-z_]+)"`).FindAllStringSubmatch(string(js), -1) {
 		need[m[1]] = "console.js"
 	}
 	family := func(prefix, from string, values ...string) {

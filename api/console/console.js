@@ -179,6 +179,7 @@ $("#lang").addEventListener("change", () => {
   localStorage.setItem("gridd.lang", lang);
   delete document.body.dataset.rendered;
   applyI18n();
+  if ($("#asof").dataset.time) setAsOf($("#asof").dataset.time);
   if (me) { $("#whoami").textContent = `${me.name} (${t("role." + me.role)})`; $("#s-zone").textContent = t("op.zone", { zone: info.timezone, offset: offset(info.now) }); }
   refresh();
   if (current) renderSchedule();
@@ -451,6 +452,25 @@ function bindingParts(b) {
   }
   return null;
 }
+// policyText translates an auto-approve policy reason.
+const POLICY = [
+  [/^auto-approve is off$/, "policy.off", []],
+  [/^solver status is not optimal$/, "policy.not_optimal", []],
+  [/^no plan keeps every limit: (\d+) violations, e\.g\. (.+)$/, "policy.violations", ["n", "what"]],
+  [/^kill switch engaged by (\S+): (.*)$/, "policy.paused", ["by", "reason"]],
+  [/^pin on (\S+) by (\S+) only proposes: a dispatcher decides$/, "policy.pin", ["id", "by"]],
+  [/^setpoints outside device limits: (.+)$/, "policy.outside", ["what"]],
+  [/^cost rises (\S+) (\S*) ?over schedule (\d+), bound (\S+)$/, "policy.cost", ["kw", "cur", "id", "bound"]],
+  [/^setpoint of (.+) changes (\S+) kW against schedule (\d+), bound (\S+) kW$/, "policy.change", ["what", "kw", "id", "bound"]],
+];
+function policyText(s) {
+  for (const [re, key, names] of POLICY) {
+    const m = s.match(re);
+    if (m) { const a = {}; names.forEach((n, i) => (a[n] = m[i + 1])); return t(key, a); }
+  }
+  return s;
+}
+
 function bindingText(b) { const p = bindingParts(b); return p ? t("bind.at", { what: t(p.key, p.a), at: p.a.at }) : b; }
 
 function renderSchedule() {
@@ -464,10 +484,12 @@ function renderSchedule() {
   $("#d-deadline").textContent = s.status === "proposed" ? (dl ? t("sched.deadline", { t: ts(dl), min: Math.max(0, Math.round((dl - new Date(info.now)) / 60000)) }) : t("sched.no_deadline")) :
     (valid(s.decided_at) ? t("sched.decided", { status: tr("status", s.status), by: s.approver || "", t: ts(s.decided_at), reason: s.reason || "" }) : "");
   const pol = ex.policy;
-  $("#d-policy").textContent = pol ? (pol.approve ? t("sched.policy_yes") : t("sched.policy_no", { why: (pol.reasons || []).join("; ") })) + (info.auto_approve ? "" : " " + t("sched.policy_manual")) : "";
+  $("#d-policy").textContent = pol ? (pol.approve ? t("sched.policy_yes") : t("sched.policy_no", { why: (pol.reasons || []).map(policyText).join(lang === "zh-CN" ? "；" : "; ") })) + (info.auto_approve ? "" : " " + t("sched.policy_manual")) : "";
   drawChart();
   $("#reasons").replaceChildren(...ex.reasons.filter((r) => r.step === 0).map((r) => li(`${ts(r.time)} ${reasonText(r)}`)));
-  $("#cost-prev").textContent = ex.previous ? t("sched.vs", { id: ex.previous }) : t("sched.no_previous");
+  const pins = ex.pins || [];
+  $("#cost-prev").textContent = ex.previous ? (pins.length ? t("sched.vs_unpinned", { id: ex.previous }) : t("sched.vs", { id: ex.previous })) : t("sched.no_previous");
+  $("#d-pins").textContent = pins.length ? t("sched.pins", { list: pins.map((p) => t("sched.pin_item", { id: p.device_id, kw: num(p.power_kw, 1), until: tsShort(p.until), by: p.actor, reason: p.reason })).join("; "), id: ex.previous || "–" }) : "";
   const money = (v) => (v == null ? "" : `${num(v, 2)} ${info.currency}`);
   fill("#cost", ex.cost.map((c) => [t("cost." + c.term), money(c.this), money(c.previous), c.change == null ? "" : `${signed(c.change)} ${info.currency}`]));
   fill("#diff", (ex.diff || []).map((d) => [d.device_id, num(d.max_change_kw, 1), d.max_change_kw > 0 ? tsShort(d.at) : ""]));
@@ -532,8 +554,13 @@ const niceStep = (span, n) => { const r = span / n, p = Math.pow(10, Math.floor(
 function layersOf(plan, n) {
   const groups = [];
   const evs = [];
+  const pinned = new Map(); // a pinned device is two fixed series in the plan: its charge and its discharge
   for (const a of plan.assets || []) {
-    if (a.kind === "ev") evs.push(a);
+    const m = a.id.match(/^pin(?:-gen)?:(.+)$/);
+    if (m) {
+      if (!pinned.has(m[1])) { const g = { id: m[1], label: t("chart.pinned", { id: m[1] }), assets: [] }; pinned.set(m[1], g); groups.push(g); }
+      pinned.get(m[1]).assets.push(a);
+    } else if (a.kind === "ev") evs.push(a);
     else groups.push({ id: a.id, label: a.id, assets: [a] });
   }
   if (evs.length) groups.push({ id: "ev", label: t("chart.evs", { n: evs.length }), assets: evs });
@@ -617,7 +644,7 @@ function drawChart() {
   $("#chart").innerHTML = svg;
   const key = (style, label, cls) => `<span class="${cls || ""}"><i style="${style}"></i>${esc(label)}</span>`;
   $("#legend").innerHTML = layers.map((l) => key(`background:${l.color}`, l.label, "legend-layer")).join("") +
-    key("background:var(--fg);height:2px", t("chart.grid_now")) + (prevLine ? key(`background:${PREV};height:5px`, t("chart.grid_prev", { id: prev.id })) : "") +
+    key("background:var(--fg);height:2px", t("chart.grid_now")) + (prevLine ? key(`background:${PREV};height:5px`, t((currentEx.pins || []).length ? "chart.grid_unpinned" : "chart.grid_prev", { id: prev.id })) : "") +
     key(`border-top:2px dashed ${PRICE};height:0`, t("chart.price", { cur: info.currency })) +
     (plan.assets || []).filter((a) => a.soc_kwh).map((a) => { const l = layers.find((x) => x.id === a.id); return key(`background:${l ? l.color : PALETTE[0]};height:2px`, t("chart.soc", { id: a.id }), "legend-soc"); }).join("");
 }

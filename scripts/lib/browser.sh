@@ -32,6 +32,24 @@ browser_install() {
   fi
   GRIDD_CHROMIUM=$(browser_path) || { echo "test: chromium still not found" >&2; return 1; }
   export GRIDD_CHROMIUM
+  browser_axe_install || return 1
   # Screenshots of the console test land here (CI keeps the directory as an artifact).
   export GRIDD_ARTIFACTS="${GRIDD_ARTIFACTS:-$PWD/artifacts}"
+}
+
+# axe-core, the accessibility engine the console tests inject into Chromium
+# (api/console_roles_e2e_test.go), from npm at a pinned version, cached; exports GRIDD_AXE
+# with the path of axe.min.js.
+AXE_VERSION=4.14.1
+
+browser_axe_install() {
+  local dir="${XDG_CACHE_HOME:-$HOME/.cache}/gridd/axe-core-$AXE_VERSION"
+  if [ ! -f "$dir/node_modules/axe-core/axe.min.js" ]; then
+    command -v npm >/dev/null || { echo "test: npm not installed (apt-get install npm) for axe-core" >&2; return 1; }
+    mkdir -p "$dir" && (cd "$dir" && echo '{"private": true}' > package.json &&
+      npm install --no-audit --no-fund --loglevel=error "axe-core@$AXE_VERSION" >npm.log 2>&1) || {
+      echo "test: npm install axe-core@$AXE_VERSION failed:" >&2; tail -n 20 "$dir/npm.log" >&2; return 1
+    }
+  fi
+  export GRIDD_AXE="$dir/node_modules/axe-core/axe.min.js"
 }
