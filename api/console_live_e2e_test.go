@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gridd/gridd/storage"
 )
 
 // TestConsoleLiveInChromium: a dispatcher sets an override from the console; the
@@ -51,6 +53,8 @@ func TestConsoleLiveInChromium(t *testing.T) {
 	if asof := eval[string](p, `document.querySelector("#asof").textContent`); !strings.Contains(asof, tick.UTC().Format("15:04")) || !strings.Contains(asof, "+00:00") {
 		t.Errorf("as-of text %q", asof)
 	}
+	// The single-line diagram shows the substation's flow against its limit.
+	p.wait("diagram", `document.querySelector('#sld-svg text.sld-flow[data-node="sub"]') && document.querySelector('#sld-svg text.sld-flow[data-node="sub"]').textContent.includes("/ 500 kW")`)
 	p.screenshot("console-live-override")
 
 	p.typeText("#ks-reason", "test over")
@@ -59,4 +63,18 @@ func TestConsoleLiveInChromium(t *testing.T) {
 	if st, _ := r.sm.State("bess"); math.Abs(st.SetpointKW-planned) > 0.1 {
 		t.Fatalf("after cancelling bess is at %v kW, the plan says %v", st.SetpointKW, planned)
 	}
+
+	// History: the building's load from the store's buckets with the forecast band.
+	var samples []storage.Sample
+	for k := 0; k < 16; k++ {
+		samples = append(samples, storage.Sample{Time: start.Add(-4*time.Hour + time.Duration(k)*15*time.Minute), DeviceID: "building", Point: "active_power_kw", Value: 150 + float64(k), Quality: storage.QualityGood})
+	}
+	if err := r.st.WriteTelemetry(context.Background(), samples); err != nil {
+		t.Fatal(err)
+	}
+	p.click(`nav button[data-view="history"]`)
+	p.wait("history options", `document.querySelector("#h-what").value === "device:building"`)
+	p.do("range 6 h", chromedpSetValue("#h-range", "6"))
+	p.wait("history drawn", `document.querySelector("#hist-svg path.actual") && document.querySelector("#hist-svg path.band") && document.querySelector("#hist-svg path.p50")`)
+	p.screenshot("console-history")
 }

@@ -233,6 +233,7 @@ func (s *Server) register() {
 	}
 	s.routes = append(s.routes, s.consoleRoutes()...)
 	s.routes = append(s.routes, s.operatorRoutes()...)
+	s.routes = append(s.routes, s.historyRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.guard(rt))
 	}

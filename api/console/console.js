@@ -219,6 +219,7 @@ async function refreshView() {
     if (view === "site") await refreshSite(safety);
     if (view === "schedules") await refreshSchedules();
     if (view === "audit") await refreshAudit();
+    if (view === "history") await refreshHistory();
   }
 }
 
@@ -280,6 +281,7 @@ function renderSite() {
     return `<li><span class="node">${esc(n.ID)}</span> <small>${esc(t("site.limit", { kw: num(n.LimitKW, 0) }))}</small> ${flow}<ul>${devs}${sub}</ul></li>`;
   };
   $("#tree").innerHTML = `<ul class="tree">${(kids[""] || []).map(node).join("")}</ul>`;
+  drawSLD(kids, devices, pts);
   const ks = safety.kill_switch;
   $("#ks-text").textContent = ks.engaged ? t("safety.engaged", { by: ks.by, since: ts(ks.since), reason: ks.reason }) : t("safety.running");
   const canDecide = me.role === "admin" || me.role === "dispatcher";
@@ -313,6 +315,100 @@ $("#o-add").addEventListener("click", () => overrideAction(() => post("/api/v1/o
   device_id: $("#o-device").value, value_kw: parseFloat($("#o-kw").value),
   until: new Date(new Date(info.now).getTime() + parseFloat($("#o-hours").value || "1") * 3600e3).toISOString(), reason: $("#ks-reason").value.trim(),
 })));
+
+// drawSLD draws the node tree as a single-line diagram: the grid connection, one bus
+// per node fed from its parent's bus, and the devices below each bus. Each feed shows
+// the power its meter reads against the node's limit, coloured by loading.
+function drawSLD(kids, devices, pts) {
+  const nodes = siteInfo.nodes, W0 = 150, DEVW = 86, LEVEL = 150;
+  const width = {}; // columns a node takes: its devices or its children, whichever is wider
+  const devsOf = (id) => devices.filter((d) => d.node === id && d.kind !== "meter");
+  const measure = (n) => { const c = (kids[n.ID] || []).reduce((a, k) => a + measure(k), 0); width[n.ID] = Math.max(1, devsOf(n.ID).length * DEVW / W0, c); return width[n.ID]; };
+  const roots = kids[""] || [];
+  const total = roots.reduce((a, n) => a + measure(n), 0);
+  let depth = 0;
+  const depthOf = (n, d) => { depth = Math.max(depth, d); (kids[n.ID] || []).forEach((k) => depthOf(k, d + 1)); };
+  roots.forEach((n) => depthOf(n, 0));
+  const W = Math.max(560, total * W0 + 20), H = 70 + (depth + 1) * LEVEL;
+  const meterKW = (id) => { const m = devices.find((d) => d.kind === "meter" && d.node === id); const p = m && pts[m.id] && pts[m.id].active_power_kw; return p ? p.value : null; };
+  const load = (kw, lim) => (kw == null || !lim ? "none" : Math.abs(kw) / lim >= 0.9 ? "high" : Math.abs(kw) / lim >= 0.7 ? "mid" : "ok");
+  let svg = `<svg id="sld-svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(t("sld.title"))}">`;
+  const gx = W / 2;
+  svg += `<circle cx="${gx}" cy="18" r="12" class="sld-grid"/><text x="${gx + 18}" y="22">${esc(t("sld.grid", { imp: num(siteInfo.grid.ImportLimitKW, 0), exp: num(siteInfo.grid.ExportLimitKW, 0) }))}</text>`;
+  const place = (n, x0, level, px, py) => {
+    const w = width[n.ID] * W0, x = x0 + w / 2, y = 70 + level * LEVEL;
+    const kw = meterKW(n.ID), state = load(kw, n.LimitKW);
+    svg += `<line class="sld-feed sld-${state}" x1="${px}" y1="${py}" x2="${x}" y2="${y}" data-node="${esc(n.ID)}"/>`;
+    const label = kw == null ? t("sld.no_meter", { lim: num(n.LimitKW, 0) }) : `${kw >= 0 ? "▼" : "▲"} ${num(Math.abs(kw), 0)} / ${num(n.LimitKW, 0)} kW`;
+    svg += `<text class="sld-flow sld-${state}" data-node="${esc(n.ID)}" x="${(px + x) / 2 + 6}" y="${(py + y) / 2}">${esc(label)}</text>`;
+    svg += `<line class="sld-bus" x1="${x0 + 8}" y1="${y}" x2="${x0 + w - 8}" y2="${y}"/><text class="sld-node" x="${x0 + 10}" y="${y - 6}">${esc(n.ID)}</text>`;
+    const ds = devsOf(n.ID), cw = (kids[n.ID] || []).length ? 0 : 1;
+    ds.forEach((d, i) => {
+      const dx = x0 + (cw ? (i + 0.5) * (w / Math.max(1, ds.length)) : 12 + i * 14), dy = y + 36;
+      const p = pts[d.id] && pts[d.id].active_power_kw;
+      if (cw) {
+        svg += `<line class="sld-dev-line" x1="${dx}" y1="${y}" x2="${dx}" y2="${dy - 10}"/><rect class="sld-dev" x="${dx - 38}" y="${dy - 10}" width="76" height="34" rx="4"/>`;
+        svg += `<text x="${dx}" y="${dy + 4}" text-anchor="middle">${esc(d.id)}</text><text class="sld-kw" data-device="${esc(d.id)}" x="${dx}" y="${dy + 18}" text-anchor="middle">${p ? num(p.value, 1) + " kW" : "–"}</text>`;
+      }
+    });
+    if (!cw && ds.length) svg += `<text x="${x0 + 10}" y="${y + 18}" class="sld-kw">${esc(ds.map((d) => `${d.id} ${pts[d.id] && pts[d.id].active_power_kw ? num(pts[d.id].active_power_kw.value, 1) : "–"}`).join(" · "))} kW</text>`;
+    let cx = x0;
+    for (const k of kids[n.ID] || []) { place(k, cx, level + 1, x, y); cx += width[k.ID] * W0; }
+  };
+  let x0 = (W - total * W0) / 2;
+  for (const n of roots) { place(n, x0, 0, gx, 30); x0 += width[n.ID] * W0; }
+  svg += "</svg>";
+  $("#sld").innerHTML = svg;
+}
+
+// ---- history ----
+async function refreshHistory() {
+  const sel = $("#h-what");
+  if (!sel.options.length) {
+    const devices = await api("/api/v1/devices");
+    const opts = siteInfo.nodes.map((n) => [`node:${n.ID}`, t("hist.node", { id: n.ID })]).concat(devices.filter((d) => d.kind !== "meter").map((d) => [`device:${d.id}`, `${d.id} (${tr("kind", d.kind)})`]));
+    sel.replaceChildren(...opts.map(([v, l]) => { const o = document.createElement("option"); o.value = v; o.textContent = l; return o; }));
+    const firstLoad = devices.find((d) => d.kind === "load" || d.kind === "pv");
+    if (firstLoad) sel.value = `device:${firstLoad.id}`;
+  }
+  const [kind, id] = sel.value.split(/:(.*)/);
+  // The range ends a while after now, so the forecast ahead shows next to the actuals.
+  const hours = +$("#h-range").value, now = new Date(info.now), from = new Date(now.getTime() - hours * 3600e3), to = new Date(now.getTime() + Math.min(24, hours / 2) * 3600e3);
+  const q = new URLSearchParams({ [kind]: id, from: from.toISOString(), to: to.toISOString(), width_seconds: String(Math.max(info.step_minutes * 60, Math.round(hours * 3600 / 300))) });
+  const h = await api("/api/v1/history?" + q);
+  drawHistory(h, from, to, now);
+}
+$("#h-what").addEventListener("change", () => refreshHistory());
+$("#h-range").addEventListener("change", () => refreshHistory());
+
+function drawHistory(h, from, to, now) {
+  const W = Math.max(340, Math.min(1400, $("#h-chart").clientWidth || 900)), H = 260, L = 56, R = 16, top = 10, bot = 40;
+  const fc = (h.forecast && h.forecast.points) || [];
+  const vals = h.actual.flatMap((b) => [b.min, b.max]).concat(fc.flatMap((p) => [p.p10, p.p90]));
+  if (!vals.length) { $("#h-chart").textContent = t("hist.empty"); $("#h-legend").textContent = ""; return; }
+  const step = niceStep(Math.max(1, Math.max(...vals) - Math.min(0, ...vals)), 5);
+  const lo = Math.floor(Math.min(0, ...vals) / step) * step, hi = Math.ceil(Math.max(1, ...vals) / step) * step;
+  const t0 = from.getTime(), t1 = to.getTime();
+  const X = (x) => L + ((new Date(x).getTime() - t0) * (W - L - R)) / (t1 - t0), Y = (v) => top + ((hi - v) * (H - top - bot)) / (hi - lo);
+  let svg = `<svg id="hist-svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(t("hist.aria", { id: h.device }))}">`;
+  for (let v = lo; v <= hi + 1e-9; v += step) svg += `<line class="${Math.abs(v) < 1e-9 ? "zero" : "gridline"}" x1="${L}" x2="${W - R}" y1="${Y(v)}" y2="${Y(v)}"/><text x="${L - 4}" y="${Y(v) + 4}" text-anchor="end">${num(v, 0)}</text>`;
+  svg += `<text x="4" y="${top + 2}" dominant-baseline="hanging">kW</text>`;
+  const ticks = 6;
+  for (let i = 0; i <= ticks; i++) { const x = t0 + (i * (t1 - t0)) / ticks; svg += `<text class="tick-x" data-time="${new Date(x).toISOString()}" x="${X(x)}" y="${H - bot + 14}" text-anchor="middle">${esc((t1 - t0 > 86400e3 ? day(x).slice(5) + " " : "") + hm(x))}</text>`; }
+  svg += `<text x="${(L + W - R) / 2}" y="${H - bot + 30}" text-anchor="middle">${esc(t("chart.time_axis", { offset: offset(to), day: day(from) }))}</text>`;
+  if (fc.length) {
+    const up = fc.map((p) => `${X(p.time)},${Y(Math.max(p.p10, p.p90))}`), dn = fc.slice().reverse().map((p) => `${X(p.time)},${Y(Math.min(p.p10, p.p90))}`);
+    svg += `<path class="band" d="M${up.join("L")}L${dn.join("L")}Z" fill="${PALETTE[0]}" fill-opacity=".2" stroke="none"/>`;
+    svg += `<path class="p50" d="M${fc.map((p) => `${X(p.time)},${Y(p.p50)}`).join("L")}" fill="none" stroke="${PALETTE[0]}" stroke-width="1.5" stroke-dasharray="5 3"/>`;
+  }
+  svg += `<line class="now" x1="${X(now)}" x2="${X(now)}" y1="${top}" y2="${H - bot}" stroke="var(--axis)" stroke-dasharray="2 2"/><text x="${X(now) + 3}" y="${top + 10}">${esc(t("hist.now"))}</text>`;
+  if (h.actual.length) svg += `<path class="actual" d="M${h.actual.map((b) => `${X(new Date(b.time).getTime() + h.width_seconds * 500)},${Y(b.mean)}`).join("L")}" fill="none" stroke="${PRICE}" stroke-width="2"/>`;
+  svg += "</svg>";
+  $("#h-chart").innerHTML = svg;
+  const key = (style, label) => `<span><i style="${style}"></i>${esc(label)}</span>`;
+  $("#h-legend").innerHTML = key(`background:${PRICE};height:2px`, t("hist.actual", { min: Math.round(h.width_seconds / 60) })) + (fc.length ? key(`border-top:2px dashed ${PALETTE[0]};height:0`, t("hist.p50")) + key(`background:${PALETTE[0]};opacity:.3`, t("hist.band")) : "");
+  $("#h-note").textContent = fc.length ? t("hist.note") : "";
+}
 
 // renderAttention lists what needs a dispatcher's eye: the server's alarms (which a
 // dispatcher acknowledges), devices not answering, batteries at their reserve, the
