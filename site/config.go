@@ -18,6 +18,9 @@ var Kinds = []string{KindMeter, KindBESS, KindPV, KindEVCharger, KindLoad}
 type Config struct {
 	// File is the path the config was read from ("" when built in code).
 	File string `yaml:"-"`
+	// Warnings are sizes that are valid but implausible (a charge rate far beyond what
+	// the capacity allows, watts typed as kW); Validate fills them, they stop nothing.
+	Warnings Errors `yaml:"-"`
 
 	Site     SiteSection `yaml:"site"`
 	Tariff   Tariff      `yaml:"tariff"`

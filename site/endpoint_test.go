@@ -30,7 +30,7 @@ func TestEndpointCheckHook(t *testing.T) {
 		check func(string) error
 		want  string // "" = accepted
 	}{
-		{"registry", fieldbus.CheckEndpoint, `devices[4].endpoint: "abc://x": unknown scheme "abc"`},
+		{"registry", fieldbus.CheckEndpoint, `demo.yaml:91: bess-1: devices[4].endpoint: "abc://x": unknown scheme "abc"`},
 		{"another check", func(s string) error {
 			if strings.HasPrefix(s, "abc://") {
 				return errors.New("abc is not spoken here")

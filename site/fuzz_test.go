@@ -31,7 +31,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("error is not a non-empty site.Errors: %T %v", err, err)
 			}
 			for _, e := range errs {
-				if e.File != "fuzz.yaml" || e.Path == "" || !strings.HasPrefix(e.Error(), "fuzz.yaml: ") {
+				if e.File != "fuzz.yaml" || e.Path == "" || !strings.HasPrefix(e.Error(), "fuzz.yaml") {
 					t.Fatalf("field error without file or path: %#v", e)
 				}
 			}

@@ -47,7 +47,7 @@ func TestIEC104Config(t *testing.T) {
 				t.Fatalf("error %T %v, want site.Errors", err, err)
 			}
 			for _, e := range errs {
-				if e.Path == tc.path && e.Value == tc.value && strings.HasPrefix(e.Error(), "site.yaml: ") {
+				if e.Path == tc.path && e.Value == tc.value && strings.HasPrefix(e.Error(), "site.yaml:") {
 					return
 				}
 			}

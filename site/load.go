@@ -22,12 +22,25 @@ type FieldError struct {
 	Path  string // e.g. "devices[3].endpoint"
 	Value string // the bad value as written ("" if missing)
 	Msg   string
+	Line  int // the line in File it is written on (0 = not known)
+	// Item is the id of the device or node Path is in ("bess-1"), written before the
+	// path: "site.yaml:91: bess-1: devices[4].endpoint: ...".
+	Item string
 }
 
 func (e *FieldError) Error() string {
 	var b strings.Builder
 	if e.File != "" {
 		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	} else if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	if e.Item != "" {
+		b.WriteString(e.Item)
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Path)
@@ -84,27 +97,27 @@ func Parse(file string, data []byte) (*Config, error) {
 	cfg := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	ix := indexYAML(data)
 	if err := dec.Decode(cfg); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, Errors{{File: file, Path: "(file)", Msg: "empty config"}}
 		}
-		return nil, Errors{{File: file, Path: "(yaml)", Msg: cleanYAMLError(err)}}
+		return nil, ix.decodeErrors(file, err)
 	}
 	cfg.File = file
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
+		var es Errors
+		if errors.As(err, &es) {
+			return nil, ix.annotate(es)
+		}
 		return nil, err
 	}
+	for i := range cfg.Warnings {
+		cfg.Warnings[i].File = file
+	}
+	cfg.Warnings = ix.annotate(cfg.Warnings)
 	return cfg, nil
-}
-
-func cleanYAMLError(err error) string {
-	s := err.Error()
-	s = strings.TrimPrefix(s, "yaml: ")
-	s = strings.ReplaceAll(s, "unmarshal errors:\n  ", "")
-	s = strings.ReplaceAll(s, "\n  ", "; ")
-	s = strings.ReplaceAll(s, " in type site.", " in ")
-	return s
 }
 
 func (c *Config) applyDefaults() {
@@ -226,6 +239,7 @@ func (v *validator) pct(path string, f float64) {
 
 // Validate checks the whole config and returns Errors listing every problem.
 func (c *Config) Validate() error {
+	c.Warnings = c.implausible()
 	v := &validator{file: c.File}
 	c.validateSite(v)
 	c.validateTariff(v)

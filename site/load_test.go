@@ -100,7 +100,7 @@ func TestParseBad(t *testing.T) {
 		{"bad step", "step: 15m", "step: 7m", "site.step", "7m0s"},
 		{"horizon not whole steps", "horizon: 24h", "horizon: 24h10m", "site.horizon", "24h10m0s"},
 		{"bad duration", "step: 15m", "step: soon", "(yaml)", ""},
-		{"unknown field", "grid: {import_limit_kw: 100", "grid: {import_limt_kw: 5, import_limit_kw: 100", "(yaml)", ""},
+		{"unknown field", "grid: {import_limit_kw: 100", "grid: {import_limt_kw: 5, import_limit_kw: 100", "grid.import_limt_kw", ""},
 		{"tariff gap", `to: "07:00", price_per_kwh: 0.10`, `to: "06:00", price_per_kwh: 0.10`, "tariff.import", "06:00"},
 		{"tariff bad clock", `from: "07:00"`, `from: "7am"`, "tariff.import[1].from", "7am"},
 		{"export above import", "export_price_per_kwh: 0.05", "export_price_per_kwh: 0.5", "tariff", "00:00"},

@@ -67,7 +67,7 @@ func TestSafetyAndApprovalFields(t *testing.T) {
 		})
 	}
 	meter := strings.Replace(goodConfig, `profile: "builtin:substation-meter"}`, `profile: "builtin:substation-meter", safety: {ramp_kw_per_min: 1}}`, 1)
-	if _, err := Parse("m.yaml", []byte(meter)); err == nil || !strings.Contains(err.Error(), "devices[0].safety") {
+	if _, err := Parse("m.yaml", []byte(meter)); err == nil || !strings.Contains(err.Error(), "m.yaml:18: m: devices[0].safety") {
 		t.Fatalf("safety on a meter: %v", err)
 	}
 	lo, hi := good.Devices[1].RatedRangeKW()

@@ -43,6 +43,9 @@ func cmdConfigCheck(args []string, stdout, stderr io.Writer) error {
 			bad++
 			continue
 		}
+		for _, w := range cfg.Warnings {
+			fmt.Fprintln(stderr, w)
+		}
 		fmt.Fprintf(stdout, "%s: ok (site %q, %d nodes, %d devices, %d steps of %s)\n", f, cfg.Site.Name, len(cfg.Nodes), len(cfg.Devices), cfg.Site.Steps(), cfg.Site.Step.D)
 	}
 	if bad > 0 {

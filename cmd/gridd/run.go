@@ -48,6 +48,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, w)
+	}
 	cfgSHA256 := sha256Hex(cfgData)
 	if *usersFile == "" {
 		*usersFile = filepath.Join(f.dataDir, api.UsersFile)
