@@ -63,6 +63,8 @@ func TestConsoleTranslations(t *testing.T) {
 	family("severity", "dispatch alarms", dispatch.SeverityCritical, dispatch.SeverityWarning)
 	family("cost", "dispatch.CostTerms", dispatch.CostTerms...)
 	family("theme", "console.js", "auto", "dark", "light")
+	family("job", "api replay job states", api.ReplayRunning, api.ReplayDone, api.ReplayFailed)
+	family("strategy", "replay strategies", "optimize", "baseline", "rule", "hindsight")
 	family("sess", "dispatch.SessionStatus", dispatch.SessionPluggedIn, dispatch.SessionFuture, dispatch.SessionNotPluggedIn, dispatch.SessionNoReading)
 	family("alarm", "dispatch alarm keys", "control.lost", "control.limit", "write.mismatch", "control.not_following", "audit.chain_broken")
 	family("op", "console.js", "stream_live", "stream_reconnecting")

@@ -28,7 +28,8 @@ var consoleFS embed.FS
 
 // Server serves the API and the console.
 type Server struct {
-	svc *dispatch.Service
+	svc     *dispatch.Service
+	replays Replays
 
 	requests       *prometheus.HistogramVec
 	metricsHandler http.Handler
@@ -71,6 +72,9 @@ type Options struct {
 	// dispatch service's metrics, its own request durations and the Go runtime's in it.
 	// Nil means a new registry.
 	Registry *prometheus.Registry
+	// Replays runs planners' replays and what-ifs as jobs (GET/POST /api/v1/replays);
+	// nil answers those routes with 503.
+	Replays Replays
 }
 
 // NewServer returns a Server.
@@ -102,6 +106,7 @@ func NewServer(svc *dispatch.Service, o Options) (*Server, error) {
 		limiter:         &limiter{max: o.LoginFailures, window: o.LoginWindow, fails: map[string][]time.Time{}},
 		accountFailures: o.AccountFailures,
 		secure:          o.SecureCookies, acks: &acks{m: map[int64]ack{}}, closing: make(chan struct{}),
+		replays: o.Replays,
 	}
 	reg := o.Registry
 	if reg == nil {
@@ -234,6 +239,7 @@ func (s *Server) register() {
 	s.routes = append(s.routes, s.consoleRoutes()...)
 	s.routes = append(s.routes, s.operatorRoutes()...)
 	s.routes = append(s.routes, s.historyRoutes()...)
+	s.routes = append(s.routes, s.replayRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.guard(rt))
 	}

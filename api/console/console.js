@@ -220,6 +220,7 @@ async function refreshView() {
     if (view === "schedules") await refreshSchedules();
     if (view === "audit") await refreshAudit();
     if (view === "history") await refreshHistory();
+    if (view === "planning") await refreshReplays();
   }
 }
 
@@ -845,6 +846,56 @@ $("#session-form").addEventListener("submit", async (ev) => {
     $("#s-msg").dataset.status = r.status;
     refreshChargers();
   } catch (e) { $("#s-msg").textContent = e.message; }
+});
+
+// ---- planners: replays and what-ifs as jobs ----
+let replayTimer = null;
+async function refreshReplays() {
+  const jobs = await api("/api/v1/replays").catch((e) => { $("#r-msg").textContent = e.message; return []; });
+  const ticked = new Set($$("#replays input[data-compare]:checked").map((c) => c.dataset.compare));
+  fill("#replays", jobs.map((j) => {
+    let status = { text: tr("job", j.status), cls: j.status };
+    if (j.status === "running") {
+      const pr = document.createElement("progress");
+      pr.max = j.total || 1; pr.value = j.done; pr.dataset.job = j.id;
+      pr.setAttribute("aria-label", t("plan.progress", { done: j.done, total: j.total }));
+      const span = document.createElement("span");
+      span.append(pr, ` ${j.done}/${j.total}`);
+      status = span;
+    } else if (j.status === "failed") status = { text: `${tr("job", j.status)}: ${j.error}`, cls: "failed" };
+    let report = "", cmp = "";
+    if (j.status === "done") {
+      report = document.createElement("a");
+      report.href = `/api/v1/replays/${j.id}/report`; report.target = "_blank"; report.rel = "noopener"; report.textContent = t("plan.open"); report.dataset.report = j.id;
+      cmp = document.createElement("input");
+      cmp.type = "checkbox"; cmp.dataset.compare = j.id; cmp.checked = ticked.has(String(j.id));
+      cmp.setAttribute("aria-label", t("plan.compare_n", { id: j.id }));
+      cmp.addEventListener("change", compareButton);
+    }
+    const k = j.kpis || {};
+    return [String(j.id), tr("strategy", j.strategy), `${ts(j.from)} – ${ts(j.to)}`, (j.sets || []).join(", "), j.actor, status,
+      k.total_cost == null ? "" : `${num(k.total_cost, 2)} ${j.currency}`, k.peak_import_kw == null ? "" : num(k.peak_import_kw, 1), report, cmp];
+  }));
+  compareButton();
+  clearTimeout(replayTimer);
+  if (jobs.some((j) => j.status === "running") && view === "planning") replayTimer = setTimeout(refreshReplays, 1000);
+}
+function compareButton() { $("#r-compare").disabled = $$("#replays input[data-compare]:checked").length < 2; }
+$("#r-compare").addEventListener("click", () => {
+  const ids = $$("#replays input[data-compare]:checked").map((c) => c.dataset.compare);
+  window.open(`/api/v1/replays/compare?ids=${ids.join(",")}`, "_blank", "noopener");
+});
+$("#replay-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("#r-msg").textContent = "";
+  try {
+    const from = siteLocal($("#r-from").value);
+    const to = new Date(from.getTime() + parseFloat($("#r-hours").value) * 3600e3);
+    const sets = $("#r-sets").value.split("\n").map((s) => s.trim()).filter(Boolean);
+    const j = await post("/api/v1/replays", { strategy: $("#r-strategy").value, from: from.toISOString(), to: to.toISOString(), sets });
+    $("#r-msg").textContent = t("plan.started", { id: j.id });
+  } catch (e) { $("#r-msg").textContent = e.message; }
+  refreshReplays();
 });
 
 // ---- audit ----

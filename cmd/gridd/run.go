@@ -83,7 +83,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // (--metrics-listen) and the IEC 104 station when the config has one. It returns the
 // console's base URL and a func that stops them all.
 func serve(ctx context.Context, st *stack, users *api.Users, f *serviceFlags, tlsCert, tlsKey, prefix string, demo bool, log *slog.Logger, stdout io.Writer) (string, func(), error) {
-	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: tlsCert != "", Registry: st.reg})
+	jobs := newReplayJobs(ctx, st.svc.Config(), st.store, filepath.Join(f.dataDir, "replays"), log)
+	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: tlsCert != "", Registry: st.reg, Replays: jobs})
 	if err != nil {
 		return "", nil, err
 	}
