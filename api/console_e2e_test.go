@@ -164,6 +164,7 @@ func loginAs(t *testing.T, bin, name, url, user, password string, vp viewport) *
 	p.typeText("#password", password)
 	p.click("#login-btn")
 	p.wait("logged in", `!document.querySelector("#app").hidden`)
+	p.wait("first view drawn", `document.body.dataset.rendered`)
 	return p
 }
 

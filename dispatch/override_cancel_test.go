@@ -2,11 +2,14 @@ package dispatch_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/storage"
 )
@@ -96,5 +99,62 @@ func TestSupersedeKeepsTheApproval(t *testing.T) {
 	sup := r.audit(t, "schedule.supersede")
 	if len(sup) != 1 || sup[0].Subject != fmt.Sprintf("schedule:%d", first.ID) {
 		t.Fatalf("supersede audit %+v", sup)
+	}
+}
+
+// TestPinKeepsBatteryPlanned: a pinned battery is held at the pin over its steps and
+// planned as usual after them (with its SoC carried through), not dropped from the
+// plan for the rest of the horizon.
+func TestPinKeepsBatteryPlanned(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, "{auto: true}", "", 50, at8)
+	r.cycle(t, at8)
+	r.clk.Set(at8.Add(time.Minute))
+	sc, err := r.svc.Pin(ctx, dispatch.Pin{DeviceID: "bess", PowerKW: 10, Until: at8.Add(time.Hour), Actor: "user:ann", Reason: "hold a slow charge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.st.GetSchedule(ctx, sc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	power := map[int]float64{}
+	for _, sp := range got.Setpoints {
+		if sp.DeviceID == "bess" {
+			if _, dup := power[sp.Step]; dup {
+				t.Fatalf("two setpoints for bess at step %d", sp.Step)
+			}
+			power[sp.Step] = sp.PowerKW
+		}
+	}
+	if len(power) != got.Steps {
+		t.Fatalf("bess has %d setpoints for %d steps", len(power), got.Steps)
+	}
+	for k := 0; k < 4; k++ {
+		if math.Abs(power[k]-10) > 1e-6 {
+			t.Errorf("step %d: %v kW, want the pin's 10", k, power[k])
+		}
+	}
+	moves := 0
+	for k := 4; k < got.Steps; k++ {
+		if math.Abs(power[k]) > 1 {
+			moves++
+		}
+	}
+	if moves == 0 {
+		t.Error("the battery idles for the rest of the horizon after the pin: it was dropped from the plan")
+	}
+	var doc struct {
+		Plan struct {
+			Assets []struct{ ID string } `json:"assets"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal(got.Plan, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range doc.Plan.Assets {
+		if strings.HasPrefix(a.ID, "pin:") || strings.HasPrefix(a.ID, "pin-gen:") {
+			t.Errorf("the plan models the pin as a separate series %s", a.ID)
+		}
 	}
 }

@@ -228,8 +228,8 @@ func TestAutoApproveBounds(t *testing.T) {
 	if got := planned(sc, "bess", 0); got != -20 {
 		t.Errorf("pinned step 0 = %v", got)
 	}
-	if got := planned(sc, "bess", 4); got != 0 {
-		t.Errorf("after the pin = %v, want idle", got)
+	if got := planned(sc, "bess", 4); got < 1 {
+		t.Errorf("after the pin = %v, want the battery planned again (charging in the cheap hour)", got)
 	}
 	holds := r.audit(t, "schedule.hold")
 	if len(holds) != 1 || !strings.Contains(audit.Text(holds[0].Detail), "setpoint of bess at 08:") {

@@ -661,6 +661,10 @@ function layersOf(plan, n) {
     else groups.push({ id: a.id, label: a.id, assets: [a] });
   }
   if (evs.length) groups.push({ id: "ev", label: t("chart.evs", { n: evs.length }), assets: evs });
+  for (const p of (currentEx && currentEx.pins) || []) {
+    const g = groups.find((x) => x.id === p.device_id);
+    if (g) g.label = t("chart.pinned", { id: p.device_id });
+  }
   return groups.map((g, i) => ({ ...g, color: PALETTE[i % PALETTE.length], pattern: i >= PALETTE.length, power: Array.from({ length: n }, (_, k) => g.assets.reduce((x, a) => x + (a.power_kw[k] || 0), 0)) }));
 }
 
