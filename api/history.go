@@ -2,11 +2,14 @@ package api
 
 import (
 	"net/http"
+	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/gridd/gridd/site"
 )
+
+var pointName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // MaxHistoryBuckets bounds how many buckets one history request returns.
 const MaxHistoryBuckets = 2000
@@ -41,6 +44,32 @@ type bandJSON struct {
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	cfg := s.svc.Config()
+	// The parameters first, each named when bad, then what they select.
+	point := q.Get("point")
+	if point == "" {
+		point = "active_power_kw"
+	}
+	if !pointName.MatchString(point) {
+		fail(w, http.StatusBadRequest, "point", "point %q: want a point name such as active_power_kw", point)
+		return
+	}
+	now := s.svc.Clock().Now()
+	fromT, toT, ok := queryRange(w, q, now.Add(-24*time.Hour), now)
+	if !ok {
+		return
+	}
+	width := cfg.Site.Step.D
+	if v := q.Get("width_seconds"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 31*24*3600 {
+			fail(w, http.StatusBadRequest, "width_seconds", "width_seconds %q: want a whole number of seconds from 1 to 2678400", v)
+			return
+		}
+		width = time.Duration(n) * time.Second
+	}
+	if span := toT.Sub(fromT); span/width > MaxHistoryBuckets {
+		width = (span/MaxHistoryBuckets + time.Second - 1).Truncate(time.Second)
+	}
 	ids, all := s.chargers(from(r))
 	dev, node := q.Get("device"), q.Get("node")
 	switch {
@@ -77,27 +106,6 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 	if !ok || (!all && !ids[dev]) {
 		fail(w, http.StatusBadRequest, "device", "unknown device %q", dev)
 		return
-	}
-	point := q.Get("point")
-	if point == "" {
-		point = "active_power_kw"
-	}
-	now := s.svc.Clock().Now()
-	fromT, toT, ok := queryRange(w, q, now.Add(-24*time.Hour), now)
-	if !ok {
-		return
-	}
-	width := cfg.Site.Step.D
-	if v := q.Get("width_seconds"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 31*24*3600 {
-			fail(w, http.StatusBadRequest, "width_seconds", "width_seconds %q: want a whole number of seconds from 1 to 2678400", v)
-			return
-		}
-		width = time.Duration(n) * time.Second
-	}
-	if span := toT.Sub(fromT); span/width > MaxHistoryBuckets {
-		width = (span/MaxHistoryBuckets + time.Second - 1).Truncate(time.Second)
 	}
 	buckets, err := s.svc.Store().TelemetryBuckets(r.Context(), dev, point, fromT, toT, width)
 	if err != nil {

@@ -183,9 +183,6 @@ func (s *Server) replayReport(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) compareReplays(w http.ResponseWriter, r *http.Request) {
-	if !s.replaysReady(w) {
-		return
-	}
 	var ids []ReplayID
 	for _, f := range strings.Split(r.URL.Query().Get("ids"), ",") {
 		id, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
@@ -193,15 +190,20 @@ func (s *Server) compareReplays(w http.ResponseWriter, r *http.Request) {
 			fail(w, http.StatusBadRequest, "ids", "ids %q: want two or more job ids separated by commas", r.URL.Query().Get("ids"))
 			return
 		}
-		if job, ok := s.replays.Job(id); !ok || job.Status != ReplayDone {
-			fail(w, http.StatusBadRequest, "ids", "replay %d is not a finished job", id)
-			return
-		}
 		ids = append(ids, id)
 	}
 	if len(ids) < 2 {
 		fail(w, http.StatusBadRequest, "ids", "name at least two finished jobs")
 		return
+	}
+	if !s.replaysReady(w) {
+		return
+	}
+	for _, id := range ids {
+		if job, ok := s.replays.Job(id); !ok || job.Status != ReplayDone {
+			fail(w, http.StatusBadRequest, "ids", "replay %d is not a finished job", id)
+			return
+		}
 	}
 	b, err := s.replays.Compare(ids)
 	if err != nil {

@@ -69,6 +69,14 @@ func startSim(ctx context.Context, cfg *site.Config, profiles map[string]*fieldb
 // shared an endpoint together.
 func freePorts(cfg *site.Config) error {
 	moved := map[string]string{}
+	// Every listener stays open until all endpoints have a port, so no two endpoints
+	// are given the same one.
+	var held []net.Listener
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
+		}
+	}()
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
 		if to, ok := moved[d.Endpoint]; ok {
@@ -79,8 +87,8 @@ func freePorts(cfg *site.Config) error {
 		if err != nil {
 			return fmt.Errorf("find a free port: %w", err)
 		}
+		held = append(held, ln)
 		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
 		to := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		moved[d.Endpoint] = to
 		d.Endpoint = to
