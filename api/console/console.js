@@ -55,7 +55,7 @@ function num(v, d = 1) {
   nfCache[k] ||= new Intl.NumberFormat(lang, { minimumFractionDigits: d, maximumFractionDigits: d });
   return nfCache[k].format(v);
 }
-const signed = (v, d = 2) => (v > 0 ? "+" : "") + num(v, d);
+const signed = (v, d = 2) => { const r = Math.abs(v) < 0.5 * 10 ** -d ? 0 : v; return (r > 0 ? "+" : "") + num(r, d); };
 const fmtCache = {};
 function zoneFmt(kind) {
   const key = kind + "|" + info.timezone;
@@ -589,7 +589,7 @@ function renderSchedule() {
   $("#d-pins").textContent = pins.length ? t("sched.pins", { list: pins.map((p) => t("sched.pin_item", { id: p.device_id, kw: num(p.power_kw, 1), until: tsShort(p.until), by: p.actor, reason: p.reason })).join("; "), id: ex.previous || "–" }) : "";
   const money = (v) => (v == null ? "" : `${num(v, 2)} ${info.currency}`);
   fill("#cost", ex.cost.map((c) => [t("cost." + c.term), money(c.this), money(c.previous), c.change == null ? "" : `${signed(c.change)} ${info.currency}`]));
-  fill("#diff", (ex.diff || []).map((d) => [d.device_id, num(d.max_change_kw, 1), d.max_change_kw > 0 ? tsShort(d.at) : ""]));
+  fill("#diff", (ex.diff || []).map((d) => [d.device_id, num(d.max_change_kw, 1), d.max_change_kw >= 0.05 ? tsShort(d.at) : ""]));
   // Binding constraints grouped by constraint, with the times they bind.
   const groups = new Map();
   for (const st of ex.steps) for (const b of st.binding || []) {
