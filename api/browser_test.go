@@ -156,6 +156,11 @@ func (p *page) waitWithin(what, cond string, d time.Duration) {
 	}
 }
 
+// chromedpTypeFocused types text into whatever element has the focus.
+func chromedpTypeFocused(text string) chromedp.Action[chromedp.Void] {
+	return chromedp.KeyEvent(text)
+}
+
 // chromedpSetValue selects a value in a <select> and fires its change event.
 func chromedpSetValue(sel, value string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("change")); })()`, sel, value))

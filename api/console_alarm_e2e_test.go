@@ -11,7 +11,7 @@ import (
 )
 
 // TestConsoleAlarmAckInChromium: a battery the real-time layer loses for control shows
-// in the site view's attention panel (refreshed every 10 s), and a dispatcher
+// in the site view's attention panel (re-read after the poll that found it), and a dispatcher
 // acknowledges it there with a reason; the acknowledgement is audited with the user.
 func TestConsoleAlarmAckInChromium(t *testing.T) {
 	bin := needChromium(t)
@@ -29,7 +29,13 @@ func TestConsoleAlarmAckInChromium(t *testing.T) {
 		_, _ = r.svc.ControlTick(ctx, at, 2*time.Second)
 	}
 	p.wait("alarm shown", `document.querySelector('#alarms li[data-key="control.lost:bess"] button[data-ack]')`)
-	p.typeText(`#alarms input[data-ack-reason="control.lost:bess"]`, "battery team informed")
+	p.typeText(`#alarms input[data-ack-reason="control.lost:bess"]`, "battery team")
+	// The next poll redraws the panel while the dispatcher types: the text stays.
+	at := start.Add(6 * time.Second)
+	r.clk.Set(at)
+	_, _ = r.svc.ControlTick(ctx, at, 2*time.Second)
+	p.wait("redrawn after the poll", `document.querySelector("#asof").dataset.time === "`+at.UTC().Format("2006-01-02T15:04:05.000Z")+`"`)
+	p.do("keep typing", chromedpTypeFocused(" informed"))
 	p.click(`#alarms button[data-ack="control.lost:bess"]`)
 	p.wait("acknowledged", `document.querySelector('#alarms li[data-key="control.lost:bess"]') && !document.querySelector('#alarms li[data-key="control.lost:bess"] button[data-ack]') && document.querySelector('#alarms li[data-key="control.lost:bess"]').textContent.includes("user:dana")`)
 	p.screenshot("console-alarm-acknowledged")

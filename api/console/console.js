@@ -416,6 +416,9 @@ function drawHistory(h, from, to, now) {
 // external limits in force and the schedules waiting for approval with their deadline.
 function renderAttention() {
   const canAck = me.role === "admin" || me.role === "dispatcher";
+  // Redrawn after every poll: keep what a dispatcher is typing, and the focus.
+  const typed = Object.fromEntries($$("#alarms input[data-ack-reason]").map((i) => [i.dataset.ackReason, i.value]));
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.ackReason : undefined;
   const items = [];
   for (const a of siteState.alarms.filter((a) => a.active || !a.acked)) {
     const kind = a.key.split(":")[0];
@@ -428,6 +431,7 @@ function renderAttention() {
       b.type = "button"; b.textContent = t("alarms.ack"); b.dataset.ack = a.key;
       const inp = document.createElement("input");
       inp.placeholder = t("alarms.ack_reason"); inp.setAttribute("aria-label", t("alarms.ack_reason")); inp.dataset.ackReason = a.key;
+      inp.value = typed[a.key] || "";
       b.addEventListener("click", async () => {
         const reason = inp.value.trim();
         if (!reason) { inp.focus(); return; }
@@ -473,6 +477,7 @@ function renderAttention() {
   }
   $("#alarm-count").textContent = items.length ? t("alarms.count", { n: items.length }) : t("alarms.none");
   $("#alarms").replaceChildren(...items);
+  if (focused) { const i = $$("#alarms input[data-ack-reason]").find((x) => x.dataset.ackReason === focused); if (i) { i.focus(); i.setSelectionRange(i.value.length, i.value.length); } }
 }
 
 $("#pause").addEventListener("click", () => ksAction("pause"));
@@ -760,9 +765,23 @@ function startLive() {
   live.addEventListener("values", (ev) => {
     const u = JSON.parse(ev.data);
     for (const v of u.values) mergeValue(v);
-    if (view === "site") renderSite();
+    if (view === "site") { renderSite(); refreshAttention(); }
     if (view === "chargers") renderChargers();
   });
+}
+
+// refreshAttention re-reads the alarms and the devices' comms state after a poll, at
+// most every 5 s, so a device that stops answering shows without waiting for the
+// view's refresh.
+let attentionAt = 0;
+async function refreshAttention() {
+  if (me.role === "operator" || Date.now() - attentionAt < 5000) return;
+  attentionAt = Date.now();
+  try {
+    const [safety, alarms] = await Promise.all([api("/api/v1/safety"), api("/api/v1/alarms")]);
+    siteState.safety = safety; siteState.alarms = alarms.alarms || [];
+    if (view === "site") renderSite();
+  } catch (e) { console.log(e); }
 }
 
 // ---- charging operators ----
