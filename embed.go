@@ -4,11 +4,17 @@ package gridd
 
 import "embed"
 
-// Files holds configs/demo-site.yaml and data/*.csv (see data/ATTRIBUTION.md;
+// Files holds the demo site configs and data/*.csv (see data/ATTRIBUTION.md;
 // fieldbus/sim.ReadData finds a data file in it).
 //
-//go:embed configs/demo-site.yaml data/*.csv data/ATTRIBUTION.md
+//go:embed configs/demo-site.yaml configs/jiangsu-site.yaml data/*.csv data/ATTRIBUTION.md
 var Files embed.FS
 
-// DemoConfigPath is the path of the demo site config inside Files.
+// DemoConfigPath is the path of the default demo site config inside Files.
 const DemoConfigPath = "configs/demo-site.yaml"
+
+// DemoSites maps `gridd demo --site NAME` to its config inside Files.
+var DemoSites = map[string]string{
+	"campus":  DemoConfigPath,
+	"jiangsu": "configs/jiangsu-site.yaml",
+}

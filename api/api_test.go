@@ -69,10 +69,7 @@ type rig struct {
 
 // newRig starts a simulated site, a dispatch service with the embedded store, one
 // cycle, and an authenticated API server with one user per role (two operators).
-func newRig(t testing.TB) *rig {
-	t.Helper()
-	return newRigSite(t, apiSite)
-}
+func newRig(t testing.TB) *rig { t.Helper(); return newRigSite(t, apiSite) }
 
 // newRigSite is newRig with another site config (apiSite's ports as PORT1..3).
 func newRigSite(t testing.TB, siteYAML string) *rig {

@@ -219,3 +219,23 @@ func newFakeServer(t testing.TB, f *fake) *client {
 	}
 	return newClient(t, srv, tokens)
 }
+
+func (f *fake) Sessions() []dispatch.Session { return nil }
+
+func (f *fake) SessionOf(deviceID string) (dispatch.Session, bool) { return dispatch.Session{}, false }
+
+func (f *fake) SessionStatus(ss dispatch.Session) dispatch.SessionPlan { return dispatch.SessionPlan{} }
+
+func (f *fake) CancelSession(ctx context.Context, deviceID, actor, reason string) error {
+	f.record("CancelSession %s %s %s", deviceID, actor, reason)
+	return storage.ErrNotFound
+}
+
+func (f *fake) InForce(ctx context.Context, at time.Time) (*storage.Schedule, error) { return nil, nil }
+
+func (f *fake) SubscribeLive(buf int) (<-chan dispatch.LiveUpdate, func()) {
+	ch := make(chan dispatch.LiveUpdate)
+	return ch, func() {}
+}
+
+func (f *fake) LiveSnapshot() dispatch.LiveUpdate { return dispatch.LiveUpdate{} }

@@ -393,7 +393,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 		failInvalid(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, sessionResponse{Status: "accepted; feeds the next cycle", Session: ss})
+	s.sessionReply(w, ss)
 }
 
 // putWeather merges an hourly weather forecast into what the next cycles'

@@ -29,7 +29,8 @@ var consoleFS embed.FS
 
 // Server serves the API and the console.
 type Server struct {
-	svc Dispatcher
+	svc     Dispatcher
+	replays Replays
 
 	requests       *prometheus.HistogramVec
 	metricsHandler http.Handler
@@ -72,6 +73,9 @@ type Options struct {
 	// dispatch service's metrics, its own request durations and the Go runtime's in it.
 	// Nil means a new registry.
 	Registry *prometheus.Registry
+	// Replays runs planners' replays and what-ifs as jobs (GET/POST /api/v1/replays);
+	// nil answers those routes with 503.
+	Replays Replays
 }
 
 // NewServer returns a Server acting on svc (a *dispatch.Service in production).
@@ -103,6 +107,7 @@ func NewServer(svc Dispatcher, o Options) (*Server, error) {
 		limiter:         &limiter{max: o.LoginFailures, window: o.LoginWindow, fails: map[string][]time.Time{}},
 		accountFailures: o.AccountFailures,
 		secure:          o.SecureCookies, acks: &acks{m: map[int64]ack{}}, closing: make(chan struct{}),
+		replays: o.Replays,
 	}
 	reg := o.Registry
 	if reg == nil {
@@ -238,8 +243,12 @@ func (s *Server) register() {
 		{method: "GET", path: "/api/v1/operator/setpoints", summary: "current setpoint of each of the operator's chargers", roles: operatorRoles, h: s.operatorSetpoints, resp: []operatorSetpoint{}},
 		{method: "GET", path: "/api/v1/operator/stream", summary: "Server-Sent Events: every new setpoint of the operator's chargers (event: setpoint)", roles: operatorRoles, h: s.operatorStream, resp: "", contentType: "text/event-stream"},
 		{method: "POST", path: "/api/v1/operator/setpoints/{id}/ack", summary: "acknowledge a setpoint write", roles: operatorRoles, body: ackRequest{}, optionalBody: true, h: s.ack, resp: operatorSetpoint{}},
-		{method: "POST", path: "/api/v1/operator/sessions", summary: "report a charging session; feeds the next cycle", roles: operatorRoles, body: sessionRequest{}, h: s.session, resp: sessionResponse{}, code: http.StatusAccepted},
+		{method: "POST", path: "/api/v1/operator/sessions", summary: "report a charging session; feeds the next cycle", roles: operatorRoles, body: sessionRequest{}, h: s.session, resp: sessionJSON{}, code: http.StatusAccepted},
 	}
+	s.routes = append(s.routes, s.consoleRoutes()...)
+	s.routes = append(s.routes, s.operatorRoutes()...)
+	s.routes = append(s.routes, s.historyRoutes()...)
+	s.routes = append(s.routes, s.replayRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.path, s.guard(rt))
 	}

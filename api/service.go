@@ -65,6 +65,21 @@ type RealTime interface {
 	Metrics() dispatch.Metrics
 }
 
+// Operators is what charging operators see of their sessions and the plan in force.
+type Operators interface {
+	Sessions() []dispatch.Session
+	SessionOf(deviceID string) (dispatch.Session, bool)
+	SessionStatus(ss dispatch.Session) dispatch.SessionPlan
+	CancelSession(ctx context.Context, deviceID, actor, reason string) error
+	InForce(ctx context.Context, at time.Time) (*storage.Schedule, error)
+}
+
+// Live streams the values each poll reads (the console's live views).
+type Live interface {
+	SubscribeLive(buf int) (<-chan dispatch.LiveUpdate, func())
+	LiveSnapshot() dispatch.LiveUpdate
+}
+
 // Inputs takes what callers feed the next cycles: charging sessions, weather and
 // day-ahead prices; and
 // streams the setpoints written.
@@ -89,5 +104,7 @@ type Dispatcher interface {
 	AlarmDesk
 	RealTime
 	Inputs
+	Operators
+	Live
 	MetricsSource
 }

@@ -307,7 +307,13 @@ func (s *Service) Pause(ctx context.Context, actor, reason string) error {
 		return fmt.Errorf("%w: actor and reason are required", ErrInvalid)
 	}
 	at := s.clock.Now()
-	s.env.Pause(actor, reason, at)
+	if !s.env.Pause(actor, reason, at) {
+		// Already paused: the first pause's reason stands; this one is recorded apart.
+		ks := s.env.KillSwitch()
+		s.auditData(ctx, at, actor, "safety.pause.again", "site",
+			fmt.Sprintf("%s (already paused by %s since %s: %s)", reason, ks.By, ks.Since.UTC().Format(time.RFC3339), ks.Reason), ks)
+		return nil
+	}
 	s.auditData(ctx, at, actor, "safety.pause", "site", reason, s.env.KillSwitch())
 	return nil
 }
@@ -346,12 +352,20 @@ func (s *Service) AddOverride(ctx context.Context, o safety.Override) (safety.Ov
 	return o, w, err
 }
 
-// CancelOverride ends a lease early.
+// CancelOverride ends a lease early and writes the plan's setpoint (or the safe
+// state) at once; a write that fails is logged and alarmed like any other, the lease
+// stays cancelled.
 func (s *Service) CancelOverride(ctx context.Context, id int64, actor, reason string) error {
 	o, ok := s.env.CancelOverride(id)
 	if !ok {
 		return fmt.Errorf("override %d: %w", id, storage.ErrNotFound)
 	}
-	s.auditData(ctx, s.clock.Now(), actor, "override.cancel", "device:"+o.DeviceID, reason, o)
+	at := s.clock.Now()
+	s.auditData(ctx, at, actor, "override.cancel", "device:"+o.DeviceID, reason, o)
+	s.cycleMu.Lock()
+	defer s.cycleMu.Unlock()
+	if _, err := s.applyCurrent(ctx, at); err != nil {
+		s.log.Warn("apply after cancelling an override", "override", id, "device", o.DeviceID, "err", err)
+	}
 	return nil
 }

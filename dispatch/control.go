@@ -71,6 +71,7 @@ func (s *Service) ControlTick(ctx context.Context, at time.Time, holdFor time.Du
 		s.latest[r.DeviceID] = r
 	}
 	s.mu.Unlock()
+	s.publishLive(at, "tick", readings)
 	s.observe(ctx, at, readings)
 	s.feedDemand(ctx, at, readings)
 	res := &TickResult{At: at}

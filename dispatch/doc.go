@@ -14,8 +14,10 @@
 // switch released. Its verdict is stored with the plan. The approved schedule stays in
 // force while it covers the current step; after that the site's safe state applies
 // (hold or zero). A pin fixes one battery or charger at a power for a period and
-// re-solves at once; the pinned device is a fixed load over the pin and out of the
-// optimisation. Explain gives each schedule's cost against the previous one, prices
+// re-solves at once: a pinned battery stays in the optimisation with its power fixed
+// over the pin (its SoC carried through, planned as usual after it); a pinned charger
+// is a fixed load over the pin and out of the optimisation. The proposal is compared
+// with the plan before the pin (pinned plan vs unpinned plan). Explain gives each schedule's cost against the previous one, prices
 // and binding constraints per step, and reason texts per asset.
 //
 // The scenario (BuildScenario) prices a demand charge as the utility bills it: the

@@ -59,6 +59,11 @@ type AssetReason struct {
 	Time     time.Time `json:"time"`
 	PowerKW  float64   `json:"power_kw"`
 	Text     string    `json:"text"`
+	// Key names the kind of reason ("bess.charge", "ev.wait", ...) and Args holds its
+	// values (kW, prices, times, the binding constraints), so a client can write the
+	// reason in its own language; Text is the English sentence.
+	Key  string         `json:"key"`
+	Args map[string]any `json:"args"`
 }
 
 // AssetDiff is the largest change of one asset's setpoints against the previous schedule.
@@ -70,6 +75,9 @@ type AssetDiff struct {
 	// previous schedule has no value).
 	ChangeKW []float64 `json:"change_kw"`
 }
+
+// CostTerms are the cost terms an explanation lists, in order ("total" last).
+var CostTerms = []string{"energy_import", "energy_export_revenue", "demand_charge", "battery_wear", "ev_wear", "unmet_penalty", "total"}
 
 var stepRef = regexp.MustCompile(`at step (\d+)`)
 
@@ -93,8 +101,7 @@ func (s *Service) Explain(ctx context.Context, id int64) (*Explanation, error) {
 	if prev != nil {
 		ex.Previous = prev.ID
 	}
-	terms := []string{"energy_import", "energy_export_revenue", "demand_charge", "battery_wear", "ev_wear", "unmet_penalty", "total"}
-	for _, t := range terms {
+	for _, t := range CostTerms {
 		line := CostLine{Term: t, This: sc.CostBreakdown[t]}
 		if prev != nil {
 			p := prev.CostBreakdown[t]
@@ -108,7 +115,7 @@ func (s *Service) Explain(ctx context.Context, id int64) (*Explanation, error) {
 	for _, b := range plan.Binding {
 		if m := stepRef.FindStringSubmatch(b); m != nil {
 			k, _ := strconv.Atoi(m[1])
-			binding[k] = append(binding[k], b)
+			binding[k] = append(binding[k], localBinding(b, plan.Start, plan.StepMinutes, s.cfg.Site.Location))
 		}
 	}
 	steps := plan.Steps
@@ -191,7 +198,8 @@ func (s *Service) reasons(plan *optimizer.Plan, scn *optimizer.Scenario, steps [
 	if loc == nil {
 		loc = time.UTC
 	}
-	hhmm := func(t time.Time) string { return t.In(loc).Format("15:04") }
+	var ref time.Time // the step a reason is about: times on its local day go without the date
+	hhmm := func(t time.Time) string { return SiteTime(loc, t, ref) }
 	price := func(node string, k int) float64 {
 		if k < len(steps) {
 			if p, ok := steps[k].NodePrices[node]; ok {
@@ -219,10 +227,12 @@ func (s *Service) reasons(plan *optimizer.Plan, scn *optimizer.Scenario, steps [
 		a := plan.Asset(id)
 		for k := 0; k < n; k++ {
 			t := steps[k].Time
+			ref = t
 			r := AssetReason{DeviceID: id, Step: k, Time: t}
 			if p, ok := pinned[id]; ok && !t.Before(p.From.Truncate(time.Duration(plan.StepMinutes)*time.Minute)) && t.Before(p.Until) {
 				r.PowerKW = p.PowerKW
 				r.Text = fmt.Sprintf("%s pinned at %.0f kW by %s until %s: %s", id, p.PowerKW, p.Actor, hhmm(p.Until), p.Reason)
+				r.Key, r.Args = "pinned", map[string]any{"device": id, "kw": p.PowerKW, "by": p.Actor, "until": p.Until, "reason": p.Reason}
 				out = append(out, r)
 				continue
 			}
@@ -232,6 +242,10 @@ func (s *Service) reasons(plan *optimizer.Plan, scn *optimizer.Scenario, steps [
 					why = "no vehicle plugged in or reported, or no fresh reading"
 				}
 				r.Text = fmt.Sprintf("%s is not in this plan: %s", id, why)
+				r.Key, r.Args = "absent", map[string]any{"device": id}
+				if d.Kind == site.KindEVCharger {
+					r.Key = "absent.ev"
+				}
 				out = append(out, r)
 				continue
 			}
@@ -259,30 +273,43 @@ func (s *Service) reasons(plan *optimizer.Plan, scn *optimizer.Scenario, steps [
 				switch {
 				case p > 0.5:
 					r.Text = fmt.Sprintf("%s charges %.0f kW: price %.2f now vs %.2f at %s", id, p, now, price(a.Node, hi), hhmm(steps[hi].Time))
+					r.Key, r.Args = "bess.charge", map[string]any{"kw": p, "then": price(a.Node, hi), "at": steps[hi].Time}
 				case p < -0.5:
 					r.Text = fmt.Sprintf("%s discharges %.0f kW: price %.2f now vs %.2f at %s", id, -p, now, price(a.Node, lo), hhmm(steps[lo].Time))
+					r.Key, r.Args = "bess.discharge", map[string]any{"kw": -p, "then": price(a.Node, lo), "at": steps[lo].Time}
 				default:
 					r.Text = fmt.Sprintf("%s idles: price %.2f now; spread to %.2f at %s does not pay for losses and wear, or SoC is at a limit", id, now, price(a.Node, hi), hhmm(steps[hi].Time))
+					r.Key, r.Args = "bess.idle", map[string]any{"then": price(a.Node, hi), "at": steps[hi].Time}
 				}
 				if a.SoCKWh != nil && d.BESS != nil && d.BESS.CapacityKWh > 0 {
 					r.Text += fmt.Sprintf(" (SoC %.0f%%)", a.SoCKWh[k]/d.BESS.CapacityKWh*100)
+					r.Args["soc_pct"] = a.SoCKWh[k] / d.BESS.CapacityKWh * 100
 				}
 			case optimizer.KindEV:
 				dep := ""
+				var depAt time.Time
+				var depKWh float64
 				if scn != nil {
 					for _, e := range scn.EVSessions {
 						if e.ID == id {
-							dep = fmt.Sprintf(", departs %s, %.1f kWh requested", hhmm(plan.Start.Add(time.Duration(e.DepartureStep*plan.StepMinutes)*time.Minute)), e.EnergyKWh)
+							depAt, depKWh = plan.Start.Add(time.Duration(e.DepartureStep*plan.StepMinutes)*time.Minute), e.EnergyKWh
+							dep = fmt.Sprintf(", departs %s, %.1f kWh requested", SiteTime(loc, depAt, plan.Start.Add(-24*time.Hour)), e.EnergyKWh)
 						}
 					}
 				}
 				switch {
 				case p > 0.05:
 					r.Text = fmt.Sprintf("%s charges %.1f kW: price %.2f now vs %.2f at %s%s", id, p, now, price(a.Node, hi), hhmm(steps[hi].Time), dep)
+					r.Key, r.Args = "ev.charge", map[string]any{"kw": p, "then": price(a.Node, hi), "at": steps[hi].Time}
 				case p < -0.05:
 					r.Text = fmt.Sprintf("%s discharges %.1f kW (V2G): price %.2f now vs %.2f at %s%s", id, -p, now, price(a.Node, lo), hhmm(steps[lo].Time), dep)
+					r.Key, r.Args = "ev.v2g", map[string]any{"kw": -p, "then": price(a.Node, lo), "at": steps[lo].Time}
 				default:
 					r.Text = fmt.Sprintf("%s waits: price %.2f now vs %.2f at %s%s", id, now, price(a.Node, lo), hhmm(steps[lo].Time), dep)
+					r.Key, r.Args = "ev.wait", map[string]any{"then": price(a.Node, lo), "at": steps[lo].Time}
+				}
+				if dep != "" {
+					r.Args["departs"], r.Args["energy_kwh"] = depAt, depKWh
 				}
 			case optimizer.KindPV:
 				c := 0.0
@@ -291,16 +318,25 @@ func (s *Service) reasons(plan *optimizer.Plan, scn *optimizer.Scenario, steps [
 				}
 				if c > curtailmentThresholdKW {
 					r.Text = fmt.Sprintf("%s curtailed by %.0f kW to %.0f kW: price at %s is %.2f (export %.2f)", id, c, -p, a.Node, now, steps[k].ExportPrice)
+					r.Key, r.Args = "pv.curtailed", map[string]any{"curtailed_kw": c, "kw": -p, "node": a.Node, "export": steps[k].ExportPrice}
 				} else {
 					r.Text = fmt.Sprintf("%s generates %.0f kW uncapped: price at %s %.2f", id, -p, a.Node, now)
+					r.Key, r.Args = "pv.generate", map[string]any{"kw": -p, "node": a.Node}
 				}
 			default:
 				r.Text = fmt.Sprintf("%s at %.1f kW", id, p)
+				r.Key, r.Args = "other", map[string]any{"kw": p}
 			}
+			r.Args["device"], r.Args["now"] = id, now
+			var bind []string
 			for _, b := range steps[k].Binding {
 				if strings.Contains(b, a.Node) || strings.Contains(b, id) || strings.Contains(b, "grid") {
 					r.Text += "; binding: " + b
+					bind = append(bind, b)
 				}
+			}
+			if bind != nil {
+				r.Args["binding"] = bind
 			}
 			out = append(out, r)
 		}

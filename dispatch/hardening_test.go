@@ -236,7 +236,7 @@ func TestPlannerPinNeverAutoApproved(t *testing.T) {
 			r := newRig(t, "{auto: true}", "", 50, at8)
 			r.cycle(t, at8)
 			r.clk.Set(at8.Add(time.Minute))
-			sc, err := r.svc.Pin(ctx, dispatch.Pin{DeviceID: "bess", PowerKW: -40, Until: at8.Add(3 * time.Hour), Actor: "user:pat", Reason: "test", ProposeOnly: tc.proposeOnly})
+			sc, err := r.svc.Pin(ctx, dispatch.Pin{DeviceID: "bess", PowerKW: -20, Until: at8.Add(3 * time.Hour), Actor: "user:pat", Reason: "test", ProposeOnly: tc.proposeOnly})
 			if err != nil {
 				t.Fatal(err)
 			}

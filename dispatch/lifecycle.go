@@ -308,10 +308,12 @@ func (s *Service) Unpin(ctx context.Context, deviceID, actor, reason string) err
 	return nil
 }
 
-// applyPins replaces every pinned device in the scenario by its pin: over the pinned
-// steps the pin is a fixed consumption (or generation) at the device's node, and the
-// device is left out of the optimisation (it idles after the pin in this plan; the next
-// cycle re-solves without the expired pin). Expired pins are dropped and audited.
+// applyPins puts every pin in force into the scenario. A pinned battery stays in the
+// optimisation with its power fixed over the pinned steps (optimizer.Battery.PinnedKW)
+// and free after them, so the plan after the pin is a real plan. A pinned charger is
+// replaced by its pin: over the pinned steps a fixed consumption (or generation) at
+// its node, left out of the optimisation (the next cycle re-solves without the expired
+// pin). Expired pins are dropped and audited.
 func (s *Service) applyPins(ctx context.Context, scn *optimizer.Scenario, at time.Time) []Pin {
 	s.mu.Lock()
 	var pins, gone []Pin
@@ -330,6 +332,17 @@ func (s *Service) applyPins(ctx context.Context, scn *optimizer.Scenario, at tim
 	sort.Slice(pins, func(i, j int) bool { return pins[i].DeviceID < pins[j].DeviceID })
 	for _, p := range pins {
 		d, _ := s.cfg.Device(p.DeviceID)
+		if b := scenarioBattery(scn, p.DeviceID); b != nil {
+			// A battery stays in the optimisation: fixed over the pinned steps, free
+			// before and after them, its SoC carried through.
+			b.PinnedKW = map[int]float64{}
+			for k := 0; k < scn.Steps; k++ {
+				if pinCovers(p, scn, k) {
+					b.PinnedKW[k] = p.PowerKW
+				}
+			}
+			continue
+		}
 		load := make([]float64, scn.Steps)
 		gen := make([]float64, scn.Steps)
 		for k := 0; k < scn.Steps; k++ {
@@ -357,6 +370,16 @@ func (s *Service) applyPins(ctx context.Context, scn *optimizer.Scenario, at tim
 	return pins
 }
 
+// scenarioBattery returns the scenario's battery id, or nil.
+func scenarioBattery(scn *optimizer.Scenario, id string) *optimizer.Battery {
+	for i := range scn.Batteries {
+		if scn.Batteries[i].ID == id {
+			return &scn.Batteries[i]
+		}
+	}
+	return nil
+}
+
 // pinCovers reports whether pin p holds over step k of scn: the step starts at or
 // after the step that holds p.From and before p.Until.
 func pinCovers(p Pin, scn *optimizer.Scenario, k int) bool {
@@ -364,10 +387,15 @@ func pinCovers(p Pin, scn *optimizer.Scenario, k int) bool {
 	return !t.Before(p.From.Truncate(time.Duration(scn.StepMinutes)*time.Minute)) && t.Before(p.Until)
 }
 
-// pinSetpoints are a pinned device's schedule setpoints: the pin over its steps, 0 after.
+// pinSetpoints are the schedule setpoints of a pinned device left out of the
+// optimisation (a charger, or a battery without a fresh reading): the pin over its
+// steps, 0 after. A pinned battery in the scenario has its setpoints from the plan.
 func pinSetpoints(pins []Pin, scn *optimizer.Scenario) []storage.ScheduleSetpoint {
 	var out []storage.ScheduleSetpoint
 	for _, p := range pins {
+		if scenarioBattery(scn, p.DeviceID) != nil {
+			continue
+		}
 		for k := 0; k < scn.Steps; k++ {
 			v := 0.0
 			if pinCovers(p, scn, k) {

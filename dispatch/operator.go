@@ -101,3 +101,61 @@ func (s *Service) publish(w storage.SetpointWrite) {
 		}
 	}
 }
+
+// Session plan states (SessionPlan.Status).
+const (
+	SessionPluggedIn    = "plugged_in"     // planned by the next cycle with its departure and energy
+	SessionFuture       = "future"         // planned from its arrival
+	SessionNotPluggedIn = "not_plugged_in" // kept, but nothing is planned until the charger reports a vehicle
+	SessionNoReading    = "no_reading"     // the charger has not been read (or did not answer)
+)
+
+// SessionPlan says what the next cycle does with a reported session, from the
+// charger's last reading.
+type SessionPlan struct {
+	Status string `json:"status"`
+	Text   string `json:"text"`
+}
+
+// SessionStatus returns what the next cycle does with session ss.
+func (s *Service) SessionStatus(ss Session) SessionPlan {
+	at := s.clock.Now()
+	s.mu.Lock()
+	r, read := s.latest[ss.DeviceID]
+	s.mu.Unlock()
+	switch {
+	case ss.Arrival.After(at):
+		return SessionPlan{SessionFuture, fmt.Sprintf("planned from its arrival at %s", ss.Arrival.UTC().Format(time.RFC3339))}
+	case !read || r.Stale:
+		return SessionPlan{SessionNoReading, fmt.Sprintf("%s has not answered: nothing is planned for it until it does; the session is kept until its departure", ss.DeviceID)}
+	case connected(r):
+		return SessionPlan{SessionPluggedIn, fmt.Sprintf("%s has a vehicle plugged in: the next cycle plans with this departure and energy", ss.DeviceID)}
+	default:
+		return SessionPlan{SessionNotPluggedIn, fmt.Sprintf("%s reports no vehicle plugged in: nothing is planned for it until it reports one; the session is kept until its departure", ss.DeviceID)}
+	}
+}
+
+// SessionOf returns the session reported for a charger.
+func (s *Service) SessionOf(deviceID string) (Session, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.sessions[deviceID]
+	return ss, ok
+}
+
+// CancelSession removes a reported session (audited as session.cancel); the next
+// cycle plans the charger from its own readings again.
+func (s *Service) CancelSession(ctx context.Context, deviceID, actor, reason string) error {
+	if actor == "" || reason == "" {
+		return fmt.Errorf("%w: actor and reason are required", ErrInvalid)
+	}
+	s.mu.Lock()
+	ss, ok := s.sessions[deviceID]
+	delete(s.sessions, deviceID)
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("session on %q: %w", deviceID, storage.ErrNotFound)
+	}
+	s.auditData(ctx, s.clock.Now(), actor, "session.cancel", "device:"+deviceID, reason, ss)
+	return nil
+}

@@ -88,6 +88,11 @@ func (s *Service) RestoreState(ctx context.Context) (string, error) {
 			if json.Unmarshal(e.Data, &ss) == nil {
 				sessions[ss.DeviceID] = ss
 			}
+		case "session.cancel":
+			var ss Session
+			if json.Unmarshal(e.Data, &ss) == nil {
+				delete(sessions, ss.DeviceID)
+			}
 		}
 	}
 	now := s.clock.Now()

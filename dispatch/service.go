@@ -71,6 +71,8 @@ type Service struct {
 	watchdog map[string]time.Duration // device -> command watchdog from its profile
 	topo     topology                 // the node tree as the real-time layer reads it
 
+	live liveHub // subscribers to every poll's values
+
 	mu        sync.Mutex
 	pluggedAt map[string]time.Time // EV charger -> when the current session was first seen
 	latest    map[string]fieldbus.Reading
@@ -262,6 +264,7 @@ func (s *Service) RunCycle(ctx context.Context, at time.Time) (*CycleResult, err
 		}
 	}
 	s.mu.Unlock()
+	s.publishLive(at, "cycle", readings)
 	run.StaleDevices = len(res.StaleDevices)
 	s.observe(ctx, at, readings)
 	s.feedDemand(ctx, at, readings)

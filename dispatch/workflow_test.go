@@ -228,8 +228,8 @@ func TestAutoApproveBounds(t *testing.T) {
 	if got := planned(sc, "bess", 0); got != -20 {
 		t.Errorf("pinned step 0 = %v", got)
 	}
-	if got := planned(sc, "bess", 4); got != 0 {
-		t.Errorf("after the pin = %v, want idle", got)
+	if got := planned(sc, "bess", 4); got < 1 {
+		t.Errorf("after the pin = %v, want the battery planned again (charging in the cheap hour)", got)
 	}
 	holds := r.audit(t, "schedule.hold")
 	if len(holds) != 1 || !strings.Contains(audit.Text(holds[0].Detail), "setpoint of bess at 08:") {
@@ -269,9 +269,14 @@ func TestExplainReasons(t *testing.T) {
 	if len(ex.Steps) != 96 || ex.Steps[0].ImportPrice != 0.05 || len(ex.Steps[0].NodePrices) == 0 {
 		t.Fatalf("steps: %d, first %+v", len(ex.Steps), ex.Steps[0])
 	}
-	want := "bess charges 50 kW: price 0.05 now vs 0.60 at 17:00"
+	want := "bess charges 50 kW: price 0.05 now vs 0.60 at 17:00 +00:00"
 	if ex.Reasons[0].DeviceID != "bess" || !strings.HasPrefix(ex.Reasons[0].Text, want) {
 		t.Fatalf("reason %q, want prefix %q", ex.Reasons[0].Text, want)
+	}
+	near := func(v any, want float64) bool { f, ok := v.(float64); return ok && math.Abs(f-want) < 1e-4 }
+	a := ex.Reasons[0].Args
+	if ex.Reasons[0].Key != "bess.charge" || !near(a["kw"], 50) || !near(a["then"], 0.60) || !near(a["now"], 0.05) || !a["at"].(time.Time).Equal(time.Date(2019, 6, 3, 17, 0, 0, 0, time.UTC)) {
+		t.Fatalf("reason key %q args %v", ex.Reasons[0].Key, a)
 	}
 	if len(ex.Cost) != 7 || ex.Cost[6].Term != "total" || ex.Cost[6].This != res.Schedule.Objective || ex.Cost[6].Previous != nil {
 		t.Fatalf("cost %+v", ex.Cost)

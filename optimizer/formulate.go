@@ -279,8 +279,14 @@ func formulate(s *Scenario, o formOptions) *formulation {
 		bc := batCols{c: make([]int, T), d: make([]int, T), soc: make([]int, T)}
 		wear := bt.WearCostPerKWh * dt
 		for t := 0; t < T; t++ {
-			bc.c[t] = f.addVar(gc, kBatCharge, b, t, 0, bt.MaxChargeKW, wear)
-			bc.d[t] = f.addVar(gd, kBatDischarge, b, t, 0, bt.MaxDischargeKW, wear)
+			if kw, pinned := bt.PinnedKW[t]; pinned {
+				c, d := math.Max(kw, 0), math.Max(-kw, 0)
+				bc.c[t] = f.addVar(gc, kBatCharge, b, t, c, c, wear)
+				bc.d[t] = f.addVar(gd, kBatDischarge, b, t, d, d, wear)
+			} else {
+				bc.c[t] = f.addVar(gc, kBatCharge, b, t, 0, bt.MaxChargeKW, wear)
+				bc.d[t] = f.addVar(gd, kBatDischarge, b, t, 0, bt.MaxDischargeKW, wear)
+			}
 			lo := bt.MinSoCKWh
 			if t == T-1 && bt.TerminalSoCKWh != nil {
 				lo = math.Max(lo, *bt.TerminalSoCKWh)

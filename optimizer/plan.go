@@ -623,10 +623,11 @@ func (f *formulation) binding(sol *lp.Solution) []string {
 	for b, bt := range s.Batteries {
 		bc := f.bat[b]
 		for t := 0; t < f.T; t++ {
-			if atUpper(bc.c[t]) {
+			_, pinned := bt.PinnedKW[t] // a pinned step's power is fixed, not bound by the rating
+			if !pinned && atUpper(bc.c[t]) {
 				out = append(out, fmt.Sprintf("battery %s max_charge at %s", bt.ID, f.stepLabel(t)))
 			}
-			if atUpper(bc.d[t]) {
+			if !pinned && atUpper(bc.d[t]) {
 				out = append(out, fmt.Sprintf("battery %s max_discharge at %s", bt.ID, f.stepLabel(t)))
 			}
 			j := bc.soc[t]

@@ -150,6 +150,10 @@ type Battery struct {
 	WearCostPerKWh      float64 `json:"wear_cost_per_kwh"`
 	// TerminalSoCKWh, if set, is the minimum SoC at the end of the horizon.
 	TerminalSoCKWh *float64 `json:"terminal_soc_kwh,omitempty"`
+	// PinnedKW fixes the battery's power (charge positive) in the steps it names
+	// (step index -> kW); the other steps stay free. A pin that the SoC limits cannot
+	// hold makes the scenario infeasible (Soft lists the violation).
+	PinnedKW map[int]float64 `json:"pinned_kw,omitempty"`
 }
 
 // EVSession is an EV plugged in from ArrivalStep (inclusive) to
@@ -405,6 +409,12 @@ func (s *Scenario) Validate() error {
 			if !(e.x > 0 && e.x <= 1) {
 				v.add("%s.%s: %v must be in (0, 1]", p, e.name, e.x)
 			}
+		}
+		for k, kw := range b.PinnedKW {
+			if stepsOK && (k < 0 || k >= s.Steps) {
+				v.add("%s.pinned_kw: step %d outside 0..%d", p, k, s.Steps-1)
+			}
+			v.number(fmt.Sprintf("%s.pinned_kw[%d]", p, k), kw, true)
 		}
 		if okMin && okMax && b.MinSoCKWh > b.MaxSoCKWh {
 			v.add("%s.min_soc_kwh: %g > max_soc_kwh %g", p, b.MinSoCKWh, b.MaxSoCKWh)

@@ -212,8 +212,9 @@ func (l *dataLoader) open(name string) (*csvTable, bool, error) {
 
 func (l *dataLoader) deviceTrace(cfg *site.Config, d *site.Device, from, to time.Time) (*trace, error) {
 	name, column, scale := "", "", 1.0
+	var shift time.Duration
 	if d.Sim != nil {
-		name, column = d.Sim.Series, d.Sim.Column
+		name, column, shift = d.Sim.Series, d.Sim.Column, d.Sim.Shift.D
 		if d.Sim.Scale != 0 {
 			scale = d.Sim.Scale
 		}
@@ -281,7 +282,7 @@ func (l *dataLoader) deviceTrace(cfg *site.Config, d *site.Device, from, to time
 			src.v[i] = src.v[i] / peak * capKW
 		}
 	}
-	tr, err := mapByDayOfYear(src, from.Add(-warmup-2*time.Hour), to.Add(2*time.Hour))
+	tr, err := mapByDayOfYear(src, from.Add(-warmup-2*time.Hour), to.Add(2*time.Hour), shift)
 	if err != nil {
 		return nil, err
 	}
@@ -296,8 +297,9 @@ func (l *dataLoader) deviceTrace(cfg *site.Config, d *site.Device, from, to time
 
 // mapByDayOfYear rebuilds an hourly one-year trace on [from, to): the value at each
 // hour is the source's value at the same day of year and time of day (UTC) in the
-// source's year, wrapping at the year's end (as fieldbus/sim does).
-func mapByDayOfYear(src *trace, from, to time.Time) (*trace, error) {
+// source's year, wrapping at the year's end (as fieldbus/sim does), read shift later
+// (sim.shift).
+func mapByDayOfYear(src *trace, from, to time.Time, shift time.Duration) (*trace, error) {
 	if len(src.t) == 0 {
 		return nil, fmt.Errorf("%s: no data", src.name)
 	}
@@ -320,8 +322,9 @@ func mapByDayOfYear(src *trace, from, to time.Time) (*trace, error) {
 	}
 	out := &trace{name: src.name + " (by day of year)"}
 	for t := from.UTC().Truncate(time.Hour); !t.After(to); t = t.Add(time.Hour) {
-		midnight := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-		h := ((t.YearDay()-1)*24 + int(t.Sub(midnight)/time.Hour)) % n
+		st := t.Add(shift)
+		midnight := time.Date(st.Year(), st.Month(), st.Day(), 0, 0, 0, 0, time.UTC)
+		h := ((st.YearDay()-1)*24 + int(st.Sub(midnight)/time.Hour)) % n
 		out.t = append(out.t, t.Unix())
 		out.v = append(out.v, hourly[h])
 	}

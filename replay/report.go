@@ -37,6 +37,8 @@ type Summary struct {
 	Source      string   `json:"history"`
 	Sets        []string `json:"sets"`
 	Currency    string   `json:"currency"`
+	// Timezone is the site's; the report's time axes are in it.
+	Timezone    string   `json:"timezone,omitempty"`
 	KPIs        KPIs     `json:"kpis"`
 	CycleErrors []string `json:"cycle_errors"`
 	Notes       []string `json:"notes"`
@@ -54,7 +56,7 @@ func (r *Result) Summary() Summary {
 	}
 	roundKPIs(&k)
 	return Summary{Site: r.Site, Strategy: r.Strategy, From: r.From.Format(time.RFC3339), To: r.To.Format(time.RFC3339),
-		StepMinutes: r.StepMinutes, Source: r.Source, Sets: sets, Currency: r.Currency, KPIs: k, CycleErrors: errs, Notes: notes}
+		StepMinutes: r.StepMinutes, Source: r.Source, Sets: sets, Currency: r.Currency, Timezone: r.Timezone, KPIs: k, CycleErrors: errs, Notes: notes}
 }
 
 func round6(v float64) float64 {
@@ -416,6 +418,10 @@ type reportFigure struct {
 
 func writeHTML(path string, sums []Summary, series []Series) error {
 	first := sums[0]
+	loc := time.UTC // reports written before the site's zone was recorded: UTC, as labelled
+	if l, err := time.LoadLocation(first.Timezone); err == nil && first.Timezone != "" {
+		loc = l
+	}
 	page := struct {
 		First   Summary
 		Sums    []Summary
@@ -451,7 +457,7 @@ func writeHTML(path string, sums []Summary, series []Series) error {
 		}
 		cum = append(cum, l)
 	}
-	plot("cumulative-cost", "Cumulative energy cost", svgPlot(cum, first.Currency))
+	plot("cumulative-cost", "Cumulative energy cost", svgPlot(cum, first.Currency, loc))
 	if len(cum) > 1 {
 		// Differences are easier to read than totals that run close together.
 		var diff []line
@@ -465,7 +471,7 @@ func writeHTML(path string, sums []Summary, series []Series) error {
 			}
 			diff = append(diff, d)
 		}
-		plot("cumulative-cost-difference", "Cumulative energy cost against "+cum[0].name, svgPlot(diff, first.Currency))
+		plot("cumulative-cost-difference", "Cumulative energy cost against "+cum[0].name, svgPlot(diff, first.Currency, loc))
 	}
 	for i, ser := range series {
 		name := ser.Name
@@ -483,8 +489,8 @@ func writeHTML(path string, sums []Summary, series []Series) error {
 			get(func(s StepRecord) float64 { return -s.PVKW }, "PV (− generation)", "#ff7f0e"),
 			get(func(s StepRecord) float64 { return s.BESSKW }, "battery (+ charge)", "#2ca02c"),
 			get(func(s StepRecord) float64 { return s.EVKW }, "EV charging", "#d62728"),
-		}, "kW"))
-		plot(fmt.Sprintf("battery-%d", i+1), "Battery energy: "+name, svgPlot([]line{get(func(s StepRecord) float64 { return s.SoCKWh }, "stored energy", "#2ca02c")}, "kWh"))
+		}, "kW", loc))
+		plot(fmt.Sprintf("battery-%d", i+1), "Battery energy: "+name, svgPlot([]line{get(func(s StepRecord) float64 { return s.SoCKWh }, "stored energy", "#2ca02c")}, "kWh", loc))
 	}
 	if len(series) > 0 {
 		ser := series[0]
@@ -494,7 +500,7 @@ func writeHTML(path string, sums []Summary, series []Series) error {
 			l1.t, l1.v = append(l1.t, s.Time), append(l1.v, s.ImportPrice)
 			l2.t, l2.v = append(l2.t, s.Time), append(l2.v, s.ExportPrice)
 		}
-		plot("prices", "Prices", svgPlot([]line{l1, l2}, first.Currency+"/kWh"))
+		plot("prices", "Prices", svgPlot([]line{l1, l2}, first.Currency+"/kWh", loc))
 	}
 	if perr != nil {
 		return perr
@@ -540,7 +546,7 @@ func (l line) downsample() ([]time.Time, []float64) {
 }
 
 // svgPlot draws lines against time as an inline SVG, with axes, ticks and a legend.
-func svgPlot(lines []line, unit string) string {
+func svgPlot(lines []line, unit string, loc *time.Location) string {
 	const W, H, left, right, top, bottom = 1000.0, 300.0, 70.0, 20.0, 10.0, 60.0
 	var tmin, tmax time.Time
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -587,9 +593,15 @@ func svgPlot(lines []line, unit string) string {
 		fmt.Fprintf(&b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", left, W-right, y(0), y(0))
 	}
 	fmt.Fprintf(&b, "<text x=\"12\" y=\"%.1f\" transform=\"rotate(-90 12 %.1f)\" text-anchor=\"middle\">%s</text>\n", (H-bottom)/2, (H-bottom)/2, html.EscapeString(unit))
-	// Time ticks: days (or months for long periods).
+	// Time ticks: the site's days (or months for long periods), as the axis says.
+	zone := "UTC"
+	if loc != time.UTC {
+		zone = "site time, " + loc.String()
+	}
+	fmt.Fprintf(&b, "<text class=\"axis-x\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", W-right, H-bottom+28, html.EscapeString(zone))
 	days := tmax.Sub(tmin).Hours() / 24
-	for t := time.Date(tmin.Year(), tmin.Month(), tmin.Day(), 0, 0, 0, 0, time.UTC); !t.After(tmax); {
+	lmin := tmin.In(loc)
+	for t := time.Date(lmin.Year(), lmin.Month(), lmin.Day(), 0, 0, 0, 0, loc); !t.After(tmax); {
 		if !t.Before(tmin) {
 			lbl := t.Format("Jan 2")
 			fmt.Fprintf(&b, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
@@ -597,7 +609,7 @@ func svgPlot(lines []line, unit string) string {
 		}
 		switch {
 		case days > 60:
-			t = time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+			t = time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, loc)
 		case days > 14:
 			t = t.AddDate(0, 0, 7)
 		default:

@@ -44,6 +44,7 @@ func TestReportHTMLEscapes(t *testing.T) {
 		"<p>First limit violations (optimize): viol " + esc + "</p>",
 		"<h2>Cumulative energy cost</h2>\n<svg",
 		"<h2>Power per asset: optimize " + esc + "</h2>",
+		`text-anchor="end">UTC</text>`, // the day axis says its zone
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report.html lacks %q", want)
@@ -51,5 +52,28 @@ func TestReportHTMLEscapes(t *testing.T) {
 	}
 	if !strings.HasSuffix(page, "</svg>\n</body></html>\n") {
 		t.Errorf("report.html does not end with the last plot and </body></html>:\n%s", page[max(0, len(page)-200):])
+	}
+}
+
+// TestReportTimeAxisInSiteTime: a report's day ticks are the site's days, labelled with
+// its zone; a summary without a zone (written before it was recorded) says UTC.
+func TestReportTimeAxisInSiteTime(t *testing.T) {
+	at := time.Date(2019, 6, 2, 20, 0, 0, 0, time.UTC) // 04:00 on June 3 in Shanghai
+	ser := Series{Name: "optimize", Steps: []StepRecord{{Time: at, LoadKW: 10}, {Time: at.Add(30 * time.Hour), LoadKW: 12}}}
+	for _, tc := range []struct {
+		zone, label, day, notDay string
+	}{
+		// Midnight of June 3 in Shanghai is before the first step, of June 4 within.
+		{"Asia/Shanghai", "site time, Asia/Shanghai", ">Jun 4<", ">Jun 3<"},
+		{"", ">UTC<", ">Jun 3<", "site time"},
+	} {
+		path := filepath.Join(t.TempDir(), ReportFile)
+		if err := writeHTML(path, []Summary{{Site: "s", Strategy: "optimize", Currency: "CNY", Timezone: tc.zone}}, []Series{ser}); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(path)
+		if !strings.Contains(string(b), tc.label) || !strings.Contains(string(b), tc.day) || strings.Contains(string(b), tc.notDay) {
+			t.Errorf("zone %q: report lacks %q or %q, or has %q", tc.zone, tc.label, tc.day, tc.notDay)
+		}
 	}
 }

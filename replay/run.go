@@ -78,6 +78,8 @@ type Result struct {
 	Source   string
 	Sets     []string
 	Currency string
+	// Timezone is the site's time zone (the report's time axes are in it).
+	Timezone string
 	// StepMinutes is the step length.
 	StepMinutes int
 	Steps       []StepRecord
@@ -164,7 +166,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Site: cfg.Site.Name, Strategy: o.Strategy, From: o.From.UTC(), To: o.To.UTC(), Source: o.History.Source,
-		Sets: o.Sets, Currency: cfg.Tariff.Currency, StepMinutes: int(step / time.Minute)}
+		Sets: o.Sets, Currency: cfg.Tariff.Currency, Timezone: cfg.Site.Timezone, StepMinutes: int(step / time.Minute)}
 	for _, d := range cfg.Devices {
 		if d.Kind == site.KindBESS {
 			res.capKWh += d.BESS.CapacityKWh * (d.BESS.MaxSoCPct - d.BESS.MinSoCPct) / 100

@@ -494,13 +494,17 @@ func safeSource(src Source) bool { return src == SourceCommsLoss || src == Sourc
 // ErrOutside is returned by Check (and Guard) for a value outside the envelope.
 var ErrOutside = errors.New("outside the safety envelope")
 
-// Pause engages the kill switch: automated (schedule) writes stop until Resume.
+// Pause engages the kill switch: automated (schedule) writes stop until Resume. It
+// reports whether it engaged it: pausing again while paused keeps the first pause's
+// actor, reason and time.
 func (e *Envelope) Pause(actor, reason string, at time.Time) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	was := e.paused
+	if e.paused {
+		return false // the first pause's actor, reason and time stand until a resume
+	}
 	e.paused, e.pausedBy, e.pausedWhy, e.pausedAt = true, actor, reason, at
-	return !was
+	return true
 }
 
 // Resume releases the kill switch. It reports whether it was engaged.

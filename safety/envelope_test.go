@@ -115,6 +115,12 @@ func TestKillSwitch(t *testing.T) {
 	if !e.Pause("user:ann", "storm", t0) {
 		t.Fatal("pause did not engage")
 	}
+	if e.Pause("user:bob", "test", t0.Add(time.Minute)) {
+		t.Fatal("a second pause reports engaging")
+	}
+	if ks := e.KillSwitch(); ks.By != "user:ann" || ks.Reason != "storm" || !ks.Since.Equal(t0) {
+		t.Fatalf("a second pause replaced the first: %+v", ks)
+	}
 	d, _ := e.Limit("bess-1", 30, SourceSchedule, t0)
 	if d.Write || !strings.Contains(d.Reasons[0], "kill switch") {
 		t.Fatalf("schedule write allowed while paused: %+v", d)

@@ -311,6 +311,10 @@ type DeviceSim struct {
 	InitialSoCPct float64 `yaml:"initial_soc_pct"`
 	// User selects which EV user's sessions a simulated charger replays.
 	User string `yaml:"user"`
+	// Shift moves a series in time: the device at time t replays the series at
+	// t + Shift, so a series recorded in another time zone keeps its local time of
+	// day (a UTC+1 PV series on a UTC+8 site: 7h). Whole hours, at most 24h either way.
+	Shift Duration `yaml:"shift"`
 }
 
 // SimSection configures the simulator as a whole.

@@ -823,5 +823,8 @@ func (c *Config) validateParams(v *validator, p string, d *Device) {
 	if s := d.Sim; s != nil {
 		v.finite(p+".sim.scale", s.Scale)
 		v.pct(p+".sim.initial_soc_pct", s.InitialSoCPct)
+		if sh := s.Shift.D; sh%time.Hour != 0 || sh > 24*time.Hour || sh < -24*time.Hour {
+			v.add(p+".sim.shift", sh.String(), "must be whole hours within 24h either way")
+		}
 	}
 }

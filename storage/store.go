@@ -192,6 +192,10 @@ type Store interface {
 	ListSchedules(ctx context.Context, from, to time.Time, status ScheduleStatus) ([]Schedule, error)
 	// SetScheduleStatus moves a schedule from one status to another (compare-and-set);
 	// ErrConflict if it is no longer in status from, ErrNotFound if it does not exist.
+	// actor, reason and at become the schedule's decision (Approver, Reason, DecidedAt),
+	// except when a decided schedule is superseded (from approved or rejected): its
+	// decision is history and stays as it was; the supersede is its own record (the
+	// audit event schedule.supersede).
 	SetScheduleStatus(ctx context.Context, id int64, from, to ScheduleStatus, actor, reason string, at time.Time) error
 
 	// RecordSetpointWrite stores one setpoint write and returns its ID.

@@ -343,6 +343,13 @@ func ValidateStatusChange(id int64, from, to ScheduleStatus, actor, reason strin
 	return checkTime("at", at)
 }
 
+// KeepsDecision says whether a status change keeps the schedule's recorded decision:
+// superseding a schedule that was already approved or rejected does not rewrite who
+// decided it, why and when.
+func KeepsDecision(from, to ScheduleStatus) bool {
+	return to == StatusSuperseded && (from == StatusApproved || from == StatusRejected)
+}
+
 // ValidateFilter checks an optional text filter such as LatestTelemetry's deviceID ("" = no filter).
 func ValidateFilter(field, value string) error {
 	return checkText(field, value, false)

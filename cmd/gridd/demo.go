@@ -28,7 +28,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	f.register(fl)
 	cycles := fl.Int("cycles", 0, "run N cycles in accelerated simulated time, then exit (0 = run in real time until interrupted)")
 	startFlag := fl.String("start", "", "with --cycles: simulated start time, RFC 3339 (default: the config's sim.start, else now)")
-	cfgPath := fl.String("config", "", "site config (default: the bundled demo site)")
+	cfgPath := fl.String("config", "", "site config (default: the bundled demo site chosen with --site)")
+	siteName := fl.String("site", "campus", "bundled demo site: campus (Europe/London, GBP, schedules approved by policy) or jiangsu (Asia/Shanghai, CNY, peak-flat-valley tariff, schedules wait for a dispatcher)")
 	tlsCert := fl.String("tls-cert", "", "TLS certificate (PEM) for the API and console")
 	tlsKey := fl.String("tls-key", "", "TLS private key (PEM)")
 	noHistory := fl.Bool("no-history", false, "start with an empty store (the first forecasts are flat lines from the first readings) instead of the simulated devices' recorded history")
@@ -59,10 +60,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		cfg, profiles, err = loadSite(*cfgPath, cfgData)
 	} else {
-		if cfgData, err = gridd.Files.ReadFile(gridd.DemoConfigPath); err != nil {
+		path, ok := gridd.DemoSites[*siteName]
+		if !ok {
+			return usageError{fmt.Errorf("--site %q: want campus or jiangsu", *siteName)}
+		}
+		if cfgData, err = gridd.Files.ReadFile(path); err != nil {
 			return err
 		}
-		cfg, profiles, err = loadSite(gridd.DemoConfigPath, cfgData)
+		cfg, profiles, err = loadSite(path, cfgData)
 	}
 	if err != nil {
 		return err
@@ -138,6 +143,22 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := users.Put(api.User{Name: "dispatcher", Role: api.RoleDispatcher}, password, time.Now()); err != nil {
 		return err
 	}
+	// A planner and the chargers' operator, with the same password, to try each role.
+	owner := ""
+	for _, d := range cfg.Devices {
+		if d.Kind == site.KindEVCharger && d.Owner != "" {
+			owner = d.Owner
+			break
+		}
+	}
+	if err := users.Put(api.User{Name: "planner", Role: api.RolePlanner}, password, time.Now()); err != nil {
+		return err
+	}
+	if owner != "" {
+		if err := users.Put(api.User{Name: "operator", Role: api.RoleOperator, Operator: owner}, password, time.Now()); err != nil {
+			return err
+		}
+	}
 	url, stop, err := serve(ctx, st, users, &f, *tlsCert, *tlsKey, "gridd demo", true, log, stdout)
 	if err != nil {
 		return err
@@ -146,6 +167,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "gridd demo: site %q, %d simulated devices on loopback Modbus TCP, store %s\n", cfg.Site.Name, len(cfg.Devices), where)
 	fmt.Fprintf(stdout, "gridd demo: console at %s/   API at %s/api/v1/schedules\n", url, url)
 	fmt.Fprintf(stdout, "gridd demo: log in as dispatcher with password %s (new at every start)\n", password)
+	if owner != "" {
+		fmt.Fprintf(stdout, "gridd demo: planner and operator (%s's chargers) have the same password\n", owner)
+	}
+	if !cfg.Approval.Auto {
+		fmt.Fprintf(stdout, "gridd demo: schedules wait for your approval in the console (approval.auto: false, deadline %s)\n", cfg.Approval.Deadline.D)
+	}
 	fmt.Fprintf(stdout, "gridd demo: first cycle now, then on %q\n", cfg.Site.Cycle)
 	return runCycles(ctx, stdout, "gridd demo", st.svc, log)
 }

@@ -83,7 +83,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // (--metrics-listen) and the IEC 104 station when the config has one. It returns the
 // console's base URL and a func that stops them all.
 func serve(ctx context.Context, st *stack, users *api.Users, f *serviceFlags, tlsCert, tlsKey, prefix string, demo bool, log *slog.Logger, stdout io.Writer) (string, func(), error) {
-	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: tlsCert != "", Registry: st.reg})
+	jobs := newReplayJobs(ctx, st.svc.Config(), st.store, filepath.Join(f.dataDir, "replays"), log)
+	srv, err := api.NewServer(st.svc, api.Options{Logger: log, Users: users, SecureCookies: tlsCert != "", Registry: st.reg, Replays: jobs})
 	if err != nil {
 		return "", nil, err
 	}
@@ -127,16 +128,25 @@ func runCycles(ctx context.Context, stdout io.Writer, prefix string, svc *dispat
 		return err
 	}
 	loc := svc.Config().Site.Location
-	fmt.Fprintf(stdout, "%s: next cycle at %s; the real-time layer corrects every %s between cycles; Ctrl-C to stop\n", prefix, next.In(loc).Format("2006-01-02 15:04 MST"), svc.Config().Control.Interval.D)
+	fmt.Fprintf(stdout, "%s: next cycle at %s; the real-time layer corrects every %s between cycles; Ctrl-C to stop\n", prefix, siteStamp(next, loc), svc.Config().Control.Interval.D)
 	return svc.RunEach(ctx, func(r *dispatch.CycleResult, next time.Time) {
 		printCycle(stdout, r, loc)
-		fmt.Fprintf(stdout, "%s: next cycle at %s\n", prefix, next.In(loc).Format("2006-01-02 15:04 MST"))
+		fmt.Fprintf(stdout, "%s: next cycle at %s\n", prefix, siteStamp(next, loc))
 	})
+}
+
+// siteStamp writes t in the site's time zone with its UTC offset
+// ("2026-12-07 17:58 +08:00"); zone abbreviations such as CST are ambiguous.
+func siteStamp(t time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2006-01-02 15:04 -07:00")
 }
 
 // printCycle prints one line for a cycle, its time in the site's time zone.
 func printCycle(w io.Writer, r *dispatch.CycleResult, loc *time.Location) {
-	line := fmt.Sprintf("cycle %s: %d devices (%d stale)", r.At.In(loc).Format("2006-01-02 15:04 MST"), r.Run.Devices, r.Run.StaleDevices)
+	line := fmt.Sprintf("cycle %s: %d devices (%d stale)", siteStamp(r.At, loc), r.Run.Devices, r.Run.StaleDevices)
 	if r.Schedule != nil {
 		line += fmt.Sprintf(", schedule %d %s, cost %.2f, solve %.0f ms", r.Schedule.ID, r.Schedule.Status, r.Schedule.Objective, r.Run.SolveMS)
 	}

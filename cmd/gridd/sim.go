@@ -75,6 +75,8 @@ func startSim(ctx context.Context, cfg *site.Config, profiles map[string]*fieldb
 // until all are chosen, so two endpoints never get the same one.
 func freePorts(cfg *site.Config) error {
 	moved := map[string]string{}
+	// Every listener stays open until all endpoints have a port, so no two endpoints
+	// are given the same one.
 	var held []net.Listener
 	defer func() {
 		for _, ln := range held {

@@ -34,9 +34,10 @@ type device struct {
 type seriesTrace struct {
 	s     *series
 	scale float64
+	shift time.Duration // sim.shift: the series is read at t + shift
 }
 
-func (st seriesTrace) PowerKW(t time.Time) float64 { return st.s.at(t) * st.scale }
+func (st seriesTrace) PowerKW(t time.Time) float64 { return st.s.at(t.Add(st.shift)) * st.scale }
 
 func (st seriesTrace) NextKnot(t time.Time) time.Time { return t.Truncate(time.Hour).Add(time.Hour) }
 

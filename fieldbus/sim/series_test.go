@@ -169,3 +169,34 @@ func TestDataUnderDataDir(t *testing.T) {
 		t.Fatalf("missing data file error = %v", err)
 	}
 }
+
+// TestSeriesShift: sim.shift reads the series that much later, so the Konstanz PV
+// series on a UTC+8 site (shift 7h) generates around local noon, not at night.
+func TestSeriesShift(t *testing.T) {
+	ld := &dataLoader{data: os.DirFS("../../testdata"), series: map[string]*series{}}
+	pv, err := ld.bundled("konstanz:pv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, shifted := seriesTrace{s: pv, scale: 100}, seriesTrace{s: pv, scale: 100, shift: 7 * time.Hour}
+	noonShanghai := time.Date(2021, 6, 21, 4, 0, 0, 0, time.UTC)      // 12:00 +08:00
+	midnightShanghai := time.Date(2021, 6, 20, 16, 0, 0, 0, time.UTC) // 00:00 +08:00
+	for _, tc := range []struct {
+		name string
+		tr   seriesTrace
+		at   time.Time
+		lo   float64
+		hi   float64
+	}{
+		{"shifted, local noon", shifted, noonShanghai, 20, 100},
+		{"shifted, local midnight", shifted, midnightShanghai, 0, 0},
+		{"unshifted at 04:00 UTC is early morning in Konstanz", plain, noonShanghai, 0, 15},
+	} {
+		if got := tc.tr.PowerKW(tc.at); got < tc.lo || got > tc.hi {
+			t.Errorf("%s: %.1f kW, want [%g, %g]", tc.name, got, tc.lo, tc.hi)
+		}
+	}
+	if got, want := shifted.PowerKW(noonShanghai), plain.PowerKW(noonShanghai.Add(7*time.Hour)); got != want {
+		t.Errorf("shifted %v != unshifted 7 h later %v", got, want)
+	}
+}

@@ -246,7 +246,7 @@ func (s *Sim) initDevice(cfg *site.Config, d *device, ld *dataLoader, fail func(
 			fail("sim.series", name, err)
 			return bad
 		}
-		tr := seriesTrace{s: sr, scale: scale}
+		tr := seriesTrace{s: sr, scale: scale, shift: sim.Shift.D}
 		if c.Kind == site.KindPV && name == "konstanz:pv" && c.PV != nil {
 			tr.scale = scale * c.PV.CapacityKW
 		}

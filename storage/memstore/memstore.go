@@ -449,7 +449,11 @@ func (s *Store) SetScheduleStatus(ctx context.Context, id int64, from, to storag
 		return fmt.Errorf("memstore: set schedule %d status to %s: it is %s, not %s: %w", id, to, sc.Status, from, storage.ErrConflict)
 	}
 	s.index(id, sc.Status, to)
-	sc.Status, sc.Approver, sc.Reason, sc.DecidedAt = to, actor, reason, trunc(at)
+	if storage.KeepsDecision(from, to) {
+		sc.Status = to
+	} else {
+		sc.Status, sc.Approver, sc.Reason, sc.DecidedAt = to, actor, reason, trunc(at)
+	}
 	return nil
 }
 

@@ -368,8 +368,11 @@ func (s *Store) SetScheduleStatus(ctx context.Context, id int64, from, to storag
 	if err := storage.ValidateStatusChange(id, from, to, actor, reason, at); err != nil {
 		return fmt.Errorf("sqlite: set schedule %d status: %w", id, err)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE schedules SET status = ?, approver = ?, reason = ?, decided_at_us = ?
-		WHERE id = ? AND status = ?`, string(to), actor, reason, toUS(at), id, string(from))
+	keep := storage.KeepsDecision(from, to)
+	res, err := s.db.ExecContext(ctx, `UPDATE schedules SET status = ?,
+			approver = CASE WHEN ? THEN approver ELSE ? END, reason = CASE WHEN ? THEN reason ELSE ? END,
+			decided_at_us = CASE WHEN ? THEN decided_at_us ELSE ? END
+		WHERE id = ? AND status = ?`, string(to), keep, actor, keep, reason, keep, toUS(at), id, string(from))
 	if err != nil {
 		return fmt.Errorf("sqlite: set schedule %d status: %w", id, err)
 	}

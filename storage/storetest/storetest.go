@@ -746,6 +746,8 @@ func testSetScheduleStatus(t *testing.T, s storage.Store) {
 		{"unknown from status", id, "", storage.StatusApproved, "user:alice", "", storage.ErrInvalid, false, "from", decided},
 		{"no actor", id, storage.StatusApproved, storage.StatusSuperseded, "", "", storage.ErrInvalid, false, "actor", decided},
 		{"zero time", id, storage.StatusApproved, storage.StatusSuperseded, "system", "", storage.ErrInvalid, false, "at", time.Time{}},
+		// The approval stays as recorded: who approved it, why and when (the supersede
+		// is the audit log's record, not a rewrite of this one).
 		{"supersede", id, storage.StatusApproved, storage.StatusSuperseded, "system", "newer schedule 9", nil, true, "", decided.Add(time.Hour)},
 	} {
 		t.Run(step.name, func(t *testing.T) {
@@ -756,7 +758,10 @@ func testSetScheduleStatus(t *testing.T, s storage.Store) {
 				must(t, err, "SetScheduleStatus")
 			}
 			if step.apply {
-				want.Status, want.Approver, want.Reason, want.DecidedAt = step.to, step.actor, step.reason, norm(step.decideAt)
+				want.Status = step.to
+				if !storage.KeepsDecision(step.from, step.to) {
+					want.Approver, want.Reason, want.DecidedAt = step.actor, step.reason, norm(step.decideAt)
+				}
 			}
 			got, err := s.GetSchedule(ctx, id)
 			must(t, err, "GetSchedule")
@@ -764,6 +769,12 @@ func testSetScheduleStatus(t *testing.T, s storage.Store) {
 				t.Fatalf("after %s:\n got  %+v\n want %+v", step.name, got, want)
 			}
 		})
+	}
+	// Spelled out: after the supersede the approval is still alice's, with her reason and time.
+	got, err := s.GetSchedule(ctx, id)
+	must(t, err, "GetSchedule")
+	if got.Status != storage.StatusSuperseded || got.Approver != "user:alice" || got.Reason != "ok by me" || !got.DecidedAt.Equal(norm(decided)) {
+		t.Fatalf("superseding rewrote the approval: %s by %q (%q) at %v", got.Status, got.Approver, got.Reason, got.DecidedAt)
 	}
 }
 

@@ -470,10 +470,11 @@ func (s *Store) SetScheduleStatus(ctx context.Context, id int64, from, to storag
 	var updated bool
 	var cur *string
 	err := s.pool.QueryRow(ctx, `WITH upd AS (
-			UPDATE schedules SET status = $3, approver = $4, reason = $5, decided_at = $6
+			UPDATE schedules SET status = $3, approver = CASE WHEN $7 THEN approver ELSE $4 END,
+				reason = CASE WHEN $7 THEN reason ELSE $5 END, decided_at = CASE WHEN $7 THEN decided_at ELSE $6 END
 			WHERE id = $1 AND status = $2 RETURNING id)
 		SELECT EXISTS (SELECT 1 FROM upd), (SELECT status FROM schedules WHERE id = $1)`,
-		id, string(from), string(to), actor, reason, ts(at)).Scan(&updated, &cur)
+		id, string(from), string(to), actor, reason, ts(at), storage.KeepsDecision(from, to)).Scan(&updated, &cur)
 	if err != nil {
 		return fmt.Errorf("timescale: set schedule %d status: %w", id, err)
 	}
