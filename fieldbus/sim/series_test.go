@@ -173,7 +173,7 @@ func TestDataUnderDataDir(t *testing.T) {
 // TestSeriesShift: sim.shift reads the series that much later, so the Konstanz PV
 // series on a UTC+8 site (shift 7h) generates around local noon, not at night.
 func TestSeriesShift(t *testing.T) {
-	ld := &dataLoader{data: os.DirFS("../../testdata"), series: map[string]*series{}}
+	ld := &dataLoader{data: os.DirFS("../../data"), series: map[string]*series{}}
 	pv, err := ld.bundled("konstanz:pv")
 	if err != nil {
 		t.Fatal(err)
