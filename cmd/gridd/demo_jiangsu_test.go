@@ -20,7 +20,7 @@ func TestDemoJiangsu(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo --site jiangsu exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	for _, want := range []string{`site "suzhou-industrial-park"`, "cycle 2019-06-03 08:00 +08:00:", "schedule 1 proposed", "days of history"} {
+	for _, want := range []string{`site "suzhou-industrial-park"`, "cycle 2019-06-03 08:00 +08:00:", "schedule 1 proposed", "days of the simulated devices' recorded history written"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -133,7 +133,7 @@ points:
 		{"unknown profile", strings.Replace(string(good), "builtin:bess", "builtin:no-such-bess", 1), 1, []string{"devices[4].profile", "builtin:no-such-bess"}},
 		{"profile file with bad type", strings.Replace(string(good), "builtin:bess", badProfile, 1), 1, []string{"u17"}},
 		{"wrong kind of profile", strings.Replace(string(good), "builtin:bess", "builtin:pv-inverter", 1), 1, []string{"devices[4].profile"}},
-		{"feeder limit negative", strings.Replace(string(good), "limit_kw: 450", "limit_kw: -450", 1), 1, []string{"nodes[1].limit_kw", "feeder-a: ", "-450"}},
+		{"feeder limit negative", strings.Replace(string(good), "limit_kw: 450", "limit_kw: -450", 1), 1, []string{"nodes[1].limit_kw", "(node feeder-a)", "-450"}},
 		{"not yaml", "site: [", 1, []string{"(yaml)"}},
 	}
 	for i, tc := range cases {
