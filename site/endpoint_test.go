@@ -10,6 +10,7 @@ import (
 	// The site tests check endpoints the way gridd does: through the fieldbus driver
 	// registry, with the Modbus driver registered.
 	_ "github.com/gridd/gridd/fieldbus/modbus"
+	_ "github.com/gridd/gridd/fieldbus/ocpp"
 	"github.com/gridd/gridd/site"
 )
 

@@ -70,6 +70,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := freePorts(cfg); err != nil {
 		return err
 	}
+	// The demo's OCPP stations get fresh passwords at every start, like the dispatcher.
+	stationPasswords, err := demoStationPasswords(cfg)
+	if err != nil {
+		return err
+	}
+	f.moveBusy = true
 	start := time.Now().Truncate(cfg.Site.Step.D)
 	if cfg.Sim.Start != "" {
 		start, _ = time.Parse(time.RFC3339, cfg.Sim.Start)
@@ -100,6 +106,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
+	if st.csms != nil {
+		stations, err := startStations(ctx, cfg, s, ocppURL(cfg, st.ocppAddr), func(id string) string { return stationPasswords[id] }, clk, log)
+		if err != nil {
+			return err
+		}
+		defer stations.Stop()
+	}
 
 	if *cycles > 0 {
 		fmt.Fprintf(stdout, "gridd demo: site %q, %d simulated devices, store %s\n", cfg.Site.Name, len(cfg.Devices), where)

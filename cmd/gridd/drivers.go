@@ -7,4 +7,5 @@ package main
 // driver").
 import (
 	_ "github.com/gridd/gridd/fieldbus/modbus" // Modbus: host:port, tcp, tls, tcp+tls, rtuovertcp, rtu, ascii
+	_ "github.com/gridd/gridd/fieldbus/ocpp"   // OCPP 2.0.1 / 1.6J chargers: ocpp://STATION-ID[/EVSE-ID]
 )

@@ -9,11 +9,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/gridd/gridd"
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/site"
 )
@@ -24,6 +27,8 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfgPath := fl.String("config", "", "site config file")
 	verbose := fl.Bool("v", false, "debug logging")
 	applyFaults := addSimFaultFlag(fl)
+	ocppURLFlag := fl.String("ocpp-url", "", "CSMS the config's OCPP stations connect to, e.g. ws://127.0.0.1:9000/ocpp (default: ocpp.listen on loopback); passwords from $GRIDD_OCPP_PASSWORD")
+	ocppFaults := fl.String("ocpp-faults", "", "inject OCPP station faults: STATION=FAULT[,...] with FAULT one of none, disconnect, reject-profile, ignore-profile, slow")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -43,7 +48,29 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := applyFaults(s); err != nil {
 		return err
 	}
+	if cfg.OCPP != nil {
+		url := *ocppURLFlag
+		if url == "" {
+			_, port, _ := net.SplitHostPort(cfg.OCPP.Listen)
+			url = ocppURL(cfg, net.JoinHostPort("127.0.0.1", port))
+		}
+		pw := os.Getenv("GRIDD_OCPP_PASSWORD")
+		stations, err := startStations(ctx, cfg, s, url, func(string) string { return pw }, clock.Real{}, log)
+		if err != nil {
+			return err
+		}
+		defer stations.Stop()
+		if err := applyStationFaults(stations, *ocppFaults); err != nil {
+			return err
+		}
+	} else if *ocppFaults != "" {
+		return usageError{errors.New("--ocpp-faults: the config has no ocpp section")}
+	}
 	for _, d := range cfg.Devices {
+		if strings.HasPrefix(d.Endpoint, site.OCPPScheme) {
+			fmt.Fprintf(stdout, "sim: %-12s %-10s ocpp station %s\n", d.ID, d.Kind, d.Endpoint)
+			continue
+		}
 		fmt.Fprintf(stdout, "sim: %-12s %-10s modbus tcp %s unit %d\n", d.ID, d.Kind, d.Endpoint, d.UnitID)
 	}
 	<-ctx.Done()
@@ -71,6 +98,9 @@ func freePorts(cfg *site.Config) error {
 	moved := map[string]string{}
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
+		if _, err := modbus.ParseEndpoint(d.Endpoint); err != nil {
+			continue // not a Modbus endpoint (ocpp:// stations connect to gridd)
+		}
 		if to, ok := moved[d.Endpoint]; ok {
 			d.Endpoint = to
 			continue

@@ -79,15 +79,15 @@ type evse struct {
 	txStartWh float64
 	txStartOK bool
 
-	powerW, energyWh, socPct       float64
-	hasPower, hasEnergy, hasSoC    bool
-	meterSeq                       uint64 // every meter update
-	mvSeq                          uint64 // MeterValues messages
-	meterAt                        time.Time
-	departure                      time.Time
-	requestWh                      float64
-	limitKW                        float64
-	hasLimit                       bool
+	powerW, energyWh, socPct    float64
+	hasPower, hasEnergy, hasSoC bool
+	meterSeq                    uint64 // every meter update
+	mvSeq                       uint64 // MeterValues messages
+	meterAt                     time.Time
+	departure                   time.Time
+	requestWh                   float64
+	limitKW                     float64
+	hasLimit                    bool
 }
 
 // New builds the CSMS; Start listens.
@@ -173,6 +173,11 @@ func (c *CSMS) Close() error {
 	c.closed = true
 	close(c.stop)
 	c.mu.Unlock()
+	// Disconnects caused by stopping are logged, not audited: the store may be
+	// closing too.
+	c.SetAudit(func(action, subject, text string) {
+		c.log.Info("ocpp: "+action, "subject", subject, "text", text)
+	})
 	c.srv.stop()
 	c.v2.Stop()
 	c.v16.Stop()
@@ -420,6 +425,9 @@ func (c *CSMS) triggerMeter(ctx context.Context, id string, evseID int) error {
 	st.mu.Unlock()
 	st.callMu.Lock()
 	defer st.callMu.Unlock()
+	// The MeterValues asked for (and a transaction event it may bring) are not
+	// the station's own calls: they do not count against its rate.
+	c.srv.grant(id, 2)
 	switch proto {
 	case Proto201:
 		return c.trigger201(ctx, st, evseID)

@@ -68,7 +68,10 @@ type conn struct {
 	closeCode int
 	closeText string
 
-	// call rate: a token bucket (CallsPerSecond, burst twice that)
+	// call rate: a token bucket (CallsPerSecond, burst twice that) plus the calls
+	// gridd asked for (TriggerMessage), which never count against a station
+	tmu     sync.Mutex
+	granted float64
 	tokens  float64
 	last    time.Time
 	refused int
@@ -270,11 +273,7 @@ func (s *wsServer) handleFrame(c *conn, f *facade, data []byte) bool {
 				c.closeWith(websocket.ClosePolicyViolation, "call rate limit exceeded")
 				return false
 			}
-			code := "RpcFrameworkError"
-			if c.proto == Proto16 {
-				code = code16(code)
-			}
-			s.send(c, callError(fr.ID, code, "rate limit exceeded; retry later"))
+			s.send(c, callError(fr.ID, "GenericError", "rate limit exceeded; retry later"))
 			return true
 		}
 		c.refused = 0
@@ -304,16 +303,31 @@ func (s *wsServer) handleFrame(c *conn, f *facade, data []byte) bool {
 func (s *wsServer) allow(c *conn) bool {
 	now := time.Now()
 	rate, burst := s.cfg.CallsPerSecond, 2*s.cfg.CallsPerSecond
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
 	c.tokens += now.Sub(c.last).Seconds() * rate
-	if c.tokens > burst {
-		c.tokens = burst
+	if max := burst + c.granted; c.tokens > max {
+		c.tokens = max
 	}
+	c.granted = 0
 	c.last = now
 	if c.tokens < 1 {
 		return false
 	}
 	c.tokens--
 	return true
+}
+
+// grant lets a station make n calls gridd solicited on top of its rate.
+func (s *wsServer) grant(id string, n float64) {
+	c := s.conn(id)
+	if c == nil {
+		return
+	}
+	c.tmu.Lock()
+	c.tokens += n
+	c.granted += n
+	c.tmu.Unlock()
 }
 
 func (s *wsServer) send(c *conn, b []byte) {
@@ -449,9 +463,9 @@ func (f *facade) Write(id string, data []byte) error {
 	f.srv.send(c, data)
 	return nil
 }
-func (f *facade) AddSupportedSubprotocol(string)                             {}
-func (f *facade) SetBasicAuthHandler(func(string, string) bool)              {}
-func (f *facade) SetCheckOriginHandler(func(*http.Request) bool)             {}
-func (f *facade) SetCheckClientHandler(func(string, *http.Request) bool)     {}
-func (f *facade) Addr() *net.TCPAddr                                         { return nil }
-func (f *facade) Connections(string) *ocppws.WebSocket                       { return nil }
+func (f *facade) AddSupportedSubprotocol(string)                         {}
+func (f *facade) SetBasicAuthHandler(func(string, string) bool)          {}
+func (f *facade) SetCheckOriginHandler(func(*http.Request) bool)         {}
+func (f *facade) SetCheckClientHandler(func(string, *http.Request) bool) {}
+func (f *facade) Addr() *net.TCPAddr                                     { return nil }
+func (f *facade) Connections(string) *ocppws.WebSocket                   { return nil }

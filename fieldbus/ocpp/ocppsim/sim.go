@@ -335,7 +335,13 @@ func (st *Station) client() ocpp2.ChargingStation {
 // sync opens and closes transactions as the plant's vehicles come and go, applies
 // the profiles in force, and sends MeterValues when meter is set.
 func (st *Station) sync(meter bool) {
-	st.syncMu.Lock()
+	if !meter {
+		if !st.syncMu.TryLock() {
+			return // a sync is under way
+		}
+	} else {
+		st.syncMu.Lock()
+	}
 	defer st.syncMu.Unlock()
 	cs := st.client()
 	if cs == nil {
