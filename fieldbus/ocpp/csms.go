@@ -124,8 +124,11 @@ func New(opts Options) (*CSMS, error) {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{kp}}
 	}
 	c.srv = newWSServer(c.cfg, tlsCfg, c.log, c.audit)
-	c.v2 = ocpp2.NewCSMS(nil, c.srv.facades[Proto201])
-	c.v16 = ocpp16.NewCentralSystem(nil, c.srv.facades[Proto16])
+	ep2, ep16 := endpoints(c.srv.facades[Proto201], c.srv.facades[Proto16])
+	c.srv.facades[Proto201].known = func(action string) bool { _, ok := ep2.GetProfileForFeature(action); return ok }
+	c.srv.facades[Proto16].known = func(action string) bool { _, ok := ep16.GetProfileForFeature(action); return ok }
+	c.v2 = ocpp2.NewCSMS(ep2, c.srv.facades[Proto201])
+	c.v16 = ocpp16.NewCentralSystem(ep16, c.srv.facades[Proto16])
 	h2 := &handler201{c: c}
 	c.v2.SetProvisioningHandler(h2)
 	c.v2.SetAvailabilityHandler(h2)
@@ -232,6 +235,8 @@ func (c *CSMS) connected(id, proto string) {
 		defer c.wg.Done()
 		select {
 		case <-booted:
+			// Let the BootNotification's answer go out first.
+			time.Sleep(200 * time.Millisecond)
 		case <-time.After(3 * time.Second):
 		case <-c.stop:
 			return

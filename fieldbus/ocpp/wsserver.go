@@ -263,6 +263,12 @@ func (s *wsServer) handleFrame(c *conn, f *facade, data []byte) bool {
 	}
 	switch fr.Type {
 	case typeCall:
+		if f.known != nil && !f.known(fr.Action) {
+			// Not an OCPP action at all (the library would say NotSupported, which
+			// means a known action this side does not support).
+			s.send(c, callError(fr.ID, "NotImplemented", fmt.Sprintf("unknown action %q", clipStr(fr.Action))))
+			return true
+		}
 		if !s.allow(c) {
 			c.refused++
 			if c.refused == 1 {
@@ -431,6 +437,8 @@ type facade struct {
 	newClient    func(ocppws.Channel)
 	disconnected func(ocppws.Channel)
 	errC         chan error
+	// known says whether an action belongs to the protocol version.
+	known func(action string) bool
 }
 
 var _ ocppws.WsServer = (*facade)(nil)
