@@ -547,3 +547,30 @@ func (c *CSMS) Stations() []string {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 var _ = ws.Channel(nil)
+
+// EVSEState is what gridd last heard from one EVSE (1.6: connector) of a station.
+type EVSEState struct {
+	Status                 string
+	Plugged, InTransaction bool
+	TransactionID          string
+	PowerKW, EnergyKWh     float64
+	HasPower, HasEnergy    bool
+	// MeterValues counts the MeterValues messages taken from the EVSE.
+	MeterValues uint64
+}
+
+// EVSE returns what gridd last heard from an EVSE (false: nothing yet).
+func (c *CSMS) EVSE(stationID string, evseID int) (EVSEState, bool) {
+	st := c.station(stationID)
+	if st == nil {
+		return EVSEState{}, false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	e := st.evses[evseID]
+	if e == nil {
+		return EVSEState{}, false
+	}
+	return EVSEState{Status: e.status, Plugged: e.plugged, InTransaction: e.inTx, TransactionID: e.txID,
+		PowerKW: e.powerW / 1000, EnergyKWh: e.energyWh / 1000, HasPower: e.hasPower, HasEnergy: e.hasEnergy, MeterValues: e.mvSeq}, true
+}

@@ -245,6 +245,9 @@ func (s *session) Read(ctx context.Context, a *fieldbus.ReadAttempt) error {
 		default:
 			pr.Err = fmt.Errorf("%w: %s is not reported over OCPP", fieldbus.ErrDecode, pt.Name)
 		}
+		if pr.Err == nil && (math.IsNaN(pr.Value) || math.IsInf(pr.Value, 0)) {
+			pr.Err, pr.Value = fmt.Errorf("%w: %s is not a finite number", fieldbus.ErrDecode, pt.Name), 0
+		}
 		if pr.Err == nil && pt.HasLimits && (pr.Value < pt.Min || pr.Value > pt.Max) {
 			pr.Err = fmt.Errorf("%w: %v %s outside the profile limits", fieldbus.ErrDecode, pr.Value, pt.Unit)
 		}

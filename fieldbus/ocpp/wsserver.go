@@ -63,7 +63,8 @@ type conn struct {
 	remote    net.Addr
 	tlsState  *tls.ConnectionState
 	out       chan []byte
-	done      chan struct{}
+	closing   chan struct{} // closed when the connection is to be closed
+	done      chan struct{} // closed once the socket is closed
 	closeOnce sync.Once
 	closeCode int
 	closeText string
@@ -89,13 +90,12 @@ func (c *conn) ID() string                               { return c.id }
 func (c *conn) RemoteAddr() net.Addr                     { return c.remote }
 func (c *conn) TLSConnectionState() *tls.ConnectionState { return c.tlsState }
 
-// closeWith closes the connection with a close frame (once).
+// closeWith closes the connection (once): the writer sends what is queued, then the
+// close frame, then closes the socket.
 func (c *conn) closeWith(code int, text string) {
 	c.closeOnce.Do(func() {
 		c.closeCode, c.closeText = code, text
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
-		close(c.done)
-		_ = c.ws.Close()
+		close(c.closing)
 	})
 }
 
@@ -175,7 +175,7 @@ func (s *wsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	wsc.SetReadLimit(int64(s.cfg.MaxFrameBytes))
 	c := &conn{id: id, proto: proto, ws: wsc, remote: wsc.RemoteAddr(), tlsState: r.TLS,
-		out: make(chan []byte, 16), done: make(chan struct{}), pending: map[string]chan rawReply{},
+		out: make(chan []byte, 16), closing: make(chan struct{}), done: make(chan struct{}), pending: map[string]chan rawReply{},
 		tokens: 2 * s.cfg.CallsPerSecond, last: time.Now()}
 	s.mu.Lock()
 	old := s.conns[id]
@@ -194,15 +194,32 @@ func (s *wsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *wsServer) writeLoop(c *conn) {
+	defer func() {
+		c.closeWith(websocket.CloseAbnormalClosure, "write failed")
+		close(c.done)
+		_ = c.ws.Close()
+	}()
+	write := func(b []byte) bool {
+		_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		return c.ws.WriteMessage(websocket.TextMessage, b) == nil
+	}
 	for {
 		select {
-		case <-c.done:
-			return
 		case b := <-c.out:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-				c.closeWith(websocket.CloseAbnormalClosure, "write failed")
+			if !write(b) {
 				return
+			}
+		case <-c.closing:
+			for {
+				select {
+				case b := <-c.out:
+					if !write(b) {
+						return
+					}
+				default:
+					_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, c.closeText), time.Now().Add(time.Second))
+					return
+				}
 			}
 		}
 	}
@@ -242,7 +259,15 @@ func (s *wsServer) readLoop(c *conn, f *facade) {
 			return
 		}
 		if !s.handleFrame(c, f, data) {
-			return
+			// Refused for good: read (and drop) what the station still sends until it
+			// answers the close frame, so that unread data does not reset the
+			// connection before the close frame arrives.
+			_ = c.ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+			for {
+				if _, _, err := c.ws.ReadMessage(); err != nil {
+					return
+				}
+			}
 		}
 	}
 }
@@ -338,8 +363,13 @@ func (s *wsServer) grant(id string, n float64) {
 
 func (s *wsServer) send(c *conn, b []byte) {
 	select {
+	case <-c.closing:
+		return // closing: nothing more is sent
+	default:
+	}
+	select {
 	case c.out <- b:
-	case <-c.done:
+	case <-c.closing:
 	case <-time.After(5 * time.Second):
 		c.closeWith(websocket.CloseTryAgainLater, "send queue full")
 	}
