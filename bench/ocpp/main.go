@@ -74,7 +74,7 @@ func main() {
 	}
 }
 
-func stationID(i int) string { return fmt.Sprintf("BENCH-%04d", i) }
+func stationID(i int) string    { return fmt.Sprintf("BENCH-%04d", i) }
 func password(id string) string { return "bench-password-" + id }
 
 // benchConfig is a site with n OCPP chargers, one per station, and n Modbus ones.
@@ -161,7 +161,8 @@ func stations(n int, url string, mport int, profile string) error {
 	p := &plant{sp: map[string]float64{}, t0: time.Now()}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, err := ocppsim.New(cfg, p, ocppsim.Options{URL: url, Password: password, Log: log})
+	warn := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := ocppsim.New(cfg, p, ocppsim.Options{URL: url, Password: password, Log: warn})
 	if err != nil {
 		return err
 	}
@@ -262,13 +263,23 @@ func csms(n int, listen string, mport, rounds int, profile string) error {
 		return err
 	}
 	var safeMu sync.Mutex
-	safe := 0
+	safe, connects := 0, 0
 	c.SetAudit(func(action, subject, text string) {
-		if action == "ocpp.safe_limit" && !strings.Contains(text, "NOT") {
+		if action == "ocpp.connect" {
 			safeMu.Lock()
-			safe++
+			connects++
 			safeMu.Unlock()
 		}
+		if action != "ocpp.safe_limit" {
+			return
+		}
+		if strings.Contains(text, "NOT") {
+			fmt.Fprintln(os.Stderr, "ocppbench:", subject, text)
+			return
+		}
+		safeMu.Lock()
+		safe++
+		safeMu.Unlock()
 	})
 	addr, err := c.Start()
 	if err != nil {
@@ -285,7 +296,9 @@ func csms(n int, listen string, mport, rounds int, profile string) error {
 			break
 		}
 		if time.Since(t0) > 5*time.Minute {
-			return fmt.Errorf("only %d of %d stations connected with their safe limit after 5 min", s, n)
+			safeMu.Lock()
+			defer safeMu.Unlock()
+			return fmt.Errorf("only %d of %d stations connected with their safe limit after 5 min (%d connects)", s, n, connects)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -350,8 +363,8 @@ func csms(n int, listen string, mport, rounds int, profile string) error {
 	out := map[string]any{
 		"stations": n, "rounds": rounds, "connect_all_s": connectS,
 		"ocpp_write": ow1, "modbus_write": mw1, "ocpp_poll": op1, "modbus_poll": mp1,
-		"mem_per_connection_bytes": float64(mem1-mem0) / float64(n),
-		"rss_per_connection_bytes": float64(int64(rss1)-int64(rss0)) / float64(n),
+		"mem_per_connection_bytes":     float64(mem1-mem0) / float64(n),
+		"rss_per_connection_bytes":     float64(int64(rss1)-int64(rss0)) / float64(n),
 		"ratio_write_wall_ocpp_modbus": ow1.WallS / mw1.WallS,
 		"ratio_write_cpu_ocpp_modbus":  ow1.CPUS / mw1.CPUS,
 		"ratio_poll_wall_ocpp_modbus":  op1.WallS / mp1.WallS,

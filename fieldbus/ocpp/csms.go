@@ -3,20 +3,20 @@ package ocpp
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	ocpp16 "github.com/lorenzodonini/ocpp-go/ocpp1.6"
 	ocpp2 "github.com/lorenzodonini/ocpp-go/ocpp2.0.1"
-	"github.com/lorenzodonini/ocpp-go/ws"
+	"github.com/lorenzodonini/ocpp-go/ocppj"
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/site"
@@ -345,30 +345,29 @@ type RejectedError struct {
 
 func (e *RejectedError) Error() string { return e.Action + ": station answered " + e.Status }
 
-// exchange runs one CSMS-initiated request with the library's async API.
-func exchange[T any](ctx context.Context, c *CSMS, st *station, send func(cb func(T, error)) error) (T, error) {
-	var zero T
-	ch := make(chan struct {
-		v   T
-		err error
-	}, 1)
-	cb := func(v T, err error) {
-		ch <- struct {
-			v   T
-			err error
-		}{v, err}
-	}
-	if err := send(cb); err != nil {
-		return zero, err
+// exchange sends one CSMS-initiated request on gridd's own call path (not the
+// library's request dispatcher, which serialises every station's requests through
+// one goroutine and deadlocks under many concurrent requests): the request is
+// validated with the library's rules, sent as a CALL, and the answer decoded into
+// the library's response type and validated too.
+func exchange[Resp any](ctx context.Context, c *CSMS, st *station, action string, req any) (*Resp, error) {
+	if err := ocppj.Validate.Struct(req); err != nil {
+		return nil, fmt.Errorf("%s: request invalid: %w", action, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout.D)
 	defer cancel()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		return zero, ctx.Err()
+	raw, err := c.srv.call(ctx, st.cfg.ID, action, req)
+	if err != nil {
+		return nil, err
 	}
+	var resp Resp
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return nil, fmt.Errorf("%s: undecodable answer: %w", action, err)
+	}
+	if err := ocppj.Validate.Struct(&resp); err != nil {
+		return nil, fmt.Errorf("%s: invalid answer: %w", action, err)
+	}
+	return &resp, nil
 }
 
 // setProfile sends SetChargingProfile for evseID (0: the whole station).
@@ -543,10 +542,6 @@ func (c *CSMS) Stations() []string {
 	sort.Strings(out)
 	return out
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
-
-var _ = ws.Channel(nil)
 
 // EVSEState is what gridd last heard from one EVSE (1.6: connector) of a station.
 type EVSEState struct {

@@ -316,7 +316,9 @@ func TestScheduleReachesStation(t *testing.T) {
 		t.Fatalf("after reconnect ev1 applies %v (%v), want its last profile's 4 kW", kw, ok)
 	}
 	r.clk.Advance(6 * time.Minute)
-	rd = p.Poll(ctx)[0]
+	if rd := p.Poll(ctx)[0]; rd.Stale {
+		t.Fatalf("ev1 stale past validTo: %v", rd.Err)
+	}
 	if kw, ok := r.stations.AppliedKW("ev1"); !ok || math.Abs(kw-1.5) > 1e-9 {
 		t.Fatalf("past validTo ev1 applies %v (%v), want the safe limit 1.5", kw, ok)
 	}

@@ -191,7 +191,7 @@ func (s *session) Read(ctx context.Context, a *fieldbus.ReadAttempt) error {
 			return fmt.Errorf("%s: %w, and no MeterValues in the last %s", s.ep.Station, err, maxCacheAge)
 		}
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %s: %v", fieldbus.ErrTimeout, s.ep.Station, err)
+		return fmt.Errorf("%w: %s: %w", fieldbus.ErrTimeout, s.ep.Station, err)
 	default:
 		return err
 	}

@@ -125,9 +125,8 @@ func (c *CSMS) setProfile16(ctx context.Context, st *station, connID int, p prof
 	if !p.validTo.IsZero() {
 		cp.ValidTo = types.NewDateTime(p.validTo)
 	}
-	resp, err := exchange(ctx, c, st, func(cb func(*smartcharging.SetChargingProfileConfirmation, error)) error {
-		return c.v16.SetChargingProfile(st.cfg.ID, cb, connID, cp)
-	})
+	resp, err := exchange[smartcharging.SetChargingProfileConfirmation](ctx, c, st, "SetChargingProfile",
+		&smartcharging.SetChargingProfileRequest{ConnectorId: connID, ChargingProfile: cp})
 	if err != nil {
 		return fmt.Errorf("SetChargingProfile: %w", err)
 	}
@@ -142,11 +141,8 @@ func (c *CSMS) setProfile16(ctx context.Context, st *station, connID int, p prof
 }
 
 func (c *CSMS) composite16(ctx context.Context, st *station, connID int) (float64, error) {
-	resp, err := exchange(ctx, c, st, func(cb func(*smartcharging.GetCompositeScheduleConfirmation, error)) error {
-		return c.v16.GetCompositeSchedule(st.cfg.ID, cb, connID, compositeDurationS, func(r *smartcharging.GetCompositeScheduleRequest) {
-			r.ChargingRateUnit = types.ChargingRateUnitType(st.cfg.ChargingRateUnit)
-		})
-	})
+	resp, err := exchange[smartcharging.GetCompositeScheduleConfirmation](ctx, c, st, "GetCompositeSchedule",
+		&smartcharging.GetCompositeScheduleRequest{ConnectorId: connID, Duration: compositeDurationS, ChargingRateUnit: types.ChargingRateUnitType(st.cfg.ChargingRateUnit)})
 	if err != nil {
 		return 0, fmt.Errorf("GetCompositeSchedule: %w", err)
 	}
@@ -168,11 +164,8 @@ func (c *CSMS) composite16(ctx context.Context, st *station, connID int) (float6
 }
 
 func (c *CSMS) trigger16(ctx context.Context, st *station, connID int) error {
-	resp, err := exchange(ctx, c, st, func(cb func(*remotetrigger.TriggerMessageConfirmation, error)) error {
-		return c.v16.TriggerMessage(st.cfg.ID, cb, core.MeterValuesFeatureName, func(r *remotetrigger.TriggerMessageRequest) {
-			r.ConnectorId = &connID
-		})
-	})
+	resp, err := exchange[remotetrigger.TriggerMessageConfirmation](ctx, c, st, "TriggerMessage",
+		&remotetrigger.TriggerMessageRequest{RequestedMessage: core.MeterValuesFeatureName, ConnectorId: &connID})
 	if err != nil {
 		return fmt.Errorf("TriggerMessage: %w", err)
 	}

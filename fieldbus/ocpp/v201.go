@@ -174,9 +174,7 @@ func (c *CSMS) setProfile201(ctx context.Context, st *station, evseID int, p pro
 	if !p.validTo.IsZero() {
 		cp.ValidTo = types.NewDateTime(p.validTo)
 	}
-	resp, err := exchange(ctx, c, st, func(cb func(*smartcharging.SetChargingProfileResponse, error)) error {
-		return c.v2.SetChargingProfile(st.cfg.ID, cb, evseID, cp)
-	})
+	resp, err := exchange[smartcharging.SetChargingProfileResponse](ctx, c, st, "SetChargingProfile", smartcharging.NewSetChargingProfileRequest(evseID, cp))
 	if err != nil {
 		return fmt.Errorf("SetChargingProfile: %w", err)
 	}
@@ -261,11 +259,8 @@ func firstPeriod(ps []types.ChargingSchedulePeriod) (float64, error) {
 }
 
 func (c *CSMS) trigger201(ctx context.Context, st *station, evseID int) error {
-	resp, err := exchange(ctx, c, st, func(cb func(*remotecontrol.TriggerMessageResponse, error)) error {
-		return c.v2.TriggerMessage(st.cfg.ID, cb, remotecontrol.MessageTriggerMeterValues, func(r *remotecontrol.TriggerMessageRequest) {
-			r.Evse = &types.EVSE{ID: evseID}
-		})
-	})
+	resp, err := exchange[remotecontrol.TriggerMessageResponse](ctx, c, st, "TriggerMessage",
+		&remotecontrol.TriggerMessageRequest{RequestedMessage: remotecontrol.MessageTriggerMeterValues, Evse: &types.EVSE{ID: evseID}})
 	if err != nil {
 		return fmt.Errorf("TriggerMessage: %w", err)
 	}
