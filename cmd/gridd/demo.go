@@ -111,7 +111,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		defer stations.Stop()
+		// The CSMS stops first, so that the stations' going away is logged, not
+		// audited into a store that is closing.
+		defer func() { st.csms.Close(); stations.Stop() }()
 	}
 
 	if *cycles > 0 {

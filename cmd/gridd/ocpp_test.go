@@ -85,7 +85,7 @@ func TestOCPPDemoEndToEnd(t *testing.T) {
 		}
 		n := 0
 		for _, e := range evs {
-			if e.Action == "ocpp.safe_limit" && e.Actor == "ocpp" && e.Subject == "station:demo-cs-1" {
+			if e.Action == "ocpp.safe_limit" && e.Actor == "ocpp" && e.Subject == "station:demo-cs-1" && !strings.Contains(e.Detail, "NOT set") {
 				n++
 			}
 		}
@@ -101,7 +101,7 @@ func TestOCPPDemoEndToEnd(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	waitFor("the safe limit on connect", func() bool { return safeLimits() == 1 })
+	waitFor("the safe limit on connect", func() bool { return safeLimits() >= 1 })
 
 	var last *storage.SetpointWrite
 	err = st.svc.RunSimulated(ctx, clk, start, 3, func(r *dispatch.CycleResult) {
@@ -154,10 +154,11 @@ func TestOCPPDemoEndToEnd(t *testing.T) {
 	if c := st.svc.Envelope().Comms("ev-13"); c != safety.CommsLost {
 		t.Fatalf("ev-13 comms %s after %d missed cycles, want lost", c, cfg.Safety.CommsLossAfter)
 	}
+	safeBefore := safeLimits()
 	if err := stations.SetFault("demo-cs-1", ocppsim.FaultNone); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("the safe limit on reconnect", func() bool { return safeLimits() == 2 })
+	waitFor("the safe limit on reconnect", func() bool { return safeLimits() > safeBefore })
 	clk.Advance(15 * time.Minute)
 	r, err := st.svc.RunCycle(ctx, clk.Now())
 	if err != nil {

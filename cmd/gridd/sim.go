@@ -93,9 +93,16 @@ func startSim(ctx context.Context, cfg *site.Config, profiles map[string]*fieldb
 }
 
 // freePorts moves every endpoint of cfg to a free loopback port, keeping devices that
-// shared an endpoint together.
+// shared an endpoint together. The ports are held until all are chosen, so no two
+// endpoints get the same one.
 func freePorts(cfg *site.Config) error {
 	moved := map[string]string{}
+	var held []net.Listener
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
+		}
+	}()
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
 		if _, err := modbus.ParseEndpoint(d.Endpoint); err != nil {
@@ -109,8 +116,8 @@ func freePorts(cfg *site.Config) error {
 		if err != nil {
 			return fmt.Errorf("find a free port: %w", err)
 		}
+		held = append(held, ln)
 		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
 		to := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		moved[d.Endpoint] = to
 		d.Endpoint = to

@@ -224,7 +224,7 @@ func (c *CSMS) connected(id, proto string) {
 	st.conns++
 	st.lastSeen = c.clk.Now()
 	st.booted = make(chan struct{})
-	booted := st.booted
+	booted, conn := st.booted, st.conns
 	st.mu.Unlock()
 	c.log.Info("ocpp: station connected", "station", id, "protocol", proto)
 	c.audit()("ocpp.connect", "station:"+id, "station connected over "+proto)
@@ -241,7 +241,12 @@ func (c *CSMS) connected(id, proto string) {
 		case <-c.stop:
 			return
 		}
-		c.setSafeLimit(id)
+		st.mu.Lock()
+		current := st.conns == conn && st.proto != ""
+		st.mu.Unlock()
+		if current { // not for a connection that is gone or replaced
+			c.setSafeLimit(id)
+		}
 	}()
 }
 

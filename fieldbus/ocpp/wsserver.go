@@ -50,6 +50,7 @@ type wsServer struct {
 
 	mu    sync.Mutex
 	conns map[string]*conn
+	live  sync.WaitGroup // connections being served
 
 	httpSrv *http.Server
 	ln      net.Listener
@@ -65,6 +66,7 @@ type conn struct {
 	out       chan []byte
 	closing   chan struct{} // closed when the connection is to be closed
 	done      chan struct{} // closed once the socket is closed
+	readDone  chan struct{} // closed when the read loop ends
 	closeOnce sync.Once
 	closeCode int
 	closeText string
@@ -175,7 +177,7 @@ func (s *wsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	wsc.SetReadLimit(int64(s.cfg.MaxFrameBytes))
 	c := &conn{id: id, proto: proto, ws: wsc, remote: wsc.RemoteAddr(), tlsState: r.TLS,
-		out: make(chan []byte, 16), closing: make(chan struct{}), done: make(chan struct{}), pending: map[string]chan rawReply{},
+		out: make(chan []byte, 16), closing: make(chan struct{}), done: make(chan struct{}), readDone: make(chan struct{}), pending: map[string]chan rawReply{},
 		tokens: 2 * s.cfg.CallsPerSecond, last: time.Now()}
 	s.mu.Lock()
 	old := s.conns[id]
@@ -186,6 +188,8 @@ func (s *wsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		old.closeWith(websocket.ClosePolicyViolation, "replaced by a new connection")
 	}
 	f := s.facades[proto]
+	s.live.Add(1)
+	defer s.live.Done()
 	go s.writeLoop(c)
 	if f.newClient != nil {
 		f.newClient(c)
@@ -218,6 +222,13 @@ func (s *wsServer) writeLoop(c *conn) {
 					}
 				default:
 					_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, c.closeText), time.Now().Add(time.Second))
+					// Close the socket once the station answered the close frame (the
+					// read loop ends), so that what it still sends does not reset the
+					// connection before it reads the close frame.
+					select {
+					case <-c.readDone:
+					case <-time.After(3 * time.Second):
+					}
 					return
 				}
 			}
@@ -226,6 +237,7 @@ func (s *wsServer) writeLoop(c *conn) {
 }
 
 func (s *wsServer) readLoop(c *conn, f *facade) {
+	defer close(c.readDone)
 	defer func() {
 		c.closeWith(websocket.CloseNormalClosure, "")
 		c.pmu.Lock()
@@ -449,6 +461,14 @@ func (s *wsServer) stop() {
 	s.mu.Unlock()
 	for _, c := range cs {
 		c.closeWith(websocket.CloseGoingAway, "gridd stopping")
+	}
+	// Wait (bounded) until every connection's handlers are done.
+	done := make(chan struct{})
+	go func() { s.live.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		s.log.Warn("ocpp: connections still closing at stop")
 	}
 }
 
