@@ -12,7 +12,7 @@ import (
 
 func TestBuiltinProfiles(t *testing.T) {
 	names := BuiltinProfiles()
-	want := []string{"bess", "ev-charger", "load-meter", "pv-inverter", "rtu104-bess", "rtu104-feeder-meter", "substation-meter"}
+	want := []string{"bess", "ev-charger", "load-meter", "ocpp-ev-charger", "pv-inverter", "rtu104-bess", "rtu104-feeder-meter", "substation-meter"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Fatalf("BuiltinProfiles() = %v, want %v", names, want)
 	}

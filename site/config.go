@@ -35,6 +35,7 @@ type Config struct {
 	Control  Control     `yaml:"control"`
 	Weather  Weather     `yaml:"weather"`
 	IEC104   *IEC104     `yaml:"iec104"`
+	OCPP     *OCPP       `yaml:"ocpp"`
 }
 
 // Weather names a weather file the forecasts read: CSV with a header row,

@@ -11,6 +11,7 @@ import (
 	// registry, with the Modbus driver registered.
 	_ "github.com/gridd/gridd/fieldbus/iec104"
 	_ "github.com/gridd/gridd/fieldbus/modbus"
+	_ "github.com/gridd/gridd/fieldbus/ocpp"
 	"github.com/gridd/gridd/site"
 )
 

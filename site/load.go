@@ -189,6 +189,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.applyControlDefaults()
 	c.applyIEC104Defaults()
+	c.applyOCPPDefaults()
 	if c.EV.DefaultDwell.D == 0 {
 		c.EV.DefaultDwell.D = 8 * time.Hour
 	}
@@ -314,6 +315,7 @@ func (c *Config) Validate() error {
 	c.validateApproval(v)
 	c.validateControl(v)
 	c.validateIEC104(v)
+	c.validateOCPP(v)
 	v.positive("ev.default_dwell", c.EV.DefaultDwell.D.Hours())
 	v.nonNeg("ev.default_energy_kwh", c.EV.DefaultEnergyKWh)
 	v.nonNeg("ev.unmet_penalty_per_kwh", c.EV.UnmetPenaltyPerKWh)

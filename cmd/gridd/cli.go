@@ -63,6 +63,9 @@ func init() {
 			return cmdProfile(ctx, append([]string{"check"}, files...), stdout, stderr)
 		})},
 		{"probe", "--addr HOST:PORT --unit N", "discover a SunSpec device and print its models", cmdProbe},
+		{"ocpp hash-password", "< PASSWORD", "bcrypt hash of a charging station's password for ocpp.stations", sub("hash-password", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			return cmdOCPPHashPassword(ctx, args[1:], stdout, stderr)
+		})},
 		{"forecast backtest", "--data FILE.csv --value-column V --from DATE [flags]", "backtest forecasting methods on a CSV series", sub("backtest", cmdForecast)},
 	}
 }

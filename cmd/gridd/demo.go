@@ -79,6 +79,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := freePorts(cfg); err != nil {
 		return err
 	}
+	// The demo's OCPP stations get fresh passwords at every start, like the dispatcher.
+	stationPasswords, err := demoStationPasswords(cfg)
+	if err != nil {
+		return err
+	}
+	f.moveBusy = true
 	start := time.Now().Truncate(cfg.Site.Step.D)
 	if cfg.Sim.Start != "" {
 		start, _ = time.Parse(time.RFC3339, cfg.Sim.Start)
@@ -119,6 +125,15 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stdout, "gridd demo: %d days of the simulated devices' recorded history written before %s, so the first cycle forecasts with fitted models\n",
 				days, start.In(cfg.Site.Location).Format("2006-01-02 15:04 -07:00"))
 		}
+	}
+	if st.csms != nil {
+		stations, err := startStations(ctx, cfg, s, ocppURL(cfg, st.ocppAddr), func(id string) string { return stationPasswords[id] }, clk, log)
+		if err != nil {
+			return err
+		}
+		// The CSMS stops first, so that the stations' going away is logged, not
+		// audited into a store that is closing.
+		defer func() { st.csms.Close(); stations.Stop() }()
 	}
 
 	if *cycles > 0 {

@@ -8,4 +8,5 @@ package main
 import (
 	_ "github.com/gridd/gridd/fieldbus/iec104" // IEC 60870-5-104 RTUs: iec104, iec104+tls
 	_ "github.com/gridd/gridd/fieldbus/modbus" // Modbus: host:port, tcp, tls, tcp+tls, rtuovertcp, rtu, ascii
+	_ "github.com/gridd/gridd/fieldbus/ocpp"   // OCPP 2.0.1 / 1.6J chargers: ocpp://STATION-ID[/EVSE-ID]
 )

@@ -17,6 +17,7 @@ import (
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/fieldbus/sim"
+	"github.com/gridd/gridd/site"
 )
 
 // runFieldbusCLI runs a fieldbus command through run; until main.go dispatches the
@@ -247,6 +248,9 @@ func TestSimFaultFlag(t *testing.T) {
 			}
 			var devs []fieldbus.Device
 			for _, d := range cfg.Devices {
+				if strings.HasPrefix(d.Endpoint, site.OCPPScheme) {
+					continue // OCPP stations connect to a CSMS (TestOCPPDemoEndToEnd)
+				}
 				devs = append(devs, fieldbus.Device{Device: d, Profile: profiles[d.ID]})
 			}
 			p := fieldbus.NewPoller(devs, clock.Real{}, log)

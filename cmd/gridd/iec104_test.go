@@ -135,7 +135,7 @@ func TestDemoLinePerCycle(t *testing.T) {
 		}
 	}
 	s := out.String()
-	for _, want := range []string{"gridd demo: all 18 devices answered", "gridd demo: next cycle at "} {
+	for _, want := range []string{"gridd demo: all 20 devices answered", "gridd demo: next cycle at "} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}

@@ -102,6 +102,10 @@ func serve(ctx context.Context, st *stack, users *api.Users, f *serviceFlags, tl
 		shutdown()
 		return "", nil, err
 	}
+	if st.csms != nil {
+		cfg := st.svc.Config()
+		fmt.Fprintf(stdout, "%s: OCPP CSMS (ocpp2.0.1, ocpp1.6) at %s/STATION-ID for %d stations\n", prefix, ocppURL(cfg, st.ocppAddr), len(cfg.OCPP.Stations))
+	}
 	scheme := "http"
 	if tlsCert != "" {
 		scheme = "https"

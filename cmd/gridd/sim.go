@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 
@@ -25,6 +26,8 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cfgPath := fl.String("config", "", "site config file")
 	verbose := fl.Bool("v", false, "debug logging")
 	applyFaults := addSimFaultFlag(fl)
+	ocppURLFlag := fl.String("ocpp-url", "", "CSMS the config's OCPP stations connect to, e.g. ws://127.0.0.1:9000/ocpp (default: ocpp.listen on loopback); passwords from $GRIDD_OCPP_PASSWORD")
+	ocppFaults := fl.String("ocpp-faults", "", "inject OCPP station faults: STATION=FAULT[,...] with FAULT one of none, disconnect, reject-profile, ignore-profile, slow")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -44,9 +47,31 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := applyFaults(s); err != nil {
 		return err
 	}
+	if cfg.OCPP != nil {
+		url := *ocppURLFlag
+		if url == "" {
+			_, port, _ := net.SplitHostPort(cfg.OCPP.Listen)
+			url = ocppURL(cfg, net.JoinHostPort("127.0.0.1", port))
+		}
+		pw := os.Getenv("GRIDD_OCPP_PASSWORD")
+		stations, err := startStations(ctx, cfg, s, url, func(string) string { return pw }, clock.Real{}, log)
+		if err != nil {
+			return err
+		}
+		defer stations.Stop()
+		if err := applyStationFaults(stations, *ocppFaults); err != nil {
+			return err
+		}
+	} else if *ocppFaults != "" {
+		return usageError{errors.New("--ocpp-faults: the config has no ocpp section")}
+	}
 	for _, d := range cfg.Devices {
 		if strings.HasPrefix(d.Endpoint, "iec104") {
 			fmt.Fprintf(stdout, "sim: %-12s %-10s iec104 rtu %s common address %d\n", d.ID, d.Kind, d.Endpoint, d.UnitID)
+			continue
+		}
+		if strings.HasPrefix(d.Endpoint, site.OCPPScheme) {
+			fmt.Fprintf(stdout, "sim: %-12s %-10s ocpp station %s\n", d.ID, d.Kind, d.Endpoint)
 			continue
 		}
 		fmt.Fprintf(stdout, "sim: %-12s %-10s modbus tcp %s unit %d\n", d.ID, d.Kind, d.Endpoint, d.UnitID)
@@ -85,6 +110,9 @@ func freePorts(cfg *site.Config) error {
 	}()
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
+		if strings.HasPrefix(d.Endpoint, site.OCPPScheme) {
+			continue // ocpp:// stations connect to gridd: nothing to serve
+		}
 		if to, ok := moved[d.Endpoint]; ok {
 			d.Endpoint = to
 			continue

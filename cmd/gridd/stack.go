@@ -19,6 +19,7 @@ import (
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/fieldbus"
+	"github.com/gridd/gridd/fieldbus/ocpp"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
 	"github.com/gridd/gridd/storage/spool"
@@ -67,6 +68,7 @@ type serviceFlags struct {
 	dataDir, listen, db string
 	metricsListen       string
 	verbose             bool
+	moveBusy            bool // the demo: move a busy ocpp.listen port to a free one
 	retention           time.Duration
 	spoolSize           spoolSizeFlag
 }
@@ -103,6 +105,10 @@ type stack struct {
 	poller *fieldbus.Poller
 	writer *fieldbus.Writer
 	svc    *dispatch.Service
+	// csms is the OCPP central system (nil without an ocpp section); ocppAddr its
+	// bound address.
+	csms     *ocpp.CSMS
+	ocppAddr string
 }
 
 func (s *stack) Close() {
@@ -111,6 +117,9 @@ func (s *stack) Close() {
 	}
 	if s.writer != nil {
 		s.writer.Close()
+	}
+	if s.csms != nil {
+		s.csms.Close()
 	}
 	if s.store != nil {
 		s.store.Close()
@@ -143,8 +152,13 @@ func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fiel
 	}
 	// Each device is read and written by the driver registered for its endpoint
 	// scheme (drivers.go).
-	s.poller = fieldbus.NewPoller(devs, clk, log)
-	s.writer = fieldbus.NewWriter(devs, clk, log)
+	var fbOpts []fieldbus.Option
+	if s.csms, s.ocppAddr, fbOpts, err = startCSMS(cfg, clk, log, f.moveBusy); err != nil {
+		s.Close()
+		return nil, "", err
+	}
+	s.poller = fieldbus.NewPoller(devs, clk, log, fbOpts...)
+	s.writer = fieldbus.NewWriter(devs, clk, log, fbOpts...)
 	s.reg = prometheus.NewRegistry()
 	for _, r := range []interface {
 		RegisterMetrics(prometheus.Registerer) error
@@ -165,6 +179,14 @@ func buildStack(ctx context.Context, cfg *site.Config, profiles map[string]*fiel
 	if err != nil {
 		s.Close()
 		return nil, "", err
+	}
+	if s.csms != nil {
+		svc := s.svc
+		s.csms.SetAudit(func(action, subject, text string) {
+			if err := svc.Audit(context.WithoutCancel(ctx), "ocpp", action, subject, text, nil); err != nil {
+				log.Error("audit", "action", action, "err", err)
+			}
+		})
 	}
 	if err := s.svc.RegisterAssets(ctx); err != nil {
 		s.Close()

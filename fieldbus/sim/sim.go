@@ -15,6 +15,7 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
+	fbmodbus "github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/plant"
 	"github.com/gridd/gridd/site"
 )
@@ -162,6 +163,11 @@ func New(cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Cloc
 	// Endpoints.
 	byEP := map[string]*server{}
 	for _, d := range s.devs {
+		if _, err := fbmodbus.ParseEndpoint(d.cfg.Endpoint); err != nil {
+			// Not a Modbus endpoint (an OCPP charger, ...): its physics runs here, its
+			// protocol is served by that protocol's simulator (SetSetpoint, State).
+			continue
+		}
 		srv := byEP[d.cfg.Endpoint]
 		if srv == nil {
 			srv = &server{sim: s, endpoint: d.cfg.Endpoint, units: map[uint8]*device{}}
@@ -366,6 +372,29 @@ func (s *Sim) SetFault(deviceID string, f Fault) error {
 	close(s.faultCh)
 	s.faultCh = make(chan struct{})
 	s.log.Info("sim: fault set", "device", deviceID, "fault", f.String())
+	return nil
+}
+
+// SetSetpoint applies a setpoint to a battery or charger as a write of setpoint_kw
+// would (for simulators of other protocols that drive this plant).
+func (s *Sim) SetSetpoint(deviceID string, kw float64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.byID[deviceID]
+	if !ok {
+		return fmt.Errorf("sim: unknown device %q", deviceID)
+	}
+	s.advance(s.clk.Now())
+	now := s.clk.Now()
+	d.pd.Command(now)
+	switch {
+	case d.pd.Battery != nil:
+		d.pd.Battery.SetpointKW = kw
+	case d.pd.EV != nil:
+		d.pd.EV.SetpointKW, d.pd.EV.SetAt = kw, now
+	default:
+		return fmt.Errorf("sim: device %q takes no setpoint", deviceID)
+	}
 	return nil
 }
 
