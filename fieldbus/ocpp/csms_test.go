@@ -120,7 +120,7 @@ func loadTestSite(t testing.TB, yaml string) (*site.Config, map[string]*fieldbus
 func newRig(t *testing.T) *rig {
 	t.Helper()
 	cfg, profiles := loadTestSite(t, testSite)
-	data := os.DirFS("../../testdata")
+	data := os.DirFS("../../data")
 	// Find a time when ev1 has a vehicle connected that still wants energy.
 	probeClk := clock.NewSim(time.Date(2019, 3, 4, 0, 0, 0, 0, time.UTC))
 	probe, err := sim.New(cfg, profiles, probeClk, data, quiet)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/fieldbus"
-	fbmodbus "github.com/gridd/gridd/fieldbus/modbus"
 	"github.com/gridd/gridd/plant"
 	"github.com/gridd/gridd/site"
 )
@@ -163,9 +162,9 @@ func New(cfg *site.Config, profiles map[string]*fieldbus.Profile, clk clock.Cloc
 	// Endpoints.
 	byEP := map[string]*server{}
 	for _, d := range s.devs {
-		if _, err := fbmodbus.ParseEndpoint(d.cfg.Endpoint); err != nil {
-			// Not a Modbus endpoint (an OCPP charger, ...): its physics runs here, its
-			// protocol is served by that protocol's simulator (SetSetpoint, State).
+		if strings.HasPrefix(d.cfg.Endpoint, site.OCPPScheme) {
+			// An OCPP charger: its physics runs here, its protocol is served by the
+			// OCPP station simulator (SetSetpoint, State).
 			continue
 		}
 		srv := byEP[d.cfg.Endpoint]
