@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"api":       {"site", "clock", "dispatch", "storage", "safety"},
 	"iec104":    {"site", "clock", "dispatch", "storage", "safety"},
 	"replay":    {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "dispatch", "plant"},
+	"district":  {"site", "clock", "optimizer"},
 }
 
 const module = "github.com/gridd/gridd/"
