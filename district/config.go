@@ -117,11 +117,20 @@ func Parse(file string, data []byte) (*Config, error) {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
 		return nil, site.Errors{{File: file, Path: "(file)", Msg: msg}}
 	}
-	c.applyDefaults()
-	if errs := c.validate(); len(errs) > 0 {
-		return nil, errs
+	if err := c.Validate(); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// Validate fills the defaults of a config built in code and checks it as
+// Parse does (site.Errors on failure).
+func (c *Config) Validate() error {
+	c.applyDefaults()
+	if errs := c.validate(); len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
 func (c *Config) applyDefaults() {

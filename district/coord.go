@@ -2,6 +2,7 @@ package district
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -85,6 +86,9 @@ const (
 	EventSiteGarbage   = "site.garbage"
 	EventSiteCapBroken = "site.cap_broken"
 	EventSiteNoPlan    = "site.no_plan"
+	// EventSiteCapInfeasible: the site reports that it cannot plan within
+	// its cap (its real-time layer still holds the cap).
+	EventSiteCapInfeasible = "site.cap_infeasible"
 )
 
 // Options tune one coordination.
@@ -166,6 +170,10 @@ type Result struct {
 	Start      time.Time `json:"start"`
 	Steps      int       `json:"steps"`
 }
+
+// ErrGarbage marks an answer a transport could not decode: the site is
+// excluded as answering garbage.
+var ErrGarbage = errors.New("district: unusable answer")
 
 // capTol is the slack a capped plan may exceed its cap by (solver
 // tolerance) before it counts as breaking the cap.
@@ -457,6 +465,9 @@ func (c *coord) ask(ctx context.Context, reqs []*Request, deadline time.Time) []
 			switch {
 			case err != nil && (errors.Is(err, context.DeadlineExceeded) || rctx.Err() != nil):
 				c.exclude(i, EventSiteTimeout, "no answer to round %d within %s", r.Round, timeout)
+				return
+			case errors.Is(err, ErrGarbage):
+				c.exclude(i, EventSiteGarbage, "round %d: %v", r.Round, err)
 				return
 			case err != nil:
 				c.exclude(i, EventSiteError, "round %d: %v", r.Round, err)
@@ -804,7 +815,7 @@ func (c *coord) finish(ctx context.Context, want [][]float64, began time.Time) (
 		c.lastCapped[i] = rep.Capped.ImportKW
 		if !rep.Capped.Feasible {
 			capsKept = false
-			c.event(EventSiteCapBroken, i, "cannot plan within its cap (least violation %.1f kW): its real-time layer holds the cap", maxExcess(rep.Capped.ImportKW, caps[i]))
+			c.event(EventSiteCapInfeasible, i, "cannot plan within its cap (least violation %.1f kW): its real-time layer holds the cap", maxExcess(rep.Capped.ImportKW, caps[i]))
 		}
 		res.CapsKW[i] = caps[i]
 		res.PlansKW[i] = rep.Capped.ImportKW
@@ -925,4 +936,36 @@ func Check(caps [][]float64, limits []Limit) (excessKW float64, where string) {
 		}
 	}
 	return excessKW, where
+}
+
+// finite returns &v, or nil for an infinite or NaN v (JSON null: a bound
+// not known yet).
+func finite(v float64) *float64 {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return nil
+	}
+	return &v
+}
+
+// MarshalJSON writes bounds not known yet as null.
+func (r RoundReport) MarshalJSON() ([]byte, error) {
+	type alias RoundReport
+	return json.Marshal(struct {
+		alias
+		LowerBound *float64 `json:"lower_bound"`
+		UpperBound *float64 `json:"upper_bound"`
+		GapPct     *float64 `json:"gap_pct"`
+	}{alias(r), finite(r.LowerBound), finite(r.UpperBound), finite(r.GapPct)})
+}
+
+// MarshalJSON writes bounds not known yet as null.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type alias Result
+	return json.Marshal(struct {
+		alias
+		Cost       *float64 `json:"cost"`
+		LowerBound *float64 `json:"lower_bound"`
+		UpperBound *float64 `json:"upper_bound"`
+		GapPct     *float64 `json:"gap_pct"`
+	}{alias(r), finite(r.Cost), finite(r.LowerBound), finite(r.UpperBound), finite(r.GapPct)})
 }

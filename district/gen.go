@@ -185,3 +185,34 @@ func (g *Generated) limitAt(k int, tight float64, T int) []float64 {
 	}
 	return out
 }
+
+// Config returns a district config for the generated district (every site
+// remote, the limits as constant node limits, transformers nested below
+// feeders), with the horizon of the scenarios.
+func (g *Generated) Config(id string) (*Config, error) {
+	s := g.Scenarios[0]
+	c := &Config{File: "generated", District: Identity{ID: id, TimeZone: "UTC", StepMinutes: s.StepMinutes, HorizonSteps: s.Steps}}
+	for _, sid := range g.IDs {
+		c.Sites = append(c.Sites, SiteRef{ID: sid, Remote: true})
+	}
+	tr, err := nest(g.Limits, len(g.IDs))
+	if err != nil {
+		return nil, err
+	}
+	for k, l := range g.Limits {
+		n := SharedNode{ID: l.ID, LimitKW: l.LimitKW[0]}
+		if p := tr.parent[k]; p >= 0 {
+			n.Parent = g.Limits[p].ID
+		}
+		for _, i := range l.Sites {
+			if tr.site[i] == k {
+				n.Sites = append(n.Sites, g.IDs[i])
+			}
+		}
+		c.Nodes = append(c.Nodes, n)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
