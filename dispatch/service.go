@@ -72,6 +72,9 @@ type Service struct {
 	pluggedAt map[string]time.Time // EV charger -> when the current session was first seen
 	latest    map[string]fieldbus.Reading
 	lastPlan  *optimizer.Plan
+	// districtBase is the latest cycle's scenario before external limits (keepBase).
+	districtBase   *optimizer.Scenario
+	districtBaseAt time.Time
 	// inForceCache is the schedule in force at the last successful lookup (see InForce).
 	inForceCache *storage.Schedule
 	planMemo     planMemo           // the last plan document encoded or decoded

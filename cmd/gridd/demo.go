@@ -32,11 +32,25 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	tlsCert := fl.String("tls-cert", "", "TLS certificate (PEM) for the API and console")
 	tlsKey := fl.String("tls-key", "", "TLS private key (PEM)")
 	insecure := fl.Bool(insecureListenFlag, false, "allow plain HTTP on a non-loopback --listen address (credentials in clear text)")
+	sites := fl.Int("sites", 0, "run a district of N generated sites under shared transformer limits instead, with the coordinator and an embedded NATS server (district state as JSON at /api/v1/district on --listen)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if *cycles < 0 {
 		return usageError{fmt.Errorf("--cycles %d: must not be negative", *cycles)}
+	}
+	if *sites < 0 || *sites > 10000 {
+		return usageError{fmt.Errorf("--sites %d: must be in 0..10000", *sites)}
+	}
+	if *sites > 0 {
+		log := newLogger(stderr, f.verbose)
+		if !f.verbose {
+			log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		}
+		if err := checkListen(f.listen, false, *insecure, log); err != nil {
+			return err
+		}
+		return runDistrictDemo(ctx, *sites, *cycles, f.dataDir, f.listen, stdout, log)
 	}
 	log := newLogger(stderr, f.verbose)
 	if *cycles == 0 {
