@@ -136,8 +136,12 @@ type RoundReport struct {
 	Answered int     `json:"answered"`
 	Excluded int     `json:"excluded"`
 	Messages int     `json:"messages"`
-	// DurationMS is the round's wall time.
+	// DurationMS is the round's wall time; MasterMS the part spent in the
+	// master LP.
 	DurationMS float64 `json:"duration_ms"`
+	MasterMS   float64 `json:"master_ms"`
+	// MasterIterations counts the master's interior-point iterations.
+	MasterIterations int `json:"master_iterations"`
 }
 
 // Result is a coordination's outcome: per-site import caps that keep every
@@ -313,7 +317,9 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 		for i := range active {
 			active[i] = !c.excluded[i] && len(props[i]) > 0
 		}
+		tm := time.Now()
 		ms, err := solveMaster(ctx, props, active, limits, tr, avail, T, dt)
+		masterMS := float64(time.Since(tm).Microseconds()) / 1000
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -328,7 +334,7 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 		}
 		rr := RoundReport{Round: round, ResidualKW: residual, LowerBound: c.bestLB, UpperBound: c.bestUB,
 			GapPct: gapPct(c.bestUB, c.bestLB), Answered: answered, Excluded: c.nExcluded(), Messages: msgs,
-			DurationMS: float64(time.Since(t0).Microseconds()) / 1000}
+			DurationMS: float64(time.Since(t0).Microseconds()) / 1000, MasterMS: masterMS, MasterIterations: ms.iterations}
 		c.res.Rounds = append(c.res.Rounds, rr)
 		if o.OnRound != nil {
 			o.OnRound(rr)

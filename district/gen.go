@@ -67,37 +67,14 @@ func Generate(ctx context.Context, fsys fs.FS, p GenParams) (*Generated, error) 
 	if p.Sites <= 0 || p.Sites > 100000 {
 		return nil, fmt.Errorf("district: sites: %d must be in 1..100000", p.Sites)
 	}
-	if p.Steps == 0 {
-		p.Steps = 96
-	}
-	if p.StepMinutes == 0 {
-		p.StepMinutes = 15
-	}
-	if p.EVs == 0 {
-		p.EVs = 12
-	}
-	if p.Tightness == 0 {
-		p.Tightness = 0.85
-	}
-	if p.SitesPerTransformer == 0 {
-		p.SitesPerTransformer = 10
-	}
+	p.defaults()
 	if math.IsNaN(p.Tightness) || p.Tightness <= 0 || p.Tightness > 1 {
 		return nil, fmt.Errorf("district: tightness: %v must be in (0, 1]", p.Tightness)
 	}
-	g := &Generated{IDs: make([]string, p.Sites), Scenarios: make([]*optimizer.Scenario, p.Sites)}
-	for i := range g.Scenarios {
-		s, err := scengen.Generate(fsys, scengen.Params{Seed: p.Seed*1_000_003 + uint64(i) + 1, EVs: p.EVs, Batteries: 1, Feeders: 2, Steps: p.Steps, StepMinutes: p.StepMinutes})
-		if err != nil {
-			return nil, fmt.Errorf("district: site %d: %w", i, err)
-		}
-		if i > 0 {
-			s.Start = g.Scenarios[0].Start
-			s.Grid.ImportPrice = g.Scenarios[0].Grid.ImportPrice
-			s.Grid.ExportPrice = g.Scenarios[0].Grid.ExportPrice
-		}
-		g.IDs[i] = fmt.Sprintf("site-%04d", i+1)
-		g.Scenarios[i] = s
+	g := &Generated{}
+	var err error
+	if g.IDs, g.Scenarios, err = GenerateSites(fsys, p, nil); err != nil {
+		return nil, err
 	}
 	// Independent plans.
 	g.IndependentKW = make([][]float64, p.Sites)
@@ -162,6 +139,56 @@ func Generate(ctx context.Context, fsys fs.FS, p GenParams) (*Generated, error) 
 		g.Limits[k].LimitKW = g.limitAt(k, p.Tightness, p.Steps)
 	}
 	return g, nil
+}
+
+// GenerateSites builds the sites of Generate (same IDs and scenarios for the
+// same params) without planning them: a process serving some of a generated
+// district's sites needs no more. only, when non-nil, selects the sites to
+// build (the others are nil).
+func GenerateSites(fsys fs.FS, p GenParams, only func(i int) bool) ([]string, []*optimizer.Scenario, error) {
+	p.defaults()
+	ids := make([]string, p.Sites)
+	scns := make([]*optimizer.Scenario, p.Sites)
+	var first *optimizer.Scenario
+	for i := range scns {
+		ids[i] = fmt.Sprintf("site-%04d", i+1)
+		if i > 0 && only != nil && !only(i) {
+			continue
+		}
+		s, err := scengen.Generate(fsys, scengen.Params{Seed: p.Seed*1_000_003 + uint64(i) + 1, EVs: p.EVs, Batteries: 1, Feeders: 2, Steps: p.Steps, StepMinutes: p.StepMinutes})
+		if err != nil {
+			return nil, nil, fmt.Errorf("district: site %d: %w", i, err)
+		}
+		if i == 0 {
+			first = s
+		} else {
+			s.Start = first.Start
+			s.Grid.ImportPrice = first.Grid.ImportPrice
+			s.Grid.ExportPrice = first.Grid.ExportPrice
+		}
+		if only == nil || only(i) {
+			scns[i] = s
+		}
+	}
+	return ids, scns, nil
+}
+
+func (p *GenParams) defaults() {
+	if p.Steps == 0 {
+		p.Steps = 96
+	}
+	if p.StepMinutes == 0 {
+		p.StepMinutes = 15
+	}
+	if p.EVs == 0 {
+		p.EVs = 12
+	}
+	if p.Tightness == 0 {
+		p.Tightness = 0.85
+	}
+	if p.SitesPerTransformer == 0 {
+		p.SitesPerTransformer = 10
+	}
 }
 
 // limitAt is Tightness times the coincident peak of limit k's sites'

@@ -89,6 +89,8 @@ type masterResult struct {
 	cost, excess float64
 	// lambda[k][t] is limit k's price per kWh (≥ 0).
 	lambda [][]float64
+	// iterations of the interior-point method.
+	iterations int
 }
 
 // excessCost prices a kW·h over a limit in the master: far above any
@@ -171,14 +173,14 @@ func solveMaster(ctx context.Context, props [][]proposal, active []bool, limits 
 			lRow[k][t] = m.AddRow(gL, k*T+t, 0, 0, cols, vals)
 		}
 	}
-	sol, err := ipm.Solve(ctx, m, ipm.Options{GapTol: 1e-8, FeasTol: 1e-9})
+	sol, err := ipm.Solve(ctx, m, ipm.Options{GapTol: 1e-7, FeasTol: 1e-8})
 	if err != nil {
 		return nil, fmt.Errorf("district: master: %w", err)
 	}
 	if sol.Status != lp.Optimal && !(sol.Gap <= 1e-6 && sol.PrimalInf <= 1e-6) {
 		return nil, fmt.Errorf("district: master: %v after %d iterations (gap %.3g)", sol.Status, sol.Iterations, sol.Gap)
 	}
-	r := &masterResult{weights: make([][]float64, len(props)), lambda: make([][]float64, K)}
+	r := &masterResult{weights: make([][]float64, len(props)), lambda: make([][]float64, K), iterations: sol.Iterations}
 	for i := range props {
 		if wCol[i] == nil {
 			continue

@@ -1,0 +1,213 @@
+// Command district benchmarks the district coordinator: for each size, a district
+// of generated demo-like sites (optimizer/scengen data, limits that bind) is
+// coordinated over NATS with the sites served by -procs child processes of this
+// command on loopback, and solved centrally as one LP by gridd's own solver in the
+// same run. It prints one markdown row per size.
+//
+//	go run ./bench/district -sizes 10,100,1000 -procs 3
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gridd/gridd"
+	"github.com/gridd/gridd/district"
+	"github.com/gridd/gridd/district/dnats"
+	"github.com/gridd/gridd/optimizer"
+)
+
+func main() {
+	sizes := flag.String("sizes", "10,100,1000", "district sizes (sites)")
+	procs := flag.Int("procs", 3, "site processes")
+	seed := flag.Uint64("seed", 1, "generator seed")
+	budget := flag.Duration("budget", 60*time.Second, "coordination time budget")
+	central := flag.Int("central-max", 1000, "solve the centralised LP up to this many sites")
+	serve := flag.Bool("serve", false, "(child) serve sites")
+	url := flag.String("nats", "", "(child) NATS URL")
+	n := flag.Int("sites", 0, "(child) district size")
+	k := flag.Int("proc", 0, "(child) this process's index")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if *serve {
+		if err := serveSites(ctx, *url, *n, *seed, *k, *procs); err != nil {
+			fmt.Fprintln(os.Stderr, "district bench child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	fmt.Printf("| sites | shared limits | independent | centralised | coordinated | gap to centralised | certified gap | rounds | time per round | messages per round | coordination wall | centralised wall |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range strings.Split(*sizes, ",") {
+		size, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		if err := one(ctx, size, *procs, *seed, *budget, size <= *central); err != nil {
+			fmt.Fprintln(os.Stderr, "district bench:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+func params(n int, seed uint64) district.GenParams { return district.GenParams{Sites: n, Seed: seed} }
+
+func one(ctx context.Context, n, procs int, seed uint64, budget time.Duration, central bool) error {
+	dir, err := os.MkdirTemp("", "gridd-district-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ns, url, err := dnats.Embedded(dir)
+	if err != nil {
+		return err
+	}
+	defer ns.Shutdown()
+	var children []*exec.Cmd
+	for k := 0; k < procs; k++ {
+		cmd := exec.CommandContext(ctx, os.Args[0], "-serve", "-nats", url, "-sites", strconv.Itoa(n), "-seed", strconv.FormatUint(seed, 10),
+			"-proc", strconv.Itoa(k), "-procs", strconv.Itoa(procs))
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		children = append(children, cmd)
+	}
+	defer func() {
+		for _, c := range children {
+			_ = c.Process.Signal(os.Interrupt)
+			_ = c.Wait()
+		}
+	}()
+	g, err := district.Generate(ctx, gridd.Files, params(n, seed))
+	if err != nil {
+		return err
+	}
+	cfg, err := g.Config("bench")
+	if err != nil {
+		return err
+	}
+	cfg.Coordination.TimeBudget.D = budget
+	cfg.Coordination.RoundTimeout.D = budget
+	cfg.Coordination.MaxRounds = 200
+	cfg.Coordination.GapPct = 0.5
+	nc, err := dnats.Connect(url, "bench-coordinator")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	bus, err := dnats.Open(ctx, nc, "bench", 1)
+	if err != nil {
+		return err
+	}
+	co := &dnats.Coordinator{Bus: bus, Config: cfg}
+	for deadline := time.Now().Add(5 * time.Minute); ; {
+		regs, err := co.Registered(ctx)
+		if err == nil && len(regs) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d sites: only %d registered", n, len(regs))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	load := loadavg()
+	t0 := time.Now()
+	res, err := co.RunOnce(ctx, g.Scenarios[0].Start)
+	if err != nil {
+		return err
+	}
+	wall := time.Since(t0)
+	if ex, where := district.Check(res.CapsKW, g.Limits); ex > 1e-9 {
+		return fmt.Errorf("caps break a shared limit: %s", where)
+	}
+	cenCost, cenWall := "—", "—"
+	gapCen := "—"
+	if central {
+		t1 := time.Now()
+		cen, err := district.Centralised(ctx, g.Scenarios, g.Limits)
+		if err != nil {
+			return err
+		}
+		cenWall = fmt.Sprintf("%.1f s", time.Since(t1).Seconds())
+		cenCost = fmt.Sprintf("%.2f", cen.Objective)
+		gapCen = fmt.Sprintf("%.3f %%", 100*(res.Cost-cen.Objective)/cen.Objective)
+	}
+	perRound := 0.0
+	msgs := 0
+	for _, r := range res.Rounds {
+		perRound += r.DurationMS
+		msgs += r.Messages
+	}
+	rounds := len(res.Rounds)
+	fmt.Printf("| %d | %d | %.2f | %s | %.2f | %s | %.3f %% | %d | %.0f ms | %d | %.1f s | %s |\n", n, len(g.Limits), g.IndependentCost, cenCost, res.Cost, gapCen,
+		res.GapPct, rounds, perRound/float64(rounds), msgs/rounds, wall.Seconds(), cenWall)
+	master := 0.0
+	for _, r := range res.Rounds {
+		master += r.MasterMS
+	}
+	fmt.Fprintf(os.Stderr, "%d sites: load before %s, %d excluded, %d CPUs, master %.0f ms in all\n", n, load, len(res.Excluded), runtime.NumCPU(), master)
+	for _, e := range res.Events {
+		fmt.Fprintf(os.Stderr, "  event %s %s: %s\n", e.Kind, e.Site, e.Detail)
+	}
+	return nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// serveSites runs the participants of the sites i with i mod procs == k, each on
+// its own connection.
+func serveSites(ctx context.Context, url string, n int, seed uint64, k, procs int) error {
+	ids, scns, err := district.GenerateSites(gridd.Files, params(n, seed), func(i int) bool { return i%procs == k })
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.DiscardHandler)
+	var wg sync.WaitGroup
+	for i, s := range scns {
+		if s == nil || i%procs != k {
+			continue
+		}
+		nc, err := dnats.Connect(url, "bench-"+ids[i])
+		if err != nil {
+			return err
+		}
+		bus, err := dnats.Open(ctx, nc, "bench", 1)
+		if err != nil {
+			return err
+		}
+		p := &dnats.Participant{Bus: bus, Site: ids[i], Instance: ids[i], Log: log,
+			Scenario: func(context.Context, time.Time, int) (*optimizer.Scenario, error) { return s, nil },
+			Apply:    func(context.Context, dnats.Caps) error { return nil }}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer nc.Close()
+			_ = p.Run(ctx)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
