@@ -3,6 +3,8 @@ package dnats
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +20,7 @@ import (
 // Liveness: a site re-puts its registration every HeartbeatInterval; the
 // bucket forgets a key RegistrationTTL after its last put, so a site that
 // died is gone (and its ID free again) within that time.
-const (
+var (
 	HeartbeatInterval = 2 * time.Second
 	RegistrationTTL   = 10 * time.Second
 )
@@ -107,16 +109,28 @@ func Open(ctx context.Context, nc *nats.Conn, d string, replicas int) (*Bus, err
 }
 
 // Publish stores v (as JSON) on the district's stream under kind, waiting
-// for the stream's acknowledgement so nothing is lost silently.
+// for the stream's acknowledgement so nothing is lost silently. While a
+// cluster elects a new leader (a node went down) it retries until ctx ends,
+// with one message ID so the stream keeps a retried message once.
 func (b *Bus) Publish(ctx context.Context, kind string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if _, err := b.JS.Publish(ctx, TelemetrySubject(b.District, kind), data); err != nil {
-		return fmt.Errorf("nats: publish %s: %w", kind, err)
+	var rnd [12]byte
+	_, _ = rand.Read(rnd[:])
+	id := hex.EncodeToString(rnd[:])
+	for {
+		_, err := b.JS.Publish(ctx, TelemetrySubject(b.District, kind), data, jetstream.WithMsgID(id))
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("nats: publish %s: %w", kind, err)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 // decodeStrict decodes one JSON object, refusing unknown fields and

@@ -31,8 +31,9 @@ type Coordinator struct {
 	// OnResult is called after each cycle.
 	OnResult func(*district.Result)
 
-	mu     sync.Mutex
-	cycle  int64
+	mu        sync.Mutex
+	published int
+	cycle     int64
 	known  map[string][]float64
 	prices [][]float64
 	start  time.Time
@@ -45,6 +46,13 @@ type Summary struct {
 	Cycle    int64            `json:"cycle"`
 	Result   *district.Result `json:"result"`
 	Limits   []district.Limit `json:"limits"`
+}
+
+// Published counts the telemetry messages the stream has acknowledged.
+func (c *Coordinator) Published() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.published
 }
 
 // Last returns the last cycle's result (nil before the first).
@@ -106,11 +114,15 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 		}
 	}
 	pub := func(kind string, v any) {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if err := c.Bus.Publish(pctx, kind, v); err != nil {
 			c.Log.Error("district telemetry", "kind", kind, "err", err)
+			return
 		}
+		c.mu.Lock()
+		c.published++
+		c.mu.Unlock()
 	}
 	co := cfg.Coordination
 	res, err := district.Coordinate(ctx, sites, limits, district.Options{

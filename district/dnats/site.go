@@ -250,18 +250,39 @@ type RemoteSite struct {
 // ID returns the site's ID.
 func (r *RemoteSite) ID() string { return r.Name }
 
-// Solve sends one round's request and decodes the answer strictly.
+// Solve sends one round's request and decodes the answer strictly. A request
+// or its answer lost with a NATS node that went down (or sent while the site
+// reconnects) is sent again, each attempt bounded by half the time left, until
+// ctx ends: solving is idempotent.
 func (r *RemoteSite) Solve(ctx context.Context, req district.Request) (district.Reply, error) {
 	data, err := json.Marshal(req)
 	if err != nil {
 		return district.Reply{}, err
 	}
-	msg, err := r.Bus.NC.RequestWithContext(ctx, solveSubject(r.Bus.District, r.Name), data)
-	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
-			return district.Reply{}, fmt.Errorf("site %s is not connected (no responders)", r.Name)
+	var msg *nats.Msg
+	for {
+		actx := ctx
+		cancel := func() {}
+		if d, ok := ctx.Deadline(); ok {
+			actx, cancel = context.WithTimeout(ctx, max(time.Until(d)/2, 250*time.Millisecond))
 		}
-		return district.Reply{}, err
+		msg, err = r.Bus.NC.RequestWithContext(actx, solveSubject(r.Bus.District, r.Name), data)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			if errors.Is(err, nats.ErrNoResponders) {
+				return district.Reply{}, fmt.Errorf("site %s is not connected (no responders): %w", r.Name, ctx.Err())
+			}
+			return district.Reply{}, ctx.Err()
+		}
+		if errors.Is(err, nats.ErrNoResponders) {
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
 	}
 	var rep district.Reply
 	if err := decodeStrict(msg.Data, &rep); err != nil {
