@@ -34,10 +34,10 @@ type Coordinator struct {
 	mu        sync.Mutex
 	published int
 	cycle     int64
-	known  map[string][]float64
-	prices [][]float64
-	start  time.Time
-	last   *district.Result
+	known     map[string][]float64
+	prices    [][]float64
+	start     time.Time
+	last      *district.Result
 }
 
 // Summary is what the coordinator publishes per cycle (kind "result").
