@@ -38,9 +38,18 @@ func main() {
 	url := flag.String("nats", "", "(child) NATS URL")
 	n := flag.Int("sites", 0, "(child) district size")
 	k := flag.Int("proc", 0, "(child) this process's index")
+	days := flag.Int("days", 0, "instead: compare coordinated, static share and centralised over this many generated district-days")
+	daySites := flag.Int("day-sites", 10, "with -days: sites per district")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *days > 0 {
+		if err := compareDays(ctx, *days, *daySites, *budget); err != nil {
+			fmt.Fprintln(os.Stderr, "district bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *serve {
 		if err := serveSites(ctx, *url, *n, *seed, *k, *procs); err != nil {
 			fmt.Fprintln(os.Stderr, "district bench child:", err)
@@ -210,4 +219,104 @@ func serveSites(ctx context.Context, url string, n int, seed uint64, k, procs in
 	}
 	wg.Wait()
 	return nil
+}
+
+// compareDays plans n generated district-days (seeds 1..n) three ways and prints
+// the totals: coordinated (Coordinate over the sites in this process), independent
+// under a static share of each shared limit (each site capped at its share, in
+// proportion to its own peak planned alone), and the centralised optimum.
+func compareDays(ctx context.Context, n, sites int, budget time.Duration) error {
+	var cost [3]float64
+	var peak [3]float64 // highest loading of a shared limit, fraction
+	var over [3]float64 // kW·h planned above a cap or limit
+	infeasible := 0
+	rounds := 0
+	for d := 1; d <= n; d++ {
+		g, err := district.Generate(ctx, gridd.Files, district.GenParams{Sites: sites, Seed: uint64(d)})
+		if err != nil {
+			return err
+		}
+		s0 := g.Scenarios[0]
+		dt := s0.StepHours()
+		res, err := district.Coordinate(ctx, g.Sites(), g.Limits, district.Options{Start: s0.Start, StepMinutes: s0.StepMinutes, Steps: s0.Steps,
+			TimeBudget: budget, MaxRounds: 60, GapPct: 0.5})
+		if err != nil {
+			return err
+		}
+		rounds += len(res.Rounds)
+		cost[0] += res.Cost
+		peak[0] = max(peak[0], loading(res.PlansKW, g.Limits))
+		// Static share.
+		want := make([][]float64, sites)
+		for i := range want {
+			p := 0.0
+			for _, v := range g.IndependentKW[i] {
+				p = max(p, v)
+			}
+			want[i] = make([]float64, s0.Steps)
+			for t := range want[i] {
+				want[i][t] = p
+			}
+		}
+		avail := make([][]float64, len(g.Limits))
+		for k, l := range g.Limits {
+			avail[k] = l.LimitKW
+		}
+		caps := district.Allocate(want, g.Limits, avail, s0.Steps)
+		plans := make([][]float64, sites)
+		for i, scn := range g.Scenarios {
+			c := *scn
+			c.Grid.ImportCapKW = caps[i]
+			plan, err := optimizer.Solve(ctx, &c, optimizer.Options{})
+			if err != nil {
+				infeasible++
+				if plan, err = optimizer.Solve(ctx, &c, optimizer.Options{Soft: true}); err != nil {
+					return err
+				}
+				for t, v := range plan.GridImportKW {
+					over[1] += max(0, v-caps[i][t]) * dt
+				}
+			}
+			cost[1] += plan.Objective - plan.CostBreakdown.ViolationPenalty
+			plans[i] = plan.GridImportKW
+		}
+		peak[1] = max(peak[1], loading(plans, g.Limits))
+		cen, err := district.Centralised(ctx, g.Scenarios, g.Limits)
+		if err != nil {
+			return err
+		}
+		cost[2] += cen.Objective
+		cp := make([][]float64, sites)
+		for i, p := range cen.Plans {
+			cp[i] = p.GridImportKW
+		}
+		peak[2] = max(peak[2], loading(cp, g.Limits))
+		fmt.Fprintf(os.Stderr, "day %d: coordinated %.2f (%d rounds), static share %.2f, centralised %.2f\n", d, res.Cost, len(res.Rounds), cost[1], cen.Objective)
+	}
+	fmt.Printf("| plan | district cost over %d days | vs centralised | highest shared loading | site-days that cannot keep their cap |\n|---|---|---|---|---|\n", n)
+	names := []string{"coordinated", "independent, static share", "centralised"}
+	for k, name := range names {
+		extra := "0"
+		if k == 1 {
+			extra = fmt.Sprintf("%d of %d (%.0f kWh over their caps)", infeasible, n*sites, over[1])
+		}
+		fmt.Printf("| %s | %.2f | %+.3f %% | %.1f %% | %s |\n", name, cost[k], 100*(cost[k]-cost[2])/cost[2], 100*peak[k], extra)
+	}
+	fmt.Printf("\n%d coordination rounds in all (%.1f per day)\n", rounds, float64(rounds)/float64(n))
+	return nil
+}
+
+// loading returns the highest Σ import / limit over every shared limit and step.
+func loading(plans [][]float64, limits []district.Limit) float64 {
+	m := 0.0
+	for _, l := range limits {
+		for t, lim := range l.LimitKW {
+			s := 0.0
+			for _, i := range l.Sites {
+				s += plans[i][t]
+			}
+			m = max(m, s/lim)
+		}
+	}
+	return m
 }
