@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -201,6 +203,40 @@ func TestRunTakesPartInDistrict(t *testing.T) {
 	res := co.Last()
 	if len(res.Excluded) != 0 {
 		t.Fatalf("site excluded: %+v", res.Events)
+	}
+	// The district state as JSON, as a console view reads it.
+	stopAPI, addr, err := serveDistrictAPI(ctx, "127.0.0.1:0", co, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopAPI()
+	resp, err := http.Get("http://" + addr + "/api/v1/district")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state struct {
+		District string `json:"district"`
+		Sites    []struct {
+			ID         string `json:"id"`
+			Registered bool   `json:"registered"`
+		} `json:"sites"`
+		Nodes []district.Limit `json:"nodes"`
+		Last  struct {
+			CapsKW [][]float64 `json:"caps_kw"`
+			Rounds []struct {
+				LowerBound *float64 `json:"lower_bound"`
+			} `json:"rounds"`
+			GapPct *float64 `json:"gap_pct"`
+		} `json:"last"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&state)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state.District != "town" || len(state.Sites) != 1 || !state.Sites[0].Registered || len(state.Nodes) != 1 ||
+		state.Nodes[0].LimitKW[0] != limit || len(state.Last.CapsKW) != 1 || len(state.Last.CapsKW[0]) != 96 || len(state.Last.Rounds) == 0 || state.Last.GapPct == nil {
+		t.Errorf("district state %+v", state)
 	}
 	var dl *dispatch.ExternalLimit
 	for _, l := range s.Service.Limits(ctx, start) {
