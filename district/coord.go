@@ -247,7 +247,8 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 	props := make([][]proposal, n)
 	c.bestLB, c.bestUB = math.Inf(-1), math.Inf(1)
 	bestLambda := cloneMatrix(c.lambda)
-	var want [][]float64 // the best master's combined imports per site
+	var want [][]float64     // the best master's combined imports per site
+	var fallback [][]float64 // the least-violating combination before one keeps the limits
 	for round := 0; round < o.MaxRounds; round++ {
 		if ctx.Err() != nil || (round > 0 && time.Now().After(deadline)) {
 			break
@@ -331,6 +332,10 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 				c.bestUB = ms.cost
 			}
 			want = combine(props, ms.weights, T)
+		} else {
+			// No combination keeps every limit yet: the least-violating one
+			// is the best start for the caps should the budget end now.
+			fallback = combine(props, ms.weights, T)
 		}
 		rr := RoundReport{Round: round, ResidualKW: residual, LowerBound: c.bestLB, UpperBound: c.bestUB,
 			GapPct: gapPct(c.bestUB, c.bestLB), Answered: answered, Excluded: c.nExcluded(), Messages: msgs,
@@ -352,6 +357,9 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 		}
 	}
 	c.lambda = bestLambda
+	if want == nil {
+		want = fallback
+	}
 	return c.finish(ctx, want, began)
 }
 

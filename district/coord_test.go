@@ -183,3 +183,21 @@ func TestAllocateKeepsLimits(t *testing.T) {
 		t.Errorf("step 2 cap of site 2 %v under a 0 kW transformer", caps[2][2])
 	}
 }
+
+// TestCapsKeepLimitsAtAnyBudget: stopped after 1, 2 or 3 rounds, far from
+// converged, the caps still keep every shared limit.
+func TestCapsKeepLimitsAtAnyBudget(t *testing.T) {
+	g := generate(t, GenParams{Sites: 8, Seed: 6, Steps: 24, StepMinutes: 60, EVs: 6, SitesPerTransformer: 4, Tightness: 0.7})
+	for _, rounds := range []int{1, 2, 3} {
+		res := coordinate(t, g, Options{MaxRounds: rounds, GapPct: 1e-9})
+		if res.Converged {
+			t.Errorf("%d rounds: converged at gap %v", rounds, res.GapPct)
+		}
+		if ex, where := Check(res.CapsKW, g.Limits); ex > 1e-9 {
+			t.Errorf("%d rounds: caps break a shared limit: %s", rounds, where)
+		}
+		if len(res.Rounds) != rounds {
+			t.Errorf("%d rounds asked, %d run", rounds, len(res.Rounds))
+		}
+	}
+}
