@@ -2,7 +2,6 @@ package district
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -64,7 +63,9 @@ func (s *Solver) Answer(ctx context.Context, base *optimizer.Scenario, req Reque
 		}
 		plan, err := optimizer.Solve(ctx, &scn, optimizer.Options{WarmStart: s.capped})
 		feasible := true
-		if errors.Is(err, optimizer.ErrInfeasible) {
+		if err != nil && ctx.Err() == nil {
+			// Infeasible (or a solve that stalled on an infeasible cap
+			// without a diagnosis): the least-violating plan.
 			feasible = false
 			plan, err = optimizer.Solve(ctx, &scn, optimizer.Options{Soft: true})
 		}
