@@ -265,3 +265,27 @@ func TestRunTakesPartInDistrict(t *testing.T) {
 		}
 	}
 }
+
+// TestCoordinateChecksSiteConfigs: a site config the district names must load and
+// plan on the district's step.
+func TestCoordinateChecksSiteConfigs(t *testing.T) {
+	demo, err := filepath.Abs("../../configs/demo-site.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct{ config, step, want string }{
+		{demo, "30", "plans in 15-minute steps, the district in 30"},
+		{filepath.Join(dir, "missing.yaml"), "15", "sites[0].config"},
+	} {
+		file := filepath.Join(dir, "d.yaml")
+		yml := "district: {id: d, step_minutes: " + tc.step + "}\nsites: [{id: a, config: " + tc.config + "}]\nnodes: [{id: tx, limit_kw: 100, sites: [a]}]\n"
+		if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errOut := runCLI(t, "coordinate", "--config", file, "--cycles", "1")
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%s: exit %d, stderr %s; want %q", tc.config, code, errOut, tc.want)
+		}
+	}
+}
