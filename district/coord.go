@@ -319,7 +319,7 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 			active[i] = !c.excluded[i] && len(props[i]) > 0
 		}
 		tm := time.Now()
-		ms, err := solveMaster(ctx, props, active, limits, tr, avail, T, dt)
+		ms, err := solveMasters(ctx, props, active, limits, tr, avail, T, dt)
 		masterMS := float64(time.Since(tm).Microseconds()) / 1000
 		if err != nil {
 			if ctx.Err() != nil {

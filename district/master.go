@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/gridd/gridd/optimizer/ipm"
 	"github.com/gridd/gridd/optimizer/lp"
@@ -218,4 +220,111 @@ func solveMaster(ctx context.Context, props [][]proposal, active []bool, limits 
 		}
 	}
 	return r, nil
+}
+
+// solveMasters solves the master separately for every tree of limits (a
+// limit without a parent and everything below it: they share no row with
+// another tree), in parallel, and merges the results; a site under no limit
+// takes its cheapest plan. The result equals solveMaster's on the whole
+// district, whose normal equations would otherwise be factored as one.
+func solveMasters(ctx context.Context, props [][]proposal, active []bool, limits []Limit, tr *tree, avail [][]float64, T int, dt float64) (*masterResult, error) {
+	root := make([]int, len(limits))
+	for k := range limits {
+		r := k
+		for tr.parent[r] >= 0 {
+			r = tr.parent[r]
+		}
+		root[k] = r
+	}
+	type part struct {
+		limits []int // global limit indices
+		sites  []int // global site indices
+	}
+	parts := map[int]*part{}
+	var order []int
+	for k, r := range root {
+		if parts[r] == nil {
+			parts[r] = &part{}
+			order = append(order, r)
+		}
+		parts[r].limits = append(parts[r].limits, k)
+	}
+	out := &masterResult{weights: make([][]float64, len(props)), lambda: make([][]float64, len(limits))}
+	for i, k := range tr.site {
+		if k < 0 {
+			if active[i] { // under no limit: its cheapest plan
+				w := make([]float64, len(props[i]))
+				best := 0
+				for j, p := range props[i] {
+					if p.cost < props[i][best].cost {
+						best = j
+					}
+				}
+				w[best] = 1
+				out.weights[i] = w
+				out.cost += props[i][best].cost
+			}
+			continue
+		}
+		parts[root[k]].sites = append(parts[root[k]].sites, i)
+	}
+	results := make([]*masterResult, len(order))
+	errs := make([]error, len(order))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for n, r := range order {
+		pt := parts[r]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			local := make(map[int]int, len(pt.limits))
+			for a, k := range pt.limits {
+				local[k] = a
+			}
+			siteLocal := make(map[int]int, len(pt.sites))
+			for a, i := range pt.sites {
+				siteLocal[i] = a
+			}
+			sub := &tree{parent: make([]int, len(pt.limits)), site: make([]int, len(pt.sites))}
+			subLimits := make([]Limit, len(pt.limits))
+			subAvail := make([][]float64, len(pt.limits))
+			for a, k := range pt.limits {
+				sub.parent[a] = -1
+				if p := tr.parent[k]; p >= 0 {
+					sub.parent[a] = local[p]
+				}
+				subLimits[a] = Limit{ID: limits[k].ID, LimitKW: limits[k].LimitKW}
+				for _, i := range limits[k].Sites {
+					subLimits[a].Sites = append(subLimits[a].Sites, siteLocal[i])
+				}
+				subAvail[a] = avail[k]
+			}
+			subProps := make([][]proposal, len(pt.sites))
+			subActive := make([]bool, len(pt.sites))
+			for a, i := range pt.sites {
+				sub.site[a] = local[tr.site[i]]
+				subProps[a], subActive[a] = props[i], active[i]
+			}
+			results[n], errs[n] = solveMaster(ctx, subProps, subActive, subLimits, sub, subAvail, T, dt)
+		}()
+	}
+	wg.Wait()
+	for n, r := range order {
+		if errs[n] != nil {
+			return nil, errs[n]
+		}
+		pt, res := parts[r], results[n]
+		for a, i := range pt.sites {
+			out.weights[i] = res.weights[a]
+		}
+		for a, k := range pt.limits {
+			out.lambda[k] = res.lambda[a]
+		}
+		out.cost += res.cost
+		out.excess += res.excess
+		out.iterations = max(out.iterations, res.iterations)
+	}
+	return out, nil
 }
