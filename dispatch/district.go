@@ -13,6 +13,12 @@ import (
 func (s *Service) keepBase(scn *optimizer.Scenario, at time.Time) {
 	c := *scn
 	c.Grid.ImportCapKW, c.Grid.ExportCapKW = nil, nil
+	// Own copies of the lists: pins filter and extend the cycle's lists in place.
+	c.Nodes = append([]optimizer.Node(nil), scn.Nodes...)
+	c.Loads = append([]optimizer.Load(nil), scn.Loads...)
+	c.PV = append([]optimizer.PV(nil), scn.PV...)
+	c.Batteries = append([]optimizer.Battery(nil), scn.Batteries...)
+	c.EVSessions = append([]optimizer.EVSession(nil), scn.EVSessions...)
 	s.mu.Lock()
 	s.districtBase, s.districtBaseAt = &c, at
 	s.mu.Unlock()
@@ -29,7 +35,7 @@ func (s *Service) DistrictScenario(ctx context.Context) *optimizer.Scenario {
 	if base == nil {
 		return nil
 	}
-	c := *base
+	c := *base // applyLimitsOf sets new cap slices; the lists are not modified
 	s.applyLimitsOf(ctx, &c, at, LimitSourceDistrict)
 	return &c
 }
