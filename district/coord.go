@@ -114,7 +114,8 @@ type Options struct {
 	// Known holds each site's last known import plan (by site ID) from an
 	// earlier cycle: a site that does not answer is capped from it.
 	Known map[string][]float64
-	// OnEvent receives exclusions as they happen; OnRound every round.
+	// OnEvent receives exclusions as they happen (one at a time); OnRound
+	// every round.
 	OnEvent func(Event)
 	OnRound func(RoundReport)
 	Clock   clock.Clock
@@ -422,6 +423,7 @@ type coord struct {
 	tree       *tree
 	res        *Result
 	mu         sync.Mutex
+	evMu       sync.Mutex
 }
 
 func (c *coord) nExcluded() int {
@@ -448,6 +450,10 @@ func (c *coord) priceOf(i int) []float64 {
 
 func (c *coord) event(kind string, i int, format string, args ...any) {
 	e := Event{At: c.clk.Now(), Kind: kind, Site: c.sites[i].ID(), Detail: fmt.Sprintf(format, args...)}
+	// One event at a time, in the order recorded: OnEvent need not be safe
+	// for concurrent use.
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
 	c.mu.Lock()
 	c.res.Events = append(c.res.Events, e)
 	c.mu.Unlock()

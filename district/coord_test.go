@@ -126,7 +126,7 @@ func TestBadSitesExcluded(t *testing.T) {
 			s := g.Scenarios[0]
 			var events []Event
 			res, err := Coordinate(context.Background(), sites, g.Limits, Options{Start: s.Start, StepMinutes: s.StepMinutes, Steps: s.Steps,
-				MaxRounds: 8, RoundTimeout: 300 * time.Millisecond, OnEvent: func(e Event) { events = append(events, e) }})
+				MaxRounds: 8, RoundTimeout: 2 * time.Second, OnEvent: func(e Event) { events = append(events, e) }})
 			if err != nil {
 				t.Fatalf("Coordinate: %v", err)
 			}

@@ -144,7 +144,7 @@ func TestDistrictOnNATSCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Coordination.RoundTimeout.D = 3 * time.Second
+	cfg.Coordination.RoundTimeout.D = 5 * time.Second
 	cfg.Coordination.MaxRounds = 12
 	bus := openReplicated(t, urls, "coordinator")
 	co := &Coordinator{Bus: bus, Config: cfg}

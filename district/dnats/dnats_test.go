@@ -215,7 +215,7 @@ func TestDistrictBadSitesOverNATS(t *testing.T) {
 	}
 	t.Cleanup(ns.Shutdown)
 	f := newFleet(t, url, district.GenParams{Sites: 5, Seed: 5, Steps: 24, StepMinutes: 60, EVs: 6, Tightness: 0.97})
-	f.cfg.Coordination.RoundTimeout.D = 500 * time.Millisecond
+	f.cfg.Coordination.RoundTimeout.D = 2 * time.Second
 	co := coordinator(t, url, f.cfg)
 	for i := range f.g.IDs {
 		if i == 1 {
@@ -229,7 +229,7 @@ func TestDistrictBadSitesOverNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	slow, _ := nc.Subscribe(solveSubject("test", f.g.IDs[1]), func(m *nats.Msg) { time.Sleep(time.Second) })
+	slow, _ := nc.Subscribe(solveSubject("test", f.g.IDs[1]), func(m *nats.Msg) { time.Sleep(5 * time.Second) })
 	defer func() { _ = slow.Unsubscribe() }()
 	// Site 2 answers garbage after its first round.
 	garbage, _ := nc.Subscribe(solveSubject("test", f.g.IDs[2]), func(m *nats.Msg) {
