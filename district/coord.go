@@ -250,8 +250,12 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 	bestLambda := cloneMatrix(c.lambda)
 	var want [][]float64     // the best master's combined imports per site
 	var fallback [][]float64 // the least-violating combination before one keeps the limits
+	var lastRound time.Duration
 	for round := 0; round < o.MaxRounds; round++ {
-		if ctx.Err() != nil || (round > 0 && time.Now().After(deadline)) {
+		// Stop when another round and the capped round after it (about as
+		// long as a round) would end past the budget: the caps must be out
+		// by then.
+		if ctx.Err() != nil || (round > 0 && time.Now().Add(2*lastRound).After(deadline)) {
 			break
 		}
 		t0 := time.Now()
@@ -338,6 +342,7 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 			// is the best start for the caps should the budget end now.
 			fallback = combine(props, ms.weights, T)
 		}
+		lastRound = time.Since(t0)
 		rr := RoundReport{Round: round, ResidualKW: residual, LowerBound: c.bestLB, UpperBound: c.bestUB,
 			GapPct: gapPct(c.bestUB, c.bestLB), Answered: answered, Excluded: c.nExcluded(), Messages: msgs,
 			DurationMS: float64(time.Since(t0).Microseconds()) / 1000, MasterMS: masterMS, MasterIterations: ms.iterations}

@@ -36,7 +36,8 @@
 // For linear programs this converges to the centralised optimum; each
 // round reports the primal residual (the largest excess of the priced
 // plans over a limit), both bounds and the gap. It stops when the gap is
-// below GapPct, after MaxRounds, or at the TimeBudget.
+// below GapPct, after MaxRounds, or when another round and the capped round
+// after it would end past the TimeBudget.
 //
 // # Caps: safety never depends on convergence
 //

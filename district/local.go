@@ -68,6 +68,11 @@ func (s *Solver) Answer(ctx context.Context, base *optimizer.Scenario, req Reque
 			// without a diagnosis): the least-violating plan.
 			feasible = false
 			plan, err = optimizer.Solve(ctx, &scn, optimizer.Options{Soft: true})
+			if err != nil && ctx.Err() == nil {
+				// A cap right at what the site can reach can stall the
+				// interior-point method in the last digits: accept 1e-4.
+				plan, err = optimizer.Solve(ctx, &scn, optimizer.Options{Soft: true, Tolerance: 1e-4})
+			}
 		}
 		if err != nil {
 			rep.Error = fmt.Sprintf("capped solve: %v", err)
