@@ -252,10 +252,10 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 	var fallback [][]float64 // the least-violating combination before one keeps the limits
 	var lastRound time.Duration
 	for round := 0; round < o.MaxRounds; round++ {
-		// Stop when another round and the capped round after it (about as
-		// long as a round) would end past the budget: the caps must be out
-		// by then.
-		if ctx.Err() != nil || (round > 0 && time.Now().Add(2*lastRound).After(deadline)) {
+		// Stop when another round and the capped round after it (measured
+		// at up to twice a round: capped solves near a site's limit are
+		// harder) would end past the budget: the caps must be out by then.
+		if ctx.Err() != nil || (round > 0 && time.Now().Add(3*lastRound).After(deadline)) {
 			break
 		}
 		t0 := time.Now()

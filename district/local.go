@@ -2,6 +2,7 @@ package district
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -40,6 +41,9 @@ func (s *Solver) Answer(ctx context.Context, base *optimizer.Scenario, req Reque
 			scn.Grid.ImportPrice[t] = base.Grid.ImportPrice[t] + req.PricePerKWh[t]
 		}
 		plan, err := optimizer.Solve(ctx, &scn, optimizer.Options{WarmStart: s.priced})
+		if err != nil && !errors.Is(err, optimizer.ErrInfeasible) && ctx.Err() == nil {
+			plan, err = optimizer.Solve(ctx, &scn, optimizer.Options{Tolerance: 1e-3}) // stalled in the last digits
+		}
 		if err != nil {
 			rep.Error = fmt.Sprintf("priced solve: %v", err)
 			return rep
@@ -62,16 +66,18 @@ func (s *Solver) Answer(ctx context.Context, base *optimizer.Scenario, req Reque
 			scn.Grid.ImportCapKW[t] = c
 		}
 		plan, err := optimizer.Solve(ctx, &scn, optimizer.Options{WarmStart: s.capped})
+		if err != nil && !errors.Is(err, optimizer.ErrInfeasible) && ctx.Err() == nil {
+			// A cap right at what the site can reach can stall the
+			// interior-point method in the last digits: accept 1e-3.
+			plan, err = optimizer.Solve(ctx, &scn, optimizer.Options{Tolerance: 1e-3})
+		}
 		feasible := true
 		if err != nil && ctx.Err() == nil {
-			// Infeasible (or a solve that stalled on an infeasible cap
-			// without a diagnosis): the least-violating plan.
+			// Infeasible: the least-violating plan.
 			feasible = false
 			plan, err = optimizer.Solve(ctx, &scn, optimizer.Options{Soft: true})
 			if err != nil && ctx.Err() == nil {
-				// A cap right at what the site can reach can stall the
-				// interior-point method in the last digits: accept 1e-4.
-				plan, err = optimizer.Solve(ctx, &scn, optimizer.Options{Soft: true, Tolerance: 1e-4})
+				plan, err = optimizer.Solve(ctx, &scn, optimizer.Options{Soft: true, Tolerance: 1e-3})
 			}
 		}
 		if err != nil {
