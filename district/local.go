@@ -65,7 +65,11 @@ func (s *Solver) Answer(ctx context.Context, base *optimizer.Scenario, req Reque
 			}
 			scn.Grid.ImportCapKW[t] = c
 		}
-		plan, err := optimizer.Solve(ctx, &scn, optimizer.Options{WarmStart: s.capped})
+		warm := s.capped
+		if warm == nil {
+			warm = s.priced // the first capped solve starts from the last priced plan
+		}
+		plan, err := optimizer.Solve(ctx, &scn, optimizer.Options{WarmStart: warm})
 		if err != nil && !errors.Is(err, optimizer.ErrInfeasible) && ctx.Err() == nil {
 			// A cap right at what the site can reach can stall the
 			// interior-point method in the last digits: accept 1e-3.
