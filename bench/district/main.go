@@ -121,7 +121,7 @@ func one(ctx context.Context, n, procs int, seed uint64, budget time.Duration, c
 	if err != nil {
 		return err
 	}
-	co := &dnats.Coordinator{Bus: bus, Config: cfg}
+	co := &dnats.Coordinator{Bus: bus, Config: cfg, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
 	for deadline := time.Now().Add(5 * time.Minute); ; {
 		regs, err := co.Registered(ctx)
 		if err == nil && len(regs) == n {

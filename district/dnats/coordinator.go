@@ -55,6 +55,17 @@ func (c *Coordinator) Published() int {
 	return c.published
 }
 
+// SitePlan is what the coordinator publishes per site and cycle (kind
+// "plan.SITE"): its cap and planned import per step.
+type SitePlan struct {
+	District string    `json:"district"`
+	Cycle    int64     `json:"cycle"`
+	Site     string    `json:"site"`
+	Start    time.Time `json:"start"`
+	CapKW    []float64 `json:"cap_kw"`
+	PlanKW   []float64 `json:"plan_kw"`
+}
+
 // Last returns the last cycle's result (nil before the first).
 func (c *Coordinator) Last() *district.Result {
 	c.mu.Lock()
@@ -168,7 +179,14 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 		}
 	}
 	wg.Wait()
-	pub("result", Summary{District: cfg.District.ID, Cycle: cycle, Result: res, Limits: limits})
+	// Per site its cap and plan; then the cycle's summary without the per-site
+	// arrays (a district of a thousand sites would exceed a message's size).
+	for i, s := range cfg.Sites {
+		pub("plan."+s.ID, SitePlan{District: cfg.District.ID, Cycle: cycle, Site: s.ID, Start: start, CapKW: res.CapsKW[i], PlanKW: res.PlansKW[i]})
+	}
+	brief := *res
+	brief.CapsKW, brief.PlansKW = nil, nil
+	pub("result", Summary{District: cfg.District.ID, Cycle: cycle, Result: &brief, Limits: limits})
 	c.mu.Lock()
 	c.start = start
 	c.prices = res.Prices

@@ -4,7 +4,8 @@
 // district.Request, answered by a district.Reply), gridd.district.D.caps.SITE
 // (request/reply: Caps, answered by an Ack once the site has put them in
 // force), and gridd.district.D.telemetry.KIND on the JetStream stream
-// GRIDD_DISTRICT_D (kinds round, result, event; every publish waits for the
+// GRIDD_DISTRICT_D (kinds round, event, plan.SITE with each site's cap and
+// plan, and result, the cycle's summary; every publish waits for the
 // stream's acknowledgement). Sites register in the key-value bucket
 // gridd-district-D under site.ID and re-put their entry every
 // HeartbeatInterval; the bucket forgets an entry RegistrationTTL after its
