@@ -230,6 +230,7 @@ func compareDays(ctx context.Context, n, sites int, budget time.Duration) error 
 	var peak [3]float64 // highest loading of a shared limit, fraction
 	var over [3]float64 // kW·h planned above a cap or limit
 	infeasible := 0
+	coordInfeasible := 0
 	rounds := 0
 	for d := 1; d <= n; d++ {
 		g, err := district.Generate(ctx, gridd.Files, district.GenParams{Sites: sites, Seed: uint64(d)})
@@ -244,6 +245,11 @@ func compareDays(ctx context.Context, n, sites int, budget time.Duration) error 
 			return err
 		}
 		rounds += len(res.Rounds)
+		for _, e := range res.Events {
+			if e.Kind == district.EventSiteCapInfeasible || e.Kind == district.EventSiteCapBroken {
+				coordInfeasible++
+			}
+		}
 		cost[0] += res.Cost
 		peak[0] = max(peak[0], loading(res.PlansKW, g.Limits))
 		// Static share.
@@ -296,9 +302,14 @@ func compareDays(ctx context.Context, n, sites int, budget time.Duration) error 
 	fmt.Printf("| plan | district cost over %d days | vs centralised | highest shared loading | site-days that cannot keep their cap |\n|---|---|---|---|---|\n", n)
 	names := []string{"coordinated", "independent, static share", "centralised"}
 	for k, name := range names {
-		extra := "0"
-		if k == 1 {
+		var extra string
+		switch k {
+		case 0:
+			extra = fmt.Sprintf("%d of %d", coordInfeasible, n*sites)
+		case 1:
 			extra = fmt.Sprintf("%d of %d (%.0f kWh over their caps)", infeasible, n*sites, over[1])
+		default:
+			extra = "— (no caps: one LP)"
 		}
 		fmt.Printf("| %s | %.2f | %+.3f %% | %.1f %% | %s |\n", name, cost[k], 100*(cost[k]-cost[2])/cost[2], 100*peak[k], extra)
 	}
