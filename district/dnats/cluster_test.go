@@ -1,3 +1,5 @@
+//go:build linux
+
 package dnats
 
 import (
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +44,8 @@ func (n *natsNode) start(t *testing.T, bin string) {
 	t.Helper()
 	n.cmd = exec.Command(bin, "-c", n.conf)
 	n.cmd.Stdout, n.cmd.Stderr = nil, nil
+	// The node dies with the test process, even when a timeout skips the cleanup.
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := n.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
