@@ -35,6 +35,7 @@ var allowed = map[string][]string{
 	// field driver (fieldbus/iec104) and the simulator's RTUs: a leaf.
 	"iec104/apdu": {},
 	"replay":      {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "dispatch", "plant", "prices"},
+	"district":    {"site", "clock", "optimizer"},
 }
 
 const module = "github.com/gridd/gridd/"

@@ -210,7 +210,17 @@ func (s *Service) limitAt(ctx context.Context, t time.Time) (imp, exp float64, i
 // applyLimits narrows the scenario's grid limits per step by the external limits in
 // force during each step (the tightest over the step).
 func (s *Service) applyLimits(ctx context.Context, scn *optimizer.Scenario, at time.Time) {
-	list := s.Limits(ctx, at)
+	s.applyLimitsOf(ctx, scn, at, "")
+}
+
+// applyLimitsOf is applyLimits without the limits from source skip ("" skips none).
+func (s *Service) applyLimitsOf(ctx context.Context, scn *optimizer.Scenario, at time.Time, skip string) {
+	var list []ExternalLimit
+	for _, l := range s.Limits(ctx, at) {
+		if skip == "" || l.Source != skip {
+			list = append(list, l)
+		}
+	}
 	if len(list) == 0 {
 		return
 	}

@@ -136,6 +136,7 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 			return nil, fmt.Errorf("store forecasts: %w", err)
 		}
 	}
+	s.keepBase(scn, at)
 	s.applyLimits(ctx, scn, at)
 	if err := scn.Validate(); err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)

@@ -77,6 +77,9 @@ type Service struct {
 	pluggedAt map[string]time.Time // EV charger -> when the current session was first seen
 	latest    map[string]fieldbus.Reading
 	lastPlan  *optimizer.Plan
+	// districtBase is the latest cycle's scenario before external limits (keepBase).
+	districtBase   *optimizer.Scenario
+	districtBaseAt time.Time
 	// inForceCache is the schedule in force at the last successful lookup (see InForce).
 	inForceCache *storage.Schedule
 	// inForceFull is the last schedule in force read in full from the store (its

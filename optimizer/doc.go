@@ -123,6 +123,19 @@
 // reference power, costing StabilityPerKW·dt each (CostBreakdown.
 // StabilityPenalty).
 //
+// # Shared limits
+//
+// SolveShared solves several scenarios on the same time grid as one LP: the
+// union of their dispatch LPs plus, per SharedImportLimit (sites below a
+// shared transformer or feeder) and step, a flow column y ∈ [0, limit_kw]
+// and a row y − Σ child limits' y − Σ its other sites' import = 0 (limits
+// must nest or be disjoint; the flow columns keep a limit over exactly its
+// children's sites from being a linearly dependent row). The flow column's
+// reduced cost divided by dt is the limit's price per kWh. It is the
+// centralised reference of the district coordinator (package district).
+// Plan.DualBound returns the solver's dual objective, a lower bound on the
+// optimum the coordinator sums into its certified bound.
+//
 // # Export
 //
 // ExportLP and ExportMPS write exactly the LP that Solve solves for the same

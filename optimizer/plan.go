@@ -116,6 +116,19 @@ type Plan struct {
 	// duals keeps the LP's row duals for warm-starting the next solve
 	// (Options.WarmStart); it is not serialised.
 	duals *rowDuals
+	// dualBound is the solver's dual objective (see DualBound).
+	dualBound float64
+}
+
+// DualBound returns a lower bound on the scenario's optimal cost: the
+// interior-point method's dual objective at its last iterate, never above
+// Objective. It is what a district coordinator sums into its certified
+// lower bound. A plan decoded from JSON has none: it returns −Inf.
+func (p *Plan) DualBound() float64 {
+	if p == nil || p.duals == nil {
+		return math.Inf(-1)
+	}
+	return math.Min(p.dualBound, p.Objective)
 }
 
 // Violation is a limit that a soft-mode plan violates.
@@ -289,6 +302,7 @@ func Solve(ctx context.Context, s *Scenario, opts Options) (*Plan, error) {
 	}
 	f.extract(sol, plan)
 	plan.duals = newRowDuals(f.m, sol.RowDual)
+	plan.dualBound = sol.DualObjective
 	if len(plan.Violations) > 0 {
 		finish(StatusRelaxed)
 		return plan, nil

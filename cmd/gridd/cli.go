@@ -41,6 +41,7 @@ func init() {
 		{"demo", "[--cycles N] [--data-dir DIR] [--listen ADDR] [flags]", "simulated demo site, embedded store, web console", cmdDemo},
 		{"run", "--config FILE [--db DSN] [--data-dir DIR] [--listen ADDR] [flags]", "dispatch a real site", cmdRun},
 		{"sim", "--config FILE [--faults DEV=FAULT,...]", "serve a site's devices from the simulator", cmdSim},
+		{"coordinate", "--config district.yaml [--nats URL] [--cycles N] [--listen ADDR]", "coordinate a district of sites under shared transformer and feeder limits", cmdCoordinate},
 		{"config check", "FILE...", "validate site configs and their profiles", positional("config check", func(_ context.Context, files []string, stdout, stderr io.Writer) error {
 			return cmdConfigCheck(files, stdout, stderr)
 		})},

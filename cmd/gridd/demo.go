@@ -34,11 +34,25 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	tlsKey := fl.String("tls-key", "", "TLS private key (PEM)")
 	noHistory := fl.Bool("no-history", false, "start with an empty store (the first forecasts are flat lines from the first readings) instead of the simulated devices' recorded history")
 	insecure := fl.Bool(insecureListenFlag, false, "allow plain HTTP on a non-loopback --listen address (credentials in clear text)")
+	sites := fl.Int("sites", 0, "run a district of N generated sites under shared transformer limits instead, with the coordinator and an embedded NATS server (district state as JSON at /api/v1/district on --listen)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if *cycles < 0 {
 		return usageError{fmt.Errorf("--cycles %d: must not be negative", *cycles)}
+	}
+	if *sites < 0 || *sites > 10000 {
+		return usageError{fmt.Errorf("--sites %d: must be in 0..10000", *sites)}
+	}
+	if *sites > 0 {
+		log := newLogger(stderr, f.verbose)
+		if !f.verbose {
+			log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		}
+		if err := checkListen(f.listen, false, *insecure, log); err != nil {
+			return err
+		}
+		return runDistrictDemo(ctx, *sites, *cycles, f.dataDir, f.listen, stdout, log)
 	}
 	log := newLogger(stderr, f.verbose)
 	if *cycles == 0 {

@@ -28,11 +28,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	tlsKey := fl.String("tls-key", "", "TLS private key (PEM)")
 	usersFile := fl.String("users", "", "accounts file (default DATA-DIR/"+api.UsersFile+"; manage with gridd user)")
 	insecure := fl.Bool(insecureListenFlag, false, "allow plain HTTP on a non-loopback --listen address (credentials in clear text)")
+	var df districtFlags
+	df.register(fl)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if *cfgPath == "" {
 		return usageError{errors.New("--config is required")}
+	}
+	if err := df.check(); err != nil {
+		return err
 	}
 	log := newLogger(stderr, f.verbose)
 	if err := checkListen(f.listen, *tlsCert != "", *insecure, log); err != nil {
@@ -73,6 +78,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer stop()
 	fmt.Fprintf(stdout, "gridd: site %q, %d devices, store %s, cycle %q\ngridd: console and API at %s/\n", cfg.Site.Name, len(cfg.Devices), where, cfg.Site.Cycle, url)
+	if df.district != "" {
+		stopDistrict, err := startParticipant(ctx, st.svc, df, log, stdout)
+		if err != nil {
+			return err
+		}
+		defer stopDistrict()
+	}
 	// A first cycle at once: it shows whether every device answers, and puts a plan in
 	// force without waiting for the first tick of the cron spec.
 	return runCycles(ctx, stdout, "gridd", st.svc, log)

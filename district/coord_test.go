@@ -1,0 +1,203 @@
+package district
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/gridd/gridd"
+)
+
+func generate(t testing.TB, p GenParams) *Generated {
+	t.Helper()
+	g, err := Generate(context.Background(), gridd.Files, p)
+	if err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	return g
+}
+
+func coordinate(t testing.TB, g *Generated, o Options) *Result {
+	t.Helper()
+	s := g.Scenarios[0]
+	o.Start, o.StepMinutes, o.Steps = s.Start, s.StepMinutes, s.Steps
+	if o.MaxRounds == 0 {
+		o.MaxRounds = 40
+	}
+	if o.TimeBudget == 0 {
+		o.TimeBudget = time.Minute
+	}
+	res, err := Coordinate(context.Background(), g.Sites(), g.Limits, o)
+	if err != nil {
+		t.Fatalf("Coordinate: %v", err)
+	}
+	return res
+}
+
+func TestCoordinatedNearCentralised(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		p    GenParams
+	}{
+		{"10 sites", GenParams{Sites: 10, Seed: 1, Steps: 48, StepMinutes: 30, EVs: 8}},
+		{"12 sites nested", GenParams{Sites: 12, Seed: 2, SitesPerTransformer: 4, Steps: 48, StepMinutes: 30, EVs: 8}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := generate(t, tc.p)
+			cen, err := Centralised(context.Background(), g.Scenarios, g.Limits)
+			if err != nil {
+				t.Fatalf("Centralised: %v", err)
+			}
+			res := coordinate(t, g, Options{GapPct: 0.3})
+			for _, r := range res.Rounds {
+				t.Logf("round %d: residual %.1f kW, lb %.2f ub %.2f gap %.3f%% (%.0f ms)", r.Round, r.ResidualKW, r.LowerBound, r.UpperBound, r.GapPct, r.DurationMS)
+			}
+			t.Logf("independent %.2f, centralised %.2f, coordinated %.2f (%.3f%%), bound %.2f", g.IndependentCost, cen.Objective, res.Cost, 100*(res.Cost-cen.Objective)/cen.Objective, res.LowerBound)
+			if cen.Objective <= g.IndependentCost {
+				t.Errorf("limits do not bind: centralised %.2f ≤ independent %.2f", cen.Objective, g.IndependentCost)
+			}
+			if res.LowerBound > cen.Objective*(1+1e-6)+1e-6 {
+				t.Errorf("lower bound %.4f above the centralised optimum %.4f: not a bound", res.LowerBound, cen.Objective)
+			}
+			if gap := (res.Cost - cen.Objective) / math.Abs(cen.Objective); gap > 0.01 {
+				t.Errorf("coordinated %.2f is %.2f%% above centralised %.2f", res.Cost, 100*gap, cen.Objective)
+			}
+			if ex, where := Check(res.CapsKW, g.Limits); ex > 1e-9 {
+				t.Errorf("caps break a shared limit: %s", where)
+			}
+			for i, p := range res.PlansKW {
+				for t2, v := range p {
+					if v > res.CapsKW[i][t2]+capTol {
+						t.Errorf("site %d step %d: plan %g above cap %g", i, t2, v, res.CapsKW[i][t2])
+					}
+				}
+			}
+		})
+	}
+}
+
+// badSite wraps a site and misbehaves from round from on.
+type badSite struct {
+	Site
+	from int
+	how  string
+}
+
+func (b *badSite) Solve(ctx context.Context, req Request) (Reply, error) {
+	rep, err := b.Site.Solve(ctx, req)
+	if req.Round < b.from || err != nil {
+		return rep, err
+	}
+	switch b.how {
+	case "timeout":
+		<-ctx.Done()
+		return Reply{}, ctx.Err()
+	case "garbage":
+		rep.Priced = &Answer{ImportKW: []float64{math.NaN()}, CostTotal: 1}
+	case "cap":
+		if rep.Capped != nil {
+			for t := range rep.Capped.ImportKW {
+				rep.Capped.ImportKW[t] = req.CapKW[t] + 50
+			}
+		}
+	case "wrong-round":
+		rep.Round++
+	}
+	return rep, nil
+}
+
+func TestBadSitesExcluded(t *testing.T) {
+	g := generate(t, GenParams{Sites: 6, Seed: 3, Steps: 24, StepMinutes: 60, EVs: 6})
+	for _, tc := range []struct {
+		how, kind string
+		from      int
+	}{
+		{"timeout", EventSiteTimeout, 2},
+		{"timeout", EventSiteTimeout, 0},
+		{"garbage", EventSiteGarbage, 1},
+		{"cap", EventSiteCapBroken, 0},
+		{"wrong-round", EventSiteGarbage, 1},
+	} {
+		t.Run(fmt.Sprintf("%s from round %d", tc.how, tc.from), func(t *testing.T) {
+			sites := g.Sites()
+			sites[2] = &badSite{Site: sites[2], from: tc.from, how: tc.how}
+			s := g.Scenarios[0]
+			var events []Event
+			res, err := Coordinate(context.Background(), sites, g.Limits, Options{Start: s.Start, StepMinutes: s.StepMinutes, Steps: s.Steps,
+				MaxRounds: 8, RoundTimeout: 2 * time.Second, OnEvent: func(e Event) { events = append(events, e) }})
+			if err != nil {
+				t.Fatalf("Coordinate: %v", err)
+			}
+			found := false
+			for _, e := range events {
+				if e.Kind == tc.kind && e.Site == sites[2].ID() {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no %s event for %s; events %+v", tc.kind, sites[2].ID(), events)
+			}
+			if len(res.Excluded) != 1 || res.Excluded[0] != sites[2].ID() {
+				t.Errorf("excluded %v, want [%s]", res.Excluded, sites[2].ID())
+			}
+			if ex, where := Check(res.CapsKW, g.Limits); ex > 1e-9 {
+				t.Errorf("caps break a shared limit: %s", where)
+			}
+			// The excluded site is capped from its last known plan (or an
+			// equal share when it never answered), never left open.
+			for t2, v := range res.CapsKW[2] {
+				if v < 0 || v > g.Limits[0].LimitKW[t2] {
+					t.Fatalf("excluded site's cap %v at step %d", v, t2)
+				}
+			}
+		})
+	}
+}
+
+func TestAllocateKeepsLimits(t *testing.T) {
+	limits := []Limit{
+		{ID: "feeder", Sites: []int{0, 1, 2, 3}, LimitKW: []float64{100, 100, 10}},
+		{ID: "tx-a", Sites: []int{0, 1}, LimitKW: []float64{30, 80, 10}},
+		{ID: "tx-b", Sites: []int{2, 3}, LimitKW: []float64{90, 90, 0}},
+	}
+	want := [][]float64{{20, 50, 5}, {20, 50, 0}, {40, 0, 5}, nil}
+	avail := [][]float64{limits[0].LimitKW, limits[1].LimitKW, limits[2].LimitKW}
+	caps := Allocate(want, limits, avail, 3)
+	if ex, where := Check(caps, limits); ex > 1e-9 {
+		t.Fatalf("caps %v break a limit: %s", caps, where)
+	}
+	if caps[3] != nil {
+		t.Errorf("site without a want got caps %v", caps[3])
+	}
+	// Step 0: tx-a (30) scales sites 0 and 1 to 15 each; site 2 wants 40
+	// under tx-b and the feeder, and gets the headroom left.
+	if math.Abs(caps[0][0]-15) > 1e-6 || math.Abs(caps[1][0]-15) > 1e-6 {
+		t.Errorf("step 0 caps of tx-a's sites %v %v, want 15 each", caps[0][0], caps[1][0])
+	}
+	if caps[2][0] < 40 {
+		t.Errorf("step 0 cap of site 2 %v, want at least its 40", caps[2][0])
+	}
+	if caps[2][2] != 0 {
+		t.Errorf("step 2 cap of site 2 %v under a 0 kW transformer", caps[2][2])
+	}
+}
+
+// TestCapsKeepLimitsAtAnyBudget: stopped after 1, 2 or 3 rounds, far from
+// converged, the caps still keep every shared limit.
+func TestCapsKeepLimitsAtAnyBudget(t *testing.T) {
+	g := generate(t, GenParams{Sites: 8, Seed: 6, Steps: 24, StepMinutes: 60, EVs: 6, SitesPerTransformer: 4, Tightness: 0.7})
+	for _, rounds := range []int{1, 2, 3} {
+		res := coordinate(t, g, Options{MaxRounds: rounds, GapPct: 1e-9})
+		if res.Converged {
+			t.Errorf("%d rounds: converged at gap %v", rounds, res.GapPct)
+		}
+		if ex, where := Check(res.CapsKW, g.Limits); ex > 1e-9 {
+			t.Errorf("%d rounds: caps break a shared limit: %s", rounds, where)
+		}
+		if len(res.Rounds) != rounds {
+			t.Errorf("%d rounds asked, %d run", rounds, len(res.Rounds))
+		}
+	}
+}
