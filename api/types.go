@@ -210,7 +210,3 @@ type controlJSON struct {
 	ScheduleID         int64   `json:"schedule_id,omitempty"`
 }
 
-type sessionResponse struct {
-	Status  string           `json:"status"`
-	Session dispatch.Session `json:"session"`
-}
