@@ -150,6 +150,10 @@ func statusCode(e *evse) float64 {
 }
 
 func (s *session) Read(ctx context.Context, a *fieldbus.ReadAttempt) error {
+	// The device's timeout bounds the whole read: the trigger and the MeterValues
+	// it asks for.
+	ctx, cancel := context.WithTimeout(ctx, s.dev.RequestTimeout())
+	defer cancel()
 	st := s.c.station(s.ep.Station)
 	st.mu.Lock()
 	proto := st.proto
