@@ -209,4 +209,3 @@ type controlJSON struct {
 	KeepAlives         int64   `json:"keep_alives"`
 	ScheduleID         int64   `json:"schedule_id,omitempty"`
 }
-

@@ -40,7 +40,7 @@ func TestApplySets(t *testing.T) {
 		{"scale PV", []string{"pv.scale=2"}, func(c *site.Config) bool { d, _ := c.Device("pv-1"); return d.PV.CapacityKW == 300 }},
 		{"PV capacity", []string{"pv.pv-1.capacity_kw=75"}, func(c *site.Config) bool { d, _ := c.Device("pv-1"); return d.PV.CapacityKW == 75 }},
 		{"grow the fleet", []string{"ev.chargers=50"}, func(c *site.Config) bool { return count(c, site.KindEVCharger) == 50 }},
-		{"shrink the fleet", []string{"ev.scale=0.5"}, func(c *site.Config) bool { return count(c, site.KindEVCharger) == 6 }},
+		{"shrink the fleet", []string{"ev.scale=0.5"}, func(c *site.Config) bool { return count(c, site.KindEVCharger) == 7 }},
 		{"swap the tariff", []string{"tariff=" + tariff}, func(c *site.Config) bool {
 			imp, exp := c.Tariff.PriceAt(time.Date(2019, 6, 3, 17, 0, 0, 0, time.UTC), c.Site.Location)
 			return imp == 0.3 && exp == 0.1 && c.Tariff.Currency == "GBP"
@@ -63,7 +63,7 @@ func TestApplySets(t *testing.T) {
 			}
 		})
 	}
-	if count(base, site.KindEVCharger) != 12 || base.Devices[4].BESS.CapacityKWh != 200 {
+	if count(base, site.KindEVCharger) != 14 || base.Devices[4].BESS.CapacityKWh != 200 {
 		t.Error("ApplySets changed its input")
 	}
 }

@@ -32,6 +32,10 @@ type OCPP struct {
 	CallsPerSecond float64 `yaml:"calls_per_second"`
 	// CallTimeout bounds how long gridd waits for a station's answer. Default 10s.
 	CallTimeout Duration `yaml:"call_timeout"`
+	// ProfileValidFor is how long a charging profile gridd sends stays valid
+	// (validTo) when the device's profile has no watchdog: longer than the cycle,
+	// which rewrites every setpoint. Default 30m, from 1m to 24h.
+	ProfileValidFor Duration `yaml:"profile_valid_for"`
 	// Stations lists the stations allowed to connect; any other id is refused at
 	// the upgrade.
 	Stations []OCPPStation `yaml:"stations"`
@@ -60,6 +64,7 @@ const (
 	DefaultOCPPMaxFrameBytes  = 64 << 10
 	DefaultOCPPCallsPerSecond = 10
 	DefaultOCPPCallTimeout    = 10 * time.Second
+	DefaultOCPPProfileValid   = 30 * time.Minute
 )
 
 // Station returns the configured station with that id.
@@ -91,6 +96,9 @@ func (c *Config) applyOCPPDefaults() {
 	}
 	if x.CallTimeout.D == 0 {
 		x.CallTimeout.D = DefaultOCPPCallTimeout
+	}
+	if x.ProfileValidFor.D == 0 {
+		x.ProfileValidFor.D = DefaultOCPPProfileValid
 	}
 	for i := range x.Stations {
 		s := &x.Stations[i]
@@ -168,6 +176,9 @@ func (c *Config) validateOCPP(v *validator) {
 	}
 	if x.CallTimeout.D < 100*time.Millisecond || x.CallTimeout.D > 5*time.Minute {
 		v.add("ocpp.call_timeout", x.CallTimeout.D.String(), "must be between 100ms and 5m")
+	}
+	if x.ProfileValidFor.D < time.Minute || x.ProfileValidFor.D > 24*time.Hour {
+		v.add("ocpp.profile_valid_for", x.ProfileValidFor.D.String(), "must be between 1m and 24h")
 	}
 	seen := map[string]bool{}
 	for i, s := range x.Stations {

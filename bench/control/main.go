@@ -62,6 +62,7 @@ import (
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/fieldbus"
+	_ "github.com/gridd/gridd/fieldbus/ocpp" // the demo site's ocpp:// chargers pass validation
 	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"

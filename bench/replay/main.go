@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gridd/gridd"
+	_ "github.com/gridd/gridd/fieldbus/ocpp" // the demo site's ocpp:// chargers pass validation
 	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/replay"
 	"github.com/gridd/gridd/site"

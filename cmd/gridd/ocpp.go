@@ -130,7 +130,12 @@ func cmdOCPPHashPassword(_ context.Context, args []string, stdout, stderr io.Wri
 	if fl.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q (the password is read from standard input)", fl.Arg(0))}
 	}
-	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	return hashPassword(os.Stdin, stdout)
+}
+
+// hashPassword reads a password line from r and prints its bcrypt hash.
+func hashPassword(r io.Reader, stdout io.Writer) error {
+	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}

@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gridd/gridd"
 	"github.com/gridd/gridd/clock"
@@ -166,5 +170,52 @@ func TestOCPPDemoEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(strings.Join(r.StaleDevices, ","), "ev-13") {
 		t.Fatalf("reconnected ev-13 still stale")
+	}
+}
+
+// TestOCPPHashPasswordAndFaults: the hash gridd ocpp hash-password prints verifies the
+// password it read and is accepted by config validation; short passwords and bad
+// --ocpp-faults specs are usage errors naming the value.
+func TestOCPPHashPasswordAndFaults(t *testing.T) {
+	var out strings.Builder
+	if err := hashPassword(strings.NewReader("station-secret-1\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	h := strings.TrimSpace(out.String())
+	if bcrypt.CompareHashAndPassword([]byte(h), []byte("station-secret-1")) != nil {
+		t.Fatalf("hash %q does not verify the password", h)
+	}
+	data, err := gridd.Files.ReadFile(gridd.DemoConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`password_hash: "[^"]*"`)
+	if _, _, err := loadSite("demo.yaml", []byte(re.ReplaceAllLiteralString(string(data), `password_hash: "`+h+`"`))); err != nil {
+		t.Fatalf("config with the printed hash: %v", err)
+	}
+	var ue usageError
+	if err := hashPassword(strings.NewReader("short\n"), &out); !errors.As(err, &ue) || !strings.Contains(err.Error(), "want 8 to 72") {
+		t.Fatalf("short password: %v", err)
+	}
+
+	cfg, _, err := loadSite("demo.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ocppsim.New(cfg, nil, ocppsim.Options{URL: "ws://127.0.0.1:1/ocpp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ spec, want string }{
+		{"demo-cs-1", "want STATION=FAULT"},
+		{"demo-cs-1=wobble", `unknown OCPP station fault "wobble"`},
+		{"nope=slow", `unknown station "nope"`},
+	} {
+		if err := applyStationFaults(s, tc.spec); !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--ocpp-faults %s: %v, want a usage error with %q", tc.spec, err, tc.want)
+		}
+	}
+	if err := applyStationFaults(s, "demo-cs-1=slow,demo-cs-1=none"); err != nil {
+		t.Fatal(err)
 	}
 }

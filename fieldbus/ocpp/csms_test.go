@@ -34,6 +34,7 @@ ocpp:
   listen: 127.0.0.1:0
   safe_limit_kw: 1.5
   call_timeout: 3s
+  profile_valid_for: 10m
   stations:
     - {id: CP1, password_hash: "HASH1"}
     - {id: CP2, password_hash: "HASH2", charging_rate_unit: A, voltage_v: 230, phases: 3}
@@ -310,10 +311,15 @@ func TestScheduleReachesStation(t *testing.T) {
 	if rd := p.Poll(ctx)[0]; rd.Stale {
 		t.Fatalf("reconnected ev1 still stale: %v", rd.Err)
 	}
-	// The station keeps gridd's last profile (4 kW) until its validTo (the profile's
-	// 5 min watchdog), then falls back to the safe limit.
+	// The station keeps gridd's last profile (4 kW) until its validTo
+	// (ocpp.profile_valid_for, 10 min), then falls back to the safe limit.
 	if kw, ok := r.stations.AppliedKW("ev1"); !ok || math.Abs(kw-4) > 1e-9 {
 		t.Fatalf("after reconnect ev1 applies %v (%v), want its last profile's 4 kW", kw, ok)
+	}
+	r.clk.Advance(5 * time.Minute)
+	p.Poll(ctx)
+	if kw, _ := r.stations.AppliedKW("ev1"); math.Abs(kw-4) > 1e-9 {
+		t.Fatalf("inside validTo ev1 applies %v, want 4", kw)
 	}
 	r.clk.Advance(6 * time.Minute)
 	if rd := p.Poll(ctx)[0]; rd.Stale {

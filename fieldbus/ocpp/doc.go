@@ -38,8 +38,9 @@
 // Write of setpoint_kw sends SetChargingProfile: a TxProfile for the running
 // transaction, else a TxDefaultProfile for the EVSE, stack level 1, one period from
 // now, in W or (charging_rate_unit A) in A at the configured voltage and phases,
-// with validTo = now + the profile's watchdog (builtin:ocpp-ev-charger: 5 min, which
-// the real-time layer keeps alive). It then reads GetCompositeSchedule and returns
+// with validTo = now + ocpp.profile_valid_for (default 30 min, renewed by every
+// cycle), or + the device profile's watchdog when it has one (kept alive by the
+// real-time layer). It then reads GetCompositeSchedule and returns
 // the limit in force as the read-back, which the Writer compares and dispatch stores
 // as ok / mismatch / failed like any write. Negative setpoints are refused: OCPP
 // 1.6 and 2.0.1 profiles cannot discharge (V2G stays on Modbus chargers). On every

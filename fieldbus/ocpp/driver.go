@@ -96,16 +96,17 @@ func (Driver) Open(d fieldbus.Device, env fieldbus.Env) (fieldbus.Session, error
 	if c.station(ep.Station) == nil {
 		return nil, fmt.Errorf("station %q is not in ocpp.stations", ep.Station)
 	}
-	validFor := d.Profile.Watchdog
+	// A watchdog (kept alive by the real-time layer) bounds validTo tighter than
+	// ocpp.profile_valid_for (which the cycle's rewrite of every setpoint renews).
+	validFor := c.cfg.ProfileValidFor.D
+	if d.Profile.Watchdog > 0 {
+		validFor = d.Profile.Watchdog
+	}
 	if validFor <= 0 {
-		validFor = DefaultValidFor
+		validFor = site.DefaultOCPPProfileValid
 	}
 	return &session{c: c, ep: ep, dev: d, validFor: validFor}, nil
 }
-
-// DefaultValidFor bounds a profile's validity when the device profile has no
-// watchdog (builtin:ocpp-ev-charger has one, which the real-time layer keeps alive).
-const DefaultValidFor = 15 * time.Minute
 
 // maxCacheAge is how old values may be when the station refuses TriggerMessage.
 const maxCacheAge = 2 * time.Minute
@@ -150,6 +151,10 @@ func statusCode(e *evse) float64 {
 }
 
 func (s *session) Read(ctx context.Context, a *fieldbus.ReadAttempt) error {
+	// The device's timeout bounds the whole read: the trigger and the MeterValues
+	// it asks for.
+	ctx, cancel := context.WithTimeout(ctx, s.dev.RequestTimeout())
+	defer cancel()
 	st := s.c.station(s.ep.Station)
 	st.mu.Lock()
 	proto := st.proto

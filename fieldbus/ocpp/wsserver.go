@@ -252,7 +252,9 @@ func (s *wsServer) readLoop(c *conn, f *facade) {
 			delete(s.conns, c.id)
 		}
 		s.mu.Unlock()
-		if f.disconnected != nil {
+		// A connection replaced by the station's newer one is no disconnect: the
+		// station is still there.
+		if current && f.disconnected != nil {
 			f.disconnected(c)
 		}
 	}()

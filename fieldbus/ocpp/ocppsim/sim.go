@@ -20,8 +20,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lorenzodonini/ocpp-go/ocpp"
 	ocpp2 "github.com/lorenzodonini/ocpp-go/ocpp2.0.1"
 	"github.com/lorenzodonini/ocpp-go/ocpp2.0.1/availability"
+	meter201 "github.com/lorenzodonini/ocpp-go/ocpp2.0.1/meter"
 	"github.com/lorenzodonini/ocpp-go/ocpp2.0.1/provisioning"
 	"github.com/lorenzodonini/ocpp-go/ocpp2.0.1/remotecontrol"
 	"github.com/lorenzodonini/ocpp-go/ocpp2.0.1/smartcharging"
@@ -309,21 +311,44 @@ func (st *Station) connect() error {
 	h := &handler{st: st}
 	cs.SetSmartChargingHandler(h)
 	cs.SetRemoteControlHandler(h)
+	// The library's synchronous requests must not overlap: every call of this
+	// station, boot included, goes under syncMu.
+	st.syncMu.Lock()
+	defer st.syncMu.Unlock()
 	if err := cs.Start(st.s.opts.URL); err != nil {
 		return err
 	}
 	st.mu.Lock()
 	st.cs = cs
 	st.mu.Unlock()
-	if _, err := cs.BootNotification(provisioning.BootReasonPowerUp, "gridd-sim", "gridd"); err != nil {
+	if err := call(cs, provisioning.NewBootNotificationRequest(provisioning.BootReasonPowerUp, "gridd-sim", "gridd")); err != nil {
 		return fmt.Errorf("BootNotification: %w", err)
 	}
 	for ev := range st.evses {
-		_, _ = cs.StatusNotification(types.NewDateTime(st.s.opts.Clock.Now()), availability.ConnectorStatusAvailable, ev, 1)
+		_ = call(cs, availability.NewStatusNotificationRequest(types.NewDateTime(st.s.opts.Clock.Now()), availability.ConnectorStatusAvailable, ev, 1))
 	}
 	// Transactions and charging profiles survive a reconnect, as in a real station.
 	go st.sync(true)
 	return nil
+}
+
+// callTimeout bounds a station's own request.
+const callTimeout = 10 * time.Second
+
+// call sends one request and waits (bounded) for its answer. The library's
+// synchronous calls wait forever for a request that was in flight when the
+// connection stopped; this one does not.
+func call(cs ocpp2.ChargingStation, req ocpp.Request) error {
+	ch := make(chan error, 1)
+	if err := cs.SendRequestAsync(req, func(_ ocpp.Response, err error) { ch <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(callTimeout):
+		return fmt.Errorf("%s: no answer in %s", req.GetFeatureName(), callTimeout)
+	}
 }
 
 func (st *Station) client() ocpp2.ChargingStation {
@@ -374,19 +399,17 @@ func (st *Station) sync(meter bool) {
 			st.seq++
 			seq := st.seq
 			st.mu.Unlock()
-			_, _ = cs.StatusNotification(types.NewDateTime(now), availability.ConnectorStatusOccupied, ev, 1)
-			_, _ = cs.TransactionEvent(transactions.TransactionEventStarted, types.NewDateTime(now), transactions.TriggerReasonCablePluggedIn, seq,
-				transactions.Transaction{TransactionID: t.id, ChargingState: transactions.ChargingStateCharging},
-				func(r *transactions.TransactionEventRequest) {
-					r.Evse = &types.EVSE{ID: ev}
-					r.MeterValue = energy
-				})
+			_ = call(cs, availability.NewStatusNotificationRequest(types.NewDateTime(now), availability.ConnectorStatusOccupied, ev, 1))
+			te := transactions.NewTransactionEventRequest(transactions.TransactionEventStarted, types.NewDateTime(now), transactions.TriggerReasonCablePluggedIn, seq,
+				transactions.Transaction{TransactionID: t.id, ChargingState: transactions.ChargingStateCharging})
+			te.Evse, te.MeterValue = &types.EVSE{ID: ev}, energy
+			_ = call(cs, te)
 			needs := smartcharging.ChargingNeeds{RequestedEnergyTransfer: smartcharging.EnergyTransferModeAC3Phase,
 				ACChargingParameters: &smartcharging.ACChargingParameters{EnergyAmount: int(math.Round(ds.SessionRequestKWh * 1000)), EVMinCurrent: 6, EVMaxCurrent: 32, EVMaxVoltage: 400}}
 			if !ds.Departure.IsZero() {
 				needs.DepartureTime = types.NewDateTime(ds.Departure)
 			}
-			if _, err := cs.NotifyEVChargingNeeds(ev, needs); err != nil {
+			if err := call(cs, smartcharging.NewNotifyEVChargingNeedsRequest(ev, needs)); err != nil {
 				st.s.opts.Log.Warn("ocppsim: NotifyEVChargingNeeds", "station", st.ID, "err", err)
 			}
 		case !ds.Connected && cur != nil:
@@ -395,22 +418,20 @@ func (st *Station) sync(meter bool) {
 			st.seq++
 			seq := st.seq
 			st.mu.Unlock()
-			_, _ = cs.TransactionEvent(transactions.TransactionEventEnded, types.NewDateTime(now), transactions.TriggerReasonEVCommunicationLost, seq,
-				transactions.Transaction{TransactionID: cur.id, ChargingState: transactions.ChargingStateIdle, StoppedReason: transactions.ReasonEVDisconnected},
-				func(r *transactions.TransactionEventRequest) {
-					r.Evse = &types.EVSE{ID: ev}
-					r.MeterValue = energy
-				})
-			_, _ = cs.StatusNotification(types.NewDateTime(now), availability.ConnectorStatusAvailable, ev, 1)
+			te := transactions.NewTransactionEventRequest(transactions.TransactionEventEnded, types.NewDateTime(now), transactions.TriggerReasonEVCommunicationLost, seq,
+				transactions.Transaction{TransactionID: cur.id, ChargingState: transactions.ChargingStateIdle, StoppedReason: transactions.ReasonEVDisconnected})
+			te.Evse, te.MeterValue = &types.EVSE{ID: ev}, energy
+			_ = call(cs, te)
+			_ = call(cs, availability.NewStatusNotificationRequest(types.NewDateTime(now), availability.ConnectorStatusAvailable, ev, 1))
 		}
 		st.apply(ev, now)
 		if meter {
 			ds, _ = st.s.plant.State(dev)
 			power := math.Max(ds.PowerKW, 0) * 1000
-			_, _ = cs.MeterValues(ev, []types.MeterValue{{Timestamp: *types.NewDateTime(now), SampledValue: []types.SampledValue{
+			_ = call(cs, meter201.NewMeterValuesRequest(ev, []types.MeterValue{{Timestamp: *types.NewDateTime(now), SampledValue: []types.SampledValue{
 				{Value: math.Round(power), Measurand: types.MeasurandPowerActiveImport},
 				{Value: math.Round(ds.ImportKWh * 1000), Measurand: types.MeasurandEnergyActiveImportRegister},
-			}}})
+			}}}))
 		}
 	}
 }
