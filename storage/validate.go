@@ -178,11 +178,9 @@ func (s *Schedule) Validate() error {
 			return err
 		}
 	}
-	type key struct {
-		device string
-		step   int
-	}
-	seen := make(map[key]bool, len(s.Setpoints))
+	// Steps seen per device (a few devices, many steps: one small map, no hashing
+	// of every (device, step) pair).
+	seen := map[string][]bool{}
 	for i, sp := range s.Setpoints {
 		// Field names are formatted only when a check fails (a schedule has
 		// thousands of setpoints).
@@ -202,11 +200,15 @@ func (s *Schedule) Validate() error {
 		if math.IsNaN(sp.PowerKW) || math.IsInf(sp.PowerKW, 0) {
 			return checkFinite(fmt.Sprintf("Setpoints[%d].PowerKW", i), sp.PowerKW)
 		}
-		k := key{sp.DeviceID, sp.Step}
-		if seen[k] {
+		steps := seen[sp.DeviceID]
+		if steps == nil {
+			steps = make([]bool, s.Steps)
+			seen[sp.DeviceID] = steps
+		}
+		if steps[sp.Step] {
 			return invalid("Setpoints[%d]: device %q step %d appears twice", i, sp.DeviceID, sp.Step)
 		}
-		seen[k] = true
+		steps[sp.Step] = true
 	}
 	return nil
 }

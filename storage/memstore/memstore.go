@@ -3,7 +3,9 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -352,14 +354,14 @@ func (s *Store) InsertSchedule(ctx context.Context, sc *storage.Schedule) (int64
 	for i := range c.Setpoints {
 		c.Setpoints[i].Time = trunc(c.Setpoints[i].Time)
 	}
-	less := func(a, b storage.ScheduleSetpoint) bool {
+	byStepDevice := func(a, b storage.ScheduleSetpoint) int {
 		if a.Step != b.Step {
-			return a.Step < b.Step
+			return a.Step - b.Step
 		}
-		return a.DeviceID < b.DeviceID
+		return strings.Compare(a.DeviceID, b.DeviceID)
 	}
-	if !sort.SliceIsSorted(c.Setpoints, func(i, j int) bool { return less(c.Setpoints[i], c.Setpoints[j]) }) {
-		sort.SliceStable(c.Setpoints, func(i, j int) bool { return less(c.Setpoints[i], c.Setpoints[j]) })
+	if !slices.IsSortedFunc(c.Setpoints, byStepDevice) {
+		slices.SortStableFunc(c.Setpoints, byStepDevice)
 	}
 	s.schedules[c.ID] = &c
 	s.index(c.ID, "", c.Status)
