@@ -2,11 +2,11 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -296,47 +296,17 @@ func (s *Server) operatorStream(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err)
 		return
 	}
-	// The stream outlives the server's WriteTimeout: each write gets its own deadline
-	// instead, so a client that stops reading is dropped.
-	rc := http.NewResponseController(w)
-	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(StreamWriteTimeout)) }
-	deadline()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	send := func(x operatorSetpoint) {
-		deadline()
-		data, _ := json.Marshal(x)
-		fmt.Fprintf(w, "id: %d\nevent: setpoint\ndata: %s\n\n", x.ID, data)
-		fl.Flush()
-	}
+	st := s.startSSE(w, fl)
+	send := func(x operatorSetpoint) { st.event("setpoint", strconv.FormatInt(x.ID, 10), x) }
 	for _, x := range cur {
 		send(x)
 	}
-	fmt.Fprint(w, ": live\n\n")
-	fl.Flush()
-	heartbeat := time.NewTicker(15 * time.Second)
-	defer heartbeat.Stop()
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-s.closing:
-			return
-		case <-heartbeat.C:
-			deadline()
-			fmt.Fprint(w, ": keep-alive\n\n")
-			fl.Flush()
-		case x, ok := <-ch:
-			if !ok {
-				return
-			}
-			if !s.visibleCharger(x.DeviceID, ids, all) {
-				continue
-			}
+	st.comment("live")
+	streamSSE(r, s.closing, st, ch, func(x storage.SetpointWrite) {
+		if s.visibleCharger(x.DeviceID, ids, all) {
 			send(s.opSetpoint(x))
 		}
-	}
+	})
 }
 
 func (s *Server) ack(w http.ResponseWriter, r *http.Request) {

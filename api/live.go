@@ -39,36 +39,69 @@ func (s *Server) liveStream(w http.ResponseWriter, r *http.Request) {
 	}
 	ch, cancel := s.svc.SubscribeLive(16)
 	defer cancel()
-	rc := http.NewResponseController(w)
-	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(StreamWriteTimeout)) }
-	deadline()
+	st := s.startSSE(w, fl)
+	send := func(u dispatch.LiveUpdate) { st.event("values", "", visible(u)) }
+	send(s.svc.LiveSnapshot())
+	streamSSE(r, s.closing, st, ch, send)
+}
+
+// sseStream writes Server-Sent Events to one client. The stream outlives the server's
+// WriteTimeout: each write gets its own deadline (StreamWriteTimeout) instead, so a
+// client that stops reading is dropped.
+type sseStream struct {
+	w  http.ResponseWriter
+	fl http.Flusher
+	rc *http.ResponseController
+}
+
+// startSSE sends the event-stream headers.
+func (s *Server) startSSE(w http.ResponseWriter, fl http.Flusher) *sseStream {
+	st := &sseStream{w: w, fl: fl, rc: http.NewResponseController(w)}
+	st.deadline()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	send := func(u dispatch.LiveUpdate) {
-		deadline()
-		data, _ := json.Marshal(visible(u))
-		fmt.Fprintf(w, "event: values\ndata: %s\n\n", data)
-		fl.Flush()
+	return st
+}
+
+func (st *sseStream) deadline() { _ = st.rc.SetWriteDeadline(time.Now().Add(StreamWriteTimeout)) }
+
+// event writes one event of the given name (and id, if not empty) with v as JSON data.
+func (st *sseStream) event(name, id string, v any) {
+	st.deadline()
+	data, _ := json.Marshal(v)
+	if id != "" {
+		fmt.Fprintf(st.w, "id: %s\n", id)
 	}
-	send(s.svc.LiveSnapshot())
+	fmt.Fprintf(st.w, "event: %s\ndata: %s\n\n", name, data)
+	st.fl.Flush()
+}
+
+// comment writes an SSE comment line (ignored by clients; keeps the connection alive).
+func (st *sseStream) comment(text string) {
+	st.deadline()
+	fmt.Fprintf(st.w, ": %s\n\n", text)
+	st.fl.Flush()
+}
+
+// streamSSE forwards ch to send until the client goes, the server closes or ch
+// closes, with a keep-alive comment every 15 s.
+func streamSSE[T any](r *http.Request, closing <-chan struct{}, st *sseStream, ch <-chan T, send func(T)) {
 	heartbeat := time.NewTicker(15 * time.Second)
 	defer heartbeat.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return
-		case <-s.closing:
+		case <-closing:
 			return
 		case <-heartbeat.C:
-			deadline()
-			fmt.Fprint(w, ": keep-alive\n\n")
-			fl.Flush()
-		case u, ok := <-ch:
+			st.comment("keep-alive")
+		case x, ok := <-ch:
 			if !ok {
 				return
 			}
-			send(u)
+			send(x)
 		}
 	}
 }

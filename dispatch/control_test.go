@@ -2,6 +2,7 @@ package dispatch_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -18,6 +19,7 @@ import (
 	"github.com/gridd/gridd/fieldbus"
 	"github.com/gridd/gridd/fieldbus/sim"
 	"github.com/gridd/gridd/internal/testsite"
+	"github.com/gridd/gridd/optimizer"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
@@ -448,5 +450,48 @@ func TestControlWritesFieldBeforeStore(t *testing.T) {
 	check("tick", len(tr.Writes))
 	if tr.Latency <= 0 || tr.Latency >= f.delay {
 		t.Fatalf("tick latency %s: want the time to the last read-back, not to the stored record (%s)", tr.Latency, f.delay)
+	}
+}
+
+// TestExpectedPeakOnTheCycle: with weeks of the root meter's demand-interval averages
+// stored, the cycle's scenario prices the peak above the peak so far by bands (cheap
+// where past days went higher), and the plan it proposes carries them.
+func TestExpectedPeakOnTheCycle(t *testing.T) {
+	s, _ := startControlSite(t, "")
+	ctx := t.Context()
+	// 14 past days whose peaks run 200..330 kW, far above today's start.
+	var smp []storage.Sample
+	for k := 1; k <= 14; k++ {
+		day := controlStart.Truncate(24*time.Hour).AddDate(0, 0, -k)
+		for h := 0; h < 24; h++ {
+			v := 150.0
+			if h == 12 {
+				v = 190 + 10*float64(k)
+			}
+			smp = append(smp, storage.Sample{Time: day.Add(time.Duration(h) * time.Hour), DeviceID: "meter", Point: site.PointImportAvgKW, Value: v, Quality: storage.QualityGood})
+		}
+	}
+	if err := s.Store.WriteTelemetry(ctx, smp); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Service.RunCycle(ctx, controlStart)
+	if err != nil || res.Schedule == nil {
+		t.Fatalf("cycle: %v %+v", err, res)
+	}
+	// The proposed schedule stores the scenario it was planned from.
+	var doc struct {
+		Scenario optimizer.Scenario `json:"scenario"`
+	}
+	if err := json.Unmarshal(res.Schedule.Plan, &doc); err != nil {
+		t.Fatal(err)
+	}
+	g := doc.Scenario.Grid
+	if len(g.PeakCostSteps) == 0 {
+		t.Fatalf("no expected-peak bands with 14 days of daily peaks above the peak so far %.1f kW", g.PeakSoFarKW)
+	}
+	for i, b := range g.PeakCostSteps {
+		if b.PricePerKW >= g.DemandChargePerKW || (i > 0 && b.PricePerKW < g.PeakCostSteps[i-1].PricePerKW) {
+			t.Fatalf("band %d %+v: prices must rise and stay under the demand charge %v", i, b, g.DemandChargePerKW)
+		}
 	}
 }

@@ -497,7 +497,27 @@ func (s *Service) peakCostSteps(ctx context.Context, at, horizonEnd time.Time, p
 	}
 	y, m, d := at.In(loc).Date()
 	today := time.Date(y, m, d, 0, 0, 0, 0, loc)
-	var peaks []float64
+	peaks, err := s.dailyPeaks(ctx, meter, today)
+	if err != nil {
+		return nil, err
+	}
+	if len(peaks) < peakHistoryMinDays {
+		return nil, nil
+	}
+	return peakBands(append([]float64(nil), peaks...), peakSoFarKW, daysLeft, s.cfg.Tariff.DemandChargePerKW), nil
+}
+
+// dailyPeaks returns the root meter's daily peaks over the peakHistoryDays days
+// before today. Closed days do not change, so they are read once a day, not at every
+// cycle.
+func (s *Service) dailyPeaks(ctx context.Context, meter string, today time.Time) ([]float64, error) {
+	s.mu.Lock()
+	c := s.peakDays
+	s.mu.Unlock()
+	if c.day.Equal(today) && c.peaks != nil {
+		return c.peaks, nil
+	}
+	peaks := []float64{}
 	for k := 1; k <= peakHistoryDays; k++ {
 		day := today.AddDate(0, 0, -k)
 		b, err := s.store.TelemetryBuckets(ctx, meter, site.PointImportAvgKW, day, day.AddDate(0, 0, 1), 24*time.Hour)
@@ -516,10 +536,16 @@ func (s *Service) peakCostSteps(ctx context.Context, at, horizonEnd time.Time, p
 			peaks = append(peaks, dayPeak)
 		}
 	}
-	if len(peaks) < peakHistoryMinDays {
-		return nil, nil
-	}
-	return peakBands(peaks, peakSoFarKW, daysLeft, s.cfg.Tariff.DemandChargePerKW), nil
+	s.mu.Lock()
+	s.peakDays = peakDays{day: today, peaks: peaks}
+	s.mu.Unlock()
+	return peaks, nil
+}
+
+// peakDays caches dailyPeaks for one day.
+type peakDays struct {
+	day   time.Time
+	peaks []float64
 }
 
 // peakBands turns past daily peaks into priced bands above peakSoFarKW (see

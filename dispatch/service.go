@@ -85,6 +85,9 @@ type Service struct {
 	// inForceFull is the last schedule in force read in full from the store (its
 	// setpoints and plan are immutable; see inForceFromStore).
 	inForceFull *storage.Schedule
+	// peakDays are the root meter's daily peaks of the weeks before today (see
+	// dailyPeaks).
+	peakDays    peakDays
 	planMemo    planMemo           // the last plan document encoded or decoded
 	pins        map[string]Pin     // device -> pin in force
 	sessions    map[string]Session // EV charger -> reported session

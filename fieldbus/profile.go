@@ -676,23 +676,7 @@ func buildPoint(i int, r *rawPoint, prof *Profile, e *profileErrors) (Point, boo
 			addrOK = false
 		}
 	}
-	if r.Scale != nil {
-		switch s := *r.Scale; {
-		case !finite(s):
-			e.add(path("scale"), s, "must be finite")
-		case s == 0:
-			e.add(path("scale"), s, "must not be 0")
-		default:
-			pt.Scale = s
-		}
-	}
-	if r.Offset != nil {
-		if !finite(*r.Offset) {
-			e.add(path("offset"), *r.Offset, "must be finite")
-		} else {
-			pt.Offset = *r.Offset
-		}
-	}
+	scaleOffset(r.Scale, r.Offset, &pt, path, e)
 	if (pt.Type == Bool || pt.Type == String) && (pt.Scale != 1 || pt.Offset != 0) {
 		e.add(path("scale"), pt.Scale, "%s points take no scale or offset", pt.Type)
 	}
@@ -894,6 +878,28 @@ func checkOverlaps(pts []Point, valid []bool, e *profileErrors) {
 						t, b.start, b.end-1, a.i, pts[a.i].Name, t, a.start, a.end-1)
 				}
 			}
+		}
+	}
+}
+
+// scaleOffset checks a point's scale (finite, not 0) and offset (finite) and sets
+// them on pt when given; every protocol's points take them the same way.
+func scaleOffset(scale, offset *float64, pt *Point, path func(string) string, e *profileErrors) {
+	if scale != nil {
+		switch s := *scale; {
+		case !finite(s):
+			e.add(path("scale"), s, "must be finite")
+		case s == 0:
+			e.add(path("scale"), s, "must not be 0")
+		default:
+			pt.Scale = s
+		}
+	}
+	if offset != nil {
+		if !finite(*offset) {
+			e.add(path("offset"), *offset, "must be finite")
+		} else {
+			pt.Offset = *offset
 		}
 	}
 }

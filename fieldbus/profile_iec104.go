@@ -109,23 +109,7 @@ func buildIEC104Point(i int, r *rawPoint, _ *Profile, e *profileErrors) (Point, 
 	default:
 		a.Type, pt.Type = t.typ, t.data
 	}
-	if r.Scale != nil {
-		switch s := *r.Scale; {
-		case !finite(s):
-			e.add(path("scale"), s, "must be finite")
-		case s == 0:
-			e.add(path("scale"), s, "must not be 0")
-		default:
-			pt.Scale = s
-		}
-	}
-	if r.Offset != nil {
-		if !finite(*r.Offset) {
-			e.add(path("offset"), *r.Offset, "must be finite")
-		} else {
-			pt.Offset = *r.Offset
-		}
-	}
+	scaleOffset(r.Scale, r.Offset, &pt, path, e)
 	if pt.Type == Bool && (pt.Scale != 1 || pt.Offset != 0) {
 		e.add(path("scale"), pt.Scale, "%s points take no scale or offset", r.Type)
 	}

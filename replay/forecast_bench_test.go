@@ -59,7 +59,7 @@ func BenchmarkDemoSiteForecast(b *testing.B) {
 			var spent, cpu time.Duration
 			for i := 0; i < b.N; i++ {
 				st := memstore.New()
-				if err := writeWarmup(ctx, st, cfg, h, from); err != nil {
+				if err := WriteWarmup(ctx, st, cfg, h, from); err != nil {
 					b.Fatal(err)
 				}
 				clk := clock.NewSim(from)

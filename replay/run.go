@@ -172,7 +172,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			res.capKWh += d.BESS.CapacityKWh * (d.BESS.MaxSoCPct - d.BESS.MinSoCPct) / 100
 		}
 	}
-	if err := writeWarmup(ctx, st, cfg, o.History, o.From); err != nil {
+	if err := WriteWarmup(ctx, st, cfg, o.History, o.From); err != nil {
 		return nil, err
 	}
 	// Actual site load and available PV per step, for the forecast error.
@@ -324,17 +324,11 @@ func (a *errAcc) add(fc, act float64, first bool) {
 	}
 }
 
-// writeWarmup stores the recorded load and PV power of the warm-up period before from
-// as the field would have reported it at every cycle.
 // WriteWarmup stores the load and PV telemetry of h for the forecasters' history
 // window (forecast.AutoHistory) before from, one sample a step, where h has it: what
 // a replay starts from, and what `gridd demo` seeds a fresh store with so that its
 // first forecasts are fitted models, not a flat line.
 func WriteWarmup(ctx context.Context, st storage.Store, cfg *site.Config, h *History, from time.Time) error {
-	return writeWarmup(ctx, st, cfg, h, from)
-}
-
-func writeWarmup(ctx context.Context, st storage.Store, cfg *site.Config, h *History, from time.Time) error {
 	step := cfg.Site.Step.D
 	var smp []storage.Sample
 	for i := range cfg.Devices {
