@@ -60,12 +60,18 @@ var controlStart = time.Date(2019, 6, 3, 8, 0, 0, 0, time.UTC)
 
 func startControlSite(t *testing.T, watchdog string) (*testsite.Site, *fieldbus.Poller) {
 	t.Helper()
+	return startControlSiteWith(t, watchdog, controlSite)
+}
+
+// startControlSiteWith is startControlSite on a variant of controlSite.
+func startControlSiteWith(t *testing.T, watchdog, siteYAML string) (*testsite.Site, *fieldbus.Poller) {
+	t.Helper()
 	profile := "builtin:bess"
 	if watchdog != "" {
 		profile = testsite.WatchdogProfile(t, "bess", watchdog)
 	}
 	p1, p2 := testsite.FreePort(t), testsite.FreePort(t)
-	yml := strings.NewReplacer("PORT1", strconv.Itoa(p1), "PORT2", strconv.Itoa(p2), "BESSPROFILE", profile).Replace(controlSite)
+	yml := strings.NewReplacer("PORT1", strconv.Itoa(p1), "PORT2", strconv.Itoa(p2), "BESSPROFILE", profile).Replace(siteYAML)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	s := testsite.Start(t, "rt.yaml", yml, controlStart, log)
 	// An independent poller reads what the devices do, over Modbus.
@@ -453,11 +459,22 @@ func TestControlWritesFieldBeforeStore(t *testing.T) {
 	}
 }
 
-// TestExpectedPeakOnTheCycle: with weeks of the root meter's demand-interval averages
-// stored, the cycle's scenario prices the peak above the peak so far by bands (cheap
-// where past days went higher), and the plan it proposes carries them.
+// TestExpectedPeakOnTheCycle: with tariff.expected_peak and weeks of the root meter's
+// demand-interval averages stored, the cycle's scenario prices the peak above the peak
+// so far by bands (cheap where past days went higher); without it (the default) the
+// same history gives none.
 func TestExpectedPeakOnTheCycle(t *testing.T) {
-	s, _ := startControlSite(t, "")
+	for _, on := range []bool{true, false} {
+		t.Run(fmt.Sprint("expected_peak=", on), func(t *testing.T) { expectedPeakCycle(t, on) })
+	}
+}
+
+func expectedPeakCycle(t *testing.T, on bool) {
+	yml := controlSite
+	if on {
+		yml = strings.Replace(controlSite, "demand_charge_per_kw: 10", "demand_charge_per_kw: 10\n  expected_peak: true", 1)
+	}
+	s, _ := startControlSiteWith(t, "", yml)
 	ctx := t.Context()
 	// 14 past days whose peaks run 200..330 kW, far above today's start.
 	var smp []storage.Sample
@@ -486,6 +503,12 @@ func TestExpectedPeakOnTheCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := doc.Scenario.Grid
+	if !on {
+		if len(g.PeakCostSteps) != 0 {
+			t.Fatalf("expected-peak bands %+v without tariff.expected_peak", g.PeakCostSteps)
+		}
+		return
+	}
 	if len(g.PeakCostSteps) == 0 {
 		t.Fatalf("no expected-peak bands with 14 days of daily peaks above the peak so far %.1f kW", g.PeakSoFarKW)
 	}

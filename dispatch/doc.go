@@ -25,8 +25,8 @@
 // import at the root meter (site.PointImportAvgKW samples, else the means of the polls
 // per interval), and each step keeps a margin for forecast error under the plan's
 // peak target (tariff.peak_margin_factor × √Σ of the loads' P90−P50 and the PV's
-// P50−P10 squared); a kW above the peak so far costs what it is expected to
-// (peakCostSteps: the demand charge × the chance that the days left would not reach
+// P50−P10 squared); with tariff.expected_peak a kW above the peak so far costs what
+// it is expected to (peakCostSteps: the demand charge × the chance that the days left would not reach
 // it anyway, from the last four weeks' daily peaks). A battery's lower SoC bound is the higher of min_soc_pct and its
 // reserve; sessions carry the site's V2G wear and vehicle losses (SessionCosts).
 //

@@ -482,7 +482,7 @@ const (
 )
 
 func (s *Service) peakCostSteps(ctx context.Context, at, horizonEnd time.Time, peakSoFarKW float64) ([]optimizer.PeakCostStep, error) {
-	if s.cfg.Tariff.PeakBandsDisabled() {
+	if !s.cfg.Tariff.ExpectedPeakOn() {
 		return nil, nil
 	}
 	meter := s.rootMeter()

@@ -32,7 +32,7 @@ var SetKeys = map[string]string{
 	"grid.import_limit_kw":        "grid import limit",
 	"grid.export_limit_kw":        "grid export limit",
 	"site.horizon":                "optimisation horizon, e.g. 12h",
-	"tariff.expected_peak":        "false: charge every kW above the billing period's peak so far in full (no expected-peak bands)",
+	"tariff.expected_peak":        "true: price a kW above the billing period's peak so far by the chance the rest of the period reaches it anyway (default false: in full)",
 	"control.disabled":            "true: replay without the real-time layer (the cycle alone writes setpoints), to measure what the layer recovers",
 }
 

@@ -99,7 +99,7 @@ type Tariff struct {
 	// PeakMarginFactor scales the forecast band kept as headroom under the plan's
 	// peak target (see dispatch); default 1, 0 = no margin.
 	PeakMarginFactor *float64 `yaml:"peak_margin_factor,omitempty"`
-	// ExpectedPeak (default true) prices a kW above the billing period's peak so far
+	// ExpectedPeak (default false) prices a kW above the billing period's peak so far
 	// by the chance that the days still to come would not reach it anyway, from the
 	// root meter's daily peaks of the last four weeks; false charges it in full.
 	ExpectedPeak *bool `yaml:"expected_peak,omitempty"`

@@ -176,7 +176,8 @@ func (c *Config) ReserveSoCPct(d *Device) float64 {
 	return r
 }
 
-// PeakBandsDisabled reports whether tariff.expected_peak is false: the plans then
-// charge every kW above the billing period's peak so far at the full demand charge,
-// as if the horizon were the rest of the period.
-func (t Tariff) PeakBandsDisabled() bool { return t.ExpectedPeak != nil && !*t.ExpectedPeak }
+// ExpectedPeakOn reports whether tariff.expected_peak is true: a kW above the
+// billing period's peak so far is then priced by the chance that the days left would
+// reach it anyway. Off (the default), the plans charge every such kW in full, as if
+// the horizon were the rest of the period.
+func (t Tariff) ExpectedPeakOn() bool { return t.ExpectedPeak != nil && *t.ExpectedPeak }
