@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -219,9 +220,13 @@ func TestRunTakesPartInDistrict(t *testing.T) {
 		Sites    []struct {
 			ID         string `json:"id"`
 			Registered bool   `json:"registered"`
+			Status     string `json:"status"`
 		} `json:"sites"`
-		Nodes []district.Limit `json:"nodes"`
-		Last  struct {
+		Nodes []struct {
+			district.Limit
+			PlanKW []float64 `json:"plan_kw"`
+		} `json:"nodes"`
+		Last struct {
 			CapsKW [][]float64 `json:"caps_kw"`
 			Rounds []struct {
 				LowerBound *float64 `json:"lower_bound"`
@@ -235,8 +240,19 @@ func TestRunTakesPartInDistrict(t *testing.T) {
 		t.Fatal(err)
 	}
 	if state.District != "town" || len(state.Sites) != 1 || !state.Sites[0].Registered || len(state.Nodes) != 1 ||
-		state.Nodes[0].LimitKW[0] != limit || len(state.Last.CapsKW) != 1 || len(state.Last.CapsKW[0]) != 96 || len(state.Last.Rounds) == 0 || state.Last.GapPct == nil {
+		state.Nodes[0].LimitKW[0] != limit || len(state.Nodes[0].PlanKW) != 96 || state.Nodes[0].PlanKW[5] != res.PlansKW[0][5] ||
+		state.Sites[0].Status != "answered" || len(state.Last.CapsKW) != 1 || len(state.Last.CapsKW[0]) != 96 || len(state.Last.Rounds) == 0 || state.Last.GapPct == nil {
 		t.Errorf("district state %+v", state)
+	}
+	// The district console's page on the same listener.
+	page, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != http.StatusOK || !strings.Contains(string(body), `src="district.js"`) || page.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("GET /: %s, CSP %q, %.120s", page.Status, page.Header.Get("Content-Security-Policy"), body)
 	}
 	var dl *dispatch.ExternalLimit
 	for _, l := range s.Service.Limits(ctx, start) {
