@@ -503,11 +503,56 @@ func TestDistrictConsoleFiles(t *testing.T) {
 		st.Sites[0].ConsoleURL != "https://a.example.org/" || len(st.Nodes) != 1 || len(st.Nodes[0].LimitKW) != 96 || st.Nodes[0].PlanKW != nil {
 		t.Errorf("state before the first cycle: %+v", st)
 	}
+
+	// ?brief=true leaves out every site's caps and plans (the page polls it); a
+	// value that is not a boolean is refused naming the parameter.
+	start := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	res := &district.Result{Sites: []string{"a"}, Start: start, Steps: 96, CapsKW: [][]float64{make([]float64, 96)}, PlansKW: [][]float64{make([]float64, 96)},
+		Prices: [][]float64{make([]float64, 96)}, Rounds: []district.RoundReport{{Round: 0}}}
+	for i := range 96 {
+		res.CapsKW[0][i], res.PlansKW[0][i] = 80, float64(i%10)*8
+	}
+	hs2 := httptest.NewServer(api.NewDistrictServer(cfg, fakeCoordinator{res}, api.DistrictOptions{}))
+	defer hs2.Close()
+	for q, want := range map[string]int{"": 96, "?brief=false": 96, "?brief=true": 0, "?brief=1": 0} {
+		resp, err := http.Get(hs2.URL + "/api/v1/district" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st api.DistrictState
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil || st.Last == nil || st.Cycle != 7 || !st.AsOf.Equal(start.Add(time.Minute)) {
+			t.Fatalf("%s: %v %+v", q, err, st)
+		}
+		got := 0
+		if len(st.Last.CapsKW) == 1 && len(st.Last.PlansKW) == 1 {
+			got = len(st.Last.CapsKW[0])
+		}
+		if got != want || len(st.Nodes[0].PlanKW) != 96 || st.Nodes[0].PlanKW[9] != 72 || *st.Nodes[0].PeakLoadingPct != 72 || *st.Sites[0].MinHeadroomKW != 8 || st.Sites[0].StepsAtCap != 0 {
+			t.Errorf("%s: %d caps per step (want %d), node %+v", q, got, want, st.Nodes[0])
+		}
+	}
+	resp, err = http.Get(hs2.URL + "/api/v1/district?brief=maybe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `brief=\"maybe\"`) || !strings.Contains(string(body), `"field": "brief"`) {
+		t.Errorf("brief=maybe: %s %s", resp.Status, body)
+	}
 }
 
-type fakeCoordinator struct{}
+// fakeCoordinator has no site registered and res as its last cycle.
+type fakeCoordinator struct{ res *district.Result }
 
 func (fakeCoordinator) Registered(context.Context) (map[string]dnats.Registration, error) {
 	return map[string]dnats.Registration{}, nil
 }
-func (fakeCoordinator) LastCycle() (*district.Result, int64, time.Time) { return nil, 0, time.Time{} }
+func (f fakeCoordinator) LastCycle() (*district.Result, int64, time.Time) {
+	if f.res == nil {
+		return nil, 0, time.Time{}
+	}
+	return f.res, 7, f.res.Start.Add(time.Minute)
+}

@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gridd/gridd/clock"
@@ -35,7 +37,8 @@ const (
 
 // DistrictState is GET /api/v1/district: the district file's sites and shared
 // nodes, the live registrations and the last cycle's result, with what the
-// district console draws worked out per site and per node.
+// district console draws worked out per site and per node. With ?brief=true
+// (the console's poll) Last comes without its per-site caps_kw and plans_kw.
 type DistrictState struct {
 	District string            `json:"district"`
 	Config   district.Identity `json:"config"`
@@ -141,12 +144,30 @@ func NewDistrictServer(cfg *district.Config, co DistrictCoordinator, o DistrictO
 	sub, _ := fs.Sub(consoleFS, "console")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/district", func(w http.ResponseWriter, r *http.Request) {
+		brief := false
+		if v := r.URL.Query().Get("brief"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				fail(w, http.StatusBadRequest, "brief", "brief=%q: want true or false", v)
+				return
+			}
+			brief = b
+		}
 		st, err := BuildDistrictState(r.Context(), cfg, co, o.Clock.Now())
 		if err != nil {
 			fail(w, http.StatusServiceUnavailable, "", "district registrations: %v", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, st)
+		if brief && st.Last != nil {
+			// The page's poll: every site's caps and plans per step are most of
+			// a large district's state, and the page draws their sums per node.
+			b := *st.Last
+			b.CapsKW, b.PlansKW = nil, nil
+			st.Last = &b
+		}
+		// Compact: the per-step arrays of a large district are most of the poll.
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
 	})
 	for path, file := range districtFiles {
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {

@@ -107,7 +107,7 @@ let state = null;
 
 async function poll() {
   try {
-    const r = await fetch("/api/v1/district", { credentials: "same-origin", cache: "no-store" });
+    const r = await fetch("/api/v1/district?brief=true", { credentials: "same-origin", cache: "no-store" });
     const body = await r.json().catch(() => null);
     if (!r.ok) throw new Error((body && body.error) || `/api/v1/district: ${r.status}`);
     state = body;
