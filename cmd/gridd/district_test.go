@@ -197,7 +197,7 @@ func TestRunTakesPartInDistrict(t *testing.T) {
 		t.Fatal(err)
 	}
 	co := &dnats.Coordinator{Bus: bus, Config: cfg, Log: log}
-	if err := coordinateCycles(ctx, co, cfg, 1, 10*time.Second, 0, func(int) time.Time { return start }, &strings.Builder{}); err != nil {
+	if err := coordinateCycles(ctx, co, cfg, 1, 10*time.Second, 0, func(int) time.Time { return start }, nil, &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}
 	res := co.Last()
