@@ -221,11 +221,11 @@ func redactURL(u string) string {
 func serveDistrictAPI(ctx context.Context, addr string, co *dnats.Coordinator, cfg *district.Config) (func(), string, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/district", func(w http.ResponseWriter, r *http.Request) {
-		regs, err := co.Registered(r.Context())
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
+		// The bucket may be out of reach for a while (a NATS node down, a leader
+		// election): the state is served all the same, saying so.
+		rctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		regs, regErr := co.Registered(rctx)
+		cancel()
 		type siteState struct {
 			ID         string     `json:"id"`
 			Registered bool       `json:"registered"`
@@ -243,7 +243,13 @@ func serveDistrictAPI(ctx context.Context, addr string, co *dnats.Coordinator, c
 			// (rounds, events, plans, results) the district stream acknowledged.
 			Cycles    int64 `json:"cycles"`
 			Published int   `json:"published"`
+			// RegistrationsError says why the registrations could not be read (the
+			// sites' registered fields are then false).
+			RegistrationsError string `json:"registrations_error,omitempty"`
 		}{District: cfg.District.ID, Last: last, Config: cfg.District, Cycles: co.Cycles(), Published: co.Published()}
+		if regErr != nil {
+			out.RegistrationsError = regErr.Error()
+		}
 		for _, s := range cfg.Sites {
 			st := siteState{ID: s.ID}
 			if reg, ok := regs[s.ID]; ok {

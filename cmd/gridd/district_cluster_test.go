@@ -231,8 +231,8 @@ func getJSON(t *testing.T, url, token string, v any) {
 // --district` sites, each dispatching its own simulated devices (served over Modbus
 // by this test process), and a `gridd coordinate` process. While the second
 // coordination is in progress (a solve request to the victim site is on the wire)
-// one site process and the NATS node leading the telemetry stream are killed
-// (SIGKILL). The coordination finishes without the site, capped from its last known
+// one site process (frozen as the cycle starts, so it never answers it) and the
+// NATS node leading the telemetry stream are killed (SIGKILL). The coordination finishes without the site, capped from its last known
 // plan; every shared limit holds; the stream holds every message the coordinator
 // says it published; the surviving sites' audit logs hold every cycle's caps. The
 // dead site's battery falls back to 0 kW by its own command watchdog (read over
@@ -345,7 +345,7 @@ func TestDistrictProcessesOnNATSCluster(t *testing.T) {
 	dyml := fmt.Sprintf(`district: {id: %s, time_zone: UTC, step_minutes: 60, horizon_steps: 24}
 sites: [%s]
 nodes: [{id: tx, limit_kw: 220, sites: [site-0, site-1, site-2]}]
-coordination: {cycle: 15m, time_budget: 20s, round_timeout: 4s, max_rounds: 8, gap_pct: 0.01}
+coordination: {cycle: 15m, time_budget: 30s, round_timeout: 8s, max_rounds: 8, gap_pct: 0.01}
 `, distID, strings.Join(refs, ", "))
 	dfile := filepath.Join(dir, "district.yaml")
 	if err := os.WriteFile(dfile, []byte(dyml), 0o600); err != nil {
@@ -400,7 +400,9 @@ coordination: {cycle: 15m, time_budget: 20s, round_timeout: 4s, max_rounds: 8, g
 	}
 
 	// Cycle 2, started at once: mid-cycle, the victim's process and the NATS node
-	// leading the stream die.
+	// leading the stream die. The victim is frozen (SIGSTOP) before the cycle starts
+	// and killed once its first request of the cycle is on the wire, so it dies
+	// holding a request it never answers: its last known plan is cycle 1's.
 	sinfo, err := bus.Stream.Info(ctx)
 	if err != nil || sinfo.Cluster == nil {
 		t.Fatalf("stream info: %v", err)
@@ -414,23 +416,40 @@ coordination: {cycle: 15m, time_budget: 20s, round_timeout: 4s, max_rounds: 8, g
 	if leader == nil {
 		t.Fatalf("stream leader %q is not one of the nodes", sinfo.Cluster.Leader)
 	}
+	if err := victim.proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stoppedAt := time.Now()
 	if err := co.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	var killedAt time.Time
-	for killedAt.IsZero() {
+	for killed := false; !killed; {
 		select {
 		case r := <-reqs:
 			if r.Cycle == 2 {
 				victim.proc.kill()
 				leader.Kill()
-				killedAt = time.Now()
+				killed = true
 				t.Logf("killed %s (its round %d request on the wire) and NATS node %s (stream leader)", victim.id, r.Round, leader.Name)
 			}
 		case <-time.After(60 * time.Second):
 			t.Fatal("no solve request of cycle 2 reached the victim")
 		}
 	}
+	// The dead site's own safety: nothing keeps its battery's command watchdog
+	// alive any more, and the device falls back to 0 kW (what its profile
+	// configures) while the coordination goes on.
+	var p float64
+	for deadline := stoppedAt.Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if p = bessSetpoint(victim); p == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's battery still at %.1f kW 10 s after its gridd stopped (watchdog 3 s)", victim.id, p)
+		}
+	}
+	t.Logf("%s's battery at 0 kW %.1f s after its gridd stopped", victim.id, time.Since(stoppedAt).Seconds())
+
 	line := co.waitLine(t, "district "+distID+" ", 2, 60*time.Second)
 	if !strings.Contains(line, "2/3 sites answered") || !strings.Contains(line, "excluded: "+victim.id) {
 		t.Fatalf("cycle 2: %s", line)
@@ -448,19 +467,6 @@ coordination: {cycle: 15m, time_budget: 20s, round_timeout: 4s, max_rounds: 8, g
 	if !st2.Sites[0].Excluded || st2.Sites[1].Excluded || st2.Sites[2].Excluded {
 		t.Errorf("district state sites %+v: want only %s excluded", st2.Sites, victim.id)
 	}
-
-	// The dead site's own safety: its battery's watchdog runs out and the device
-	// falls back to 0 kW (what its profile configures), nothing else holding it.
-	var p float64
-	for deadline := killedAt.Add(10 * time.Second); ; time.Sleep(250 * time.Millisecond) {
-		if p = bessSetpoint(victim); p == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s's battery still at %.1f kW 10 s after its gridd died (watchdog 3 s)", victim.id, p)
-		}
-	}
-	t.Logf("%s's battery at 0 kW %.1f s after its gridd died", victim.id, time.Since(killedAt).Seconds())
 
 	// The node comes back; the site restarts on the same data directory.
 	leader.Start(t)
@@ -508,6 +514,9 @@ coordination: {cycle: 15m, time_budget: 20s, round_timeout: 4s, max_rounds: 8, g
 	}
 	st3 := state()
 	checkCaps(st3, "cycle 3")
+	for k := 1; k <= 3; k++ {
+		t.Logf("cycle %d: %s", k, co.waitLine(t, "district "+distID+" ", k, time.Second))
+	}
 	// Cycle 3's caps replaced the restored ones.
 	getJSON(t, victim.api+"/api/v1/limits", victim.token, &lim)
 	var dl []dispatch.ExternalLimit
