@@ -323,9 +323,8 @@ func TestDistrictProcessesOnNATSCluster(t *testing.T) {
 		s.proc.waitLine(t, "taking part in district", 1, 30*time.Second)
 		s.proc.waitLine(t, "all 3 devices answered", 1, 90*time.Second)
 	}
-	for i, s := range sites {
-		startSite(s, fmt.Sprintf("gridd run %s", s.id))
-		_ = i
+	for _, s := range sites {
+		startSite(s, "gridd run "+s.id)
 	}
 	for _, s := range sites {
 		waitSite(s)
@@ -473,6 +472,10 @@ coordination: {cycle: 15m, time_budget: 30s, round_timeout: 8s, max_rounds: 8, g
 	restartAt := time.Now().UTC()
 	startSite(victim, "gridd run "+victim.id+" (restarted)")
 	waitSite(victim)
+	// It dispatches its battery again.
+	if p := bessSetpoint(victim); math.Abs(p) < 1 {
+		t.Errorf("the restarted %s runs its battery at %.1f kW, want its plan's discharge again", victim.id, p)
+	}
 	// Its last district caps (cycle 1's: it died before cycle 2's) are restored from
 	// its audit log and in force, as an operator reads them from its API.
 	var lim struct {
