@@ -550,6 +550,8 @@ type fakeCoordinator struct{ res *district.Result }
 func (fakeCoordinator) Registered(context.Context) (map[string]dnats.Registration, error) {
 	return map[string]dnats.Registration{}, nil
 }
+func (fakeCoordinator) Cycles() int64  { return 7 }
+func (fakeCoordinator) Published() int { return 0 }
 func (f fakeCoordinator) LastCycle() (*district.Result, int64, time.Time) {
 	if f.res == nil {
 		return nil, 0, time.Time{}

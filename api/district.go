@@ -19,6 +19,10 @@ import (
 type DistrictCoordinator interface {
 	Registered(ctx context.Context) (map[string]dnats.Registration, error)
 	LastCycle() (res *district.Result, cycle int64, issued time.Time)
+	// Cycles counts the cycles run since the coordinator started; Published
+	// the telemetry messages the district stream acknowledged.
+	Cycles() int64
+	Published() int
 }
 
 // DistrictOptions tune the district console server.
@@ -62,6 +66,14 @@ type DistrictState struct {
 	// were issued; CycleSeconds is coordination.cycle, GapTargetPct
 	// coordination.gap_pct, MaxRounds coordination.max_rounds.
 	Cycle        int64      `json:"cycle"`
+	// Cycles run since the coordinator started, and the telemetry messages
+	// (rounds, events, plans, results) the district stream acknowledged.
+	Cycles    int64 `json:"cycles"`
+	Published int   `json:"published"`
+	// RegistrationsError says why the registrations could not be read (a
+	// NATS node down, a leader election): the state is served all the same,
+	// with no site shown as registered.
+	RegistrationsError string `json:"registrations_error,omitempty"`
 	AsOf         *time.Time `json:"as_of"`
 	CycleSeconds float64    `json:"cycle_seconds"`
 	GapTargetPct float64    `json:"gap_target_pct"`
@@ -153,11 +165,7 @@ func NewDistrictServer(cfg *district.Config, co DistrictCoordinator, o DistrictO
 			}
 			brief = b
 		}
-		st, err := BuildDistrictState(r.Context(), cfg, co, o.Clock.Now())
-		if err != nil {
-			fail(w, http.StatusServiceUnavailable, "", "district registrations: %v", err)
-			return
-		}
+		st := BuildDistrictState(r.Context(), cfg, co, o.Clock.Now())
 		if brief && st.Last != nil {
 			// The page's poll: every site's caps and plans per step are most of
 			// a large district's state, and the page draws their sums per node.
@@ -188,11 +196,12 @@ func NewDistrictServer(cfg *district.Config, co DistrictCoordinator, o DistrictO
 }
 
 // BuildDistrictState assembles GET /api/v1/district at now.
-func BuildDistrictState(ctx context.Context, cfg *district.Config, co DistrictCoordinator, now time.Time) (*DistrictState, error) {
-	regs, err := co.Registered(ctx)
-	if err != nil {
-		return nil, err
-	}
+func BuildDistrictState(ctx context.Context, cfg *district.Config, co DistrictCoordinator, now time.Time) *DistrictState {
+	// The bucket may be out of reach for a while: the state is served all
+	// the same, saying so.
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	regs, regErr := co.Registered(rctx)
+	cancel()
 	last, cycle, issued := co.LastCycle()
 	loc := cfg.Location
 	if loc == nil {
@@ -202,7 +211,10 @@ func BuildDistrictState(ctx context.Context, cfg *district.Config, co DistrictCo
 		District: cfg.District.ID, Config: cfg.District, Last: last, Now: now, TimeZone: loc.String(),
 		StepMinutes: cfg.District.StepMinutes, HorizonSteps: cfg.District.HorizonSteps, UTCOffset: now.In(loc).Format("-07:00"),
 		Cycle: cycle, CycleSeconds: cfg.Coordination.Cycle.D.Seconds(), GapTargetPct: cfg.Coordination.GapPct, MaxRounds: cfg.Coordination.MaxRounds,
-		Sites: []DistrictSite{}, Nodes: []DistrictNode{},
+		Sites: []DistrictSite{}, Nodes: []DistrictNode{}, Cycles: co.Cycles(), Published: co.Published(),
+	}
+	if regErr != nil {
+		st.RegistrationsError = regErr.Error()
 	}
 	if last != nil {
 		st.AsOf = &issued
@@ -265,7 +277,7 @@ func BuildDistrictState(ctx context.Context, cfg *district.Config, co DistrictCo
 		}
 		st.Nodes = append(st.Nodes, dn)
 	}
-	return st, nil
+	return st
 }
 
 // headline fills a site's cap-vs-plan figures.

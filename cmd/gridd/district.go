@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
 	"github.com/gridd/gridd/api"
 	"github.com/gridd/gridd/clock"
@@ -59,7 +60,7 @@ func cmdCoordinate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	nf.register(fl)
 	cfgPath := fl.String("config", "", "district file (district.yaml)")
 	dataDir := fl.String("data-dir", "./gridd-district", "directory of the embedded NATS server's JetStream store")
-	cycles := fl.Int("cycles", 0, "coordinate N cycles, then exit (0 = every coordination.cycle until interrupted)")
+	cycles := fl.Int("cycles", 0, "coordinate N cycles, then exit (0 = every coordination.cycle until interrupted); SIGUSR1 starts the next cycle at once")
 	wait := fl.Duration("wait", 10*time.Second, "before the first cycle, wait this long at most for every site to register")
 	listen := fl.String("listen", "", "serve the district console at / and its state as JSON at /api/v1/district on this address (no login: loopback or a management network)")
 	verbose := fl.Bool("v", false, "debug logging")
@@ -106,13 +107,17 @@ func cmdCoordinate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "gridd coordinate: district console at http://%s/ (state as JSON at http://%s/api/v1/district)\n", addr, addr)
 	}
 	fmt.Fprintf(stdout, "gridd coordinate: district %q, %d sites, %d shared nodes, NATS %s\n", cfg.District.ID, len(cfg.Sites), len(cfg.Nodes), redactURL(url))
-	return coordinateCycles(ctx, co, cfg, *cycles, *wait, cfg.Coordination.Cycle.D, func(int) time.Time { return time.Now() }, stdout)
+	now, stopNow := coordinateNowSignal()
+	defer stopNow()
+	return coordinateCycles(ctx, co, cfg, *cycles, *wait, cfg.Coordination.Cycle.D, func(int) time.Time { return time.Now() }, now, stdout)
 }
 
 // coordinateCycles waits for the sites to register, then coordinates n cycles (0:
 // until ctx ends), cycle k for the horizon from at(k), every apart, and prints one
-// line per cycle.
-func coordinateCycles(ctx context.Context, co *dnats.Coordinator, cfg *district.Config, n int, wait, every time.Duration, at func(k int) time.Time, stdout io.Writer) error {
+// line per cycle. A value on now (SIGUSR1 for `gridd coordinate`) starts the next
+// cycle at once instead of at the end of the wait; one that arrives during a cycle
+// starts the next as soon as it ends. now may be nil.
+func coordinateCycles(ctx context.Context, co *dnats.Coordinator, cfg *district.Config, n int, wait, every time.Duration, at func(k int) time.Time, now <-chan os.Signal, stdout io.Writer) error {
 	deadline := time.Now().Add(wait)
 	for {
 		regs, err := co.Registered(ctx)
@@ -146,6 +151,8 @@ func coordinateCycles(ctx context.Context, co *dnats.Coordinator, cfg *district.
 		select {
 		case <-ctx.Done():
 			return nil
+		case sig := <-now:
+			fmt.Fprintf(stdout, "gridd coordinate: coordinating now (%s)\n", sig)
 		case <-time.After(every):
 		}
 	}
@@ -250,9 +257,30 @@ func (d *districtFlags) check() error {
 	return nil
 }
 
+// openDistrictBus opens the district's stream and bucket on nc, trying again every
+// 2 s (with a warning) until it succeeds or ctx ends.
+func openDistrictBus(ctx context.Context, nc *nats.Conn, d districtFlags, log *slog.Logger) (*dnats.Bus, error) {
+	for {
+		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		bus, err := dnats.Open(octx, nc, d.district, d.replicas)
+		cancel()
+		if err == nil {
+			return bus, nil
+		}
+		log.Warn("district: stream and bucket not reachable yet; the site dispatches on its own meanwhile", "district", d.district, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
 // startParticipant makes the site answer the district's rounds from its latest
 // cycle's scenario and apply the caps it is sent as external limits (source
-// "district"); it runs until ctx ends.
+// "district"), each replacing the one before (after a restart, the one restored
+// from the audit log); it runs until ctx ends. It never holds up the site's start:
+// the district's stream and bucket are opened in the background (openDistrictBus).
 func startParticipant(ctx context.Context, svc *dispatch.Service, d districtFlags, log *slog.Logger, stdout io.Writer) (func(), error) {
 	cfg := svc.Config()
 	id := d.site
@@ -263,17 +291,19 @@ func startParticipant(ctx context.Context, svc *dispatch.Service, d districtFlag
 	if err != nil {
 		return nil, err
 	}
-	bus, err := dnats.Open(ctx, nc, d.district, d.replicas)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
 	step := cfg.Site.Step.D
 	host, _ := os.Hostname()
 	var mu sync.Mutex
-	var current int64 // the district limit in force
+	// The district limits in force: after a restart, the last caps restored from the
+	// audit log (they hold until the coordinator's next caps replace them).
+	var current []int64
+	for _, l := range svc.Limits(ctx, svc.Clock().Now()) {
+		if l.Source == dispatch.LimitSourceDistrict {
+			current = append(current, l.ID)
+		}
+	}
 	p := &dnats.Participant{
-		Bus: bus, Site: id, Instance: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()),
+		Site: id, Instance: fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()),
 		ImportLimitKW: cfg.Grid.ImportLimitKW, StepMinutes: int(step / time.Minute), Log: log,
 		Scenario: func(ctx context.Context, start time.Time, steps int) (*optimizer.Scenario, error) {
 			scn := svc.DistrictScenario(ctx)
@@ -297,11 +327,11 @@ func startParticipant(ctx context.Context, svc *dispatch.Service, d districtFlag
 			}
 			mu.Lock()
 			prev := current
-			current = l.ID
+			current = []int64{l.ID}
 			mu.Unlock()
-			if prev != 0 {
-				if err := svc.EndLimit(ctx, prev, "district:"+c.District, fmt.Sprintf("replaced by cycle %d's caps", c.Cycle)); err != nil {
-					log.Debug("end previous district limit", "id", prev, "err", err)
+			for _, id := range prev {
+				if err := svc.EndLimit(ctx, id, "district:"+c.District, fmt.Sprintf("replaced by cycle %d's caps", c.Cycle)); err != nil {
+					log.Debug("end previous district limit", "id", id, "err", err)
 				}
 			}
 			return nil
@@ -318,6 +348,13 @@ func startParticipant(ctx context.Context, svc *dispatch.Service, d districtFlag
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		// The site dispatches whatever NATS does: a cluster electing leaders (a node
+		// restarting) or out of reach delays the district, not the site's own start.
+		bus, err := openDistrictBus(pctx, nc, d, log)
+		if err != nil {
+			return // stopped
+		}
+		p.Bus = bus
 		if err := p.Run(pctx); err != nil && pctx.Err() == nil {
 			log.Error("district participant", "err", err)
 		}

@@ -157,7 +157,7 @@ func runDistrictDemo(ctx context.Context, n, cycles int, dataDir, listen string,
 		at = func(k int) time.Time { return began.Add(time.Duration(k) * cfg.Step()) }
 		every = 0
 	}
-	if err := coordinateCycles(ctx, co, cfg, cycles, 30*time.Second, every, at, stdout); err != nil || cycles == 0 {
+	if err := coordinateCycles(ctx, co, cfg, cycles, 30*time.Second, every, at, nil, stdout); err != nil || cycles == 0 {
 		return err
 	}
 	// Every site holds caps that keep every shared limit.

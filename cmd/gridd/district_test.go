@@ -216,7 +216,7 @@ func TestRunTakesPartInDistrict(t *testing.T) {
 		t.Fatal(err)
 	}
 	co := &dnats.Coordinator{Bus: bus, Config: cfg, Log: log}
-	if err := coordinateCycles(ctx, co, cfg, 1, 10*time.Second, 0, func(int) time.Time { return start }, &strings.Builder{}); err != nil {
+	if err := coordinateCycles(ctx, co, cfg, 1, 10*time.Second, 0, func(int) time.Time { return start }, nil, &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}
 	res := co.Last()
@@ -321,5 +321,56 @@ func TestCoordinateChecksSiteConfigs(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%s: exit %d, stderr %s; want %q", tc.config, code, errOut, tc.want)
 		}
+	}
+}
+
+// TestDistrictAPIWithoutBucket: with the registration bucket out of reach (here the
+// NATS server is gone) /api/v1/district still serves the district's state and says
+// why the registrations are missing.
+func TestDistrictAPIWithoutBucket(t *testing.T) {
+	ns, url, err := dnats.Embedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	nc, err := dnats.Connect(url, "coordinator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	bus, err := dnats.Open(context.Background(), nc, "town", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &district.Config{File: "town.yaml", District: district.Identity{ID: "town", StepMinutes: 15, HorizonSteps: 96},
+		Sites: []district.SiteRef{{ID: "a", Remote: true}}, Nodes: []district.SharedNode{{ID: "tx", LimitKW: 100, Sites: []string{"a"}}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	co := &dnats.Coordinator{Bus: bus, Config: cfg}
+	stop, addr, err := serveDistrictAPI(context.Background(), "127.0.0.1:0", co, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	get := func() (int, map[string]any) {
+		resp, err := http.Get("http://" + addr + "/api/v1/district")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, out
+	}
+	if code, out := get(); code != http.StatusOK || out["registrations_error"] != nil || out["cycles"] != 0.0 || out["published"] != 0.0 {
+		t.Fatalf("with NATS up: %d %v", code, out)
+	}
+	ns.Shutdown()
+	code, out := get()
+	if code != http.StatusOK || out["district"] != "town" || out["registrations_error"] == nil || out["registrations_error"] == "" {
+		t.Fatalf("with NATS gone: %d %v, want the state with registrations_error", code, out)
 	}
 }

@@ -5,14 +5,9 @@ package dnats
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,79 +15,9 @@ import (
 
 	"github.com/gridd/gridd"
 	"github.com/gridd/gridd/district"
+	"github.com/gridd/gridd/internal/natstest"
 	"github.com/gridd/gridd/optimizer"
 )
-
-// natsNode is one Debian nats-server process of a loopback cluster.
-type natsNode struct {
-	name, conf string
-	port       int
-	cmd        *exec.Cmd
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func (n *natsNode) start(t *testing.T, bin string) {
-	t.Helper()
-	n.cmd = exec.Command(bin, "-c", n.conf)
-	n.cmd.Stdout, n.cmd.Stderr = nil, nil
-	// The node dies with the test process, even when a timeout skips the cleanup.
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (n *natsNode) kill() {
-	if n.cmd != nil && n.cmd.Process != nil {
-		_ = n.cmd.Process.Kill()
-		_ = n.cmd.Wait()
-		n.cmd = nil
-	}
-}
-
-// startCluster starts three nats-server nodes with JetStream clustered on
-// loopback ports and returns them and the client URL list.
-func startCluster(t *testing.T, bin string) ([]*natsNode, string) {
-	t.Helper()
-	dir := t.TempDir()
-	nodes := make([]*natsNode, 3)
-	cports := make([]int, 3)
-	for i := range nodes {
-		nodes[i] = &natsNode{name: fmt.Sprintf("n%d", i+1), port: freePort(t)}
-		cports[i] = freePort(t)
-	}
-	var urls []string
-	for i, n := range nodes {
-		var routes []string
-		for j, p := range cports {
-			if j != i {
-				routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
-			}
-		}
-		conf := fmt.Sprintf(`server_name: %s
-listen: 127.0.0.1:%d
-jetstream { store_dir: %q }
-cluster { name: gridd-test, listen: 127.0.0.1:%d, routes: [%s] }
-`, n.name, n.port, filepath.Join(dir, n.name), cports[i], strings.Join(routes, ", "))
-		n.conf = filepath.Join(dir, n.name+".conf")
-		if err := os.WriteFile(n.conf, []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		n.start(t, bin)
-		t.Cleanup(n.kill)
-		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", n.port))
-	}
-	return nodes, strings.Join(urls, ",")
-}
 
 // openReplicated waits until the cluster has a JetStream meta leader and opens
 // the district's bus with three replicas.
@@ -125,21 +50,12 @@ func openReplicated(t *testing.T, url, name string) *Bus {
 // plan, every shared limit holds, the stream (three replicas) holds every message
 // the coordinator published; both restart and the site rejoins the next cycle.
 func TestDistrictOnNATSCluster(t *testing.T) {
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		if os.Getenv("GRIDD_REQUIRE_PEERS") == "1" {
-			t.Fatal("nats-server (Debian nats-server) is required (GRIDD_REQUIRE_PEERS=1; scripts/lib/nats.sh installs it)")
-		}
-		t.Skip("nats-server not installed (scripts/lib/nats.sh installs it)")
-	}
-	if testing.Short() {
-		t.Skip("cluster test: not in -short mode")
-	}
+	bin := natstest.Bin(t)
 	oldHB, oldTTL := HeartbeatInterval, RegistrationTTL
 	HeartbeatInterval, RegistrationTTL = 500*time.Millisecond, 3*time.Second
 	t.Cleanup(func() { HeartbeatInterval, RegistrationTTL = oldHB, oldTTL })
 
-	nodes, urls := startCluster(t, bin)
+	nodes, urls := natstest.StartCluster(t, bin)
 	nodeURL := strings.Split(urls, ",")
 	g, err := district.Generate(context.Background(), gridd.Files, district.GenParams{Sites: 6, Seed: 11, Steps: 24, StepMinutes: 60, EVs: 6, SitesPerTransformer: 3})
 	if err != nil {
@@ -241,7 +157,7 @@ func TestDistrictOnNATSCluster(t *testing.T) {
 	go func() {
 		<-killed
 		runners[0].close() // the site's process is gone: no goodbye
-		nodes[2].kill()
+		nodes[2].Kill()
 	}()
 	res2, err := co.RunOnce(context.Background(), start)
 	if err != nil {
@@ -269,7 +185,7 @@ func TestDistrictOnNATSCluster(t *testing.T) {
 	}
 
 	// Both come back; the site registers again once its old entry expires.
-	nodes[2].start(t, bin)
+	nodes[2].Start(t)
 	runners[0].cancel()
 	<-runners[0].done
 	startSite(0, "proc-0-b")

@@ -57,6 +57,13 @@ func (c *Coordinator) Published() int {
 	return c.published
 }
 
+// Cycles returns how many cycles RunOnce has started.
+func (c *Coordinator) Cycles() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cycle
+}
+
 // SitePlan is what the coordinator publishes per site and cycle (kind
 // "plan.SITE"): its cap and planned import per step.
 type SitePlan struct {
