@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -198,6 +199,97 @@ func TestCapsKeepLimitsAtAnyBudget(t *testing.T) {
 		}
 		if len(res.Rounds) != rounds {
 			t.Errorf("%d rounds asked, %d run", rounds, len(res.Rounds))
+		}
+	}
+}
+
+// recordingSite keeps every request and reply of a site.
+type recordingSite struct {
+	Site
+	mu   sync.Mutex
+	reqs []Request
+	reps []Reply
+}
+
+func (r *recordingSite) Solve(ctx context.Context, req Request) (Reply, error) {
+	rep, err := r.Site.Solve(ctx, req)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reqs, r.reps = append(r.reqs, req), append(r.reps, rep)
+	return rep, err
+}
+
+// TestCappedAnswersEveryRound: from the second round on every site is
+// asked for its plan under caps that keep every limit together, next to
+// its priced plan; the result is the cheapest complete capped answer of
+// any round (the final capped round included), and with a budget that
+// leaves no time for the final capped round, the best earlier one.
+func TestCappedAnswersEveryRound(t *testing.T) {
+	g := generate(t, GenParams{Sites: 8, Seed: 7, Steps: 24, StepMinutes: 60, EVs: 6, SitesPerTransformer: 4})
+	rec := make([]*recordingSite, len(g.Scenarios))
+	sites := g.Sites()
+	for i := range sites {
+		rec[i] = &recordingSite{Site: sites[i]}
+		sites[i] = rec[i]
+	}
+	s := g.Scenarios[0]
+	res, err := Coordinate(context.Background(), sites, g.Limits, Options{Start: s.Start, StepMinutes: s.StepMinutes, Steps: s.Steps,
+		MaxRounds: 4, GapPct: 1e-9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Per round: the caps sent, whether every answer kept them, the cost.
+	type round struct {
+		caps     [][]float64
+		complete bool
+		cost     float64
+	}
+	rounds := map[int]*round{}
+	for i, r := range rec {
+		for k, req := range r.reqs {
+			if req.Round == 0 && req.CapKW != nil {
+				t.Fatalf("site %d was sent caps in round 0", i)
+			}
+			if req.Round > 0 && req.Round < 4 && (req.CapKW == nil || req.PricePerKWh == nil) {
+				t.Fatalf("site %d round %d: caps %v, prices %v: want both", i, req.Round, req.CapKW != nil, req.PricePerKWh != nil)
+			}
+			if req.CapKW == nil {
+				continue
+			}
+			rd := rounds[req.Round]
+			if rd == nil {
+				rd = &round{caps: make([][]float64, len(rec)), complete: true}
+				rounds[req.Round] = rd
+			}
+			rd.caps[i] = req.CapKW
+			if c := r.reps[k].Capped; c == nil || !c.Feasible {
+				rd.complete = false
+			} else {
+				rd.cost += c.CostTotal
+			}
+		}
+	}
+	best := math.Inf(1)
+	for n, rd := range rounds {
+		if ex, where := Check(rd.caps, g.Limits); ex > 1e-9 {
+			t.Errorf("round %d's caps break a shared limit: %s", n, where)
+		}
+		if rd.complete {
+			best = math.Min(best, rd.cost)
+		}
+	}
+	if math.IsInf(best, 1) {
+		t.Fatal("no round had every site plan within its caps")
+	}
+	if math.Abs(res.Cost-best) > 1e-9*math.Abs(best) {
+		t.Errorf("result cost %.6f, cheapest complete capped answer %.6f", res.Cost, best)
+	}
+	if ex, where := Check(res.CapsKW, g.Limits); ex > 1e-9 {
+		t.Errorf("caps break a shared limit: %s", where)
+	}
+	for i, p := range res.PlansKW {
+		if breaksCap(p, res.CapsKW[i]) {
+			t.Errorf("site %d's plan breaks its cap", i)
 		}
 	}
 }
