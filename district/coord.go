@@ -251,7 +251,7 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 	var want [][]float64     // the best master's combined imports per site
 	var fallback [][]float64 // the least-violating combination before one keeps the limits
 	var lastRound time.Duration
-	var best *allocation // the cheapest complete capped answer so far
+	var best *allocation // the best round of capped answers so far
 	for round := 0; round < o.MaxRounds; round++ {
 		// Stop when the caps could not be out by the budget after another
 		// round: with a complete capped answer in hand, another round must
@@ -303,9 +303,11 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 			// bounds and combinations no longer compare.
 			c.bestLB, c.bestUB, want, best = math.Inf(-1), math.Inf(1), nil, nil
 		} else if caps != nil {
-			if a := c.complete(caps, reqs, replies); a != nil && (best == nil || a.cost < best.cost) {
+			if a := c.answered(caps, reqs, replies); best == nil || a.better(best) {
 				best = a
-				c.bestUB = math.Min(c.bestUB, a.cost)
+				if a.overKWh == 0 {
+					c.bestUB = math.Min(c.bestUB, a.cost)
+				}
 			}
 		}
 		avail := c.available()
@@ -416,11 +418,24 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 	return c.finish(ctx, want, best, capped, began)
 }
 
-// allocation is a complete capped answer: caps that keep every available
-// limit and every site's plan under its cap.
+// allocation is a round's capped answers: caps that keep every available
+// limit and each site's plan under its cap (the least-violating plan of a
+// site that cannot keep it).
 type allocation struct {
 	caps, plans [][]float64
-	cost        float64
+	feasible    []bool
+	// cost is the plans' own cost; overKWh the energy the least-violating
+	// plans put above their caps.
+	cost, overKWh float64
+}
+
+// better reports whether a is a better result than b: less energy above
+// the caps, then cheaper.
+func (a *allocation) better(b *allocation) bool {
+	if math.Abs(a.overKWh-b.overKWh) > 1e-6 {
+		return a.overKWh < b.overKWh
+	}
+	return a.cost < b.cost
 }
 
 // allocate turns wanted imports into caps that keep every available limit
@@ -440,20 +455,23 @@ func (c *coord) allocate(want [][]float64) [][]float64 {
 	return Allocate(in, c.limits, avail, c.T)
 }
 
-// complete returns the allocation of a round's capped answers when every
-// site asked answered a plan within its cap (nil otherwise).
-func (c *coord) complete(caps [][]float64, reqs []*Request, replies []*Reply) *allocation {
-	a := &allocation{caps: make([][]float64, len(c.sites)), plans: make([][]float64, len(c.sites))}
+// answered collects a round's capped answers (a site excluded on the way
+// has none).
+func (c *coord) answered(caps [][]float64, reqs []*Request, replies []*Reply) *allocation {
+	n := len(c.sites)
+	a := &allocation{caps: make([][]float64, n), plans: make([][]float64, n), feasible: make([]bool, n)}
 	for i, r := range reqs {
-		if r == nil {
+		if r == nil || replies[i] == nil || replies[i].Capped == nil {
 			continue
 		}
-		rep := replies[i]
-		if rep == nil || rep.Capped == nil || !rep.Capped.Feasible {
-			return nil
+		cp := replies[i].Capped
+		a.caps[i], a.plans[i], a.feasible[i] = caps[i], cp.ImportKW, cp.Feasible
+		a.cost += cp.CostTotal
+		if !cp.Feasible {
+			for t, v := range cp.ImportKW {
+				a.overKWh += math.Max(0, v-caps[i][t]) * c.dt
+			}
 		}
-		a.caps[i], a.plans[i] = caps[i], rep.Capped.ImportKW
-		a.cost += rep.Capped.CostTotal
 	}
 	return a
 }
@@ -909,8 +927,6 @@ func (c *coord) finish(ctx context.Context, want [][]float64, best *allocation, 
 	res.UpperBound = c.bestUB
 	res.CapsKW = make([][]float64, n)
 	res.PlansKW = make([][]float64, n)
-	cost := 0.0
-	capsKept := true
 	if capped {
 		if want == nil {
 			want = make([][]float64, n)
@@ -929,35 +945,26 @@ func (c *coord) finish(ctx context.Context, want [][]float64, best *allocation, 
 			}
 		}
 		replies := c.ask(ctx, reqs, time.Time{})
-		if a := c.complete(caps, reqs, replies); best != nil && c.nExcluded() == before && (a == nil || best.cost < a.cost) {
-			// An earlier round's capped answers were cheaper (or this
-			// round's incomplete): they are the result.
-			capped = false
-		}
-		for i, rep := range replies {
-			if !capped || reqs[i] == nil || rep == nil {
-				continue
-			}
-			c.lastCapped[i] = rep.Capped.ImportKW
-			if !rep.Capped.Feasible {
-				capsKept = false
-				c.event(EventSiteCapInfeasible, i, "cannot plan within its cap (least violation %.1f kW): its real-time layer holds the cap", maxExcess(rep.Capped.ImportKW, caps[i]))
-			}
-			res.CapsKW[i] = caps[i]
-			res.PlansKW[i] = rep.Capped.ImportKW
-			cost += rep.Capped.CostTotal
+		a := c.answered(caps, reqs, replies)
+		// An earlier round's capped answers are the result when they are
+		// better and were made for the same sites.
+		if best == nil || c.nExcluded() != before || a.better(best) {
+			best = a
 		}
 	}
-	if !capped {
-		for i := range c.sites {
-			if best.caps[i] != nil && !c.excluded[i] {
-				res.CapsKW[i] = best.caps[i]
-				res.PlansKW[i] = best.plans[i]
-				c.lastCapped[i] = best.plans[i]
-			}
+	capsKept := true
+	for i := range c.sites {
+		if best.caps[i] == nil || best.plans[i] == nil || c.excluded[i] {
+			continue
 		}
-		cost = best.cost
+		res.CapsKW[i], res.PlansKW[i] = best.caps[i], best.plans[i]
+		c.lastCapped[i] = best.plans[i]
+		if !best.feasible[i] {
+			capsKept = false
+			c.event(EventSiteCapInfeasible, i, "cannot plan within its cap (least violation %.1f kW): its real-time layer holds the cap", maxExcess(best.plans[i], best.caps[i]))
+		}
 	}
+	cost := best.cost
 	c.reserve()
 	for i := range c.sites {
 		if c.excluded[i] {

@@ -238,13 +238,14 @@ func TestCappedAnswersEveryRound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Per round: the caps sent, whether every answer kept them, the cost.
+	// Per round: the caps sent, the energy the answers put above them,
+	// the cost.
 	type round struct {
-		caps     [][]float64
-		complete bool
-		cost     float64
+		caps       [][]float64
+		over, cost float64
 	}
 	rounds := map[int]*round{}
+	dt := float64(s.StepMinutes) / 60
 	for i, r := range rec {
 		for k, req := range r.reqs {
 			if req.Round == 0 && req.CapKW != nil {
@@ -258,31 +259,34 @@ func TestCappedAnswersEveryRound(t *testing.T) {
 			}
 			rd := rounds[req.Round]
 			if rd == nil {
-				rd = &round{caps: make([][]float64, len(rec)), complete: true}
+				rd = &round{caps: make([][]float64, len(rec))}
 				rounds[req.Round] = rd
 			}
 			rd.caps[i] = req.CapKW
-			if c := r.reps[k].Capped; c == nil || !c.Feasible {
-				rd.complete = false
-			} else {
-				rd.cost += c.CostTotal
+			c := r.reps[k].Capped
+			if c == nil {
+				t.Fatalf("site %d round %d: no capped answer", i, req.Round)
+			}
+			rd.cost += c.CostTotal
+			for t2, v := range c.ImportKW {
+				rd.over += math.Max(0, v-req.CapKW[t2]) * dt
 			}
 		}
 	}
-	best := math.Inf(1)
+	var best *round
 	for n, rd := range rounds {
 		if ex, where := Check(rd.caps, g.Limits); ex > 1e-9 {
 			t.Errorf("round %d's caps break a shared limit: %s", n, where)
 		}
-		if rd.complete {
-			best = math.Min(best, rd.cost)
+		if best == nil || rd.over < best.over-1e-6 || (math.Abs(rd.over-best.over) <= 1e-6 && rd.cost < best.cost) {
+			best = rd
 		}
 	}
-	if math.IsInf(best, 1) {
-		t.Fatal("no round had every site plan within its caps")
+	if len(rounds) < 3 {
+		t.Fatalf("capped answers in %d rounds, want the 3 rounds after the first and the final one", len(rounds))
 	}
-	if math.Abs(res.Cost-best) > 1e-9*math.Abs(best) {
-		t.Errorf("result cost %.6f, cheapest complete capped answer %.6f", res.Cost, best)
+	if math.Abs(res.Cost-best.cost) > 1e-9*math.Abs(best.cost) {
+		t.Errorf("result cost %.6f, best round of capped answers %.6f (%.3f kWh over caps)", res.Cost, best.cost, best.over)
 	}
 	if ex, where := Check(res.CapsKW, g.Limits); ex > 1e-9 {
 		t.Errorf("caps break a shared limit: %s", where)
