@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"fieldbus":  {"site", "clock", "plant", "iec104/apdu"},
 	"safety":    {"site", "fieldbus"},
 	"dispatch":  {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "prices"},
-	"api":       {"site", "clock", "dispatch", "storage", "safety", "prices"},
+	"api":       {"site", "clock", "dispatch", "storage", "safety", "prices", "district"},
 	"iec104":    {"site", "clock", "dispatch", "storage", "safety"},
 	// The IEC 60870-5-104 codec and link layer, shared by the station (iec104), the
 	// field driver (fieldbus/iec104) and the simulator's RTUs: a leaf.

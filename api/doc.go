@@ -22,7 +22,11 @@
 // 404 for an unknown id, 409 for a state conflict (approving a schedule that is no
 // longer proposed or whose deadline passed) and 429 for too many failed logins.
 //
-// Every route needs a caller: there is no unauthenticated mode.
+// Every route needs a caller: there is no unauthenticated mode. The one exception is a
+// separate server: NewDistrictServer, the district console of `gridd coordinate
+// --listen` (a read-only page and GET /api/v1/district from a DistrictCoordinator, the
+// site console's styles, strings and hardening headers), meant for loopback or a
+// management network (docs/DISTRICT.md).
 //
 // Hardening: request bodies are strict JSON (one value, no unknown fields, keys matched
 // exactly and given once, no trailing data); query parameters and ranges are checked

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gridd/gridd/api"
 	"github.com/gridd/gridd/dispatch"
+	"github.com/gridd/gridd/district"
 	"github.com/gridd/gridd/safety"
 	"github.com/gridd/gridd/site"
 	"github.com/gridd/gridd/storage"
@@ -20,7 +21,8 @@ import (
 // TestConsoleTranslations: every string the console shows has an English and a
 // Simplified Chinese text with the same placeholders: the keys in index.html and
 // console.js, and the keys the console builds from the values the server sends
-// (statuses, kinds, comms states, roles, cost terms, reason kinds).
+// (statuses, kinds, comms states, roles, cost terms, reason kinds), and the same for
+// the district console's district.html and district.js (site statuses, event kinds).
 func TestConsoleTranslations(t *testing.T) {
 	var dict map[string]map[string]string
 	raw, err := os.ReadFile("console/i18n.json")
@@ -35,16 +37,33 @@ func TestConsoleTranslations(t *testing.T) {
 		t.Fatalf("i18n.json: %d English strings, zh-CN present %v", len(en), zh != nil)
 	}
 	need := map[string]string{} // key -> where it is used
-	html, _ := os.ReadFile("console/index.html")
-	for _, m := range regexp.MustCompile(`data-i18n(?:-[a-z-]+)?="([^"]+)"`).FindAllStringSubmatch(string(html), -1) {
-		need[m[1]] = "index.html"
+	// The site console (index.html, console.js) and the district console
+	// (district.html, district.js, served by gridd coordinate).
+	for _, page := range []string{"index.html", "district.html"} {
+		html, err := os.ReadFile("console/" + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`data-i18n(?:-[a-z-]+)?="([^"]+)"`).FindAllStringSubmatch(string(html), -1) {
+			need[m[1]] = page
+		}
 	}
-	js, _ := os.ReadFile("console/console.js")
-	for _, m := range regexp.MustCompile(`\bt\("([a-z_.]*[a-z])"[,)]`).FindAllStringSubmatch(string(js), -1) {
-		need[m[1]] = "console.js"
-	}
-	for _, m := range regexp.MustCompile(`\? "([a-z_]+\.[a-z_.]+)" : "([a-z_]+\.[a-z_.]+)"`).FindAllStringSubmatch(string(js), -1) {
-		need[m[1]], need[m[2]] = "console.js", "console.js"
+	var js []byte
+	for _, script := range []string{"console.js", "district.js"} {
+		src, err := os.ReadFile("console/" + script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js = append(js, src...)
+		for _, m := range regexp.MustCompile(`\bt\("([a-z_.]*[a-z])"[,)]`).FindAllStringSubmatch(string(src), -1) {
+			need[m[1]] = script
+		}
+		for _, m := range regexp.MustCompile(`\? "([a-z_]+\.[a-z_.]+)" : "([a-z_]+\.[a-z_.]+)"`).FindAllStringSubmatch(string(src), -1) {
+			need[m[1]], need[m[2]] = script, script
+		}
+		for _, m := range regexp.MustCompile(`"(district\.[a-z_.]*[a-z])"`).FindAllStringSubmatch(string(src), -1) {
+			need[m[1]] = script
+		}
 	}
 	for _, m := range regexp.MustCompile(`"((?:bind|policy)\.[a-z_]+)"`).FindAllStringSubmatch(string(js), -1) {
 		need[m[1]] = "console.js"
@@ -68,6 +87,8 @@ func TestConsoleTranslations(t *testing.T) {
 	family("sess", "dispatch.SessionStatus", dispatch.SessionPluggedIn, dispatch.SessionFuture, dispatch.SessionNotPluggedIn, dispatch.SessionNoReading)
 	family("alarm", "dispatch alarm keys", "control.lost", "control.limit", "write.mismatch", "control.not_following", "audit.chain_broken")
 	family("op", "console.js", "stream_live", "stream_reconnecting")
+	family("dstatus", "api district site statuses", api.DistrictSiteAnswered, api.DistrictSiteRegistered, api.DistrictSiteExcluded, api.DistrictSiteUnregistered)
+	family("devent", "district event kinds", district.EventSiteTimeout, district.EventSiteError, district.EventSiteGarbage, district.EventSiteCapBroken, district.EventSiteNoPlan, district.EventSiteCapInfeasible)
 	explain, _ := os.ReadFile("../dispatch/explain.go")
 	for _, m := range regexp.MustCompile(`r\.Key(?:, r\.Args)? = "([a-z.]+)"`).FindAllStringSubmatch(string(explain), -1) {
 		need["why."+m[1]] = "dispatch/explain.go"

@@ -145,7 +145,16 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // ServeHTTP implements http.Handler. Every response carries the security headers;
 // every request body is capped at MaxBodyBytes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
+	securityHeaders(w.Header(), r, s.secure)
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// securityHeaders sets the headers every response of the site and the district
+// consoles carries; secure adds HSTS (served over TLS).
+func securityHeaders(h http.Header, r *http.Request, secure bool) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -153,16 +162,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-	if s.secure {
+	if secure {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		h.Set("Cache-Control", "no-store")
 	}
-	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	}
-	s.mux.ServeHTTP(w, r)
 }
 
 var (

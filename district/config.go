@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -46,11 +47,14 @@ type Identity struct {
 
 // SiteRef is one site of the district: a site config this process can load
 // (Config, relative to the district file), or a remote gridd that joins over
-// NATS under ID (Remote: true).
+// NATS under ID (Remote: true). ConsoleURL, when set, is the address of the
+// site's own web console (an absolute http or https URL): the district
+// console links each site to it.
 type SiteRef struct {
-	ID     string `yaml:"id"`
-	Config string `yaml:"config,omitempty"`
-	Remote bool   `yaml:"remote,omitempty"`
+	ID         string `yaml:"id"`
+	Config     string `yaml:"config,omitempty"`
+	Remote     bool   `yaml:"remote,omitempty"`
+	ConsoleURL string `yaml:"console_url,omitempty"`
 }
 
 // SharedNode is a shared transformer or feeder. LimitKW bounds the summed
@@ -245,6 +249,11 @@ func (c *Config) validate() site.Errors {
 		case s.Config != "" && s.Remote:
 			v.add(p+".remote", "true", "a site is either loaded from config or remote, not both")
 		}
+		if s.ConsoleURL != "" {
+			if msg := checkConsoleURL(s.ConsoleURL); msg != "" {
+				v.add(p+".console_url", s.ConsoleURL, "%s", msg)
+			}
+		}
 	}
 
 	nodes := make(map[string]int, len(c.Nodes))
@@ -335,6 +344,26 @@ func (c *Config) validate() site.Errors {
 		}
 	}
 	return v.errs
+}
+
+// checkConsoleURL returns why u cannot be a site's console address ("" when
+// it can): it must be an absolute http or https URL with a host, and carry no
+// credentials (the district console shows it to everyone who opens it).
+func checkConsoleURL(u string) string {
+	p, err := url.Parse(u)
+	switch {
+	case err != nil:
+		return "not a URL: " + strings.TrimPrefix(err.Error(), "parse "+strconv.Quote(u)+": ")
+	case p.Scheme != "http" && p.Scheme != "https":
+		return "want an absolute http:// or https:// URL of the site's console"
+	case p.Host == "" || p.Hostname() == "":
+		return "want an absolute http:// or https:// URL with a host"
+	case p.User != nil:
+		return "must not carry credentials (the district console shows it to every reader)"
+	case p.Fragment != "":
+		return "must not carry a fragment (#...)"
+	}
+	return ""
 }
 
 // cyclePath words the parent chain starting at id, e.g. "a → b → a".

@@ -136,3 +136,50 @@ func FuzzParseDistrict(f *testing.F) {
 		}
 	})
 }
+
+// TestConsoleURL: a site's console_url is kept when it is an absolute http or https
+// URL; anything else is refused naming the field and the value.
+func TestConsoleURL(t *testing.T) {
+	for _, tc := range []struct {
+		url, msg string // msg "" = accepted
+	}{
+		{"https://campus.example.org/", ""},
+		{"http://10.0.4.2:8080", ""},
+		{"https://[2001:db8::1]:8443/console/", ""},
+		{"campus.example.org", "absolute http:// or https://"},
+		{"/console", "absolute http:// or https://"},
+		{"ftp://campus.example.org/", "absolute http:// or https://"},
+		{"javascript:alert(1)", "absolute http:// or https://"},
+		{"https://", "with a host"},
+		{"https://:8080/", "with a host"},
+		{"https://op:secret@campus.example.org/", "must not carry credentials"},
+		{"https://campus.example.org/#site", "must not carry a fragment"},
+		{"http://campus example.org/", "not a URL"},
+		{"https://campus.example.org/%zz", "not a URL"},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			in := strings.Replace(goodDistrict, "{id: school, remote: true}", "{id: school, remote: true, console_url: '"+tc.url+"'}", 1)
+			c, err := Parse("district.yaml", []byte(in))
+			if tc.msg == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if got := c.Sites[2].ConsoleURL; got != tc.url {
+					t.Errorf("console_url %q, want %q", got, tc.url)
+				}
+				return
+			}
+			var errs site.Errors
+			if !errors.As(err, &errs) || len(errs) != 1 {
+				t.Fatalf("error %v, want one field error", err)
+			}
+			e := errs[0]
+			if e.File != "district.yaml" || e.Path != "sites[2].console_url" || e.Value != tc.url || !strings.Contains(e.Msg, tc.msg) {
+				t.Errorf("got %#v, want sites[2].console_url = %q: …%s…", e, tc.url, tc.msg)
+			}
+			if !strings.Contains(err.Error(), "sites[2].console_url") || !strings.Contains(err.Error(), tc.url) {
+				t.Errorf("message %q does not name the field and the value", err)
+			}
+		})
+	}
+}

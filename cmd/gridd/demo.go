@@ -34,7 +34,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	tlsKey := fl.String("tls-key", "", "TLS private key (PEM)")
 	noHistory := fl.Bool("no-history", false, "start with an empty store (the first forecasts are flat lines from the first readings) instead of the simulated devices' recorded history")
 	insecure := fl.Bool(insecureListenFlag, false, "allow plain HTTP on a non-loopback --listen address (credentials in clear text)")
-	sites := fl.Int("sites", 0, "run a district of N generated sites under shared transformer limits instead, with the coordinator and an embedded NATS server (district state as JSON at /api/v1/district on --listen)")
+	sites := fl.Int("sites", 0, "run a district of N generated sites under shared transformer limits instead, with the coordinator and an embedded NATS server (the district console at / and its state as JSON at /api/v1/district on --listen)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}

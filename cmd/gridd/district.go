@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/gridd/gridd/api"
 	"github.com/gridd/gridd/clock"
 	"github.com/gridd/gridd/dispatch"
 	"github.com/gridd/gridd/district"
@@ -61,7 +61,7 @@ func cmdCoordinate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	dataDir := fl.String("data-dir", "./gridd-district", "directory of the embedded NATS server's JetStream store")
 	cycles := fl.Int("cycles", 0, "coordinate N cycles, then exit (0 = every coordination.cycle until interrupted)")
 	wait := fl.Duration("wait", 10*time.Second, "before the first cycle, wait this long at most for every site to register")
-	listen := fl.String("listen", "", "serve the district state as JSON at /api/v1/district on this address (loopback or a management network)")
+	listen := fl.String("listen", "", "serve the district console at / and its state as JSON at /api/v1/district on this address (no login: loopback or a management network)")
 	verbose := fl.Bool("v", false, "debug logging")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -103,7 +103,7 @@ func cmdCoordinate(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return err
 		}
 		defer stop()
-		fmt.Fprintf(stdout, "gridd coordinate: district state at http://%s/api/v1/district\n", addr)
+		fmt.Fprintf(stdout, "gridd coordinate: district console at http://%s/ (state as JSON at http://%s/api/v1/district)\n", addr, addr)
 	}
 	fmt.Fprintf(stdout, "gridd coordinate: district %q, %d sites, %d shared nodes, NATS %s\n", cfg.District.ID, len(cfg.Sites), len(cfg.Nodes), redactURL(url))
 	return coordinateCycles(ctx, co, cfg, *cycles, *wait, cfg.Coordination.Cycle.D, func(int) time.Time { return time.Now() }, stdout)
@@ -209,53 +209,16 @@ func redactURL(u string) string {
 	return u
 }
 
-// serveDistrictAPI serves GET /api/v1/district: the district file's sites and
-// nodes, the live registrations and the last cycle's result.
+// serveDistrictAPI serves the district console (/) and its state as JSON
+// (GET /api/v1/district): the district file's sites and nodes, the live
+// registrations and the last cycle's result.
 func serveDistrictAPI(ctx context.Context, addr string, co *dnats.Coordinator, cfg *district.Config) (func(), string, error) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/district", func(w http.ResponseWriter, r *http.Request) {
-		regs, err := co.Registered(r.Context())
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		type siteState struct {
-			ID         string     `json:"id"`
-			Registered bool       `json:"registered"`
-			LastSeen   *time.Time `json:"last_seen,omitempty"`
-			Excluded   bool       `json:"excluded"`
-		}
-		last := co.Last()
-		out := struct {
-			District string            `json:"district"`
-			Sites    []siteState       `json:"sites"`
-			Nodes    []district.Limit  `json:"nodes"`
-			Last     *district.Result  `json:"last"`
-			Config   district.Identity `json:"config"`
-		}{District: cfg.District.ID, Last: last, Config: cfg.District}
-		for _, s := range cfg.Sites {
-			st := siteState{ID: s.ID}
-			if reg, ok := regs[s.ID]; ok {
-				st.Registered, st.LastSeen = true, &reg.Seen
-			}
-			if last != nil {
-				for _, x := range last.Excluded {
-					st.Excluded = st.Excluded || x == s.ID
-				}
-			}
-			out.Sites = append(out.Sites, st)
-		}
-		if last != nil {
-			out.Nodes = cfg.Limits(last.Start)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(out)
-	})
+	h := api.NewDistrictServer(cfg, co, api.DistrictOptions{Clock: co.Clock})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", fmt.Errorf("--listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)

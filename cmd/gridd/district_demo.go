@@ -136,7 +136,7 @@ func runDistrictDemo(ctx context.Context, n, cycles int, dataDir, listen string,
 	}
 	defer stopAPI()
 	fmt.Fprintf(stdout, "gridd demo: district %q: %d sites below %d shared transformers and feeders, embedded NATS at %s\n", cfg.District.ID, n, len(cfg.Nodes), url)
-	fmt.Fprintf(stdout, "gridd demo: district state at http://%s/api/v1/district\n", addr)
+	fmt.Fprintf(stdout, "gridd demo: district console at http://%s/ (state as JSON at http://%s/api/v1/district)\n", addr, addr)
 	// What the shared equipment would carry if every site planned alone.
 	worst, where := 0.0, ""
 	for _, l := range g.Limits {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -33,7 +34,7 @@ func TestDemoSites(t *testing.T) {
 	if n := strings.Count(out, "4/4 sites answered"); n != 2 {
 		t.Errorf("want 2 district cycle lines with every site answering, got %d:\n%s", n, out)
 	}
-	for _, want := range []string{"would load tx-001 to", "every site holds caps that keep every shared limit", "/api/v1/district"} {
+	for _, want := range []string{"would load tx-001 to", "every site holds caps that keep every shared limit", "gridd demo: district console at http://127.0.0.1:", "/api/v1/district"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -101,11 +102,11 @@ func TestCoordinateCommand(t *testing.T) {
 		go func() { _ = p.Run(ctx); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
 	}
-	code, out, errOut := runCLI(t, "coordinate", "--config", file, "--nats", url, "--cycles", "1", "--wait", "10s")
+	code, out, errOut := runCLI(t, "coordinate", "--config", file, "--nats", url, "--cycles", "1", "--wait", "10s", "--listen", "127.0.0.1:0")
 	if code != 0 {
 		t.Fatalf("coordinate exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
-	if !strings.Contains(out, "4/4 sites answered") || !strings.Contains(out, "caps within every shared limit") {
+	if !strings.Contains(out, "4/4 sites answered") || !strings.Contains(out, "caps within every shared limit") || !strings.Contains(out, "gridd coordinate: district console at http://127.0.0.1:") {
 		t.Errorf("output:\n%s", out)
 	}
 	mu.Lock()
@@ -129,6 +130,24 @@ func TestCoordinateCommand(t *testing.T) {
 	code, _, errOut = runCLI(t, "coordinate", "--config", bad, "--nats", url, "--cycles", "1")
 	if code != 1 || !strings.Contains(errOut, "duplicate site id") {
 		t.Errorf("duplicate ids: exit %d, stderr %s", code, errOut)
+	}
+	// A site's console_url must be an absolute http(s) URL.
+	sites := append([]district.SiteRef(nil), cfg.Sites...)
+	sites[1].ConsoleURL = "ftp://site-0002.example.org/"
+	badURL, err := yaml.Marshal(struct {
+		District district.Identity     `yaml:"district"`
+		Sites    []district.SiteRef    `yaml:"sites"`
+		Nodes    []district.SharedNode `yaml:"nodes"`
+	}{cfg.District, sites, cfg.Nodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, badURL, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, "coordinate", "--config", bad, "--nats", url, "--cycles", "1")
+	if code != 1 || !strings.Contains(errOut, "sites[1].console_url") || !strings.Contains(errOut, "ftp://site-0002.example.org/") {
+		t.Errorf("bad console_url: exit %d, stderr %s", code, errOut)
 	}
 }
 
@@ -219,9 +238,13 @@ func TestRunTakesPartInDistrict(t *testing.T) {
 		Sites    []struct {
 			ID         string `json:"id"`
 			Registered bool   `json:"registered"`
+			Status     string `json:"status"`
 		} `json:"sites"`
-		Nodes []district.Limit `json:"nodes"`
-		Last  struct {
+		Nodes []struct {
+			district.Limit
+			PlanKW []float64 `json:"plan_kw"`
+		} `json:"nodes"`
+		Last struct {
 			CapsKW [][]float64 `json:"caps_kw"`
 			Rounds []struct {
 				LowerBound *float64 `json:"lower_bound"`
@@ -235,8 +258,19 @@ func TestRunTakesPartInDistrict(t *testing.T) {
 		t.Fatal(err)
 	}
 	if state.District != "town" || len(state.Sites) != 1 || !state.Sites[0].Registered || len(state.Nodes) != 1 ||
-		state.Nodes[0].LimitKW[0] != limit || len(state.Last.CapsKW) != 1 || len(state.Last.CapsKW[0]) != 96 || len(state.Last.Rounds) == 0 || state.Last.GapPct == nil {
+		state.Nodes[0].LimitKW[0] != limit || len(state.Nodes[0].PlanKW) != 96 || state.Nodes[0].PlanKW[5] != res.PlansKW[0][5] ||
+		state.Sites[0].Status != "answered" || len(state.Last.CapsKW) != 1 || len(state.Last.CapsKW[0]) != 96 || len(state.Last.Rounds) == 0 || state.Last.GapPct == nil {
 		t.Errorf("district state %+v", state)
+	}
+	// The district console's page on the same listener.
+	page, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != http.StatusOK || !strings.Contains(string(body), `src="district.js"`) || page.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("GET /: %s, CSP %q, %.120s", page.Status, page.Header.Get("Content-Security-Policy"), body)
 	}
 	var dl *dispatch.ExternalLimit
 	for _, l := range s.Service.Limits(ctx, start) {

@@ -38,6 +38,8 @@ type Coordinator struct {
 	prices    [][]float64
 	start     time.Time
 	last      *district.Result
+	lastCycle int64     // the cycle last holds
+	lastAt    time.Time // when last was issued (Clock)
 }
 
 // Summary is what the coordinator publishes per cycle (kind "result").
@@ -71,6 +73,14 @@ func (c *Coordinator) Last() *district.Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.last
+}
+
+// LastCycle returns the last cycle's result (nil before the first), its cycle
+// number and when its caps were issued, by the coordinator's clock.
+func (c *Coordinator) LastCycle() (*district.Result, int64, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last, c.lastCycle, c.lastAt
 }
 
 // Registered returns the registrations in the bucket (live sites).
@@ -198,7 +208,7 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 			c.known[s.ID] = res.PlansKW[i]
 		}
 	}
-	c.last = res
+	c.last, c.lastCycle, c.lastAt = res, cycle, c.now()
 	c.mu.Unlock()
 	if c.OnResult != nil {
 		c.OnResult(res)
