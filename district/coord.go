@@ -114,6 +114,11 @@ type Options struct {
 	// Known holds each site's last known import plan (by site ID) from an
 	// earlier cycle: a site that does not answer is capped from it.
 	Known map[string][]float64
+	// KnownCaps holds the caps each site was last sent (by site ID, shifted
+	// to this coordination's steps). They stay in force at the site, so a
+	// site that is alive but cut off may draw up to them: an excluded
+	// site's reservation is never below them.
+	KnownCaps map[string][]float64
 	// OnEvent receives exclusions as they happen (one at a time); OnRound
 	// every round.
 	OnEvent func(Event)
@@ -713,8 +718,10 @@ func checkReply(r *Request, rep *Reply) string {
 }
 
 // reserve fixes the reservation of every excluded site that has none: its
-// last known plan (this coordination's, else Options.Known), else nothing
-// known: an equal share of every limit above it.
+// last known plan (this coordination's, else Options.Known), raised to the
+// caps it holds from an earlier coordination (Options.KnownCaps: a site cut
+// off may follow them), else nothing known: an equal share of every limit
+// above it.
 func (c *coord) reserve() {
 	for i, ex := range c.excluded {
 		if !ex || c.reserved[i] != nil {
@@ -730,9 +737,18 @@ func (c *coord) reserve() {
 			plan = c.o.Known[c.sites[i].ID()]
 		}
 		r := make([]float64, c.T)
-		if plan != nil {
+		held := c.o.KnownCaps[c.sites[i].ID()]
+		if len(held) != c.T {
+			held = nil
+		}
+		if plan != nil || held != nil {
 			for t := range r {
-				r[t] = math.Max(0, plan[t])
+				if plan != nil {
+					r[t] = math.Max(0, plan[t])
+				}
+				if held != nil {
+					r[t] = math.Max(r[t], held[t])
+				}
 			}
 		} else {
 			c.event(EventSiteNoPlan, i, "no plan known: reserved an equal share of each shared limit above it")

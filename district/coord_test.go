@@ -297,3 +297,40 @@ func TestCappedAnswersEveryRound(t *testing.T) {
 		}
 	}
 }
+
+// TestExcludedReservedItsHeldCaps: a site that stops answering may be alive
+// and cut off, following the caps it holds from the last coordination: its
+// reservation is its last plan raised to those caps, and the others share
+// what is left.
+func TestExcludedReservedItsHeldCaps(t *testing.T) {
+	g := generate(t, GenParams{Sites: 6, Seed: 3, Steps: 24, StepMinutes: 60, EVs: 6})
+	sites := g.Sites()
+	sites[2] = &badSite{Site: sites[2], from: 0, how: "timeout"}
+	id := sites[2].ID()
+	plan := make([]float64, 24)
+	held := make([]float64, 24)
+	for t2 := range plan {
+		plan[t2] = 10
+		held[t2] = 10
+		if t2%2 == 0 {
+			held[t2] = 25 // above its last plan on even steps
+		}
+	}
+	s := g.Scenarios[0]
+	res, err := Coordinate(context.Background(), sites, g.Limits, Options{Start: s.Start, StepMinutes: s.StepMinutes, Steps: s.Steps,
+		MaxRounds: 3, RoundTimeout: time.Second, Known: map[string][]float64{id: plan}, KnownCaps: map[string][]float64{id: held}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Excluded) != 1 || res.Excluded[0] != id {
+		t.Fatalf("excluded %v, want [%s]", res.Excluded, id)
+	}
+	for t2, v := range res.CapsKW[2] {
+		if want := math.Min(held[t2], g.Limits[0].LimitKW[t2]); math.Abs(v-want) > 1e-9 {
+			t.Errorf("step %d: reservation %g kW, want the held cap %g kW", t2, v, want)
+		}
+	}
+	if ex, where := Check(res.CapsKW, g.Limits); ex > 1e-9 {
+		t.Errorf("caps with the reservation break a shared limit: %s", where)
+	}
+}

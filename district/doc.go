@@ -68,7 +68,8 @@
 // answer) or a plan that breaks its cap is excluded for the rest of the
 // coordination with an Event (alarm and audit), and is capped from its last
 // known plan (this coordination's, else Options.Known, else an equal share
-// of each limit above it); the limits left for the others are reduced by
+// of each limit above it), raised to the caps it holds from an earlier
+// coordination (Options.KnownCaps); the limits left for the others are reduced by
 // that reservation.
 //
 // Centralised solves the same district as one LP with gridd's own solver
