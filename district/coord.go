@@ -114,6 +114,11 @@ type Options struct {
 	// Known holds each site's last known import plan (by site ID) from an
 	// earlier cycle: a site that does not answer is capped from it.
 	Known map[string][]float64
+	// KnownCaps holds the caps each site was last sent (by site ID, shifted
+	// to this coordination's steps). They stay in force at the site, so a
+	// site that is alive but cut off may draw up to them: an excluded
+	// site's reservation is never below them.
+	KnownCaps map[string][]float64
 	// OnEvent receives exclusions as they happen (one at a time); OnRound
 	// every round.
 	OnEvent func(Event)
@@ -251,14 +256,37 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 	var want [][]float64     // the best master's combined imports per site
 	var fallback [][]float64 // the least-violating combination before one keeps the limits
 	var lastRound time.Duration
+	var best *allocation // the best round of capped answers so far
 	for round := 0; round < o.MaxRounds; round++ {
-		// Stop when another round and the capped round after it (measured
-		// at up to twice a round: capped solves near a site's limit are
-		// harder) would end past the budget: the caps must be out by then.
-		if ctx.Err() != nil || (round > 0 && time.Now().Add(3*lastRound).After(deadline)) {
+		// Stop when the caps could not be out by the budget after another
+		// round: with a complete capped answer in hand, another round must
+		// end in time; without one, another round and the capped round
+		// after it (measured at up to twice a round: capped solves near a
+		// site's limit are harder).
+		if ctx.Err() != nil {
 			break
 		}
+		if round > 0 {
+			need := 3 * lastRound
+			if best != nil {
+				need = lastRound
+			}
+			if time.Now().Add(need).After(deadline) {
+				break
+			}
+		}
 		t0 := time.Now()
+		// From the second round on, every site is also asked to plan under
+		// the caps of the last master's combination: its answers are plans
+		// that keep every limit together (an upper bound and a candidate
+		// result) and columns that let the master keep the limits early.
+		var caps [][]float64
+		if src := want; round > 0 && (src != nil || fallback != nil) {
+			if src == nil {
+				src = fallback
+			}
+			caps = c.allocate(src)
+		}
 		reqs := make([]*Request, n)
 		msgs := 0
 		for i := range sites {
@@ -266,7 +294,11 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 				continue
 			}
 			reqs[i] = &Request{District: o.District, Cycle: o.Cycle, Round: round, Site: sites[i].ID(), Start: o.Start,
-				StepMinutes: o.StepMinutes, Steps: T, PricePerKWh: c.priceOf(i)}
+				StepMinutes: o.StepMinutes, Steps: T}
+			reqs[i].PricePerKWh = c.priceOf(i)
+			if caps != nil {
+				reqs[i].CapKW = caps[i]
+			}
 			msgs += 2
 		}
 		before := c.nExcluded()
@@ -274,7 +306,14 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 		if c.nExcluded() != before {
 			// The problem changed (fewer sites, reserved limits): earlier
 			// bounds and combinations no longer compare.
-			c.bestLB, c.bestUB, want = math.Inf(-1), math.Inf(1), nil
+			c.bestLB, c.bestUB, want, best = math.Inf(-1), math.Inf(1), nil, nil
+		} else if caps != nil {
+			if a := c.answered(caps, reqs, replies); best == nil || a.better(best) {
+				best = a
+				if a.overKWh == 0 {
+					c.bestUB = math.Min(c.bestUB, a.cost)
+				}
+			}
 		}
 		avail := c.available()
 		answered := 0
@@ -288,10 +327,14 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 				continue
 			}
 			answered++
+			if cp := rep.Capped; cp != nil && cp.Feasible {
+				c.lastCapped[i] = cp.ImportKW
+				props[i] = addProposal(props[i], proposal{imp: cp.ImportKW, cost: cp.CostTotal, used: round})
+			}
 			p := rep.Priced
 			bound += p.BoundTotal
 			c.lastPriced[i] = p.ImportKW
-			props[i] = addProposal(props[i], proposal{imp: p.ImportKW, cost: p.CostTotal})
+			props[i] = addProposal(props[i], proposal{imp: p.ImportKW, cost: p.CostTotal, used: round})
 			for _, k := range c.above[i] {
 				for t := 0; t < T; t++ {
 					sum[k][t] += p.ImportKW[t]
@@ -322,6 +365,7 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 		active := make([]bool, n)
 		for i := range active {
 			active[i] = !c.excluded[i] && len(props[i]) > 0
+			props[i] = prune(props[i], round)
 		}
 		tm := time.Now()
 		ms, err := solveMasters(ctx, props, active, limits, tr, avail, T, dt)
@@ -331,6 +375,13 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 				break
 			}
 			return nil, err
+		}
+		for i, ws := range ms.weights {
+			for j, w := range ws {
+				if w > 1e-9 {
+					props[i][j].used = round
+				}
+			}
 		}
 		if ms.excess <= 1e-6*float64(len(limits)*T) {
 			if ms.cost < c.bestUB {
@@ -366,7 +417,68 @@ func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*
 	if want == nil {
 		want = fallback
 	}
-	return c.finish(ctx, want, began)
+	// The capped round of the final combination runs when it can end
+	// within the budget, or when no complete capped answer is in hand.
+	capped := best == nil || o.TimeBudget <= 0 || !time.Now().Add(lastRound).After(deadline)
+	return c.finish(ctx, want, best, capped, began)
+}
+
+// allocation is a round's capped answers: caps that keep every available
+// limit and each site's plan under its cap (the least-violating plan of a
+// site that cannot keep it).
+type allocation struct {
+	caps, plans [][]float64
+	feasible    []bool
+	// cost is the plans' own cost; overKWh the energy the least-violating
+	// plans put above their caps.
+	cost, overKWh float64
+}
+
+// better reports whether a is a better result than b: less energy above
+// the caps, then cheaper.
+func (a *allocation) better(b *allocation) bool {
+	if math.Abs(a.overKWh-b.overKWh) > 1e-6 {
+		return a.overKWh < b.overKWh
+	}
+	return a.cost < b.cost
+}
+
+// allocate turns wanted imports into caps that keep every available limit
+// for the sites still taking part.
+func (c *coord) allocate(want [][]float64) [][]float64 {
+	avail := c.available()
+	in := make([][]float64, len(c.sites))
+	for i := range in {
+		if c.excluded[i] {
+			continue
+		}
+		in[i] = want[i]
+		if in[i] == nil {
+			in[i] = make([]float64, c.T)
+		}
+	}
+	return Allocate(in, c.limits, avail, c.T)
+}
+
+// answered collects a round's capped answers (a site excluded on the way
+// has none).
+func (c *coord) answered(caps [][]float64, reqs []*Request, replies []*Reply) *allocation {
+	n := len(c.sites)
+	a := &allocation{caps: make([][]float64, n), plans: make([][]float64, n), feasible: make([]bool, n)}
+	for i, r := range reqs {
+		if r == nil || replies[i] == nil || replies[i].Capped == nil {
+			continue
+		}
+		cp := replies[i].Capped
+		a.caps[i], a.plans[i], a.feasible[i] = caps[i], cp.ImportKW, cp.Feasible
+		a.cost += cp.CostTotal
+		if !cp.Feasible {
+			for t, v := range cp.ImportKW {
+				a.overKWh += math.Max(0, v-caps[i][t]) * c.dt
+			}
+		}
+	}
+	return a
 }
 
 func cloneMatrix(m [][]float64) [][]float64 {
@@ -389,6 +501,22 @@ func addProposal(ps []proposal, p proposal) []proposal {
 		}
 	}
 	return append(ps, p)
+}
+
+// keepUnused is how many rounds a proposal the master gives no weight
+// stays in the master: the columns that matter are few, and every column
+// costs the master's set-up and iterations.
+const keepUnused = 3
+
+// prune drops the proposals no master has used for keepUnused rounds.
+func prune(ps []proposal, round int) []proposal {
+	out := ps[:0]
+	for _, p := range ps {
+		if round-p.used <= keepUnused {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // combine returns each site's convex combination of its proposals.
@@ -590,8 +718,10 @@ func checkReply(r *Request, rep *Reply) string {
 }
 
 // reserve fixes the reservation of every excluded site that has none: its
-// last known plan (this coordination's, else Options.Known), else nothing
-// known: an equal share of every limit above it.
+// last known plan (this coordination's, else Options.Known), raised to the
+// caps it holds from an earlier coordination (Options.KnownCaps: a site cut
+// off may follow them), else nothing known: an equal share of every limit
+// above it.
 func (c *coord) reserve() {
 	for i, ex := range c.excluded {
 		if !ex || c.reserved[i] != nil {
@@ -607,9 +737,18 @@ func (c *coord) reserve() {
 			plan = c.o.Known[c.sites[i].ID()]
 		}
 		r := make([]float64, c.T)
-		if plan != nil {
+		held := c.o.KnownCaps[c.sites[i].ID()]
+		if len(held) != c.T {
+			held = nil
+		}
+		if plan != nil || held != nil {
 			for t := range r {
-				r[t] = math.Max(0, plan[t])
+				if plan != nil {
+					r[t] = math.Max(0, plan[t])
+				}
+				if held != nil {
+					r[t] = math.Max(r[t], held[t])
+				}
 			}
 		} else {
 			c.event(EventSiteNoPlan, i, "no plan known: reserved an equal share of each shared limit above it")
@@ -798,54 +937,50 @@ func Allocate(want [][]float64, limits []Limit, avail [][]float64, T int) [][]fl
 // available limit (Allocate), asks every site still taking part to plan
 // under its cap (the capped round), and reserves the last known plan of
 // every site excluded on the way.
-func (c *coord) finish(ctx context.Context, want [][]float64, began time.Time) (*Result, error) {
+func (c *coord) finish(ctx context.Context, want [][]float64, best *allocation, capped bool, began time.Time) (*Result, error) {
 	n, T := len(c.sites), c.T
-	if want == nil {
-		want = make([][]float64, n)
-		for i := range want {
-			want[i] = c.lastPriced[i]
-		}
-	}
-	avail := c.available()
-	in := make([][]float64, n)
-	for i := range in {
-		if c.excluded[i] {
-			continue
-		}
-		in[i] = want[i]
-		if in[i] == nil {
-			in[i] = make([]float64, T)
-		}
-	}
-	caps := Allocate(in, c.limits, avail, T)
 	res := c.res
 	res.UpperBound = c.bestUB
-	// The capped round: every site plans under its cap.
-	reqs := make([]*Request, n)
-	for i := range c.sites {
-		if caps[i] != nil {
-			reqs[i] = &Request{District: c.o.District, Cycle: c.o.Cycle, Round: len(res.Rounds), Site: c.sites[i].ID(), Start: c.o.Start,
-				StepMinutes: c.o.StepMinutes, Steps: T, CapKW: caps[i]}
-		}
-	}
-	replies := c.ask(ctx, reqs, time.Time{})
 	res.CapsKW = make([][]float64, n)
 	res.PlansKW = make([][]float64, n)
-	cost := 0.0
+	if capped {
+		if want == nil {
+			want = make([][]float64, n)
+			for i := range want {
+				want[i] = c.lastPriced[i]
+			}
+		}
+		caps := c.allocate(want)
+		// The capped round: every site plans under its cap.
+		before := c.nExcluded()
+		reqs := make([]*Request, n)
+		for i := range c.sites {
+			if caps[i] != nil {
+				reqs[i] = &Request{District: c.o.District, Cycle: c.o.Cycle, Round: len(res.Rounds), Site: c.sites[i].ID(), Start: c.o.Start,
+					StepMinutes: c.o.StepMinutes, Steps: T, CapKW: caps[i]}
+			}
+		}
+		replies := c.ask(ctx, reqs, time.Time{})
+		a := c.answered(caps, reqs, replies)
+		// An earlier round's capped answers are the result when they are
+		// better and were made for the same sites.
+		if best == nil || c.nExcluded() != before || a.better(best) {
+			best = a
+		}
+	}
 	capsKept := true
-	for i, rep := range replies {
-		if reqs[i] == nil || rep == nil {
+	for i := range c.sites {
+		if best.caps[i] == nil || best.plans[i] == nil || c.excluded[i] {
 			continue
 		}
-		c.lastCapped[i] = rep.Capped.ImportKW
-		if !rep.Capped.Feasible {
+		res.CapsKW[i], res.PlansKW[i] = best.caps[i], best.plans[i]
+		c.lastCapped[i] = best.plans[i]
+		if !best.feasible[i] {
 			capsKept = false
-			c.event(EventSiteCapInfeasible, i, "cannot plan within its cap (least violation %.1f kW): its real-time layer holds the cap", maxExcess(rep.Capped.ImportKW, caps[i]))
+			c.event(EventSiteCapInfeasible, i, "cannot plan within its cap (least violation %.1f kW): its real-time layer holds the cap", maxExcess(best.plans[i], best.caps[i]))
 		}
-		res.CapsKW[i] = caps[i]
-		res.PlansKW[i] = rep.Capped.ImportKW
-		cost += rep.Capped.CostTotal
 	}
+	cost := best.cost
 	c.reserve()
 	for i := range c.sites {
 		if c.excluded[i] {

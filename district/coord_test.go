@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,5 +200,137 @@ func TestCapsKeepLimitsAtAnyBudget(t *testing.T) {
 		if len(res.Rounds) != rounds {
 			t.Errorf("%d rounds asked, %d run", rounds, len(res.Rounds))
 		}
+	}
+}
+
+// recordingSite keeps every request and reply of a site.
+type recordingSite struct {
+	Site
+	mu   sync.Mutex
+	reqs []Request
+	reps []Reply
+}
+
+func (r *recordingSite) Solve(ctx context.Context, req Request) (Reply, error) {
+	rep, err := r.Site.Solve(ctx, req)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reqs, r.reps = append(r.reqs, req), append(r.reps, rep)
+	return rep, err
+}
+
+// TestCappedAnswersEveryRound: from the second round on every site is
+// asked for its plan under caps that keep every limit together, next to
+// its priced plan; the result is the cheapest complete capped answer of
+// any round (the final capped round included), and with a budget that
+// leaves no time for the final capped round, the best earlier one.
+func TestCappedAnswersEveryRound(t *testing.T) {
+	g := generate(t, GenParams{Sites: 8, Seed: 7, Steps: 24, StepMinutes: 60, EVs: 6, SitesPerTransformer: 4})
+	rec := make([]*recordingSite, len(g.Scenarios))
+	sites := g.Sites()
+	for i := range sites {
+		rec[i] = &recordingSite{Site: sites[i]}
+		sites[i] = rec[i]
+	}
+	s := g.Scenarios[0]
+	res, err := Coordinate(context.Background(), sites, g.Limits, Options{Start: s.Start, StepMinutes: s.StepMinutes, Steps: s.Steps,
+		MaxRounds: 4, GapPct: 1e-9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Per round: the caps sent, the energy the answers put above them,
+	// the cost.
+	type round struct {
+		caps       [][]float64
+		over, cost float64
+	}
+	rounds := map[int]*round{}
+	dt := float64(s.StepMinutes) / 60
+	for i, r := range rec {
+		for k, req := range r.reqs {
+			if req.Round == 0 && req.CapKW != nil {
+				t.Fatalf("site %d was sent caps in round 0", i)
+			}
+			if req.Round > 0 && req.Round < 4 && (req.CapKW == nil || req.PricePerKWh == nil) {
+				t.Fatalf("site %d round %d: caps %v, prices %v: want both", i, req.Round, req.CapKW != nil, req.PricePerKWh != nil)
+			}
+			if req.CapKW == nil {
+				continue
+			}
+			rd := rounds[req.Round]
+			if rd == nil {
+				rd = &round{caps: make([][]float64, len(rec))}
+				rounds[req.Round] = rd
+			}
+			rd.caps[i] = req.CapKW
+			c := r.reps[k].Capped
+			if c == nil {
+				t.Fatalf("site %d round %d: no capped answer", i, req.Round)
+			}
+			rd.cost += c.CostTotal
+			for t2, v := range c.ImportKW {
+				rd.over += math.Max(0, v-req.CapKW[t2]) * dt
+			}
+		}
+	}
+	var best *round
+	for n, rd := range rounds {
+		if ex, where := Check(rd.caps, g.Limits); ex > 1e-9 {
+			t.Errorf("round %d's caps break a shared limit: %s", n, where)
+		}
+		if best == nil || rd.over < best.over-1e-6 || (math.Abs(rd.over-best.over) <= 1e-6 && rd.cost < best.cost) {
+			best = rd
+		}
+	}
+	if len(rounds) < 3 {
+		t.Fatalf("capped answers in %d rounds, want the 3 rounds after the first and the final one", len(rounds))
+	}
+	if math.Abs(res.Cost-best.cost) > 1e-9*math.Abs(best.cost) {
+		t.Errorf("result cost %.6f, best round of capped answers %.6f (%.3f kWh over caps)", res.Cost, best.cost, best.over)
+	}
+	if ex, where := Check(res.CapsKW, g.Limits); ex > 1e-9 {
+		t.Errorf("caps break a shared limit: %s", where)
+	}
+	for i, p := range res.PlansKW {
+		if breaksCap(p, res.CapsKW[i]) {
+			t.Errorf("site %d's plan breaks its cap", i)
+		}
+	}
+}
+
+// TestExcludedReservedItsHeldCaps: a site that stops answering may be alive
+// and cut off, following the caps it holds from the last coordination: its
+// reservation is its last plan raised to those caps, and the others share
+// what is left.
+func TestExcludedReservedItsHeldCaps(t *testing.T) {
+	g := generate(t, GenParams{Sites: 6, Seed: 3, Steps: 24, StepMinutes: 60, EVs: 6})
+	sites := g.Sites()
+	sites[2] = &badSite{Site: sites[2], from: 0, how: "timeout"}
+	id := sites[2].ID()
+	plan := make([]float64, 24)
+	held := make([]float64, 24)
+	for t2 := range plan {
+		plan[t2] = 10
+		held[t2] = 10
+		if t2%2 == 0 {
+			held[t2] = 25 // above its last plan on even steps
+		}
+	}
+	s := g.Scenarios[0]
+	res, err := Coordinate(context.Background(), sites, g.Limits, Options{Start: s.Start, StepMinutes: s.StepMinutes, Steps: s.Steps,
+		MaxRounds: 3, RoundTimeout: time.Second, Known: map[string][]float64{id: plan}, KnownCaps: map[string][]float64{id: held}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Excluded) != 1 || res.Excluded[0] != id {
+		t.Fatalf("excluded %v, want [%s]", res.Excluded, id)
+	}
+	for t2, v := range res.CapsKW[2] {
+		if want := math.Min(held[t2], g.Limits[0].LimitKW[t2]); math.Abs(v-want) > 1e-9 {
+			t.Errorf("step %d: reservation %g kW, want the held cap %g kW", t2, v, want)
+		}
+	}
+	if ex, where := Check(res.CapsKW, g.Limits); ex > 1e-9 {
+		t.Errorf("caps with the reservation break a shared limit: %s", where)
 	}
 }

@@ -31,6 +31,20 @@
 //     at no more than the combined cost (its LP is convex), so the
 //     master's cost bounds what the district can reach with these caps.
 //
+// From the second round on, each request also carries caps: the last
+// master's combination (or, before one keeps the limits, its
+// least-violating one) made into caps that keep every limit (Allocate).
+// The site answers its plan under them next to its priced plan. When every
+// site keeps its caps, the round's capped plans are a district plan that
+// keeps every limit: a true upper bound and a candidate result. Capped
+// plans also enter the master as columns that keep the limits, so it finds
+// a feasible combination rounds earlier than from priced plans alone.
+// Columns the master has given no weight for three rounds are dropped (the
+// master's set-up and iterations grow with its columns); the rows of
+// limits that have limits below them are factored last
+// (ipm.Options.LastRows), which keeps each transformer's block of the
+// normal equations apart from the others'.
+//
 // The next prices are the master's duals, smoothed half-way towards the
 // prices of the best lower bound so far (stabilised column generation).
 // For linear programs this converges to the centralised optimum; each
@@ -46,12 +60,16 @@
 // limit and raised by a share of the headroom left, so that Σ caps ≤ limit
 // holds for every shared node and step by construction, whatever the
 // rounds reached. The capped round then asks every site to plan under its
-// cap. A site that does not answer in time, answers garbage (wrong length,
+// cap; the result is the cheapest complete capped answer, this one or an
+// earlier round's. When the time budget leaves no room for the capped
+// round, the cheapest earlier one is the result (its caps were made the
+// same way). A site that does not answer in time, answers garbage (wrong length,
 // non-finite values, a bound above its own objective, another round's
 // answer) or a plan that breaks its cap is excluded for the rest of the
 // coordination with an Event (alarm and audit), and is capped from its last
 // known plan (this coordination's, else Options.Known, else an equal share
-// of each limit above it); the limits left for the others are reduced by
+// of each limit above it), raised to the caps it holds from an earlier
+// coordination (Options.KnownCaps); the limits left for the others are reduced by
 // that reservation.
 //
 // Centralised solves the same district as one LP with gridd's own solver

@@ -77,10 +77,12 @@ func nest(limits []Limit, n int) (*tree, error) {
 	return tr, nil
 }
 
-// proposal is one plan a site offered: its import per step and own cost.
+// proposal is one plan a site offered: its import per step and own cost;
+// used is the last round a master gave it weight (or the round it came).
 type proposal struct {
 	imp  []float64
 	cost float64
+	used int
 }
 
 // masterResult is the restricted master's optimum.
@@ -99,6 +101,13 @@ type masterResult struct {
 // energy price, so the master violates a limit only when its proposals
 // cannot keep it.
 const excessCost = 1e4
+
+// masterGapTol is the relative duality gap a master that stops short of
+// optimal (the restricted master is often degenerate: near-parallel plans)
+// may end at and still be used: its combination keeps the limits (primal
+// feasible), its cost is an upper bound, and its prices are close enough
+// to steer the next round.
+const masterGapTol = 1e-3
 
 // solveMaster solves the Dantzig–Wolfe restricted master: choose, for every
 // active site, a convex combination of its proposals minimising their cost
@@ -119,7 +128,7 @@ func solveMaster(ctx context.Context, props [][]proposal, active []bool, limits 
 		yCol[k] = make([]int, T)
 		eCol[k] = make([]int, T)
 		for t := 0; t < T; t++ {
-			yCol[k][t] = m.AddVar(gY, k*T+t, 0, avail[k][t], 0)
+			yCol[k][t] = m.AddVar(gY, k*T+t, 0, avail[k][t]*(1+masterSlack)+masterSlack, 0)
 			eCol[k][t] = m.AddVar(gE, k*T+t, 0, math.Inf(1), excessCost*dt)
 		}
 	}
@@ -175,11 +184,22 @@ func solveMaster(ctx context.Context, props [][]proposal, active []bool, limits 
 			lRow[k][t] = m.AddRow(gL, k*T+t, 0, 0, cols, vals)
 		}
 	}
-	sol, err := ipm.Solve(ctx, m, ipm.Options{GapTol: 1e-7, FeasTol: 1e-8})
+	// The rows of limits with limits below them are factored last: the
+	// blocks of the inner limits stay apart (see ipm.Options.LastRows).
+	var last []int
+	for k := range limits {
+		for _, p := range tr.parent {
+			if p == k {
+				last = append(last, lRow[k]...)
+				break
+			}
+		}
+	}
+	sol, err := ipm.Solve(ctx, m, ipm.Options{LastRows: last})
 	if err != nil {
 		return nil, fmt.Errorf("district: master: %w", err)
 	}
-	if sol.Status != lp.Optimal && !(sol.Gap <= 1e-6 && sol.PrimalInf <= 1e-6) {
+	if sol.Status != lp.Optimal && !(sol.Gap <= masterGapTol && sol.PrimalInf <= 1e-6) {
 		return nil, fmt.Errorf("district: master: %v after %d iterations (gap %.3g)", sol.Status, sol.Iterations, sol.Gap)
 	}
 	r := &masterResult{weights: make([][]float64, len(props)), lambda: make([][]float64, K), iterations: sol.Iterations}
@@ -328,3 +348,10 @@ func solveMasters(ctx context.Context, props [][]proposal, active []bool, limits
 	}
 	return out, nil
 }
+
+// masterSlack widens every limit in the master by a relative 1e-6: plans
+// planned under caps that share a limit exactly would otherwise meet it
+// with equality at many steps at once, a degenerate vertex on which the
+// interior-point method stalls. The caps are made from the combination by
+// Allocate, which keeps the limits exactly.
+const masterSlack = 1e-6

@@ -35,6 +35,7 @@ type Coordinator struct {
 	published int
 	cycle     int64
 	known     map[string][]float64
+	caps      map[string][]float64 // the caps each site acknowledged last
 	prices    [][]float64
 	start     time.Time
 	last      *district.Result
@@ -132,6 +133,10 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 	for id, k := range c.known {
 		known[id] = shiftKnown(k, c.start, start, step, T)
 	}
+	held := map[string][]float64{}
+	for id, k := range c.caps {
+		held[id] = shiftKnown(k, c.start, start, step, T)
+	}
 	c.mu.Unlock()
 	sites := make([]district.Site, len(cfg.Sites))
 	for i, s := range cfg.Sites {
@@ -156,7 +161,7 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 	res, err := district.Coordinate(ctx, sites, limits, district.Options{
 		District: cfg.District.ID, Cycle: cycle, Start: start, StepMinutes: cfg.District.StepMinutes, Steps: T,
 		TimeBudget: co.TimeBudget.D, MaxRounds: co.MaxRounds, GapPct: co.GapPct, RoundTimeout: co.RoundTimeout.D,
-		Parallel: len(sites), Prices: prices, Known: known, Clock: c.Clock,
+		Parallel: len(sites), Prices: prices, Known: known, KnownCaps: held, Clock: c.Clock,
 		OnEvent: func(e district.Event) {
 			c.Log.Warn("district alarm", "kind", e.Kind, "site", e.Site, "detail", e.Detail)
 			pub("event", e)
@@ -169,6 +174,8 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 	// Send every site its caps, the excluded too (a slow site that is
 	// still alive should hold its reservation).
 	var wg sync.WaitGroup
+	var ackMu sync.Mutex
+	acked := make([]bool, len(cfg.Sites))
 	for i, s := range cfg.Sites {
 		reason := fmt.Sprintf("district %s cycle %d: share of the shared limits (gap %.2f %%)", cfg.District.ID, cycle, res.GapPct)
 		for _, x := range res.Excluded {
@@ -185,13 +192,19 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 					e := district.Event{At: c.now(), Kind: "site.caps_not_applied", Site: s.ID, Detail: err.Error()}
 					c.Log.Warn("district alarm", "kind", e.Kind, "site", e.Site, "detail", e.Detail)
 					pub("event", e)
+					return
 				}
+				ackMu.Lock()
+				acked[i] = true
+				ackMu.Unlock()
 			}()
 		} else if ap, ok := sites[i].(interface {
 			ApplyCaps(context.Context, Caps) error
 		}); ok {
 			if err := ap.ApplyCaps(ctx, caps); err != nil {
 				pub("event", district.Event{At: c.now(), Kind: "site.caps_not_applied", Site: s.ID, Detail: err.Error()})
+			} else {
+				acked[i] = true
 			}
 		}
 	}
@@ -205,15 +218,33 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 	brief.CapsKW, brief.PlansKW = nil, nil
 	pub("result", Summary{District: cfg.District.ID, Cycle: cycle, Result: &brief, Limits: limits})
 	c.mu.Lock()
+	prevStart := c.start
 	c.start = start
 	c.prices = res.Prices
 	if c.known == nil {
 		c.known = map[string][]float64{}
 	}
+	if c.caps == nil {
+		c.caps = map[string][]float64{}
+	}
 	for i, s := range cfg.Sites {
 		if res.PlansKW[i] != nil {
 			c.known[s.ID] = res.PlansKW[i]
 		}
+		if res.CapsKW[i] == nil {
+			continue
+		}
+		// A site that did not acknowledge its caps may still hold the
+		// earlier ones: keep the higher of both for its reservation.
+		held := res.CapsKW[i]
+		if prev := shiftKnown(c.caps[s.ID], prevStart, start, step, T); !acked[i] && prev != nil {
+			merged := make([]float64, T)
+			for t := range merged {
+				merged[t] = math.Max(held[t], prev[t])
+			}
+			held = merged
+		}
+		c.caps[s.ID] = held
 	}
 	c.last, c.lastCycle, c.lastAt = res, cycle, c.now()
 	c.mu.Unlock()

@@ -30,6 +30,11 @@ type Options struct {
 	// that ends other than optimal is repeated from the cold start
 	// (Solution.Iterations counts both).
 	Start *Start
+	// LastRows lists model rows whose normal-equation rows are eliminated
+	// after all others (sparse.MinimumDegreeLast): the upper level of a
+	// nested structure, e.g. the outer limits of a tree of shared limits.
+	// It changes the speed of a solve, not its result.
+	LastRows []int
 }
 
 const (
@@ -57,6 +62,11 @@ func Solve(ctx context.Context, m *lp.Model, opts Options) (*lp.Solution, error)
 	if opts.Start != nil {
 		if err := opts.Start.check(m); err != nil {
 			return nil, err
+		}
+	}
+	for _, i := range opts.LastRows {
+		if i < 0 || i >= m.NumRows() {
+			return nil, fmt.Errorf("ipm: Options.LastRows: row %d outside the model's %d rows", i, m.NumRows())
 		}
 	}
 	if opts.GapTol <= 0 {
@@ -203,6 +213,20 @@ func presolve(m *lp.Model) (*problem, *lp.Solution, error) {
 	return p, nil, nil
 }
 
+// lastRows marks the internal rows of the model rows given (nil for none).
+func (p *problem) lastRows(rows []int) []bool {
+	if len(rows) == 0 {
+		return nil
+	}
+	last := make([]bool, p.m)
+	for _, i := range rows {
+		if r := p.rowStd[i]; r >= 0 {
+			last[r] = true
+		}
+	}
+	return last
+}
+
 // postsolve maps the internal iterate back to the model's columns and rows.
 func (p *problem) postsolve(m *lp.Model, s *solver, status lp.Status) *lp.Solution {
 	nv, nr := m.NumVars(), m.NumRows()
@@ -311,7 +335,7 @@ func newSolver(p *problem, opts Options) (*solver, error) {
 	setup := make(chan struct{})
 	go func() {
 		defer close(setup)
-		ne, neErr = newNormalEq(p.a, at)
+		ne, neErr = newNormalEq(p.a, at, p.lastRows(opts.LastRows))
 	}()
 	n, m := p.n, p.m
 	s := &solver{p: p, opts: opts, at: at}

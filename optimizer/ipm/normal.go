@@ -42,7 +42,7 @@ type normalEq struct {
 	noRefine bool
 }
 
-func newNormalEq(a, at *sparse.CSC) (*normalEq, error) {
+func newNormalEq(a, at *sparse.CSC, last []bool) (*normalEq, error) {
 	m := a.Rows
 
 	// Full symmetric pattern of A·Aᵀ, one sorted list per row.
@@ -67,7 +67,7 @@ func newNormalEq(a, at *sparse.CSC) (*normalEq, error) {
 		adjPtr[i+1] = len(adj)
 	}
 	t0 := time.Now()
-	perm := sparse.MinimumDegree(m, adjPtr, adj)
+	perm := sparse.MinimumDegreeLast(m, adjPtr, adj, last)
 	ordering := time.Since(t0)
 	if len(perm) != m {
 		return nil, fmt.Errorf("ipm: ordering returned %d of %d rows", len(perm), m)

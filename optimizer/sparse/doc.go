@@ -1,6 +1,8 @@
 // Package sparse owns the sparse linear algebra behind gridd's LP solver:
 // compressed sparse column (CSC) matrices, a fill-reducing approximate
-// minimum degree ordering for symmetric patterns, and a sparse Cholesky
+// minimum degree ordering for symmetric patterns (MinimumDegreeLast takes
+// the rows a caller knows belong at the end, such as the upper level of a
+// nested structure), and a sparse Cholesky
 // factorisation split into a symbolic phase (elimination tree, structure of
 // L, supernodes, schedule; done once per pattern) and a numeric phase (done
 // once per interior-point iteration).

@@ -28,6 +28,16 @@ const (
 // This keeps the ordering near-linear for arrow-shaped patterns such as the
 // node-balance rows of a dispatch LP, which touch every asset on the node.
 func MinimumDegree(n int, colPtr, rowIdx []int) []int {
+	return MinimumDegreeLast(n, colPtr, rowIdx, nil)
+}
+
+// MinimumDegreeLast is MinimumDegree with the nodes marked in last (nil:
+// none) set aside like dense nodes and ordered last. It is the caller's
+// knowledge of a nested structure the greedy order cannot see: in a
+// two-level tree of coupling rows, the few low-degree rows of the upper
+// level would otherwise be eliminated first and join every block below
+// into one dense front.
+func MinimumDegreeLast(n int, colPtr, rowIdx []int, last []bool) []int {
 	if n == 0 {
 		return []int{}
 	}
@@ -49,7 +59,7 @@ func MinimumDegree(n int, colPtr, rowIdx []int) []int {
 	}
 	for i := 0; i < n; i++ {
 		deg[i] = len(adj[i])
-		if deg[i] > threshold {
+		if deg[i] > threshold || (i < len(last) && last[i]) {
 			kind[i] = mdDead
 			dense = append(dense, i)
 		}

@@ -3,6 +3,7 @@ package sparse
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
 
@@ -397,5 +398,61 @@ func TestCholeskyRejectsBadPattern(t *testing.T) {
 		if _, err := NewCholesky(tc.n, tc.cp, tc.ri); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
+	}
+}
+
+// TestMinimumDegreeLastKeepsBlocksApart: a two-level pattern (K dense
+// blocks of b nodes, and b upper nodes, upper node t joined to node t of
+// every block) is what a district master's limit rows look like. Greedy
+// minimum degree eliminates the low-degree upper nodes first and joins
+// the blocks; with the upper nodes marked last the blocks stay apart and
+// the factor has a fraction of the entries.
+func TestMinimumDegreeLastKeepsBlocksApart(t *testing.T) {
+	const K, b = 10, 24
+	n := K*b + b
+	var ri, ci []int
+	add := func(i, j int) { ri, ci = append(ri, i, j), append(ci, j, i) }
+	for k := 0; k < K; k++ {
+		for p := 0; p < b; p++ {
+			for q := 0; q < p; q++ {
+				add(k*b+p, k*b+q)
+			}
+			add(k*b+p, K*b+p) // to upper node p
+		}
+	}
+	for i := 0; i < n; i++ {
+		ri, ci = append(ri, i), append(ci, i)
+	}
+	a, err := FromTriplets(n, n, ri, ci, make([]float64, len(ri)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := make([]bool, n)
+	for p := 0; p < b; p++ {
+		last[K*b+p] = true
+	}
+	plain := MinimumDegree(n, a.ColPtr, a.RowIdx)
+	hinted := MinimumDegreeLast(n, a.ColPtr, a.RowIdx, last)
+	if !isPerm(hinted, n) {
+		t.Fatalf("not a permutation: %v", hinted)
+	}
+	for k, i := range hinted[n-b:] {
+		if !last[i] {
+			t.Fatalf("position %d of the last %d holds node %d, not an upper node", n-b+k, b, i)
+		}
+	}
+	fp, fh := fillOf(t, n, a.ColPtr, a.RowIdx, plain), fillOf(t, n, a.ColPtr, a.RowIdx, hinted)
+	// Blocks apart: each block's triangle, its coupling to the b upper
+	// nodes (dense after elimination) and the upper triangle.
+	want := K*(b*(b+1)/2+b*b) + b*(b+1)/2
+	if fh > want {
+		t.Errorf("nnz(L) = %d with the upper nodes last, want ≤ %d", fh, want)
+	}
+	if fh >= fp {
+		t.Errorf("nnz(L) = %d with the upper nodes last, %d without: the hint should help here", fh, fp)
+	}
+	// nil marks nothing: the same order as MinimumDegree.
+	if p := MinimumDegreeLast(n, a.ColPtr, a.RowIdx, nil); !slices.Equal(p, plain) {
+		t.Error("MinimumDegreeLast with nil differs from MinimumDegree")
 	}
 }
