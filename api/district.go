@@ -65,7 +65,7 @@ type DistrictState struct {
 	// Cycle numbers the last cycle (0 before the first); AsOf is when its caps
 	// were issued; CycleSeconds is coordination.cycle, GapTargetPct
 	// coordination.gap_pct, MaxRounds coordination.max_rounds.
-	Cycle        int64      `json:"cycle"`
+	Cycle int64 `json:"cycle"`
 	// Cycles run since the coordinator started, and the telemetry messages
 	// (rounds, events, plans, results) the district stream acknowledged.
 	Cycles    int64 `json:"cycles"`
@@ -73,11 +73,11 @@ type DistrictState struct {
 	// RegistrationsError says why the registrations could not be read (a
 	// NATS node down, a leader election): the state is served all the same,
 	// with no site shown as registered.
-	RegistrationsError string `json:"registrations_error,omitempty"`
-	AsOf         *time.Time `json:"as_of"`
-	CycleSeconds float64    `json:"cycle_seconds"`
-	GapTargetPct float64    `json:"gap_target_pct"`
-	MaxRounds    int        `json:"max_rounds"`
+	RegistrationsError string     `json:"registrations_error,omitempty"`
+	AsOf               *time.Time `json:"as_of"`
+	CycleSeconds       float64    `json:"cycle_seconds"`
+	GapTargetPct       float64    `json:"gap_target_pct"`
+	MaxRounds          int        `json:"max_rounds"`
 }
 
 // DistrictSite is one site's state.
