@@ -967,6 +967,9 @@ func (c *coord) finish(ctx context.Context, want [][]float64, best *allocation, 
 		if best == nil || c.nExcluded() != before || a.better(best) {
 			best = a
 		}
+		if c.nExcluded() != before {
+			res.Converged = false // the problem changed under the result
+		}
 	}
 	capsKept := true
 	for i := range c.sites {
@@ -981,7 +984,9 @@ func (c *coord) finish(ctx context.Context, want [][]float64, best *allocation, 
 		}
 	}
 	cost := best.cost
-	c.reserve()
+	// Sites excluded in the capped round get their reservations now, scaled
+	// where they alone would exceed a limit.
+	c.available()
 	for i := range c.sites {
 		if c.excluded[i] {
 			res.CapsKW[i] = append([]float64(nil), c.reserved[i]...)
@@ -1013,6 +1018,23 @@ func (c *coord) finish(ctx context.Context, want [][]float64, best *allocation, 
 					if !c.excluded[i] {
 						res.CapsKW[i][t] *= f
 					}
+				}
+			}
+		}
+	}
+	// Whatever the path, the caps keep every limit: a last guard scales
+	// every cap below a limit still exceeded (excluded sites' included).
+	for _, l := range c.limits {
+		for t := 0; t < T; t++ {
+			u := 0.0
+			for _, i := range l.Sites {
+				u += res.CapsKW[i][t]
+			}
+			if u > l.LimitKW[t] {
+				capsKept = false
+				f := math.Max(0, l.LimitKW[t]) / u * (1 - 1e-12)
+				for _, i := range l.Sites {
+					res.CapsKW[i][t] *= f
 				}
 			}
 		}

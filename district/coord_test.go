@@ -334,3 +334,44 @@ func TestExcludedReservedItsHeldCaps(t *testing.T) {
 		t.Errorf("caps with the reservation break a shared limit: %s", where)
 	}
 }
+
+// lateSite answers the priced rounds (and caps within them) but never the
+// final capped round: a slow site, still alive.
+type lateSite struct{ id string }
+
+func (s *lateSite) ID() string { return s.id }
+func (s *lateSite) Solve(ctx context.Context, r Request) (Reply, error) {
+	if r.PricePerKWh == nil {
+		<-ctx.Done()
+		return Reply{}, ctx.Err()
+	}
+	imp := make([]float64, r.Steps)
+	for t := range imp {
+		imp[t] = 100
+	}
+	rep := Reply{Site: s.id, Cycle: r.Cycle, Round: r.Round, Priced: &Answer{ImportKW: imp}}
+	if r.CapKW != nil {
+		rep.Capped = &Answer{ImportKW: append([]float64(nil), r.CapKW...), Feasible: true}
+	}
+	return rep, nil
+}
+
+// TestExcludedInFinalRoundKeepLimits: sites excluded in the final capped
+// round are reserved their last plans, which together exceed the limit:
+// the reservations are scaled so the caps still keep it.
+func TestExcludedInFinalRoundKeepLimits(t *testing.T) {
+	limits := []Limit{{ID: "tx", Sites: []int{0, 1}, LimitKW: []float64{100, 100}}}
+	for _, rounds := range []int{1, 3} {
+		res, err := Coordinate(context.Background(), []Site{&lateSite{"a"}, &lateSite{"b"}}, limits,
+			Options{Start: time.Unix(0, 0), StepMinutes: 60, Steps: 2, MaxRounds: rounds, RoundTimeout: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex, where := Check(res.CapsKW, limits); ex > 1e-9 {
+			t.Errorf("max_rounds %d: excluded %v, caps %v break the limit: %s", rounds, res.Excluded, res.CapsKW, where)
+		}
+		if res.Converged {
+			t.Errorf("max_rounds %d: converged with every site excluded", rounds)
+		}
+	}
+}
