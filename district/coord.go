@@ -190,7 +190,8 @@ var ErrGarbage = errors.New("district: unusable answer")
 const capTol = 1e-3
 
 // Coordinate runs one coordination of sites under limits by price
-// coordination (dual decomposition with a Polyak step), see doc.go.
+// coordination with a restricted master (stabilised Dantzig–Wolfe), see
+// doc.go.
 func Coordinate(ctx context.Context, sites []Site, limits []Limit, o Options) (*Result, error) {
 	if err := checkInputs(sites, limits, o); err != nil {
 		return nil, err

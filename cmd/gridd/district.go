@@ -177,9 +177,13 @@ func printDistrictCycle(w io.Writer, cfg *district.Config, res *district.Result)
 	if !math.IsInf(res.GapPct, 0) {
 		gap = fmt.Sprintf("%.2f %%", res.GapPct)
 	}
-	fmt.Fprintf(w, "district %s %s: %d/%d sites answered, %d rounds, cost %.2f, lower bound %.2f (gap %s), caps within every shared limit (highest: %.0f %% of %s)",
+	kept := "caps within every shared limit"
+	if ex, at := district.Check(res.CapsKW, limits); ex > 1e-9 {
+		kept = "CAPS OVER A SHARED LIMIT (" + at + ")"
+	}
+	fmt.Fprintf(w, "district %s %s: %d/%d sites answered, %d rounds, cost %.2f, lower bound %.2f (gap %s), %s (highest: %.0f %% of %s)",
 		cfg.District.ID, res.Start.In(cfg.Location).Format("2006-01-02 15:04 MST"), len(res.Sites)-len(res.Excluded), len(res.Sites), len(res.Rounds),
-		res.Cost, res.LowerBound, gap, 100*worst, where)
+		res.Cost, res.LowerBound, gap, kept, 100*worst, where)
 	if len(res.Excluded) > 0 {
 		fmt.Fprintf(w, "; excluded: %s", strings.Join(res.Excluded, ", "))
 	}
@@ -207,14 +211,7 @@ func checkDistrictSites(cfg *district.Config) error {
 	return errors.Join(errs...)
 }
 
-func redactURL(u string) string {
-	if i := strings.Index(u, "@"); i >= 0 {
-		if j := strings.Index(u, "://"); j >= 0 && j < i {
-			return u[:j+3] + "…" + u[i:]
-		}
-	}
-	return u
-}
+func redactURL(u string) string { return dnats.Redact(u, u) }
 
 // serveDistrictAPI serves the district console (/) and its state as JSON
 // (GET /api/v1/district): the district file's sites and nodes, the live

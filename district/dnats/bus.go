@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -53,10 +54,36 @@ func Connect(url, name string) (*nats.Conn, error) {
 	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
 		nats.RetryOnFailedConnect(true), nats.Timeout(5*time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("nats: connect %s: %w", url, err)
+		return nil, redactedError{msg: Redact(fmt.Sprintf("nats: connect %s: %v", url, err), url), err: err}
 	}
 	return nc, nil
 }
+
+// Redact returns s with the user information (user, password, token) of
+// every URL in urls (comma-separated NATS server URLs) replaced by "…", for
+// logs and errors; Redact(urls, urls) is the URL list to print.
+func Redact(s, urls string) string {
+	for _, u := range strings.Split(urls, ",") {
+		u = strings.TrimSpace(u)
+		j := strings.Index(u, "://")
+		i := strings.LastIndex(u, "@")
+		if j < 0 || i <= j+3 {
+			continue
+		}
+		s = strings.ReplaceAll(s, u[j+3:i], "…")
+	}
+	return s
+}
+
+// redactedError carries an error whose text named credentials: its message
+// is redacted, the error is kept for errors.Is/As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
 
 // Bus is one district's use of a NATS connection: the request/reply
 // subjects, the telemetry stream and the registration bucket.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -285,3 +286,29 @@ func TestDistrictBadSitesOverNATS(t *testing.T) {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// TestRedactCredentials: every URL's user information is hidden, in a list
+// of servers and in the error a bad URL gives, and no server is dropped.
+func TestRedactCredentials(t *testing.T) {
+	for _, tc := range []struct{ urls, want string }{
+		{"nats://alice:pw1@n1:4222,nats://bob:secret2@n2:4222", "nats://…@n1:4222,nats://…@n2:4222"},
+		{"nats://n1:4222,nats://bob:secret2@n2:4222", "nats://n1:4222,nats://…@n2:4222"},
+		{"tls://token@n1:4222", "tls://…@n1:4222"},
+		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
+	} {
+		if got := Redact(tc.urls, tc.urls); got != tc.want {
+			t.Errorf("Redact(%q) = %q, want %q", tc.urls, got, tc.want)
+		}
+	}
+	url := "nats://alice:pw1@127.0.0.1:bad"
+	_, err := Connect(url, "redact-test")
+	if err == nil {
+		t.Fatal("a bad port connected")
+	}
+	if strings.Contains(err.Error(), "pw1") || strings.Contains(err.Error(), "alice") {
+		t.Errorf("connect error shows the credentials: %v", err)
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1:bad") {
+		t.Errorf("connect error does not name the server: %v", err)
+	}
+}
