@@ -3,10 +3,7 @@ package dreplay
 import (
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/gridd/gridd"
 )
@@ -29,34 +26,4 @@ func writeDistrict(t testing.TB, p GenParams) string {
 		}
 	}
 	return filepath.Join(dir, "district.yaml")
-}
-
-func TestQuick(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("N"))
-	if n == 0 {
-		t.Skip("N not set")
-	}
-	hz, _ := time.ParseDuration(os.Getenv("HZ"))
-	days, _ := strconv.Atoi(os.Getenv("DAYS"))
-	tight, _ := strconv.ParseFloat(os.Getenv("TIGHT"), 64)
-	path := writeDistrict(t, GenParams{Sites: n, Seed: 1, Horizon: hz, Tightness: tight})
-	from, _ := time.Parse("2006-01-02", os.Getenv("FROM"))
-	to := from.Add(time.Duration(days) * 24 * time.Hour)
-	dc, sites, err := Load(path, "builtin", gridd.Files, from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(path)
-	t.Logf("%s", b)
-	var sums []Summary
-	for _, s := range strings.Split(os.Getenv("STRAT"), ",") {
-		t0 := time.Now()
-		r, err := Run(t.Context(), Options{District: dc, Sites: sites, From: from, To: to, Strategy: s, SkipForecastBand: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("%s: %s", s, time.Since(t0))
-		sums = append(sums, r.Summary())
-	}
-	WriteText(os.Stdout, sums)
 }

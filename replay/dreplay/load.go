@@ -44,7 +44,7 @@ func Load(districtFile, history string, fsys fs.FS, from, to time.Time) (*distri
 			h, err = replay.LoadHistory(cfg, dir, nil, from, to)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("site %s: %w", ref.ID, err)
+			return nil, nil, fmt.Errorf("site %s: --from %s --to %s: %w", ref.ID, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 		}
 		sites[i] = Site{Config: cfg, History: h}
 	}
