@@ -96,9 +96,10 @@ func cmdReplayDistrict(ctx context.Context, a districtReplayArgs, stdout, stderr
 			return fmt.Errorf("%s: %w", s, err)
 		}
 		results = append(results, res)
-	}
-	if err := dreplay.WriteReport(a.report, results); err != nil {
-		return err
+		// The report so far: a long run stopped later keeps the strategies done.
+		if err := dreplay.WriteReport(a.report, results); err != nil {
+			return err
+		}
 	}
 	sums := make([]dreplay.Summary, len(results))
 	for i, r := range results {
