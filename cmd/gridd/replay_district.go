@@ -160,7 +160,7 @@ func cmdDistrictGenerate(_ context.Context, args []string, stdout, stderr io.Wri
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "wrote %s with %d sites under %s\nreplay it: gridd replay --district %s --history builtin --from 2019-01-07 --to 2019-02-04 --report report\n",
+	fmt.Fprintf(stdout, "wrote %s with %d sites under %s\nreplay it: gridd replay --district %s --history builtin --from 2019-06-03 --to 2019-06-10 --report report\n",
 		filepath.Join(*out, "district.yaml"), *n, filepath.Join(*out, "sites"), filepath.Join(*out, "district.yaml"))
 	return nil
 }
