@@ -36,6 +36,8 @@ var allowed = map[string][]string{
 	"iec104/apdu": {},
 	"replay":      {"site", "clock", "fieldbus", "forecast", "optimizer", "control", "storage", "safety", "dispatch", "plant", "prices"},
 	"district":    {"site", "clock", "optimizer"},
+	// The district replay runs every site's replay loop and the coordination.
+	"replay/dreplay": {"site", "clock", "fieldbus", "optimizer", "dispatch", "replay", "district"},
 }
 
 const module = "github.com/gridd/gridd/"

@@ -55,7 +55,15 @@
 // the same inputs give byte-identical files. Compare puts several reports side by
 // side and derives the cost of forecast error (optimize minus hindsight).
 //
+// # Hooks
+//
+// Options.Hooks lets a caller take part in every cycle without changing it: wrap
+// the strategy's solver, receive the site's dispatch service, and act after each
+// RunCycle before the real-time layer's ticks. Package replay/dreplay runs a
+// district's sites in lock-step through them (the district's caps for a cycle are
+// fixed in the solver hook and put in force as an external limit after it).
+//
 // replay imports dispatch, optimizer, forecast, storage, site and clock; only
-// cmd/gridd and bench/replay import it. Subpackage memstore is the in-memory store
-// a replay uses by default.
+// cmd/gridd, bench/replay and replay/dreplay import it. Subpackage memstore is
+// the in-memory store a replay uses by default.
 package replay

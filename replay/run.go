@@ -68,6 +68,21 @@ type Options struct {
 	SkipForecastBand bool
 	// Progress, if not nil, is called after every cycle.
 	Progress func(done, total int)
+	// Hooks, if not nil, let a caller take part in every cycle: a district replay
+	// (package replay/dreplay) runs many sites' loops in lock-step through them.
+	Hooks *Hooks
+}
+
+// Hooks let a caller take part in a replay's cycles without changing them.
+type Hooks struct {
+	// Solver, if not nil, wraps the strategy's solver (called with it once,
+	// before the first cycle).
+	Solver func(next dispatch.Solver) dispatch.Solver
+	// Service, if not nil, receives the site's dispatch service once it exists.
+	Service func(svc *dispatch.Service)
+	// AfterCycle, if not nil, runs after each cycle's RunCycle, before the
+	// real-time layer's ticks of that step; an error stops the replay.
+	AfterCycle func(ctx context.Context, at time.Time, cr *dispatch.CycleResult) error
 }
 
 // Result is a replay's outcome.
@@ -196,6 +211,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		solve = hp.solve
 		res.Notes = append(res.Notes, hp.notes...)
 	}
+	if o.Hooks != nil && o.Hooks.Solver != nil {
+		solve = o.Hooks.Solver(solve)
+	}
 	// Score the forecasts the cycle hands to the solver against the actuals.
 	measured := func(ctx context.Context, s *optimizer.Scenario, opts optimizer.Options) (*optimizer.Plan, error) {
 		k := int(s.Start.Sub(o.From) / step)
@@ -232,6 +250,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := svc.RegisterAssets(ctx); err != nil {
 		return nil, fmt.Errorf("register assets: %w", err)
 	}
+	if o.Hooks != nil && o.Hooks.Service != nil {
+		o.Hooks.Service(svc)
+	}
 	perDay := int(24 * time.Hour / step)
 	ctl := usesControl(o.Strategy, cfg)
 	field.StepMean = ctl
@@ -245,6 +266,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		cr, err := svc.RunCycle(ctx, at)
 		if err != nil {
 			return nil, fmt.Errorf("cycle at %s: %w", at.Format(time.RFC3339), err)
+		}
+		if o.Hooks != nil && o.Hooks.AfterCycle != nil {
+			if err := o.Hooks.AfterCycle(ctx, at, cr); err != nil {
+				return nil, fmt.Errorf("cycle at %s: %w", at.Format(time.RFC3339), err)
+			}
 		}
 		if ctl {
 			// The real-time layer: a correction seconds into the step against what the

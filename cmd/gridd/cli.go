@@ -54,7 +54,8 @@ func init() {
 		{"user revoke", "--name NAME (--token-id ID | --all) [--data-dir DIR]", "revoke one API token of an account, or all of them", sub("revoke", userCmd)},
 		{"user delete", "--name NAME [--data-dir DIR]", "delete an account (its tokens and console sessions end)", sub("delete", userCmd)},
 		{"audit verify", "[--db DSN] [--data-dir DIR] [--json]", "check the audit hash chain", sub("verify", cmdAudit)},
-		{"replay", "--config FILE (--history DIR|builtin | --db DSN) --from T1 --to T2 --strategy S --report DIR [--set K=V...]", "replay history through the dispatch path (strategies: optimize, baseline, rule, hindsight)", cmdReplay},
+		{"replay", "(--config FILE | --district FILE) (--history DIR|builtin | --db DSN) --from T1 --to T2 --strategy S --report DIR [--set K=V...]", "replay history through the dispatch path (strategies: optimize, baseline, rule, hindsight); --district FILE replays a district (coordinated, independent, centralised)", cmdReplay},
+		{"district generate", "--sites N [--seed S] [--horizon D] [--tightness F] --out DIR", "write a district of demo-like sites from the bundled data (district.yaml and site configs) to replay", cmdDistrictGenerate},
 		{"replay compare", "[--report DIR] [--json] DIR...", "put replay reports side by side", func(_ context.Context, args []string, stdout, stderr io.Writer) error {
 			return cmdReplayCompare(args, stdout, stderr)
 		}},

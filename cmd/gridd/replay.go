@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 const replayUsage = `usage:
   gridd replay --config site.yaml (--history DIR | --db DSN) --from T1 --to T2 \
                --strategy optimize|baseline|rule|hindsight [--set KEY=VALUE ...] --report DIR [--json]
+  gridd replay --district district.yaml --history DIR|builtin --from T1 --to T2 \
+               [--strategy coordinated|independent|centralised|all] --report DIR [--json]
   gridd replay compare [--report DIR] [--json] DIR1 DIR2 ...`
 
 // setFlags collects repeated --set flags.
@@ -51,7 +54,8 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dsn := fl.String("db", "", "read the history from a store: a postgres:// DSN, or the embedded store's data directory")
 	fromS := fl.String("from", "", "start of the period, RFC 3339 or YYYY-MM-DD (UTC)")
 	toS := fl.String("to", "", "end of the period (exclusive), RFC 3339 or YYYY-MM-DD (UTC)")
-	strategy := fl.String("strategy", replay.Optimize, "optimize, baseline, rule or hindsight")
+	strategy := fl.String("strategy", replay.Optimize, "optimize, baseline, rule or hindsight; with --district: coordinated, independent, centralised or all (default all)")
+	districtPath := fl.String("district", "", "replay a district file's sites in lock-step (docs/DISTRICT.md) instead of one site")
 	var sets setFlags
 	fl.Var(&sets, "set", "what-if edit KEY=VALUE (repeatable; see the keys below)")
 	reportDir := fl.String("report", "", "directory for report.html, kpis.json and steps.csv")
@@ -64,6 +68,13 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if fl.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", fl.Arg(0))}
+	}
+	if *districtPath != "" {
+		set := map[string]bool{}
+		fl.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		return cmdReplayDistrict(ctx, districtReplayArgs{file: *districtPath, history: *histDir, from: *fromS, to: *toS,
+			strategy: *strategy, strategySet: set["strategy"], report: *reportDir, json: *asJSON, every: *every, skipBand: *skipBand, verbose: *verbose,
+			conflicts: slices.DeleteFunc([]string{"config", "db", "set"}, func(n string) bool { return !set[n] })}, stdout, stderr)
 	}
 	switch {
 	case *cfgPath == "":
