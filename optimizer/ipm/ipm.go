@@ -91,6 +91,7 @@ func solve(ctx context.Context, m *lp.Model, opts Options, ws *[2]workspace) (*l
 	if err != nil {
 		return nil, err
 	}
+	defer s.ne.chol.Release()
 	if opts.Logger.Enabled(ctx, slog.LevelDebug) {
 		flops, top := s.ne.chol.Flops()
 		opts.Logger.Debug("ipm normal equations", "rows", p.m, "columns", p.n, "nnz_a", len(p.a.Val),

@@ -21,27 +21,43 @@ type workspace struct {
 	pos []int32
 }
 
-// slab carves slices from one backing array. When it runs out, a larger one
-// is allocated (the slices already carved keep the old one); reset makes the
-// newest, largest array available again from its start.
+// slab carves slices from chunks kept for reuse: a request that does not fit
+// in the chunk in use goes to the next one, or to a new chunk of at least
+// minChunk elements (a larger request gets its own chunk, with an eighth
+// more room for a slightly larger model next time). reset makes every chunk
+// available again, so memory beyond what one solve needs is not held.
 type slab[T any] struct {
-	buf []T
-	off int
+	chunks [][]T
+	cur    int // chunk in use
+	off    int // next free element in it
 }
+
+// minChunk is the smallest chunk a slab allocates, in elements.
+const minChunk = 1 << 15
 
 // take returns n zeroed elements.
 func (s *slab[T]) take(n int) []T {
-	if s.off+n > len(s.buf) {
-		s.buf = make([]T, max(2*len(s.buf), n+len(s.buf), 1024))
+	for s.cur < len(s.chunks) {
+		if c := s.chunks[s.cur]; s.off+n <= len(c) {
+			v := c[s.off : s.off+n : s.off+n]
+			s.off += n
+			clear(v)
+			return v
+		}
+		s.cur++
 		s.off = 0
 	}
-	v := s.buf[s.off : s.off+n : s.off+n]
-	s.off += n
-	clear(v)
-	return v
+	size := minChunk
+	if n > minChunk {
+		size = n + n/8
+	}
+	c := make([]T, size)
+	s.chunks = append(s.chunks, c)
+	s.cur, s.off = len(s.chunks)-1, n
+	return c[:n:n]
 }
 
-func (s *slab[T]) reset() { s.off = 0 }
+func (s *slab[T]) reset() { s.cur, s.off = 0, 0 }
 
 func (w *workspace) reset() {
 	w.f.reset()

@@ -23,14 +23,17 @@ func TestWorkspaceReuse(t *testing.T) {
 	ctx := context.Background()
 	ws := new([2]workspace)
 	for k := range ws {
-		// Slabs larger than any of the models need, poisoned.
-		ws[k].f.take(1 << 14)
-		ws[k].i.take(1 << 14)
-		ws[k].i4.take(1 << 14)
-		for i := range ws[k].f.buf {
-			ws[k].f.buf[i] = math.NaN()
-			ws[k].i.buf[i] = -7
-			ws[k].i4.buf[i] = -7
+		// Two chunks per slab, more than any of the models needs, poisoned.
+		for range 2 {
+			for i, f := 0, ws[k].f.take(minChunk); i < len(f); i++ {
+				f[i] = math.NaN()
+			}
+			for i, v := 0, ws[k].i.take(minChunk); i < len(v); i++ {
+				v[i] = -7
+			}
+			for i, v := 0, ws[k].i4.take(minChunk); i < len(v); i++ {
+				v[i] = -7
+			}
 		}
 		ws[k].reset()
 	}

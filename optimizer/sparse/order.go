@@ -244,9 +244,18 @@ func symmetricAdjacency(n int, colPtr, rowIdx []int) [][]int32 {
 			}
 		}
 	}
+	// One array holds every list; each list's capacity ends where the next
+	// one begins, so an append past it moves the list elsewhere.
+	total := 0
+	for _, c := range count {
+		total += c
+	}
+	all := make([]int32, total)
 	adj := make([][]int32, n)
+	off := 0
 	for i := range adj {
-		adj[i] = make([]int32, 0, count[i])
+		adj[i] = all[off : off : off+count[i]]
+		off += count[i]
 	}
 	for j := 0; j < n; j++ {
 		for p := colPtr[j]; p < colPtr[j+1]; p++ {
