@@ -1,6 +1,9 @@
 package ipm
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 // workspace hands out the vectors of one solve, carved from slabs that are
 // reused by later solves (a dispatch cycle solves a model of about the same
@@ -23,8 +26,8 @@ type workspace struct {
 
 // slab carves slices from chunks kept for reuse: a request that does not fit
 // in the chunk in use goes to the next one, or to a new chunk of at least
-// minChunk elements (a larger request gets its own chunk, with an eighth
-// more room for a slightly larger model next time). reset makes every chunk
+// minChunkBytes (a larger request gets its own chunk, with an eighth more
+// room for a slightly larger model next time). reset makes every chunk
 // available again, so memory beyond what one solve needs is not held.
 type slab[T any] struct {
 	chunks [][]T
@@ -32,8 +35,8 @@ type slab[T any] struct {
 	off    int // next free element in it
 }
 
-// minChunk is the smallest chunk a slab allocates, in elements.
-const minChunk = 1 << 15
+// minChunkBytes is the size of the smallest chunk a slab allocates.
+const minChunkBytes = 1 << 18
 
 // take returns n zeroed elements.
 func (s *slab[T]) take(n int) []T {
@@ -47,8 +50,9 @@ func (s *slab[T]) take(n int) []T {
 		s.cur++
 		s.off = 0
 	}
-	size := minChunk
-	if n > minChunk {
+	var zero T
+	size := max(minChunkBytes/int(max(unsafe.Sizeof(zero), 1)), 1)
+	if n > size {
 		size = n + n/8
 	}
 	c := make([]T, size)

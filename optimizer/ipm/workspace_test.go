@@ -23,15 +23,15 @@ func TestWorkspaceReuse(t *testing.T) {
 	ctx := context.Background()
 	ws := new([2]workspace)
 	for k := range ws {
-		// Two chunks per slab, more than any of the models needs, poisoned.
+		// More than any of the models needs, poisoned.
 		for range 2 {
-			for i, f := 0, ws[k].f.take(minChunk); i < len(f); i++ {
+			for i, f := 0, ws[k].f.take(4096); i < len(f); i++ {
 				f[i] = math.NaN()
 			}
-			for i, v := 0, ws[k].i.take(minChunk); i < len(v); i++ {
+			for i, v := 0, ws[k].i.take(4096); i < len(v); i++ {
 				v[i] = -7
 			}
-			for i, v := 0, ws[k].i4.take(minChunk); i < len(v); i++ {
+			for i, v := 0, ws[k].i4.take(4096); i < len(v); i++ {
 				v[i] = -7
 			}
 		}
