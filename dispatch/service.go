@@ -375,6 +375,13 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 	}
 	run.SolverStatus = plan.Status
 	run.Iterations = plan.Iterations
+	// The plan's encoding (part of the stored plan document) runs beside the
+	// approval policy, which only reads the plan.
+	planEnc := make(chan encoded, 1)
+	go func() {
+		b, err := json.Marshal(plan)
+		planEnc <- encoded{b, err}
+	}()
 
 	input, inputErr := enc.json, enc.err
 	sum := sha256.Sum256(input)
@@ -407,15 +414,19 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 	}
 	hashes := s.ConfigHashes()
 	pol, err := s.EvaluatePolicy(ctx, sched, plan, at)
+	pe := <-planEnc
 	if err != nil {
 		return nil, nil, fmt.Errorf("approval policy: %w", err)
 	}
 	if inputErr != nil {
 		return nil, nil, fmt.Errorf("encode plan: %w", inputErr)
 	}
-	// The scenario's encoding is the input hashed above; planDocJSON embeds it as is
-	// (the same bytes as encoding planDoc).
-	planJSON, err := json.Marshal(planDocJSON{Scenario: input, Plan: plan, Pins: pins, Policy: pol, Config: &hashes})
+	if pe.err != nil {
+		return nil, nil, fmt.Errorf("encode plan: %w", pe.err)
+	}
+	// The scenario's encoding is the input hashed above; encodePlanDoc embeds it and
+	// the plan's as they are (the same bytes as encoding planDoc).
+	planJSON, err := encodePlanDoc(input, pe.json, pins, pol, &hashes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode plan: %w", err)
 	}
