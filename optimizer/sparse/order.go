@@ -118,6 +118,18 @@ func MinimumDegree(n int, colPtr, rowIdx []int) []int {
 	stale := make([]int, n) // variables added to Lp lists since adj[i] was pruned
 	minDeg := 0
 	touched := []int32{}
+	// The Lp lists are built in lpBuf and kept in chunks of one array each
+	// (an element's list never grows).
+	var lpBuf, chunk []int32
+	keep := func(src []int32) []int32 {
+		if len(chunk) < len(src) {
+			chunk = make([]int32, max(4096, len(src)))
+		}
+		v := chunk[:len(src):len(src)]
+		copy(v, src)
+		chunk = chunk[len(src):]
+		return v
+	}
 	for alive > 0 {
 		for head[minDeg] < 0 {
 			minDeg++
@@ -130,7 +142,7 @@ func MinimumDegree(n int, colPtr, rowIdx []int) []int {
 		// Lp: the variables adjacent to p directly or through its elements.
 		stamp++
 		mark[p] = stamp
-		var lp []int32
+		lp := lpBuf[:0]
 		for _, e := range adjE[p] {
 			if kind[e] != mdElement {
 				continue
@@ -150,6 +162,8 @@ func MinimumDegree(n int, colPtr, rowIdx []int) []int {
 				lp = append(lp, v)
 			}
 		}
+		lpBuf = lp
+		lp = keep(lp)
 		kind[p] = mdElement
 		elemV[p] = lp
 		adj[p] = nil
