@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"sync"
 	"time"
 
 	"gonum.org/v1/gonum/floats"
@@ -91,8 +92,17 @@ func solve(ctx context.Context, m *lp.Model, opts Options, ws *[2]workspace) (*l
 	if err != nil {
 		return nil, err
 	}
-	defer s.ne.chol.Release()
+	defer func() {
+		// The set-up of the normal equations may still run (an early
+		// error): it uses ws until it ends.
+		if s.awaitNormalEq() == nil {
+			s.ne.chol.Release()
+		}
+	}()
 	if opts.Logger.Enabled(ctx, slog.LevelDebug) {
+		if err := s.awaitNormalEq(); err != nil {
+			return nil, err
+		}
 		flops, top := s.ne.chol.Flops()
 		opts.Logger.Debug("ipm normal equations", "rows", p.m, "columns", p.n, "nnz_a", len(p.a.Val),
 			"nnz_l", s.ne.chol.NnzL(), "flops", flops, "top_flops", top,
@@ -260,6 +270,10 @@ type solver struct {
 	opts Options
 	ne   *normalEq
 	at   *sparse.CSC // Aᵀ, for A·v computed row by row
+	// awaitNormalEq waits for the normal equations' set-up, which runs
+	// beside the start (a warm start does not need them), sets ne and
+	// returns the set-up's error.
+	awaitNormalEq func() error
 
 	// The current iterate: slices of it[cur]. A step writes the next
 	// iterate into another of the three buffers, so the best iterate so
@@ -312,7 +326,8 @@ func newDirection(f *slab[float64], n, m int) direction {
 
 func newSolver(p *problem, opts Options, ws *[2]workspace) (*solver, error) {
 	// The normal equations' set-up (ordering, symbolic factorisation) runs
-	// alongside the allocation of the iterate and work vectors.
+	// alongside the allocation of the iterate and work vectors and a warm
+	// start (awaitNormalEq).
 	at := p.a.Transpose()
 	var ne *normalEq
 	var neErr error
@@ -353,21 +368,25 @@ func newSolver(p *problem, opts Options, ws *[2]workspace) (*solver, error) {
 			s.boundNorm = math.Max(s.boundNorm, math.Abs(p.u[j]))
 		}
 	}
-	<-setup
-	if neErr != nil {
-		return nil, neErr
-	}
-	s.ne = ne
+	s.awaitNormalEq = sync.OnceValue(func() error {
+		<-setup
+		s.ne = ne
+		return neErr
+	})
 	return s, nil
 }
 
 // start computes Mehrotra's starting point, or uses the warm start when
-// Options.Start is set and its point is accepted.
+// Options.Start is set and its point is accepted; either way the normal
+// equations are set up when it returns without error.
 func (s *solver) start() error {
 	if s.opts.Start != nil {
 		if s.warm = s.warmStart(); s.warm {
-			return nil
+			return s.awaitNormalEq()
 		}
+	}
+	if err := s.awaitNormalEq(); err != nil {
+		return err
 	}
 	p := s.p
 	n := p.n
