@@ -54,6 +54,10 @@
 // exactly the events the hash chain is verified over; a chain that does not verify
 // restores nothing and starts with the kill switch engaged (audit.chain_broken).
 //
+// While the scenario is solved, the cycle stores its forecasts and encodes the scenario
+// (the schedule's input hash) on other goroutines, and it encodes the plan while the
+// approval policy runs: a Solver must not modify the scenario, nor the policy the plan.
+//
 // The cycle is driven by a cron spec (robfig/cron, parsed by site.ParseCycle) in real time, or step by step in
 // simulated time (RunSimulated) for the demo, replay and tests. All time comes from an
 // injected clock.Clock.

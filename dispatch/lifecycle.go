@@ -407,13 +407,32 @@ func pinSetpoints(pins []Pin, scn *optimizer.Scenario) []storage.ScheduleSetpoin
 	return out
 }
 
-// planDocJSON encodes like planDoc, with the scenario already encoded.
-type planDocJSON struct {
-	Scenario json.RawMessage `json:"scenario"`
-	Plan     *optimizer.Plan `json:"plan"`
-	Pins     []Pin           `json:"pins,omitempty"`
-	Policy   *PolicyResult   `json:"policy,omitempty"`
-	Config   *ConfigHashes   `json:"config,omitempty"`
+// encodePlanDoc gives the bytes of encoding planDoc{scn, plan, pins, policy, config}
+// from the scenario and the plan already encoded (by json.Marshal): the fields in
+// planDoc's order, each encoded by json.Marshal as encoding the whole would, the
+// empty pins and the nil policy and config left out.
+func encodePlanDoc(scenarioJSON, planJSON []byte, pins []Pin, policy *PolicyResult, config *ConfigHashes) ([]byte, error) {
+	out := make([]byte, 0, len(scenarioJSON)+len(planJSON)+512)
+	out = append(out, `{"scenario":`...)
+	out = append(out, scenarioJSON...)
+	out = append(out, `,"plan":`...)
+	out = append(out, planJSON...)
+	for _, f := range []struct {
+		name string
+		v    any
+		skip bool
+	}{{"pins", pins, len(pins) == 0}, {"policy", policy, policy == nil}, {"config", config, config == nil}} {
+		if f.skip {
+			continue
+		}
+		b, err := json.Marshal(f.v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, `,"`+f.name+`":`...)
+		out = append(out, b...)
+	}
+	return append(out, '}'), nil
 }
 
 // planMemo remembers one schedule's plan document with the bytes it was stored as,

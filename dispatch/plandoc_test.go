@@ -40,8 +40,9 @@ func smallPlan(t *testing.T, loadID string) (*optimizer.Scenario, *optimizer.Pla
 	return scn, plan
 }
 
-// TestPlanDocEncoding checks that encoding a plan document with the scenario already
-// encoded gives the bytes of encoding planDoc itself, so stored plans do not change.
+// TestPlanDocEncoding checks that encoding a plan document with the scenario and the
+// plan already encoded gives the bytes of encoding planDoc itself, so stored plans do
+// not change.
 func TestPlanDocEncoding(t *testing.T) {
 	at := time.Date(2019, 6, 3, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
@@ -66,7 +67,11 @@ func TestPlanDocEncoding(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := json.Marshal(planDocJSON{Scenario: input, Plan: plan, Pins: tc.pins, Policy: tc.policy, Config: tc.hashes})
+			planJSON, err := json.Marshal(plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := encodePlanDoc(input, planJSON, tc.pins, tc.policy, tc.hashes)
 			if err != nil {
 				t.Fatal(err)
 			}

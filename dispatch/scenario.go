@@ -30,6 +30,19 @@ type historyFromer interface {
 // BuildScenario turns the site config, the latest readings and fresh forecasts into an
 // optimisation scenario starting at the step that contains at. Forecasts are stored.
 func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fieldbus.Reading) (*optimizer.Scenario, error) {
+	scn, stored, err := s.buildScenario(ctx, at, readings)
+	if werr := stored(); werr != nil {
+		return nil, werr
+	}
+	return scn, err
+}
+
+// buildScenario is BuildScenario with the forecasts stored in the background:
+// stored waits for that write and returns its error (wrapped "store forecasts"),
+// which takes precedence over err. stored is never nil and must be called. The
+// cycle solves while the forecasts are written; nothing on its way reads them.
+func (s *Service) buildScenario(ctx context.Context, at time.Time, readings []fieldbus.Reading) (scn *optimizer.Scenario, stored func() error, err error) {
+	stored = func() error { return nil }
 	cfg := s.cfg
 	step := cfg.Site.Step.D
 	steps := cfg.Site.Steps()
@@ -37,9 +50,9 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 	s.reloadPrices(ctx, at)
 	imp, exp, err := s.prices.Prices(ctx, start, step, steps)
 	if err != nil {
-		return nil, err
+		return nil, stored, err
 	}
-	scn := &optimizer.Scenario{
+	scn = &optimizer.Scenario{
 		Start: start, StepMinutes: int(step / time.Minute), Steps: steps,
 		Grid: optimizer.Grid{
 			ImportLimitKW: cfg.Grid.ImportLimitKW, ExportLimitKW: cfg.Grid.ExportLimitKW,
@@ -52,11 +65,11 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 	if cfg.Tariff.DemandChargePerKW > 0 {
 		peak, err := s.peakSoFar(ctx, at)
 		if err != nil {
-			return nil, err
+			return nil, stored, err
 		}
 		scn.Grid.PeakSoFarKW = peak
 		if scn.Grid.PeakCostSteps, err = s.peakCostSteps(ctx, at, start.Add(time.Duration(steps)*step), peak); err != nil {
-			return nil, err
+			return nil, stored, err
 		}
 	}
 	// bandSq sums, per step, the squared forecast band of every series that can
@@ -69,7 +82,7 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 
 	forecasts, err := s.forecastAll(ctx, cfg, byID, at, start, steps)
 	if err != nil {
-		return nil, err
+		return nil, stored, err
 	}
 	var fcs []storage.ForecastPoint
 	for i := range cfg.Devices {
@@ -132,16 +145,22 @@ func (s *Service) BuildScenario(ctx context.Context, at time.Time, readings []fi
 		scn.Grid.PeakMarginKW = peakMargins(bandSq, cfg.Tariff.MarginFactor())
 	}
 	if len(fcs) > 0 {
-		if err := s.store.WriteForecasts(ctx, fcs); err != nil {
-			return nil, fmt.Errorf("store forecasts: %w", err)
-		}
+		done := make(chan error, 1)
+		go func() {
+			if err := s.store.WriteForecasts(ctx, fcs); err != nil {
+				done <- fmt.Errorf("store forecasts: %w", err)
+				return
+			}
+			done <- nil
+		}()
+		stored = sync.OnceValue(func() error { return <-done })
 	}
 	s.keepBase(scn, at)
 	s.applyLimits(ctx, scn, at)
 	if err := scn.Validate(); err != nil {
-		return nil, fmt.Errorf("scenario: %w", err)
+		return nil, stored, fmt.Errorf("scenario: %w", err)
 	}
-	return scn, nil
+	return scn, stored, nil
 }
 
 // forecastAll forecasts every load and PV device of cfg, concurrently (the

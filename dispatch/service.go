@@ -39,7 +39,8 @@ type Forecaster interface {
 	Forecast(ctx context.Context, req forecast.Request) (*forecast.Result, error)
 }
 
-// Solver solves a dispatch scenario.
+// Solver solves a dispatch scenario. It must not modify the scenario: the cycle
+// encodes it (for the schedule's input hash) while it is being solved.
 type Solver func(ctx context.Context, s *optimizer.Scenario, opts optimizer.Options) (*optimizer.Plan, error)
 
 // Service runs dispatch cycles for one site.
@@ -329,12 +330,27 @@ func (s *Service) Audit(ctx context.Context, actor, action, subject, text string
 // propose forecasts, optimises and stores a proposed schedule.
 func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus.Reading, run *storage.CycleRun) (*storage.Schedule, *optimizer.Plan, error) {
 	t0 := time.Now()
-	scn, err := s.BuildScenario(ctx, at, readings)
+	scn, stored, err := s.buildScenario(ctx, at, readings)
 	run.ForecastMS = ms(time.Since(t0))
 	if err != nil {
+		if werr := stored(); werr != nil {
+			return nil, nil, werr
+		}
 		return nil, nil, err
 	}
 	pins := s.applyPins(ctx, scn, at)
+	// The scenario is final here: its encoding (the input hashed and stored with
+	// the plan) runs while it is solved, as does the forecasts' write, on the
+	// other core. A Solver only reads the scenario.
+	type encoded struct {
+		json []byte
+		err  error
+	}
+	encCh := make(chan encoded, 1)
+	go func() {
+		b, err := json.Marshal(scn)
+		encCh <- encoded{b, err}
+	}()
 	// The previous cycle's plan warm-starts the solver (it falls back to
 	// a cold start by itself when that plan does not fit).
 	warm := s.LastPlan()
@@ -349,20 +365,39 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 		plan, err = s.solve(ctx, scn, optimizer.Options{Soft: true, WarmStart: warm})
 	}
 	run.SolveMS = ms(time.Since(t0))
+	enc := <-encCh
+	if werr := stored(); werr != nil {
+		return nil, nil, werr
+	}
 	if err != nil {
 		run.SolverStatus = "error"
 		return nil, nil, fmt.Errorf("optimise: %w", err)
 	}
 	run.SolverStatus = plan.Status
 	run.Iterations = plan.Iterations
+	// The plan's encoding (part of the stored plan document) runs beside the
+	// approval policy, which only reads the plan.
+	planEnc := make(chan encoded, 1)
+	go func() {
+		b, err := json.Marshal(plan)
+		planEnc <- encoded{b, err}
+	}()
 
-	input, inputErr := json.Marshal(scn)
+	input, inputErr := enc.json, enc.err
 	sum := sha256.Sum256(input)
 	step := s.cfg.Site.Step.D
 	sched := &storage.Schedule{
 		CreatedAt: at, Start: scn.Start, StepMinutes: scn.StepMinutes, Steps: scn.Steps,
 		Status: storage.StatusProposed, InputHash: hex.EncodeToString(sum[:]), Objective: plan.Objective,
 		CostBreakdown: breakdownMap(plan.CostBreakdown), SolverStatus: plan.Status,
+	}
+	// Room for every setpoint at once (the list stays nil when there are none).
+	n := len(pins) * scn.Steps
+	for _, a := range plan.Assets {
+		n += len(a.PowerKW)
+	}
+	if n > 0 {
+		sched.Setpoints = make([]storage.ScheduleSetpoint, 0, n)
 	}
 	for _, a := range plan.Assets {
 		d, ok := s.cfg.Device(a.ID)
@@ -374,17 +409,24 @@ func (s *Service) propose(ctx context.Context, at time.Time, readings []fieldbus
 		}
 	}
 	sched.Setpoints = append(sched.Setpoints, pinSetpoints(pins, scn)...)
+	if len(sched.Setpoints) == 0 {
+		sched.Setpoints = nil
+	}
 	hashes := s.ConfigHashes()
 	pol, err := s.EvaluatePolicy(ctx, sched, plan, at)
+	pe := <-planEnc
 	if err != nil {
 		return nil, nil, fmt.Errorf("approval policy: %w", err)
 	}
 	if inputErr != nil {
 		return nil, nil, fmt.Errorf("encode plan: %w", inputErr)
 	}
-	// The scenario's encoding is the input hashed above; planDocJSON embeds it as is
-	// (the same bytes as encoding planDoc).
-	planJSON, err := json.Marshal(planDocJSON{Scenario: input, Plan: plan, Pins: pins, Policy: pol, Config: &hashes})
+	if pe.err != nil {
+		return nil, nil, fmt.Errorf("encode plan: %w", pe.err)
+	}
+	// The scenario's encoding is the input hashed above; encodePlanDoc embeds it and
+	// the plan's as they are (the same bytes as encoding planDoc).
+	planJSON, err := encodePlanDoc(input, pe.json, pins, pol, &hashes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode plan: %w", err)
 	}

@@ -54,7 +54,11 @@ func prepare(series string, hist []Point, cutoff time.Time, interval, fallback t
 	}
 
 	// Stable sort keeps input order among equal times; the last of each run wins.
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].t.Before(rows[j].t) })
+	// (Telemetry comes in time order: the sort is skipped when it would change nothing.)
+	before := func(i, j int) bool { return rows[i].t.Before(rows[j].t) }
+	if !sort.SliceIsSorted(rows, before) {
+		sort.SliceStable(rows, before)
+	}
 	dedup := rows[:0]
 	for i := range rows {
 		if i+1 < len(rows) && rows[i+1].t.Equal(rows[i].t) {
@@ -79,6 +83,9 @@ func prepare(series string, hist []Point, cutoff time.Time, interval, fallback t
 	p.stats.SampleInterval = interval
 
 	n := 0
+	p.starts = make([]time.Time, 0, len(rows))
+	p.ends = make([]time.Time, 0, len(rows))
+	p.vals = make([]float64, 0, len(rows))
 	for i, r := range rows {
 		if math.IsNaN(r.v) || math.IsInf(r.v, 0) {
 			p.stats.NonFinite++

@@ -285,7 +285,7 @@ func TestWarmStartInvalidPlan(t *testing.T) {
 // BenchmarkWarmStart solves the next cycle (one step later) of the
 // generated benchmark scenarios cold and warm-started from the previous
 // cycle's plan (go test -run '^$' -bench WarmStart -benchtime 3x
-// ./optimizer).
+// ./optimizer; -bench 'WarmStart/10/' for the demo site's size).
 func BenchmarkWarmStart(b *testing.B) {
 	type cycle struct {
 		prev *optimizer.Plan
@@ -303,7 +303,8 @@ func BenchmarkWarmStart(b *testing.B) {
 		}
 		return c
 	}
-	for _, evs := range []int{1000, 10000} {
+	// 10 EVs is about the size of a cycle of the demo site (bench/replay).
+	for _, evs := range []int{10, 1000, 10000} {
 		for _, mode := range []string{"cold", "warm"} {
 			b.Run(fmt.Sprintf("%d/%s", evs, mode), func(b *testing.B) {
 				c := get(b, evs)

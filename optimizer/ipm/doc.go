@@ -57,6 +57,11 @@
 // non-optimal status and the best iterate; the caller decides how to
 // diagnose it (optimizer uses the elastic model of lp.Model.Elastic).
 //
+// The iterate, the directions and the normal equations' arrays come from
+// slabs that later solves reuse (a dispatch cycle solves a model of about
+// the same size every few minutes); every vector is zeroed when handed out,
+// so a solve gives the same bits as with fresh memory.
+//
 // gonum's floats package supplies the dense vector kernels (dot products,
 // norms, scaled additions).
 package ipm

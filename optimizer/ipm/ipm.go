@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"sync"
 	"time"
 
 	"gonum.org/v1/gonum/floats"
@@ -56,6 +57,13 @@ const (
 // Solution.Status with a nil error; errors are returned for an invalid model,
 // a failed factorisation and a cancelled context.
 func Solve(ctx context.Context, m *lp.Model, opts Options) (*lp.Solution, error) {
+	ws := getWorkspaces()
+	defer putWorkspaces(ws)
+	return solve(ctx, m, opts, ws)
+}
+
+// solve is Solve with the work vectors taken from ws.
+func solve(ctx context.Context, m *lp.Model, opts Options, ws *[2]workspace) (*lp.Solution, error) {
 	if err := m.Check(); err != nil {
 		return nil, err
 	}
@@ -82,7 +90,7 @@ func Solve(ctx context.Context, m *lp.Model, opts Options) (*lp.Solution, error)
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	began := time.Now() // set-up timings, logged only
-	p, st, err := presolve(m)
+	p, st, err := presolve(m, &ws[0])
 	if err != nil {
 		return nil, err
 	}
@@ -90,11 +98,21 @@ func Solve(ctx context.Context, m *lp.Model, opts Options) (*lp.Solution, error)
 		return st, nil
 	}
 	presolved := time.Now()
-	s, err := newSolver(p, opts)
+	s, err := newSolver(p, opts, ws)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		// The set-up of the normal equations may still run (an early
+		// error): it uses ws until it ends.
+		if s.awaitNormalEq() == nil {
+			s.ne.chol.Release()
+		}
+	}()
 	if opts.Logger.Enabled(ctx, slog.LevelDebug) {
+		if err := s.awaitNormalEq(); err != nil {
+			return nil, err
+		}
 		flops, top := s.ne.chol.Flops()
 		opts.Logger.Debug("ipm normal equations", "rows", p.m, "columns", p.n, "nnz_a", len(p.a.Val),
 			"nnz_l", s.ne.chol.NnzL(), "flops", flops, "top_flops", top,
@@ -127,17 +145,17 @@ type problem struct {
 	rowStd   []int     // model row → internal row, -1 when dropped
 }
 
-func presolve(m *lp.Model) (*problem, *lp.Solution, error) {
+func presolve(m *lp.Model, ws *workspace) (*problem, *lp.Solution, error) {
 	nv, nr := m.NumVars(), m.NumRows()
-	p := &problem{colStd: make([]int, nv), fixedVal: make([]float64, nv), rowStd: make([]int, nr), objConst: m.Offset}
+	p := &problem{colStd: ws.i.take(nv), fixedVal: ws.f.take(nv), rowStd: ws.i.take(nr), objConst: m.Offset}
 	// Capacity for every column plus a slack per row, and every entry
 	// plus the slacks' entries, so the slices are allocated once.
-	p.c = make([]float64, 0, nv+nr)
-	p.l = make([]float64, 0, nv+nr)
-	p.u = make([]float64, 0, nv+nr)
-	p.b = make([]float64, 0, nr)
+	p.c = ws.f.take(nv + nr)[:0]
+	p.l = ws.f.take(nv + nr)[:0]
+	p.u = ws.f.take(nv + nr)[:0]
+	p.b = ws.f.take(nr)[:0]
 	ne := m.NumEntries() + nr
-	ri, ci, vv := make([]int, 0, ne), make([]int, 0, ne), make([]float64, 0, ne)
+	ri, ci, vv := ws.i.take(ne)[:0], ws.i.take(ne)[:0], ws.f.take(ne)[:0]
 	for j := 0; j < nv; j++ {
 		lo, hi := m.VarBounds(j)
 		if lo == hi {
@@ -276,6 +294,10 @@ type solver struct {
 	opts Options
 	ne   *normalEq
 	at   *sparse.CSC // Aᵀ, for A·v computed row by row
+	// awaitNormalEq waits for the normal equations' set-up, which runs
+	// beside the start (a warm start does not need them), sets ne and
+	// returns the set-up's error.
+	awaitNormalEq func() error
 
 	// The current iterate: slices of it[cur]. A step writes the next
 	// iterate into another of the three buffers, so the best iterate so
@@ -319,42 +341,44 @@ func (s *solver) use(k int) {
 	s.x, s.xl, s.xu, s.zl, s.zu, s.y = it.x, it.xl, it.xu, it.zl, it.zu, it.y
 }
 
-func newDirection(n, m int) direction {
+func newDirection(f *slab[float64], n, m int) direction {
 	return direction{
-		x: make([]float64, n), xl: make([]float64, n), xu: make([]float64, n),
-		zl: make([]float64, n), zu: make([]float64, n), y: make([]float64, m),
+		x: f.take(n), xl: f.take(n), xu: f.take(n),
+		zl: f.take(n), zu: f.take(n), y: f.take(m),
 	}
 }
 
-func newSolver(p *problem, opts Options) (*solver, error) {
+func newSolver(p *problem, opts Options, ws *[2]workspace) (*solver, error) {
 	// The normal equations' set-up (ordering, symbolic factorisation) runs
-	// alongside the allocation of the iterate and work vectors.
+	// alongside the allocation of the iterate and work vectors and a warm
+	// start (awaitNormalEq).
 	at := p.a.Transpose()
 	var ne *normalEq
 	var neErr error
 	setup := make(chan struct{})
 	go func() {
 		defer close(setup)
-		ne, neErr = newNormalEq(p.a, at, p.lastRows(opts.LastRows))
+		ne, neErr = newNormalEq(p.a, at, p.lastRows(opts.LastRows), &ws[1])
 	}()
 	n, m := p.n, p.m
 	s := &solver{p: p, opts: opts, at: at}
+	f := &ws[0].f
 	for k := range s.it {
-		s.it[k] = iterate{x: make([]float64, n), xl: make([]float64, n), xu: make([]float64, n),
-			zl: make([]float64, n), zu: make([]float64, n), y: make([]float64, m)}
+		s.it[k] = iterate{x: f.take(n), xl: f.take(n), xu: f.take(n),
+			zl: f.take(n), zu: f.take(n), y: f.take(m)}
 	}
 	s.use(0)
 	for _, v := range []*[]float64{&s.rl, &s.ru, &s.theta, &s.tmpN, &s.gl, &s.gu, &s.r0} {
-		*v = make([]float64, n)
+		*v = f.take(n)
 	}
-	s.rp = make([]float64, m)
-	s.tmpM = make([]float64, m)
-	s.rowScale = make([]float64, m)
-	s.aff = newDirection(n, m)
-	s.cor = newDirection(n, m)
-	s.trial = newDirection(n, m)
+	s.rp = f.take(m)
+	s.tmpM = f.take(m)
+	s.rowScale = f.take(m)
+	s.aff = newDirection(f, n, m)
+	s.cor = newDirection(f, n, m)
+	s.trial = newDirection(f, n, m)
 	for _, v := range []*[]float64{&s.rxl, &s.rxu, &s.txl, &s.txu} {
-		*v = make([]float64, n)
+		*v = f.take(n)
 	}
 	s.bNorm = floats.Norm(p.b, math.Inf(1))
 	s.cNorm = floats.Norm(p.c, math.Inf(1))
@@ -368,21 +392,25 @@ func newSolver(p *problem, opts Options) (*solver, error) {
 			s.boundNorm = math.Max(s.boundNorm, math.Abs(p.u[j]))
 		}
 	}
-	<-setup
-	if neErr != nil {
-		return nil, neErr
-	}
-	s.ne = ne
+	s.awaitNormalEq = sync.OnceValue(func() error {
+		<-setup
+		s.ne = ne
+		return neErr
+	})
 	return s, nil
 }
 
 // start computes Mehrotra's starting point, or uses the warm start when
-// Options.Start is set and its point is accepted.
+// Options.Start is set and its point is accepted; either way the normal
+// equations are set up when it returns without error.
 func (s *solver) start() error {
 	if s.opts.Start != nil {
 		if s.warm = s.warmStart(); s.warm {
-			return nil
+			return s.awaitNormalEq()
 		}
+	}
+	if err := s.awaitNormalEq(); err != nil {
+		return err
 	}
 	p := s.p
 	n := p.n

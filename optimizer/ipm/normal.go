@@ -42,16 +42,17 @@ type normalEq struct {
 	noRefine bool
 }
 
-func newNormalEq(a, at *sparse.CSC, last []bool) (*normalEq, error) {
+func newNormalEq(a, at *sparse.CSC, last []bool, ws *workspace) (*normalEq, error) {
 	m := a.Rows
 
 	// Full symmetric pattern of A·Aᵀ, one sorted list per row.
-	mark := make([]int, m)
+	mark := ws.i.take(m)
 	for i := range mark {
 		mark[i] = -1
 	}
-	adjPtr := make([]int, m+1)
-	var adj []int
+	adjPtr := ws.i.take(m + 1)
+	adj := ws.adj[:0]
+	defer func() { ws.adj = adj[:0] }()
 	for i := 0; i < m; i++ {
 		mark[i] = i
 		adj = append(adj, i)
@@ -72,13 +73,13 @@ func newNormalEq(a, at *sparse.CSC, last []bool) (*normalEq, error) {
 	if len(perm) != m {
 		return nil, fmt.Errorf("ipm: ordering returned %d of %d rows", len(perm), m)
 	}
-	iperm := make([]int, m)
+	iperm := ws.i.take(m)
 	for k, i := range perm {
 		iperm[i] = k
 	}
 
 	// Permuted upper triangle: entry (iperm[i], iperm[r]) kept when row ≤ column.
-	count := make([]int, m+1)
+	count := ws.i.take(m + 1)
 	for i := 0; i < m; i++ {
 		a0 := iperm[i]
 		for _, r := range adj[adjPtr[i]:adjPtr[i+1]] {
@@ -91,8 +92,9 @@ func newNormalEq(a, at *sparse.CSC, last []bool) (*normalEq, error) {
 		count[k+1] += count[k]
 	}
 	cp := count
-	ri := make([]int, cp[m])
-	next := append([]int(nil), cp[:m]...)
+	ri := ws.i.take(cp[m])
+	next := ws.i.take(m)
+	copy(next, cp[:m])
 	for i := 0; i < m; i++ {
 		a0 := iperm[i]
 		for _, r := range adj[adjPtr[i]:adjPtr[i+1]] {
@@ -102,7 +104,7 @@ func newNormalEq(a, at *sparse.CSC, last []bool) (*normalEq, error) {
 			}
 		}
 	}
-	diag := make([]int, m)
+	diag := ws.i.take(m)
 	for k := 0; k < m; k++ {
 		col := ri[cp[k]:cp[k+1]]
 		sort.Ints(col)
@@ -114,7 +116,7 @@ func newNormalEq(a, at *sparse.CSC, last []bool) (*normalEq, error) {
 		return cp[col] + k
 	}
 
-	ne := &normalEq{m: m, perm: perm, iperm: iperm, cp: cp, ri: ri, diag: diag, val: make([]float64, len(ri))}
+	ne := &normalEq{m: m, perm: perm, iperm: iperm, cp: cp, ri: ri, diag: diag, val: ws.f.take(len(ri))}
 	// The symbolic factorisation runs alongside the gather lists below.
 	var chol *sparse.Cholesky
 	var cholErr error
@@ -129,8 +131,9 @@ func newNormalEq(a, at *sparse.CSC, last []bool) (*normalEq, error) {
 	// θj·a_pj·a_qj to one entry of the upper triangle. Counted first, then
 	// filled column by column.
 	nnzM := len(ri)
-	ne.gatherPtr = make([]int, nnzM+1)
-	pos := make([]int32, 0, 3*len(a.Val))
+	ne.gatherPtr = ws.i.take(nnzM + 1)
+	pos := ws.pos[:0]
+	defer func() { ws.pos = pos[:0] }()
 	for j := 0; j < a.Cols; j++ {
 		lo, hi := a.ColPtr[j], a.ColPtr[j+1]
 		for p := lo; p < hi; p++ {
@@ -148,9 +151,10 @@ func newNormalEq(a, at *sparse.CSC, last []bool) (*normalEq, error) {
 	for e := 0; e < nnzM; e++ {
 		ne.gatherPtr[e+1] += ne.gatherPtr[e]
 	}
-	ne.gatherCol = make([]int32, len(pos))
-	ne.gatherVal = make([]float64, len(pos))
-	fill := append([]int(nil), ne.gatherPtr[:nnzM]...)
+	ne.gatherCol = ws.i4.take(len(pos))
+	ne.gatherVal = ws.f.take(len(pos))
+	fill := ws.i.take(nnzM)
+	copy(fill, ne.gatherPtr[:nnzM])
 	k := 0
 	for j := 0; j < a.Cols; j++ {
 		lo, hi := a.ColPtr[j], a.ColPtr[j+1]
@@ -170,11 +174,8 @@ func newNormalEq(a, at *sparse.CSC, last []bool) (*normalEq, error) {
 		return nil, fmt.Errorf("ipm: symbolic factorisation: %w", cholErr)
 	}
 	ne.chol = chol
-	ne.work = make([]float64, m)
-	ne.res = make([]float64, m)
-	ne.b = make([]float64, m)
-	ne.c = make([]float64, m)
-	ne.trial = make([]float64, m)
+	f := &ws.f
+	ne.work, ne.res, ne.b, ne.c, ne.trial = f.take(m), f.take(m), f.take(m), f.take(m), f.take(m)
 	return ne, nil
 }
 

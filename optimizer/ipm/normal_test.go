@@ -43,7 +43,7 @@ func TestNormalAssemblyMatchesDirectProduct(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ne, err := newNormalEq(a, a.Transpose(), nil)
+			ne, err := newNormalEq(a, a.Transpose(), nil, new(workspace))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -28,6 +28,7 @@ var useSupernodal = true
 // Factorize must not run concurrently with other calls on the same value;
 // Solve calls may run concurrently with each other.
 type Cholesky struct {
+	ar     *arena // the supernodal factorisation's arrays (Release)
 	n      int
 	cp, ri []int // upper-triangular input pattern
 
@@ -122,7 +123,8 @@ func NewCholesky(n int, colPtr, rowIdx []int) (*Cholesky, error) {
 		if n > math.MaxInt32 {
 			return nil, fmt.Errorf("sparse: cholesky: dimension %d too large", n)
 		}
-		c.sn = newSupernodal(n, colPtr, rowIdx, c.parent)
+		c.ar = getArena()
+		c.sn = newSupernodal(n, colPtr, rowIdx, c.parent, c.ar)
 		c.sn.schedule(runtime.GOMAXPROCS(0), parallelMinWork)
 		return c, nil
 	}

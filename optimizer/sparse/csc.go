@@ -59,7 +59,11 @@ func FromTriplets(rows, cols int, ri, ci []int, v []float64) (*CSC, error) {
 	out := 0
 	for j := 0; j < cols; j++ {
 		lo, hi := count[j], count[j+1]
-		sort.Sort(byRow{rowIdx[lo:hi], val[lo:hi]})
+		if !strictlyIncreasing(rowIdx[lo:hi]) {
+			// (A column already in order, without duplicates, is left
+			// as it is: sorting would not move anything.)
+			sort.Sort(byRow{rowIdx[lo:hi], val[lo:hi]})
+		}
 		a.ColPtr[j] = out
 		for p := lo; p < hi; p++ {
 			if out > a.ColPtr[j] && rowIdx[out-1] == rowIdx[p] {
@@ -75,6 +79,15 @@ func FromTriplets(rows, cols int, ri, ci []int, v []float64) (*CSC, error) {
 	a.RowIdx = rowIdx[:out]
 	a.Val = val[:out]
 	return a, nil
+}
+
+func strictlyIncreasing(r []int) bool {
+	for i := 1; i < len(r); i++ {
+		if r[i] <= r[i-1] {
+			return false
+		}
+	}
+	return true
 }
 
 type byRow struct {

@@ -33,6 +33,10 @@
 // every floating-point sum is fixed by the structure alone, so factor and
 // solutions are identical, bit for bit, for any number of workers.
 //
+// Cholesky.Release hands a supernodal factorisation's arrays back for the
+// next symbolic phase to reuse (optimizer/ipm releases its factor at the end
+// of each solve); arrays are zeroed when reused, so results do not change.
+//
 // The previous up-looking (row-by-row) numeric factorisation is kept as a
 // reference behind an unexported switch; tests and benchmarks compare the
 // two.

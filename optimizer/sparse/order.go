@@ -128,6 +128,18 @@ func MinimumDegreeLast(n int, colPtr, rowIdx []int, last []bool) []int {
 	stale := make([]int, n) // variables added to Lp lists since adj[i] was pruned
 	minDeg := 0
 	touched := []int32{}
+	// The Lp lists are built in lpBuf and kept in chunks of one array each
+	// (an element's list never grows).
+	var lpBuf, chunk []int32
+	keep := func(src []int32) []int32 {
+		if len(chunk) < len(src) {
+			chunk = make([]int32, max(4096, len(src)))
+		}
+		v := chunk[:len(src):len(src)]
+		copy(v, src)
+		chunk = chunk[len(src):]
+		return v
+	}
 	for alive > 0 {
 		for head[minDeg] < 0 {
 			minDeg++
@@ -140,7 +152,7 @@ func MinimumDegreeLast(n int, colPtr, rowIdx []int, last []bool) []int {
 		// Lp: the variables adjacent to p directly or through its elements.
 		stamp++
 		mark[p] = stamp
-		var lp []int32
+		lp := lpBuf[:0]
 		for _, e := range adjE[p] {
 			if kind[e] != mdElement {
 				continue
@@ -160,6 +172,8 @@ func MinimumDegreeLast(n int, colPtr, rowIdx []int, last []bool) []int {
 				lp = append(lp, v)
 			}
 		}
+		lpBuf = lp
+		lp = keep(lp)
 		kind[p] = mdElement
 		elemV[p] = lp
 		adj[p] = nil
@@ -254,9 +268,18 @@ func symmetricAdjacency(n int, colPtr, rowIdx []int) [][]int32 {
 			}
 		}
 	}
+	// One array holds every list; each list's capacity ends where the next
+	// one begins, so an append past it moves the list elsewhere.
+	total := 0
+	for _, c := range count {
+		total += c
+	}
+	all := make([]int32, total)
 	adj := make([][]int32, n)
+	off := 0
 	for i := range adj {
-		adj[i] = make([]int32, 0, count[i])
+		adj[i] = all[off : off : off+count[i]]
+		off += count[i]
 	}
 	for j := 0; j < n; j++ {
 		for p := colPtr[j]; p < colPtr[j+1]; p++ {

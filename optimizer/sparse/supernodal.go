@@ -90,11 +90,15 @@ type workspace struct {
 
 // newSupernodal builds the symbolic factorisation of the validated upper
 // pattern (colPtr, rowIdx) with elimination tree parent.
-func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
+// The arrays it keeps come from keep; its temporaries from an arena of its own.
+func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal {
 	s := &supernodal{n: n}
+	tmp := getArena()
+	defer putArena(tmp)
+	ti := &tmp.ints
 	// Postorder of the elimination tree, children in ascending order.
-	head := make([]int, n)
-	nextSib := make([]int, n)
+	head := ti.take(n)
+	nextSib := ti.take(n)
 	for i := range head {
 		head[i] = -1
 	}
@@ -104,7 +108,7 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 			head[p] = j
 		}
 	}
-	s.perm = make([]int, 0, n)
+	s.perm = keep.ints.take(n)[:0]
 	stack := make([]int, 0, 64)
 	for r := 0; r < n; r++ {
 		if parent[r] >= 0 {
@@ -122,11 +126,11 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 			s.perm = append(s.perm, top)
 		}
 	}
-	iperm := make([]int, n)
+	iperm := ti.take(n)
 	for k, i := range s.perm {
 		iperm[i] = k
 	}
-	par := make([]int, n)
+	par := ti.take(n)
 	for k, i := range s.perm {
 		if p := parent[i]; p >= 0 {
 			par[k] = iperm[p]
@@ -136,7 +140,7 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 	}
 
 	// Permuted upper pattern (internal indices).
-	pcp := make([]int, n+1)
+	pcp := ti.take(n + 1)
 	for k := 0; k < n; k++ {
 		for p := colPtr[k]; p < colPtr[k+1]; p++ {
 			a, b := iperm[rowIdx[p]], iperm[k]
@@ -149,8 +153,9 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 	for k := 0; k < n; k++ {
 		pcp[k+1] += pcp[k]
 	}
-	pri := make([]int, pcp[n])
-	fill := append([]int(nil), pcp[:n]...)
+	pri := ti.take(pcp[n])
+	fill := ti.take(n)
+	copy(fill, pcp[:n])
 	for k := 0; k < n; k++ {
 		for p := colPtr[k]; p < colPtr[k+1]; p++ {
 			a, b := iperm[rowIdx[p]], iperm[k]
@@ -164,11 +169,11 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 
 	// Column counts of L from the row structures (elimination-tree reach
 	// of each row's entries).
-	flag := make([]int, n)
+	flag := ti.take(n)
 	for i := range flag {
 		flag[i] = -1
 	}
-	s.colCount = make([]int, n)
+	s.colCount = keep.ints.take(n)
 	nnzBelow := 0
 	for k := 0; k < n; k++ {
 		flag[k] = k
@@ -192,7 +197,7 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 	}
 	nf := len(fFirst)
 	fFirst = append(fFirst, n)
-	snode := make([]int, n)
+	snode := ti.take(n)
 	for f := 0; f < nf; f++ {
 		for j := fFirst[f]; j < fFirst[f+1]; j++ {
 			snode[j] = f
@@ -207,7 +212,7 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 		zeros               float64
 	}
 	st := make([]stat, nf)
-	rep := make([]int, nf) // supernode a fundamental one was merged into
+	rep := ti.take(nf) // supernode a fundamental one was merged into
 	for f := 0; f < nf; f++ {
 		nc := fFirst[f+1] - fFirst[f]
 		st[f] = stat{first: fFirst[f], ncols: nc, nrows: 1 + s.colCount[fFirst[f]]}
@@ -259,7 +264,7 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 
 	// The lower triangle by columns: entry q of column a is row lri[q],
 	// input entry lsrc[q].
-	lcp := make([]int, n+1)
+	lcp := ti.take(n + 1)
 	for k := 0; k < n; k++ {
 		for p := colPtr[k]; p < colPtr[k+1]; p++ {
 			lcp[min(iperm[rowIdx[p]], iperm[k])+1]++
@@ -269,8 +274,8 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 		lcp[k+1] += lcp[k]
 	}
 	nnzA := colPtr[n]
-	lri := make([]int, nnzA)
-	lsrc := make([]int, nnzA)
+	lri := ti.take(nnzA)
+	lsrc := ti.take(nnzA)
 	copy(fill, lcp[:n])
 	for k := 0; k < n; k++ {
 		for p := colPtr[k]; p < colPtr[k+1]; p++ {
@@ -288,17 +293,18 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 	// columns, then the rows below them of its entries of A and of its
 	// children's structures. The assembly map follows: input entry p goes
 	// to av[apos[p]], and av[q] to position adst[q] of its supernode.
-	s.rptr = make([]int, ns+1)
-	s.xptr = make([]int, ns+1)
-	s.aptr = make([]int, ns+1)
-	s.apos = make([]int, nnzA)
-	s.adst = make([]int, nnzA)
-	s.av = make([]float64, nnzA)
+	ki := &keep.ints
+	s.rptr = ki.take(ns + 1)
+	s.xptr = ki.take(ns + 1)
+	s.aptr = ki.take(ns + 1)
+	s.apos = ki.take(nnzA)
+	s.adst = ki.take(nnzA)
+	s.av = keep.f64.take(nnzA)
 	for i := range flag {
 		flag[i] = -1
 	}
 	children := make([][]int, ns)
-	pos := make([]int, n)
+	pos := ti.take(n)
 	q := 0
 	for k := 0; k < ns; k++ {
 		f, l := s.first[k], s.first[k+1]
@@ -343,12 +349,12 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 		}
 		s.aptr[k+1] = q
 	}
-	s.lx = make([]float64, s.xptr[ns])
-	s.dinv = make([]float64, n)
+	s.lx = keep.f64.take(s.xptr[ns])
+	s.dinv = keep.f64.take(n)
 
 	// Update lists: the rows of d below its columns, grouped by the
 	// supernode they fall in.
-	s.uptr = make([]int, ns+1)
+	s.uptr = ki.take(ns + 1)
 	forGroups := func(d int, f func(t, lo, hi int)) {
 		rs := s.rows[s.rptr[d]:s.rptr[d+1]]
 		nc := s.first[d+1] - s.first[d]
@@ -368,8 +374,9 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 	for k := 0; k < ns; k++ {
 		s.uptr[k+1] += s.uptr[k]
 	}
-	s.upd = make([]update, s.uptr[ns])
-	ufill := append([]int(nil), s.uptr[:ns]...)
+	s.upd = keep.upd.take(s.uptr[ns])
+	ufill := ti.take(ns)
+	copy(ufill, s.uptr[:ns])
 	for d := 0; d < ns; d++ {
 		forGroups(d, func(t, lo, hi int) {
 			s.upd[ufill[t]] = update{d: int32(d), lo: int32(lo), hi: int32(hi),
@@ -378,7 +385,7 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int) *supernodal {
 			ufill[t]++
 		})
 	}
-	s.sd = make([]snDesc, ns)
+	s.sd = keep.sd.take(ns)
 	for k := range s.sd {
 		s.sd[k] = snDesc{f: int32(s.first[k]), nc: int32(s.ncols(k)), nr: int32(s.rptr[k+1] - s.rptr[k]),
 			r0: s.rptr[k], x0: s.xptr[k]}

@@ -17,7 +17,13 @@ type Store struct {
 	mu sync.RWMutex
 
 	tel map[pointKey]*pointSeries
-	fc  map[fcKey]map[int64][]fcEntry // (series, quantile) -> valid_at -> entries sorted by issued_at
+
+	// The forecasts have their own lock (taken after mu when both are held), so
+	// a cycle's forecast write runs beside its other reads and writes.
+	fcMu      sync.Mutex
+	fc        map[fcKey]map[int64]*fcList // (series, quantile) -> valid_at -> entries sorted by issued_at
+	methods   []string                    // fcEntry.method indexes this
+	methodIdx map[string]uint32
 
 	schedules map[int64]*storage.Schedule
 	byStatus  map[storage.ScheduleStatus]map[int64]struct{}
@@ -46,16 +52,20 @@ type fcKey struct {
 	quantile float64
 }
 
+// fcEntry holds no pointer (the method is an index into Store.methods), so the
+// garbage collector does not scan the forecasts, which are most of a replay's heap.
 type fcEntry struct {
 	issued int64
 	value  float64
-	method string
+	method uint32
 }
+
+type fcList struct{ e []fcEntry }
 
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		tel: map[pointKey]*pointSeries{}, fc: map[fcKey]map[int64][]fcEntry{},
+		tel: map[pointKey]*pointSeries{}, fc: map[fcKey]map[int64]*fcList{}, methodIdx: map[string]uint32{},
 		schedules: map[int64]*storage.Schedule{}, byStatus: map[storage.ScheduleStatus]map[int64]struct{}{},
 		assets: map[string]storage.Asset{},
 	}
@@ -248,21 +258,53 @@ func (s *Store) WriteForecasts(ctx context.Context, points []storage.ForecastPoi
 			return fmt.Errorf("memstore: write forecasts: point %d: %w", i, err)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.check(ctx, "write forecasts"); err != nil {
+	s.mu.RLock()
+	err := s.check(ctx, "write forecasts")
+	if err == nil {
+		s.fcMu.Lock()
+		defer s.fcMu.Unlock()
+	}
+	s.mu.RUnlock()
+	if err != nil {
 		return err
 	}
-	for _, p := range points {
+	// A write holds a few series and quantiles, interleaved: their maps are
+	// looked up once each.
+	type keyMap struct {
+		k fcKey
+		m map[int64]*fcList
+	}
+	var seen [8]keyMap
+	keys := seen[:0]
+	method, methodName := uint32(0), ""
+	for i := range points {
+		p := &points[i]
 		k := fcKey{p.Series, p.Quantile}
-		m := s.fc[k]
+		var m map[int64]*fcList
+		for _, km := range keys {
+			if km.k == k {
+				m = km.m
+				break
+			}
+		}
 		if m == nil {
-			m = map[int64][]fcEntry{}
-			s.fc[k] = m
+			if m = s.fc[k]; m == nil {
+				m = map[int64]*fcList{}
+				s.fc[k] = m
+			}
+			keys = append(keys, keyMap{k, m})
+		}
+		if i == 0 || p.Method != methodName {
+			method, methodName = s.methodIndex(p.Method), p.Method
 		}
 		v := us(p.ValidAt)
-		e := fcEntry{issued: us(p.IssuedAt), value: p.Value, method: p.Method}
-		list := m[v]
+		e := fcEntry{issued: us(p.IssuedAt), value: p.Value, method: method}
+		l := m[v]
+		if l == nil {
+			l = &fcList{}
+			m[v] = l
+		}
+		list := l.e
 		n := len(list)
 		switch {
 		case n == 0 || list[n-1].issued < e.issued:
@@ -277,9 +319,58 @@ func (s *Store) WriteForecasts(ctx context.Context, points []storage.ForecastPoi
 				list[i] = e
 			}
 		}
-		m[v] = list
+		l.e = list
 	}
 	return nil
+}
+
+// methodIndex interns a forecast method's name; fcMu is held.
+func (s *Store) methodIndex(name string) uint32 {
+	i, ok := s.methodIdx[name]
+	if !ok {
+		i = uint32(len(s.methods))
+		s.methods = append(s.methods, name)
+		s.methodIdx[name] = i
+	}
+	return i
+}
+
+func byStepDevice(a, b storage.ScheduleSetpoint) int {
+	if a.Step != b.Step {
+		return a.Step - b.Step
+	}
+	return strings.Compare(a.DeviceID, b.DeviceID)
+}
+
+// sortSetpoints orders validated setpoints (steps in [0, steps)) by step, then
+// device, keeping the order of equal ones: what slices.SortStableFunc with
+// byStepDevice gives, by a counting sort on the step and an insertion sort of
+// each step's few devices. (A schedule comes device by device; the stable
+// merge sort took most of an insert.)
+func sortSetpoints(sp []storage.ScheduleSetpoint, steps int) {
+	start := make([]int, steps+1)
+	for i := range sp {
+		start[sp[i].Step+1]++
+	}
+	for k := 0; k < steps; k++ {
+		start[k+1] += start[k]
+	}
+	out := make([]storage.ScheduleSetpoint, len(sp))
+	next := append([]int(nil), start[:steps]...)
+	for i := range sp {
+		k := sp[i].Step
+		out[next[k]] = sp[i]
+		next[k]++
+	}
+	for k := 0; k < steps; k++ {
+		g := out[start[k]:start[k+1]]
+		for i := 1; i < len(g); i++ {
+			for j := i; j > 0 && g[j].DeviceID < g[j-1].DeviceID; j-- {
+				g[j], g[j-1] = g[j-1], g[j]
+			}
+		}
+	}
+	copy(sp, out)
 }
 
 // ForecastAsOf implements storage.Store.
@@ -292,19 +383,22 @@ func (s *Store) ForecastAsOf(ctx context.Context, series string, quantile float6
 	if err := s.check(ctx, "forecast as of"); err != nil {
 		return nil, err
 	}
+	s.fcMu.Lock()
+	defer s.fcMu.Unlock()
 	m := s.fc[fcKey{series, quantile}]
 	a, b, limit := us(from), us(to), us(asOf)
 	var out []storage.ForecastPoint
-	for v, list := range m {
+	for v, l := range m {
 		if v < a || v >= b {
 			continue
 		}
+		list := l.e
 		i := sort.Search(len(list), func(i int) bool { return list[i].issued > limit })
 		if i == 0 {
 			continue
 		}
 		e := list[i-1]
-		out = append(out, storage.ForecastPoint{IssuedAt: fromUS(e.issued), ValidAt: fromUS(v), Series: series, Quantile: quantile, Value: e.value, Method: e.method})
+		out = append(out, storage.ForecastPoint{IssuedAt: fromUS(e.issued), ValidAt: fromUS(v), Series: series, Quantile: quantile, Value: e.value, Method: s.methods[e.method]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ValidAt.Before(out[j].ValidAt) })
 	return out, nil
@@ -354,14 +448,8 @@ func (s *Store) InsertSchedule(ctx context.Context, sc *storage.Schedule) (int64
 	for i := range c.Setpoints {
 		c.Setpoints[i].Time = trunc(c.Setpoints[i].Time)
 	}
-	byStepDevice := func(a, b storage.ScheduleSetpoint) int {
-		if a.Step != b.Step {
-			return a.Step - b.Step
-		}
-		return strings.Compare(a.DeviceID, b.DeviceID)
-	}
 	if !slices.IsSortedFunc(c.Setpoints, byStepDevice) {
-		slices.SortStableFunc(c.Setpoints, byStepDevice)
+		sortSetpoints(c.Setpoints, c.Steps)
 	}
 	s.schedules[c.ID] = &c
 	s.index(c.ID, "", c.Status)
@@ -675,6 +763,7 @@ func (s *Store) PruneKeeping(dataBefore, recordsBefore time.Time, keep map[[2]st
 			ps.qual = append([]storage.Quality(nil), ps.qual[i:]...)
 		}
 	}
+	s.fcMu.Lock()
 	for _, m := range s.fc {
 		for v := range m {
 			if v < cut {
@@ -682,6 +771,7 @@ func (s *Store) PruneKeeping(dataBefore, recordsBefore time.Time, keep map[[2]st
 			}
 		}
 	}
+	s.fcMu.Unlock()
 	cut = us(recordsBefore)
 	for id, sc := range s.schedules {
 		if us(sc.CreatedAt) < cut && sc.Status != storage.StatusProposed && sc.Status != storage.StatusApproved {

@@ -2,6 +2,8 @@ package memstore
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -89,6 +91,27 @@ func TestPruneKeeping(t *testing.T) {
 		}
 		if len(got) != tc.want {
 			t.Errorf("%s: %d samples left, want %d", tc.dev, len(got), tc.want)
+		}
+	}
+}
+
+// TestSortSetpoints checks the insert's setpoint order against the stable sort
+// it replaces, on shuffled lists with repeated steps and devices (equal ones
+// told apart by their power, so a change in their order shows).
+func TestSortSetpoints(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	devices := []string{"ev-10", "ev-2", "bess", "pv", "ev-1", "b"}
+	for trial := 0; trial < 200; trial++ {
+		steps := 1 + rng.IntN(20)
+		sp := make([]storage.ScheduleSetpoint, rng.IntN(150))
+		for i := range sp {
+			sp[i] = storage.ScheduleSetpoint{DeviceID: devices[rng.IntN(len(devices))], Step: rng.IntN(steps), PowerKW: float64(i)}
+		}
+		want := slices.Clone(sp)
+		slices.SortStableFunc(want, byStepDevice)
+		sortSetpoints(sp, steps)
+		if !slices.Equal(sp, want) {
+			t.Fatalf("trial %d: got %v, want %v", trial, sp, want)
 		}
 	}
 }
