@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sort"
 	"sync"
 	"time"
 
@@ -172,43 +173,137 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 		return nil, err
 	}
 	// Send every site its caps, the excluded too (a slow site that is
-	// still alive should hold its reservation).
-	var wg sync.WaitGroup
-	var ackMu sync.Mutex
-	acked := make([]bool, len(cfg.Sites))
+	// still alive should hold its reservation), in two phases so that no
+	// site's raise is in force while another's cut may not be: first every
+	// site gets the lower of its new caps and those it holds; then the
+	// sites with a raise get it, cut back wherever a site that did not
+	// acknowledge the first phase may still hold its old caps.
+	n := len(cfg.Sites)
+	oldCaps := make([][]float64, n)
+	first := make([][]float64, n)
+	raise := make([]bool, n)
 	for i, s := range cfg.Sites {
-		reason := fmt.Sprintf("district %s cycle %d: share of the shared limits (gap %.2f %%)", cfg.District.ID, cycle, res.GapPct)
-		for _, x := range res.Excluded {
-			if x == s.ID {
-				reason = fmt.Sprintf("district %s cycle %d: excluded this cycle, capped from its last known plan", cfg.District.ID, cycle)
-			}
-		}
-		caps := Caps{District: cfg.District.ID, Cycle: cycle, Site: s.ID, Start: start, StepMinutes: cfg.District.StepMinutes, CapKW: res.CapsKW[i], Reason: reason}
-		if ls, ok := sites[i].(*RemoteSite); ok {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := ls.SendCaps(ctx, caps, co.RoundTimeout.D); err != nil {
-					e := district.Event{At: c.now(), Kind: "site.caps_not_applied", Site: s.ID, Detail: err.Error()}
-					c.Log.Warn("district alarm", "kind", e.Kind, "site", e.Site, "detail", e.Detail)
-					pub("event", e)
-					return
-				}
-				ackMu.Lock()
-				acked[i] = true
-				ackMu.Unlock()
-			}()
-		} else if ap, ok := sites[i].(interface {
-			ApplyCaps(context.Context, Caps) error
-		}); ok {
-			if err := ap.ApplyCaps(ctx, caps); err != nil {
-				pub("event", district.Event{At: c.now(), Kind: "site.caps_not_applied", Site: s.ID, Detail: err.Error()})
-			} else {
-				acked[i] = true
+		first[i] = res.CapsKW[i]
+		if o := held[s.ID]; len(o) == T && res.CapsKW[i] != nil {
+			oldCaps[i] = o
+			first[i] = make([]float64, T)
+			for t := range first[i] {
+				first[i][t] = math.Min(res.CapsKW[i][t], o[t])
+				raise[i] = raise[i] || res.CapsKW[i][t] > first[i][t]
 			}
 		}
 	}
-	wg.Wait()
+	reason := make([]string, n)
+	for i, s := range cfg.Sites {
+		reason[i] = fmt.Sprintf("district %s cycle %d: share of the shared limits (gap %.2f %%)", cfg.District.ID, cycle, res.GapPct)
+		for _, x := range res.Excluded {
+			if x == s.ID {
+				reason[i] = fmt.Sprintf("district %s cycle %d: excluded this cycle, capped from its last known plan", cfg.District.ID, cycle)
+			}
+		}
+	}
+	send := func(caps [][]float64, to []bool, why string) []bool {
+		var wg sync.WaitGroup
+		var ackMu sync.Mutex
+		acked := make([]bool, n)
+		for i, s := range cfg.Sites {
+			if !to[i] || caps[i] == nil {
+				continue
+			}
+			m := Caps{District: cfg.District.ID, Cycle: cycle, Site: s.ID, Start: start, StepMinutes: cfg.District.StepMinutes, CapKW: caps[i], Reason: reason[i] + why}
+			if ls, ok := sites[i].(*RemoteSite); ok {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := ls.SendCaps(ctx, m, co.RoundTimeout.D); err != nil {
+						e := district.Event{At: c.now(), Kind: "site.caps_not_applied", Site: s.ID, Detail: err.Error()}
+						c.Log.Warn("district alarm", "kind", e.Kind, "site", e.Site, "detail", e.Detail)
+						pub("event", e)
+						return
+					}
+					ackMu.Lock()
+					acked[i] = true
+					ackMu.Unlock()
+				}()
+			} else if ap, ok := sites[i].(interface {
+				ApplyCaps(context.Context, Caps) error
+			}); ok {
+				if err := ap.ApplyCaps(ctx, m); err != nil {
+					pub("event", district.Event{At: c.now(), Kind: "site.caps_not_applied", Site: s.ID, Detail: err.Error()})
+				} else {
+					acked[i] = true
+				}
+			}
+		}
+		wg.Wait()
+		return acked
+	}
+	all := make([]bool, n)
+	for i := range all {
+		all[i] = true
+	}
+	acked := send(first, all, "")
+	// What each site may hold now: its first-phase caps, or, without an
+	// acknowledgement, the higher of its old and new caps.
+	mayHold := make([][]float64, n)
+	for i := range mayHold {
+		switch {
+		case acked[i] || oldCaps[i] == nil:
+			mayHold[i] = first[i]
+		default:
+			mayHold[i] = make([]float64, T)
+			for t := range mayHold[i] {
+				mayHold[i][t] = math.Max(oldCaps[i][t], res.CapsKW[i][t])
+			}
+		}
+	}
+	second := make([][]float64, n)
+	toRaise := make([]bool, n)
+	for i := range second {
+		if raise[i] && acked[i] {
+			second[i] = append([]float64(nil), res.CapsKW[i]...)
+			toRaise[i] = true
+		}
+	}
+	// Innermost limits first: a raise cut under one limit only lowers the
+	// sums of the limits around it.
+	order := make([]int, len(limits))
+	for k := range order {
+		order[k] = k
+	}
+	sort.SliceStable(order, func(a, b int) bool { return len(limits[order[a]].Sites) < len(limits[order[b]].Sites) })
+	for _, k := range order {
+		l := limits[k]
+		for t := 0; t < T; t++ {
+			sum, raised := 0.0, 0.0
+			for _, i := range l.Sites {
+				switch {
+				case toRaise[i]:
+					sum += second[i][t]
+					raised += second[i][t] - first[i][t]
+				case mayHold[i] != nil:
+					sum += mayHold[i][t]
+				}
+			}
+			if over := sum - l.LimitKW[t]; over > 0 && raised > 0 {
+				f := math.Max(0, 1-over/raised)
+				for _, i := range l.Sites {
+					if toRaise[i] {
+						second[i][t] = first[i][t] + f*(second[i][t]-first[i][t])
+					}
+				}
+			}
+		}
+	}
+	acked2 := send(second, toRaise, "")
+	for i := range mayHold {
+		if acked2[i] {
+			mayHold[i] = second[i]
+		}
+		if mayHold[i] != nil {
+			res.CapsKW[i] = mayHold[i] // what the site holds, to the stream and the console
+		}
+	}
 	// Per site its cap and plan; then the cycle's summary without the per-site
 	// arrays (a district of a thousand sites would exceed a message's size).
 	for i, s := range cfg.Sites {
@@ -218,7 +313,6 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 	brief.CapsKW, brief.PlansKW = nil, nil
 	pub("result", Summary{District: cfg.District.ID, Cycle: cycle, Result: &brief, Limits: limits})
 	c.mu.Lock()
-	prevStart := c.start
 	c.start = start
 	c.prices = res.Prices
 	if c.known == nil {
@@ -234,17 +328,9 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 		if res.CapsKW[i] == nil {
 			continue
 		}
-		// A site that did not acknowledge its caps may still hold the
-		// earlier ones: keep the higher of both for its reservation.
-		held := res.CapsKW[i]
-		if prev := shiftKnown(c.caps[s.ID], prevStart, start, step, T); !acked[i] && prev != nil {
-			merged := make([]float64, T)
-			for t := range merged {
-				merged[t] = math.Max(held[t], prev[t])
-			}
-			held = merged
-		}
-		c.caps[s.ID] = held
+		// What the site may hold: its caps, or without an acknowledgement
+		// the higher of its old and new ones (see the two phases above).
+		c.caps[s.ID] = mayHold[i]
 	}
 	c.last, c.lastCycle, c.lastAt = res, cycle, c.now()
 	c.mu.Unlock()

@@ -1,0 +1,106 @@
+package dnats
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gridd/gridd/district"
+)
+
+// wantSite wants a fixed import per cycle and may refuse caps in a cycle.
+type wantSite struct {
+	id     string
+	want   func(cycle int64) float64
+	refuse int64 // the cycle whose caps it fails to put in force
+	mu     sync.Mutex
+	caps   map[int64][]Caps
+}
+
+func (s *wantSite) ID() string { return s.id }
+
+func (s *wantSite) Solve(_ context.Context, r district.Request) (district.Reply, error) {
+	w := s.want(r.Cycle)
+	imp := make([]float64, r.Steps)
+	for t := range imp {
+		imp[t] = w
+	}
+	rep := district.Reply{Site: s.id, Cycle: r.Cycle, Round: r.Round}
+	if r.PricePerKWh != nil {
+		rep.Priced = &district.Answer{ImportKW: imp, Feasible: true}
+	}
+	if r.CapKW != nil {
+		c := make([]float64, r.Steps)
+		ok := true
+		for t := range c {
+			c[t] = min(w, r.CapKW[t])
+			ok = ok && w <= r.CapKW[t]+1e-9
+		}
+		rep.Capped = &district.Answer{ImportKW: c, Feasible: ok}
+	}
+	return rep, nil
+}
+
+func (s *wantSite) ApplyCaps(_ context.Context, c Caps) error {
+	if c.Cycle == s.refuse {
+		return errors.New("link down")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.caps[c.Cycle] = append(s.caps[c.Cycle], c)
+	return nil
+}
+
+// TestCapsInTwoPhases: from cycle 1 (a 80 kW, b 20 kW under a 100 kW
+// transformer) to cycle 2 (a 20, b 80), a's cut is not put in force: a may
+// still hold 80 kW, so b's raise is held back to what the limit leaves,
+// and b never holds more than 20 kW while a may hold 80.
+func TestCapsInTwoPhases(t *testing.T) {
+	ns, url, err := Embedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	cfg, err := district.Parse("two.yaml", []byte(`
+district: {id: test, time_zone: UTC, step_minutes: 60, horizon_steps: 2}
+sites: [{id: a, remote: true}, {id: b, remote: true}]
+nodes: [{id: tx, limit_kw: 100, sites: [a, b]}]
+coordination: {cycle: 1h, time_budget: 10s, round_timeout: 2s, max_rounds: 2, gap_pct: 0.5}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &wantSite{id: "a", want: func(c int64) float64 { return map[int64]float64{1: 80, 2: 20}[c] }, refuse: 2, caps: map[int64][]Caps{}}
+	b := &wantSite{id: "b", want: func(c int64) float64 { return map[int64]float64{1: 20, 2: 80}[c] }, caps: map[int64][]Caps{}}
+	co := coordinator(t, url, cfg)
+	co.Log = slog.New(slog.DiscardHandler)
+	co.Sites = map[string]district.Site{"a": a, "b": b}
+	start := time.Date(2019, 6, 3, 0, 0, 0, 0, time.UTC)
+	if _, err := co.RunOnce(context.Background(), start); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.caps[1]; len(got) == 0 || got[len(got)-1].CapKW[0] < 80-1e-6 {
+		t.Fatalf("cycle 1: a's caps %v, want 80 kW", got)
+	}
+	res, err := co.RunOnce(context.Background(), start.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.caps[2]) == 0 {
+		t.Fatal("cycle 2: b got no caps")
+	}
+	for _, c := range b.caps[2] {
+		for t2, v := range c.CapKW {
+			if v > 20+1e-6 {
+				t.Errorf("cycle 2: b was sent %g kW at step %d while a may still hold 80 kW", v, t2)
+			}
+		}
+	}
+	// The result shows what each site may hold, and it keeps the limit.
+	if ex, where := district.Check(res.CapsKW, cfg.Limits(res.Start)); ex > 1e-6 {
+		t.Errorf("caps the sites may hold break the limit: %s", where)
+	}
+}
