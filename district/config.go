@@ -282,14 +282,14 @@ func (c *Config) validate() site.Errors {
 		for k := range n.Windows {
 			w := &n.Windows[k]
 			wp := fmt.Sprintf("%s.windows[%d]", p, k)
-			var ok bool
-			if w.from, ok = parseClock(w.From); !ok || w.from >= 24*60 {
+			var okFrom, okTo bool
+			if w.from, okFrom = parseClock(w.From); !okFrom || w.from >= 24*60 {
 				v.add(wp+".from", w.From, "want a time of day HH:MM")
 			}
-			if w.to, ok = parseClock(w.To); !ok {
+			if w.to, okTo = parseClock(w.To); !okTo {
 				v.add(wp+".to", w.To, "want a time of day HH:MM (or 24:00)")
 			}
-			if w.From == w.To {
+			if w.From == w.To || (okFrom && okTo && w.from == w.to) {
 				v.add(wp+".to", w.To, "equals from: the window is empty")
 			}
 			v.limit(wp+".limit_kw", w.LimitKW)

@@ -74,6 +74,7 @@ func TestParseDistrictErrors(t *testing.T) {
 		{"site below two nodes", "sites: [school]", "sites: [school, depot]", "nodes[1].sites[1]", "already hangs below"},
 		{"negative limit", "limit_kw: 900", "limit_kw: -5", "nodes[0].limit_kw", "must be a number of kW"},
 		{"bad window", `from: "17:00"`, `from: "25:00"`, "nodes[1].windows[0].from", "time of day"},
+		{"empty window", `{from: "17:00", to: "21:00"`, `{from: "7:00", to: "07:00"`, "nodes[1].windows[0].to", "empty"},
 		{"no config nor remote", "{id: school, remote: true}", "{id: school}", "sites[2].config", "needs a site config path"},
 		{"bad site id", "{id: school, remote: true}", "{id: 'sch.ool', remote: true}", "sites[2].id", "letters, digits"},
 		{"bad step", "step_minutes: 15", "step_minutes: 7", "district.step_minutes", "must divide 60"},
