@@ -278,7 +278,7 @@ func TestCappedAnswersEveryRound(t *testing.T) {
 		if ex, where := Check(rd.caps, g.Limits); ex > 1e-9 {
 			t.Errorf("round %d's caps break a shared limit: %s", n, where)
 		}
-		if best == nil || rd.over < best.over-1e-6 || (math.Abs(rd.over-best.over) <= 1e-6 && rd.cost < best.cost) {
+		if best == nil || rd.cost+overPenalty*rd.over < best.cost+overPenalty*best.over {
 			best = rd
 		}
 	}

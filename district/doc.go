@@ -60,10 +60,11 @@
 // limit and raised by a share of the headroom left, so that Σ caps ≤ limit
 // holds for every shared node and step by construction, whatever the
 // rounds reached. The capped round then asks every site to plan under its
-// cap; the result is the cheapest complete capped answer, this one or an
-// earlier round's. When the time budget leaves no room for the capped
-// round, the cheapest earlier one is the result (its caps were made the
-// same way). A site that does not answer in time, answers garbage (wrong length,
+// cap; the result is the best round of capped answers, this one or an
+// earlier one: the lowest cost, counting the energy that sites unable to
+// keep their caps would put above them at 100 per kWh. When the time
+// budget leaves no room for the capped round, the best earlier one is the
+// result (its caps were made the same way). A site that does not answer in time, answers garbage (wrong length,
 // non-finite values, a bound above its own objective, another round's
 // answer) or a plan that breaks its cap is excluded for the rest of the
 // coordination with an Event (alarm and audit), and is capped from its last
