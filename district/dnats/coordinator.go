@@ -36,7 +36,9 @@ type Coordinator struct {
 	published int
 	cycle     int64
 	known     map[string][]float64
-	caps      map[string][]float64 // the caps each site acknowledged last
+	caps      map[string][]float64 // the caps each site may hold
+	from      map[string]time.Time // the start of caps and known read back from the stream (else start)
+	restored  bool
 	prices    [][]float64
 	start     time.Time
 	last      *district.Result
@@ -115,6 +117,56 @@ func (c *Coordinator) Registered(ctx context.Context) (map[string]Registration, 
 	return out, nil
 }
 
+// fromOf returns the start of site id's known caps and plan: this
+// coordinator's last cycle, or the cycle read back from the stream.
+func (c *Coordinator) fromOf(id string) time.Time {
+	if t, ok := c.from[id]; ok {
+		return t
+	}
+	return c.start
+}
+
+// restore reads, once, each site's last caps and plan back from the
+// district's stream: a coordinator that restarts still knows the caps every
+// site may hold (a site cut off keeps following them), and numbers its
+// cycles on from the last one.
+func (c *Coordinator) restore(ctx context.Context) {
+	c.mu.Lock()
+	done := c.restored
+	c.restored = true
+	c.mu.Unlock()
+	if done || c.Bus == nil || c.Bus.Stream == nil {
+		return
+	}
+	for _, s := range c.Config.Sites {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		m, err := c.Bus.Stream.GetLastMsgForSubject(rctx, TelemetrySubject(c.Bus.District, "plan."+s.ID))
+		cancel()
+		if err != nil {
+			continue // none yet (a new district), or the stream out of reach
+		}
+		var p SitePlan
+		if json.Unmarshal(m.Data, &p) != nil || p.Site != s.ID || p.Start.IsZero() {
+			continue
+		}
+		c.mu.Lock()
+		if c.caps == nil {
+			c.caps, c.known = map[string][]float64{}, map[string][]float64{}
+		}
+		if c.from == nil {
+			c.from = map[string]time.Time{}
+		}
+		if _, ok := c.caps[s.ID]; !ok && len(p.CapKW) > 0 {
+			c.caps[s.ID], c.from[s.ID] = p.CapKW, p.Start
+			if len(p.PlanKW) > 0 {
+				c.known[s.ID] = p.PlanKW
+			}
+			c.cycle = max(c.cycle, p.Cycle)
+		}
+		c.mu.Unlock()
+	}
+}
+
 // RunOnce coordinates the district for the horizon starting at the step
 // that holds at, sends the caps and publishes the outcome.
 func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Result, error) {
@@ -126,17 +178,18 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 	start := at.Truncate(step)
 	T := cfg.District.HorizonSteps
 	limits := cfg.Limits(start)
+	c.restore(ctx)
 	c.mu.Lock()
 	c.cycle++
 	cycle := c.cycle
 	prices := shiftPrices(c.prices, c.start, start, step, T)
 	known := map[string][]float64{}
 	for id, k := range c.known {
-		known[id] = shiftKnown(k, c.start, start, step, T)
+		known[id] = shiftKnown(k, c.fromOf(id), start, step, T)
 	}
 	held := map[string][]float64{}
 	for id, k := range c.caps {
-		held[id] = shiftKnown(k, c.start, start, step, T)
+		held[id] = shiftKnown(k, c.fromOf(id), start, step, T)
 	}
 	c.mu.Unlock()
 	sites := make([]district.Site, len(cfg.Sites))
@@ -314,6 +367,7 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 	pub("result", Summary{District: cfg.District.ID, Cycle: cycle, Result: &brief, Limits: limits})
 	c.mu.Lock()
 	c.start = start
+	c.from = nil // every site's caps and plan are this cycle's now
 	c.prices = res.Prices
 	if c.known == nil {
 		c.known = map[string][]float64{}

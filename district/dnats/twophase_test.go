@@ -104,3 +104,80 @@ coordination: {cycle: 1h, time_budget: 10s, round_timeout: 2s, max_rounds: 2, ga
 		t.Errorf("caps the sites may hold break the limit: %s", where)
 	}
 }
+
+// silentSite never answers a round (a site cut off but alive).
+type silentSite struct{ wantSite }
+
+func (s *silentSite) Solve(ctx context.Context, _ district.Request) (district.Reply, error) {
+	<-ctx.Done()
+	return district.Reply{}, ctx.Err()
+}
+
+// TestRestartedCoordinatorKnowsHeldCaps: a coordinator that restarts reads
+// each site's last caps back from the stream, so a site that no longer
+// answers (but may still follow its 80 kW caps) is reserved them, and the
+// other site's raise waits; cycles are numbered on.
+func TestRestartedCoordinatorKnowsHeldCaps(t *testing.T) {
+	ns, url, err := Embedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	cfg, err := district.Parse("two.yaml", []byte(`
+district: {id: test, time_zone: UTC, step_minutes: 60, horizon_steps: 2}
+sites: [{id: a, remote: true}, {id: b, remote: true}]
+nodes: [{id: tx, limit_kw: 100, sites: [a, b]}]
+coordination: {cycle: 1h, time_budget: 10s, round_timeout: 1s, max_rounds: 2, gap_pct: 0.5}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &wantSite{id: "a", want: func(int64) float64 { return 80 }, caps: map[int64][]Caps{}}
+	b := &wantSite{id: "b", want: func(c int64) float64 { return map[int64]float64{1: 20, 2: 80}[c] }, caps: map[int64][]Caps{}}
+	co := coordinator(t, url, cfg)
+	co.Log = slog.New(slog.DiscardHandler)
+	co.Sites = map[string]district.Site{"a": a, "b": b}
+	start := time.Date(2019, 6, 3, 0, 0, 0, 0, time.UTC)
+	if _, err := co.RunOnce(context.Background(), start); err != nil {
+		t.Fatal(err)
+	}
+	// A new coordinator on the same district; a no longer answers.
+	co2 := coordinator(t, url, cfg)
+	co2.Log = slog.New(slog.DiscardHandler)
+	co2.Sites = map[string]district.Site{"a": &silentSite{wantSite{id: "a", caps: map[int64][]Caps{}}}, "b": b}
+	res, err := co2.RunOnce(context.Background(), start.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Excluded) != 1 || res.Excluded[0] != "a" {
+		t.Fatalf("excluded %v, want [a]", res.Excluded)
+	}
+	for t2, v := range res.CapsKW[0] {
+		if v < 80-1e-6 {
+			t.Errorf("step %d: a reserved %g kW, below the 80 kW caps it may still follow", t2, v)
+		}
+	}
+	for cyc, cs := range b.caps {
+		if cyc != 2 {
+			continue
+		}
+		for _, c := range cs {
+			for t2, v := range c.CapKW {
+				if v > 20+1e-6 {
+					t.Errorf("cycle %d: b was sent %g kW at step %d while a may hold 80 kW", cyc, v, t2)
+				}
+			}
+		}
+	}
+	if len(b.caps[2]) == 0 {
+		t.Errorf("b got no caps numbered cycle 2 from the restarted coordinator (cycles %v)", keys(b.caps))
+	}
+}
+
+func keys(m map[int64][]Caps) []int64 {
+	var out []int64
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
