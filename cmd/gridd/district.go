@@ -98,6 +98,10 @@ func cmdCoordinate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	co := &dnats.Coordinator{Bus: bus, Config: cfg, Clock: clock.Real{}, Log: log}
+	host, _ := os.Hostname()
+	if err := co.Claim(ctx, fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())); err != nil {
+		return err
+	}
 	if *listen != "" {
 		stop, addr, err := serveDistrictAPI(ctx, *listen, co, cfg)
 		if err != nil {

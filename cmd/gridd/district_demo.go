@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -130,6 +131,10 @@ func runDistrictDemo(ctx context.Context, n, cycles int, dataDir, listen string,
 		return err
 	}
 	co := &dnats.Coordinator{Bus: bus, Config: cfg, Clock: clock.Real{}, Log: log}
+	host, _ := os.Hostname()
+	if err := co.Claim(ctx, fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano())); err != nil {
+		return err
+	}
 	stopAPI, addr, err := serveDistrictAPI(ctx, listen, co, cfg)
 	if err != nil {
 		return err

@@ -39,11 +39,15 @@ type Coordinator struct {
 	caps      map[string][]float64 // the caps each site may hold
 	from      map[string]time.Time // the start of caps and known read back from the stream (else start)
 	restored  bool
-	prices    [][]float64
-	start     time.Time
-	last      *district.Result
-	lastCycle int64     // the cycle last holds
-	lastAt    time.Time // when last was issued (Clock)
+	// claimed: Claim was called; claimedAt its last renewal; claimLost:
+	// another instance holds the district.
+	claimed, claimLost bool
+	claimedAt          time.Time
+	prices             [][]float64
+	start              time.Time
+	last               *district.Result
+	lastCycle          int64     // the cycle last holds
+	lastAt             time.Time // when last was issued (Clock)
 }
 
 // Summary is what the coordinator publishes per cycle (kind "result").
@@ -105,6 +109,9 @@ func (c *Coordinator) Registered(ctx context.Context) (map[string]Registration, 
 		return nil, err
 	}
 	for _, k := range keys {
+		if !isSiteKey(k) {
+			continue
+		}
 		e, err := c.Bus.KV.Get(ctx, k)
 		if err != nil {
 			continue
@@ -178,6 +185,9 @@ func (c *Coordinator) RunOnce(ctx context.Context, at time.Time) (*district.Resu
 	start := at.Truncate(step)
 	T := cfg.District.HorizonSteps
 	limits := cfg.Limits(start)
+	if err := c.checkClaim(); err != nil {
+		return nil, err
+	}
 	c.restore(ctx)
 	c.mu.Lock()
 	c.cycle++

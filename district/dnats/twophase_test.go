@@ -181,3 +181,63 @@ func keys(m map[int64][]Caps) []int64 {
 	}
 	return out
 }
+
+// TestOneCoordinatorPerDistrict: a second coordinator on a district whose
+// coordinator is alive is refused, and runs no cycle; once the first stops,
+// its claim is gone and the second takes the district. Registrations list
+// sites only.
+func TestOneCoordinatorPerDistrict(t *testing.T) {
+	ns, url, err := Embedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	cfg, err := district.Parse("two.yaml", []byte(`
+district: {id: test, time_zone: UTC, step_minutes: 60, horizon_steps: 2}
+sites: [{id: a, remote: true}, {id: b, remote: true}]
+nodes: [{id: tx, limit_kw: 100, sites: [a, b]}]
+coordination: {cycle: 1h, time_budget: 10s, round_timeout: 1s, max_rounds: 2, gap_pct: 0.5}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(int64) float64 { return 40 }
+	sites := map[string]district.Site{"a": &wantSite{id: "a", want: want, caps: map[int64][]Caps{}}, "b": &wantSite{id: "b", want: want, caps: map[int64][]Caps{}}}
+	co1, co2 := coordinator(t, url, cfg), coordinator(t, url, cfg)
+	co1.Sites, co2.Sites = sites, sites
+	ctx1, stop1 := context.WithCancel(context.Background())
+	defer stop1()
+	if err := co1.Claim(ctx1, "first"); err != nil {
+		t.Fatalf("first claim: %v", err)
+	}
+	err = co2.Claim(context.Background(), "second")
+	if !errors.Is(err, ErrOtherCoordinator) {
+		t.Fatalf("second claim while the first is alive: %v, want ErrOtherCoordinator", err)
+	}
+	start := time.Date(2019, 6, 3, 0, 0, 0, 0, time.UTC)
+	if _, err := co2.RunOnce(context.Background(), start); !errors.Is(err, ErrOtherCoordinator) {
+		t.Fatalf("the refused coordinator ran a cycle: %v", err)
+	}
+	if _, err := co1.RunOnce(context.Background(), start); err != nil {
+		t.Fatalf("the holder's cycle: %v", err)
+	}
+	if regs, err := co1.Registered(context.Background()); err != nil || len(regs) != 0 {
+		t.Errorf("registrations %v (%v): the coordinator's claim is not a site", regs, err)
+	}
+	stop1() // the first stops: its claim is deleted
+	ctx2, stop2 := context.WithCancel(context.Background())
+	defer stop2()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err = co2.Claim(ctx2, "second"); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("second claim after the first stopped: %v", err)
+	}
+	if _, err := co2.RunOnce(context.Background(), start.Add(time.Hour)); err != nil {
+		t.Fatalf("the new holder's cycle: %v", err)
+	}
+}
