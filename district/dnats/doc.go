@@ -11,7 +11,9 @@
 // HeartbeatInterval; the bucket forgets an entry RegistrationTTL after its
 // last put, so a dead site's ID is free again within that time. A second
 // instance with a live site's ID is refused (ErrDuplicate) until the first
-// is gone.
+// is gone. The coordinator claims the district under the bucket's key
+// coordinator the same way (Coordinator.Claim; ErrOtherCoordinator), and
+// runs no cycle while its claim is not held.
 //
 // Embedded starts an in-process NATS server with JetStream, used by
 // `gridd coordinate` and `gridd demo --sites` when no --nats URL is given.
