@@ -234,6 +234,12 @@ func (c *client) loop() {
 		if established {
 			backoff = MinBackoff
 		}
+		select {
+		case <-c.stop: // closing: the link went down because gridd is stopping
+			c.log.Info("iec104 link closed", "endpoint", c.ep.String())
+			return
+		default:
+		}
 		c.log.Warn("iec104 link down", "endpoint", c.ep.String(), "err", err, "retry_in", backoff)
 		t := time.NewTimer(backoff)
 		select {

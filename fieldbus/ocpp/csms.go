@@ -263,6 +263,13 @@ func (c *CSMS) disconnected(id, proto string) {
 	if conn := c.srv.conn(id); conn != nil {
 		return // replaced by a newer connection
 	}
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed { // gridd is stopping: not a comms loss
+		c.log.Info("ocpp: station disconnected as gridd stops", "station", id)
+		return
+	}
 	c.log.Warn("ocpp: station disconnected", "station", id)
 	c.audit()("ocpp.disconnect", "station:"+id, "station disconnected: comms lost until it reconnects")
 }
