@@ -11,6 +11,7 @@ import (
 
 	"gonum.org/v1/gonum/floats"
 
+	"github.com/gridd/gridd/optimizer/internal/slab"
 	"github.com/gridd/gridd/optimizer/lp"
 	"github.com/gridd/gridd/optimizer/sparse"
 )
@@ -147,15 +148,15 @@ type problem struct {
 
 func presolve(m *lp.Model, ws *workspace) (*problem, *lp.Solution, error) {
 	nv, nr := m.NumVars(), m.NumRows()
-	p := &problem{colStd: ws.i.take(nv), fixedVal: ws.f.take(nv), rowStd: ws.i.take(nr), objConst: m.Offset}
+	p := &problem{colStd: ws.i.Take(nv), fixedVal: ws.f.Take(nv), rowStd: ws.i.Take(nr), objConst: m.Offset}
 	// Capacity for every column plus a slack per row, and every entry
 	// plus the slacks' entries, so the slices are allocated once.
-	p.c = ws.f.take(nv + nr)[:0]
-	p.l = ws.f.take(nv + nr)[:0]
-	p.u = ws.f.take(nv + nr)[:0]
-	p.b = ws.f.take(nr)[:0]
+	p.c = ws.f.Take(nv + nr)[:0]
+	p.l = ws.f.Take(nv + nr)[:0]
+	p.u = ws.f.Take(nv + nr)[:0]
+	p.b = ws.f.Take(nr)[:0]
 	ne := m.NumEntries() + nr
-	ri, ci, vv := ws.i.take(ne)[:0], ws.i.take(ne)[:0], ws.f.take(ne)[:0]
+	ri, ci, vv := ws.i.Take(ne)[:0], ws.i.Take(ne)[:0], ws.f.Take(ne)[:0]
 	for j := 0; j < nv; j++ {
 		lo, hi := m.VarBounds(j)
 		if lo == hi {
@@ -341,10 +342,10 @@ func (s *solver) use(k int) {
 	s.x, s.xl, s.xu, s.zl, s.zu, s.y = it.x, it.xl, it.xu, it.zl, it.zu, it.y
 }
 
-func newDirection(f *slab[float64], n, m int) direction {
+func newDirection(f *slab.Slab[float64], n, m int) direction {
 	return direction{
-		x: f.take(n), xl: f.take(n), xu: f.take(n),
-		zl: f.take(n), zu: f.take(n), y: f.take(m),
+		x: f.Take(n), xl: f.Take(n), xu: f.Take(n),
+		zl: f.Take(n), zu: f.Take(n), y: f.Take(m),
 	}
 }
 
@@ -364,21 +365,21 @@ func newSolver(p *problem, opts Options, ws *[2]workspace) (*solver, error) {
 	s := &solver{p: p, opts: opts, at: at}
 	f := &ws[0].f
 	for k := range s.it {
-		s.it[k] = iterate{x: f.take(n), xl: f.take(n), xu: f.take(n),
-			zl: f.take(n), zu: f.take(n), y: f.take(m)}
+		s.it[k] = iterate{x: f.Take(n), xl: f.Take(n), xu: f.Take(n),
+			zl: f.Take(n), zu: f.Take(n), y: f.Take(m)}
 	}
 	s.use(0)
 	for _, v := range []*[]float64{&s.rl, &s.ru, &s.theta, &s.tmpN, &s.gl, &s.gu, &s.r0} {
-		*v = f.take(n)
+		*v = f.Take(n)
 	}
-	s.rp = f.take(m)
-	s.tmpM = f.take(m)
-	s.rowScale = f.take(m)
+	s.rp = f.Take(m)
+	s.tmpM = f.Take(m)
+	s.rowScale = f.Take(m)
 	s.aff = newDirection(f, n, m)
 	s.cor = newDirection(f, n, m)
 	s.trial = newDirection(f, n, m)
 	for _, v := range []*[]float64{&s.rxl, &s.rxu, &s.txl, &s.txu} {
-		*v = f.take(n)
+		*v = f.Take(n)
 	}
 	s.bNorm = floats.Norm(p.b, math.Inf(1))
 	s.cNorm = floats.Norm(p.c, math.Inf(1))

@@ -46,11 +46,11 @@ func newNormalEq(a, at *sparse.CSC, last []bool, ws *workspace) (*normalEq, erro
 	m := a.Rows
 
 	// Full symmetric pattern of A·Aᵀ, one sorted list per row.
-	mark := ws.i.take(m)
+	mark := ws.i.Take(m)
 	for i := range mark {
 		mark[i] = -1
 	}
-	adjPtr := ws.i.take(m + 1)
+	adjPtr := ws.i.Take(m + 1)
 	adj := ws.adj[:0]
 	defer func() { ws.adj = adj[:0] }()
 	for i := 0; i < m; i++ {
@@ -73,13 +73,13 @@ func newNormalEq(a, at *sparse.CSC, last []bool, ws *workspace) (*normalEq, erro
 	if len(perm) != m {
 		return nil, fmt.Errorf("ipm: ordering returned %d of %d rows", len(perm), m)
 	}
-	iperm := ws.i.take(m)
+	iperm := ws.i.Take(m)
 	for k, i := range perm {
 		iperm[i] = k
 	}
 
 	// Permuted upper triangle: entry (iperm[i], iperm[r]) kept when row ≤ column.
-	count := ws.i.take(m + 1)
+	count := ws.i.Take(m + 1)
 	for i := 0; i < m; i++ {
 		a0 := iperm[i]
 		for _, r := range adj[adjPtr[i]:adjPtr[i+1]] {
@@ -92,8 +92,8 @@ func newNormalEq(a, at *sparse.CSC, last []bool, ws *workspace) (*normalEq, erro
 		count[k+1] += count[k]
 	}
 	cp := count
-	ri := ws.i.take(cp[m])
-	next := ws.i.take(m)
+	ri := ws.i.Take(cp[m])
+	next := ws.i.Take(m)
 	copy(next, cp[:m])
 	for i := 0; i < m; i++ {
 		a0 := iperm[i]
@@ -104,7 +104,7 @@ func newNormalEq(a, at *sparse.CSC, last []bool, ws *workspace) (*normalEq, erro
 			}
 		}
 	}
-	diag := ws.i.take(m)
+	diag := ws.i.Take(m)
 	for k := 0; k < m; k++ {
 		col := ri[cp[k]:cp[k+1]]
 		sort.Ints(col)
@@ -116,7 +116,7 @@ func newNormalEq(a, at *sparse.CSC, last []bool, ws *workspace) (*normalEq, erro
 		return cp[col] + k
 	}
 
-	ne := &normalEq{m: m, perm: perm, iperm: iperm, cp: cp, ri: ri, diag: diag, val: ws.f.take(len(ri))}
+	ne := &normalEq{m: m, perm: perm, iperm: iperm, cp: cp, ri: ri, diag: diag, val: ws.f.Take(len(ri))}
 	// The symbolic factorisation runs alongside the gather lists below.
 	var chol *sparse.Cholesky
 	var cholErr error
@@ -131,7 +131,7 @@ func newNormalEq(a, at *sparse.CSC, last []bool, ws *workspace) (*normalEq, erro
 	// θj·a_pj·a_qj to one entry of the upper triangle. Counted first, then
 	// filled column by column.
 	nnzM := len(ri)
-	ne.gatherPtr = ws.i.take(nnzM + 1)
+	ne.gatherPtr = ws.i.Take(nnzM + 1)
 	pos := ws.pos[:0]
 	defer func() { ws.pos = pos[:0] }()
 	for j := 0; j < a.Cols; j++ {
@@ -151,9 +151,9 @@ func newNormalEq(a, at *sparse.CSC, last []bool, ws *workspace) (*normalEq, erro
 	for e := 0; e < nnzM; e++ {
 		ne.gatherPtr[e+1] += ne.gatherPtr[e]
 	}
-	ne.gatherCol = ws.i4.take(len(pos))
-	ne.gatherVal = ws.f.take(len(pos))
-	fill := ws.i.take(nnzM)
+	ne.gatherCol = ws.i4.Take(len(pos))
+	ne.gatherVal = ws.f.Take(len(pos))
+	fill := ws.i.Take(nnzM)
 	copy(fill, ne.gatherPtr[:nnzM])
 	k := 0
 	for j := 0; j < a.Cols; j++ {
@@ -175,7 +175,7 @@ func newNormalEq(a, at *sparse.CSC, last []bool, ws *workspace) (*normalEq, erro
 	}
 	ne.chol = chol
 	f := &ws.f
-	ne.work, ne.res, ne.b, ne.c, ne.trial = f.take(m), f.take(m), f.take(m), f.take(m), f.take(m)
+	ne.work, ne.res, ne.b, ne.c, ne.trial = f.Take(m), f.Take(m), f.Take(m), f.Take(m), f.Take(m)
 	return ne, nil
 }
 

@@ -25,13 +25,13 @@ func TestWorkspaceReuse(t *testing.T) {
 	for k := range ws {
 		// More than any of the models needs, poisoned.
 		for range 2 {
-			for i, f := 0, ws[k].f.take(4096); i < len(f); i++ {
+			for i, f := 0, ws[k].f.Take(4096); i < len(f); i++ {
 				f[i] = math.NaN()
 			}
-			for i, v := 0, ws[k].i.take(4096); i < len(v); i++ {
+			for i, v := 0, ws[k].i.Take(4096); i < len(v); i++ {
 				v[i] = -7
 			}
-			for i, v := 0, ws[k].i4.take(4096); i < len(v); i++ {
+			for i, v := 0, ws[k].i4.Take(4096); i < len(v); i++ {
 				v[i] = -7
 			}
 		}

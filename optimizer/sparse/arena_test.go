@@ -16,16 +16,16 @@ func TestReleaseReuse(t *testing.T) {
 	for range 4 {
 		a := getArena()
 		for range 2 {
-			for i, v := 0, a.ints.take(4096); i < len(v); i++ {
+			for i, v := 0, a.ints.Take(4096); i < len(v); i++ {
 				v[i] = -3
 			}
-			for i, v := 0, a.f64.take(4096); i < len(v); i++ {
+			for i, v := 0, a.f64.Take(4096); i < len(v); i++ {
 				v[i] = math.NaN()
 			}
-			for i, v := 0, a.upd.take(4096); i < len(v); i++ {
+			for i, v := 0, a.upd.Take(4096); i < len(v); i++ {
 				v[i] = update{d: -1, lo: -1, hi: -1, x: -1}
 			}
-			for i, v := 0, a.sd.take(4096); i < len(v); i++ {
+			for i, v := 0, a.sd.Take(4096); i < len(v); i++ {
 				v[i] = snDesc{f: -1, nr: -1, x0: -1}
 			}
 		}

@@ -97,8 +97,8 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 	defer putArena(tmp)
 	ti := &tmp.ints
 	// Postorder of the elimination tree, children in ascending order.
-	head := ti.take(n)
-	nextSib := ti.take(n)
+	head := ti.Take(n)
+	nextSib := ti.Take(n)
 	for i := range head {
 		head[i] = -1
 	}
@@ -108,7 +108,7 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 			head[p] = j
 		}
 	}
-	s.perm = keep.ints.take(n)[:0]
+	s.perm = keep.ints.Take(n)[:0]
 	stack := make([]int, 0, 64)
 	for r := 0; r < n; r++ {
 		if parent[r] >= 0 {
@@ -126,11 +126,11 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 			s.perm = append(s.perm, top)
 		}
 	}
-	iperm := ti.take(n)
+	iperm := ti.Take(n)
 	for k, i := range s.perm {
 		iperm[i] = k
 	}
-	par := ti.take(n)
+	par := ti.Take(n)
 	for k, i := range s.perm {
 		if p := parent[i]; p >= 0 {
 			par[k] = iperm[p]
@@ -140,7 +140,7 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 	}
 
 	// Permuted upper pattern (internal indices).
-	pcp := ti.take(n + 1)
+	pcp := ti.Take(n + 1)
 	for k := 0; k < n; k++ {
 		for p := colPtr[k]; p < colPtr[k+1]; p++ {
 			a, b := iperm[rowIdx[p]], iperm[k]
@@ -153,8 +153,8 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 	for k := 0; k < n; k++ {
 		pcp[k+1] += pcp[k]
 	}
-	pri := ti.take(pcp[n])
-	fill := ti.take(n)
+	pri := ti.Take(pcp[n])
+	fill := ti.Take(n)
 	copy(fill, pcp[:n])
 	for k := 0; k < n; k++ {
 		for p := colPtr[k]; p < colPtr[k+1]; p++ {
@@ -169,11 +169,11 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 
 	// Column counts of L from the row structures (elimination-tree reach
 	// of each row's entries).
-	flag := ti.take(n)
+	flag := ti.Take(n)
 	for i := range flag {
 		flag[i] = -1
 	}
-	s.colCount = keep.ints.take(n)
+	s.colCount = keep.ints.Take(n)
 	nnzBelow := 0
 	for k := 0; k < n; k++ {
 		flag[k] = k
@@ -197,7 +197,7 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 	}
 	nf := len(fFirst)
 	fFirst = append(fFirst, n)
-	snode := ti.take(n)
+	snode := ti.Take(n)
 	for f := 0; f < nf; f++ {
 		for j := fFirst[f]; j < fFirst[f+1]; j++ {
 			snode[j] = f
@@ -212,7 +212,7 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 		zeros               float64
 	}
 	st := make([]stat, nf)
-	rep := ti.take(nf) // supernode a fundamental one was merged into
+	rep := ti.Take(nf) // supernode a fundamental one was merged into
 	for f := 0; f < nf; f++ {
 		nc := fFirst[f+1] - fFirst[f]
 		st[f] = stat{first: fFirst[f], ncols: nc, nrows: 1 + s.colCount[fFirst[f]]}
@@ -264,7 +264,7 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 
 	// The lower triangle by columns: entry q of column a is row lri[q],
 	// input entry lsrc[q].
-	lcp := ti.take(n + 1)
+	lcp := ti.Take(n + 1)
 	for k := 0; k < n; k++ {
 		for p := colPtr[k]; p < colPtr[k+1]; p++ {
 			lcp[min(iperm[rowIdx[p]], iperm[k])+1]++
@@ -274,8 +274,8 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 		lcp[k+1] += lcp[k]
 	}
 	nnzA := colPtr[n]
-	lri := ti.take(nnzA)
-	lsrc := ti.take(nnzA)
+	lri := ti.Take(nnzA)
+	lsrc := ti.Take(nnzA)
 	copy(fill, lcp[:n])
 	for k := 0; k < n; k++ {
 		for p := colPtr[k]; p < colPtr[k+1]; p++ {
@@ -294,17 +294,17 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 	// children's structures. The assembly map follows: input entry p goes
 	// to av[apos[p]], and av[q] to position adst[q] of its supernode.
 	ki := &keep.ints
-	s.rptr = ki.take(ns + 1)
-	s.xptr = ki.take(ns + 1)
-	s.aptr = ki.take(ns + 1)
-	s.apos = ki.take(nnzA)
-	s.adst = ki.take(nnzA)
-	s.av = keep.f64.take(nnzA)
+	s.rptr = ki.Take(ns + 1)
+	s.xptr = ki.Take(ns + 1)
+	s.aptr = ki.Take(ns + 1)
+	s.apos = ki.Take(nnzA)
+	s.adst = ki.Take(nnzA)
+	s.av = keep.f64.Take(nnzA)
 	for i := range flag {
 		flag[i] = -1
 	}
 	children := make([][]int, ns)
-	pos := ti.take(n)
+	pos := ti.Take(n)
 	q := 0
 	for k := 0; k < ns; k++ {
 		f, l := s.first[k], s.first[k+1]
@@ -349,12 +349,12 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 		}
 		s.aptr[k+1] = q
 	}
-	s.lx = keep.f64.take(s.xptr[ns])
-	s.dinv = keep.f64.take(n)
+	s.lx = keep.f64.Take(s.xptr[ns])
+	s.dinv = keep.f64.Take(n)
 
 	// Update lists: the rows of d below its columns, grouped by the
 	// supernode they fall in.
-	s.uptr = ki.take(ns + 1)
+	s.uptr = ki.Take(ns + 1)
 	forGroups := func(d int, f func(t, lo, hi int)) {
 		rs := s.rows[s.rptr[d]:s.rptr[d+1]]
 		nc := s.first[d+1] - s.first[d]
@@ -374,8 +374,8 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 	for k := 0; k < ns; k++ {
 		s.uptr[k+1] += s.uptr[k]
 	}
-	s.upd = keep.upd.take(s.uptr[ns])
-	ufill := ti.take(ns)
+	s.upd = keep.upd.Take(s.uptr[ns])
+	ufill := ti.Take(ns)
 	copy(ufill, s.uptr[:ns])
 	for d := 0; d < ns; d++ {
 		forGroups(d, func(t, lo, hi int) {
@@ -385,7 +385,7 @@ func newSupernodal(n int, colPtr, rowIdx, parent []int, keep *arena) *supernodal
 			ufill[t]++
 		})
 	}
-	s.sd = keep.sd.take(ns)
+	s.sd = keep.sd.Take(ns)
 	for k := range s.sd {
 		s.sd[k] = snDesc{f: int32(s.first[k]), nc: int32(s.ncols(k)), nr: int32(s.rptr[k+1] - s.rptr[k]),
 			r0: s.rptr[k], x0: s.xptr[k]}
