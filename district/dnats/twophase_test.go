@@ -59,20 +59,7 @@ func (s *wantSite) ApplyCaps(_ context.Context, c Caps) error {
 // still hold 80 kW, so b's raise is held back to what the limit leaves,
 // and b never holds more than 20 kW while a may hold 80.
 func TestCapsInTwoPhases(t *testing.T) {
-	ns, url, err := Embedded(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	cfg, err := district.Parse("two.yaml", []byte(`
-district: {id: test, time_zone: UTC, step_minutes: 60, horizon_steps: 2}
-sites: [{id: a, remote: true}, {id: b, remote: true}]
-nodes: [{id: tx, limit_kw: 100, sites: [a, b]}]
-coordination: {cycle: 1h, time_budget: 10s, round_timeout: 2s, max_rounds: 2, gap_pct: 0.5}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	url, cfg := twoSiteDistrict(t)
 	a := &wantSite{id: "a", want: func(c int64) float64 { return map[int64]float64{1: 80, 2: 20}[c] }, refuse: 2, caps: map[int64][]Caps{}}
 	b := &wantSite{id: "b", want: func(c int64) float64 { return map[int64]float64{1: 20, 2: 80}[c] }, caps: map[int64][]Caps{}}
 	co := coordinator(t, url, cfg)
@@ -118,20 +105,7 @@ func (s *silentSite) Solve(ctx context.Context, _ district.Request) (district.Re
 // answers (but may still follow its 80 kW caps) is reserved them, and the
 // other site's raise waits; cycles are numbered on.
 func TestRestartedCoordinatorKnowsHeldCaps(t *testing.T) {
-	ns, url, err := Embedded(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	cfg, err := district.Parse("two.yaml", []byte(`
-district: {id: test, time_zone: UTC, step_minutes: 60, horizon_steps: 2}
-sites: [{id: a, remote: true}, {id: b, remote: true}]
-nodes: [{id: tx, limit_kw: 100, sites: [a, b]}]
-coordination: {cycle: 1h, time_budget: 10s, round_timeout: 1s, max_rounds: 2, gap_pct: 0.5}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	url, cfg := twoSiteDistrict(t)
 	a := &wantSite{id: "a", want: func(int64) float64 { return 80 }, caps: map[int64][]Caps{}}
 	b := &wantSite{id: "b", want: func(c int64) float64 { return map[int64]float64{1: 20, 2: 80}[c] }, caps: map[int64][]Caps{}}
 	co := coordinator(t, url, cfg)
@@ -187,20 +161,7 @@ func keys(m map[int64][]Caps) []int64 {
 // its claim is gone and the second takes the district. Registrations list
 // sites only.
 func TestOneCoordinatorPerDistrict(t *testing.T) {
-	ns, url, err := Embedded(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	cfg, err := district.Parse("two.yaml", []byte(`
-district: {id: test, time_zone: UTC, step_minutes: 60, horizon_steps: 2}
-sites: [{id: a, remote: true}, {id: b, remote: true}]
-nodes: [{id: tx, limit_kw: 100, sites: [a, b]}]
-coordination: {cycle: 1h, time_budget: 10s, round_timeout: 1s, max_rounds: 2, gap_pct: 0.5}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	url, cfg := twoSiteDistrict(t)
 	want := func(int64) float64 { return 40 }
 	sites := map[string]district.Site{"a": &wantSite{id: "a", want: want, caps: map[int64][]Caps{}}, "b": &wantSite{id: "b", want: want, caps: map[int64][]Caps{}}}
 	co1, co2 := coordinator(t, url, cfg), coordinator(t, url, cfg)
@@ -210,7 +171,7 @@ coordination: {cycle: 1h, time_budget: 10s, round_timeout: 1s, max_rounds: 2, ga
 	if err := co1.Claim(ctx1, "first"); err != nil {
 		t.Fatalf("first claim: %v", err)
 	}
-	err = co2.Claim(context.Background(), "second")
+	err := co2.Claim(context.Background(), "second")
 	if !errors.Is(err, ErrOtherCoordinator) {
 		t.Fatalf("second claim while the first is alive: %v, want ErrOtherCoordinator", err)
 	}
@@ -240,4 +201,25 @@ coordination: {cycle: 1h, time_budget: 10s, round_timeout: 1s, max_rounds: 2, ga
 	if _, err := co2.RunOnce(context.Background(), start.Add(time.Hour)); err != nil {
 		t.Fatalf("the new holder's cycle: %v", err)
 	}
+}
+
+// twoSiteDistrict starts an embedded NATS server and returns its URL and a
+// district of sites a and b below one 100 kW transformer, two hourly steps.
+func twoSiteDistrict(t *testing.T) (string, *district.Config) {
+	t.Helper()
+	ns, url, err := Embedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	cfg, err := district.Parse("two.yaml", []byte(`
+district: {id: test, time_zone: UTC, step_minutes: 60, horizon_steps: 2}
+sites: [{id: a, remote: true}, {id: b, remote: true}]
+nodes: [{id: tx, limit_kw: 100, sites: [a, b]}]
+coordination: {cycle: 1h, time_budget: 10s, round_timeout: 1s, max_rounds: 2, gap_pct: 0.5}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url, cfg
 }
