@@ -203,8 +203,8 @@ func TestPeakMarginFromForecastBand(t *testing.T) {
 		tariff string
 		want   float64 // per step; -1 = no margins
 	}{
-		{"default factor", "demand_charge_per_kw: 10", 13}, // √(9+16+144), not 3+4+12
-		{"half", "demand_charge_per_kw: 10\n  peak_margin_factor: 0.5", 6.5},
+		{"default factor 0.5", "demand_charge_per_kw: 10", 6.5}, // 0.5·√(9+16+144), not 0.5·(3+4+12)
+		{"factor 1", "demand_charge_per_kw: 10\n  peak_margin_factor: 1", 13},
 		{"factor 0", "demand_charge_per_kw: 10\n  peak_margin_factor: 0", -1},
 		{"no demand charge", "demand_charge_per_kw: 0", -1},
 	} {
@@ -314,8 +314,9 @@ func TestStoredPlanCarriesPeakTarget(t *testing.T) {
 		tariff string
 		want   float64
 	}{
-		// Loads 2 × 100 kW, PV 50 kW: import 150 kW, margin √(3²+4²+12²) = 13.
-		{"demand charge", "demand_charge_per_kw: 10", 163},
+		// Loads 2 × 100 kW, PV 50 kW: import 150 kW, margin 0.5·√(3²+4²+12²) = 6.5
+		// at the default factor.
+		{"demand charge", "demand_charge_per_kw: 10", 156.5},
 		{"no demand charge", "demand_charge_per_kw: 0", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -346,8 +347,8 @@ func TestStoredPlanCarriesPeakTarget(t *testing.T) {
 			if !ok || math.Abs(got-tc.want) > 1e-3 {
 				t.Fatalf("stored plan peak_target_kw = %v (%v), want %v", doc.Plan["peak_target_kw"], ok, tc.want)
 			}
-			if tc.want > 0 && (len(doc.Scenario.Grid.PeakMarginKW) == 0 || math.Abs(doc.Scenario.Grid.PeakMarginKW[0]-13) > 1e-9) {
-				t.Fatalf("stored scenario margins %v, want 13 kW per step", doc.Scenario.Grid.PeakMarginKW)
+			if tc.want > 0 && (len(doc.Scenario.Grid.PeakMarginKW) == 0 || math.Abs(doc.Scenario.Grid.PeakMarginKW[0]-6.5) > 1e-9) {
+				t.Fatalf("stored scenario margins %v, want 6.5 kW per step", doc.Scenario.Grid.PeakMarginKW)
 			}
 		})
 	}

@@ -97,7 +97,7 @@ type Tariff struct {
 	// starts on, 1-28; default 1.
 	DemandBillingDay int `yaml:"demand_billing_day,omitempty"`
 	// PeakMarginFactor scales the forecast band kept as headroom under the plan's
-	// peak target (see dispatch); default 1, 0 = no margin.
+	// peak target (see dispatch); default 0.5 (DefaultPeakMarginFactor), 0 = no margin.
 	PeakMarginFactor *float64 `yaml:"peak_margin_factor,omitempty"`
 	// ExpectedPeak (default false) prices a kW above the billing period's peak so far
 	// by the chance that the days still to come would not reach it anyway, from the

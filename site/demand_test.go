@@ -58,7 +58,7 @@ func TestDemandAndEVDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	tf := cfg.Tariff
-	if tf.DemandIntervalD() != 15*time.Minute || tf.DemandPeriod != DemandMonthly || tf.DemandBillingDay != 1 || tf.MarginFactor() != 1 {
+	if tf.DemandIntervalD() != 15*time.Minute || tf.DemandPeriod != DemandMonthly || tf.DemandBillingDay != 1 || tf.MarginFactor() != DefaultPeakMarginFactor {
 		t.Errorf("demand defaults: interval %v, period %q, billing day %d, margin factor %v", tf.DemandIntervalD(), tf.DemandPeriod, tf.DemandBillingDay, tf.MarginFactor())
 	}
 	c, d := cfg.EV.Efficiencies()
@@ -67,7 +67,7 @@ func TestDemandAndEVDefaults(t *testing.T) {
 	}
 	// A tariff built without defaults (e.g. swapped in by a what-if) reads the same.
 	var bare Tariff
-	if bare.DemandIntervalD() != 15*time.Minute || bare.MarginFactor() != 1 {
+	if bare.DemandIntervalD() != 15*time.Minute || bare.MarginFactor() != DefaultPeakMarginFactor {
 		t.Errorf("bare tariff: interval %v, margin factor %v", bare.DemandIntervalD(), bare.MarginFactor())
 	}
 }

@@ -80,7 +80,7 @@ const (
 // Defaults of the demand charge and of EV sessions.
 const (
 	DefaultDemandInterval   = 15 * time.Minute
-	DefaultPeakMarginFactor = 1.0
+	DefaultPeakMarginFactor = 0.5
 	// DefaultV2GWearPerKWh is the wear charged per kWh a vehicle discharges: a pack
 	// of about 150 per kWh that lasts about 3,000 full cycles costs 0.05 per kWh
 	// cycled.
