@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,6 +184,10 @@ func TestCompare(t *testing.T) {
 			t.Errorf("comparison lacks %q:\n%s", want, buf.String())
 		}
 	}
+	share := fmt.Sprintf("share of hindsight's cost  %%  %.2f", 100*(costs[Optimize]-costs[Hindsight])/costs[Hindsight])
+	if !strings.Contains(strings.Join(strings.Fields(buf.String()), "  "), strings.Join(strings.Fields(share), "  ")) {
+		t.Errorf("comparison lacks %q:\n%s", share, buf.String())
+	}
 	if len(c.Series) != 4 || len(c.Series[0].Steps) != 48 {
 		t.Errorf("comparison read %d series", len(c.Series))
 	}
@@ -206,19 +211,28 @@ func TestOptionsCheck(t *testing.T) {
 		name     string
 		from, to time.Time
 		strategy string
+		sets     []string
 		want     string
 	}{
-		{"ok", from, from.Add(time.Hour), Optimize, ""},
-		{"unknown strategy", from, from.Add(time.Hour), "greedy", `--strategy "greedy"`},
-		{"to before from", from, from.Add(-time.Hour), Optimize, "must be after"},
-		{"off step", from.Add(time.Minute), from.Add(time.Hour), Optimize, "step boundary"},
-		{"partial step", from, from.Add(20 * time.Minute), Optimize, "whole number"},
-		{"missing", time.Time{}, from, Optimize, "required"},
+		{"ok", from, from.Add(time.Hour), Optimize, nil, ""},
+		{"demand interval of two steps", from, from.Add(time.Hour), Optimize, []string{"tariff.demand_charge_per_kw=10", "tariff.demand_interval=30m"}, ""},
+		{"demand interval shorter than a step", from, from.Add(time.Hour), Optimize, []string{"tariff.demand_charge_per_kw=10", "tariff.demand_interval=5m"},
+			"tariff.demand_interval 5m is not a whole number of the site's 15m steps"},
+		{"short interval without a demand charge", from, from.Add(time.Hour), Optimize, []string{"tariff.demand_interval=5m"}, ""},
+		{"unknown strategy", from, from.Add(time.Hour), "greedy", nil, `--strategy "greedy"`},
+		{"to before from", from, from.Add(-time.Hour), Optimize, nil, "must be after"},
+		{"off step", from.Add(time.Minute), from.Add(time.Hour), Optimize, nil, "step boundary"},
+		{"partial step", from, from.Add(20 * time.Minute), Optimize, nil, "whole number"},
+		{"missing", time.Time{}, from, Optimize, nil, "required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o := Options{Config: cfg, History: h, From: tc.from, To: tc.to, Strategy: tc.strategy}
-			err := o.Check()
+			c, err := ApplySets(cfg, tc.sets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := Options{Config: c, History: h, From: tc.from, To: tc.to, Strategy: tc.strategy}
+			err = o.Check()
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)

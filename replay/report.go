@@ -354,6 +354,9 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	if v, ok := c.CostOfForecastError(); ok {
 		row := []string{"cost of forecast error", c.Summaries[0].Currency, strconv.FormatFloat(v, 'f', 2, 64)}
 		rows = append(rows, row)
+		if _, h, _ := c.pair(Optimize, "", Hindsight); h.KPIs.TotalCost > 0 {
+			rows = append(rows, []string{"  share of hindsight's cost", "%", strconv.FormatFloat(100*v/h.KPIs.TotalCost, 'f', 2, 64)})
+		}
 	}
 	if plans, rec, left, ok := c.ForecastErrorSplit(); ok {
 		cur := c.Summaries[0].Currency

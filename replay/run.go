@@ -152,6 +152,13 @@ func (o *Options) Check() error {
 	if !slices.Contains(Strategies, o.Strategy) {
 		return fmt.Errorf("replay: --strategy %q: want one of %s", o.Strategy, strings.Join(Strategies, ", "))
 	}
+	// A replay integrates whole steps, so it bills the mean import of whole steps.
+	if t := o.Config.Tariff; t.DemandChargePerKW > 0 {
+		if iv := t.DemandIntervalD(); iv%step != 0 {
+			return fmt.Errorf("replay: tariff.demand_interval %s is not a whole number of the site's %s steps: a replay integrates whole steps and cannot bill its mean",
+				site.FormatDuration(iv), site.FormatDuration(step))
+		}
+	}
 	return nil
 }
 

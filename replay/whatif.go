@@ -29,6 +29,9 @@ var SetKeys = map[string]string{
 	"tariff.export_price_per_kwh": "flat export price",
 	"tariff.demand_charge_per_kw": "demand charge on each billing period's peak demand-interval import",
 	"tariff.peak_margin_factor":   "factor >= 0 on the forecast band kept as headroom under the peak target (0 = none)",
+	"tariff.demand_period":        "billing period of the demand charge: monthly, weekly or daily",
+	"tariff.demand_interval":      "metering interval the billed peak is averaged over, e.g. 30m (at least the site's step in a replay)",
+	"tariff.demand_billing_day":   "day of the month (1-28) a monthly billing period starts on",
 	"grid.import_limit_kw":        "grid import limit",
 	"grid.export_limit_kw":        "grid export limit",
 	"site.horizon":                "optimisation horizon, e.g. 12h",
@@ -208,6 +211,23 @@ func applySet(c *site.Config, k, v string) error {
 			return fmt.Errorf("value %q: want true or false", v)
 		}
 		c.Control.Disabled = b
+	case k == "tariff.demand_period":
+		c.Tariff.DemandPeriod = v
+		if v != site.DemandMonthly {
+			c.Tariff.DemandBillingDay = 0 // a day of the month means nothing to other periods
+		}
+	case k == "tariff.demand_interval":
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("value %q is not a duration such as 30m", v)
+		}
+		c.Tariff.DemandInterval = &site.Duration{D: d}
+	case k == "tariff.demand_billing_day":
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("value %q is not a whole day of the month", v)
+		}
+		c.Tariff.DemandBillingDay = n
 	case k == "site.horizon":
 		d, err := time.ParseDuration(v)
 		if err != nil {

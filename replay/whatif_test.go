@@ -51,6 +51,10 @@ func TestApplySets(t *testing.T) {
 		{"peak margin factor", []string{"tariff.peak_margin_factor=0"}, func(c *site.Config) bool {
 			return c.Tariff.PeakMarginFactor != nil && c.Tariff.MarginFactor() == 0
 		}},
+		{"weekly billing, 30-minute demand interval", []string{"tariff.demand_period=weekly", "tariff.demand_interval=30m"}, func(c *site.Config) bool {
+			return c.Tariff.DemandPeriod == site.DemandWeekly && c.Tariff.DemandIntervalD() == 30*time.Minute && c.Tariff.DemandBillingDay == 0
+		}},
+		{"billing day", []string{"tariff.demand_billing_day=15"}, func(c *site.Config) bool { return c.Tariff.DemandBillingDay == 15 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,6 +90,11 @@ func TestApplySetsErrors(t *testing.T) {
 		{"tariff=/does/not/exist.yaml", []string{"read tariff"}},
 		{"noequals", []string{"want KEY=VALUE"}},
 		{"tariff.peak_margin_factor=11", []string{"tariff.peak_margin_factor", "11", "[0, 10]"}},
+		{"tariff.demand_period=yearly", []string{"tariff.demand_period", "yearly", "monthly, weekly or daily"}},
+		{"tariff.demand_interval=7m", []string{"tariff.demand_interval", `"7m"`, "divide a day"}},
+		{"tariff.demand_interval=soon", []string{`"soon" is not a duration`}},
+		{"tariff.demand_billing_day=31", []string{"tariff.demand_billing_day", "31", "1..28"}},
+		{"tariff.demand_billing_day=first", []string{`"first" is not a whole day`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.set, func(t *testing.T) {

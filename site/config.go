@@ -1,6 +1,9 @@
 package site
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Device kinds.
 const (
@@ -326,3 +329,16 @@ type SimSection struct {
 
 // Duration is a time.Duration that reads "15m" style strings from YAML.
 type Duration struct{ D time.Duration }
+
+// FormatDuration writes d as a config would: "7m", "1h30m", "90s" (time.Duration's
+// form without its zero minutes and seconds).
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

@@ -16,9 +16,9 @@ func TestDemandAndEVFieldErrors(t *testing.T) {
 		name, old, new      string
 		wantPath, wantValue string
 	}{
-		{"interval not dividing a day", tariff, tariff + "  demand_interval: 7m\n", "tariff.demand_interval", "7m0s"},
+		{"interval not dividing a day", tariff, tariff + "  demand_interval: 7m\n", "tariff.demand_interval", "7m"},
 		{"interval zero", tariff, tariff + "  demand_interval: 0s\n", "tariff.demand_interval", "0s"},
-		{"interval negative", tariff, tariff + "  demand_interval: -15m\n", "tariff.demand_interval", "-15m0s"},
+		{"interval negative", tariff, tariff + "  demand_interval: -15m\n", "tariff.demand_interval", "-15m"},
 		{"interval not whole minutes", tariff, tariff + "  demand_interval: 90s\n", "tariff.demand_interval", "1m30s"},
 		{"interval above a day", tariff, tariff + "  demand_interval: 48h\n", "tariff.demand_interval", "48h0m0s"},
 		{"unknown period", tariff, tariff + "  demand_period: quarterly\n", "tariff.demand_period", "quarterly"},

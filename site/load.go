@@ -396,7 +396,7 @@ func (c *Config) validateSite(v *validator) {
 	if s.Step.D < time.Minute || s.Step.D > 24*time.Hour || s.Step.D%time.Minute != 0 {
 		v.add("site.step", s.Step.D.String(), "must be a whole number of minutes between 1m and 24h")
 	} else if (24*time.Hour)%s.Step.D != 0 {
-		v.add("site.step", s.Step.D.String(), "must divide a day evenly")
+		v.add("site.step", FormatDuration(s.Step.D), "must divide a day evenly")
 	}
 	switch {
 	case (s.LatitudeDeg == nil) != (s.LongitudeDeg == nil):
@@ -442,11 +442,11 @@ func (c *Config) validateTariff(v *validator) {
 	if di := t.DemandInterval; di != nil {
 		switch d := di.D; {
 		case d <= 0:
-			v.add("tariff.demand_interval", d.String(), "must be greater than 0 (e.g. 15m)")
+			v.add("tariff.demand_interval", FormatDuration(d), "must be greater than 0 (e.g. 15m)")
 		case d%time.Minute != 0 || d > 24*time.Hour:
 			v.add("tariff.demand_interval", d.String(), "must be a whole number of minutes, at most 24h")
 		case (24*time.Hour)%d != 0:
-			v.add("tariff.demand_interval", d.String(), "must divide a day evenly, and so every billing period (e.g. 5m, 15m, 30m, 1h)")
+			v.add("tariff.demand_interval", FormatDuration(d), "must divide a day evenly, and so every billing period (e.g. 5m, 15m, 30m, 1h)")
 		}
 	}
 	switch t.DemandPeriod {
@@ -487,7 +487,7 @@ func validateDayAhead(v *validator, da *DayAhead, bands bool) {
 		case d.D <= 0 || d.D%time.Minute != 0 || d.D > 24*time.Hour:
 			v.add("tariff.day_ahead.interval", d.D.String(), "must be a whole number of minutes from 1m to 24h (e.g. 30m)")
 		case (24*time.Hour)%d.D != 0:
-			v.add("tariff.day_ahead.interval", d.D.String(), "must divide a day evenly (e.g. 30m, 1h)")
+			v.add("tariff.day_ahead.interval", FormatDuration(d.D), "must divide a day evenly (e.g. 30m, 1h)")
 		}
 	}
 	switch da.Fallback {

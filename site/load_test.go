@@ -97,7 +97,7 @@ func TestParseBad(t *testing.T) {
 	}{
 		{"bad timezone", "Europe/Berlin", "Mars/Olympus", "site.timezone", "Mars/Olympus"},
 		{"bad cron", `"*/15 * * * *"`, `"every quarter"`, "site.cycle", "every quarter"},
-		{"bad step", "step: 15m", "step: 7m", "site.step", "7m0s"},
+		{"bad step", "step: 15m", "step: 7m", "site.step", "7m"},
 		{"horizon not whole steps", "horizon: 24h", "horizon: 24h10m", "site.horizon", "24h10m0s"},
 		{"bad duration", "step: 15m", "step: soon", "site.step", ""},
 		{"unknown field", "grid: {import_limit_kw: 100", "grid: {import_limt_kw: 5, import_limit_kw: 100", "grid.import_limt_kw", ""},
