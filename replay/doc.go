@@ -32,8 +32,9 @@
 // baseline and rule replace only the solver: batteries idle, or a peak-shaving and
 // self-consumption rule; EVs at full power on arrival. hindsight solves the whole
 // period with the actual load, PV and EV sessions in day-long windows with a day of
-// look-ahead, chained by battery SoC, delivered EV energy and the peak so far, and
-// hands dispatch that plan. Its EV plan is what the field can execute: the minutes
+// look-ahead, chained by battery SoC, delivered EV energy and the peak so far (with
+// a demand charge, the billed peak searched over the whole period), and hands
+// dispatch that plan. Its EV plan is what the field can execute: the minutes
 // after a plug-in inside a step at full power, the minutes before a plug-out inside a
 // step at the setpoint that delivers what is still missing, and setpoints at the
 // 0.1 kW resolution dispatch writes, rounded so that by the end of every step the

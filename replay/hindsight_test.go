@@ -3,8 +3,11 @@ package replay
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/gridd/gridd/clock"
 )
 
 // TestHindsightDeliversSessions replays sessions that plug in or leave inside a step,
@@ -134,5 +137,61 @@ func TestHindsightTail(t *testing.T) {
 				t.Errorf("tail(%g) over %g h = %g kW, %g kWh; want %g, %g", tc.need, tc.tailH, kw, e, tc.wantKW, tc.wantE)
 			}
 		})
+	}
+}
+
+// TestHindsightSearchesTheBilledPeak: with a demand charge, day windows that each see
+// two days of a month hold the peak so far even where raising it would pay over the
+// month, buying expensive energy to keep it. The hindsight plan searches the billed
+// peak over the whole period, so it costs less than the windows alone where they are
+// myopic (building b40, scaled to the demo feeder, in May 2019), never more, and its
+// replay is no worse than optimize's.
+func TestHindsightSearchesTheBilledPeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a week of hindsight windows, several times, and two replays")
+	}
+	cfg, err := ApplySets(demoConfig(t), []string{"tariff.demand_charge_per_kw=10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := cfg.Device("building-1")
+	d.Sim.Series, d.Sim.Scale = "cambridge:b40", 0.75
+	from := time.Date(2019, 5, 6, 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 0, 7)
+	h := demoHistory(t, cfg, from, to)
+	n := int(to.Sub(from) / cfg.Site.Step.D)
+	ctx := context.Background()
+	field := func() *Field {
+		f, err := NewField(cfg, h, clock.NewSim(from), from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	_, windows, err := hindsightPass(ctx, cfg, h, field(), from, n, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp, err := planHindsight(ctx, cfg, h, field(), from, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("windows alone %.2f, searched %.2f, peak %.1f kW", windows, hp.cost, slices.Max(hp.gridKW))
+	if hp.cost > windows+1e-6 {
+		t.Errorf("the searched plan costs %.2f, more than the windows' %.2f", hp.cost, windows)
+	}
+	if hp.cost > windows-10 {
+		t.Errorf("the search saved %.2f of %.2f: want the windows' myopia on this week to cost them at least 10", windows-hp.cost, windows)
+	}
+	res := map[string]float64{}
+	for _, s := range []string{Optimize, Hindsight} {
+		r, err := Run(ctx, Options{Config: cfg, History: h, From: from, To: to, Strategy: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res[s] = r.KPIs.TotalCost
+	}
+	if res[Hindsight] > res[Optimize] {
+		t.Errorf("hindsight costs %.2f in the field, more than optimize's %.2f", res[Hindsight], res[Optimize])
 	}
 }

@@ -132,6 +132,8 @@ type hindsightPlan struct {
 	gridKW []float64
 	// notes say where the actuals forced a limit to be relaxed.
 	notes []string
+	// cost is the plan's own cost (see hindsightPass).
+	cost float64
 }
 
 // Hindsight windows: each LP sees hindsightSolveDays of actuals and keeps the first
@@ -221,6 +223,89 @@ func (sw sessWindow) tail(need float64) (setKW, energyKWh float64) {
 // for what is still missing over its remaining minutes (tail); the delivered energy
 // that chains the windows is what these setpoints deliver, not the LP's figure.
 func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, from time.Time, n int) (*hindsightPlan, error) {
+	hp, cost, err := hindsightPass(ctx, cfg, h, f, from, n, nil)
+	if err != nil || cfg.Tariff.DemandChargePerKW <= 0 {
+		return hp, err
+	}
+	// With a demand charge a window sees two days of a billing period: it holds
+	// the peak so far unless raising it pays within those days, so it can hold a
+	// peak lower than the whole period's best (buying expensive energy to keep
+	// it). The whole period's plan is searched over the billed peak instead: each
+	// pass starts every billing period at m × the peak the first pass reached in
+	// it (imports up to it cost no demand charge, as the bill will have it
+	// anyway), and the pass with the lowest cost is the plan.
+	peaks := hp.periodPeaks(cfg)
+	pass := func(m float64) (*hindsightPlan, float64, error) {
+		return hindsightPass(ctx, cfg, h, f, from, n, func(periodStart time.Time) float64 { return m * peaks[periodStart] })
+	}
+	best, bestCost := hp, cost
+	try := func(m float64) (float64, error) {
+		p, c, err := pass(m)
+		if err != nil {
+			return 0, err
+		}
+		if c < bestCost {
+			best, bestCost = p, c
+		}
+		return c, nil
+	}
+	if _, err := try(1); err != nil {
+		return nil, err
+	}
+	// Golden-section search of m over [1, 1 + hindsightPeakSpan].
+	const phi = 0.6180339887498949
+	a, b := 1.0, 1+hindsightPeakSpan
+	x1, x2 := b-phi*(b-a), a+phi*(b-a)
+	f1, err := try(x1)
+	if err != nil {
+		return nil, err
+	}
+	f2, err := try(x2)
+	if err != nil {
+		return nil, err
+	}
+	for range hindsightPeakSteps {
+		if f1 <= f2 {
+			b, x2, f2 = x2, x1, f1
+			x1 = b - phi*(b-a)
+			if f1, err = try(x1); err != nil {
+				return nil, err
+			}
+		} else {
+			a, x1, f1 = x1, x2, f2
+			x2 = a + phi*(b-a)
+			if f2, err = try(x2); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return best, nil
+}
+
+// The hindsight peak search: billed peaks up to hindsightPeakSpan above the first
+// pass's, in hindsightPeakSteps golden-section steps after the first two points.
+const (
+	hindsightPeakSpan  = 0.3
+	hindsightPeakSteps = 4
+)
+
+// periodPeaks is the highest planned import in each billing period the plan
+// touches, by the period's start.
+func (hp *hindsightPlan) periodPeaks(cfg *site.Config) map[time.Time]float64 {
+	out := map[time.Time]float64{}
+	for k, v := range hp.gridKW {
+		ps, _ := cfg.Tariff.DemandPeriodAt(hp.from.Add(time.Duration(k)*hp.step), cfg.Site.Location)
+		out[ps] = math.Max(out[ps], v)
+	}
+	return out
+}
+
+// hindsightPass plans the period in day windows (see the constants above). floor,
+// when not nil, gives the peak each billing period starts from (by the period's
+// start) instead of 0. The cost returned is the plan's own: energy bought less
+// sold, the demand charge of each billing period's highest import, battery wear
+// and the penalty of vehicle energy left unmet, over the kept steps.
+func hindsightPass(ctx context.Context, cfg *site.Config, h *History, f *Field, from time.Time, n int, floor func(time.Time) float64) (*hindsightPlan, float64, error) {
 	step := cfg.Site.Step.D
 	perDay := int(24 * time.Hour / step)
 	hp := &hindsightPlan{from: from, step: step, n: n, gridKW: make([]float64, n), power: map[string][]float64{}, curtailed: map[string][]float64{},
@@ -250,13 +335,24 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 	var periodEnd time.Time
 	peakAt := func(t time.Time) {
 		if !t.Before(periodEnd) {
+			var ps time.Time
+			ps, periodEnd = cfg.Tariff.DemandPeriodAt(t, cfg.Site.Location)
 			peak = 0
-			_, periodEnd = cfg.Tariff.DemandPeriodAt(t, cfg.Site.Location)
+			if floor != nil {
+				peak = floor(ps)
+			}
+		}
+	}
+	cost := 0.0
+	wear := map[string]float64{}
+	for i := range cfg.Devices {
+		if d := &cfg.Devices[i]; d.Kind == site.KindBESS {
+			wear[d.ID] = d.BESS.WearCostPerKWh
 		}
 	}
 	for w0 := 0; w0 < n; w0 += hindsightKeepDays * perDay {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		w1 := min(w0+hindsightSolveDays*perDay, n)
 		keep := min(hindsightKeepDays*perDay, n-w0)
@@ -266,7 +362,7 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 		dt := step.Hours()
 		imp, exp, err := f.prices.Prices(ctx, start, step, steps)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		scn := &optimizer.Scenario{Start: start, StepMinutes: int(step / time.Minute), Steps: steps,
 			Grid: optimizer.Grid{ImportLimitKW: cfg.Grid.ImportLimitKW, ExportLimitKW: cfg.Grid.ExportLimitKW,
@@ -284,7 +380,7 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 					a := start.Add(time.Duration(k) * step)
 					m, err := h.MeanKW(d.ID, a, a.Add(step))
 					if err != nil {
-						return nil, err
+						return nil, 0, err
 					}
 					v[k] = m
 				}
@@ -369,11 +465,11 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 		}
 		relaxLimits(cfg, scn, &hp.notes)
 		if err := scn.Validate(); err != nil {
-			return nil, fmt.Errorf("window from %s: %w", start.Format(time.RFC3339), err)
+			return nil, 0, fmt.Errorf("window from %s: %w", start.Format(time.RFC3339), err)
 		}
 		pl, err := optimizer.Solve(ctx, scn, optimizer.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("window from %s: %w", start.Format(time.RFC3339), err)
+			return nil, 0, fmt.Errorf("window from %s: %w", start.Format(time.RFC3339), err)
 		}
 		evPlan := map[string][]float64{}
 		for _, a := range pl.Assets {
@@ -417,9 +513,30 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 			if w0+k < n {
 				hp.gridKW[w0+k] = pl.GridImportKW[k]
 			}
+			cost += dt * (imp[k]*pl.GridImportKW[k] - exp[k]*pl.GridExportKW[k])
+		}
+		for _, a := range pl.Assets {
+			if w, ok := wear[a.ID]; ok && a.Kind == optimizer.KindBattery {
+				for k := 0; k < keep && k < len(a.ChargeKW) && k < len(a.DischargeKW); k++ {
+					cost += w * dt * (a.ChargeKW[k] + a.DischargeKW[k])
+				}
+			}
 		}
 	}
-	return hp, nil
+	for _, v := range hp.periodPeaks(cfg) {
+		cost += cfg.Tariff.DemandChargePerKW * v
+	}
+	end := from.Add(time.Duration(n) * step)
+	for i := range cfg.Devices {
+		d := &cfg.Devices[i]
+		for si, s := range h.sessions[d.ID] {
+			if s.PlugOut.After(from) && !s.PlugOut.After(end) {
+				cost += cfg.EV.UnmetPenaltyPerKWh * math.Max(0, s.EnergyKWh-delivered[fmt.Sprintf("%s@%d", d.ID, si)])
+			}
+		}
+	}
+	hp.cost = cost
+	return hp, cost, nil
 }
 
 // solve hands dispatch the slice of the hindsight plan that its scenario covers; the
