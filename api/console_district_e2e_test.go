@@ -461,8 +461,8 @@ func checkNodeChart(t *testing.T, p *page, cfg *district.Config, res *district.R
 }
 
 // TestDistrictConsoleFiles: the district server serves its page, script, the
-// shared styles and strings, and nothing of the site console; every response
-// carries the console's security headers.
+// script, styles and strings it shares with the site console, and nothing else of
+// the site console; every response carries the console's security headers.
 func TestDistrictConsoleFiles(t *testing.T) {
 	cfg := &district.Config{File: "d.yaml", District: district.Identity{ID: "d"}, Sites: []district.SiteRef{{ID: "a", Remote: true, ConsoleURL: "https://a.example.org/"}},
 		Nodes: []district.SharedNode{{ID: "tx", LimitKW: 100, Sites: []string{"a"}}}}
@@ -471,7 +471,7 @@ func TestDistrictConsoleFiles(t *testing.T) {
 	}
 	hs := httptest.NewServer(api.NewDistrictServer(cfg, fakeCoordinator{}, api.DistrictOptions{}))
 	defer hs.Close()
-	for path, want := range map[string]int{"/": 200, "/district.js": 200, "/console.css": 200, "/district.css": 200, "/i18n.json": 200,
+	for path, want := range map[string]int{"/": 200, "/common.js": 200, "/district.js": 200, "/console.css": 200, "/district.css": 200, "/i18n.json": 200,
 		"/index.html": 404, "/console.js": 404, "/district.html": 404, "/api/v1/site": 404, "/api/v1/district": 200} {
 		resp, err := http.Get(hs.URL + path)
 		if err != nil {
@@ -485,8 +485,8 @@ func TestDistrictConsoleFiles(t *testing.T) {
 		if resp.Header.Get("Content-Security-Policy") == "" || resp.Header.Get("X-Frame-Options") != "DENY" {
 			t.Errorf("GET %s: security headers missing: %v", path, resp.Header)
 		}
-		if path == "/" && !strings.Contains(string(body), `<script src="district.js">`) {
-			t.Errorf("GET / is not the district page: %.200s", body)
+		if path == "/" && !strings.Contains(string(body), "<script src=\"common.js\"></script>\n<script src=\"district.js\">") {
+			t.Errorf("GET / is not the district page loading common.js before district.js: %.200s", body)
 		}
 	}
 	// Before the first cycle: the site unregistered, the node's limit, no result.

@@ -136,9 +136,11 @@ type DistrictNode struct {
 }
 
 // districtFiles are the console files the district server serves: its page and
-// script, and the site console's styles and strings.
+// script, the script it shares with the site console (common.js), and the site
+// console's styles and strings.
 var districtFiles = map[string]string{
 	"/":             "district.html",
+	"/common.js":    "common.js",
 	"/district.js":  "district.js",
 	"/console.css":  "console.css",
 	"/district.css": "district.css",

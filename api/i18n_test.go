@@ -20,9 +20,10 @@ import (
 
 // TestConsoleTranslations: every string the console shows has an English and a
 // Simplified Chinese text with the same placeholders: the keys in index.html and
-// console.js, and the keys the console builds from the values the server sends
-// (statuses, kinds, comms states, roles, cost terms, reason kinds), and the same for
-// the district console's district.html and district.js (site statuses, event kinds).
+// the scripts it loads (common.js, console.js), and the keys the console builds from
+// the values the server sends (statuses, kinds, comms states, roles, cost terms,
+// reason kinds), and the same for the district console's district.html and the
+// scripts it loads (common.js, district.js; site statuses, event kinds).
 func TestConsoleTranslations(t *testing.T) {
 	var dict map[string]map[string]string
 	raw, err := os.ReadFile("console/i18n.json")
@@ -37,8 +38,9 @@ func TestConsoleTranslations(t *testing.T) {
 		t.Fatalf("i18n.json: %d English strings, zh-CN present %v", len(en), zh != nil)
 	}
 	need := map[string]string{} // key -> where it is used
-	// The site console (index.html, console.js) and the district console
-	// (district.html, district.js, served by gridd coordinate).
+	// The site console (index.html) and the district console (district.html,
+	// served by gridd coordinate), and every script either page loads.
+	var scripts []string
 	for _, page := range []string{"index.html", "district.html"} {
 		html, err := os.ReadFile("console/" + page)
 		if err != nil {
@@ -47,9 +49,19 @@ func TestConsoleTranslations(t *testing.T) {
 		for _, m := range regexp.MustCompile(`data-i18n(?:-[a-z-]+)?="([^"]+)"`).FindAllStringSubmatch(string(html), -1) {
 			need[m[1]] = page
 		}
+		for _, m := range regexp.MustCompile(`<script src="([^"]+)">`).FindAllStringSubmatch(string(html), -1) {
+			if !slices.Contains(scripts, m[1]) {
+				scripts = append(scripts, m[1])
+			}
+		}
+	}
+	for _, want := range []string{"common.js", "console.js", "district.js"} {
+		if !slices.Contains(scripts, want) {
+			t.Fatalf("the pages load %v, not %s", scripts, want)
+		}
 	}
 	var js []byte
-	for _, script := range []string{"console.js", "district.js"} {
+	for _, script := range scripts {
 		src, err := os.ReadFile("console/" + script)
 		if err != nil {
 			t.Fatal(err)
@@ -81,7 +93,7 @@ func TestConsoleTranslations(t *testing.T) {
 	family("role", "api roles", string(api.RoleAdmin), string(api.RoleDispatcher), string(api.RoleOperator), string(api.RolePlanner), string(api.RoleViewer))
 	family("severity", "dispatch alarms", dispatch.SeverityCritical, dispatch.SeverityWarning)
 	family("cost", "dispatch.CostTerms", dispatch.CostTerms...)
-	family("theme", "console.js", "auto", "dark", "light")
+	family("theme", "common.js", "auto", "dark", "light")
 	family("job", "api replay job states", api.ReplayRunning, api.ReplayDone, api.ReplayFailed)
 	family("strategy", "replay strategies", "optimize", "baseline", "rule", "hindsight")
 	family("sess", "dispatch.SessionStatus", dispatch.SessionPluggedIn, dispatch.SessionFuture, dispatch.SessionNotPluggedIn, dispatch.SessionNoReading)

@@ -22,6 +22,7 @@ func TestSecurityHeaders(t *testing.T) {
 	}{
 		{"/", "", false},
 		{"/console.js", "", false},
+		{"/common.js", "", false},
 		{"/api/v1/me", "viewer", true},
 		{"/api/v1/schedules", "viewer", true},
 		{"/api/v1/schedules", "", true}, // 401 too

@@ -2,88 +2,15 @@
 // gridd console: plain JavaScript, no build step. Talks to /api/v1 with the session
 // cookie set by POST /api/v1/login. Every UI string comes from i18n.json (English and
 // Simplified Chinese); every time is shown in the site's time zone with its offset.
-const $ = (s) => document.querySelector(s);
-const $$ = (s) => [...document.querySelectorAll(s)];
-const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+// common.js, loaded first, has the helpers it shares with the district console.
 
-// ---- language ----
-let dict = { en: {} }, lang = "en";
-const LANGS = ["en", "zh-CN"];
-function pickLang() {
-  const q = new URLSearchParams(location.search).get("lang");
-  if (LANGS.includes(q)) { localStorage.setItem("gridd.lang", q); return q; }
-  const saved = localStorage.getItem("gridd.lang");
-  if (LANGS.includes(saved)) return saved;
-  return (navigator.languages || [navigator.language]).some((l) => /^zh/i.test(l)) ? "zh-CN" : "en";
-}
-// t returns the UI string for key in the current language with {name} filled from args.
-function t(key, args) {
-  let s = (dict[lang] && dict[lang][key]) ?? dict.en[key];
-  if (s === undefined) { console.warn("i18n: no string", key); s = key; }
-  return args ? s.replace(/\{(\w+)\}/g, (m, k) => (args[k] === undefined ? m : args[k])) : s;
-}
-function applyI18n() {
-  document.documentElement.lang = lang;
-  $$("[data-i18n]").forEach((e) => (e.textContent = t(e.dataset.i18n)));
-  $$("[data-i18n-placeholder]").forEach((e) => (e.placeholder = t(e.dataset.i18nPlaceholder)));
-  $$("[data-i18n-aria-label]").forEach((e) => e.setAttribute("aria-label", t(e.dataset.i18nAriaLabel)));
-  document.title = t("ui.title");
-  $("#lang").value = lang;
-  themeButton();
-}
+// ---- colour scheme: the switch is in common.js; the chart follows it ----
+$("#theme").addEventListener("click", () => { if (current) drawChart(); });
 
-// ---- colour scheme: auto (the system's), light or dark ----
-function theme() { return localStorage.getItem("gridd.theme") || "auto"; }
-function themeButton() {
-  const th = theme();
-  if (th === "auto") delete document.documentElement.dataset.theme; else document.documentElement.dataset.theme = th;
-  $("#theme").textContent = t("theme." + th);
-}
-$("#theme").addEventListener("click", () => {
-  const order = ["auto", "dark", "light"];
-  localStorage.setItem("gridd.theme", order[(order.indexOf(theme()) + 1) % order.length]);
-  themeButton();
-  if (current) drawChart();
-});
-
-// ---- numbers and times ----
+// ---- numbers and times (num, ts, hm, day, offset: common.js) ----
 let info = { timezone: "UTC", currency: "" };
-const nfCache = {};
-function num(v, d = 1) {
-  if (typeof v !== "number" || !isFinite(v)) return "";
-  const k = lang + d;
-  nfCache[k] ||= new Intl.NumberFormat(lang, { minimumFractionDigits: d, maximumFractionDigits: d });
-  return nfCache[k].format(v);
-}
 const signed = (v, d = 2) => { const r = Math.abs(v) < 0.5 * 10 ** -d ? 0 : v; return (r > 0 ? "+" : "") + num(r, d); };
-const fmtCache = {};
-function zoneFmt(kind) {
-  const key = kind + "|" + info.timezone;
-  if (!fmtCache[key]) {
-    const o = { timeZone: info.timezone, hourCycle: "h23" };
-    if (kind === "offset") Object.assign(o, { timeZoneName: "longOffset", hour: "2-digit" });
-    else Object.assign(o, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
-    fmtCache[key] = new Intl.DateTimeFormat("en-CA", o);
-  }
-  return fmtCache[key];
-}
-// siteParts returns the wall-clock fields of t in the site's zone.
-function siteParts(t) {
-  const p = Object.fromEntries(zoneFmt("dt").formatToParts(new Date(t)).map((x) => [x.type, x.value]));
-  return { y: p.year, mo: p.month, d: p.day, h: p.hour === "24" ? "00" : p.hour, mi: p.minute };
-}
-// offset returns the site's UTC offset at t as "+08:00".
-function offset(t) {
-  const n = zoneFmt("offset").formatToParts(new Date(t)).find((x) => x.type === "timeZoneName");
-  const m = n && n.value.match(/GMT([+-]\d{2}):?(\d{2})?/);
-  return m ? `${m[1]}:${m[2] || "00"}` : "+00:00";
-}
-const valid = (t) => t && !String(t).startsWith("0001-");
-const hm = (t) => { const p = siteParts(t); return `${p.h}:${p.mi}`; };
 const hms = (t) => `${hm(t)}:${String(new Date(t).getUTCSeconds()).padStart(2, "0")}`;
-const day = (t) => { const p = siteParts(t); return lang === "zh-CN" ? `${+p.y}年${+p.mo}月${+p.d}日` : `${p.y}-${p.mo}-${p.d}`; };
-// ts writes a date and time in the site's zone with its offset.
-const ts = (t) => (valid(t) ? `${day(t)} ${hm(t)} ${offset(t)}` : "");
 // tsShort omits the date when t falls on the site's current day.
 const tsShort = (t) => (valid(t) ? (day(t) === day(info.now || Date.now()) ? `${hm(t)} ${offset(t)}` : ts(t)) : "");
 // siteLocal converts a datetime-local value ("2026-12-07T16:00"), read as the site's
@@ -93,7 +20,7 @@ function siteLocal(v) {
   const wall = Date.UTC(y, mo - 1, da, hh, mi);
   let t = wall;
   for (let i = 0; i < 2; i++) {
-    const p = siteParts(t);
+    const p = zoneParts(t);
     t -= Date.UTC(+p.y, +p.mo - 1, +p.d, +p.h, +p.mi) - wall;
   }
   return new Date(t);
@@ -142,6 +69,7 @@ function showLogin() {
 async function start() {
   try { me = await api("/api/v1/me"); } catch (e) { showLogin(); return; }
   info = await api("/api/v1/console");
+  zone = info.timezone;
   $("#login").hidden = true; $("#app").hidden = false; $("#logout").hidden = false;
   $("#whoami").textContent = `${me.name} (${t("role." + me.role)})`;
   $("#now").textContent = t("ui.site_time", { t: ts(info.now) });
@@ -206,6 +134,7 @@ async function refresh() {
 async function refreshView() {
   {
     info = await api("/api/v1/console");
+    zone = info.timezone;
     $("#now").textContent = t("ui.site_time", { t: ts(info.now) });
     if (me.role === "operator") $("#site").textContent = t("role.operator");
     const ksi = info.kill_switch || {};
@@ -929,9 +858,7 @@ async function refreshAudit() {
 }
 
 async function boot() {
-  try { dict = await (await fetch("i18n.json")).json(); } catch (e) { console.warn("i18n", e); }
-  lang = pickLang();
-  applyI18n();
+  await loadI18n();
   await start();
   setInterval(refresh, 10000);
 }

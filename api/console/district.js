@@ -3,83 +3,14 @@
 // `gridd coordinate --listen` and `gridd demo --sites N --listen`. Plain JavaScript,
 // no build step, the site console's styles, strings (i18n.json) and conventions:
 // every UI string from i18n.json in English and Simplified Chinese, every time in the
-// district's time zone with its offset. It polls GET /api/v1/district.
-const $ = (s) => document.querySelector(s);
-const $$ = (s) => [...document.querySelectorAll(s)];
-const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+// district's time zone with its offset. It polls GET /api/v1/district. common.js,
+// loaded first, has the helpers it shares with the site console.
 const POLL_MS = 5000;
 
-// ---- language (as in console.js) ----
-let dict = { en: {} }, lang = "en";
-const LANGS = ["en", "zh-CN"];
-function pickLang() {
-  const q = new URLSearchParams(location.search).get("lang");
-  if (LANGS.includes(q)) { localStorage.setItem("gridd.lang", q); return q; }
-  const saved = localStorage.getItem("gridd.lang");
-  if (LANGS.includes(saved)) return saved;
-  return (navigator.languages || [navigator.language]).some((l) => /^zh/i.test(l)) ? "zh-CN" : "en";
-}
-function t(key, args) {
-  let s = (dict[lang] && dict[lang][key]) ?? dict.en[key];
-  if (s === undefined) { console.warn("i18n: no string", key); s = key; }
-  return args ? s.replace(/\{(\w+)\}/g, (m, k) => (args[k] === undefined ? m : args[k])) : s;
-}
-function applyI18n() {
-  document.documentElement.lang = lang;
-  $$("[data-i18n]").forEach((e) => (e.textContent = t(e.dataset.i18n)));
-  document.title = t("district.title");
-  $("#lang").value = lang;
-  themeButton();
-}
-function theme() { return localStorage.getItem("gridd.theme") || "auto"; }
-function themeButton() {
-  const th = theme();
-  if (th === "auto") delete document.documentElement.dataset.theme; else document.documentElement.dataset.theme = th;
-  $("#theme").textContent = t("theme." + th);
-}
-$("#theme").addEventListener("click", () => {
-  const order = ["auto", "dark", "light"];
-  localStorage.setItem("gridd.theme", order[(order.indexOf(theme()) + 1) % order.length]);
-  themeButton();
-});
-
-// ---- numbers and times in the district's zone ----
-let zone = "UTC";
-const nfCache = {};
-function num(v, d = 1) {
-  if (typeof v !== "number" || !isFinite(v)) return "–";
-  const k = lang + d;
-  nfCache[k] ||= new Intl.NumberFormat(lang, { minimumFractionDigits: d, maximumFractionDigits: d });
-  return nfCache[k].format(v);
-}
-const fmtCache = {};
-function zoneFmt(kind) {
-  const key = kind + "|" + zone;
-  if (!fmtCache[key]) {
-    const o = { timeZone: zone, hourCycle: "h23" };
-    if (kind === "offset") Object.assign(o, { timeZoneName: "longOffset", hour: "2-digit" });
-    else Object.assign(o, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
-    fmtCache[key] = new Intl.DateTimeFormat("en-CA", o);
-  }
-  return fmtCache[key];
-}
-function parts(x) {
-  const p = Object.fromEntries(zoneFmt("dt").formatToParts(new Date(x)).map((q) => [q.type, q.value]));
-  return { y: p.year, mo: p.month, d: p.day, h: p.hour === "24" ? "00" : p.hour, mi: p.minute, s: p.second };
-}
-// offset returns the district's UTC offset at x as "+01:00".
-function offset(x) {
-  const n = zoneFmt("offset").formatToParts(new Date(x)).find((q) => q.type === "timeZoneName");
-  const m = n && n.value.match(/GMT([+-]\d{2}):?(\d{2})?/);
-  return m ? `${m[1]}:${m[2] || "00"}` : "+00:00";
-}
-const valid = (x) => x && !String(x).startsWith("0001-");
-const hm = (x) => { const p = parts(x); return `${p.h}:${p.mi}`; };
-const hms = (x) => { const p = parts(x); return `${p.h}:${p.mi}:${p.s}`; };
-const day = (x) => { const p = parts(x); return lang === "zh-CN" ? `${+p.y}年${+p.mo}月${+p.d}日` : `${p.y}-${p.mo}-${p.d}`; };
-// ts writes a date and time in the district's zone with its offset; tsShort omits
-// the date on the district's current day.
-const ts = (x) => (valid(x) ? `${day(x)} ${hm(x)} ${offset(x)}` : "");
+// ---- numbers and times in the district's zone (zone, num, ts, hm, day, offset: common.js) ----
+numBlank = "–";
+const hms = (x) => { const p = zoneParts(x); return `${p.h}:${p.mi}:${p.s}`; };
+// tsShort omits the date on the district's current day.
 let nowAt = Date.now();
 const tsShort = (x) => (valid(x) ? (day(x) === day(nowAt) ? `${hms(x)} ${offset(x)}` : `${day(x)} ${hms(x)} ${offset(x)}`) : "");
 const niceStep = (span, n) => { const r = span / n, p = Math.pow(10, Math.floor(Math.log10(r))); return [1, 2, 2.5, 5, 10].map((m) => m * p).find((s) => s >= r) || p * 10; };
@@ -311,9 +242,7 @@ window.addEventListener("resize", () => {
 });
 
 async function boot() {
-  try { dict = await (await fetch("i18n.json")).json(); } catch (e) { console.warn("i18n", e); }
-  lang = pickLang();
-  applyI18n();
+  await loadI18n();
   await poll();
   setInterval(poll, POLL_MS);
 }
