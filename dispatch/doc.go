@@ -23,7 +23,8 @@
 // The scenario (BuildScenario) prices a demand charge as the utility bills it: the
 // peak so far is the billing period's highest closed demand-interval mean of net
 // import at the root meter (site.PointImportAvgKW samples, else the means of the polls
-// per interval), and each step keeps a margin for forecast error under the plan's
+// per interval), a billing period that begins inside the horizon is charged on its own
+// (optimizer.Grid.PeakPeriodStarts), and each step keeps a margin for forecast error under the plan's
 // peak target (tariff.peak_margin_factor × √Σ of the loads' P90−P50 and the PV's
 // P50−P10 squared); with tariff.expected_peak a kW above the peak so far costs what
 // it is expected to (peakCostSteps: the demand charge × the chance that the days left would not reach

@@ -68,6 +68,7 @@ func (s *Service) buildScenario(ctx context.Context, at time.Time, readings []fi
 			return nil, stored, err
 		}
 		scn.Grid.PeakSoFarKW = peak
+		scn.Grid.PeakPeriodStarts = cfg.Tariff.PeriodStartsIn(start, step, steps, cfg.Site.Location)
 		if scn.Grid.PeakCostSteps, err = s.peakCostSteps(ctx, at, start.Add(time.Duration(steps)*step), peak); err != nil {
 			return nil, stored, err
 		}

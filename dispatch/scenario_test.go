@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +190,34 @@ func TestPeakSoFarFromIntervalAverages(t *testing.T) {
 			}
 			if math.Abs(scn.Grid.PeakSoFarKW-tc.want) > 1e-9 {
 				t.Errorf("peak so far %v kW, want %v", scn.Grid.PeakSoFarKW, tc.want)
+			}
+		})
+	}
+}
+
+// TestPeakPeriodStartsInScenario: a billing period that begins inside the horizon
+// (midnight in Berlin, 22:00 UTC in summer, for daily billing) is marked in the
+// scenario so that the optimiser charges it on its own; none without one.
+func TestPeakPeriodStartsInScenario(t *testing.T) {
+	for _, tc := range []struct {
+		name, tariff, at string
+		want             []int
+	}{
+		{"daily, across site midnight", "demand_charge_per_kw: 10\n  demand_period: daily", "2024-06-12T21:30:00Z", []int{2}},
+		{"daily, within a day", "demand_charge_per_kw: 10\n  demand_period: daily", "2024-06-12T10:00:00Z", nil},
+		{"monthly, within a month", "demand_charge_per_kw: 10", "2024-06-12T21:30:00Z", nil},
+		{"monthly, across the 1st", "demand_charge_per_kw: 10", "2024-06-30T21:00:00Z", []int{4}},
+		{"no demand charge", "demand_charge_per_kw: 0\n  demand_period: daily", "2024-06-12T21:30:00Z", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, _, _ := scnService(t, map[string]string{"TARIFF": tc.tariff}, nil)
+			at, _ := time.Parse(time.RFC3339, tc.at)
+			scn, err := svc.BuildScenario(context.Background(), at, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(scn.Grid.PeakPeriodStarts, tc.want) {
+				t.Errorf("peak period starts %v, want %v", scn.Grid.PeakPeriodStarts, tc.want)
 			}
 		})
 	}

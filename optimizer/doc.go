@@ -67,6 +67,12 @@
 //     is per step: with steps shorter than the billing's demand interval
 //     it is conservative (the highest step bounds the interval's mean);
 //     with longer steps a step's mean may hide a higher interval mean.
+//     With grid.peak_period_starts (the steps at which a new billing period
+//     begins inside the horizon), the chain restarts at each of them: a
+//     later period's rows are q_t ≥ import_t + margin_t (from 0, not the
+//     peak so far), q_t ≥ q_{t−1} only within a period, and each period's
+//     last q is charged; q_{steps−1} below then means the first period's
+//     last, and Plan.PeakTargetKW is the first (current) period's target.
 //     With grid.peak_cost_steps, q_{steps−1} = Σ_k b_k (one row), b_k ∈
 //     [0, width_kw_k] priced price_per_kw_k, and a last band b ∈ [0, ∞)
 //     at demand_charge_per_kw in place of q_{steps−1}'s own cost: the

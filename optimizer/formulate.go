@@ -80,9 +80,10 @@ type formulation struct {
 	root     int
 
 	imp, exp []int
-	flow     [][]int // [node][t]
-	peak     []int   // running import peak above PeakSoFarKW; nil without demand charge
-	peakStep []int   // the last peak split into Grid.PeakCostSteps and the rest; nil without steps
+	flow     [][]int  // [node][t]
+	peak     []int    // running import peak above PeakSoFarKW; nil without demand charge
+	peakStep []int    // the first billing period's last peak split into Grid.PeakCostSteps and the rest; nil without steps
+	segs     [][2]int // the billing periods in the horizon, [from, to) steps (Grid.peakSegments)
 	bat      []batCols
 	pvGen    [][]int // [pv][t]; nil when not curtailable
 	ev       []evCols
@@ -251,12 +252,17 @@ func formulate(s *Scenario, o formOptions) *formulation {
 	if s.Grid.DemandChargePerKW > 0 {
 		gP := f.m.Group("grid.peak")
 		f.peak = make([]int, T)
-		for t := 0; t < T; t++ {
-			cost := 0.0
-			if t == T-1 && len(s.Grid.PeakCostSteps) == 0 {
-				cost = s.Grid.DemandChargePerKW
+		f.segs = s.Grid.peakSegments(T)
+		for k, sg := range f.segs {
+			for t := sg[0]; t < sg[1]; t++ {
+				cost := 0.0
+				// Each billing period's last running peak is charged; the first
+				// period's through its priced bands when there are any.
+				if t == sg[1]-1 && (k > 0 || len(s.Grid.PeakCostSteps) == 0) {
+					cost = s.Grid.DemandChargePerKW
+				}
+				f.peak[t] = f.addVar(gP, kPeak, 0, t, 0, inf, cost)
 			}
-			f.peak[t] = f.addVar(gP, kPeak, 0, t, 0, inf, cost)
 		}
 		// The charged peak as the sum of its priced bands, cheapest first (the
 		// prices do not decrease, so the LP fills them in order).
@@ -376,15 +382,21 @@ func formulate(s *Scenario, o formOptions) *formulation {
 		gP := f.m.Group("grid.peak_above")
 		gC := f.m.Group("grid.peak_running")
 		f.peakRow = make([]int, T)
-		for t := 0; t < T; t++ {
-			f.peakRow[t] = f.addRow(gP, kPeakRow, 0, t, -inf, s.Grid.PeakSoFarKW-s.Grid.margin(t),
-				[]int{f.imp[t], f.peak[t]}, []float64{1, -1})
-			if t+1 < T {
-				f.addRow(gC, kPeakChain, 0, t, -inf, 0, []int{f.peak[t], f.peak[t+1]}, []float64{1, -1})
+		for k, sg := range f.segs {
+			psf := s.Grid.PeakSoFarKW
+			if k > 0 {
+				psf = 0 // a billing period that starts inside the horizon
+			}
+			for t := sg[0]; t < sg[1]; t++ {
+				f.peakRow[t] = f.addRow(gP, kPeakRow, 0, t, -inf, psf-s.Grid.margin(t),
+					[]int{f.imp[t], f.peak[t]}, []float64{1, -1})
+				if t+1 < sg[1] {
+					f.addRow(gC, kPeakChain, 0, t, -inf, 0, []int{f.peak[t], f.peak[t+1]}, []float64{1, -1})
+				}
 			}
 		}
 		if f.peakStep != nil {
-			cols, vals := []int{f.peak[T-1]}, []float64{1}
+			cols, vals := []int{f.peak[f.segs[0][1]-1]}, []float64{1}
 			for _, c := range f.peakStep {
 				cols, vals = append(cols, c), append(vals, -1)
 			}

@@ -146,3 +146,62 @@ func TestPeakCostStepsValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestPeakPeriodsInHorizon: a billing period that starts inside the horizon is
+// charged on its own peak, from 0, and the plan's target is the current period's.
+// Load [40 60 | 50 30] with the second period from step 2 (15-minute steps).
+func TestPeakPeriodsInHorizon(t *testing.T) {
+	load := []float64{40, 60, 50, 30}
+	flat := func(v float64) []float64 { return []float64{v, v, v, v} }
+	for _, tc := range []struct {
+		name       string
+		peakSoFar  float64
+		starts     []int
+		battery    bool
+		wantTarget float64 // the first period's peak
+		wantCharge float64 // Σ over the periods of demand × (peak − its peak so far)
+	}{
+		{"one period", 0, nil, false, 60, 10 * 60},
+		{"second period charged from 0", 0, []int{2}, false, 60, 10 * (60 + 50)},
+		{"peak so far only in the first", 70, []int{2}, false, 70, 10 * 50},
+		{"one period under the peak so far", 70, nil, false, 70, 0},
+		// 10 kWh: the first period stays under its peak so far (70) without
+		// it, so the battery shaves the second: (50−L + 30−L)·0.25 h = 10 kWh
+		// gives L = 20 kW.
+		{"battery saved for the new period", 70, []int{2}, true, 70, 10 * 20},
+		{"three periods", 0, []int{1, 3}, false, 40, 10 * (40 + 60 + 30)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := baseScenario(4, 15, flat(0.2), flat(0.05))
+			s.Grid.DemandChargePerKW = 10
+			s.Grid.PeakSoFarKW = tc.peakSoFar
+			s.Grid.PeakPeriodStarts = tc.starts
+			s.Loads = []Load{{ID: "load", Node: "root", ForecastKW: load}}
+			if tc.battery {
+				s.Batteries = []Battery{{ID: "bat", Node: "root", SoCKWh: 10, MinSoCKWh: 0, MaxSoCKWh: 10,
+					MaxChargeKW: 50, MaxDischargeKW: 50, ChargeEfficiency: 1, DischargeEfficiency: 1}}
+			}
+			p := solveOK(t, s)
+			if math.Abs(p.PeakTargetKW-tc.wantTarget) > 1e-5 {
+				t.Errorf("peak target %.6g kW, want %.6g", p.PeakTargetKW, tc.wantTarget)
+			}
+			if math.Abs(p.CostBreakdown.DemandCharge-tc.wantCharge) > 1e-4 {
+				t.Errorf("demand charge %.6g, want %.6g", p.CostBreakdown.DemandCharge, tc.wantCharge)
+			}
+		})
+	}
+}
+
+func TestPeakPeriodStartsValidated(t *testing.T) {
+	flat := []float64{0.2, 0.2, 0.2, 0.2}
+	for _, starts := range [][]int{{0}, {4}, {2, 2}, {3, 1}, {-1}} {
+		s := baseScenario(4, 15, flat, flat)
+		s.Grid.DemandChargePerKW = 10
+		s.Grid.PeakPeriodStarts = starts
+		s.Loads = []Load{{ID: "load", Node: "root", ForecastKW: flat}}
+		err := s.Validate()
+		if err == nil || !strings.Contains(err.Error(), "grid.peak_period_starts") {
+			t.Errorf("starts %v: err = %v, want one naming grid.peak_period_starts", starts, err)
+		}
+	}
+}

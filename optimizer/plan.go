@@ -489,14 +489,26 @@ func (f *formulation) extract(sol *lp.Solution, plan *Plan) {
 		cb.EnergyExportRevenue += dt * s.Grid.ExportPrice[t] * x[f.exp[t]]
 	}
 	if s.Grid.DemandChargePerKW > 0 {
-		plan.PeakTargetKW = s.Grid.PeakSoFarKW
-		for t := 0; t < T; t++ {
-			plan.PeakTargetKW = math.Max(plan.PeakTargetKW, x[f.imp[t]]+s.Grid.margin(t))
-		}
-		cb.DemandCharge = s.Grid.DemandChargePerKW * (plan.PeakTargetKW - s.Grid.PeakSoFarKW)
-		if f.peakStep != nil {
-			// The expected charge: each band of the increase at its price.
-			cb.DemandCharge = s.Grid.PeakCostOf(plan.PeakTargetKW - s.Grid.PeakSoFarKW)
+		// Each billing period in the horizon is charged on its own peak; the
+		// target the real-time layer holds is the first (current) period's.
+		for k, sg := range f.segs {
+			psf := s.Grid.PeakSoFarKW
+			if k > 0 {
+				psf = 0
+			}
+			peak := psf
+			for t := sg[0]; t < sg[1]; t++ {
+				peak = math.Max(peak, x[f.imp[t]]+s.Grid.margin(t))
+			}
+			if k == 0 {
+				plan.PeakTargetKW = peak
+				if f.peakStep != nil {
+					// The expected charge: each band of the increase at its price.
+					cb.DemandCharge += s.Grid.PeakCostOf(peak - psf)
+					continue
+				}
+			}
+			cb.DemandCharge += s.Grid.DemandChargePerKW * (peak - psf)
 		}
 	}
 

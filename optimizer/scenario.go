@@ -62,6 +62,11 @@ type Grid struct {
 	// period's peak when the rest of the period may raise it anyway (a kW the
 	// coming days will likely reach costs little now).
 	PeakCostSteps []PeakCostStep `json:"peak_cost_steps,omitempty"`
+	// PeakPeriodStarts (optional) are the steps, in increasing order within
+	// 1..steps−1, at which a new billing period of the demand charge begins
+	// inside the horizon. Each period's peak is charged on its own: the first
+	// period's above PeakSoFarKW (with PeakCostSteps), a later one's from 0.
+	PeakPeriodStarts []int `json:"peak_period_starts,omitempty"`
 	// ImportCapKW and ExportCapKW (optional; empty = none) hold one cap per
 	// step, ≥ 0, that narrows ImportLimitKW and ExportLimitKW at that step:
 	// limits set from outside for a time (the grid operator's SCADA, a
@@ -202,6 +207,18 @@ func (e EVSession) RoundTrip() float64 {
 	return c * d
 }
 
+// peakSegments returns the billing periods inside the horizon as [from, to) step
+// ranges, in order (one range [0, steps) without PeakPeriodStarts).
+func (g *Grid) peakSegments(steps int) [][2]int {
+	out := make([][2]int, 0, len(g.PeakPeriodStarts)+1)
+	from := 0
+	for _, st := range g.PeakPeriodStarts {
+		out = append(out, [2]int{from, st})
+		from = st
+	}
+	return append(out, [2]int{from, steps})
+}
+
 // margin returns the peak margin of step t (0 without margins).
 func (g *Grid) margin(t int) float64 {
 	if t < len(g.PeakMarginKW) {
@@ -325,6 +342,15 @@ func (s *Scenario) Validate() error {
 	v.number("grid.peak_so_far_kw", g.PeakSoFarKW, false)
 	if stepsOK && len(g.PeakMarginKW) > 0 {
 		v.series("grid.peak_margin_kw", g.PeakMarginKW, s.Steps, false)
+	}
+	for k, st := range g.PeakPeriodStarts {
+		lo := 1
+		if k > 0 {
+			lo = g.PeakPeriodStarts[k-1] + 1
+		}
+		if st < lo || (stepsOK && st >= s.Steps) {
+			v.add("grid.peak_period_starts[%d]: %d must be in %d..steps−1 (%d), after the one before", k, st, lo, s.Steps-1)
+		}
 	}
 	prev := 0.0
 	for k, st := range g.PeakCostSteps {

@@ -367,6 +367,9 @@ func hindsightPass(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 		scn := &optimizer.Scenario{Start: start, StepMinutes: int(step / time.Minute), Steps: steps,
 			Grid: optimizer.Grid{ImportLimitKW: cfg.Grid.ImportLimitKW, ExportLimitKW: cfg.Grid.ExportLimitKW,
 				ImportPrice: imp, ExportPrice: exp, DemandChargePerKW: cfg.Tariff.DemandChargePerKW, PeakSoFarKW: peak}}
+		if cfg.Tariff.DemandChargePerKW > 0 {
+			scn.Grid.PeakPeriodStarts = cfg.Tariff.PeriodStartsIn(start, step, steps, cfg.Site.Location)
+		}
 		for _, nd := range cfg.Nodes {
 			scn.Nodes = append(scn.Nodes, optimizer.Node{ID: nd.ID, Parent: nd.Parent, LimitKW: nd.LimitKW})
 		}

@@ -2,6 +2,7 @@ package site
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +113,46 @@ func TestDemandPeriodAt(t *testing.T) {
 			from, to := tc.tariff.DemandPeriodAt(u(tc.at), tc.loc)
 			if !from.Equal(u(tc.from)) || !to.Equal(u(tc.to)) {
 				t.Errorf("period [%s, %s), want [%s, %s)", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), tc.from, tc.to)
+			}
+		})
+	}
+}
+
+// TestPeriodStartsIn: the steps of a horizon at which a new billing period begins,
+// in site time.
+func TestPeriodStartsIn(t *testing.T) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name   string
+		period string
+		day    int
+		start  string
+		steps  int
+		want   []int
+	}{
+		{"monthly, inside a month", DemandMonthly, 1, "2019-06-10T12:00:00Z", 96, nil},
+		{"monthly, across the 1st (BST: 23:00Z)", DemandMonthly, 1, "2019-06-30T12:00:00Z", 96, []int{44}},
+		{"monthly from the 15th", DemandMonthly, 15, "2019-06-14T22:00:00Z", 8, []int{4}},
+		{"daily in winter", DemandDaily, 0, "2019-01-10T12:00:00Z", 96, []int{48}},
+		{"daily in summer (site midnight 23:00Z)", DemandDaily, 0, "2019-07-10T12:00:00Z", 96, []int{44}},
+		{"daily, two midnights", DemandDaily, 0, "2019-01-10T23:00:00Z", 101, []int{4, 100}},
+		{"weekly from Monday", DemandWeekly, 0, "2019-01-06T12:00:00Z", 96, []int{48}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tf := Tariff{DemandPeriod: tc.period, DemandBillingDay: tc.day}
+			got := tf.PeriodStartsIn(at(tc.start), 15*time.Minute, tc.steps, london)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("starts %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -111,6 +111,21 @@ func (t Tariff) MarginFactor() float64 {
 // midnight of the day, of the week's Monday, or of the billing day of the month
 // (demand_billing_day), in loc. Periods follow the local calendar, so a day across a
 // daylight-saving change is 23 or 25 hours long.
+// PeriodStartsIn returns the steps k in 1..steps−1 at which a new billing period
+// (DemandPeriodAt) begins inside the horizon of steps steps from start: where
+// step k's period differs from step k−1's.
+func (t Tariff) PeriodStartsIn(start time.Time, step time.Duration, steps int, loc *time.Location) []int {
+	var out []int
+	_, end := t.DemandPeriodAt(start, loc)
+	for k := 1; k < steps; k++ {
+		if at := start.Add(time.Duration(k) * step); !at.Before(end) {
+			out = append(out, k)
+			_, end = t.DemandPeriodAt(at, loc)
+		}
+	}
+	return out
+}
+
 func (t Tariff) DemandPeriodAt(at time.Time, loc *time.Location) (start, end time.Time) {
 	if loc == nil {
 		loc = time.UTC
