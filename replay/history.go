@@ -138,7 +138,9 @@ func (tr *trace) mean(from, to time.Time) (float64, error) {
 //     and active_power_kw in the site sign convention (a PV plant's is negative); any
 //     regular interval up to an hour. Used as recorded, without any time shift.
 //   - ev_sessions.csv (optional): columns device_id, plugin_utc, plugout_utc,
-//     energy_kwh. Used as recorded.
+//     energy_kwh, one row a session. Used as recorded; a device_id that is not a
+//     charger of the site, a plug-out not after its plug-in and overlapping sessions
+//     of one charger are errors.
 //   - otherwise a device's sim.series names a bundled data file in the directory (see
 //     fieldbus/sim), mapped by day of year and time of day onto the replayed period.
 const HistoryFiles = "DEVICE_ID.csv, ev_sessions.csv, or the bundled series files"
@@ -335,12 +337,31 @@ func (l *dataLoader) sessions(cfg *site.Config, chargers []*site.Device, h *Hist
 	if t, ok, err := l.open("ev_sessions.csv"); err != nil {
 		return err
 	} else if ok {
-		byDev, err := t.sessionsBy("device_id")
+		byDev, err := t.strictSessionsBy("device_id")
 		if err != nil {
 			return err
 		}
+		known := map[string]bool{}
+		ids := make([]string, 0, len(chargers))
 		for _, d := range chargers {
-			h.sessions[d.ID] = dropOverlaps(byDev[d.ID])
+			known[d.ID] = true
+			ids = append(ids, d.ID)
+		}
+		for id := range byDev {
+			if !known[id] {
+				return fmt.Errorf("%s: device_id %q is not an EV charger of the site (have %s)", t.Name, id, strings.Join(ids, ", "))
+			}
+		}
+		for _, d := range chargers {
+			ss := append([]Session(nil), byDev[d.ID]...)
+			sort.SliceStable(ss, func(a, b int) bool { return ss[a].PlugIn.Before(ss[b].PlugIn) })
+			for k := 1; k < len(ss); k++ {
+				if ss[k].PlugIn.Before(ss[k-1].PlugOut) {
+					return fmt.Errorf("%s: charger %s has overlapping sessions: one plugged in at %s until %s, the next at %s",
+						t.Name, d.ID, ss[k-1].PlugIn.Format(time.RFC3339), ss[k-1].PlugOut.Format(time.RFC3339), ss[k].PlugIn.Format(time.RFC3339))
+				}
+			}
+			h.sessions[d.ID] = ss
 		}
 		return nil
 	}
@@ -484,6 +505,15 @@ func (t *csvTable) trace(tcol, vcol string) (*trace, error) {
 // sessionsBy reads plug-in sessions grouped by the key column (the simulator's reader).
 func (t *csvTable) sessionsBy(key string) (map[string][]Session, error) {
 	src, err := t.SessionsBy(key)
+	return convertSessions(src, err)
+}
+
+// strictSessionsBy is sessionsBy for a file a user wrote (sim.CSVTable.SessionsByStrict).
+func (t *csvTable) strictSessionsBy(key string) (map[string][]Session, error) {
+	return convertSessions(t.SessionsByStrict(key))
+}
+
+func convertSessions(src map[string][]sim.Session, err error) (map[string][]Session, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -131,6 +131,19 @@ func TestLoadHistoryErrors(t *testing.T) {
 		{"bad session energy", func(dir string) {
 			os.WriteFile(filepath.Join(dir, "ev_sessions.csv"), []byte("device_id,plugin_utc,plugout_utc,energy_kwh\nev-1,2020-05-01T01:00:00Z,2020-05-01T02:00:00Z,-3\n"), 0o644)
 		}, time.Hour, []string{"energy_kwh", `"-3"`}},
+		{"session that leaves before it arrives", func(dir string) {
+			os.WriteFile(filepath.Join(dir, "ev_sessions.csv"), []byte("device_id,plugin_utc,plugout_utc,energy_kwh\nev-1,2020-05-01T02:00:00Z,2020-05-01T01:00:00Z,3\n"), 0o644)
+		}, time.Hour, []string{"ev_sessions.csv:2", "plugout_utc 2020-05-01T01:00:00Z is not after plugin_utc 2020-05-01T02:00:00Z"}},
+		{"zero-length session", func(dir string) {
+			os.WriteFile(filepath.Join(dir, "ev_sessions.csv"), []byte("device_id,plugin_utc,plugout_utc,energy_kwh\nev-1,2020-05-01T02:00:00Z,2020-05-01T02:00:00Z,3\n"), 0o644)
+		}, time.Hour, []string{"ev_sessions.csv:2", "is not after plugin_utc"}},
+		{"unknown charger", func(dir string) {
+			os.WriteFile(filepath.Join(dir, "ev_sessions.csv"), []byte("device_id,plugin_utc,plugout_utc,energy_kwh\nev-99,2020-05-01T01:00:00Z,2020-05-01T02:00:00Z,3\n"), 0o644)
+		}, time.Hour, []string{"ev_sessions.csv", `device_id "ev-99" is not an EV charger of the site`, "ev-1"}},
+		{"overlapping sessions", func(dir string) {
+			os.WriteFile(filepath.Join(dir, "ev_sessions.csv"), []byte("device_id,plugin_utc,plugout_utc,energy_kwh\n"+
+				"ev-1,2020-05-01T01:00:00Z,2020-05-01T03:00:00Z,3\nev-1,2020-05-01T02:00:00Z,2020-05-01T04:00:00Z,3\n"), 0o644)
+		}, time.Hour, []string{"ev_sessions.csv", "ev-1 has overlapping sessions", "2020-05-01T02:00:00Z"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -157,3 +157,16 @@ func TestPeriodStartsIn(t *testing.T) {
 		})
 	}
 }
+
+func TestDemandChargeBound(t *testing.T) {
+	tariff := "  export_price_per_kwh: 0.05\n"
+	for _, tc := range []struct {
+		charge string
+		ok     bool
+	}{{"1e9", true}, {"1e10", false}, {"1e300", false}} {
+		_, err := Parse("site.yaml", []byte(strings.Replace(goodConfig, tariff, tariff+"  demand_charge_per_kw: "+tc.charge+"\n", 1)))
+		if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "tariff.demand_charge_per_kw")) {
+			t.Errorf("demand charge %s: err = %v, want ok %v", tc.charge, err, tc.ok)
+		}
+	}
+}

@@ -279,6 +279,10 @@ func (v *validator) finite(path string, f float64) bool {
 	return true
 }
 
+// MaxPriceMagnitude bounds a price in the config: the optimiser's bound on every
+// power, energy and price (optimizer.MaxMagnitude).
+const MaxPriceMagnitude = 1e9
+
 func (v *validator) nonNeg(path string, f float64) {
 	if v.finite(path, f) && f < 0 {
 		v.add(path, fmtF(f), "must not be negative")
@@ -439,6 +443,9 @@ func (c *Config) validateTariff(v *validator) {
 		v.finite("tariff.export_price_per_kwh", t.ExportFlatPerKWh)
 	}
 	v.nonNeg("tariff.demand_charge_per_kw", t.DemandChargePerKW)
+	if t.DemandChargePerKW > MaxPriceMagnitude {
+		v.add("tariff.demand_charge_per_kw", fmtF(t.DemandChargePerKW), "must be at most %g (prices beyond it make the dispatch problem numerically meaningless)", MaxPriceMagnitude)
+	}
 	if di := t.DemandInterval; di != nil {
 		switch d := di.D; {
 		case d <= 0:

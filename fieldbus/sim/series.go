@@ -292,6 +292,16 @@ type Session struct {
 // grouped by the key column, in file order; zero-length sessions are left out. The
 // replay's history reader uses it too.
 func (t *CSVTable) SessionsBy(key string) (map[string][]Session, error) {
+	return t.sessionsBy(key, false)
+}
+
+// SessionsByStrict is SessionsBy for a file a user wrote: a session whose
+// plug-out is not after its plug-in is an error naming the line, not skipped.
+func (t *CSVTable) SessionsByStrict(key string) (map[string][]Session, error) {
+	return t.sessionsBy(key, true)
+}
+
+func (t *CSVTable) sessionsBy(key string, strict bool) (map[string][]Session, error) {
 	cols := map[string]int{}
 	for _, c := range []string{key, "plugin_utc", "plugout_utc", "energy_kwh"} {
 		i, err := t.Col(c)
@@ -322,6 +332,9 @@ func (t *CSVTable) SessionsBy(key string) (map[string][]Session, error) {
 			return nil, fmt.Errorf("%s: energy_kwh: %q: want a non-negative number", where, get("energy_kwh"))
 		}
 		if !outT.After(in) {
+			if strict {
+				return nil, fmt.Errorf("%s: plugout_utc %s is not after plugin_utc %s", where, get("plugout_utc"), get("plugin_utc"))
+			}
 			continue // zero-length session: nothing to replay
 		}
 		u := get(key)
