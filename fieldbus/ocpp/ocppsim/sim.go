@@ -115,6 +115,11 @@ type Station struct {
 	txSeq    int
 	seq      int
 	syncMu   sync.Mutex
+	// sendMu orders sends against stops: the library panics on a request sent
+	// to a client it has stopped (a send on its closed channel), and a report
+	// goroutine may still hold a client that a reconnect or Stop retires.
+	sendMu  sync.RWMutex
+	retired map[ocpp2.ChargingStation]bool
 }
 
 type profKey struct {
@@ -287,8 +292,19 @@ func (st *Station) disconnect() {
 	st.cs = nil
 	st.mu.Unlock()
 	if cs != nil {
-		cs.Stop()
+		st.retire(cs)
 	}
+}
+
+// retire stops a client so that no request is sent to it from then on.
+func (st *Station) retire(cs ocpp2.ChargingStation) {
+	st.sendMu.Lock()
+	defer st.sendMu.Unlock()
+	if st.retired == nil {
+		st.retired = map[ocpp2.ChargingStation]bool{}
+	}
+	st.retired[cs] = true
+	cs.Stop()
 }
 
 func (st *Station) connect() error {
@@ -297,7 +313,7 @@ func (st *Station) connect() error {
 		old := st.cs
 		st.cs = nil
 		st.mu.Unlock()
-		old.Stop()
+		st.retire(old)
 		st.mu.Lock()
 	}
 	st.mu.Unlock()
@@ -321,11 +337,11 @@ func (st *Station) connect() error {
 	st.mu.Lock()
 	st.cs = cs
 	st.mu.Unlock()
-	if err := call(cs, provisioning.NewBootNotificationRequest(provisioning.BootReasonPowerUp, "gridd-sim", "gridd")); err != nil {
+	if err := st.call(cs, provisioning.NewBootNotificationRequest(provisioning.BootReasonPowerUp, "gridd-sim", "gridd")); err != nil {
 		return fmt.Errorf("BootNotification: %w", err)
 	}
 	for ev := range st.evses {
-		_ = call(cs, availability.NewStatusNotificationRequest(types.NewDateTime(st.s.opts.Clock.Now()), availability.ConnectorStatusAvailable, ev, 1))
+		_ = st.call(cs, availability.NewStatusNotificationRequest(types.NewDateTime(st.s.opts.Clock.Now()), availability.ConnectorStatusAvailable, ev, 1))
 	}
 	// Transactions and charging profiles survive a reconnect, as in a real station.
 	go st.sync(true)
@@ -338,9 +354,16 @@ const callTimeout = 10 * time.Second
 // call sends one request and waits (bounded) for its answer. The library's
 // synchronous calls wait forever for a request that was in flight when the
 // connection stopped; this one does not.
-func call(cs ocpp2.ChargingStation, req ocpp.Request) error {
+func (st *Station) call(cs ocpp2.ChargingStation, req ocpp.Request) error {
 	ch := make(chan error, 1)
-	if err := cs.SendRequestAsync(req, func(_ ocpp.Response, err error) { ch <- err }); err != nil {
+	st.sendMu.RLock()
+	if st.retired[cs] {
+		st.sendMu.RUnlock()
+		return fmt.Errorf("%s: the connection was closed", req.GetFeatureName())
+	}
+	err := cs.SendRequestAsync(req, func(_ ocpp.Response, err error) { ch <- err })
+	st.sendMu.RUnlock()
+	if err != nil {
 		return err
 	}
 	select {
@@ -399,17 +422,17 @@ func (st *Station) sync(meter bool) {
 			st.seq++
 			seq := st.seq
 			st.mu.Unlock()
-			_ = call(cs, availability.NewStatusNotificationRequest(types.NewDateTime(now), availability.ConnectorStatusOccupied, ev, 1))
+			_ = st.call(cs, availability.NewStatusNotificationRequest(types.NewDateTime(now), availability.ConnectorStatusOccupied, ev, 1))
 			te := transactions.NewTransactionEventRequest(transactions.TransactionEventStarted, types.NewDateTime(now), transactions.TriggerReasonCablePluggedIn, seq,
 				transactions.Transaction{TransactionID: t.id, ChargingState: transactions.ChargingStateCharging})
 			te.Evse, te.MeterValue = &types.EVSE{ID: ev}, energy
-			_ = call(cs, te)
+			_ = st.call(cs, te)
 			needs := smartcharging.ChargingNeeds{RequestedEnergyTransfer: smartcharging.EnergyTransferModeAC3Phase,
 				ACChargingParameters: &smartcharging.ACChargingParameters{EnergyAmount: int(math.Round(ds.SessionRequestKWh * 1000)), EVMinCurrent: 6, EVMaxCurrent: 32, EVMaxVoltage: 400}}
 			if !ds.Departure.IsZero() {
 				needs.DepartureTime = types.NewDateTime(ds.Departure)
 			}
-			if err := call(cs, smartcharging.NewNotifyEVChargingNeedsRequest(ev, needs)); err != nil {
+			if err := st.call(cs, smartcharging.NewNotifyEVChargingNeedsRequest(ev, needs)); err != nil {
 				st.s.opts.Log.Warn("ocppsim: NotifyEVChargingNeeds", "station", st.ID, "err", err)
 			}
 		case !ds.Connected && cur != nil:
@@ -421,14 +444,14 @@ func (st *Station) sync(meter bool) {
 			te := transactions.NewTransactionEventRequest(transactions.TransactionEventEnded, types.NewDateTime(now), transactions.TriggerReasonEVCommunicationLost, seq,
 				transactions.Transaction{TransactionID: cur.id, ChargingState: transactions.ChargingStateIdle, StoppedReason: transactions.ReasonEVDisconnected})
 			te.Evse, te.MeterValue = &types.EVSE{ID: ev}, energy
-			_ = call(cs, te)
-			_ = call(cs, availability.NewStatusNotificationRequest(types.NewDateTime(now), availability.ConnectorStatusAvailable, ev, 1))
+			_ = st.call(cs, te)
+			_ = st.call(cs, availability.NewStatusNotificationRequest(types.NewDateTime(now), availability.ConnectorStatusAvailable, ev, 1))
 		}
 		st.apply(ev, now)
 		if meter {
 			ds, _ = st.s.plant.State(dev)
 			power := math.Max(ds.PowerKW, 0) * 1000
-			_ = call(cs, meter201.NewMeterValuesRequest(ev, []types.MeterValue{{Timestamp: *types.NewDateTime(now), SampledValue: []types.SampledValue{
+			_ = st.call(cs, meter201.NewMeterValuesRequest(ev, []types.MeterValue{{Timestamp: *types.NewDateTime(now), SampledValue: []types.SampledValue{
 				{Value: math.Round(power), Measurand: types.MeasurandPowerActiveImport},
 				{Value: math.Round(ds.ImportKWh * 1000), Measurand: types.MeasurandEnergyActiveImportRegister},
 			}}}))
