@@ -63,15 +63,7 @@ func newDistrictRig(t *testing.T, n int, broken string, consoles map[string]stri
 		t.Fatal(err)
 	}
 	for i, id := range g.IDs {
-		nc, err := dnats.Connect(natsURL, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		bus, err := dnats.Open(ctx, nc, "east", 1)
-		if err != nil {
-			t.Fatal(err)
-		}
+		bus := eastBus(ctx, t, natsURL, id)
 		scn := g.Scenarios[i]
 		p := &dnats.Participant{Bus: bus, Site: id, Instance: "test/" + id, ImportLimitKW: scn.Grid.ImportLimitKW, StepMinutes: 60,
 			Scenario: func(_ context.Context, start time.Time, steps int) (*optimizer.Scenario, error) {
@@ -88,15 +80,7 @@ func newDistrictRig(t *testing.T, n int, broken string, consoles map[string]stri
 		go func() { _ = p.Run(pctx); close(done) }()
 		t.Cleanup(func() { cancel(); <-done })
 	}
-	nc, err := dnats.Connect(natsURL, "coordinator")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	bus, err := dnats.Open(ctx, nc, "east", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bus := eastBus(ctx, t, natsURL, "coordinator")
 	co := &dnats.Coordinator{Bus: bus, Config: cfg}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -557,4 +541,20 @@ func (f fakeCoordinator) LastCycle() (*district.Result, int64, time.Time) {
 		return nil, 0, time.Time{}
 	}
 	return f.res, 7, f.res.Start.Add(time.Minute)
+}
+
+// eastBus connects as name to the NATS server at natsURL and opens district
+// "east"'s bus, both closed when the test ends.
+func eastBus(ctx context.Context, t *testing.T, natsURL, name string) *dnats.Bus {
+	t.Helper()
+	nc, err := dnats.Connect(natsURL, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	bus, err := dnats.Open(ctx, nc, "east", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bus
 }

@@ -80,10 +80,10 @@ type formulation struct {
 	root     int
 
 	imp, exp []int
-	flow     [][]int  // [node][t]
-	peak     []int    // running import peak above PeakSoFarKW; nil without demand charge
-	peakStep []int    // the first billing period's last peak split into Grid.PeakCostSteps and the rest; nil without steps
-	segs     [][2]int // the billing periods in the horizon, [from, to) steps (Grid.peakSegments)
+	flow     [][]int       // [node][t]
+	peak     []int         // running import peak above PeakSoFarKW; nil without demand charge
+	peakStep []int         // the first billing period's last peak split into Grid.PeakCostSteps and the rest; nil without steps
+	segs     []peakSegment // the billing periods in the horizon (Grid.peakSegments)
 	bat      []batCols
 	pvGen    [][]int // [pv][t]; nil when not curtailable
 	ev       []evCols
@@ -254,11 +254,11 @@ func formulate(s *Scenario, o formOptions) *formulation {
 		f.peak = make([]int, T)
 		f.segs = s.Grid.peakSegments(T)
 		for k, sg := range f.segs {
-			for t := sg[0]; t < sg[1]; t++ {
+			for t := sg.from; t < sg.to; t++ {
 				cost := 0.0
 				// Each billing period's last running peak is charged; the first
 				// period's through its priced bands when there are any.
-				if t == sg[1]-1 && (k > 0 || len(s.Grid.PeakCostSteps) == 0) {
+				if t == sg.to-1 && (k > 0 || len(s.Grid.PeakCostSteps) == 0) {
 					cost = s.Grid.DemandChargePerKW
 				}
 				f.peak[t] = f.addVar(gP, kPeak, 0, t, 0, inf, cost)
@@ -382,21 +382,17 @@ func formulate(s *Scenario, o formOptions) *formulation {
 		gP := f.m.Group("grid.peak_above")
 		gC := f.m.Group("grid.peak_running")
 		f.peakRow = make([]int, T)
-		for k, sg := range f.segs {
-			psf := s.Grid.PeakSoFarKW
-			if k > 0 {
-				psf = 0 // a billing period that starts inside the horizon
-			}
-			for t := sg[0]; t < sg[1]; t++ {
-				f.peakRow[t] = f.addRow(gP, kPeakRow, 0, t, -inf, psf-s.Grid.margin(t),
+		for _, sg := range f.segs {
+			for t := sg.from; t < sg.to; t++ {
+				f.peakRow[t] = f.addRow(gP, kPeakRow, 0, t, -inf, sg.peakSoFarKW-s.Grid.margin(t),
 					[]int{f.imp[t], f.peak[t]}, []float64{1, -1})
-				if t+1 < sg[1] {
+				if t+1 < sg.to {
 					f.addRow(gC, kPeakChain, 0, t, -inf, 0, []int{f.peak[t], f.peak[t+1]}, []float64{1, -1})
 				}
 			}
 		}
 		if f.peakStep != nil {
-			cols, vals := []int{f.peak[f.segs[0][1]-1]}, []float64{1}
+			cols, vals := []int{f.peak[f.segs[0].to-1]}, []float64{1}
 			for _, c := range f.peakStep {
 				cols, vals = append(cols, c), append(vals, -1)
 			}

@@ -34,15 +34,12 @@ func TestPeakTargetMargin(t *testing.T) {
 		{"battery shaves to the peak so far", 10, 50, flat(5), true, 50},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := baseScenario(4, 15, flat(0.2), flat(0.05))
-			s.Grid.DemandChargePerKW = tc.demand
-			s.Grid.PeakSoFarKW = tc.peakSoFar
-			s.Grid.PeakMarginKW = tc.margin
-			s.Loads = []Load{{ID: "load", Node: "root", ForecastKW: load}}
+			maxSoC := 0.0
 			if tc.battery {
-				s.Batteries = []Battery{{ID: "bat", Node: "root", SoCKWh: 10, MinSoCKWh: 0, MaxSoCKWh: 20,
-					MaxChargeKW: 50, MaxDischargeKW: 50, ChargeEfficiency: 1, DischargeEfficiency: 1}}
+				maxSoC = 20
 			}
+			s := peakScenario(load, tc.demand, tc.peakSoFar, maxSoC)
+			s.Grid.PeakMarginKW = tc.margin
 			p := solveOK(t, s)
 			if math.Abs(p.PeakTargetKW-tc.wantTarget) > 1e-5 {
 				t.Errorf("peak target %.6g kW, want %.6g", p.PeakTargetKW, tc.wantTarget)
@@ -152,7 +149,6 @@ func TestPeakCostStepsValidation(t *testing.T) {
 // Load [40 60 | 50 30] with the second period from step 2 (15-minute steps).
 func TestPeakPeriodsInHorizon(t *testing.T) {
 	load := []float64{40, 60, 50, 30}
-	flat := func(v float64) []float64 { return []float64{v, v, v, v} }
 	for _, tc := range []struct {
 		name       string
 		peakSoFar  float64
@@ -172,15 +168,12 @@ func TestPeakPeriodsInHorizon(t *testing.T) {
 		{"three periods", 0, []int{1, 3}, false, 40, 10 * (40 + 60 + 30)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := baseScenario(4, 15, flat(0.2), flat(0.05))
-			s.Grid.DemandChargePerKW = 10
-			s.Grid.PeakSoFarKW = tc.peakSoFar
-			s.Grid.PeakPeriodStarts = tc.starts
-			s.Loads = []Load{{ID: "load", Node: "root", ForecastKW: load}}
+			maxSoC := 0.0
 			if tc.battery {
-				s.Batteries = []Battery{{ID: "bat", Node: "root", SoCKWh: 10, MinSoCKWh: 0, MaxSoCKWh: 10,
-					MaxChargeKW: 50, MaxDischargeKW: 50, ChargeEfficiency: 1, DischargeEfficiency: 1}}
+				maxSoC = 10
 			}
+			s := peakScenario(load, 10, tc.peakSoFar, maxSoC)
+			s.Grid.PeakPeriodStarts = tc.starts
 			p := solveOK(t, s)
 			if math.Abs(p.PeakTargetKW-tc.wantTarget) > 1e-5 {
 				t.Errorf("peak target %.6g kW, want %.6g", p.PeakTargetKW, tc.wantTarget)
@@ -204,4 +197,20 @@ func TestPeakPeriodStartsValidated(t *testing.T) {
 			t.Errorf("starts %v: err = %v, want one naming grid.peak_period_starts", starts, err)
 		}
 	}
+}
+
+// peakScenario is four 15-minute steps at 0.2 import and 0.05 export with load on
+// the root node, a demand charge and a peak so far, and, with batMaxSoCKWh > 0, a
+// lossless 50 kW battery holding 10 kWh of at most batMaxSoCKWh.
+func peakScenario(load []float64, demand, peakSoFar, batMaxSoCKWh float64) *Scenario {
+	flat := func(v float64) []float64 { return []float64{v, v, v, v} }
+	s := baseScenario(4, 15, flat(0.2), flat(0.05))
+	s.Grid.DemandChargePerKW = demand
+	s.Grid.PeakSoFarKW = peakSoFar
+	s.Loads = []Load{{ID: "load", Node: "root", ForecastKW: load}}
+	if batMaxSoCKWh > 0 {
+		s.Batteries = []Battery{{ID: "bat", Node: "root", SoCKWh: 10, MinSoCKWh: 0, MaxSoCKWh: batMaxSoCKWh,
+			MaxChargeKW: 50, MaxDischargeKW: 50, ChargeEfficiency: 1, DischargeEfficiency: 1}}
+	}
+	return s
 }

@@ -492,23 +492,19 @@ func (f *formulation) extract(sol *lp.Solution, plan *Plan) {
 		// Each billing period in the horizon is charged on its own peak; the
 		// target the real-time layer holds is the first (current) period's.
 		for k, sg := range f.segs {
-			psf := s.Grid.PeakSoFarKW
-			if k > 0 {
-				psf = 0
-			}
-			peak := psf
-			for t := sg[0]; t < sg[1]; t++ {
+			peak := sg.peakSoFarKW
+			for t := sg.from; t < sg.to; t++ {
 				peak = math.Max(peak, x[f.imp[t]]+s.Grid.margin(t))
 			}
 			if k == 0 {
 				plan.PeakTargetKW = peak
 				if f.peakStep != nil {
 					// The expected charge: each band of the increase at its price.
-					cb.DemandCharge += s.Grid.PeakCostOf(peak - psf)
+					cb.DemandCharge += s.Grid.PeakCostOf(peak - sg.peakSoFarKW)
 					continue
 				}
 			}
-			cb.DemandCharge += s.Grid.DemandChargePerKW * (peak - psf)
+			cb.DemandCharge += s.Grid.DemandChargePerKW * (peak - sg.peakSoFarKW)
 		}
 	}
 

@@ -207,16 +207,24 @@ func (e EVSession) RoundTrip() float64 {
 	return c * d
 }
 
-// peakSegments returns the billing periods inside the horizon as [from, to) step
-// ranges, in order (one range [0, steps) without PeakPeriodStarts).
-func (g *Grid) peakSegments(steps int) [][2]int {
-	out := make([][2]int, 0, len(g.PeakPeriodStarts)+1)
-	from := 0
+// peakSegment is a billing period inside the horizon: steps [from, to), charged
+// on its own peak above peakSoFarKW (the scenario's for the first period, 0 for a
+// period that begins inside the horizon).
+type peakSegment struct {
+	from, to    int
+	peakSoFarKW float64
+}
+
+// peakSegments returns the billing periods inside the horizon, in order (one
+// segment [0, steps) without PeakPeriodStarts).
+func (g *Grid) peakSegments(steps int) []peakSegment {
+	out := make([]peakSegment, 0, len(g.PeakPeriodStarts)+1)
+	from, psf := 0, g.PeakSoFarKW
 	for _, st := range g.PeakPeriodStarts {
-		out = append(out, [2]int{from, st})
-		from = st
+		out = append(out, peakSegment{from, st, psf})
+		from, psf = st, 0
 	}
-	return append(out, [2]int{from, steps})
+	return append(out, peakSegment{from, steps, psf})
 }
 
 // margin returns the peak margin of step t (0 without margins).

@@ -219,21 +219,22 @@ func (f *formulation) warmStart(prev *Plan) (*ipm.Start, string) {
 		x[f.flow[n][t]] = v
 		return v
 	}
-	running, first := 0.0, 0.0 // running: this billing period's; first: the first period's last
-	psf, seg := s.Grid.PeakSoFarKW, 0
 	for t := 0; t < T; t++ {
 		root := flowOf(f.root, t)
 		x[f.imp[t]] = math.Max(root, 0)
 		x[f.exp[t]] = math.Max(-root, 0)
-		if f.peak != nil {
-			if seg+1 < len(f.segs) && t == f.segs[seg+1][0] {
-				seg, running, psf = seg+1, 0, 0 // a new billing period starts from 0
-			}
-			running = math.Max(running, x[f.imp[t]]+s.Grid.margin(t)-psf)
+	}
+	// Each billing period's running peak; the first period's last one feeds the
+	// priced bands.
+	first := 0.0
+	for k, sg := range f.segs {
+		running := 0.0
+		for t := sg.from; t < sg.to; t++ {
+			running = math.Max(running, x[f.imp[t]]+s.Grid.margin(t)-sg.peakSoFarKW)
 			x[f.peak[t]] = running
-			if seg == 0 {
-				first = running
-			}
+		}
+		if k == 0 {
+			first = running
 		}
 	}
 	fillPeakSteps(s, f, x, first)

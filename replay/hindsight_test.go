@@ -168,10 +168,11 @@ func TestHindsightSearchesTheBilledPeak(t *testing.T) {
 		}
 		return f
 	}
-	_, windows, err := hindsightPass(ctx, cfg, h, field(), from, n, nil)
+	first, err := hindsightPass(ctx, cfg, h, field(), from, n, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	windows := first.cost
 	hp, err := planHindsight(ctx, cfg, h, field(), from, n)
 	if err != nil {
 		t.Fatal(err)

@@ -223,7 +223,7 @@ func (sw sessWindow) tail(need float64) (setKW, energyKWh float64) {
 // for what is still missing over its remaining minutes (tail); the delivered energy
 // that chains the windows is what these setpoints deliver, not the LP's figure.
 func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, from time.Time, n int) (*hindsightPlan, error) {
-	hp, cost, err := hindsightPass(ctx, cfg, h, f, from, n, nil)
+	hp, err := hindsightPass(ctx, cfg, h, f, from, n, nil)
 	if err != nil || cfg.Tariff.DemandChargePerKW <= 0 {
 		return hp, err
 	}
@@ -235,19 +235,16 @@ func planHindsight(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 	// it (imports up to it cost no demand charge, as the bill will have it
 	// anyway), and the pass with the lowest cost is the plan.
 	peaks := hp.periodPeaks(cfg)
-	pass := func(m float64) (*hindsightPlan, float64, error) {
-		return hindsightPass(ctx, cfg, h, f, from, n, func(periodStart time.Time) float64 { return m * peaks[periodStart] })
-	}
-	best, bestCost := hp, cost
+	best := hp
 	try := func(m float64) (float64, error) {
-		p, c, err := pass(m)
+		p, err := hindsightPass(ctx, cfg, h, f, from, n, func(periodStart time.Time) float64 { return m * peaks[periodStart] })
 		if err != nil {
 			return 0, err
 		}
-		if c < bestCost {
-			best, bestCost = p, c
+		if p.cost < best.cost {
+			best = p
 		}
-		return c, nil
+		return p.cost, nil
 	}
 	if _, err := try(1); err != nil {
 		return nil, err
@@ -302,10 +299,10 @@ func (hp *hindsightPlan) periodPeaks(cfg *site.Config) map[time.Time]float64 {
 
 // hindsightPass plans the period in day windows (see the constants above). floor,
 // when not nil, gives the peak each billing period starts from (by the period's
-// start) instead of 0. The cost returned is the plan's own: energy bought less
-// sold, the demand charge of each billing period's highest import, battery wear
-// and the penalty of vehicle energy left unmet, over the kept steps.
-func hindsightPass(ctx context.Context, cfg *site.Config, h *History, f *Field, from time.Time, n int, floor func(time.Time) float64) (*hindsightPlan, float64, error) {
+// start) instead of 0. The plan's cost is its own: energy bought less sold, the
+// demand charge of each billing period's highest import, battery wear and the
+// penalty of vehicle energy left unmet, over the kept steps.
+func hindsightPass(ctx context.Context, cfg *site.Config, h *History, f *Field, from time.Time, n int, floor func(time.Time) float64) (*hindsightPlan, error) {
 	step := cfg.Site.Step.D
 	perDay := int(24 * time.Hour / step)
 	hp := &hindsightPlan{from: from, step: step, n: n, gridKW: make([]float64, n), power: map[string][]float64{}, curtailed: map[string][]float64{},
@@ -343,7 +340,6 @@ func hindsightPass(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 			}
 		}
 	}
-	cost := 0.0
 	wear := map[string]float64{}
 	for i := range cfg.Devices {
 		if d := &cfg.Devices[i]; d.Kind == site.KindBESS {
@@ -352,7 +348,7 @@ func hindsightPass(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 	}
 	for w0 := 0; w0 < n; w0 += hindsightKeepDays * perDay {
 		if err := ctx.Err(); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		w1 := min(w0+hindsightSolveDays*perDay, n)
 		keep := min(hindsightKeepDays*perDay, n-w0)
@@ -362,7 +358,7 @@ func hindsightPass(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 		dt := step.Hours()
 		imp, exp, err := f.prices.Prices(ctx, start, step, steps)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		scn := &optimizer.Scenario{Start: start, StepMinutes: int(step / time.Minute), Steps: steps,
 			Grid: optimizer.Grid{ImportLimitKW: cfg.Grid.ImportLimitKW, ExportLimitKW: cfg.Grid.ExportLimitKW,
@@ -383,7 +379,7 @@ func hindsightPass(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 					a := start.Add(time.Duration(k) * step)
 					m, err := h.MeanKW(d.ID, a, a.Add(step))
 					if err != nil {
-						return nil, 0, err
+						return nil, err
 					}
 					v[k] = m
 				}
@@ -468,11 +464,11 @@ func hindsightPass(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 		}
 		relaxLimits(cfg, scn, &hp.notes)
 		if err := scn.Validate(); err != nil {
-			return nil, 0, fmt.Errorf("window from %s: %w", start.Format(time.RFC3339), err)
+			return nil, fmt.Errorf("window from %s: %w", start.Format(time.RFC3339), err)
 		}
 		pl, err := optimizer.Solve(ctx, scn, optimizer.Options{})
 		if err != nil {
-			return nil, 0, fmt.Errorf("window from %s: %w", start.Format(time.RFC3339), err)
+			return nil, fmt.Errorf("window from %s: %w", start.Format(time.RFC3339), err)
 		}
 		evPlan := map[string][]float64{}
 		for _, a := range pl.Assets {
@@ -516,30 +512,29 @@ func hindsightPass(ctx context.Context, cfg *site.Config, h *History, f *Field, 
 			if w0+k < n {
 				hp.gridKW[w0+k] = pl.GridImportKW[k]
 			}
-			cost += dt * (imp[k]*pl.GridImportKW[k] - exp[k]*pl.GridExportKW[k])
+			hp.cost += dt * (imp[k]*pl.GridImportKW[k] - exp[k]*pl.GridExportKW[k])
 		}
 		for _, a := range pl.Assets {
 			if w, ok := wear[a.ID]; ok && a.Kind == optimizer.KindBattery {
 				for k := 0; k < keep && k < len(a.ChargeKW) && k < len(a.DischargeKW); k++ {
-					cost += w * dt * (a.ChargeKW[k] + a.DischargeKW[k])
+					hp.cost += w * dt * (a.ChargeKW[k] + a.DischargeKW[k])
 				}
 			}
 		}
 	}
 	for _, v := range hp.periodPeaks(cfg) {
-		cost += cfg.Tariff.DemandChargePerKW * v
+		hp.cost += cfg.Tariff.DemandChargePerKW * v
 	}
 	end := from.Add(time.Duration(n) * step)
 	for i := range cfg.Devices {
 		d := &cfg.Devices[i]
 		for si, s := range h.sessions[d.ID] {
 			if s.PlugOut.After(from) && !s.PlugOut.After(end) {
-				cost += cfg.EV.UnmetPenaltyPerKWh * math.Max(0, s.EnergyKWh-delivered[fmt.Sprintf("%s@%d", d.ID, si)])
+				hp.cost += cfg.EV.UnmetPenaltyPerKWh * math.Max(0, s.EnergyKWh-delivered[fmt.Sprintf("%s@%d", d.ID, si)])
 			}
 		}
 	}
-	hp.cost = cost
-	return hp, cost, nil
+	return hp, nil
 }
 
 // solve hands dispatch the slice of the hindsight plan that its scenario covers; the

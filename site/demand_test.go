@@ -76,21 +76,8 @@ func TestDemandAndEVDefaults(t *testing.T) {
 // TestDemandPeriodAt: billing periods follow the site's local calendar, across
 // daylight-saving changes.
 func TestDemandPeriodAt(t *testing.T) {
-	berlin, err := time.LoadLocation("Europe/Berlin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := func(s string) time.Time {
-		v, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	berlin, ny := mustZone(t, "Europe/Berlin"), mustZone(t, "America/New_York")
+	u := func(s string) time.Time { return mustTime(t, s) }
 	for _, tc := range []struct {
 		name     string
 		tariff   Tariff
@@ -121,17 +108,8 @@ func TestDemandPeriodAt(t *testing.T) {
 // TestPeriodStartsIn: the steps of a horizon at which a new billing period begins,
 // in site time.
 func TestPeriodStartsIn(t *testing.T) {
-	london, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := func(s string) time.Time {
-		v, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	london := mustZone(t, "Europe/London")
+	at := func(s string) time.Time { return mustTime(t, s) }
 	for _, tc := range []struct {
 		name   string
 		period string
@@ -169,4 +147,22 @@ func TestDemandChargeBound(t *testing.T) {
 			t.Errorf("demand charge %s: err = %v, want ok %v", tc.charge, err, tc.ok)
 		}
 	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func mustTime(t *testing.T, rfc3339 string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, rfc3339)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -62,13 +62,7 @@ func TestCapsInTwoPhases(t *testing.T) {
 	url, cfg := twoSiteDistrict(t)
 	a := &wantSite{id: "a", want: func(c int64) float64 { return map[int64]float64{1: 80, 2: 20}[c] }, refuse: 2, caps: map[int64][]Caps{}}
 	b := &wantSite{id: "b", want: func(c int64) float64 { return map[int64]float64{1: 20, 2: 80}[c] }, caps: map[int64][]Caps{}}
-	co := coordinator(t, url, cfg)
-	co.Log = slog.New(slog.DiscardHandler)
-	co.Sites = map[string]district.Site{"a": a, "b": b}
-	start := time.Date(2019, 6, 3, 0, 0, 0, 0, time.UTC)
-	if _, err := co.RunOnce(context.Background(), start); err != nil {
-		t.Fatal(err)
-	}
+	co, start := firstCycle(t, url, cfg, a, b)
 	if got := a.caps[1]; len(got) == 0 || got[len(got)-1].CapKW[0] < 80-1e-6 {
 		t.Fatalf("cycle 1: a's caps %v, want 80 kW", got)
 	}
@@ -108,13 +102,7 @@ func TestRestartedCoordinatorKnowsHeldCaps(t *testing.T) {
 	url, cfg := twoSiteDistrict(t)
 	a := &wantSite{id: "a", want: func(int64) float64 { return 80 }, caps: map[int64][]Caps{}}
 	b := &wantSite{id: "b", want: func(c int64) float64 { return map[int64]float64{1: 20, 2: 80}[c] }, caps: map[int64][]Caps{}}
-	co := coordinator(t, url, cfg)
-	co.Log = slog.New(slog.DiscardHandler)
-	co.Sites = map[string]district.Site{"a": a, "b": b}
-	start := time.Date(2019, 6, 3, 0, 0, 0, 0, time.UTC)
-	if _, err := co.RunOnce(context.Background(), start); err != nil {
-		t.Fatal(err)
-	}
+	_, start := firstCycle(t, url, cfg, a, b)
 	// A new coordinator on the same district; a no longer answers.
 	co2 := coordinator(t, url, cfg)
 	co2.Log = slog.New(slog.DiscardHandler)
@@ -222,4 +210,18 @@ coordination: {cycle: 1h, time_budget: 10s, round_timeout: 1s, max_rounds: 2, ga
 		t.Fatal(err)
 	}
 	return url, cfg
+}
+
+// firstCycle runs a quiet coordinator's first cycle, at 2019-06-03 00:00 UTC, over
+// sites a and b, and returns it and the cycle's start.
+func firstCycle(t *testing.T, url string, cfg *district.Config, a, b district.Site) (*Coordinator, time.Time) {
+	t.Helper()
+	co := coordinator(t, url, cfg)
+	co.Log = slog.New(slog.DiscardHandler)
+	co.Sites = map[string]district.Site{"a": a, "b": b}
+	start := time.Date(2019, 6, 3, 0, 0, 0, 0, time.UTC)
+	if _, err := co.RunOnce(context.Background(), start); err != nil {
+		t.Fatal(err)
+	}
+	return co, start
 }
